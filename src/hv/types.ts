@@ -1,0 +1,85 @@
+// The hypervisor contract (report §7.1.1: independent of any one VMM). The provider agent talks only
+// to `Hypervisor` (src/hv/hypervisor.ts), which validates input, enforces the state machine, keeps the
+// local state (report §6.2.2: vm list, origin, version) and bumps versions, then calls a driver.
+// Drivers implement `HvDriver` and declare what they support in their manifest; anything missing
+// throws HV_NOT_SUPPORTED from the public layer.
+import type { Duplex } from 'node:stream'
+
+/** What a buyer paid for: sizes in MB, speed in bogomips, os 'linux' boots the guest image, null a blank disk. */
+export interface VmConfig {
+  memory: number
+  hd: number
+  speed: number
+  os: string | null
+}
+
+/** Provider-side states (report §6.2.3). `created` = files made, not yet registered with the VMM. */
+export type HvState = 'created' | 'registered' | 'running' | 'stopped' | 'suspended'
+
+export interface HvVm {
+  id: string
+  state: HvState
+  version: number
+  config: VmConfig
+  /** Node key (hex) of the provider this machine last migrated from; null if it was made here. */
+  origin: string | null
+}
+
+/** What the host offers; the market locks speed, memory and storage when a machine is added. */
+export interface HostInfo {
+  processor: string
+  cpus: number
+  bogomips: number
+  /** MB of memory the host has. */
+  memory: number
+  /** MB free in the machine directory. */
+  storage: number
+  hv: string
+  accel: 'kvm' | 'tcg' | 'none'
+  /** How speed shares are enforced: 'cgroup' (cpu.max) or 'none' (then `notes` says why). */
+  cpuLimit: 'cgroup' | 'none'
+  notes: string[]
+}
+
+export interface HvManifest {
+  name: string
+  create: boolean
+  register: boolean
+  start: boolean
+  stop: boolean
+  suspend: boolean
+  resume: boolean
+  delete: boolean
+  status: boolean
+  console: boolean
+  info: boolean
+}
+
+/** Options every driver gets. */
+export interface DriverContext {
+  /** Directory under which each machine gets a folder of its own (the report's machine dir). */
+  dir: string
+}
+
+/** A driver: the few verbs a VMM must offer. Validation and state live above it, in Hypervisor. */
+export interface HvDriver {
+  readonly manifest: HvManifest
+  open(ctx: DriverContext): Promise<void>
+  close(): Promise<void>
+  info(): Promise<HostInfo>
+  create(id: string, config: VmConfig): Promise<void>
+  register(id: string, config: VmConfig): Promise<void>
+  start(id: string, config: VmConfig): Promise<void>
+  /** Clean power-down, forced after `timeoutMs`. */
+  stop(id: string, opts: { timeoutMs: number }): Promise<void>
+  /** Pause and save the whole machine state to its directory, then end the VMM process. */
+  suspend(id: string): Promise<void>
+  resume(id: string, config: VmConfig): Promise<void>
+  delete(id: string): Promise<void>
+  /** What the VMM says now; used to re-find machines after an agent restart. */
+  status(id: string): Promise<'running' | 'paused' | 'off'>
+  /** The guest's serial console as a byte stream (read = guest output, write = keystrokes). */
+  console(id: string): Promise<Duplex>
+  /** Files that make up the machine (disk descriptor, extents, saved state), relative to its directory. */
+  files(id: string): Promise<string[]>
+}

@@ -1,0 +1,139 @@
+// Records of the market tables (report §6.1.6), as stored by the hub and sent to clients.
+// Money is integer micro-units (1e-6 of the currency), never floats. Times are ms since the epoch.
+// Sizes are MB, speed is bogomips, periods are seconds.
+
+export type Micro = number
+export type AccountType = 'buyer' | 'provider'
+/** Market states of a virtual machine (report §6.1.7). */
+export type VmState = 'registered' | 'stored' | 'started' | 'stopped' | 'suspended' | 'migrating'
+/** Actions of the statusrelations table, in our spelling. */
+export type VmAction =
+  | 'search' | 'edit' | 'store' | 'start' | 'stop' | 'suspend' | 'resume' | 'view' | 'migrate' | 'migrationstatus' | 'delete'
+
+export interface Identity {
+  username: string
+  type: AccountType
+}
+
+export interface UserRow {
+  username: string
+  email: string
+  type: AccountType
+  balance: Micro
+  created: number
+}
+
+/** A standard configuration (tables config and preconfig: preconfigured ones have an OS installed). */
+export interface ConfigRow {
+  name: string
+  preconfigured: boolean
+  processor: string
+  os: string | null
+  memory: number
+  hd: number
+  speed: number
+  /** Market average for storing it, per day. */
+  askedStoragePrice: Micro
+  /** Market average for running it, per hour. */
+  askedRunningPrice: Micro
+  pricedAt: number | null
+}
+
+/** A provider's physical machine (table pmseller). speed, memory and storage are locked once added. */
+export interface PmRow {
+  id: string
+  name: string
+  owner: string
+  nodeKey: string
+  processor: string
+  speed: number
+  memory: number
+  storage: number
+  speedUnit: number
+  /** Per second, per speedUnit chunk. */
+  speedPrice: Micro
+  memoryUnit: number
+  /** Per second, per memoryUnit chunk. */
+  memoryPrice: Micro
+  runningPeriod: number
+  storageUnit: number
+  /** Per day, per storageUnit chunk. */
+  storagePrice: Micro
+  /** Seconds (the report counts it in days; the CLI takes days). */
+  storagePeriod: number
+  usedSpeed: number
+  usedMemory: number
+  usedStorage: number
+  /** While draining: the deadline after which the machines left on it are removed. */
+  drainUntil: number | null
+  sshPort: number | null
+  sshFingerprint: string | null
+  created: number
+}
+
+/** A buyer's virtual machine (table vm plus its pairing). */
+export interface VmRow {
+  id: string
+  owner: string
+  name: string
+  configName: string | null
+  processor: string
+  os: string | null
+  memory: number
+  hd: number
+  speed: number
+  state: VmState
+  /** The state to return to when a migration ends. */
+  prevState: VmState | null
+  version: number
+  pmId: string | null
+  /** Fixed when stored: price per storage period / running period, and the periods. */
+  storagePrice: Micro
+  storagePeriod: number
+  runningPrice: Micro
+  runningPeriod: number
+  /** Bids while registered: per day for storage, per hour for running; null = no limit. */
+  bidStorage: Micro | null
+  bidRunning: Micro | null
+  lastDebitedStorage: number | null
+  lastDebitedRunning: number | null
+  /** Running time already paid for and not yet used (ms): no rounding (report §5.1). */
+  runningCredit: number
+  storageDebt: Micro
+  chargedStorage: Micro
+  chargedRunning: Micro
+  created: number
+}
+
+export interface LedgerEntry {
+  seq: number
+  time: number
+  kind: 'deposit' | 'storage' | 'running'
+  /** Debited account (null for a deposit). */
+  from: string | null
+  to: string
+  amount: Micro
+  vmId: string | null
+  pmId: string | null
+}
+
+export interface EventRow {
+  seq: number
+  time: number
+  /** Who raised it: 'hub' or 'node:<key prefix>' or 'user:<name>'. */
+  origin: string
+  type: string
+  message: string
+  /** Users it concerns (they see it in `log`); empty = operator only. */
+  users: string[]
+  vmId?: string
+  pmId?: string
+}
+
+/** One entry of the change feed that replicas follow: `value` null means deleted. */
+export interface Change {
+  seq: number
+  table: string
+  key: string
+  value: unknown
+}
