@@ -1,0 +1,29 @@
+// `virtuoso`: the command line. Thin: parses flags, calls a client, prints. See README for examples.
+import yargs from 'yargs'
+import { hideBin } from 'yargs/helpers'
+import { processCommands } from './cli/processes.ts'
+import { marketCommands } from './cli/market-commands.ts'
+import { sessionCommands } from './cli/session-commands.ts'
+import { adminCommands } from './cli/admin-commands.ts'
+import { fail } from './cli/output.ts'
+
+let y = yargs(hideBin(process.argv))
+  .scriptName('virtuoso')
+  .usage('$0 <command> [options]')
+  .option('json', { type: 'boolean', default: false, global: true, describe: 'machine-readable output' })
+  .option('market', { type: 'string', global: true, describe: 'market key (the hub\'s public key); or VIRTUOSO_MARKET' })
+  .option('bootstrap', { type: 'string', global: true, describe: 'DHT bootstrap HOST:PORT or "public"; or VIRTUOSO_BOOTSTRAP' })
+y = processCommands(y)
+y = sessionCommands(y)
+y = marketCommands(y)
+y = adminCommands(y)
+await y
+  .demandCommand(1, 'say what to do: `virtuoso --help` lists the commands')
+  .strict()
+  .fail((msg, err) => {
+    const json = process.argv.includes('--json')
+    fail(err ?? Object.assign(new Error(msg), { code: 'CLI_USAGE' }), json)
+  })
+  .help()
+  .wrap(Math.min(110, process.stdout.columns || 80))
+  .parseAsync()

@@ -1,0 +1,72 @@
+// Long-running processes: `virtuoso dht` and `virtuoso node`. Both print what others need to reach
+// them, then serve until SIGTERM/SIGINT, and shut down cleanly (that is what systemd sends).
+import type { Argv } from 'yargs'
+import { runBootstrap, parseBootstrap, formatBootstrap } from '../node/dht.ts'
+import { startNode } from '../node/node.ts'
+import { parseKey } from '../node/identity.ts'
+import { fail } from './output.ts'
+
+function untilSignal(close: () => Promise<void>): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = async (sig: string) => {
+      process.stderr.write(`${sig}: shutting down\n`)
+      const force = setTimeout(() => process.exit(1), 15_000)
+      force.unref()
+      await close()
+      resolve()
+      process.exit(0)
+    }
+    process.once('SIGTERM', () => void stop('SIGTERM'))
+    process.once('SIGINT', () => void stop('SIGINT'))
+  })
+}
+
+export function processCommands(y: Argv): Argv {
+  return y
+    .command('dht', 'run a DHT bootstrap node for a private network', (a) =>
+      a.option('host', { type: 'string', default: '127.0.0.1', describe: 'address to bind' })
+        .option('port', { type: 'number', default: 49737, describe: 'UDP port to bind' }),
+      async (argv) => {
+        try {
+          const net = await runBootstrap({ host: argv.host, port: argv.port })
+          const line = `${net.address.host}:${net.address.port}`
+          if (argv.json) process.stdout.write(JSON.stringify({ bootstrap: line }) + '\n')
+          else process.stdout.write(`DHT bootstrap listening on ${line}\n`)
+          await untilSignal(() => net.destroy())
+        } catch (err) { fail(err, !!argv.json) }
+      })
+    .command('node', 'run a node: the hub (--hub), a provider agent (--market KEY), or both', (a) =>
+      a.option('data', { type: 'string', demandOption: true, describe: 'data directory (keys, tables, machines)' })
+        .option('hub', { type: 'boolean', default: false, describe: 'be the hub of a market' })
+        .option('provide', { type: 'boolean', default: false, describe: 'with --hub: also provide machines to this market' })
+        .option('hv', { choices: ['qemu', 'test'] as const, default: 'qemu' as const, describe: 'hypervisor driver' })
+        .option('accel', { choices: ['auto', 'kvm', 'tcg'] as const, default: 'auto' as const, describe: 'QEMU acceleration' })
+        .option('billing-interval', { type: 'number', describe: 'ms between billing passes' })
+        .option('price-interval', { type: 'number', describe: 'ms between market-price passes' }),
+      async (argv) => {
+        const json = !!argv.json
+        try {
+          const bootstrap = parseBootstrap(argv.bootstrap ?? process.env.VIRTUOSO_BOOTSTRAP)
+          const marketText = argv.market ?? (argv.hub ? undefined : process.env.VIRTUOSO_MARKET)
+          if (!argv.hub && !marketText) throw Object.assign(new Error('say what this node is: --hub, or --market KEY to provide to a market'), { code: 'CLI_USAGE' })
+          const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`)
+          const node = await startNode({
+            data: argv.data, bootstrap, hub: argv.hub, provide: argv.provide,
+            market: marketText ? parseKey(marketText) : undefined,
+            hv: argv.hv, accel: argv.accel, billingIntervalMs: argv['billing-interval'], priceIntervalMs: argv['price-interval'], log,
+          })
+          const info = {
+            market: node.hub ? node.key : marketText,
+            nodeKey: node.provider?.nodeKey ?? null,
+            pairingCode: node.pairingCode,
+            bootstrap: formatBootstrap(bootstrap),
+          }
+          if (json) process.stdout.write(JSON.stringify(info) + '\n')
+          else {
+            if (node.hub) process.stdout.write(`market key: ${node.key}\n`)
+            if (node.provider) process.stdout.write(`node key: ${node.provider.nodeKey}\npairing code: ${node.pairingCode}\n`)
+          }
+          await untilSignal(() => node.close())
+        } catch (err) { fail(err, json) }
+      })
+}

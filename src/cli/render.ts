@@ -1,0 +1,130 @@
+// Human renderings of market results: pure functions from records to text (tests call them).
+import { table } from './output.ts'
+import { formatMoney } from '../market/pricing.ts'
+import type { ConfigRow, PmRow, VmRow } from '../market/types.ts'
+
+const m = (v: number | null | undefined) => (v === null || v === undefined ? '-' : formatMoney(v))
+const short = (id: string | null | undefined) => (id ? id.slice(0, 8) : '-')
+const dur = (s: number) => (s % 86400 === 0 ? `${s / 86400}d` : s % 3600 === 0 ? `${s / 3600}h` : s % 60 === 0 ? `${s / 60}m` : `${s}s`)
+
+export function ok(result: unknown): string {
+  return result && typeof result === 'object' && Object.keys(result).length ? JSON.stringify(result, null, 2) : 'ok'
+}
+
+export function whoami(r: any): string {
+  return `${r.username} (${r.type}), balance ${m(r.balance)}`
+}
+
+export function configs(r: any): string {
+  const rows: ConfigRow[] = r.configs ?? r
+  return table(rows, [
+    { header: 'NAME', get: (c) => c.name },
+    { header: 'OS', get: (c) => c.os ?? 'none' },
+    { header: 'MEMORY', get: (c) => `${c.memory} MB`, align: 'right' },
+    { header: 'DISK', get: (c) => `${c.hd} MB`, align: 'right' },
+    { header: 'SPEED', get: (c) => c.speed, align: 'right' },
+    { header: 'STORAGE/DAY', get: (c) => m(c.askedStoragePrice), align: 'right' },
+    { header: 'RUNNING/HOUR', get: (c) => m(c.askedRunningPrice), align: 'right' },
+  ])
+}
+
+export function providers(r: any): string {
+  const rows: PmRow[] = r.providers ?? r
+  const avg = r.averages
+  const t = table(rows, [
+    { header: 'PMID', get: (p) => p.id },
+    { header: 'NAME', get: (p) => p.name },
+    { header: 'OWNER', get: (p) => p.owner },
+    { header: 'SPEED', get: (p) => `${p.speed - p.usedSpeed}/${p.speed}`, align: 'right' },
+    { header: 'MEMORY', get: (p) => `${p.memory - p.usedMemory}/${p.memory}`, align: 'right' },
+    { header: 'STORAGE', get: (p) => `${p.storage - p.usedStorage}/${p.storage}`, align: 'right' },
+    { header: 'SPEED$/UNIT/S', get: (p) => `${m(p.speedPrice)}/${p.speedUnit}`, align: 'right' },
+    { header: 'MEM$/UNIT/S', get: (p) => `${m(p.memoryPrice)}/${p.memoryUnit}`, align: 'right' },
+    { header: 'STOR$/UNIT/DAY', get: (p) => `${m(p.storagePrice)}/${p.storageUnit}`, align: 'right' },
+    { header: 'PERIODS', get: (p) => `${dur(p.runningPeriod)}/${dur(p.storagePeriod)}` },
+    { header: 'STATE', get: (p: any) => (p.drainUntil ? 'draining' : p.online === false ? 'offline' : 'open') },
+  ])
+  return avg ? `${t}\nmarket average: ${Object.entries(avg).map(([k, v]) => `${k} ${typeof v === 'number' ? m(v) : v}`).join(', ')}` : t
+}
+
+export function vm(v: VmRow): string {
+  return [
+    `machine ${v.id} (${v.name})`,
+    `  state ${v.state}, version ${v.version}${v.pmId ? `, on ${v.pmId}` : ''}`,
+    `  ${v.memory} MB memory, ${v.hd} MB disk, speed ${v.speed}, os ${v.os ?? 'none'}`,
+    v.pmId ? `  storage ${m(v.storagePrice)} per ${dur(v.storagePeriod)}, running ${m(v.runningPrice)} per ${dur(v.runningPeriod)}` : `  bids: storage ${m(v.bidStorage)}/day, running ${m(v.bidRunning)}/hour`,
+  ].join('\n')
+}
+
+export function vmOrOk(r: any): string {
+  return r && typeof r === 'object' && 'state' in r ? vm(r) : ok(r)
+}
+
+export function pmOrOk(r: any): string {
+  if (r && typeof r === 'object' && 'nodeKey' in r) return providers([r])
+  return ok(r)
+}
+
+export function machines(r: any): string {
+  if (Array.isArray(r.vms)) {
+    if (!r.vms.length) return 'no machines yet: `virtuoso configs`, then `virtuoso register --config NAME`'
+    return table(r.vms as Array<VmRow & { actions?: string[] }>, [
+      { header: 'VMID', get: (v) => v.id },
+      { header: 'NAME', get: (v) => v.name },
+      { header: 'STATE', get: (v) => v.state },
+      { header: 'VER', get: (v) => v.version, align: 'right' },
+      { header: 'PROVIDER', get: (v) => v.pmId },
+      { header: 'STORAGE', get: (v) => (v.pmId ? `${m(v.storagePrice)}/${dur(v.storagePeriod)}` : '-'), align: 'right' },
+      { header: 'RUNNING', get: (v) => (v.pmId ? `${m(v.runningPrice)}/${dur(v.runningPeriod)}` : '-'), align: 'right' },
+      { header: 'ACTIONS', get: (v) => (v.actions ?? []).join(' ') },
+    ])
+  }
+  const pms: Array<PmRow & { vms?: VmRow[]; online?: boolean }> = r.pms ?? []
+  if (!pms.length) return 'no physical machines yet: start `virtuoso node --market KEY`, then `virtuoso pm add --pairing CODE …`'
+  return pms.map((p) => {
+    const head = `${p.id}  ${p.name}  ${p.online === false ? 'offline' : 'online'}${p.drainUntil ? `  draining until ${new Date(p.drainUntil).toISOString()}` : ''}\n` +
+      `  speed ${p.usedSpeed}/${p.speed} used, memory ${p.usedMemory}/${p.memory} MB used, storage ${p.usedStorage}/${p.storage} MB used`
+    const vms = (p.vms ?? []).map((v) => `    ${v.id}  ${v.owner}  ${v.state}  ${v.memory} MB  ${v.hd} MB  speed ${v.speed}`)
+    return [head, ...vms].join('\n')
+  }).join('\n')
+}
+
+export function search(r: any): string {
+  const rows: any[] = r.results ?? r
+  if (!rows.length) return 'no provider machine has room for it right now'
+  return table(rows, [
+    { header: 'PMID', get: (x) => x.pmId },
+    { header: 'NAME', get: (x) => x.name },
+    { header: 'OWNER', get: (x) => x.owner },
+    { header: 'STORAGE', get: (x) => `${m(x.storagePrice)}/${dur(x.storagePeriod)}`, align: 'right' },
+    { header: 'RUNNING', get: (x) => `${m(x.runningPrice)}/${dur(x.runningPeriod)}`, align: 'right' },
+    { header: 'PER DAY', get: (x) => m(x.storagePerDay), align: 'right' },
+    { header: 'PER HOUR', get: (x) => m(x.runningPerHour), align: 'right' },
+    { header: 'BIDS', get: (x) => (x.withinBids ? 'within' : 'over') },
+  ])
+}
+
+export function account(r: any): string {
+  const lines = [`${r.username ?? ''} balance ${m(r.balance)}`]
+  if (Array.isArray(r.vms) && r.vms.length) {
+    lines.push(table(r.vms as any[], [
+      { header: 'VMID', get: (v) => short(v.id) },
+      { header: 'STATE', get: (v) => v.state },
+      { header: 'STORAGE', get: (v) => `${m(v.storagePrice)}/${dur(v.storagePeriod)}`, align: 'right' },
+      { header: 'RUNNING', get: (v) => `${m(v.runningPrice)}/${dur(v.runningPeriod)}`, align: 'right' },
+      { header: 'CHARGED', get: (v) => m((v.chargedStorage ?? 0) + (v.chargedRunning ?? 0)), align: 'right' },
+      { header: 'DEBT', get: (v) => m(v.storageDebt), align: 'right' },
+    ]))
+  }
+  if (Array.isArray(r.pms)) {
+    for (const p of r.pms) {
+      lines.push(`${p.id} ${p.name ?? ''}: income ${m(p.income)}`)
+      for (const v of p.vms ?? []) lines.push(`    ${v.id}  ${v.owner ?? ''}  ${m(v.income ?? v.charged)}`)
+    }
+  }
+  return lines.join('\n')
+}
+
+export function event(e: any): string {
+  return `${new Date(e.time).toISOString()}  ${String(e.origin).padEnd(14)} ${String(e.type).padEnd(16)} ${e.message}`
+}

@@ -1,0 +1,92 @@
+// A market client (CLI, TUI): one encrypted connection to the hub named by the market key, with
+// market@1 for calls and replica@1 for the live change feed.
+import type DHT from 'hyperdht'
+import type { NoiseSocket } from 'hyperdht'
+import Protomux from 'protomux'
+import { RpcChannel } from './rpc.ts'
+import { PROTOCOLS } from './protocols.ts'
+import { nodeError } from './errors.ts'
+import { createDhtNode, type Bootstrap } from './dht.ts'
+import type { Change } from '../market/types.ts'
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 15_000
+
+export interface ClientOptions {
+  marketKey: Buffer
+  bootstrap: Bootstrap
+  token?: string
+  connectTimeoutMs?: number
+  requestTimeoutMs?: number
+  /** Reuse a DHT node (the demo, tests); otherwise the client makes and owns one. */
+  dht?: DHT
+}
+
+export class MarketClient {
+  token: string
+  private replicaHandlers = new Set<(kind: 'snapshot' | 'changes', rows: Change[]) => void>()
+
+  private constructor(
+    private dht: DHT,
+    private ownsDht: boolean,
+    private socket: NoiseSocket,
+    private market: RpcChannel,
+    private replica: RpcChannel,
+    token: string,
+  ) {
+    this.token = token
+  }
+
+  static async connect(opts: ClientOptions): Promise<MarketClient> {
+    const dht = opts.dht ?? createDhtNode(opts.bootstrap)
+    const ownsDht = !opts.dht
+    const socket = dht.connect(opts.marketKey)
+    socket.on('error', () => {})
+    const mux = Protomux.from(socket)
+    const market = new RpcChannel(mux, { protocol: PROTOCOLS.market, timeoutMs: opts.requestTimeoutMs })
+    let client: MarketClient | null = null
+    const replica = new RpcChannel(mux, {
+      protocol: PROTOCOLS.replica,
+      onEvent: (name, data) => {
+        if ((name === 'snapshot' || name === 'changes') && Array.isArray(data)) for (const h of client?.replicaHandlers ?? []) h(name, data as Change[])
+      },
+    })
+    const timeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
+    let timer: NodeJS.Timeout | undefined
+    try {
+      await Promise.race([
+        market.opened,
+        new Promise((_, reject) => socket.once('error', (err) => reject(nodeError.unreachable(`the hub ${opts.marketKey.toString('hex').slice(0, 8)}…`, err)))),
+        new Promise((_, reject) => { timer = setTimeout(() => reject(nodeError.unreachable(`the hub ${opts.marketKey.toString('hex').slice(0, 8)}… within ${timeoutMs / 1000} s`)), timeoutMs) }),
+      ])
+    } catch (err) {
+      socket.destroy()
+      if (ownsDht) await dht.destroy()
+      throw err
+    } finally {
+      clearTimeout(timer)
+    }
+    client = new MarketClient(dht, ownsDht, socket, market, replica, opts.token ?? '')
+    return client
+  }
+
+  get remoteKey(): string { return this.socket.remotePublicKey.toString('hex') }
+
+  call<T = any>(method: string, params: unknown = {}, opts: { timeoutMs?: number } = {}): Promise<T> {
+    return this.market.request<T>(method, params, { token: this.token, timeoutMs: opts.timeoutMs })
+  }
+
+  /** Follow the change feed. `since` = last seq seen, or -1 for a snapshot of everything visible first. */
+  async subscribe(since: number, onRows: (kind: 'snapshot' | 'changes', rows: Change[]) => void): Promise<{ seq: number }> {
+    this.replicaHandlers.add(onRows)
+    return this.replica.request('subscribe', { since }, { token: this.token })
+  }
+
+  onClose(fn: () => void): void {
+    this.socket.once('close', fn)
+  }
+
+  async close(): Promise<void> {
+    this.socket.destroy()
+    if (this.ownsDht) await this.dht.destroy()
+  }
+}

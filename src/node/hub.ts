@@ -1,0 +1,169 @@
+// The hub (the report's "front-end"): serves market@1 to clients, control@1 to provider nodes,
+// replica@1 (the change feed) to both, and the admin socket to the operator; runs the billing,
+// price and drain daemons. It owns the Market and is the only writer of its tables.
+import type DHT from 'hyperdht'
+import type { KeyPair, NoiseSocket, Server } from 'hyperdht'
+import Protomux from 'protomux'
+import type { Server as NetServer } from 'node:net'
+import { Market } from '../market/market.ts'
+import { methods, adminMethods } from '../market/methods.ts'
+import type { ProviderGateway } from '../market/gateway.ts'
+import type { Identity } from '../market/types.ts'
+import { VirtuosoError } from '../errors.ts'
+import { RpcChannel } from './rpc.ts'
+import { nodeError } from './errors.ts'
+import { serveAdmin } from './admin-socket.ts'
+import { ReplicaServer } from './replica-server.ts'
+import { PROTOCOLS } from './protocols.ts'
+
+export interface HubOptions {
+  dir: string
+  dht: DHT
+  keyPair: KeyPair
+  clock?: () => number
+  /** How often due charges are made (storage and running periods start on time, to this precision). */
+  billingIntervalMs?: number
+  /** How often market-average prices are recomputed (report §6.1.9: 60 s). */
+  priceIntervalMs?: number
+  /** How long the hub waits for a provider to carry out a command (booting under TCG takes seconds). */
+  commandTimeoutMs?: number
+  log?: (line: string) => void
+}
+
+export const DEFAULT_BILLING_INTERVAL_MS = 1000
+export const DEFAULT_PRICE_INTERVAL_MS = 60_000
+export const DEFAULT_COMMAND_TIMEOUT_MS = 120_000
+
+export class Hub implements ProviderGateway {
+  market!: Market
+  private server: Server | null = null
+  private admin: NetServer | null = null
+  private nodes = new Map<string, RpcChannel>()
+  private sockets = new Set<NoiseSocket>()
+  private timers: NodeJS.Timeout[] = []
+  private replica!: ReplicaServer
+  private closing = false
+
+  constructor(private opts: HubOptions) {}
+
+  get publicKey(): Buffer { return this.opts.keyPair.publicKey }
+
+  async start(): Promise<void> {
+    this.market = await Market.open({ dir: this.opts.dir, gateway: this, clock: this.opts.clock })
+    this.replica = new ReplicaServer(this.market)
+    await this.runDaemon('billing', () => this.market.billingPass())
+    this.server = this.opts.dht.createServer((socket) => this.onConnection(socket))
+    await this.server.listen(this.opts.keyPair)
+    this.admin = await serveAdmin(this.opts.dir, (method, params) => this.adminCall(method, params))
+    this.every(this.opts.billingIntervalMs ?? DEFAULT_BILLING_INTERVAL_MS, 'billing', () => this.market.billingPass())
+    this.every(this.opts.billingIntervalMs ?? DEFAULT_BILLING_INTERVAL_MS, 'drain', () => this.market.drainPass())
+    this.every(this.opts.priceIntervalMs ?? DEFAULT_PRICE_INTERVAL_MS, 'prices', () => this.market.pricePass())
+    await this.runDaemon('prices', () => this.market.pricePass())
+  }
+
+  async close(): Promise<void> {
+    this.closing = true
+    for (const t of this.timers) clearInterval(t)
+    this.replica?.close()
+    for (const s of this.sockets) s.destroy()
+    await this.server?.close()
+    await new Promise<void>((resolve) => (this.admin ? this.admin.close(() => resolve()) : resolve()))
+    await this.market?.close()
+  }
+
+  // --- ProviderGateway: how the market reaches provider nodes ---
+  online(nodeKey: string): boolean {
+    return this.nodes.has(nodeKey)
+  }
+
+  async command(nodeKey: string, method: string, params: object): Promise<any> {
+    const ch = this.nodes.get(nodeKey)
+    if (!ch) throw nodeError.offline(`provider node ${nodeKey.slice(0, 8)}`)
+    return ch.request(method, params, { timeoutMs: this.opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS })
+  }
+
+  private every(ms: number, name: string, fn: () => Promise<unknown>): void {
+    let running = false
+    const t = setInterval(async () => {
+      if (running || this.closing) return // a slow pass is never overlapped by the next one
+      running = true
+      try { await this.runDaemon(name, fn) } finally { running = false }
+    }, ms)
+    t.unref()
+    this.timers.push(t)
+  }
+
+  private async runDaemon(name: string, fn: () => Promise<unknown>): Promise<void> {
+    try { await fn() } catch (err) { this.opts.log?.(`${name} daemon: ${(err as Error).message}`) }
+  }
+
+  private onConnection(socket: NoiseSocket): void {
+    if (this.closing) return socket.destroy()
+    this.sockets.add(socket)
+    socket.setKeepAlive(5000)
+    socket.on('error', () => {})
+    socket.on('close', () => this.sockets.delete(socket))
+    const remoteKey = socket.remotePublicKey.toString('hex')
+    const mux = Protomux.from(socket)
+    new RpcChannel(mux, {
+      protocol: PROTOCOLS.market,
+      handler: (method, params, token) => this.clientCall(method, params, token),
+    })
+    const control: RpcChannel = new RpcChannel(mux, {
+      protocol: PROTOCOLS.control,
+      // Only a node may report for itself: its identity is the Noise key it proved, never a claim.
+      handler: (method, params) => this.nodeCall(remoteKey, control, method, params),
+      onClose: () => {
+        if (this.nodes.get(remoteKey) !== control) return
+        this.nodes.delete(remoteKey)
+        if (!this.closing) void this.market.nodeOffline(remoteKey).catch(() => {})
+      },
+    })
+    const replica: RpcChannel = new RpcChannel(mux, {
+      protocol: PROTOCOLS.replica,
+      handler: (method, params, token) => this.replica.handle(replica, method, params, this.identify(token, true)),
+      onClose: () => this.replica.drop(replica),
+    })
+  }
+
+  private identify(token: string, optional = false): Identity | null {
+    if (!token) {
+      if (optional) return null
+      throw new VirtuosoError('MARKET_AUTH_REQUIRED', 'you are not logged in: run `virtuoso login` first')
+    }
+    return this.market.authenticate(token)
+  }
+
+  private async clientCall(method: string, params: unknown, token: string): Promise<unknown> {
+    if (method === 'hello') return { market: this.publicKey.toString('hex'), protocols: Object.values(PROTOCOLS) }
+    const m = Object.prototype.hasOwnProperty.call(methods, method) ? methods[method] : undefined
+    if (!m) throw nodeError.unknownMethod(method)
+    const who = m.auth === 'none' ? (token ? this.identify(token, true) : null) : this.identify(token)
+    if (m.auth === 'buyer' && who?.type !== 'buyer') throw new VirtuosoError('MARKET_FORBIDDEN', `only buyers may ${method}; you are logged in as a ${who?.type}`)
+    if (m.auth === 'provider' && who?.type !== 'provider') throw new VirtuosoError('MARKET_FORBIDDEN', `only providers may ${method}; you are logged in as a ${who?.type}`)
+    return m.run(this.market, who, params)
+  }
+
+  private async nodeCall(nodeKey: string, channel: RpcChannel, method: string, params: unknown): Promise<unknown> {
+    if (method === 'node.hello') {
+      const p = params as any
+      const result = await this.market.nodeHello(nodeKey, { info: p?.info, pairingCodeHash: p?.pairingCodeHash ?? null })
+      const old = this.nodes.get(nodeKey)
+      if (old && old !== channel) old.close() // a restarted node replaces its stale connection
+      this.nodes.set(nodeKey, channel)
+      return result
+    }
+    if (!this.nodes.has(nodeKey)) throw nodeError.forbidden('say node.hello first')
+    if (method === 'node.event') {
+      const p = params as any
+      return this.market.nodeEvent(nodeKey, p)
+    }
+    throw nodeError.unknownMethod(method)
+  }
+
+  private async adminCall(method: string, params: unknown): Promise<unknown> {
+    const m = Object.prototype.hasOwnProperty.call(adminMethods, method) ? adminMethods[method] : undefined
+    if (!m) throw nodeError.unknownMethod(method)
+    return m.run(this.market, null, params)
+  }
+}

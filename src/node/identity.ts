@@ -1,0 +1,32 @@
+// A node's identity: its Noise key pair, kept in DATA/identity.json (mode 0600) so that a hub's
+// market key (its public key) survives restarts.
+import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises'
+import { join } from 'node:path'
+import DHT, { type KeyPair } from 'hyperdht'
+import { nodeError } from './errors.ts'
+
+export async function loadIdentity(dir: string): Promise<KeyPair> {
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  const file = join(dir, 'identity.json')
+  let text: string | null = null
+  try { text = await readFile(file, 'utf8') } catch (err: any) { if (err.code !== 'ENOENT') throw err }
+  if (text !== null) {
+    try {
+      const j = JSON.parse(text)
+      const kp = { publicKey: Buffer.from(j.publicKey, 'hex'), secretKey: Buffer.from(j.secretKey, 'hex') }
+      if (kp.publicKey.length !== 32 || kp.secretKey.length !== 64) throw new Error('wrong key length')
+      return kp
+    } catch (err) {
+      throw nodeError.config(`${file} is damaged (${(err as Error).message}); restore it from a backup, or move it away to make a new identity (a hub gets a new market key)`)
+    }
+  }
+  const kp = DHT.keyPair()
+  await writeFile(file, JSON.stringify({ publicKey: kp.publicKey.toString('hex'), secretKey: kp.secretKey.toString('hex') }) + '\n', { mode: 0o600 })
+  await chmod(file, 0o600)
+  return kp
+}
+
+export function parseKey(text: string | undefined, what = 'market key'): Buffer {
+  if (!text || !/^[0-9a-f]{64}$/i.test(text.trim())) throw nodeError.config(`bad ${what}: expected 64 hex characters`)
+  return Buffer.from(text.trim(), 'hex')
+}

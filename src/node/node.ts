@@ -1,0 +1,78 @@
+// `virtuoso node`: one process per node. With `hub` it is the market's hub; with a market key it is
+// a provider agent for that market; it may be both (then it provides to its own market).
+import { join } from 'node:path'
+import { mkdir } from 'node:fs/promises'
+import type DHT from 'hyperdht'
+import { Hypervisor } from '../hv/hypervisor.ts'
+import { createDhtNode, type Bootstrap } from './dht.ts'
+import { loadIdentity } from './identity.ts'
+import { Hub, type HubOptions } from './hub.ts'
+import { ProviderAgent } from './provider.ts'
+import { newPairingCode } from './pairing.ts'
+import { nodeError } from './errors.ts'
+
+export interface NodeOptions {
+  data: string
+  bootstrap: Bootstrap
+  hub?: boolean
+  /** Market to provide to (hex key). A hub with provide=true provides to itself. */
+  market?: Buffer
+  provide?: boolean
+  hv?: 'test' | 'qemu'
+  accel?: 'auto' | 'kvm' | 'tcg'
+  billingIntervalMs?: number
+  priceIntervalMs?: number
+  dht?: DHT
+  log?: (line: string) => void
+}
+
+export interface RunningNode {
+  key: string
+  hub: Hub | null
+  provider: ProviderAgent | null
+  pairingCode: string | null
+  close(): Promise<void>
+}
+
+export async function startNode(opts: NodeOptions): Promise<RunningNode> {
+  await mkdir(opts.data, { recursive: true, mode: 0o700 })
+  const keyPair = await loadIdentity(opts.data)
+  const dht = opts.dht ?? createDhtNode(opts.bootstrap)
+  const closers: Array<() => Promise<void>> = []
+  if (!opts.dht) closers.push(() => dht.destroy())
+  let hub: Hub | null = null
+  let provider: ProviderAgent | null = null
+  let pairingCode: string | null = null
+  try {
+    if (opts.hub) {
+      const hubOpts: HubOptions = { dir: join(opts.data, 'hub'), dht, keyPair, log: opts.log, billingIntervalMs: opts.billingIntervalMs, priceIntervalMs: opts.priceIntervalMs }
+      hub = new Hub(hubOpts)
+      await hub.start()
+      closers.unshift(() => hub!.close())
+    }
+    const marketKey = opts.market ?? (opts.hub && opts.provide ? keyPair.publicKey : undefined)
+    if (marketKey) {
+      if (opts.hub && !marketKey.equals(keyPair.publicKey)) throw nodeError.config('a hub provides only to its own market: drop --market or --hub')
+      // A node that is both dials its own key with a second key pair: one Noise key = one role.
+      const providerKeys = opts.hub ? await loadIdentity(join(opts.data, 'provider')) : keyPair
+      const hv = await Hypervisor.open({ driver: opts.hv ?? 'qemu', dir: join(opts.data, 'machines'), db: join(opts.data, 'hv-state'), accel: opts.accel })
+      closers.unshift(() => hv.close())
+      pairingCode = newPairingCode()
+      provider = new ProviderAgent({ dht, keyPair: providerKeys, marketKey, hv, pairingCode, log: opts.log })
+      provider.start()
+      closers.unshift(() => provider!.close())
+    }
+  } catch (err) {
+    for (const c of closers) await c().catch(() => {})
+    throw err
+  }
+  return {
+    key: keyPair.publicKey.toString('hex'),
+    hub,
+    provider,
+    pairingCode,
+    async close() {
+      for (const c of closers) await c().catch(() => {})
+    },
+  }
+}

@@ -1,0 +1,20 @@
+// One-time pairing codes: a provider node prints one, its owner types it into `pm add`, and the hub
+// binds that node to the owner's account. Only the hash travels, so the code proves possession.
+import { createHash, randomInt } from 'node:crypto'
+
+// No 0/O, 1/I/L: codes are read off a screen and typed by people.
+const ALPHABET = '23456789ABCDEFGHJKMNPQRSTUVWXYZ'
+
+export function newPairingCode(): string {
+  let s = ''
+  for (let i = 0; i < 10; i++) s += ALPHABET[randomInt(ALPHABET.length)]
+  return `${s.slice(0, 5)}-${s.slice(5)}`
+}
+
+export function normalizePairingCode(code: string): string {
+  return code.toUpperCase().replace(/[^0-9A-Z]/g, '')
+}
+
+export function hashPairingCode(code: string): string {
+  return createHash('sha256').update('virtuoso-pairing:' + normalizePairingCode(code)).digest('hex')
+}

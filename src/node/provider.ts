@@ -1,0 +1,111 @@
+// The provider agent: keeps a control@1 connection to the hub it pins (the market key), reports the
+// host it runs on, and carries out the hub's commands with its Hypervisor. It takes commands from
+// no one else: the channel exists only on the connection it dialed to the hub's key.
+import type DHT from 'hyperdht'
+import type { KeyPair, NoiseSocket } from 'hyperdht'
+import Protomux from 'protomux'
+import type { Hypervisor } from '../hv/hypervisor.ts'
+import { RpcChannel } from './rpc.ts'
+import { PROTOCOLS } from './protocols.ts'
+import { nodeError } from './errors.ts'
+import { hashPairingCode } from './pairing.ts'
+
+export interface ProviderOptions {
+  dht: DHT
+  keyPair: KeyPair
+  marketKey: Buffer
+  hv: Hypervisor
+  pairingCode: string
+  /** Wait between reconnection attempts; doubles up to maxRetryMs. */
+  retryMs?: number
+  maxRetryMs?: number
+  log?: (line: string) => void
+}
+
+export class ProviderAgent {
+  private socket: NoiseSocket | null = null
+  private control: RpcChannel | null = null
+  private stopped = false
+  private retry: number
+  private retryTimer: NodeJS.Timeout | null = null
+  private connectedOnce!: () => void
+  /** Resolves at the first successful hello. */
+  readonly connected: Promise<void>
+  pmId: string | null = null
+
+  constructor(private opts: ProviderOptions) {
+    this.retry = opts.retryMs ?? 500
+    this.connected = new Promise((resolve) => (this.connectedOnce = resolve))
+  }
+
+  get nodeKey(): string { return this.opts.keyPair.publicKey.toString('hex') }
+
+  start(): void {
+    this.dial()
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true
+    if (this.retryTimer) clearTimeout(this.retryTimer)
+    this.socket?.destroy()
+  }
+
+  private dial(): void {
+    if (this.stopped) return
+    const socket = this.opts.dht.connect(this.opts.marketKey, { keyPair: this.opts.keyPair })
+    this.socket = socket
+    socket.setKeepAlive(5000)
+    socket.on('error', () => {})
+    socket.on('close', () => {
+      this.control = null
+      if (this.stopped) return
+      this.retryTimer = setTimeout(() => this.dial(), this.retry)
+      this.retry = Math.min(this.retry * 2, this.opts.maxRetryMs ?? 10_000)
+    })
+    const mux = Protomux.from(socket)
+    const control = new RpcChannel(mux, {
+      protocol: PROTOCOLS.control,
+      handler: (method, params) => this.onCommand(method, params),
+    })
+    control.opened.then(async () => {
+      const info = await this.opts.hv.info()
+      const res = await control.request<{ pmId: string | null }>('node.hello', { info, pairingCodeHash: hashPairingCode(this.opts.pairingCode) })
+      this.control = control
+      this.retry = this.opts.retryMs ?? 500
+      if (res.pmId !== this.pmId) this.opts.log?.(res.pmId ? `bound to the market as physical machine ${res.pmId}` : 'connected to the hub; not yet added to a provider account')
+      this.pmId = res.pmId
+      this.connectedOnce()
+    }).catch((err) => {
+      this.opts.log?.(`hub refused this node: ${(err as Error).message}`)
+      socket.destroy()
+    })
+  }
+
+  private async onCommand(method: string, params: unknown): Promise<unknown> {
+    const p = (params ?? {}) as any
+    const hv = this.opts.hv
+    const id = typeof p.vmId === 'string' ? p.vmId : ''
+    switch (method) {
+      case 'info': return hv.info()
+      case 'vm.list': return hv.list()
+      case 'vm.create': {
+        if (typeof p.version !== 'number') throw nodeError.badFrame('vm.create needs a version')
+        await hv.create(id, p.config, { version: p.version - 1 })
+        const vm = await hv.register(id)
+        return { version: vm.version }
+      }
+      case 'vm.start': return { version: (await hv.start(id)).version }
+      case 'vm.stop': return { version: (await hv.stop(id)).version }
+      case 'vm.suspend': return { version: (await hv.suspend(id)).version }
+      case 'vm.resume': return { version: (await hv.resume(id)).version }
+      case 'vm.delete': await hv.delete(id); return {}
+      case 'vm.status': return hv.get(id)
+      default: throw nodeError.unknownMethod(method)
+    }
+  }
+
+  /** Tell the hub something happened here (a guest powered itself off, …) for its event log. */
+  async report(event: { type: string; message: string; vmId?: string }): Promise<void> {
+    await this.control?.request('node.event', event).catch(() => {})
+  }
+}

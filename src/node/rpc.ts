@@ -1,0 +1,136 @@
+// Request/response and pushed events over one protomux channel. Either side may call the other
+// (the hub commands a provider over the same control@1 channel the provider opened), so every
+// channel is symmetric: it answers requests with `handler` and resolves its own requests by id.
+import { EventEmitter } from 'node:events'
+import type Protomux from 'protomux'
+import type { Channel, Message } from 'protomux'
+import { errorInfo, VirtuosoError } from '../errors.ts'
+import { nodeError } from './errors.ts'
+import { eventEncoding, requestEncoding, responseEncoding, type EventFrame, type RequestFrame, type ResponseFrame } from './wire.ts'
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
+/** Bodies larger than this are refused: no market message needs more, and it bounds memory per peer. */
+export const MAX_BODY_BYTES = 1 << 20
+
+export type Handler = (method: string, params: unknown, token: string) => Promise<unknown> | unknown
+
+export interface RpcOptions {
+  protocol: string
+  handler?: Handler
+  onEvent?: (name: string, data: unknown) => void
+  onOpen?: () => void
+  onClose?: () => void
+  timeoutMs?: number
+}
+
+interface Pending {
+  resolve: (v: unknown) => void
+  reject: (e: unknown) => void
+  timer: NodeJS.Timeout
+  method: string
+}
+
+export class RpcChannel extends EventEmitter {
+  readonly protocol: string
+  private channel: Channel
+  private reqMsg: Message<RequestFrame>
+  private resMsg: Message<ResponseFrame>
+  private evtMsg: Message<EventFrame>
+  private pending = new Map<number, Pending>()
+  private nextId = 1
+  private timeoutMs: number
+  private handler?: Handler
+  private onEvent?: (name: string, data: unknown) => void
+  readonly opened: Promise<void>
+  closed = false
+
+  constructor(mux: Protomux, opts: RpcOptions) {
+    super()
+    this.protocol = opts.protocol
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
+    this.handler = opts.handler
+    this.onEvent = opts.onEvent
+    let markOpen!: () => void
+    let markFailed!: (e: unknown) => void
+    this.opened = new Promise<void>((resolve, reject) => { markOpen = resolve; markFailed = reject })
+    this.opened.catch(() => {})
+    const channel = mux.createChannel({
+      protocol: opts.protocol,
+      onopen: () => { markOpen(); opts.onOpen?.() },
+      onclose: () => {
+        this.closed = true
+        markFailed(nodeError.closed(`opening ${opts.protocol}`))
+        for (const p of this.pending.values()) { clearTimeout(p.timer); p.reject(nodeError.closed(p.method)) }
+        this.pending.clear()
+        opts.onClose?.()
+        this.emit('close')
+      },
+    })
+    if (!channel) throw nodeError.config(`channel ${opts.protocol} is already open on this connection`)
+    this.channel = channel
+    this.reqMsg = channel.addMessage({ encoding: requestEncoding, onmessage: (m) => void this.onRequest(m) })
+    this.resMsg = channel.addMessage({ encoding: responseEncoding, onmessage: (m) => this.onResponse(m) })
+    this.evtMsg = channel.addMessage({ encoding: eventEncoding, onmessage: (m) => this.onEventFrame(m) })
+    channel.open()
+  }
+
+  request<T = any>(method: string, params: unknown = {}, opts: { token?: string; timeoutMs?: number } = {}): Promise<T> {
+    if (this.closed) return Promise.reject(nodeError.closed(method))
+    const body = JSON.stringify(params ?? {})
+    if (Buffer.byteLength(body) > MAX_BODY_BYTES) return Promise.reject(nodeError.tooLarge(Buffer.byteLength(body), MAX_BODY_BYTES))
+    const id = this.nextId++
+    const timeoutMs = opts.timeoutMs ?? this.timeoutMs
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id)
+        reject(nodeError.timeout(method, timeoutMs))
+      }, timeoutMs)
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer, method })
+      this.reqMsg.send({ id, method, token: opts.token ?? '', body })
+    })
+  }
+
+  event(name: string, data: unknown): void {
+    if (this.closed) return
+    this.evtMsg.send({ name, body: JSON.stringify(data ?? null) })
+  }
+
+  close(): void {
+    if (!this.closed) this.channel.close()
+  }
+
+  private async onRequest(m: RequestFrame): Promise<void> {
+    let ok = true
+    let result: unknown
+    try {
+      if (!this.handler) throw nodeError.unknownMethod(m.method)
+      if (Buffer.byteLength(m.body) > MAX_BODY_BYTES) throw nodeError.tooLarge(Buffer.byteLength(m.body), MAX_BODY_BYTES)
+      let params: unknown
+      try { params = JSON.parse(m.body) } catch { throw nodeError.badFrame('the request body is not JSON') }
+      result = await this.handler(m.method, params, m.token)
+    } catch (err) {
+      ok = false
+      result = errorInfo(err)
+      if (!(err instanceof VirtuosoError) && process.env.VIRTUOSO_DEBUG) console.error(err)
+    }
+    if (!this.closed) this.resMsg.send({ id: m.id, ok, body: JSON.stringify(result ?? null) })
+  }
+
+  private onResponse(m: ResponseFrame): void {
+    const p = this.pending.get(m.id)
+    if (!p) return // late answer after a timeout: nothing waits for it any more
+    this.pending.delete(m.id)
+    clearTimeout(p.timer)
+    let body: any
+    try { body = JSON.parse(m.body) } catch { return p.reject(nodeError.badFrame('the response body is not JSON')) }
+    if (m.ok) p.resolve(body)
+    else p.reject(new VirtuosoError(typeof body?.code === 'string' ? body.code : 'INTERNAL', String(body?.message ?? 'unknown error')))
+  }
+
+  private onEventFrame(m: EventFrame): void {
+    let data: unknown
+    try { data = JSON.parse(m.body) } catch { return }
+    this.onEvent?.(m.name, data)
+    this.emit('event', m.name, data)
+  }
+}

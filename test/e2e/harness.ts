@@ -1,0 +1,113 @@
+// Real processes for end-to-end tests: `virtuoso dht`, hubs and provider nodes started through the
+// CLI, on 127.0.0.1 only, and CLI calls made the way a user makes them.
+import { execa, type ResultPromise } from 'execa'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+
+export const ROOT = resolve(import.meta.dirname, '../..')
+export const BIN = join(ROOT, 'bin/virtuoso.js')
+
+export interface Proc {
+  proc: ResultPromise
+  lines: string[]
+  errLines: string[]
+  /** Wait for a stdout line matching re; returns the match. */
+  waitFor(re: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>
+  stop(signal?: NodeJS.Signals): Promise<number | undefined>
+}
+
+export function spawnVirtuoso(args: string[], env: Record<string, string> = {}): Proc {
+  const proc = execa('node', [BIN, ...args], { env: { ...env, VIRTUOSO_DEBUG: '' }, reject: false, buffer: false, cleanup: true })
+  const lines: string[] = []
+  const errLines: string[] = []
+  const waiters: Array<{ re: RegExp; resolve: (m: RegExpMatchArray) => void }> = []
+  const feed = (stream: NodeJS.ReadableStream | null, into: string[], check: boolean) => {
+    let buf = ''
+    stream?.setEncoding?.('utf8')
+    stream?.on('data', (chunk: string) => {
+      buf += chunk
+      let nl: number
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl)
+        buf = buf.slice(nl + 1)
+        into.push(line)
+        if (!check) continue
+        for (const w of [...waiters]) {
+          const m = line.match(w.re)
+          if (m) { waiters.splice(waiters.indexOf(w), 1); w.resolve(m) }
+        }
+      }
+    })
+  }
+  feed(proc.stdout, lines, true)
+  feed(proc.stderr, errLines, false)
+  return {
+    proc,
+    lines,
+    errLines,
+    waitFor(re, timeoutMs = 20_000) {
+      for (const l of lines) { const m = l.match(re); if (m) return Promise.resolve(m) }
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`timed out waiting for ${re} from virtuoso ${args.join(' ')}; stdout: ${lines.join(' | ')}; stderr: ${errLines.slice(-5).join(' | ')}`)), timeoutMs)
+        waiters.push({ re, resolve: (m) => { clearTimeout(t); resolve(m) } })
+        proc.then(() => { clearTimeout(t); reject(new Error(`virtuoso ${args.join(' ')} exited: ${errLines.slice(-5).join(' | ')}`)) }, () => {})
+      })
+    },
+    async stop(signal = 'SIGTERM') {
+      if (proc.exitCode !== null && proc.exitCode !== undefined) return proc.exitCode
+      proc.kill(signal)
+      const r = await proc
+      return r.exitCode
+    },
+  }
+}
+
+export interface CliResult { stdout: string; stderr: string; exitCode: number; json: any }
+
+/** Run one CLI command as a user whose profile lives in `home`. */
+export async function cli(home: string, args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+  const r = await execa('node', [BIN, ...args], {
+    env: { VIRTUOSO_HOME: home, VIRTUOSO_DEBUG: '', ...opts.env },
+    input: opts.input ?? '',
+    reject: false,
+    timeout: 60_000,
+  })
+  let json: any = null
+  if (args.includes('--json')) {
+    const last = String(r.stdout).trim().split('\n').pop()
+    try { json = last ? JSON.parse(last) : null } catch { json = null }
+  }
+  return { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? -1, json }
+}
+
+export async function tempDir(prefix = 'virtuoso-e2e-'): Promise<{ path: string; remove(): Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), prefix))
+  return { path, remove: () => rm(path, { recursive: true, force: true }) }
+}
+
+/** A whole private market: DHT bootstrap, hub, and `providers` provider nodes (test hypervisor by default). */
+export async function startMarket(root: string, opts: { providers?: number; hv?: 'test' | 'qemu'; billingIntervalMs?: number } = {}) {
+  const dht = spawnVirtuoso(['dht', '--port', '0'])
+  const [, bootstrap] = await dht.waitFor(/listening on (\S+)/)
+  const hubArgs = ['node', '--hub', '--data', join(root, 'hub'), '--bootstrap', bootstrap, '--billing-interval', String(opts.billingIntervalMs ?? 500)]
+  const hub = spawnVirtuoso(hubArgs)
+  const [, market] = await hub.waitFor(/market key: ([0-9a-f]{64})/)
+  const providers: Array<{ proc: Proc; nodeKey: string; pairing: string; data: string }> = []
+  for (let i = 0; i < (opts.providers ?? 2); i++) {
+    const data = join(root, `provider${i}`)
+    const proc = spawnVirtuoso(['node', '--data', data, '--market', market, '--bootstrap', bootstrap, '--hv', opts.hv ?? 'test', '--accel', 'tcg'])
+    const [, nodeKey] = await proc.waitFor(/node key: ([0-9a-f]{64})/)
+    const [, pairing] = await proc.waitFor(/pairing code: (\S+)/)
+    providers.push({ proc, nodeKey, pairing, data })
+  }
+  const env = { VIRTUOSO_MARKET: market, VIRTUOSO_BOOTSTRAP: bootstrap }
+  return {
+    dht, hub, providers, market, bootstrap, env, hubArgs,
+    async stop() {
+      for (const p of providers) await p.proc.stop()
+      await hub.stop()
+      await dht.stop()
+    },
+  }
+}
