@@ -82,4 +82,9 @@ export interface HvDriver {
   console(id: string): Promise<Duplex>
   /** Files that make up the machine (disk descriptor, extents, saved state), relative to its directory. */
   files(id: string): Promise<string[]>
+  /**
+   * Optional: adopt a machine whose files already sit in its directory (migration). Returns whether
+   * a saved machine state came with it ('suspended') or only the disk ('stopped').
+   */
+  import?(id: string, config: VmConfig, hint?: { suspended?: boolean }): Promise<'stopped' | 'suspended'>
 }

@@ -1,0 +1,353 @@
+// The public hypervisor layer (abstract-level style): validates ids and configurations, enforces the
+// machine state machine (report §6.2.3), keeps local state in LevelDB (report §6.2.2) and bumps
+// versions (register, stop and suspend add one), then calls a driver. Verbs a driver's manifest lacks
+// throw HV_NOT_SUPPORTED. Operations on one machine run one at a time.
+import { EventEmitter } from 'node:events'
+import { join, resolve } from 'node:path'
+import { mkdir } from 'node:fs/promises'
+import type { Duplex } from 'node:stream'
+import type { HostInfo, HvDriver, HvManifest, HvState, HvVm, VmConfig } from './types.ts'
+import { StateStore, type AnyLevel, type VmRecord } from './store.ts'
+import { checkDiskSize } from './disk.ts'
+import { badInput, badState, closed, exists, noSpace, notFound, notSupported } from './errors.ts'
+import type { TestDriverOptions } from './test/driver.ts'
+import type { QemuDriverOptions } from './qemu/driver.ts'
+
+export type Accel = 'auto' | 'kvm' | 'tcg'
+
+export interface HypervisorOptions {
+  driver: 'test' | 'qemu' | HvDriver
+  /** Machine directory: each machine gets `<dir>/<id>/`. */
+  dir: string
+  /** Local state: a sublevel (or database) of the caller's, or a path; default `<dir>/.hv-state`. */
+  db?: string | AnyLevel
+  accel?: Accel
+  /** How long a stop waits for the guest's ACPI power-down before forcing QEMU to quit. */
+  stopTimeoutMs?: number
+  /** Options of the built-in drivers. */
+  qemu?: Omit<QemuDriverOptions, 'accel'>
+  test?: TestDriverOptions
+}
+
+export const DEFAULT_STOP_TIMEOUT_MS = 20_000
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/
+export const MIN_MEMORY_MB = 16
+export const MAX_MEMORY_MB = 1024 * 1024
+export const OS_PATTERN = /^[a-z0-9][a-z0-9._-]{0,31}$/
+
+const FROM = {
+  register: ['created'],
+  start: ['registered', 'stopped'],
+  stop: ['running'],
+  suspend: ['running'],
+  resume: ['suspended'],
+  delete: ['created', 'registered', 'stopped', 'suspended'],
+  console: ['running'],
+} as const satisfies Record<string, readonly HvState[]>
+
+export class Hypervisor extends EventEmitter {
+  readonly dir: string
+  readonly driver: HvDriver
+  readonly stopTimeoutMs: number
+  #store: StateStore
+  #vms = new Map<string, VmRecord>()
+  #locks = new Map<string, Promise<unknown>>()
+  #closed = false
+
+  private constructor(driver: HvDriver, dir: string, store: StateStore, stopTimeoutMs: number) {
+    super()
+    this.driver = driver
+    this.dir = dir
+    this.#store = store
+    this.stopTimeoutMs = stopTimeoutMs
+  }
+
+  static async open(opts: HypervisorOptions): Promise<Hypervisor> {
+    if (!opts || typeof opts.dir !== 'string' || opts.dir === '') throw badInput('machine directory', 'none was given', 'pass { dir } to Hypervisor.open')
+    const dir = resolve(opts.dir)
+    await mkdir(dir, { recursive: true })
+    const driver = await makeDriver(opts)
+    await driver.open({ dir })
+    let store: StateStore
+    try {
+      store = await StateStore.open(opts.db ?? join(dir, '.hv-state'))
+    } catch (err) {
+      await driver.close()
+      throw err
+    }
+    const hv = new Hypervisor(driver, dir, store, opts.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS)
+    await hv.#load()
+    return hv
+  }
+
+  get manifest(): HvManifest {
+    return this.driver.manifest
+  }
+
+  async info(): Promise<HostInfo> {
+    this.#check('info')
+    return this.driver.info()
+  }
+
+  async list(): Promise<HvVm[]> {
+    this.#open()
+    return [...this.#vms.values()].sort((a, b) => a.id.localeCompare(b.id)).map(view)
+  }
+
+  async get(id: string): Promise<HvVm> {
+    this.#open()
+    checkId(id)
+    return view(this.#rec(id))
+  }
+
+  /** Ask the driver what the machine is doing now and fix the stored state if it drifted. */
+  async refresh(id: string): Promise<HvVm> {
+    this.#open()
+    checkId(id)
+    return this.#serial(id, async () => view(await this.#reconcile(this.#rec(id))))
+  }
+
+  async create(id: string, config: VmConfig, opts: { version?: number } = {}): Promise<HvVm> {
+    this.#check('create')
+    checkId(id)
+    checkConfig(config)
+    const version = checkVersion(opts.version ?? 0)
+    return this.#serial(id, async () => {
+      if (this.#vms.has(id)) throw exists(id)
+      if (this.manifest.info) {
+        const { storage } = await this.driver.info()
+        if (storage < config.hd) throw noSpace(id, config.hd, storage, this.dirOf(id))
+      }
+      const cfg = copyConfig(config)
+      await this.driver.create(id, cfg)
+      return view(await this.#save(newRecord(id, cfg, version, null, 'created')))
+    })
+  }
+
+  async register(id: string): Promise<HvVm> {
+    return this.#verb(id, 'register', async (rec) => {
+      await this.driver.register(id, rec.config)
+      return { state: 'registered', version: rec.version + 1 }
+    })
+  }
+
+  async start(id: string): Promise<HvVm> {
+    return this.#verb(id, 'start', async (rec) => {
+      await this.driver.start(id, rec.config)
+      return { state: 'running' }
+    })
+  }
+
+  async stop(id: string): Promise<HvVm> {
+    return this.#verb(id, 'stop', async () => {
+      await this.driver.stop(id, { timeoutMs: this.stopTimeoutMs })
+      return { state: 'stopped', bump: true }
+    })
+  }
+
+  async suspend(id: string): Promise<HvVm> {
+    return this.#verb(id, 'suspend', async () => {
+      await this.driver.suspend(id)
+      return { state: 'suspended', bump: true }
+    })
+  }
+
+  async resume(id: string): Promise<HvVm> {
+    return this.#verb(id, 'resume', async (rec) => {
+      await this.driver.resume(id, rec.config)
+      return { state: 'running' }
+    })
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.#verb(id, 'delete', async () => {
+      await this.driver.delete(id)
+      await this.#store.del(id)
+      this.#vms.delete(id)
+      this.emit('delete', id)
+      return null
+    })
+  }
+
+  /** The guest's serial console (read = output, write = keystrokes). Only while running. */
+  async console(id: string): Promise<Duplex> {
+    let stream: Duplex | null = null
+    await this.#verb(id, 'console', async () => {
+      stream = await this.driver.console(id)
+      return null
+    })
+    return stream as unknown as Duplex
+  }
+
+  /** Files of the machine, relative to `dirOf(id)`: disk descriptor, extents, saved state if suspended. */
+  async files(id: string): Promise<string[]> {
+    this.#open()
+    checkId(id)
+    this.#rec(id)
+    return this.driver.files(id)
+  }
+
+  dirOf(id: string): string {
+    checkId(id)
+    return join(this.dir, id)
+  }
+
+  /**
+   * Adopt a machine whose files already sit in `dirOf(id)` (the destination side of a migration).
+   * It comes in 'suspended' when a saved state came with it, else 'stopped', with the given version.
+   */
+  async importVm(id: string, config: VmConfig, opts: { version: number; origin?: string | null; suspended?: boolean }): Promise<HvVm> {
+    this.#open()
+    checkId(id)
+    checkConfig(config)
+    const version = checkVersion(opts?.version)
+    const origin = opts.origin ?? null
+    if (origin !== null && (typeof origin !== 'string' || origin.length === 0 || origin.length > 256)) {
+      throw badInput('origin', 'it must be a node key (hex) or null', 'pass the key of the provider the machine came from')
+    }
+    if (!this.driver.import) throw notSupported(this.manifest.name, 'import')
+    const importFn = this.driver.import.bind(this.driver)
+    return this.#serial(id, async () => {
+      if (this.#vms.has(id)) throw exists(id)
+      const cfg = copyConfig(config)
+      const state = await importFn(id, cfg, { suspended: opts.suspended })
+      return view(await this.#save(newRecord(id, cfg, version, origin, state)))
+    })
+  }
+
+  /** Forget our handles; machines keep running in their VMM (an agent restart finds them again). */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await Promise.allSettled([...this.#locks.values()])
+    await this.driver.close()
+    await this.#store.close()
+  }
+
+  async #load(): Promise<void> {
+    for (const rec of await this.#store.all()) this.#vms.set(rec.id, rec)
+    if (!this.manifest.status) return
+    await Promise.all([...this.#vms.values()].map((rec) => this.#reconcile(rec)))
+  }
+
+  /**
+   * What the VMM says wins over what we stored: a live process is 'running' (paused counts: a suspend
+   * that died halfway can be retried or stopped); a machine we thought running but whose VMM is gone
+   * was powered off from inside, which changes the disk like a stop, so the version goes up by one.
+   */
+  async #reconcile(rec: VmRecord): Promise<VmRecord> {
+    if (!this.manifest.status) return rec
+    const power = await this.driver.status(rec.id)
+    if (power !== 'off' && rec.state !== 'running') return this.#save({ ...rec, state: 'running' })
+    if (power === 'off' && rec.state === 'running') return this.#save({ ...rec, state: 'stopped', version: rec.version + 1 })
+    return rec
+  }
+
+  async #verb(id: string, verb: keyof typeof FROM, fn: (rec: VmRecord) => Promise<{ state: HvState; version?: number; bump?: boolean } | null>): Promise<HvVm> {
+    this.#check(verb)
+    checkId(id)
+    return this.#serial(id, async () => {
+      let rec = this.#rec(id)
+      if (verb !== 'delete' || rec.state === 'running') rec = await this.#reconcile(rec)
+      const allowed = FROM[verb] as readonly HvState[]
+      if (!allowed.includes(rec.state)) throw badState(id, verb, rec.state, allowed)
+      const next = await fn(rec)
+      if (!next) return view(rec)
+      const version = next.version ?? (next.bump ? rec.version + 1 : rec.version)
+      return view(await this.#save({ ...rec, state: next.state, version }))
+    })
+  }
+
+  async #save(rec: VmRecord): Promise<VmRecord> {
+    const saved = { ...rec, updatedAt: Date.now() }
+    await this.#store.put(saved)
+    this.#vms.set(saved.id, saved)
+    this.emit('change', view(saved))
+    return saved
+  }
+
+  #serial<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#locks.get(id) ?? Promise.resolve()
+    const run = prev.then(() => {
+      this.#open()
+      return fn()
+    }, () => {
+      this.#open()
+      return fn()
+    })
+    const tail = run.catch(() => {})
+    this.#locks.set(id, tail)
+    void tail.then(() => {
+      if (this.#locks.get(id) === tail) this.#locks.delete(id)
+    })
+    return run
+  }
+
+  #rec(id: string): VmRecord {
+    const rec = this.#vms.get(id)
+    if (!rec) throw notFound(id)
+    return rec
+  }
+
+  #open(): void {
+    if (this.#closed) throw closed()
+  }
+
+  #check(verb: keyof HvManifest | 'console'): void {
+    this.#open()
+    if (verb !== 'name' && this.manifest[verb] !== true) throw notSupported(this.manifest.name, verb)
+  }
+}
+
+async function makeDriver(opts: HypervisorOptions): Promise<HvDriver> {
+  const d = opts.driver
+  if (d === 'test') {
+    const { TestDriver } = await import('./test/driver.ts')
+    return new TestDriver(opts.test)
+  }
+  if (d === 'qemu') {
+    const { QemuDriver } = await import('./qemu/driver.ts')
+    return new QemuDriver({ ...opts.qemu, accel: opts.accel ?? 'auto' })
+  }
+  if (d && typeof d === 'object' && typeof d.open === 'function' && d.manifest) return d
+  throw badInput('driver', `${JSON.stringify(d)} is not a known driver`, "use 'qemu', 'test' or an object implementing HvDriver")
+}
+
+function newRecord(id: string, config: VmConfig, version: number, origin: string | null, state: HvState): VmRecord {
+  const now = Date.now()
+  return { id, state, version, config, origin, createdAt: now, updatedAt: now }
+}
+
+function view(rec: VmRecord): HvVm {
+  return { id: rec.id, state: rec.state, version: rec.version, config: copyConfig(rec.config), origin: rec.origin }
+}
+
+function copyConfig(c: VmConfig): VmConfig {
+  return { memory: c.memory, hd: c.hd, speed: c.speed, os: c.os }
+}
+
+export function checkId(id: unknown): asserts id is string {
+  if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
+    throw badInput('machine id', `${JSON.stringify(id)} must be 1-64 letters, digits, '-' or '_', starting with a letter or digit`, 'use the id the market issued (e.g. a UUID)')
+  }
+}
+
+export function checkConfig(c: unknown): asserts c is VmConfig {
+  if (!c || typeof c !== 'object') throw badInput('machine configuration', 'none was given', 'pass { memory, hd, speed, os }')
+  const { memory, hd, speed, os } = c as Record<string, unknown>
+  if (typeof memory !== 'number' || !Number.isInteger(memory) || memory < MIN_MEMORY_MB || memory > MAX_MEMORY_MB) {
+    throw badInput('memory size', `${String(memory)} is not a whole number of MB between ${MIN_MEMORY_MB} and ${MAX_MEMORY_MB}`, 'give the memory in MB, e.g. 128')
+  }
+  checkDiskSize(hd)
+  if (typeof speed !== 'number' || !Number.isInteger(speed) || speed < 1) {
+    throw badInput('speed', `${String(speed)} is not a positive whole number of bogomips`, 'give the speed in bogomips, e.g. 1000')
+  }
+  if (os !== null && (typeof os !== 'string' || !OS_PATTERN.test(os))) {
+    throw badInput('os', `${JSON.stringify(os)} is not an OS name`, "use 'linux' for the guest image or null for a blank disk")
+  }
+}
+
+function checkVersion(v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw badInput('version', `${String(v)} is not a whole number >= 0`, 'pass the version the market holds')
+  return v
+}
