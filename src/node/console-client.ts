@@ -1,0 +1,105 @@
+// The viewer side of console@1: dial the provider node the hub named, show the ticket, then relay
+// bytes both ways. Used by `virtuoso console` and the TUI; it knows nothing about terminals itself.
+import { EventEmitter } from 'node:events'
+import type DHT from 'hyperdht'
+import type { NoiseSocket } from 'hyperdht'
+import Protomux from 'protomux'
+import { VirtuosoError } from '../errors.ts'
+import { nodeError } from './errors.ts'
+import { openConsoleChannel, type ConsoleWire } from './console-wire.ts'
+
+export const DEFAULT_CONSOLE_CONNECT_TIMEOUT_MS = 15_000
+
+export interface ConsoleDialOptions {
+  dht: DHT
+  /** The provider node's public key, as the hub's ticket answer gives it. */
+  nodeKey: Buffer
+  ticket: string
+  cols?: number
+  rows?: number
+  timeoutMs?: number
+}
+
+export interface ConsoleEnd { code: string; message: string }
+
+/**
+ * Events: 'data' (Buffer: screen repaint first, then live output), 'end' (ConsoleEnd: why the
+ * session ended; emitted once, also when the connection just drops).
+ */
+export class ConsoleSession extends EventEmitter {
+  vmId = ''
+  private ended = false
+
+  private constructor(private socket: NoiseSocket, private wire: ConsoleWire) { super() }
+
+  static dial(opts: ConsoleDialOptions): Promise<ConsoleSession> {
+    const socket = opts.dht.connect(opts.nodeKey)
+    socket.on('error', () => {})
+    let session: ConsoleSession | null = null
+    return new Promise<ConsoleSession>((resolve, reject) => {
+      const timeoutMs = opts.timeoutMs ?? DEFAULT_CONSOLE_CONNECT_TIMEOUT_MS
+      const timer = setTimeout(() => fail(nodeError.unreachable(`the provider node ${opts.nodeKey.toString('hex').slice(0, 8)}… within ${timeoutMs / 1000} s`)), timeoutMs)
+      let settled = false
+      const fail = (err: unknown) => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        socket.destroy()
+        reject(err)
+      }
+      socket.once('error', (err) => fail(nodeError.unreachable(`the provider node ${opts.nodeKey.toString('hex').slice(0, 8)}…`, err)))
+      const wire = openConsoleChannel(Protomux.from(socket), {
+        ctl: (m) => {
+          if (m.t === 'attached' && !settled) {
+            settled = true
+            clearTimeout(timer)
+            session!.vmId = m.vmId
+            resolve(session!)
+          } else if (m.t === 'error' || m.t === 'closed') {
+            if (!settled) fail(new VirtuosoError(m.code, m.message))
+            else session!.finish({ code: m.code, message: m.message })
+          }
+        },
+        data: (b) => session?.emit('data', b),
+        close: () => {
+          if (!settled) fail(nodeError.closed('the console attach'))
+          else session!.finish({ code: 'NODE_CONNECTION_CLOSED', message: 'the connection to the provider closed' })
+        },
+      })
+      session = new ConsoleSession(socket, wire)
+      socket.once('close', () => wire.close())
+      wire.opened.then(() => wire.sendCtl({ t: 'attach', ticket: opts.ticket, cols: opts.cols, rows: opts.rows }), () => {})
+    })
+  }
+
+  get closed(): boolean { return this.ended }
+
+  /** Keystrokes for the guest. */
+  write(data: Buffer | string): void {
+    this.wire.sendData(data)
+  }
+
+  resize(cols: number, rows: number): void {
+    this.wire.sendCtl({ t: 'resize', cols, rows })
+  }
+
+  /** Leave the console (the machine keeps running); resolves when the connection is gone. */
+  async detach(): Promise<void> {
+    if (!this.ended) this.wire.sendCtl({ t: 'detach' })
+    this.finish({ code: 'NODE_CONSOLE_DETACHED', message: 'detached from the console' })
+    await new Promise<void>((resolve) => {
+      if (this.socket.destroyed) return resolve()
+      this.socket.once('close', () => resolve())
+      setTimeout(() => { this.socket.destroy(); resolve() }, 1000).unref()
+      this.socket.end()
+    })
+  }
+
+  private finish(end: ConsoleEnd): void {
+    if (this.ended) return
+    this.ended = true
+    this.emit('end', end)
+    this.socket.end()
+    setTimeout(() => this.socket.destroy(), 1000).unref()
+  }
+}

@@ -1,0 +1,110 @@
+// The provider side of console@1: a HyperDHT server on the provider node's own key pair. A viewer
+// dials that key, opens console@1 and shows a ticket the hub signed; the provider checks it against
+// the market key it pins (no accounts here: the hub decided who may look) and attaches the viewer to
+// the machine's screen. One session per connection; a viewer that says nothing is dropped.
+import type DHT from 'hyperdht'
+import type { KeyPair, NoiseSocket, Server } from 'hyperdht'
+import Protomux from 'protomux'
+import { errorInfo } from '../errors.ts'
+import type { Attachment, ConsoleScreens } from '../hv/console.ts'
+import { TicketVerifier } from './console-ticket.ts'
+import { openConsoleChannel, validSize, type ConsoleCtl } from './console-wire.ts'
+
+/** How long a viewer has to present its ticket after connecting. */
+export const DEFAULT_ATTACH_TIMEOUT_MS = 10_000
+
+export interface ConsoleServerOptions {
+  dht: DHT
+  /** The provider node's key pair: viewers dial its public key (the hub tells them which). */
+  keyPair: KeyPair
+  /** The market key this provider pins: only tickets it signed are accepted. */
+  hubKey: Buffer
+  screens: ConsoleScreens
+  attachTimeoutMs?: number
+  clock?: () => number
+  log?: (line: string) => void
+}
+
+export class ConsoleServer {
+  private server: Server | null = null
+  private sockets = new Set<NoiseSocket>()
+  private verifier: TicketVerifier
+
+  constructor(private opts: ConsoleServerOptions) {
+    this.verifier = new TicketVerifier({ hubKey: opts.hubKey, nodeKey: opts.keyPair.publicKey.toString('hex'), clock: opts.clock })
+  }
+
+  get publicKey(): Buffer { return this.opts.keyPair.publicKey }
+
+  async start(): Promise<void> {
+    this.server = this.opts.dht.createServer((socket) => this.onConnection(socket))
+    await this.server.listen(this.opts.keyPair)
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy()
+    await this.server?.close()
+    this.server = null
+  }
+
+  private onConnection(socket: NoiseSocket): void {
+    this.sockets.add(socket)
+    socket.on('error', () => {})
+    socket.on('close', () => this.sockets.delete(socket))
+    socket.setKeepAlive(5000)
+    let attachment: Attachment | null = null
+    let attaching = false
+    const timer = setTimeout(() => { if (!attachment) hangUp() }, this.opts.attachTimeoutMs ?? DEFAULT_ATTACH_TIMEOUT_MS)
+    const hangUp = () => {
+      clearTimeout(timer)
+      wire.close()
+      // Let the last control message leave before the socket goes.
+      setTimeout(() => socket.end(), 50).unref()
+      setTimeout(() => socket.destroy(), 2000).unref()
+    }
+    const refuse = (err: unknown) => {
+      const { code, message } = errorInfo(err)
+      wire.sendCtl({ t: 'error', code, message })
+      hangUp()
+    }
+    const onCtl = async (m: ConsoleCtl) => {
+      if (m.t === 'attach') {
+        if (attachment || attaching) return refuse(Object.assign(new Error('this connection already has a console session'), { code: 'NODE_BAD_FRAME' }))
+        attaching = true
+        try {
+          const claims = this.verifier.accept(m.ticket)
+          const screen = await this.opts.screens.get(claims.vmId)
+          if (wire.closed) return
+          const size = validSize(m.cols, m.rows)
+          this.opts.log?.(`console: ${claims.user} attached to ${claims.vmId}`)
+          attachment = screen.attach({
+            write: (b) => wire.sendData(b),
+            close: (reason) => { wire.sendCtl({ t: 'closed', code: reason.code, message: reason.message }); hangUp() },
+          }, size ?? undefined)
+          // Sent now, so it arrives before the screen repaint that attach() sends once rendered.
+          wire.sendCtl({ t: 'attached', vmId: claims.vmId, cols: screen.cols, rows: screen.rows })
+          clearTimeout(timer)
+        } catch (err) {
+          refuse(err)
+        } finally {
+          attaching = false
+        }
+        return
+      }
+      if (m.t === 'resize') {
+        const size = validSize(m.cols, m.rows)
+        if (size) attachment?.resize(size.cols, size.rows)
+        return
+      }
+      if (m.t === 'detach') {
+        attachment?.detach()
+        hangUp()
+      }
+    }
+    const wire = openConsoleChannel(Protomux.from(socket), {
+      ctl: (m) => void onCtl(m),
+      data: (b) => attachment?.input(b),
+      close: () => { clearTimeout(timer); attachment?.detach(); socket.end() },
+    })
+  }
+}

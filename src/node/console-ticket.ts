@@ -1,0 +1,106 @@
+// Console tickets: the hub decides who may view which machine (it knows owners and states), the
+// provider only checks a ticket, so a provider needs no accounts and a buyer no provider secret.
+// A ticket names one machine on one provider node, one user, and expires within a minute; it is
+// signed with the hub's ed25519 key (its Noise key pair, the market key the provider already pins)
+// and its nonce is remembered until it expires, so a stolen ticket can't be replayed.
+import * as sodium from 'sodium-native'
+import { randomBytes } from 'node:crypto'
+import { VirtuosoError } from '../errors.ts'
+
+export const TICKET_TTL_MS = 60_000
+/** Clocks of hub and provider may differ a little; a ticket valid for longer than TTL + skew is refused. */
+export const TICKET_SKEW_MS = 5_000
+const TICKET_VERSION = 1
+
+export interface TicketClaims {
+  v: number
+  vmId: string
+  /** The provider node (hex public key) the machine runs on. */
+  nodeKey: string
+  pmId: string | null
+  user: string
+  /** ms since the epoch. */
+  expires: number
+  nonce: string
+}
+
+export const ticketError = {
+  bad: (why: string) => new VirtuosoError('NODE_TICKET_INVALID', `console ticket refused: ${why}; ask the hub for a new one (\`virtuoso console VMID\` does)`),
+  expired: () => new VirtuosoError('NODE_TICKET_EXPIRED', 'console ticket expired; ask the hub for a new one (`virtuoso console VMID` does)'),
+  replayed: () => new VirtuosoError('NODE_TICKET_REPLAYED', 'console ticket already used; each ticket opens one session, ask the hub for a new one'),
+}
+
+/** Sign a ticket with the hub's secret key (64-byte ed25519). Returns the wire form `payload.signature`. */
+export function signTicket(secretKey: Buffer, claims: Omit<TicketClaims, 'v' | 'nonce' | 'expires'> & { expires?: number; nonce?: string }, now = Date.now()): { ticket: string; claims: TicketClaims } {
+  const full: TicketClaims = {
+    v: TICKET_VERSION, vmId: claims.vmId, nodeKey: claims.nodeKey, pmId: claims.pmId ?? null, user: claims.user,
+    expires: claims.expires ?? now + TICKET_TTL_MS, nonce: claims.nonce ?? randomBytes(16).toString('hex'),
+  }
+  // The exact bytes signed travel with the ticket: no canonical-JSON question on the verifying side.
+  const payload = Buffer.from(JSON.stringify(full))
+  const sig = Buffer.alloc(sodium.crypto_sign_BYTES)
+  sodium.crypto_sign_detached(sig, payload, secretKey)
+  return { ticket: `${payload.toString('base64url')}.${sig.toString('base64url')}`, claims: full }
+}
+
+export interface VerifyOptions {
+  /** The hub key this provider pins (the market key). */
+  hubKey: Buffer
+  /** This provider node's key (hex): a ticket for another node is refused. */
+  nodeKey: string
+  /** The machine asked for, when the caller names one. */
+  vmId?: string
+  now?: number
+}
+
+/** Read a ticket without trusting it: signature, node, machine and time are all checked. */
+export function verifyTicket(ticket: unknown, opts: VerifyOptions): TicketClaims {
+  if (typeof ticket !== 'string' || ticket.length > 4096) throw ticketError.bad('it is missing or too long')
+  const parts = ticket.split('.')
+  if (parts.length !== 2) throw ticketError.bad('it is not of the form payload.signature')
+  const payload = Buffer.from(parts[0], 'base64url')
+  const sig = Buffer.from(parts[1], 'base64url')
+  if (sig.length !== sodium.crypto_sign_BYTES) throw ticketError.bad('the signature has the wrong length')
+  if (!sodium.crypto_sign_verify_detached(sig, payload, opts.hubKey)) throw ticketError.bad('it is not signed by the market this provider serves')
+  let c: TicketClaims
+  try { c = JSON.parse(payload.toString('utf8')) } catch { throw ticketError.bad('its payload is not JSON') }
+  if (!c || c.v !== TICKET_VERSION || typeof c.vmId !== 'string' || typeof c.nodeKey !== 'string' || typeof c.user !== 'string' ||
+    typeof c.expires !== 'number' || typeof c.nonce !== 'string' || c.nonce.length < 16) throw ticketError.bad('its payload is malformed')
+  if (c.nodeKey !== opts.nodeKey) throw ticketError.bad('it is for another provider node')
+  if (opts.vmId !== undefined && c.vmId !== opts.vmId) throw ticketError.bad(`it is for machine ${c.vmId}, not ${opts.vmId}`)
+  const now = opts.now ?? Date.now()
+  if (c.expires <= now) throw ticketError.expired()
+  if (c.expires > now + TICKET_TTL_MS + TICKET_SKEW_MS) throw ticketError.bad('it claims to be valid for longer than a ticket may be')
+  return c
+}
+
+/** Remembers the nonces of accepted tickets until they expire (after that the expiry check refuses them). */
+export class NonceCache {
+  private seen = new Map<string, number>()
+
+  /** Throws if the nonce was used; otherwise records it. */
+  use(c: TicketClaims, now = Date.now()): void {
+    this.prune(now)
+    if (this.seen.has(c.nonce)) throw ticketError.replayed()
+    this.seen.set(c.nonce, c.expires)
+  }
+
+  get size(): number { return this.seen.size }
+
+  private prune(now: number): void {
+    for (const [nonce, expires] of this.seen) if (expires <= now) this.seen.delete(nonce)
+  }
+}
+
+/** Verify and consume in one step: what a console server does with a ticket it is shown. */
+export class TicketVerifier {
+  private nonces = new NonceCache()
+  constructor(private opts: Omit<VerifyOptions, 'vmId' | 'now'> & { clock?: () => number }) {}
+
+  accept(ticket: unknown, vmId?: string): TicketClaims {
+    const now = this.opts.clock?.() ?? Date.now()
+    const c = verifyTicket(ticket, { hubKey: this.opts.hubKey, nodeKey: this.opts.nodeKey, vmId, now })
+    this.nonces.use(c, now)
+    return c
+  }
+}

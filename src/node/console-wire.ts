@@ -1,0 +1,76 @@
+// console@1 on the wire: one protomux channel with two message types. Control messages are small
+// JSON objects (attach with a ticket, resize, detach; attached, closed, error); terminal bytes go
+// as raw buffers in their own message type, so keystrokes and screen output never pay for JSON.
+//
+//   viewer → provider   ctl {t:'attach', ticket, cols, rows}   then data (keystrokes),
+//                       ctl {t:'resize', cols, rows}, ctl {t:'detach'}
+//   provider → viewer   ctl {t:'attached', vmId, cols, rows}   then data (screen repaint, live output),
+//                       ctl {t:'closed', code, message} or ctl {t:'error', code, message}, then close
+import c from 'compact-encoding'
+import type Protomux from 'protomux'
+import type { Channel, Message } from 'protomux'
+import { PROTOCOLS } from './protocols.ts'
+import { nodeError } from './errors.ts'
+
+/** No control message needs more; bounds what a peer can make us parse. */
+export const MAX_CTL_BYTES = 16 * 1024
+
+export type ConsoleCtl =
+  | { t: 'attach'; ticket: string; cols?: number; rows?: number }
+  | { t: 'resize'; cols: number; rows: number }
+  | { t: 'detach' }
+  | { t: 'attached'; vmId: string; cols: number; rows: number }
+  | { t: 'closed'; code: string; message: string }
+  | { t: 'error'; code: string; message: string }
+
+export interface ConsoleWire {
+  readonly channel: Channel
+  readonly opened: Promise<void>
+  sendCtl(m: ConsoleCtl): void
+  sendData(b: Buffer | string): void
+  close(): void
+  readonly closed: boolean
+}
+
+export function openConsoleChannel(mux: Protomux, on: { ctl: (m: ConsoleCtl) => void; data: (b: Buffer) => void; close: () => void }): ConsoleWire {
+  let markOpen!: () => void
+  let markFailed!: (e: unknown) => void
+  const opened = new Promise<void>((resolve, reject) => { markOpen = resolve; markFailed = reject })
+  opened.catch(() => {})
+  let closed = false
+  const channel = mux.createChannel({
+    protocol: PROTOCOLS.console,
+    onopen: () => markOpen(),
+    onclose: () => {
+      closed = true
+      markFailed(nodeError.closed(`opening ${PROTOCOLS.console}`))
+      on.close()
+    },
+  })
+  if (!channel) throw nodeError.config(`channel ${PROTOCOLS.console} is already open on this connection`)
+  const ctl: Message<string> = channel.addMessage({
+    encoding: c.string,
+    onmessage: (s: string) => {
+      if (s.length > MAX_CTL_BYTES) return
+      let m: unknown
+      try { m = JSON.parse(s) } catch { return }
+      if (m && typeof m === 'object' && typeof (m as { t?: unknown }).t === 'string') on.ctl(m as ConsoleCtl)
+    },
+  })
+  const data: Message<Buffer> = channel.addMessage({ encoding: c.buffer, onmessage: (b: Buffer) => { if (b) on.data(b) } })
+  channel.open()
+  return {
+    channel,
+    opened,
+    get closed() { return closed },
+    sendCtl: (m) => { if (!closed) ctl.send(JSON.stringify(m)) },
+    sendData: (b) => { if (!closed) data.send(typeof b === 'string' ? Buffer.from(b) : b) },
+    close: () => { if (!closed) channel.close() },
+  }
+}
+
+export function validSize(cols: unknown, rows: unknown): { cols: number; rows: number } | null {
+  if (typeof cols !== 'number' || typeof rows !== 'number' || !Number.isInteger(cols) || !Number.isInteger(rows)) return null
+  if (cols < 1 || rows < 1 || cols > 1000 || rows > 1000) return null
+  return { cols, rows }
+}
