@@ -1,10 +1,334 @@
-// Placeholder until the QEMU driver lands (same commit series).
-import { HvError, HV_NOT_SUPPORTED } from '../errors.ts'
-import type { HvDriver } from '../types.ts'
-export interface QemuDriverOptions { accel?: 'auto' | 'kvm' | 'tcg' }
-export class QemuDriver {
-  constructor(_opts: QemuDriverOptions = {}) {
-    throw new HvError(HV_NOT_SUPPORTED, 'The qemu driver is not built yet; use the test driver for now.')
+// The QEMU driver. Each machine is a directory: disk.vmdk + extents (served by qemu-nbd), qmp.sock,
+// serial.sock (+ serial.log), qemu.pid, nbd.pid, vm.json and, while suspended, state.sav. QEMU and
+// qemu-nbd daemonize into sessions of their own, so an agent killed with -9 leaves guests running and a
+// restarted agent finds them again by pid file and socket.
+import { connect, type Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { access, constants, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { delimiter } from 'node:path'
+import type { DriverContext, HostInfo, HvDriver, HvManifest, VmConfig } from '../types.ts'
+import { createDisk, descriptorName, diskGeometry, freeBytes } from '../disk.ts'
+import { HvError, HV_BAD_INPUT, HV_BAD_STATE, HV_EXISTS, HV_IMAGE_MISSING, HV_NOT_FOUND, HV_VMM_FAILED, noSpace } from '../errors.ts'
+import { Monitor } from './monitor.ts'
+import { alive, launch, missing, readPid, shortDir, terminate, waitGone } from './proc.ts'
+import { chooseAccel, type AccelChoice, type AccelMode } from './accel.ts'
+import { detectCpuLimiter, type CpuLimiter } from './cgroup.ts'
+import { cpuInfo, memoryMb, type CpuInfo } from './host.ts'
+import { NBD_PID, NBD_SOCK, QEMU_PID, QMP_SOCK, SAVED_STATE, SERIAL_SOCK, VM_FILE, nbdArgs, qemuArgs, type GuestBoot } from './args.ts'
+
+export const QEMU_MANIFEST: HvManifest = Object.freeze({
+  name: 'qemu', create: true, register: true, start: true, stop: true, suspend: true, resume: true,
+  delete: true, status: true, console: true, info: true,
+})
+
+export const DEFAULT_GUEST_DIR = fileURLToPath(new URL('../../../fixtures/guest/build/', import.meta.url))
+export const READY_MARKER = 'VIRTUOSO-GUEST-READY'
+export const DEFAULT_CMDLINE = 'console=ttyS0 quiet'
+
+export interface QemuDriverOptions {
+  accel?: AccelMode
+  /** qemu-system-x86_64 binary (name in PATH or a path). */
+  qemu?: string
+  qemuNbd?: string
+  /** Where vmlinuz, initrd.img (and manifest.json) of the 'linux' guest are. */
+  guestDir?: string
+  /** Free bytes of the machine directory, instead of statfs (tests inject a full disk). */
+  freeBytes?: (dir: string) => Promise<number> | number
+  /** Longest wait for saving or loading a machine state. */
+  stateTimeoutMs?: number
+  /** Enforce speed shares with cgroup v2 when the host allows it (default true). */
+  cpuLimit?: boolean
+}
+
+export class QemuDriver implements HvDriver {
+  readonly manifest = QEMU_MANIFEST
+  #o: Required<Pick<QemuDriverOptions, 'accel' | 'qemu' | 'qemuNbd' | 'guestDir' | 'stateTimeoutMs'>> & QemuDriverOptions
+  #dir = ''
+  #consoles = new Map<string, Socket>()
+  #accel: AccelChoice | null = null
+  #cpu: CpuInfo | null = null
+  #limiter: CpuLimiter | null = null
+
+  constructor(opts: QemuDriverOptions = {}) {
+    this.#o = { accel: 'auto', qemu: 'qemu-system-x86_64', qemuNbd: 'qemu-nbd', guestDir: DEFAULT_GUEST_DIR, stateTimeoutMs: 120_000, ...opts }
+  }
+
+  async open(ctx: DriverContext): Promise<void> {
+    this.#dir = ctx.dir
+    this.#o.qemu = await which(this.#o.qemu)
+    this.#o.qemuNbd = await which(this.#o.qemuNbd)
+    this.#cpu = await cpuInfo()
+    this.#limiter = this.#o.cpuLimit === false
+      ? { kind: 'none', note: 'speed is not enforced: disabled by configuration', apply: async () => {}, remove: async () => {} }
+      : await detectCpuLimiter()
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.#consoles.values()) s.destroy()
+    this.#consoles.clear()
+  }
+
+  async info(): Promise<HostInfo> {
+    const accel = await this.#accelChoice()
+    const cpu = this.#cpu ?? (await cpuInfo())
+    return {
+      processor: cpu.processor, cpus: cpu.cpus, bogomips: cpu.bogomips, memory: memoryMb(),
+      storage: Math.floor((await this.#free(this.#dir)) / 1048576),
+      hv: `qemu (${this.#o.qemu})`, accel: accel.accel, cpuLimit: this.#limiter?.kind ?? 'none',
+      notes: [accel.note, this.#limiter?.note ?? 'speed is not enforced'],
+    }
+  }
+
+  async create(id: string, config: VmConfig): Promise<void> {
+    if (config.os !== null && config.os !== 'linux') {
+      throw new HvError(HV_IMAGE_MISSING, `Cannot create machine '${id}': no guest image for OS '${config.os}' (only 'linux', or none for a blank disk).`)
+    }
+    const dir = this.#vmDir(id)
+    if (await exists(join(dir, descriptorName()))) throw new HvError(HV_EXISTS, `Cannot create machine '${id}': ${dir} already holds a disk; delete that directory or pick another id.`)
+    await mkdir(dir, { recursive: true })
+    try {
+      await createDisk(dir, config.hd, { freeBytes: await this.#free(this.#dir), onNoSpace: (need, free) => noSpace(id, need, free, this.#dir) })
+      await this.#writeVm(id, config)
+    } catch (err) {
+      await rm(dir, { recursive: true, force: true })
+      throw err
+    }
+  }
+
+  async register(id: string, config: VmConfig): Promise<void> {
+    await this.#need(id)
+    await this.#writeVm(id, config)
+  }
+
+  async start(id: string, config: VmConfig): Promise<void> {
+    await this.#need(id)
+    if (await this.#running(id)) throw new HvError(HV_BAD_STATE, `Cannot start machine '${id}': its QEMU is already running; stop it first.`)
+    await rm(join(this.#vmDir(id), SAVED_STATE), { force: true })
+    await this.#boot(id, config, null)
+  }
+
+  async stop(id: string, opts: { timeoutMs: number }): Promise<void> {
+    const dir = this.#vmDir(id)
+    this.#dropConsole(id)
+    const pid = await readPid(join(dir, QEMU_PID))
+    if (await alive(pid, dir)) {
+      const mon = await this.#monitor(id).catch(() => null)
+      try {
+        // ACPI power button first; a guest that ignores it gets `quit` (the report's "answers yes to everything").
+        await mon?.powerdown().catch(() => {})
+        if (!(await waitGone(pid!, opts.timeoutMs, dir))) await mon?.quit().catch(() => {})
+      } finally {
+        mon?.close()
+      }
+      await terminate(pid, dir, 5000)
+    }
+    await this.#cleanup(id)
+  }
+
+  async suspend(id: string): Promise<void> {
+    const dir = this.#vmDir(id)
+    const pid = await readPid(join(dir, QEMU_PID))
+    if (!(await alive(pid, dir))) throw new HvError(HV_BAD_STATE, `Cannot suspend machine '${id}': its QEMU is not running; start it first.`)
+    this.#dropConsole(id)
+    const tmp = join(dir, `${SAVED_STATE}.tmp`)
+    await rm(tmp, { force: true })
+    const mon = await this.#monitor(id)
+    try {
+      await mon.saveState(tmp, { timeoutMs: this.#o.stateTimeoutMs })
+      await mon.quit()
+    } catch (err) {
+      // The guest stays paused in QEMU: stop or suspend again both work from there.
+      await rm(tmp, { force: true })
+      throw err
+    } finally {
+      mon.close()
+    }
+    await terminate(pid, dir, 5000)
+    await rename(tmp, join(dir, SAVED_STATE))
+    await this.#cleanup(id)
+  }
+
+  async resume(id: string, config: VmConfig): Promise<void> {
+    const dir = this.#vmDir(id)
+    const saved = join(dir, SAVED_STATE)
+    if (!(await exists(saved))) throw new HvError(HV_BAD_STATE, `Cannot resume machine '${id}': ${saved} is missing; start the machine instead (its disk is intact).`)
+    if (await this.#running(id)) throw new HvError(HV_BAD_STATE, `Cannot resume machine '${id}': its QEMU is already running.`)
+    await this.#boot(id, config, saved)
+    await rm(saved, { force: true })
+  }
+
+  async delete(id: string): Promise<void> {
+    const dir = this.#vmDir(id)
+    this.#dropConsole(id)
+    await terminate(await readPid(join(dir, QEMU_PID)), dir, 2000)
+    await this.#cleanup(id)
+    await rm(dir, { recursive: true, force: true })
+  }
+
+  async status(id: string): Promise<'running' | 'paused' | 'off'> {
+    const dir = this.#vmDir(id)
+    if (!(await alive(await readPid(join(dir, QEMU_PID)), dir))) return 'off'
+    const mon = await this.#monitor(id, 3000).catch(() => null)
+    if (!mon) return 'running'
+    try {
+      return (await mon.status()) === 'running' ? 'running' : 'paused'
+    } catch {
+      return 'running'
+    } finally {
+      mon.close()
+    }
+  }
+
+  async console(id: string): Promise<Duplex> {
+    if (!(await this.#running(id))) throw new HvError(HV_BAD_STATE, `Cannot open the console of machine '${id}': its QEMU is not running; start it first.`)
+    // QEMU serves one console client at a time: a new viewer replaces the old one.
+    this.#dropConsole(id)
+    const path = join(await shortDir(this.#vmDir(id)), SERIAL_SOCK)
+    const sock = await new Promise<Socket>((res, rej) => {
+      const s = connect(path)
+      s.once('connect', () => res(s))
+      s.once('error', (e) => rej(new HvError(HV_VMM_FAILED, `Cannot open the console of machine '${id}': ${e.message}; the machine may be shutting down.`, { cause: e })))
+    })
+    sock.on('error', () => {})
+    this.#consoles.set(id, sock)
+    sock.once('close', () => { if (this.#consoles.get(id) === sock) this.#consoles.delete(id) })
+    return sock
+  }
+
+  async files(id: string): Promise<string[]> {
+    const { config } = await this.#readVm(id)
+    const g = diskGeometry(config.hd)
+    const out = [descriptorName(), ...g.extents.map((e) => e.file)]
+    if (await exists(join(this.#vmDir(id), SAVED_STATE))) out.push(SAVED_STATE)
+    return out
+  }
+
+  async import(id: string, config: VmConfig): Promise<'stopped' | 'suspended'> {
+    const dir = this.#vmDir(id)
+    const g = diskGeometry(config.hd)
+    for (const f of [descriptorName(), ...g.extents.map((e) => e.file)]) {
+      const st = await stat(join(dir, f)).catch(() => null)
+      if (!st) throw new HvError(HV_BAD_INPUT, `Cannot import machine '${id}': ${f} is missing from ${dir}; copy all its files first.`)
+    }
+    await this.#writeVm(id, config)
+    return (await exists(join(dir, SAVED_STATE))) ? 'suspended' : 'stopped'
+  }
+
+  /** Host-side view for tests and the benchmark: pids of the machine's processes. */
+  async pids(id: string): Promise<{ qemu: number | null; nbd: number | null }> {
+    const dir = this.#vmDir(id)
+    return { qemu: await readPid(join(dir, QEMU_PID)), nbd: await readPid(join(dir, NBD_PID)) }
+  }
+
+  async #boot(id: string, config: VmConfig, incoming: string | null): Promise<void> {
+    const dir = this.#vmDir(id)
+    const boot = config.os === 'linux' ? await this.#guest() : null
+    const accel = (await this.#accelChoice()).accel
+    const sockDir = await shortDir(dir)
+    await this.#cleanup(id)
+    await launch(this.#o.qemuNbd, nbdArgs(dir, sockDir, descriptorName()), { cwd: dir, what: `serve the disk of machine '${id}'` })
+    try {
+      await launch(this.#o.qemu, qemuArgs({ id, dir, sockDir, memory: config.memory, accel, boot, incoming }), { cwd: dir, what: `start machine '${id}'` })
+      const mon = await this.#monitor(id)
+      try {
+        if (incoming) {
+          const s = await mon.waitIncoming(this.#o.stateTimeoutMs)
+          if (s !== 'paused' && s !== 'running') throw new HvError(HV_VMM_FAILED, `Machine '${id}' did not load its saved state (QEMU is ${s}); its disk is intact, stop and start it.`)
+          if (s === 'paused') await mon.cont()
+        }
+      } finally {
+        mon.close()
+      }
+      const pid = await readPid(join(dir, QEMU_PID))
+      if (pid && this.#cpu?.perCpu) await this.#limiter?.apply(id, pid, Math.min(1, config.speed / this.#cpu.perCpu)).catch(() => {})
+    } catch (err) {
+      await terminate(await readPid(join(dir, QEMU_PID)), dir, 2000).catch(() => {})
+      await this.#cleanup(id)
+      throw err
+    }
+  }
+
+  async #cleanup(id: string): Promise<void> {
+    const dir = this.#vmDir(id)
+    await terminate(await readPid(join(dir, NBD_PID)), dir, 10_000)
+    await this.#limiter?.remove(id)
+    for (const f of [QMP_SOCK, SERIAL_SOCK, NBD_SOCK, QEMU_PID, NBD_PID]) await rm(join(dir, f), { force: true })
+  }
+
+  async #monitor(id: string, timeoutMs = 10_000): Promise<Monitor> {
+    return Monitor.connect(join(await shortDir(this.#vmDir(id)), QMP_SOCK), { connectTimeoutMs: timeoutMs })
+  }
+
+  async #running(id: string): Promise<boolean> {
+    const dir = this.#vmDir(id)
+    return alive(await readPid(join(dir, QEMU_PID)), dir)
+  }
+
+  #dropConsole(id: string): void {
+    this.#consoles.get(id)?.destroy()
+    this.#consoles.delete(id)
+  }
+
+  async #guest(): Promise<GuestBoot> {
+    const g = resolve(this.#o.guestDir)
+    const kernel = join(g, 'vmlinuz')
+    const initrd = join(g, 'initrd.img')
+    if (!(await exists(kernel)) || !(await exists(initrd))) {
+      throw new HvError(HV_IMAGE_MISSING, `The 'linux' guest image is not built (${kernel} or initrd.img missing); run fixtures/guest/build.sh.`)
+    }
+    let cmdline = DEFAULT_CMDLINE
+    try {
+      cmdline = JSON.parse(await readFile(join(g, 'manifest.json'), 'utf8')).cmdline ?? cmdline
+    } catch { /* older builds have no manifest */ }
+    return { kernel, initrd, cmdline }
+  }
+
+  async #accelChoice(): Promise<AccelChoice> {
+    if (this.#accel) return this.#accel
+    const g = resolve(this.#o.guestDir)
+    const have = (await exists(join(g, 'vmlinuz'))) && (await exists(join(g, 'initrd.img')))
+    this.#accel = await chooseAccel(this.#o.accel, {
+      qemu: this.#o.qemu, kernel: have ? join(g, 'vmlinuz') : null, initrd: have ? join(g, 'initrd.img') : null, marker: READY_MARKER,
+    })
+    return this.#accel
+  }
+
+  async #free(dir: string): Promise<number> {
+    return this.#o.freeBytes ? this.#o.freeBytes(dir) : freeBytes(dir)
+  }
+
+  async #need(id: string): Promise<void> {
+    if (!(await exists(join(this.#vmDir(id), descriptorName())))) throw new HvError(HV_NOT_FOUND, `Machine '${id}' has no disk in ${this.#vmDir(id)}; create it again.`)
+  }
+
+  async #writeVm(id: string, config: VmConfig): Promise<void> {
+    await writeFile(join(this.#vmDir(id), VM_FILE), JSON.stringify({ id, config }, null, 2) + '\n')
+  }
+
+  async #readVm(id: string): Promise<{ id: string; config: VmConfig }> {
+    try {
+      return JSON.parse(await readFile(join(this.#vmDir(id), VM_FILE), 'utf8'))
+    } catch (err) {
+      throw new HvError(HV_NOT_FOUND, `Machine '${id}' has no ${VM_FILE} in ${this.#vmDir(id)}; it was never created here.`, { cause: err })
+    }
+  }
+
+  #vmDir(id: string): string {
+    return join(this.#dir, id)
   }
 }
-export type _Check = HvDriver
+
+async function exists(p: string): Promise<boolean> {
+  return access(p).then(() => true, () => false)
+}
+
+/** Resolve a program name in PATH (or check a path) now, so a missing QEMU fails at open, not mid-start. */
+async function which(bin: string): Promise<string> {
+  const candidates = bin.includes('/') ? [resolve(bin)] : (process.env.PATH ?? '/usr/bin:/bin').split(delimiter).map((d) => join(d, bin))
+  for (const c of candidates) {
+    if (await access(c, constants.X_OK).then(() => true, () => false)) return c
+  }
+  throw missing(bin)
+}

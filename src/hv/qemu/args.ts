@@ -1,0 +1,63 @@
+// The QEMU command line of a machine, in one place so the benchmark's "bare" run and the driver agree.
+// Paths are relative to the machine directory (QEMU runs with it as cwd): unix socket paths stay short.
+
+export const QMP_SOCK = 'qmp.sock'
+export const SERIAL_SOCK = 'serial.sock'
+export const SERIAL_LOG = 'serial.log'
+export const NBD_SOCK = 'nbd.sock'
+export const QEMU_PID = 'qemu.pid'
+export const NBD_PID = 'nbd.pid'
+export const SAVED_STATE = 'state.sav'
+export const VM_FILE = 'vm.json'
+
+export interface GuestBoot {
+  kernel: string
+  initrd: string
+  cmdline: string
+}
+
+export interface QemuArgsInput {
+  id: string
+  /** Absolute machine directory; named in the pid file argument so a live process can be told apart. */
+  dir: string
+  /** The directory as a short path (unix sockets are limited to ~107 bytes); qemu-nbd wants it absolute. */
+  sockDir: string
+  memory: number
+  accel: 'kvm' | 'tcg'
+  /** Kernel boot of the guest image (os 'linux'); null boots the disk (os null). */
+  boot: GuestBoot | null
+  /** Absolute path of a saved state to load (resume): QEMU starts paused (-S) and waits for `cont`. */
+  incoming?: string | null
+}
+
+/** QEMU opts values double their commas. */
+function opt(s: string): string {
+  return s.replace(/,/g, ',,')
+}
+
+export function qemuArgs(a: QemuArgsInput): string[] {
+  const args = [
+    '-name', `virtuoso-${a.id}`,
+    '-daemonize', '-pidfile', `${a.dir}/${QEMU_PID}`,
+    '-nodefaults', '-display', 'none',
+    '-machine', `pc,accel=${a.accel}`,
+    '-m', String(a.memory), '-smp', '1',
+    '-qmp', `unix:${QMP_SOCK},server=on,wait=off`,
+    '-chardev', `socket,id=ser0,path=${SERIAL_SOCK},server=on,wait=off,logfile=${SERIAL_LOG},logappend=on`,
+    '-serial', 'chardev:ser0',
+    // The VMDK is served by qemu-nbd: QEMU refuses to save the state of a VM with a vmdk node
+    // ("does not support live migration"), and suspend is a migration to a file.
+    '-drive', `if=virtio,format=raw,cache=writeback,file.driver=nbd,file.server.type=unix,file.server.path=${opt(`${a.sockDir}/${NBD_SOCK}`)}`,
+  ]
+  if (a.boot) args.push('-kernel', a.boot.kernel, '-initrd', a.boot.initrd, '-append', a.boot.cmdline)
+  if (a.incoming) args.push('-S', '-incoming', `exec:cat ${shq(a.incoming)}`)
+  return args
+}
+
+export function nbdArgs(dir: string, sockDir: string, descriptor: string): string[] {
+  return ['--fork', '--persistent', `--pid-file=${dir}/${NBD_PID}`, `--socket=${sockDir}/${NBD_SOCK}`, '--format=vmdk', '--cache=writeback', '--aio=threads', descriptor]
+}
+
+function shq(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`
+}
