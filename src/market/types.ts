@@ -13,6 +13,8 @@ export type VmAction =
 export interface Identity {
   username: string
   type: AccountType
+  /** Set by authenticate: the stored id (sha256) of the session the request came with, for logout. */
+  session?: string
 }
 
 export interface UserRow {
@@ -99,6 +101,8 @@ export interface VmRow {
   lastDebitedRunning: number | null
   /** Running time already paid for and not yet used (ms): no rounding (report §5.1). */
   runningCredit: number
+  /** While started: the end of the running time paid for (ms); the next running period starts here. */
+  runningPaidUntil: number | null
   storageDebt: Micro
   chargedStorage: Micro
   chargedRunning: Micro
@@ -136,4 +140,6 @@ export interface Change {
   table: string
   key: string
   value: unknown
+  /** Users a non-public row concerns (owner, provider, ledger parties), fixed when written; see feed.ts. */
+  audience?: string[]
 }

@@ -1,0 +1,35 @@
+// Who may see which change (report §6.1.4): public market tables to everyone, a user's own rows to
+// that user, a provider's machines and the machines on them to that provider, hub secrets to nobody.
+// The audience of a row is fixed when it is written (store.ts asks `audienceOf`), so a deletion,
+// whose value is null, still reaches exactly the users the row concerned.
+import type { Change, Identity } from './types.ts'
+import type { TableName } from './rows.ts'
+import type { Store } from './store.ts'
+
+export const PUBLIC_TABLES: ReadonlySet<string> = new Set(['config', 'pm', 'statusrelations'])
+/** Never sent: session hashes, password hashes, node pairing hashes, hub bookkeeping. */
+export const SECRET_TABLES: ReadonlySet<string> = new Set(['sessions', 'credentials', 'nodes', 'meta', 'changes'])
+
+export function audienceOf(store: Store): (table: TableName, key: string, value: any) => string[] | undefined {
+  const pmOwner = (pmId: string | null | undefined) => (pmId ? store.get('pm', pmId)?.owner : undefined)
+  const vmOwner = (vmId: string | null | undefined) => (vmId ? store.get('vm', vmId)?.owner : undefined)
+  const list = (...names: Array<string | null | undefined>) => [...new Set(names.filter((n): n is string => typeof n === 'string'))]
+  return (table, key, value) => {
+    if (PUBLIC_TABLES.has(table) || SECRET_TABLES.has(table) || value == null) return undefined
+    switch (table) {
+      case 'users': return [key]
+      case 'vm': return list(value.owner, pmOwner(value.pmId))
+      case 'pairings': return list(vmOwner(value.vmId), pmOwner(value.pmId))
+      case 'ledger': return list(value.from, value.to)
+      case 'events': return list(...(value.users ?? []))
+      case 'migrations': return list(...(Array.isArray(value.users) ? value.users : []), value.owner)
+      default: return undefined
+    }
+  }
+}
+
+export function visibleTo(change: Change, who: Identity | null): boolean {
+  if (PUBLIC_TABLES.has(change.table)) return true
+  if (SECRET_TABLES.has(change.table) || !who) return false
+  return change.audience?.includes(who.username) ?? false
+}

@@ -1,0 +1,21 @@
+// How the market reaches provider nodes. The hub implements it over control@1; tests use an
+// in-memory double. The market never talks to the network itself.
+//
+// Commands the market sends (params -> result):
+//   'vm.create'  {vmId, config: {memory, hd, speed, os}, version} -> {version}
+//   'vm.start' | 'vm.resume'  {vmId, version} -> {version}
+//   'vm.stop'  | 'vm.suspend' {vmId, version} -> {version}
+//   'vm.delete' {vmId} -> {}
+// `version` is the hub's version of the machine BEFORE the action; the provider checks its own copy
+// equals it, acts, and answers its version AFTER the action. Per report §6.2.3/§7.1.5 create
+// (register), stop and suspend raise it by one, start and resume do not: the hub refuses the result
+// (MARKET_VERSION_MISMATCH) unless the answer equals its own new version.
+export interface ProviderGateway {
+  command(nodeKey: string, method: string, params: object): Promise<any>
+  online(nodeKey: string): boolean
+}
+
+/** Version a command leaves the machine at, given the version before it. */
+export function versionAfter(method: string, before: number): number {
+  return method === 'vm.create' || method === 'vm.stop' || method === 'vm.suspend' ? before + 1 : before
+}

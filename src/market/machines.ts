@@ -1,0 +1,159 @@
+// Registering and listing machines (the report's mycomputers). A registered machine is only a row:
+// nothing exists on a provider until it is stored (lifecycle.ts).
+import { randomUUID } from 'node:crypto'
+import type { Ctx } from './context.ts'
+import { ownVm, requireBuyer, requireUser } from './context.ts'
+import { findConfig, MIN_HD_MB } from './catalog.ts'
+import { errors } from './errors.ts'
+import { eventOp, userOrigin } from './events.ts'
+import { free } from './search.ts'
+import { allowedActions } from './statusrelations.ts'
+import type { Identity, Micro, VmAction, VmRow } from './types.ts'
+
+export const LIMITS = {
+  memory: [16, 1_048_576],
+  hd: [MIN_HD_MB, 16_777_216],
+  speed: [1, 100_000_000],
+} as const
+const NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/
+const OS = /^[a-z0-9][a-z0-9._-]{0,31}$/
+
+export interface RegisterInput {
+  config?: string
+  name?: string
+  memory?: number
+  hd?: number
+  speed?: number
+  os?: string | null
+  bidStorage?: Micro | null
+  bidRunning?: Micro | null
+}
+
+function checkInt(what: keyof typeof LIMITS, v: unknown): number {
+  const [lo, hi] = LIMITS[what]
+  if (!Number.isSafeInteger(v) || (v as number) < lo || (v as number) > hi) throw errors.badInput(what, `must be a whole number from ${lo} to ${hi}`)
+  return v as number
+}
+
+function checkBid(what: string, v: unknown): Micro | null {
+  if (v === null || v === undefined) return null
+  if (!Number.isSafeInteger(v) || (v as number) < 0) throw errors.badInput(what, 'must be a non-negative amount')
+  return v as number
+}
+
+export function checkName(v: unknown, what = 'name'): string {
+  if (typeof v !== 'string' || !NAME.test(v)) throw errors.badInput(what, 'use 1 to 64 letters, digits, spaces, dots, _ or -, starting with a letter or digit')
+  return v
+}
+
+function checkOs(v: unknown): string | null {
+  if (v === null || v === undefined) return null
+  if (typeof v !== 'string' || !OS.test(v)) throw errors.badInput('os', 'use a short lowercase name such as linux')
+  return v
+}
+
+export async function register(ctx: Ctx, who: Identity | null, input: RegisterInput): Promise<VmRow> {
+  const buyer = requireBuyer(who, 'register')
+  const id = randomUUID()
+  let base: Pick<VmRow, 'configName' | 'processor' | 'os' | 'memory' | 'hd' | 'speed'>
+  if (input.config !== undefined) {
+    const c = findConfig(ctx, input.config)
+    base = { configName: c.name, processor: c.processor, os: c.os, memory: c.memory, hd: c.hd, speed: c.speed }
+    if (input.os !== undefined) base.os = checkOs(input.os)
+  } else {
+    base = {
+      configName: null, processor: 'x86_64', os: checkOs(input.os),
+      memory: checkInt('memory', input.memory), hd: checkInt('hd', input.hd), speed: checkInt('speed', input.speed),
+    }
+  }
+  const now = ctx.clock()
+  const vm: VmRow = {
+    id, owner: buyer.username, name: input.name !== undefined ? checkName(input.name) : base.configName ?? `vm-${id.slice(0, 8)}`,
+    ...base, state: 'registered', prevState: null, version: 0, pmId: null,
+    storagePrice: 0, storagePeriod: 0, runningPrice: 0, runningPeriod: 0,
+    bidStorage: checkBid('bidStorage', input.bidStorage), bidRunning: checkBid('bidRunning', input.bidRunning),
+    lastDebitedStorage: null, lastDebitedRunning: null, runningCredit: 0, runningPaidUntil: null,
+    storageDebt: 0, chargedStorage: 0, chargedRunning: 0, created: now,
+  }
+  await ctx.store.write([
+    { type: 'put', table: 'vm', key: id, value: vm },
+    eventOp(now, { origin: userOrigin(buyer), type: 'vm.register', message: `registered ${vm.name} (${vm.memory} MB, ${vm.hd} MB disk, ${vm.speed} bogomips)`, users: [buyer.username], vmId: id }),
+  ])
+  return vm
+}
+
+export type EditInput = Omit<RegisterInput, 'config'>
+
+export async function edit(ctx: Ctx, who: Identity | null, vmId: string, patch: EditInput): Promise<VmRow> {
+  const buyer = requireBuyer(who, 'edit')
+  const vm = { ...ownVm(ctx, buyer, vmId) }
+  if (vm.state !== 'registered') throw errors.actionNotAllowed('edit', vm.state, allowedActions(vm.state))
+  if (patch.name !== undefined) vm.name = checkName(patch.name)
+  if (patch.os !== undefined) vm.os = checkOs(patch.os)
+  for (const k of ['memory', 'hd', 'speed'] as const) {
+    if (patch[k] === undefined) continue
+    vm[k] = checkInt(k, patch[k])
+    vm.configName = null // no longer a standard configuration
+  }
+  if (patch.bidStorage !== undefined) vm.bidStorage = checkBid('bidStorage', patch.bidStorage)
+  if (patch.bidRunning !== undefined) vm.bidRunning = checkBid('bidRunning', patch.bidRunning)
+  await ctx.store.write([
+    { type: 'put', table: 'vm', key: vm.id, value: vm },
+    eventOp(ctx.clock(), { origin: userOrigin(buyer), type: 'vm.edit', message: `edited ${vm.name}`, users: [buyer.username], vmId: vm.id }),
+  ])
+  return vm
+}
+
+export interface BuyerMachine extends VmRow {
+  provider: { pmId: string; name: string; owner: string; online: boolean } | null
+  actions: readonly VmAction[]
+}
+
+export interface ProviderMachine {
+  pmId: string
+  name: string
+  nodeKey: string
+  online: boolean
+  processor: string
+  total: { speed: number; memory: number; storage: number }
+  used: { speed: number; memory: number; storage: number }
+  free: { speed: number; memory: number; storage: number }
+  drainUntil: number | null
+  vms: Array<Pick<VmRow, 'id' | 'owner' | 'name' | 'state' | 'version' | 'memory' | 'hd' | 'speed' | 'storagePrice' | 'storagePeriod' | 'runningPrice' | 'runningPeriod'>>
+}
+
+export function machines(ctx: Ctx, who: Identity | null): { type: 'buyer'; vms: BuyerMachine[] } | { type: 'provider'; pms: ProviderMachine[] } {
+  const me = requireUser(who)
+  if (me.type === 'buyer') {
+    const vms: BuyerMachine[] = []
+    for (const vm of ctx.store.values('vm')) {
+      if (vm.owner !== me.username) continue
+      const pm = vm.pmId ? ctx.store.get('pm', vm.pmId) : undefined
+      vms.push({
+        ...vm,
+        provider: pm ? { pmId: pm.id, name: pm.name, owner: pm.owner, online: ctx.gateway.online(pm.nodeKey) } : null,
+        actions: allowedActions(vm.state),
+      })
+    }
+    return { type: 'buyer', vms: vms.sort((a, b) => a.created - b.created || a.id.localeCompare(b.id)) }
+  }
+  const pms = new Map<string, ProviderMachine>()
+  for (const pm of ctx.store.values('pm')) {
+    if (pm.owner !== me.username) continue
+    pms.set(pm.id, {
+      pmId: pm.id, name: pm.name, nodeKey: pm.nodeKey, online: ctx.gateway.online(pm.nodeKey), processor: pm.processor,
+      total: { speed: pm.speed, memory: pm.memory, storage: pm.storage },
+      used: { speed: pm.usedSpeed, memory: pm.usedMemory, storage: pm.usedStorage },
+      free: free(pm), drainUntil: pm.drainUntil, vms: [],
+    })
+  }
+  if (pms.size) {
+    for (const vm of ctx.store.values('vm')) {
+      const entry = vm.pmId ? pms.get(vm.pmId) : undefined
+      if (!entry) continue
+      const { id, owner, name, state, version, memory, hd, speed, storagePrice, storagePeriod, runningPrice, runningPeriod } = vm
+      entry.vms.push({ id, owner, name, state, version, memory, hd, speed, storagePrice, storagePeriod, runningPrice, runningPeriod })
+    }
+  }
+  return { type: 'provider', pms: [...pms.values()] }
+}

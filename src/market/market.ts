@@ -1,0 +1,156 @@
+// The market: one object over the store that the hub serves. It ties the rule modules together,
+// enforces who may do what (inside, so no caller can skip it) and forwards committed changes as
+// 'change' events for the replica feed. Every method taking `who` checks it itself.
+import { EventEmitter } from 'node:events'
+import { Store } from './store.ts'
+import type { ProviderGateway } from './gateway.ts'
+import type { Ctx } from './context.ts'
+import { requireUser } from './context.ts'
+import * as accounts from './accounts.ts'
+import * as catalog from './catalog.ts'
+import * as machinesMod from './machines.ts'
+import * as lifecycle from './lifecycle.ts'
+import * as providersMod from './providers.ts'
+import * as billing from './billing.ts'
+import * as admin from './admin.ts'
+import { account } from './account.ts'
+import { pricePass } from './prices.ts'
+import { search, type Offer, type SearchInput } from './search.ts'
+import { listEvents } from './events.ts'
+import { audienceOf, visibleTo } from './feed.ts'
+import { CACHED_TABLES } from './rows.ts'
+import type { Change, ConfigRow, EventRow, Identity, Micro, PmRow, UserRow, VmRow } from './types.ts'
+
+export interface MarketOptions {
+  dir: string
+  gateway: ProviderGateway
+  clock?: () => number
+  sessionTtlMs?: number
+  /** Where the standard configurations come from on first open (default fixtures/configs.json). */
+  configsFile?: URL | string
+}
+
+/** A replica further behind than this gets a snapshot instead of the backlog. */
+export const MAX_BACKLOG = 100_000
+
+export class Market extends EventEmitter {
+  readonly ctx: Ctx
+  private billing: Promise<billing.BillingReport> | null = null
+
+  private constructor(readonly db: Store, gateway: ProviderGateway, clock: () => number, sessionTtlMs: number) {
+    super()
+    this.setMaxListeners(0)
+    this.ctx = { store: db, gateway, clock, locks: new Set(), sessionTtlMs }
+    db.on('change', (c: Change) => this.emit('change', c))
+    db.on('reset', () => this.emit('reset'))
+  }
+
+  static async open(opts: MarketOptions): Promise<Market> {
+    let store: Store | null = null
+    const db = await Store.open(opts.dir, { audience: (t, k, v) => audienceOf(store!)(t, k, v) })
+    store = db
+    const market = new Market(db, opts.gateway, opts.clock ?? Date.now, opts.sessionTtlMs ?? accounts.DEFAULT_SESSION_TTL_MS)
+    await catalog.seedCatalog(market.ctx, opts.configsFile)
+    // After a restart no node is connected yet: the nodes table must not claim otherwise.
+    const stale = [...db.values('nodes')].filter((n) => n.online)
+    if (stale.length) await db.write(stale.map((n) => ({ type: 'put' as const, table: 'nodes' as const, key: n.nodeKey, value: { ...n, online: false } })))
+    return market
+  }
+
+  async close(): Promise<void> {
+    await this.billing?.catch(() => {})
+    await this.db.close()
+  }
+
+  now(): number { return this.ctx.clock() }
+
+  // --- accounts ---
+  signup(input: accounts.SignupInput): Promise<UserRow> { return accounts.signup(this.ctx, input) }
+  login(input: { username: string; password: string; ttlMs?: number }): Promise<accounts.LoginResult> { return accounts.login(this.ctx, input) }
+  logout(tokenOrWho: string | Identity | null): Promise<void> { return accounts.logout(this.ctx, tokenOrWho) }
+  authenticate(token: string): Identity { return accounts.authenticate(this.ctx, token) }
+  whoami(who: Identity | null): UserRow { return accounts.whoami(this.ctx, who) }
+
+  // --- catalog and marketplace ---
+  configs(): ConfigRow[] { return catalog.configs(this.ctx) }
+  providers(): ReturnType<typeof providersMod.providers> { return providersMod.providers(this.ctx) }
+
+  // --- buyers ---
+  register(who: Identity | null, input: machinesMod.RegisterInput): Promise<VmRow> { return machinesMod.register(this.ctx, who, input) }
+  edit(who: Identity | null, vmId: string, patch: machinesMod.EditInput): Promise<VmRow> { return machinesMod.edit(this.ctx, who, vmId, patch) }
+  machines(who: Identity | null): ReturnType<typeof machinesMod.machines> { return machinesMod.machines(this.ctx, who) }
+  search(who: Identity | null, input: SearchInput): Offer[] { return search(this.ctx, who, input) }
+  store(who: Identity | null, vmId: string, pmId: string): Promise<VmRow> { return lifecycle.storeVm(this.ctx, who, vmId, pmId) }
+  start(who: Identity | null, vmId: string): Promise<VmRow> { return lifecycle.act(this.ctx, who, vmId, 'start') }
+  stop(who: Identity | null, vmId: string): Promise<VmRow> { return lifecycle.act(this.ctx, who, vmId, 'stop') }
+  suspend(who: Identity | null, vmId: string): Promise<VmRow> { return lifecycle.act(this.ctx, who, vmId, 'suspend') }
+  resume(who: Identity | null, vmId: string): Promise<VmRow> { return lifecycle.act(this.ctx, who, vmId, 'resume') }
+  delete(who: Identity | null, vmId: string): Promise<void> { return lifecycle.deleteVm(this.ctx, who, vmId) }
+
+  // --- everyone ---
+  account(who: Identity | null): ReturnType<typeof account> { return account(this.ctx, who) }
+  log(who: Identity | null, opts: { after?: number; limit?: number } = {}): Promise<EventRow[]> { return listEvents(this.ctx, requireUser(who), opts) }
+
+  // --- providers ---
+  pmAdd(who: Identity | null, input: providersMod.PmAddInput): Promise<PmRow> { return providersMod.pmAdd(this.ctx, who, input) }
+  pmEdit(who: Identity | null, pmId: string, patch: providersMod.PmEditInput): Promise<PmRow> { return providersMod.pmEdit(this.ctx, who, pmId, patch) }
+  pmDelete(who: Identity | null, pmId: string, opts: { drainMs?: number } = {}): Promise<{ deleted: boolean; drainUntil: number | null }> { return providersMod.pmDelete(this.ctx, who, pmId, opts) }
+
+  // --- provider nodes (the caller has proven the node key) ---
+  nodeHello(nodeKey: string, hello: { info: unknown; pairingCodeHash?: string | null }): Promise<{ pmId: string | null }> { return providersMod.nodeHello(this.ctx, nodeKey, hello) }
+  nodeOffline(nodeKey: string): Promise<void> { return providersMod.nodeOffline(this.ctx, nodeKey) }
+  nodeEvent(nodeKey: string, e: { type?: unknown; message?: unknown; vmId?: unknown }): Promise<{ ok: true }> { return providersMod.nodeEvent(this.ctx, nodeKey, e) }
+
+  // --- daemons (report §6.1.9); each is idempotent and safe to run late ---
+  /** Charges what is due at `now`, then suspends the machines whose running nobody can pay. */
+  async billingPass(now = this.ctx.clock()): Promise<billing.BillingReport> {
+    // One pass at a time: a second caller waits for the running one and then runs its own.
+    while (this.billing) await this.billing.catch(() => {})
+    const run = (async () => {
+      const report = await billing.billingPass(this.ctx, now)
+      for (const id of report.toSuspend) await lifecycle.suspendForFunds(this.ctx, id).catch(() => false)
+      return report
+    })()
+    this.billing = run
+    try { return await run } finally { this.billing = null }
+  }
+  pricePass(now = this.ctx.clock()): Promise<{ priced: number; stale: number }> { return pricePass(this.ctx, now) }
+  drainPass(now = this.ctx.clock()): Promise<{ evicted: string[]; removed: string[] }> { return providersMod.drainPass(this.ctx, now) }
+
+  // --- operator (local only) ---
+  credit(username: string, amount: Micro): Promise<UserRow> { return admin.credit(this.ctx, username, amount) }
+  logAll(opts: { after?: number; limit?: number } = {}): Promise<EventRow[]> { return listEvents(this.ctx, null, opts) }
+  exportAll(): AsyncGenerator<string> { return this.db.exportLines() }
+  importAll(lines: AsyncIterable<string> | Iterable<string>): Promise<number> { return this.db.importLines(lines) }
+  audit(): Promise<admin.Audit> { return admin.audit(this.ctx) }
+
+  // --- change feed (replica@1) ---
+  /** Last committed change seq. */
+  get seq(): number { return this.db.seq('changes') }
+
+  /** Changes after `since`, or null when the caller must take a snapshot (unknown or too far behind). */
+  async changesSince(since: number): Promise<Change[] | null> {
+    if (!Number.isSafeInteger(since) || since < 0 || since > this.db.seq('changes')) return null
+    const rows = await this.db.range('changes', { after: since, limit: MAX_BACKLOG + 1 })
+    return rows.length > MAX_BACKLOG ? null : rows
+  }
+
+  /** Every row `who` may see, as changes stamped with the current seq. */
+  async snapshot(who: Identity | null): Promise<{ seq: number; rows: Change[] }> {
+    const seq = this.db.seq('changes')
+    const aud = audienceOf(this.db)
+    const rows: Change[] = []
+    const add = (table: string, key: string, value: unknown) => {
+      const c: Change = { seq, table, key, value }
+      const a = aud(table as any, key, value)
+      if (a) c.audience = a
+      if (visibleTo(c, who)) rows.push(c)
+    }
+    for (const t of CACHED_TABLES) for (const [k, v] of this.db.rows(t)) add(t, k, v)
+    if (who) {
+      await this.db.scan('ledger', (e) => add('ledger', String(e.seq).padStart(16, '0'), e))
+      await this.db.scan('events', (e) => add('events', String(e.seq).padStart(16, '0'), e))
+    }
+    return { seq, rows }
+  }
+}

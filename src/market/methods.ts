@@ -1,0 +1,156 @@
+// The RPC methods the hub serves (market@1 to network clients; adminMethods only on the local admin
+// socket). Params are checked strictly here: a wrong type or an unknown field is MARKET_BAD_INPUT
+// before any rule runs. Money travels as decimal strings ("0.0005"), parsed exactly; results carry
+// integer micro-units. Authorization is checked again inside the Market.
+import { createReadStream, createWriteStream } from 'node:fs'
+import { once } from 'node:events'
+import { isAbsolute } from 'node:path'
+import { createInterface } from 'node:readline'
+import type { Market } from './market.ts'
+import type { Identity } from './types.ts'
+import { errors } from './errors.ts'
+import { parseMoney } from './pricing.ts'
+import { SORT_KEYS } from './search.ts'
+import { DAY_S } from './pricing.ts'
+
+export type Auth = 'none' | 'user' | 'buyer' | 'provider'
+export interface MethodDef {
+  auth: Auth
+  run(market: Market, who: Identity | null, params: unknown): Promise<unknown>
+}
+
+type Kind = 'string' | 'int' | 'money' | 'bool'
+interface FieldSpec { kind: Kind; optional?: boolean; nullable?: boolean; max?: number; oneOf?: readonly string[] }
+type Schema = Record<string, FieldSpec>
+
+const str = (o: Partial<FieldSpec> = {}): FieldSpec => ({ kind: 'string', max: 256, ...o })
+const int = (o: Partial<FieldSpec> = {}): FieldSpec => ({ kind: 'int', ...o })
+const money = (o: Partial<FieldSpec> = {}): FieldSpec => ({ kind: 'money', ...o })
+const opt = (f: FieldSpec): FieldSpec => ({ ...f, optional: true })
+
+/** Validates `params` against `schema`; returns the values with money parsed to micro-units. */
+export function parseParams(method: string, params: unknown, schema: Schema): Record<string, any> {
+  const p = params === undefined || params === null ? {} : params
+  if (typeof p !== 'object' || Array.isArray(p)) throw errors.badInput(method, 'params must be an object')
+  const out: Record<string, any> = {}
+  for (const k of Object.keys(p)) if (!Object.prototype.hasOwnProperty.call(schema, k)) throw errors.badInput(method, `unknown field "${k.slice(0, 40)}"`)
+  for (const [k, spec] of Object.entries(schema)) {
+    const v = (p as Record<string, unknown>)[k]
+    if (v === undefined) {
+      if (!spec.optional) throw errors.badInput(method, `"${k}" is required`)
+      continue
+    }
+    if (v === null) {
+      if (!spec.nullable) throw errors.badInput(method, `"${k}" may not be null`)
+      out[k] = null
+      continue
+    }
+    switch (spec.kind) {
+      case 'string':
+        if (typeof v !== 'string' || v.length > (spec.max ?? 256)) throw errors.badInput(method, `"${k}" must be a string of at most ${spec.max ?? 256} characters`)
+        if (spec.oneOf && !spec.oneOf.includes(v)) throw errors.badInput(method, `"${k}" must be one of ${spec.oneOf.join(', ')}`)
+        out[k] = v
+        break
+      case 'int':
+        if (!Number.isSafeInteger(v) || (v as number) < 0) throw errors.badInput(method, `"${k}" must be a whole number`)
+        out[k] = v
+        break
+      case 'money':
+        out[k] = parseMoney(v as string, k)
+        break
+      case 'bool':
+        if (typeof v !== 'boolean') throw errors.badInput(method, `"${k}" must be true or false`)
+        out[k] = v
+        break
+    }
+  }
+  return out
+}
+
+function def(auth: Auth, schema: Schema, run: (m: Market, who: Identity | null, p: Record<string, any>) => unknown): (name: string) => MethodDef {
+  return (name) => ({ auth, run: async (m, who, params) => run(m, who, parseParams(name, params, schema)) })
+}
+
+const SHEET: Schema = {
+  speedUnit: opt(int()), speedPrice: opt(money()), memoryUnit: opt(int()), memoryPrice: opt(money()),
+  runningPeriod: opt(int()), storageUnit: opt(int()), storagePrice: opt(money()),
+  /** Seconds; or storagePeriodDays (the report counts it in days), not both. */
+  storagePeriod: opt(int()), storagePeriodDays: opt(int()),
+}
+
+function sheetOf(p: Record<string, any>): Record<string, any> {
+  const { storagePeriodDays, ...rest } = p
+  if (storagePeriodDays !== undefined) {
+    if (rest.storagePeriod !== undefined) throw errors.badInput('storagePeriod', 'give it in seconds or in days, not both')
+    rest.storagePeriod = storagePeriodDays * DAY_S
+  }
+  return rest
+}
+
+const VM_SPEC: Schema = {
+  name: opt(str({ max: 64 })), memory: opt(int()), hd: opt(int()), speed: opt(int()), os: opt(str({ max: 32, nullable: true })),
+  bidStorage: opt(money({ nullable: true })), bidRunning: opt(money({ nullable: true })),
+}
+const VMID = { vmId: str({ max: 64 }) }
+
+const table: Record<string, (name: string) => MethodDef> = {
+  signup: def('none', { username: str({ max: 32 }), type: str({ oneOf: ['buyer', 'provider'] }), email: str(), password: str({ max: 1024 }) },
+    (m, _w, p) => m.signup(p as any)),
+  login: def('none', { username: str({ max: 64 }), password: str({ max: 1024 }), ttlMs: opt(int()) }, (m, _w, p) => m.login(p as any)),
+  logout: def('user', {}, async (m, w) => { await m.logout(w); return { ok: true } }),
+  whoami: def('user', {}, (m, w) => m.whoami(w)),
+  configs: def('none', {}, (m) => m.configs()),
+  providers: def('none', {}, (m) => m.providers()),
+  register: def('buyer', { config: opt(str({ max: 64 })), ...VM_SPEC }, (m, w, p) => m.register(w, p)),
+  edit: def('buyer', { ...VMID, ...VM_SPEC }, (m, w, { vmId, ...patch }) => m.edit(w, vmId, patch)),
+  machines: def('user', {}, (m, w) => m.machines(w)),
+  search: def('buyer', { vmId: opt(str({ max: 64 })), config: opt(str({ max: 64 })), sort: opt(str({ oneOf: SORT_KEYS })), limit: opt(int()) },
+    (m, w, p) => m.search(w, p)),
+  store: def('buyer', { ...VMID, pmId: str({ max: 64 }) }, (m, w, p) => m.store(w, p.vmId, p.pmId)),
+  start: def('buyer', VMID, (m, w, p) => m.start(w, p.vmId)),
+  stop: def('buyer', VMID, (m, w, p) => m.stop(w, p.vmId)),
+  suspend: def('buyer', VMID, (m, w, p) => m.suspend(w, p.vmId)),
+  resume: def('buyer', VMID, (m, w, p) => m.resume(w, p.vmId)),
+  delete: def('buyer', VMID, async (m, w, p) => { await m.delete(w, p.vmId); return { ok: true } }),
+  account: def('user', {}, (m, w) => m.account(w)),
+  log: def('user', { after: opt(int()), limit: opt(int()) }, (m, w, p) => m.log(w, p)),
+  'pm.add': def('provider', { pairing: str({ max: 64 }), name: opt(str({ max: 64 })), like: opt(str({ max: 64 })), ...SHEET },
+    (m, w, p) => m.pmAdd(w, sheetOf(p) as any)),
+  'pm.edit': def('provider', { pmId: str({ max: 64 }), name: opt(str({ max: 64 })), ...SHEET },
+    (m, w, { pmId, ...patch }) => m.pmEdit(w, pmId, sheetOf(patch))),
+  'pm.delete': def('provider', { pmId: str({ max: 64 }), drainMs: opt(int()) }, (m, w, p) => m.pmDelete(w, p.pmId, { drainMs: p.drainMs })),
+}
+
+export const methods: Record<string, MethodDef> = Object.fromEntries(Object.entries(table).map(([k, f]) => [k, f(k)]))
+
+const FILE = { file: str({ max: 4096 }) }
+function absolute(file: string): string {
+  if (!isAbsolute(file)) throw errors.badInput('file', 'give an absolute path (the hub resolves nothing against its own directory)')
+  return file
+}
+
+const adminTable: Record<string, (name: string) => MethodDef> = {
+  credit: def('none', { username: str({ max: 32 }), amount: money() }, (m, _w, p) => m.credit(p.username, p.amount)),
+  'log-all': def('none', { after: opt(int()), limit: opt(int()) }, (m, _w, p) => m.logAll(p)),
+  audit: def('none', {}, (m) => m.audit()),
+  /** Writes every table to `file` as JSON lines, on the hub's machine. */
+  export: def('none', FILE, async (m, _w, p) => {
+    const out = createWriteStream(absolute(p.file), { mode: 0o600 })
+    let rows = -1 // the header line is not a row
+    for await (const line of m.exportAll()) {
+      rows++
+      if (!out.write(line + '\n')) await once(out, 'drain')
+    }
+    out.end()
+    await once(out, 'finish')
+    return { file: p.file, rows }
+  }),
+  /** Replaces every table with the contents of an export file. */
+  import: def('none', FILE, async (m, _w, p) => {
+    const rl = createInterface({ input: createReadStream(absolute(p.file)), crlfDelay: Infinity })
+    const rows = await m.importAll(rl)
+    return { file: p.file, rows }
+  }),
+}
+
+export const adminMethods: Record<string, MethodDef> = Object.fromEntries(Object.entries(adminTable).map(([k, f]) => [k, f(k)]))

@@ -1,0 +1,247 @@
+// The hub's tables over one LevelDB (classic-level). One key prefix per table, laid out exactly as
+// abstract-level sublevels (`!table!key`), JSON values. Every write is one atomic batch through
+// `write()`, which also appends one Change row per put/del to the `changes` table (the feed
+// replicas follow) and emits them after commit.
+//
+// Reads: the small-row tables are held in memory (loaded at open) so search and billing never touch
+// the disk; the append-only logs (ledger, events, changes) stay on disk and are read by range.
+// `write()` applies ops to memory synchronously, at call time: code that reads, decides and calls
+// `write()` without an `await` in between is therefore atomic with respect to every other writer.
+// Batches reach LevelDB strictly in call order (a queue), so a later value never loses to an older one.
+import { EventEmitter } from 'node:events'
+import { Level } from 'level'
+import type { Change } from './types.ts'
+import { CACHED_TABLES, LOG_TABLES, ALL_TABLES, type CachedTable, type LogTable, type TableName, type Tables } from './rows.ts'
+import { errors } from './errors.ts'
+
+export type Op =
+  | { type: 'put'; table: CachedTable; key: string; value: unknown }
+  | { type: 'del'; table: CachedTable; key: string }
+  /** Appends to a log: the store assigns `seq` (and sets it on the value). */
+  | { type: 'append'; table: 'ledger' | 'events'; value: Record<string, unknown> }
+
+export type Audience = (table: TableName, key: string, value: any) => string[] | undefined
+
+export interface StoreOptions {
+  /** Who a row concerns, recorded on its Change (see feed.ts). */
+  audience?: Audience
+}
+
+/** Rows read per iterator step when loading: large steps keep the native round trips few. */
+const LOAD_STEP = 2000
+const SEQ_WIDTH = 16
+
+const prefix = (table: string) => `!${table}!`
+// '"' sorts right after '!', so [`!t!`, `!t"`) is exactly the table's key range.
+const upper = (table: string) => `!${table}"`
+export const seqKey = (seq: number) => String(seq).padStart(SEQ_WIDTH, '0')
+
+export class Store extends EventEmitter {
+  private cache = new Map<CachedTable, Map<string, any>>()
+  private seqs: Record<LogTable, number> = { ledger: 0, events: 0, changes: 0 }
+  private tail: Promise<unknown> = Promise.resolve()
+  private broken: unknown = null
+  private constructor(private db: Level<string, string>, private opts: StoreOptions) {
+    super()
+    this.setMaxListeners(0)
+  }
+
+  static async open(dir: string, opts: StoreOptions = {}): Promise<Store> {
+    const db = new Level<string, string>(dir, { keyEncoding: 'utf8', valueEncoding: 'utf8' })
+    await db.open()
+    const store = new Store(db, opts)
+    await store.load()
+    return store
+  }
+
+  private async load(): Promise<void> {
+    for (const t of CACHED_TABLES) {
+      const m = new Map<string, any>()
+      const p = prefix(t)
+      const it = this.db.iterator({ gt: p, lt: upper(t) })
+      try {
+        for (;;) {
+          const entries = await it.nextv(LOAD_STEP)
+          if (entries.length === 0) break
+          for (const [k, v] of entries) m.set(k.slice(p.length), JSON.parse(v))
+        }
+      } finally { await it.close() }
+      this.cache.set(t, m)
+    }
+    for (const t of LOG_TABLES) {
+      const last = await this.db.keys({ gt: prefix(t), lt: upper(t), reverse: true, limit: 1 }).all()
+      this.seqs[t] = last.length ? Number(last[0].slice(prefix(t).length)) : 0
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.flushed()
+    await this.db.close()
+  }
+
+  /** Resolves once every write issued so far has committed (or failed). */
+  async flushed(): Promise<void> {
+    await this.tail.catch(() => {})
+  }
+
+  get<T extends CachedTable>(table: T, key: string): Tables[T] | undefined {
+    return this.cache.get(table)!.get(key)
+  }
+
+  /** Live view of a cached table. Rows are shared: copy before changing, then `write()` the copy. */
+  rows<T extends CachedTable>(table: T): Map<string, Tables[T]> {
+    return this.cache.get(table)! as Map<string, Tables[T]>
+  }
+
+  values<T extends CachedTable>(table: T): IterableIterator<Tables[T]> {
+    return this.rows(table).values()
+  }
+
+  /** Last sequence number used in a log table (0 = empty). */
+  seq(table: LogTable): number {
+    return this.seqs[table]
+  }
+
+  /**
+   * Commits ops as one atomic batch. Ledger appends force `sync` (a charge must survive a crash).
+   * Memory is updated before this returns; 'change' events fire after the commit.
+   */
+  write(ops: Op[], opts: { sync?: boolean } = {}): Promise<Change[]> {
+    if (this.broken) return Promise.reject(errors.storageFailed(this.broken))
+    if (ops.length === 0) return Promise.resolve([])
+    const batch: Array<{ type: 'put' | 'del'; key: string; value?: string }> = []
+    const changes: Change[] = []
+    let sync = opts.sync === true
+    for (const op of ops) {
+      let table: TableName, key: string, value: unknown, json: string | null
+      let prev: unknown
+      if (op.type === 'append') {
+        sync ||= op.table === 'ledger'
+        const seq = ++this.seqs[op.table]
+        op.value.seq = seq
+        table = op.table; key = seqKey(seq); value = op.value; json = JSON.stringify(value)
+        batch.push({ type: 'put', key: prefix(table) + key, value: json })
+      } else if (op.type === 'put') {
+        table = op.table; key = op.key; value = op.value; json = JSON.stringify(value)
+        const m = this.cache.get(op.table)!
+        prev = m.get(key)
+        m.set(key, value)
+        batch.push({ type: 'put', key: prefix(table) + key, value: json })
+      } else {
+        table = op.table; key = op.key; json = null
+        const m = this.cache.get(op.table)!
+        value = m.get(key) // the audience of a deletion is that of the row it removes
+        m.delete(key)
+        batch.push({ type: 'del', key: prefix(table) + key })
+      }
+      const seq = ++this.seqs.changes
+      // A row that changes hands (a machine moving to another provider) concerns its old and new audience.
+      let audience = this.opts.audience?.(table, key, value)
+      if (prev !== undefined && audience) {
+        const before = this.opts.audience!(table, key, prev)
+        if (before) for (const u of before) if (!audience.includes(u)) audience = [...audience, u]
+      }
+      const change: Change = { seq, table, key, value: json === null ? null : value }
+      if (audience) change.audience = audience
+      changes.push(change)
+      // Built by hand so the (possibly large) value is serialized once, not twice.
+      batch.push({
+        type: 'put',
+        key: prefix('changes') + seqKey(seq),
+        value: `{"seq":${seq},"table":${JSON.stringify(table)},"key":${JSON.stringify(key)},"value":${json ?? 'null'}${audience ? `,"audience":${JSON.stringify(audience)}` : ''}}`,
+      })
+    }
+    const run = this.tail.then(() => this.db.batch(batch as any, { sync }))
+    this.tail = run.catch(() => {})
+    return run.then(
+      () => {
+        if (this.listenerCount('change') > 0) for (const c of changes) this.emit('change', c)
+        return changes
+      },
+      (err) => {
+        // Memory is now ahead of the disk: refuse further writes; a restart reloads the truth.
+        this.broken = err
+        throw errors.storageFailed(err)
+      },
+    )
+  }
+
+  /** Reads a log table in order: entries with seq > `after`, at most `limit`. */
+  async range<T extends LogTable>(table: T, opts: { after?: number; limit?: number; reverse?: boolean } = {}): Promise<Tables[T][]> {
+    await this.flushed()
+    const p = prefix(table)
+    const gt = opts.after !== undefined && opts.after > 0 ? p + seqKey(opts.after) : p
+    const values = await this.db.values({ gt, lt: upper(table), limit: opts.limit ?? -1, reverse: opts.reverse ?? false }).all()
+    return values.map((v) => JSON.parse(v))
+  }
+
+  /** Visits a log table in order, without holding it all in memory. */
+  async scan<T extends LogTable>(table: T, visit: (row: Tables[T]) => void): Promise<void> {
+    await this.flushed()
+    const it = this.db.values({ gt: prefix(table), lt: upper(table) })
+    try {
+      for (;;) {
+        const vs = await it.nextv(LOAD_STEP)
+        if (vs.length === 0) break
+        for (const v of vs) visit(JSON.parse(v))
+      }
+    } finally { await it.close() }
+  }
+
+  /** Every row of every table as JSON lines `{"table","key","value"}` (the report's switchdb). */
+  async *exportLines(): AsyncGenerator<string> {
+    await this.flushed()
+    yield JSON.stringify({ virtuoso: 'market-export', version: 1 })
+    for (const t of ALL_TABLES) {
+      const p = prefix(t)
+      const it = this.db.iterator({ gt: p, lt: upper(t) })
+      try {
+        for (;;) {
+          const entries = await it.nextv(LOAD_STEP)
+          if (entries.length === 0) break
+          for (const [k, v] of entries) yield `{"table":${JSON.stringify(t)},"key":${JSON.stringify(k.slice(p.length))},"value":${v}}`
+        }
+      } finally { await it.close() }
+    }
+  }
+
+  /**
+   * Replaces the whole database with an export. Not a change-feed write: replicas see the `changes`
+   * table of the export and must resubscribe ('reset' is emitted).
+   */
+  async importLines(lines: AsyncIterable<string> | Iterable<string>): Promise<number> {
+    await this.flushed()
+    const known = new Set<string>(ALL_TABLES)
+    const pending: Array<{ type: 'put'; key: string; value: string }> = []
+    let first = true
+    let count = 0
+    const all: Array<typeof pending> = []
+    for await (const raw of lines as AsyncIterable<string>) {
+      const line = raw.trim()
+      if (!line) continue
+      let row: any
+      try { row = JSON.parse(line) } catch (err) { throw errors.badInput('import', `line ${count + 1} is not JSON`) }
+      if (first) {
+        first = false
+        if (row?.virtuoso !== 'market-export') throw errors.badInput('import', 'the file does not start with a market export header')
+        if (row.version !== 1) throw errors.badInput('import', `export version ${row.version} is not supported (expected 1)`)
+        continue
+      }
+      if (!row || !known.has(row.table) || typeof row.key !== 'string' || !('value' in row)) {
+        throw errors.badInput('import', `line ${count + 2} is not a {table, key, value} row of a known table`)
+      }
+      pending.push({ type: 'put', key: prefix(row.table) + row.key, value: JSON.stringify(row.value) })
+      count++
+      if (pending.length >= 10_000) all.push(pending.splice(0))
+    }
+    if (first) throw errors.badInput('import', 'the file is empty')
+    all.push(pending)
+    // Everything was read and checked before the old database is touched.
+    await this.db.clear()
+    for (const b of all) await this.db.batch(b, { sync: true })
+    this.broken = null
+    await this.load()
+    this.emit('reset')
+    return count
+  }
+}
