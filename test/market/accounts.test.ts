@@ -1,0 +1,56 @@
+import { describe, it, expect, beforeEach, afterEach } from 'vitest'
+import { world, codeOf, DAY, type World } from './helpers.ts'
+
+describe('accounts', () => {
+  let w: World
+  beforeEach(async () => { w = await world() })
+  afterEach(async () => { await w.close() })
+
+  it('signs up with balance 0 and no secret in the user row', async () => {
+    const u = await w.market.signup({ username: 'alice', type: 'buyer', email: 'a@example.org', password: 'password1' })
+    expect(u.balance).toBe(0)
+    expect(JSON.stringify(w.market.db.get('users', 'alice'))).not.toMatch(/hash|salt|password/)
+    expect(w.market.db.get('credentials', 'alice')?.hash).toMatch(/^[0-9a-f]{64}$/)
+  })
+
+  it('validates username, type, email and password', async () => {
+    const ok = { username: 'bob', type: 'buyer' as const, email: 'b@example.org', password: 'password1' }
+    for (const bad of [{ username: 'B' }, { username: 'a b' }, { username: 'x'.repeat(33) }, { type: 'admin' }, { email: 'nope' }, { password: 'short' }]) {
+      expect(await codeOf(() => w.market.signup({ ...ok, ...bad } as any))).toBe('MARKET_BAD_INPUT')
+    }
+    await w.market.signup(ok)
+    expect(await codeOf(() => w.market.signup(ok))).toBe('MARKET_USER_EXISTS')
+  })
+
+  it('logs in with a 256-bit token stored only hashed, and authenticates it', async () => {
+    await w.market.signup({ username: 'carol', type: 'provider', email: 'c@example.org', password: 'password1' })
+    expect(await codeOf(() => w.market.login({ username: 'carol', password: 'wrongpass' }))).toBe('MARKET_BAD_CREDENTIALS')
+    expect(await codeOf(() => w.market.login({ username: 'nobody', password: 'password1' }))).toBe('MARKET_BAD_CREDENTIALS')
+    const { token, expires } = await w.market.login({ username: 'carol', password: 'password1' })
+    expect(token).toMatch(/^[0-9a-f]{64}$/)
+    expect(expires).toBe(w.clock.t + 7 * DAY)
+    expect([...w.market.db.rows('sessions').keys()]).not.toContain(token)
+    expect(w.market.authenticate(token)).toMatchObject({ username: 'carol', type: 'provider' })
+    expect(await codeOf(() => w.market.authenticate('f'.repeat(64)))).toBe('MARKET_AUTH_REQUIRED')
+    expect(await codeOf(() => w.market.authenticate('garbage'))).toBe('MARKET_AUTH_REQUIRED')
+  })
+
+  it('expires sessions and logs out', async () => {
+    await w.market.signup({ username: 'dave', type: 'buyer', email: 'd@example.org', password: 'password1' })
+    const a = await w.market.login({ username: 'dave', password: 'password1', ttlMs: 1000 })
+    w.clock.t += 1000
+    expect(await codeOf(() => w.market.authenticate(a.token))).toBe('MARKET_SESSION_EXPIRED')
+    const b = await w.market.login({ username: 'dave', password: 'password1' })
+    const who = w.market.authenticate(b.token)
+    await w.market.logout(who)
+    expect(await codeOf(() => w.market.authenticate(b.token))).toBe('MARKET_AUTH_REQUIRED')
+  })
+
+  it('keeps sessions across a restart', async () => {
+    await w.market.signup({ username: 'erin', type: 'buyer', email: 'e@example.org', password: 'password1' })
+    const { token } = await w.market.login({ username: 'erin', password: 'password1' })
+    await w.reopen()
+    expect(w.market.authenticate(token).username).toBe('erin')
+    expect(w.market.whoami({ username: 'erin', type: 'buyer' }).email).toBe('e@example.org')
+  })
+})
