@@ -1,0 +1,73 @@
+// Per-machine console passwords on the provider (report §6.2.4 kept one VNC password file per
+// machine). Only a scrypt hash is stored, one small file per machine (mode 0600), so a copied data
+// dir gives nobody a console. The owner sets it through the hub (`virtuoso console passwd`).
+import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto'
+import { mkdir, readFile, rm, writeFile, rename } from 'node:fs/promises'
+import { join } from 'node:path'
+import { VirtuosoError } from '../errors.ts'
+import { checkId } from '../hv/hypervisor.ts'
+
+export const MIN_CONSOLE_PASSWORD = 8
+export const MAX_CONSOLE_PASSWORD = 1024
+/** ~50 ms per check here: slow for a guesser, unnoticed by a person. */
+const SCRYPT = { N: 16384, r: 8, p: 1, keylen: 32 }
+
+function scrypt(password: string, salt: Buffer, o: typeof SCRYPT): Promise<Buffer> {
+  const opts: ScryptOptions = { N: o.N, r: o.r, p: o.p, maxmem: 64 * 1024 * 1024 }
+  return new Promise((resolve, reject) => scryptCb(password, salt, o.keylen, opts, (err, key) => (err ? reject(err) : resolve(key))))
+}
+
+export function checkConsolePassword(password: unknown): asserts password is string {
+  if (typeof password !== 'string' || password.length < MIN_CONSOLE_PASSWORD) {
+    throw new VirtuosoError('NODE_CONSOLE_PASSWORD', `a console password needs at least ${MIN_CONSOLE_PASSWORD} characters; choose a longer one`)
+  }
+  if (password.length > MAX_CONSOLE_PASSWORD) throw new VirtuosoError('NODE_CONSOLE_PASSWORD', `a console password may have at most ${MAX_CONSOLE_PASSWORD} characters`)
+}
+
+export class ConsolePasswords {
+  constructor(readonly dir: string) {}
+
+  async set(vmId: string, password: string): Promise<void> {
+    checkId(vmId)
+    checkConsolePassword(password)
+    await mkdir(this.dir, { recursive: true, mode: 0o700 })
+    const salt = randomBytes(16)
+    const hash = await scrypt(password, salt, SCRYPT)
+    const line = `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64')}$${hash.toString('base64')}\n`
+    // Write then rename: a crash never leaves a half-written hash that locks the owner out.
+    const tmp = this.file(vmId) + '.tmp'
+    await writeFile(tmp, line, { mode: 0o600 })
+    await rename(tmp, this.file(vmId))
+  }
+
+  async has(vmId: string): Promise<boolean> {
+    return (await this.read(vmId)) !== null
+  }
+
+  /** False for a wrong password, an unknown machine or one without a password: callers can't tell which. */
+  async verify(vmId: string, password: string): Promise<boolean> {
+    const line = await this.read(vmId)
+    if (!line || typeof password !== 'string' || password.length > MAX_CONSOLE_PASSWORD) return false
+    const [kind, n, r, p, salt, hash] = line.trim().split('$')
+    if (kind !== 'scrypt') return false
+    const want = Buffer.from(hash, 'base64')
+    const got = await scrypt(password, Buffer.from(salt, 'base64'), { N: Number(n), r: Number(r), p: Number(p), keylen: want.length })
+    return got.length === want.length && timingSafeEqual(got, want)
+  }
+
+  async delete(vmId: string): Promise<void> {
+    await rm(this.file(vmId), { force: true })
+  }
+
+  private async read(vmId: string): Promise<string | null> {
+    try { checkId(vmId) } catch { return null }
+    try { return await readFile(this.file(vmId), 'utf8') } catch (err: any) {
+      if (err.code === 'ENOENT') return null
+      throw err
+    }
+  }
+
+  private file(vmId: string): string {
+    return join(this.dir, `${vmId}.scrypt`)
+  }
+}

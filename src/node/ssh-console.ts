@@ -1,0 +1,202 @@
+// The provider's SSH server: any `ssh` client reaches a machine's console with
+// `ssh -p PORT VMID@HOST` and the machine's console password. It is a console and nothing else:
+// no shell, exec, forwarding, agent or X11 on the provider is ever offered (ssh2 refuses every
+// request we do not listen for). Credentials are pluggable: each kind checks a user/password pair
+// and, if it grants, gets the authenticated connection; the console password is the built-in kind
+// and the migration helper can add a one-time credential with an SFTP subsystem the same way.
+import { readFile, writeFile, chmod, mkdir } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { join } from 'node:path'
+import ssh2 from 'ssh2'
+import type { Connection, AuthContext, Session, ServerChannel } from 'ssh2'
+import type { ConsoleScreens } from '../hv/console.ts'
+import type { ConsolePasswords } from './console-passwords.ts'
+import { errorInfo } from '../errors.ts'
+
+export const DEFAULT_SSH_HOST = '127.0.0.1'
+/** First wait after a wrong password; it doubles for each further failure on the same user. */
+export const DEFAULT_FAIL_DELAY_MS = 1000
+export const DEFAULT_MAX_FAIL_DELAY_MS = 16_000
+/** Failures are forgiven after this long without another one. */
+export const FAIL_MEMORY_MS = 10 * 60_000
+/** A connection gets this many password tries, then it is dropped. */
+export const MAX_TRIES_PER_CONNECTION = 3
+export const HOST_KEY_FILE = 'ssh_host_ed25519_key'
+
+/** What a credential grants: `kind` picks the handler, `subject` is what it is for (a machine id). */
+export interface SshGrant { kind: string; subject: string }
+
+export interface SshCredential {
+  kind: string
+  /** A grant, or null if this credential kind does not accept the pair (never throws for a wrong one). */
+  check(username: string, password: string): Promise<SshGrant | null>
+  /** Serve the authenticated connection: listen only for what this grant allows. */
+  serve(grant: SshGrant, client: Connection): void
+}
+
+export interface SshConsoleOptions {
+  screens: ConsoleScreens
+  passwords: ConsolePasswords
+  /** Where the host key is kept (the node's data dir). */
+  dataDir: string
+  host?: string
+  /** 0 = any free port (then read `.port`). */
+  port?: number
+  failDelayMs?: number
+  maxFailDelayMs?: number
+  /** More credential kinds, tried after the console password. */
+  credentials?: SshCredential[]
+  log?: (line: string) => void
+}
+
+export interface HostKey { privateKey: string; publicKey: string; fingerprint: string }
+
+/** The host key, made once and kept (mode 0600): clients pin it, so it must survive restarts. */
+export async function loadHostKey(dir: string): Promise<HostKey> {
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  const file = join(dir, HOST_KEY_FILE)
+  let privateKey: string
+  try {
+    privateKey = await readFile(file, 'utf8')
+  } catch (err: any) {
+    if (err.code !== 'ENOENT') throw err
+    privateKey = ssh2.utils.generateKeyPairSync('ed25519').private
+    await writeFile(file, privateKey, { mode: 0o600, flag: 'wx' }).catch(async (e) => {
+      if (e.code !== 'EEXIST') throw e
+      privateKey = await readFile(file, 'utf8') // another process made it first: use theirs
+    })
+  }
+  await chmod(file, 0o600)
+  const parsed = ssh2.utils.parseKey(privateKey)
+  if (parsed instanceof Error) throw Object.assign(new Error(`${file} is not a usable host key (${parsed.message}); move it away to make a new one`), { code: 'NODE_CONFIG' })
+  const key = Array.isArray(parsed) ? parsed[0] : parsed
+  const blob = key.getPublicSSH()
+  return { privateKey, publicKey: `${key.type} ${blob.toString('base64')}`, fingerprint: sshFingerprint(blob) }
+}
+
+/** The OpenSSH way: SHA256 of the public key blob, base64 without padding (`ssh-keygen -lf`). */
+export function sshFingerprint(blob: Buffer): string {
+  return 'SHA256:' + createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')
+}
+
+export class SshConsoleServer {
+  private server: ssh2.Server | null = null
+  private clients = new Set<Connection>()
+  private failures = new Map<string, { count: number; last: number }>()
+  private credentials: SshCredential[]
+  hostKey: HostKey | null = null
+  port = 0
+
+  constructor(private opts: SshConsoleOptions) {
+    this.credentials = [consoleCredential(opts.screens, opts.passwords), ...(opts.credentials ?? [])]
+  }
+
+  get fingerprint(): string | null { return this.hostKey?.fingerprint ?? null }
+
+  /** Add a credential kind while running (e.g. a migration's one-time login). */
+  addCredential(c: SshCredential): void { this.credentials.push(c) }
+
+  async start(): Promise<{ host: string; port: number; fingerprint: string }> {
+    this.hostKey = await loadHostKey(this.opts.dataDir)
+    const server = new ssh2.Server({ hostKeys: [this.hostKey.privateKey], ident: 'virtuoso-console' }, (client) => this.onClient(client))
+    this.server = server
+    const host = this.opts.host ?? DEFAULT_SSH_HOST
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(this.opts.port ?? 0, host, () => { server.off('error', reject); resolve() })
+    })
+    this.port = (server.address() as { port: number }).port
+    return { host, port: this.port, fingerprint: this.hostKey.fingerprint }
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.clients) c.end()
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
+    this.server = null
+  }
+
+  private onClient(client: Connection): void {
+    this.clients.add(client)
+    client.on('error', () => {})
+    client.on('close', () => this.clients.delete(client))
+    let tries = 0
+    let grant: { g: SshGrant; c: SshCredential } | null = null
+    client.on('authentication', (ctx: AuthContext) => {
+      if (ctx.method !== 'password') return ctx.reject(['password'])
+      tries++
+      void this.checkPassword(ctx.username, ctx.password).then((found) => {
+        if (found) { grant = found; return ctx.accept() }
+        ctx.reject(['password'])
+        if (tries >= MAX_TRIES_PER_CONNECTION) client.end()
+      }, () => ctx.reject(['password']))
+    })
+    client.on('ready', () => {
+      if (!grant) return client.end()
+      this.opts.log?.(`ssh: ${grant.g.kind} login for ${grant.g.subject}`)
+      grant.c.serve(grant.g, client)
+    })
+  }
+
+  private async checkPassword(username: string, password: string): Promise<{ g: SshGrant; c: SshCredential } | null> {
+    const now = Date.now()
+    for (const c of this.credentials) {
+      const g = await c.check(username, password).catch(() => null)
+      if (g) { this.failures.delete(username); return { g, c } }
+    }
+    // Slow guessing down: the wait grows with each failure on this user, whatever connection it uses.
+    const prev = this.failures.get(username)
+    const count = prev && now - prev.last < FAIL_MEMORY_MS ? prev.count + 1 : 1
+    this.failures.set(username, { count, last: now })
+    if (this.failures.size > 10_000) this.failures.clear() // bound memory against random user names
+    const base = this.opts.failDelayMs ?? DEFAULT_FAIL_DELAY_MS
+    const wait = Math.min(base * 2 ** (count - 1), this.opts.maxFailDelayMs ?? DEFAULT_MAX_FAIL_DELAY_MS)
+    await new Promise((r) => setTimeout(r, wait))
+    return null
+  }
+}
+
+/** Username = machine id, password = its console password; grants the machine's console in a PTY. */
+export function consoleCredential(screens: ConsoleScreens, passwords: ConsolePasswords): SshCredential {
+  return {
+    kind: 'console',
+    async check(username, password) {
+      return (await passwords.verify(username, password)) ? { kind: 'console', subject: username } : null
+    },
+    serve(grant, client) {
+      client.on('session', (acceptSession) => serveConsoleSession(grant.subject, acceptSession(), client, screens))
+    },
+  }
+}
+
+function serveConsoleSession(vmId: string, session: Session, client: Connection, screens: ConsoleScreens): void {
+  let size = { cols: 80, rows: 24 }
+  let attachment: { resize(c: number, r: number): void } | null = null
+  session.on('pty', (accept, _reject, info) => {
+    size = { cols: info.cols || 80, rows: info.rows || 24 }
+    accept?.()
+  })
+  session.on('window-change', (accept, _reject, info) => {
+    size = { cols: info.cols || size.cols, rows: info.rows || size.rows }
+    attachment?.resize(size.cols, size.rows)
+    accept?.()
+  })
+  session.on('shell', (accept) => {
+    const ch: ServerChannel = accept()
+    let over = false
+    const hangUp = (message: string, status: number) => {
+      if (over) return
+      over = true
+      ch.write(`\r\n[virtuoso: ${message}]\r\n`)
+      ch.exit(status)
+      ch.end()
+      setTimeout(() => client.end(), 100).unref()
+    }
+    screens.get(vmId).then((screen) => {
+      if (over) return
+      const a = screen.attach({ write: (b) => { if (!over) ch.write(b) }, close: (reason) => hangUp(reason.message, 0) }, size)
+      attachment = a
+      ch.on('data', (d: Buffer) => a.input(d))
+      ch.on('close', () => { over = true; a.detach() })
+    }, (err) => hangUp(errorInfo(err).message, 1))
+  })
+}
