@@ -29,6 +29,7 @@ export const closeReasons = {
   migrating: (id: string): CloseReason => ({ code: 'HV_CONSOLE_VM_MIGRATING', message: `machine ${id} is migrating to another provider; view it again once the migration ends` }),
   deleted: (id: string): CloseReason => ({ code: 'HV_CONSOLE_VM_GONE', message: `machine ${id} is no longer on this provider` }),
   ended: (id: string): CloseReason => ({ code: 'HV_CONSOLE_ENDED', message: `the console of machine ${id} ended (did the guest power off?)` }),
+  hungUp: (id: string): CloseReason => ({ code: 'HV_CONSOLE_HUNG_UP', message: `the market closed this console session of machine ${id}` }),
   shutdown: (): CloseReason => ({ code: 'HV_CONSOLE_SHUTDOWN', message: 'the provider node is shutting down; try again when it is back' }),
 }
 
@@ -114,6 +115,13 @@ export class ConsoleScreen extends EventEmitter {
     }
   }
 
+  /** Hang up the viewer, if any, and keep the screen (the machine goes on running). */
+  hangUp(reason: CloseReason): void {
+    const v = this.viewer
+    this.viewer = null
+    v?.v.close(reason)
+  }
+
   /** Hang up the viewer with `reason` and stop following the guest. */
   close(reason: CloseReason): void {
     if (this.closed) return
@@ -183,6 +191,11 @@ export class ConsoleScreens {
   migrate(id: string): void {
     this.migrating.add(id)
     this.drop(id, closeReasons.migrating(id))
+  }
+
+  /** Hang up the machine's viewer without touching its screen. */
+  hangUp(id: string, reason: CloseReason): void {
+    this.screens.get(id)?.hangUp(reason)
   }
 
   close(): void {
