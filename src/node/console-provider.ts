@@ -1,0 +1,114 @@
+// Everything console on a provider node, in one object the node starts and the provider agent asks:
+// the screens of its running machines, console@1 on the node's key, the SSH console server, the
+// per-machine passwords, and the hub's console commands. The agent's command switch calls
+// `command()` first and falls through to its own verbs when it answers `undefined`.
+//
+// Commands the hub sends over control@1 (params -> result):
+//   'console.passwd' {vmId, password} -> {}          set the machine's SSH console password
+//   'console.close'  {vmId, reason?: 'migrating'} -> {}   hang up its viewer ('migrating': also until it runs again)
+//   'console.info'   {} -> ConsoleInfo               where viewers reach this node
+import { join } from 'node:path'
+import type DHT from 'hyperdht'
+import type { KeyPair } from 'hyperdht'
+import type { Hypervisor } from '../hv/hypervisor.ts'
+import { ConsoleScreens, closeReasons, type ScreenOptions } from '../hv/console.ts'
+import { ConsoleServer } from './console-server.ts'
+import { ConsolePasswords } from './console-passwords.ts'
+import { SshConsoleServer, type SshCredential } from './ssh-console.ts'
+import { nodeError } from './errors.ts'
+
+export interface ConsoleServiceOptions {
+  dht: DHT
+  /** The provider node's key pair (the one it dials the hub with); viewers dial its public key. */
+  keyPair: KeyPair
+  /** The market key this provider pins. */
+  marketKey: Buffer
+  hv: Hypervisor
+  /** The node's data dir: host key and console passwords live under it. */
+  dataDir: string
+  /** SSH console; false turns it off. Default: 127.0.0.1, any free port. */
+  ssh?: false | { host?: string; port?: number; failDelayMs?: number; credentials?: SshCredential[] }
+  screen?: ScreenOptions
+  log?: (line: string) => void
+}
+
+export interface ConsoleInfo {
+  nodeKey: string
+  sshHost: string | null
+  sshPort: number | null
+  sshFingerprint: string | null
+}
+
+export const CONSOLE_COMMANDS = ['console.passwd', 'console.close', 'console.info'] as const
+
+export class ConsoleService {
+  readonly screens: ConsoleScreens
+  readonly passwords: ConsolePasswords
+  private server: ConsoleServer
+  ssh: SshConsoleServer | null = null
+  private sshHost: string | null = null
+  private onDelete = (id: string) => void this.passwords.delete(id).catch(() => {})
+
+  constructor(private opts: ConsoleServiceOptions) {
+    this.screens = new ConsoleScreens(opts.hv, opts.screen)
+    this.passwords = new ConsolePasswords(join(opts.dataDir, 'console-passwords'))
+    this.server = new ConsoleServer({ dht: opts.dht, keyPair: opts.keyPair, hubKey: opts.marketKey, screens: this.screens, log: opts.log })
+    // A machine that leaves this provider takes its password with it: a later one with the same
+    // id (it migrating back) gets a new one from its owner.
+    opts.hv.on('delete', this.onDelete)
+  }
+
+  async start(): Promise<ConsoleInfo> {
+    await this.screens.start()
+    await this.server.start()
+    if (this.opts.ssh !== false) {
+      const o = this.opts.ssh ?? {}
+      this.ssh = new SshConsoleServer({
+        screens: this.screens, passwords: this.passwords, dataDir: this.opts.dataDir,
+        host: o.host, port: o.port, failDelayMs: o.failDelayMs, credentials: o.credentials, log: this.opts.log,
+      })
+      const at = await this.ssh.start()
+      this.sshHost = at.host
+      this.opts.log?.(`ssh console on ${at.host}:${at.port} (host key ${at.fingerprint})`)
+    }
+    return this.info()
+  }
+
+  info(): ConsoleInfo {
+    return {
+      nodeKey: this.opts.keyPair.publicKey.toString('hex'),
+      sshHost: this.sshHost,
+      sshPort: this.ssh?.port ?? null,
+      sshFingerprint: this.ssh?.fingerprint ?? null,
+    }
+  }
+
+  /** A hub command, or undefined when `method` is not a console command. */
+  async command(method: string, params: unknown): Promise<unknown> {
+    const p = (params ?? {}) as Record<string, unknown>
+    switch (method) {
+      case 'console.passwd': {
+        const vmId = p.vmId
+        if (typeof vmId !== 'string') throw nodeError.badFrame('console.passwd needs a vmId')
+        await this.opts.hv.get(vmId) // HV_NOT_FOUND for a machine that is not here
+        await this.passwords.set(vmId, p.password as string)
+        return {}
+      }
+      case 'console.close': {
+        if (typeof p.vmId !== 'string') throw nodeError.badFrame('console.close needs a vmId')
+        if (p.reason === 'migrating') this.screens.migrate(p.vmId)
+        else this.screens.hangUp(p.vmId, closeReasons.hungUp(p.vmId))
+        return {}
+      }
+      case 'console.info': return this.info()
+      default: return undefined
+    }
+  }
+
+  async close(): Promise<void> {
+    this.opts.hv.off('delete', this.onDelete)
+    this.screens.close()
+    await this.server.close()
+    await this.ssh?.close()
+  }
+}
