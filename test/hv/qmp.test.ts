@@ -80,7 +80,7 @@ describe('QMP wire (replayed from real QEMU 7.2)', () => {
       await stopped
       expect(await qmp.execute('query-status')).toMatchObject({ status: 'paused' })
       await qmp.execute('cont')
-      const err = await qmp.execute('no-such-command').catch((e) => e)
+      const err = (await qmp.execute('no-such-command').catch((e: unknown) => e)) as Error & { code: string }
       expect(err.code).toBe('HV_QMP')
       expect(err.message).toContain('has not been found')
       expect(await qmp.execute('query-version')).toMatchObject({ qemu: { major: 7 } })
