@@ -1,0 +1,264 @@
+// blocks@1: the RSYNC method's transfer protocol, one protomux channel per migration (channel id =
+// the migration id) on the two providers' HyperDHT connection. The origin serves only the files of
+// a machine that `authorize` names for that migration and that remote key; the destination asks for
+// the manifest, then for the blocks it lacks, many requests in flight.
+import type Protomux from 'protomux'
+import type { Channel, Message } from 'protomux'
+import c from 'compact-encoding'
+import { open, type FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import { PROTOCOLS } from '../node/protocols.ts'
+import { VmmpError, fsError, vmmpError, VMMP_PROTOCOL, type VmmpErrorCode } from './errors.ts'
+import { BLOCK_SIZE, HASH_BYTES, blockCount, manifestFor, type MachineManifest } from './manifest.ts'
+import { DEFAULT_STALL_MS, StallWatch } from './stall.ts'
+
+export const OP_OPEN = 1
+export const OP_HASHES = 2
+export const OP_BLOCKS = 3
+/** 16 blocks = 1 MiB per response: large enough to amortize framing, small enough to interleave. */
+export const MAX_BLOCKS_PER_REQUEST = 16
+/** 8192 hashes = 256 KiB per HASHES response, well under the 16 MiB secretstream frame limit. */
+export const MAX_HASHES_PER_REQUEST = 8192
+export const DEFAULT_KEEPALIVE_MS = 2_000
+
+export interface Authorization { vmId: string; dir: string; files: string[]; version?: number | null }
+export type Authorize = (migrationId: string, remoteKey: Buffer) => Authorization | null | Promise<Authorization | null>
+
+interface Req { id: number; op: number; file: number; start: number; count: number }
+interface Res { id: number; error: string; data: Buffer }
+interface Alive { done: number; total: number }
+
+const reqEnc = {
+  preencode(s: any, m: Req) { for (const k of ['id', 'op', 'file', 'start', 'count'] as const) c.uint.preencode(s, m[k]) },
+  encode(s: any, m: Req) { for (const k of ['id', 'op', 'file', 'start', 'count'] as const) c.uint.encode(s, m[k]) },
+  decode(s: any): Req { return { id: c.uint.decode(s), op: c.uint.decode(s), file: c.uint.decode(s), start: c.uint.decode(s), count: c.uint.decode(s) } },
+}
+const resEnc = {
+  preencode(s: any, m: Res) { c.uint.preencode(s, m.id); c.string.preencode(s, m.error); c.buffer.preencode(s, m.data) },
+  encode(s: any, m: Res) { c.uint.encode(s, m.id); c.string.encode(s, m.error); c.buffer.encode(s, m.data) },
+  decode(s: any): Res { return { id: c.uint.decode(s), error: c.string.decode(s), data: c.buffer.decode(s) ?? Buffer.alloc(0) } },
+}
+const aliveEnc = {
+  preencode(s: any, m: Alive) { c.uint.preencode(s, m.done); c.uint.preencode(s, m.total) },
+  encode(s: any, m: Alive) { c.uint.encode(s, m.done); c.uint.encode(s, m.total) },
+  decode(s: any): Alive { return { done: c.uint.decode(s), total: c.uint.decode(s) } },
+}
+/** Framing cost per message beyond its payload, for bytes-on-wire accounting (protomux + uints, rounded up). */
+export const FRAME_OVERHEAD = 16
+
+function channelMessages(ch: Channel) {
+  return { req: ch.addMessage<Req>({ encoding: reqEnc }), res: ch.addMessage<Res>({ encoding: resEnc }), alive: ch.addMessage<Alive>({ encoding: aliveEnc }) }
+}
+
+export interface BlocksServerOptions {
+  authorize: Authorize
+  keepaliveMs?: number
+  /** Test hook: mutate a block after it is read (to prove the destination rejects corruption). */
+  mutateBlock?: (file: string, index: number, data: Buffer) => void
+}
+
+/** Origin side: answer blocks@1 channels the remote opens on this connection. Returns an unpair function. */
+export function serveBlocks(mux: Protomux, opts: BlocksServerOptions): () => void {
+  const remoteKey: Buffer = (mux.stream as any).remotePublicKey ?? Buffer.alloc(0)
+  mux.pair({ protocol: PROTOCOLS.blocks }, (id) => {
+    if (!id) return
+    serveOne(mux, id, remoteKey, opts)
+  })
+  return () => mux.unpair({ protocol: PROTOCOLS.blocks })
+}
+
+function serveOne(mux: Protomux, id: Buffer, remoteKey: Buffer, opts: BlocksServerOptions): void {
+  const migrationId = id.toString()
+  let auth: Authorization | null = null
+  let manifest: MachineManifest | null = null
+  const handles = new Map<number, Promise<FileHandle>>()
+  let closed = false
+  const ch = mux.createChannel({
+    protocol: PROTOCOLS.blocks,
+    id,
+    onclose: async () => {
+      closed = true
+      for (const h of handles.values()) h.then((fh) => fh.close()).catch(() => {})
+    },
+  })
+  if (!ch) return
+  const m = channelMessages(ch)
+  const reply = (r: Res) => { if (!closed) m.res.send(r) }
+  const fail = (rid: number, err: unknown) => {
+    const code = err instanceof VmmpError ? err.code : 'VMMP_IO'
+    reply({ id: rid, error: `${code} ${err instanceof Error ? err.message : String(err)}`, data: Buffer.alloc(0) })
+  }
+
+  async function onOpen(r: Req): Promise<void> {
+    auth = await opts.authorize(migrationId, remoteKey)
+    if (!auth) throw vmmpError.unauthorized(`blocks of migration ${migrationId}`)
+    const a = auth
+    const total = a.files.length
+    let done = 0
+    // Hashing a large disk takes a while: tell the destination we are alive so it does not call a stall.
+    const timer = setInterval(() => { if (!closed) m.alive.send({ done, total }) }, opts.keepaliveMs ?? DEFAULT_KEEPALIVE_MS)
+    try {
+      manifest = await manifestFor(a.dir, a.files, a.version ?? null, { onProgress: () => { done++ } })
+    } finally { clearInterval(timer) }
+    const files = manifest.files.map((f) => ({ name: f.name, size: f.size, root: f.root }))
+    reply({ id: r.id, error: '', data: Buffer.from(JSON.stringify({ vmId: a.vmId, version: a.version ?? null, files })) })
+  }
+
+  function fileOf(r: Req, max: number) {
+    if (!manifest || !auth) throw vmmpError.protocol('request before OPEN')
+    const f = manifest.files[r.file]
+    if (!f) throw vmmpError.protocol(`no file #${r.file}`)
+    if (r.count < 1 || r.count > max || r.start + r.count > blockCount(f.size)) throw vmmpError.protocol('block range out of bounds')
+    return f
+  }
+
+  async function onBlocks(r: Req): Promise<void> {
+    const f = fileOf(r, MAX_BLOCKS_PER_REQUEST)
+    let h = handles.get(r.file)
+    if (!h) { h = open(join(auth!.dir, f.name), 'r'); handles.set(r.file, h) }
+    const fh = await h
+    const pos = r.start * BLOCK_SIZE
+    const len = Math.min(r.count * BLOCK_SIZE, f.size - pos)
+    const buf = Buffer.allocUnsafe(len)
+    let got = 0
+    while (got < len) {
+      const { bytesRead } = await fh.read(buf, got, len - got, pos + got)
+      if (bytesRead === 0) throw vmmpError.io(`reading ${f.name}`, new Error('file shrank'))
+      got += bytesRead
+    }
+    if (opts.mutateBlock) for (let i = 0; i < r.count; i++) opts.mutateBlock(f.name, r.start + i, buf.subarray(i * BLOCK_SIZE, Math.min(len, (i + 1) * BLOCK_SIZE)))
+    reply({ id: r.id, error: '', data: buf })
+  }
+
+  m.req.onmessage = (r) => {
+    const run = r.op === OP_OPEN ? onOpen(r)
+      : r.op === OP_HASHES ? Promise.resolve().then(() => {
+        const f = fileOf(r, MAX_HASHES_PER_REQUEST)
+        reply({ id: r.id, error: '', data: f.hashes.subarray(r.start * HASH_BYTES, (r.start + r.count) * HASH_BYTES) })
+      })
+      : r.op === OP_BLOCKS ? onBlocks(r)
+      : Promise.reject(vmmpError.protocol(`unknown op ${r.op}`))
+    run.catch((err) => fail(r.id, err instanceof VmmpError ? err : fsError('serving', migrationId, err)))
+  }
+  ch.open()
+}
+
+export interface RemoteFile { name: string; size: number; root: string }
+
+export interface BlocksClientOptions {
+  stallMs?: number
+  signal?: AbortSignal
+  /** Seen on every response and keepalive: stall detection and progress hang off it. */
+  onActivity?: () => void
+}
+
+/** Destination side of one migration's blocks@1 channel: a promise per request, many in flight. */
+export class BlocksClient {
+  private ch: Channel
+  private msgs: { req: Message<Req>; res: Message<Res>; alive: Message<Alive> }
+  private pending = new Map<number, { resolve: (b: Buffer) => void; reject: (e: unknown) => void }>()
+  private nextId = 1
+  private watch: StallWatch
+  private failure: VmmpError | null = null
+  private abortOff: () => void = () => {}
+  /** Payload plus framing of every message either way, for the bytes-on-wire figure. */
+  bytesOnWire = 0
+  vmId = ''
+  version: number | null = null
+  files: RemoteFile[] = []
+
+  private constructor(mux: Protomux, readonly migrationId: string, private opts: BlocksClientOptions) {
+    this.watch = new StallWatch(opts.stallMs ?? DEFAULT_STALL_MS, (err) => this.fail(err))
+    const ch = mux.createChannel({ protocol: PROTOCOLS.blocks, id: Buffer.from(migrationId), onclose: () => this.fail(vmmpError.closed('the block transfer')) })
+    if (!ch) throw vmmpError.protocol(`a blocks@1 channel for migration ${migrationId} is already open on this connection`)
+    this.ch = ch
+    this.msgs = channelMessages(ch)
+    this.msgs.res.onmessage = (r) => this.onResponse(r)
+    this.msgs.alive.onmessage = () => { this.watch.touch(); this.opts.onActivity?.() }
+    if (opts.signal) {
+      const h = () => this.fail(vmmpError.aborted())
+      opts.signal.addEventListener('abort', h, { once: true })
+      this.abortOff = () => opts.signal!.removeEventListener('abort', h)
+    }
+    ch.open()
+  }
+
+  /** Open the channel and the migration: the origin authorizes and answers its file list. */
+  static async open(mux: Protomux, migrationId: string, opts: BlocksClientOptions = {}): Promise<BlocksClient> {
+    const client = new BlocksClient(mux, migrationId, opts)
+    if (opts.signal?.aborted) client.fail(vmmpError.aborted())
+    try {
+      const info = JSON.parse((await client.request(OP_OPEN, 0, 0, 0)).toString())
+      client.vmId = String(info.vmId)
+      client.version = info.version ?? null
+      client.files = info.files
+      return client
+    } catch (err) {
+      client.close()
+      throw err
+    }
+  }
+
+  /** The origin's block hashes of one file (HASH_BYTES each, ZERO_HASH for zero blocks). */
+  async hashes(file: number): Promise<Buffer> {
+    const n = blockCount(this.files[file].size)
+    const parts: Promise<Buffer>[] = []
+    for (let s = 0; s < n; s += MAX_HASHES_PER_REQUEST) parts.push(this.request(OP_HASHES, file, s, Math.min(MAX_HASHES_PER_REQUEST, n - s)))
+    const out = Buffer.concat(await Promise.all(parts))
+    if (out.length !== n * HASH_BYTES) throw vmmpError.protocol('short hash list')
+    return out
+  }
+
+  /** `count` consecutive blocks of a file, starting at block `start` (unverified: the caller checks hashes). */
+  async blocks(file: number, start: number, count: number): Promise<Buffer> {
+    const f = this.files[file]
+    const data = await this.request(OP_BLOCKS, file, start, count)
+    const want = Math.min(count * BLOCK_SIZE, f.size - start * BLOCK_SIZE)
+    if (data.length !== want) throw vmmpError.protocol(`got ${data.length} bytes for ${want}`)
+    return data
+  }
+
+  /** Local work in progress (e.g. hashing our old copy): not a stall. */
+  touch(): void { this.watch.touch() }
+
+  close(): void {
+    this.watch.stop()
+    this.abortOff()
+    if (!this.ch.closed) this.ch.close()
+  }
+
+  private request(op: number, file: number, start: number, count: number): Promise<Buffer> {
+    if (this.failure) return Promise.reject(this.failure)
+    const id = this.nextId++
+    this.bytesOnWire += FRAME_OVERHEAD
+    return new Promise<Buffer>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject })
+      this.msgs.req.send({ id, op, file, start, count })
+    })
+  }
+
+  private onResponse(r: Res): void {
+    this.watch.touch()
+    this.bytesOnWire += r.data.length + FRAME_OVERHEAD
+    this.opts.onActivity?.()
+    const p = this.pending.get(r.id)
+    if (!p) return
+    this.pending.delete(r.id)
+    if (!r.error) return p.resolve(r.data)
+    const sp = r.error.indexOf(' ')
+    const code = r.error.slice(0, sp) as VmmpErrorCode
+    p.reject(new VmmpError(/^VMMP_[A-Z_]+$/.test(code) ? code : VMMP_PROTOCOL, `origin: ${r.error.slice(sp + 1)}`))
+  }
+
+  /** First failure wins: every pending request rejects with it and the channel closes. */
+  private fail(err: VmmpError): void {
+    if (this.failure) return
+    this.failure = err
+    for (const p of this.pending.values()) p.reject(err)
+    this.pending.clear()
+    this.close()
+  }
+
+  get error(): VmmpError | null { return this.failure }
+}
+

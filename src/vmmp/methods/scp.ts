@@ -1,0 +1,1 @@
+export const scpMethod: any = { name: 'SCP', pull: async () => { throw new Error('todo') } }

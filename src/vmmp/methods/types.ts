@@ -1,0 +1,57 @@
+// The contract every migration method meets, so the provider's migration server and the hub's
+// agent drive RSYNC, SCP and any later method the same way (report §7.1.2: a new method plugs in
+// without touching the agent).
+import type Protomux from 'protomux'
+import type { Authorize } from '../blocks.ts'
+
+/** How the destination reaches the origin for this migration; each method uses the part it needs. */
+export interface MigrationSource {
+  /** The protomux of the destination's HyperDHT connection to the origin (RSYNC: blocks@1). */
+  mux?: Protomux
+  /** The origin's SSH server and the one-time credential the hub issued for this migration (SCP). */
+  ssh?: { host: string; port: number; username: string; password: string }
+}
+
+export interface PullOptions {
+  /** The migration id: names the blocks@1 channel and the SSH user; the origin authorizes by it. */
+  migrationId: string
+  src: MigrationSource
+  /** The machine directory on the destination (`Hypervisor.dirOf(id)`); created if missing. */
+  destDir: string
+  /** Cache the arrived manifest as this version (`.manifest-<version>.bin`) for the next visit. */
+  cacheVersion?: number | null
+  /** Bytes done of bytes to do; called often, cheap. */
+  onProgress?: (bytesDone: number, bytesTotal: number) => void
+  signal?: AbortSignal
+  /** No bytes and no keepalive for this long = VMMP_STALLED (default 10 s). */
+  stallMs?: number
+}
+
+export interface PullResult {
+  method: string
+  /** Files now in destDir, relative names, as the origin listed them. */
+  files: string[]
+  /** Payload and framing received and sent for this transfer (manifest included). */
+  bytesOnWire: number
+  /** Bytes written to the destination's disk (zeros skipped in fresh files are not counted). */
+  bytesWritten: number
+  /** Sum of the files' sizes. */
+  bytesTotal: number
+  /** Files in destDir the origin did not list (e.g. a stale saved state): the caller decides. */
+  extraFiles: string[]
+  verified: true
+}
+
+export interface ServeContext {
+  /** Resolve a migration id (and the remote's key) to the machine files it may read, or null. */
+  authorize: Authorize
+}
+
+export interface MigrationMethod {
+  /** The VMMP method token (RSYNC, SCP, …): upper case, as in RESULTS and REQ. */
+  readonly name: string
+  /** Destination side: fetch the machine's files into destDir, verified, or throw a VMMP_* error. */
+  pull(opts: PullOptions): Promise<PullResult>
+  /** Origin side, where the method has one on a protomux connection: start answering; returns a stop function. */
+  serve?(mux: Protomux, ctx: ServeContext): () => void
+}

@@ -1,0 +1,48 @@
+// Test and benchmark images: sparse files with a chosen fraction of 64 KiB blocks holding random
+// data (in runs, like a filesystem's extents), and in-place edits of a fraction of blocks.
+import { open, truncate } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { BLOCK_SIZE } from '../../src/vmmp/manifest.ts'
+
+/** Deterministic PRNG so a benchmark edits the same blocks each run. */
+export function prng(seed: number): () => number {
+  let s = seed >>> 0 || 1
+  return () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s / 0x100000000 }
+}
+
+/** A sparse file of `size` bytes with about `dataFraction` of its blocks filled, in runs of up to 64 blocks. */
+export async function makeImage(path: string, size: number, dataFraction: number, seed = 1): Promise<number> {
+  await truncate(path, 0).catch(() => {})
+  const fh = await open(path, 'w')
+  await fh.truncate(size)
+  const rand = prng(seed)
+  const blocks = Math.ceil(size / BLOCK_SIZE)
+  let want = Math.round(blocks * dataFraction)
+  let written = 0
+  while (want > 0) {
+    const run = Math.min(want, 1 + Math.floor(rand() * 64))
+    const start = Math.floor(rand() * Math.max(1, blocks - run))
+    const len = Math.min(run * BLOCK_SIZE, size - start * BLOCK_SIZE)
+    await fh.write(randomBytes(len), 0, len, start * BLOCK_SIZE)
+    written += len
+    want -= run
+  }
+  await fh.close()
+  return written
+}
+
+/** Overwrite `fraction` of the blocks (scattered, distinct) with random data; returns their indices. */
+export async function touchBlocks(path: string, size: number, fraction: number, seed = 2): Promise<number[]> {
+  const rand = prng(seed)
+  const blocks = Math.ceil(size / BLOCK_SIZE)
+  const pick = new Set<number>()
+  const n = Math.max(1, Math.round(blocks * fraction))
+  while (pick.size < n) pick.add(Math.floor(rand() * blocks))
+  const fh = await open(path, 'r+')
+  for (const i of pick) {
+    const len = Math.min(BLOCK_SIZE, size - i * BLOCK_SIZE)
+    await fh.write(randomBytes(len), 0, len, i * BLOCK_SIZE)
+  }
+  await fh.close()
+  return [...pick].sort((a, b) => a - b)
+}
