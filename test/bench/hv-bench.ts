@@ -1,0 +1,152 @@
+// Hypervisor benchmark: boot-to-shell, suspend (time and state-file size) and resume for 128 MB and 512 MB
+// guests, through our layer (Hypervisor + qemu driver: qemu-nbd-served VMDK, daemonized QEMU, QMP) and
+// beside it the same steps on a bare qemu-system-x86_64 command line (raw disk file, same QMP commands),
+// in the same run. Target: our overhead under 10%. TCG, as KVM hangs on these hosts.
+// Run alone: node bin/run-ts.js test/bench/hv-bench.ts
+import { spawn, type ChildProcess } from 'node:child_process'
+import { connect, type Socket } from 'node:net'
+import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { execa } from 'execa'
+import { Hypervisor } from '../../src/hv/hypervisor.ts'
+import { Monitor } from '../../src/hv/qemu/monitor.ts'
+import { ConsoleSession } from '../hv/console.ts'
+
+export interface BenchRow { name: string; ours: number; bare: number; unit: string; target: string }
+
+const GUEST = fileURLToPath(new URL('../../fixtures/guest/build/', import.meta.url))
+const MEMORIES = [128, 512]
+const TARGET = 'ours ≤ bare × 1.10'
+
+async function shellAnswers(open: () => Promise<Socket>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    let sock: Socket | null = null
+    try {
+      sock = await open()
+      const t = new ConsoleSession(sock)
+      for (;;) {
+        try {
+          await t.run('echo "re""ady"', 300)
+          return
+        } catch (err) {
+          if (Date.now() > deadline) throw err
+        }
+      }
+    } catch (err) {
+      if (Date.now() > deadline) throw err
+      await new Promise((r) => setTimeout(r, 50))
+    } finally {
+      sock?.destroy()
+    }
+  }
+}
+
+function unixSocket(path: string): Promise<Socket> {
+  return new Promise((res, rej) => {
+    const s = connect(path)
+    s.once('connect', () => res(s))
+    s.once('error', rej)
+  })
+}
+
+async function ours(memory: number): Promise<{ boot: number; suspend: number; size: number; resume: number }> {
+  const dir = await mkdtemp(join(tmpdir(), 'virtuoso-hv-bench-'))
+  const hv = await Hypervisor.open({ driver: 'qemu', dir, accel: 'tcg', stopTimeoutMs: 10_000 })
+  try {
+    await hv.create('b', { memory, hd: 2100, speed: 1000, os: 'linux' })
+    await hv.register('b')
+    let t = performance.now()
+    await hv.start('b')
+    await shellAnswers(() => hv.console('b'))
+    const boot = performance.now() - t
+    t = performance.now()
+    await hv.suspend('b')
+    const suspend = performance.now() - t
+    const size = (await stat(join(hv.dirOf('b'), 'state.sav'))).size
+    t = performance.now()
+    await hv.resume('b')
+    await shellAnswers(() => hv.console('b'))
+    const resume = performance.now() - t
+    await hv.stop('b')
+    return { boot, suspend, size, resume }
+  } finally {
+    await hv.close()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+async function bare(memory: number): Promise<{ boot: number; suspend: number; size: number; resume: number }> {
+  const dir = await mkdtemp(join(tmpdir(), 'virtuoso-hv-bench-bare-'))
+  const procs: ChildProcess[] = []
+  const run = (extra: string[]): ChildProcess => {
+    const p = spawn('qemu-system-x86_64', ['-nodefaults', '-display', 'none', '-machine', 'pc,accel=tcg', '-m', String(memory), '-smp', '1',
+      '-qmp', `unix:${dir}/qmp.sock,server=on,wait=off`, '-chardev', `socket,id=s,path=${dir}/serial.sock,server=on,wait=off`, '-serial', 'chardev:s',
+      '-drive', `file=${dir}/disk.raw,format=raw,if=virtio`, '-kernel', join(GUEST, 'vmlinuz'), '-initrd', join(GUEST, 'initrd.img'),
+      '-append', 'console=ttyS0 quiet', ...extra], { stdio: 'ignore' })
+    procs.push(p)
+    return p
+  }
+  const exited = (p: ChildProcess): Promise<void> => new Promise((r) => (p.exitCode !== null ? r() : p.once('exit', () => r())))
+  const monitor = async (): Promise<Monitor> => {
+    for (let i = 0; ; i++) {
+      try { return await Monitor.connect(`${dir}/qmp.sock`) } catch (e) { if (i > 200) throw e; await new Promise((r) => setTimeout(r, 25)) }
+    }
+  }
+  try {
+    await execa('qemu-img', ['create', '-f', 'raw', join(dir, 'disk.raw'), '2100M'])
+    let t = performance.now()
+    let q = run([])
+    await shellAnswers(() => unixSocket(`${dir}/serial.sock`))
+    const boot = performance.now() - t
+    t = performance.now()
+    let mon = await monitor()
+    await mon.saveState(join(dir, 'state.sav'), { timeoutMs: 120_000 })
+    await mon.quit()
+    mon.close()
+    await exited(q)
+    const suspend = performance.now() - t
+    const size = (await stat(join(dir, 'state.sav'))).size
+    t = performance.now()
+    q = run(['-S', '-incoming', `exec:cat '${dir}/state.sav'`])
+    mon = await monitor()
+    if ((await mon.waitIncoming(120_000)) === 'paused') await mon.cont()
+    await shellAnswers(() => unixSocket(`${dir}/serial.sock`))
+    const resume = performance.now() - t
+    await mon.quit()
+    mon.close()
+    await exited(q)
+    return { boot, suspend, size, resume }
+  } finally {
+    for (const p of procs) p.kill('SIGKILL')
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+export async function hvBench(): Promise<BenchRow[]> {
+  const rows: BenchRow[] = []
+  for (const memory of MEMORIES) {
+    const b = await bare(memory)
+    const o = await ours(memory)
+    const ms = (x: number): number => Math.round(x)
+    rows.push(
+      { name: `boot to shell, ${memory} MB`, ours: ms(o.boot), bare: ms(b.boot), unit: 'ms', target: TARGET },
+      { name: `suspend, ${memory} MB`, ours: ms(o.suspend), bare: ms(b.suspend), unit: 'ms', target: TARGET },
+      { name: `state file, ${memory} MB`, ours: +(o.size / 1048576).toFixed(1), bare: +(b.size / 1048576).toFixed(1), unit: 'MiB', target: TARGET },
+      { name: `resume to shell, ${memory} MB`, ours: ms(o.resume), bare: ms(b.resume), unit: 'ms', target: TARGET },
+    )
+  }
+  return rows
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const rows = await hvBench()
+  const w = Math.max(...rows.map((r) => r.name.length))
+  console.log(`${'step'.padEnd(w)}  ${'ours'.padStart(9)}  ${'bare'.padStart(9)}  unit  overhead  target`)
+  for (const r of rows) {
+    const over = r.bare ? `${(((r.ours - r.bare) / r.bare) * 100).toFixed(1)}%` : '-'
+    console.log(`${r.name.padEnd(w)}  ${String(r.ours).padStart(9)}  ${String(r.bare).padStart(9)}  ${r.unit.padEnd(4)}  ${over.padStart(8)}  ${r.target}`)
+  }
+}
