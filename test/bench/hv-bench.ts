@@ -5,6 +5,7 @@
 // Run alone: node bin/run-ts.js test/bench/hv-bench.ts
 import { spawn, type ChildProcess } from 'node:child_process'
 import { connect, type Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -20,10 +21,10 @@ const GUEST = fileURLToPath(new URL('../../fixtures/guest/build/', import.meta.u
 const MEMORIES = [128, 512]
 const TARGET = 'ours ≤ bare × 1.10'
 
-async function shellAnswers(open: () => Promise<Socket>, timeoutMs = 60_000): Promise<void> {
+async function shellAnswers(open: () => Promise<Duplex>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    let sock: Socket | null = null
+    let sock: Duplex | null = null
     try {
       sock = await open()
       const t = new ConsoleSession(sock)
