@@ -30,7 +30,27 @@ export class ConsoleSession extends EventEmitter {
   vmId = ''
   private ended = false
 
-  private constructor(private socket: NoiseSocket, private wire: ConsoleWire) { super() }
+  // The repaint can arrive in the same packet as 'attached', before the caller had a chance to
+  // listen: keep output until the first 'data' listener, then hand it over in order.
+  private backlog: Buffer[] | null = []
+
+  private constructor(private socket: NoiseSocket, private wire: ConsoleWire) {
+    super()
+    this.on('newListener', (event) => {
+      if (event !== 'data' || !this.backlog) return
+      queueMicrotask(() => {
+        const b = this.backlog
+        if (!b) return
+        while (b.length) this.emit('data', b.shift())
+        this.backlog = null
+      })
+    })
+  }
+
+  private deliver(b: Buffer): void {
+    if (this.backlog) this.backlog.push(b)
+    else this.emit('data', b)
+  }
 
   static dial(opts: ConsoleDialOptions): Promise<ConsoleSession> {
     const socket = opts.dht.connect(opts.nodeKey)
@@ -60,7 +80,7 @@ export class ConsoleSession extends EventEmitter {
             else session!.finish({ code: m.code, message: m.message })
           }
         },
-        data: (b) => session?.emit('data', b),
+        data: (b) => session?.deliver(b),
         close: () => {
           if (!settled) fail(nodeError.closed('the console attach'))
           else session!.finish({ code: 'NODE_CONNECTION_CLOSED', message: 'the connection to the provider closed' })

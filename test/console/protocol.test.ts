@@ -8,6 +8,8 @@ import { ConsoleServer } from '../../src/node/console-server.ts'
 import { ConsoleSession } from '../../src/node/console-client.ts'
 import { signTicket } from '../../src/node/console-ticket.ts'
 import { testHv, waitFor } from './helpers.ts'
+import { PassThrough } from 'node:stream'
+import { runTerminal } from '../../src/cli/console-commands.ts'
 
 let testnet: Awaited<ReturnType<typeof createTestnet>>
 let env: Awaited<ReturnType<typeof testHv>>
@@ -70,6 +72,22 @@ describe('console@1', () => {
     const s = await dial(once)
     await expect(dial(once)).rejects.toMatchObject({ code: 'NODE_TICKET_REPLAYED' })
     await s.detach()
+  })
+
+  it('the CLI terminal relay: keys reach the guest, window resizes follow, Ctrl-] detaches', async () => {
+    const s = await dial(ticketFor('vm1'))
+    const stdin = new PassThrough()
+    const stdout = Object.assign(new PassThrough(), { columns: 90, rows: 30 })
+    let out = ''
+    stdout.on('data', (b: Buffer) => { out += b.toString() })
+    let resize: (() => void) | null = null
+    const ended = runTerminal(s, { stdin, stdout, onResize: (fn) => { resize = fn; return () => { resize = null } } })
+    stdin.write('echo via-cli\r')
+    await waitFor(() => out.includes('via-cli\r\n/ # '), 5000, 'the relayed echo')
+    resize!()
+    await waitFor(() => screens['screens'].get('vm1')?.cols === 90, 5000, 'the resize')
+    stdin.write(Buffer.from([0x1d]))
+    expect(await ended).toMatchObject({ code: 'NODE_CONSOLE_DETACHED' })
   })
 
   it('a second viewer takes over and the first is told', async () => {
