@@ -3,7 +3,7 @@
 // A ticket names one machine on one provider node, one user, and expires within a minute; it is
 // signed with the hub's ed25519 key (its Noise key pair, the market key the provider already pins)
 // and its nonce is remembered until it expires, so a stolen ticket can't be replayed.
-import * as sodium from 'sodium-native'
+import sodium from 'sodium-native'
 import { randomBytes } from 'node:crypto'
 import { VirtuosoError } from '../errors.ts'
 
