@@ -1,8 +1,9 @@
 // The frame around every view (k9s style): header, body, a status line that flashes errors instead
 // of crashing, the confirmation prompt for dangerous actions, and the hint bar of key actions.
 import React, { Component, useCallback, useMemo, useRef, useState, type ReactNode } from 'react'
-import { Box, Text, useInput } from 'ink'
-import { actionsSignature, confirmQuestion, findAction, hintLines, keyName, visibleActions, type KeyAction } from './keys.ts'
+import { Box, Text } from 'ink'
+import { actionsSignature, confirmQuestion, findAction, hintLines, visibleActions, type KeyAction } from './keys.ts'
+import { useKeys } from './hooks/use-keys.ts'
 import { FrameContext, type FrameApi, type StatusTone } from './hooks/use-frame.ts'
 import { useTone } from './theme.ts'
 
@@ -86,8 +87,7 @@ export function Frame(props: FrameProps): React.JSX.Element {
     },
   }), [readOnly, captured, pending, flash, runAction])
 
-  useInput((input, key) => {
-    const name = keyName(input, key)
+  useKeys((name) => {
     if (pending) {
       setPending(null)
       if (name === 'y' || name === 'Y') execute(pending)

@@ -1,8 +1,8 @@
 // A form that owns the keyboard while open: tab/↓ next field, shift-tab/↑ back, ←/→ choices,
 // enter next (submits on the last field), ctrl-s submits, esc cancels. Locked fields are shown, greyed.
-import React, { useState } from 'react'
-import { Box, Text, useInput } from 'ink'
-import { keyName } from '../keys.ts'
+import React, { useRef, useState } from 'react'
+import { Box, Text } from 'ink'
+import { useKeys } from '../hooks/use-keys.ts'
 import { useCapture, useFrame } from '../hooks/use-frame.ts'
 import { cycleChoice, editText, firstField, initialValues, nextField, shown, type Field } from '../render/form.ts'
 import { errorMessage } from '../Frame.tsx'
@@ -31,23 +31,27 @@ export function Form(p: FormProps): React.JSX.Element {
   const [error, setError] = useState<string | null>(null)
   useCapture(true, FORM_HINT)
 
-  const set = (name: string, v: string) => {
-    const next = { ...values, [name]: v }
-    setValues(p.onChange?.(next) ?? next)
+  // Keys can arrive faster than renders: edits read and write the latest values through a ref.
+  const latest = useRef(values)
+  latest.current = values
+  const set = (name: string, edit: (old: string) => string) => {
+    const cur = latest.current
+    const next = { ...cur, [name]: edit(cur[name] ?? '') }
+    latest.current = p.onChange?.(next) ?? next
+    setValues(latest.current)
   }
   const submit = () => {
     if (busy) return
     setError(null)
     let r: unknown
-    try { r = p.onSubmit(values) } catch (err) { setError(errorMessage(err)); return }
+    try { r = p.onSubmit(latest.current) } catch (err) { setError(errorMessage(err)); return }
     if (r && typeof (r as Promise<unknown>).then === 'function') {
       setBusy(true)
       ;(r as Promise<unknown>).then(() => setBusy(false), (err) => { setBusy(false); setError(errorMessage(err)) })
     }
   }
 
-  useInput((input, key) => {
-    const name = keyName(input, key)
+  useKeys((name, input) => {
     const f = p.fields[at]
     if (name === 'esc') return p.onCancel?.()
     if (name === 'ctrl+s') return submit()
@@ -59,12 +63,12 @@ export function Form(p: FormProps): React.JSX.Element {
     }
     if (!f || f.kind === 'locked') return
     if (f.kind === 'choice') {
-      if (name === 'left') set(f.name, cycleChoice(f, values[f.name], -1))
-      else if (name === 'right' || name === ' ') set(f.name, cycleChoice(f, values[f.name], 1))
+      if (name === 'left') set(f.name, (v) => cycleChoice(f, v, -1))
+      else if (name === 'right' || name === ' ') set(f.name, (v) => cycleChoice(f, v, 1))
       return
     }
-    set(f.name, editText(values[f.name] ?? '', input, name))
-  }, { isActive: !frame.confirming })
+    set(f.name, (v) => editText(v, input, name))
+  }, !frame.confirming)
 
   const labelWidth = Math.min(24, Math.max(...p.fields.map((f) => f.label.length)) + 1)
   return (

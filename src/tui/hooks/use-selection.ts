@@ -1,7 +1,6 @@
 // A cursor over a list: ↑/↓ (or k/j), PgUp/PgDn, Home/End. Stays in range as the list changes live.
 import { useEffect, useState } from 'react'
-import { useInput } from 'ink'
-import { keyName } from '../keys.ts'
+import { useKeys } from './use-keys.ts'
 import { useFrame } from './use-frame.ts'
 
 export function clampIndex(i: number, count: number): number {
@@ -25,9 +24,9 @@ export function useSelection(count: number, opts: { active?: boolean; page?: num
   const frame = useFrame()
   const [index, setIndex] = useState(0)
   useEffect(() => { if (index !== clampIndex(index, count)) setIndex(clampIndex(index, count)) }, [count, index])
-  useInput((input, key) => {
-    const next = moveIndex(index, keyName(input, key), count, opts.page ?? 10)
+  useKeys((name) => {
+    const next = moveIndex(index, name, count, opts.page ?? 10)
     if (next !== null) setIndex(next)
-  }, { isActive: (opts.active ?? true) && frame.inputFree })
+  }, (opts.active ?? true) && frame.inputFree)
   return [clampIndex(index, count), setIndex]
 }

@@ -1,12 +1,12 @@
 // Log: the event log (events concerning me), following the tail as it grows; ↑ stops following
 // so older lines can be read, f follows again.
 import React, { useEffect, useState } from 'react'
-import { Box, useInput } from 'ink'
+import { Box } from 'ink'
 import type { EventRow } from '../../market/types.ts'
 import { Table } from '../components/Table.tsx'
 import { useFrame, useViewActions } from '../hooks/use-frame.ts'
 import { moveIndex } from '../hooks/use-selection.ts'
-import { keyName } from '../keys.ts'
+import { useKeys } from '../hooks/use-keys.ts'
 import { eventRow, isAlarm, LOG_COLUMNS, orderEvents } from '../render/log.ts'
 
 export interface LogProps {
@@ -23,12 +23,12 @@ export function Log(p: LogProps): React.JSX.Element {
   const [i, setI] = useState(Math.max(0, rows.length - 1))
   useEffect(() => { if (follow) setI(Math.max(0, rows.length - 1)) }, [rows.length, follow])
   const height = Math.max(1, p.height - 2)
-  useInput((input, key) => {
-    const next = moveIndex(i, keyName(input, key), rows.length, height)
+  useKeys((name) => {
+    const next = moveIndex(i, name, rows.length, height)
     if (next === null) return
     setI(next)
     setFollow(next >= rows.length - 1)
-  }, { isActive: frame.inputFree })
+  }, frame.inputFree)
   useViewActions([{ key: 'f', description: follow ? 'following' : 'follow', run: () => setFollow(true) }])
   return (
     <Box flexDirection="column">

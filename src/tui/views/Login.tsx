@@ -1,8 +1,8 @@
 // Login (login.pl): user name and password; ctrl-n switches to signing up.
 import React from 'react'
-import { Box, Text, useInput } from 'ink'
+import { Box, Text } from 'ink'
 import { Form } from '../components/Form.tsx'
-import { keyName } from '../keys.ts'
+import { useKeys } from '../hooks/use-keys.ts'
 import { useTone } from '../theme.ts'
 
 export interface LoginProps {
@@ -16,7 +16,7 @@ export interface LoginProps {
 
 export function Login(p: LoginProps): React.JSX.Element {
   const tone = useTone()
-  useInput((input, key) => { if (keyName(input, key) === 'ctrl+n') p.onSignup() })
+  useKeys((name) => { if (name === 'ctrl+n') p.onSignup() })
   return (
     <Box flexDirection="column">
       <Text color={tone('accent')} bold>Virtuoso: raw virtual machines, bought and sold peer to peer</Text>

@@ -39,12 +39,12 @@ export function ProviderMachines(p: ProviderMachinesProps): React.JSX.Element {
       { key: 'e', description: 'edit prices', mutates: true, run: () => setMode('edit') },
       ...(pm.drainUntil ? [] : [{
         key: 'n', description: 'drain', dangerous: true,
-        confirm: `Drain ${pm.name}: no new machines, owners of ${on.length} get ${DEFAULT_DRAIN} to move away, then it is deleted?`,
+        confirm: `Drain ${pm.name}? ${on.length} machine(s) get ${DEFAULT_DRAIN} to move away, then it goes`,
         run: () => p.call('pm.delete', { pmId: pm.id, drain: DEFAULT_DRAIN }).then(() => `${pm.name}: draining for ${DEFAULT_DRAIN}`),
       }]),
       {
         key: 'd', description: 'delete', dangerous: true,
-        confirm: `Delete ${pm.name} now${on.length ? `, removing the ${on.length} machine(s) on it` : ''}?`,
+        confirm: `Delete ${pm.name} now${on.length ? ` with its ${on.length} machine(s)` : ''}?`,
         run: () => p.call('pm.delete', { pmId: pm.id }).then(() => `${pm.name}: deleted`),
       },
     )

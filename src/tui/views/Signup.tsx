@@ -1,8 +1,8 @@
 // Signup (signup.pl): a buyer or provider account; logs in on success. ctrl-l goes back to login.
 import React from 'react'
-import { Box, Text, useInput } from 'ink'
+import { Box, Text } from 'ink'
 import { Form } from '../components/Form.tsx'
-import { keyName } from '../keys.ts'
+import { useKeys } from '../hooks/use-keys.ts'
 import { useTone } from '../theme.ts'
 
 export interface SignupValues { user: string; type: 'buyer' | 'provider'; email: string; password: string }
@@ -23,7 +23,7 @@ export function signupValues(v: Record<string, string>): SignupValues {
 
 export function Signup(p: SignupProps): React.JSX.Element {
   const tone = useTone()
-  useInput((input, key) => { if (keyName(input, key) === 'ctrl+l') p.onLogin() })
+  useKeys((name) => { if (name === 'ctrl+l') p.onLogin() })
   return (
     <Box flexDirection="column">
       <Text color={tone('accent')} bold>Virtuoso: new account</Text>
