@@ -5,6 +5,7 @@ import { processCommands } from './cli/processes.ts'
 import { marketCommands } from './cli/market-commands.ts'
 import { sessionCommands } from './cli/session-commands.ts'
 import { adminCommands } from './cli/admin-commands.ts'
+import { consoleCommands } from './cli/console-commands.ts'
 import { fail } from './cli/output.ts'
 
 let y = yargs(hideBin(process.argv))
@@ -17,6 +18,7 @@ y = processCommands(y)
 y = sessionCommands(y)
 y = marketCommands(y)
 y = adminCommands(y)
+y = consoleCommands(y)
 await y
   .demandCommand(1, 'say what to do: `virtuoso --help` lists the commands')
   .strict()

@@ -42,7 +42,9 @@ export function processCommands(y: Argv): Argv {
         .option('hv', { choices: ['qemu', 'test'] as const, default: 'qemu' as const, describe: 'hypervisor driver' })
         .option('accel', { choices: ['auto', 'kvm', 'tcg'] as const, default: 'auto' as const, describe: 'QEMU acceleration' })
         .option('billing-interval', { type: 'number', describe: 'ms between billing passes' })
-        .option('price-interval', { type: 'number', describe: 'ms between market-price passes' }),
+        .option('price-interval', { type: 'number', describe: 'ms between market-price passes' })
+        .option('ssh-host', { type: 'string', default: '127.0.0.1', describe: 'provider: address the SSH console binds' })
+        .option('ssh-port', { type: 'number', default: 0, describe: 'provider: SSH console port (0 = any free port; -1 = no SSH console)' }),
       async (argv) => {
         const json = !!argv.json
         try {
@@ -54,6 +56,7 @@ export function processCommands(y: Argv): Argv {
             data: argv.data, bootstrap, hub: argv.hub, provide: argv.provide,
             market: marketText ? parseKey(marketText) : undefined,
             hv: argv.hv, accel: argv.accel, billingIntervalMs: argv['billing-interval'], priceIntervalMs: argv['price-interval'], log,
+            ssh: argv['ssh-port'] === -1 ? false : { host: argv['ssh-host'], port: argv['ssh-port'] },
           })
           const info = {
             market: node.hub ? node.key : marketText,

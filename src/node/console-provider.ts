@@ -1,7 +1,7 @@
 // Everything console on a provider node, in one object the node starts and the provider agent asks:
 // the screens of its running machines, console@1 on the node's key, the SSH console server, the
-// per-machine passwords, and the hub's console commands. The agent's command switch calls
-// `command()` first and falls through to its own verbs when it answers `undefined`.
+// per-machine passwords, and the hub's console commands. The agent's command switch hands every
+// 'console.*' method to `command()`.
 //
 // Commands the hub sends over control@1 (params -> result):
 //   'console.passwd' {vmId, password} -> {}          set the machine's SSH console password
@@ -83,7 +83,13 @@ export class ConsoleService {
     }
   }
 
-  /** A hub command, or undefined when `method` is not a console command. */
+  /** What the node adds to its hello info: the market publishes where its SSH console listens. */
+  helloInfo(): { sshHost?: string; sshPort?: number; sshFingerprint?: string } {
+    if (!this.ssh || !this.sshHost) return {}
+    return { sshHost: this.sshHost, sshPort: this.ssh.port, sshFingerprint: this.ssh.fingerprint ?? undefined }
+  }
+
+  /** A hub command whose name starts with 'console.'. */
   async command(method: string, params: unknown): Promise<unknown> {
     const p = (params ?? {}) as Record<string, unknown>
     switch (method) {
@@ -101,7 +107,7 @@ export class ConsoleService {
         return {}
       }
       case 'console.info': return this.info()
-      default: return undefined
+      default: throw nodeError.unknownMethod(method)
     }
   }
 

@@ -15,6 +15,7 @@ import { nodeError } from './errors.ts'
 import { serveAdmin } from './admin-socket.ts'
 import { ReplicaServer } from './replica-server.ts'
 import { PROTOCOLS } from './protocols.ts'
+import { consoleMethods } from './console-hub.ts'
 
 export interface HubOptions {
   dir: string
@@ -136,6 +137,10 @@ export class Hub implements ProviderGateway {
 
   private async clientCall(method: string, params: unknown, token: string): Promise<unknown> {
     if (method === 'hello') return { market: this.publicKey.toString('hex'), protocols: Object.values(PROTOCOLS) }
+    // Console tickets are signed with the hub's key, so these methods get the hub, not just the market.
+    if (Object.prototype.hasOwnProperty.call(consoleMethods, method)) {
+      return consoleMethods[method].run({ market: this.market, keyPair: this.opts.keyPair, gateway: this }, this.identify(token), params)
+    }
     const m = Object.prototype.hasOwnProperty.call(methods, method) ? methods[method] : undefined
     if (!m) throw nodeError.unknownMethod(method)
     const who = m.auth === 'none' ? (token ? this.identify(token, true) : null) : this.identify(token)

@@ -10,6 +10,7 @@ import { Hub, type HubOptions } from './hub.ts'
 import { ProviderAgent } from './provider.ts'
 import { newPairingCode } from './pairing.ts'
 import { nodeError } from './errors.ts'
+import { ConsoleService } from './console-provider.ts'
 
 export interface NodeOptions {
   data: string
@@ -24,6 +25,8 @@ export interface NodeOptions {
   priceIntervalMs?: number
   dht?: DHT
   log?: (line: string) => void
+  /** The provider's SSH console: bind address and port (default 127.0.0.1, any free port); false = none. */
+  ssh?: false | { host?: string; port?: number }
 }
 
 export interface RunningNode {
@@ -57,8 +60,12 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       const providerKeys = opts.hub ? await loadIdentity(join(opts.data, 'provider')) : keyPair
       const hv = await Hypervisor.open({ driver: opts.hv ?? 'qemu', dir: join(opts.data, 'machines'), db: join(opts.data, 'hv-state'), accel: opts.accel })
       closers.unshift(() => hv.close())
+      // Console before the agent: its hello tells the hub where the SSH console listens.
+      const consoleSvc = new ConsoleService({ dht, keyPair: providerKeys, marketKey, hv, dataDir: join(opts.data, 'console'), ssh: opts.ssh, log: opts.log })
+      await consoleSvc.start()
+      closers.unshift(() => consoleSvc.close())
       pairingCode = newPairingCode()
-      provider = new ProviderAgent({ dht, keyPair: providerKeys, marketKey, hv, pairingCode, log: opts.log })
+      provider = new ProviderAgent({ dht, keyPair: providerKeys, marketKey, hv, pairingCode, log: opts.log, console: consoleSvc })
       provider.start()
       closers.unshift(() => provider!.close())
     }

@@ -20,6 +20,8 @@ export interface ProviderOptions {
   retryMs?: number
   maxRetryMs?: number
   log?: (line: string) => void
+  /** Console service (src/node/console-provider.ts): answers 'console.*' commands, adds SSH details to hello. */
+  console?: { command(method: string, params: unknown): Promise<unknown>; helloInfo(): object }
 }
 
 export class ProviderAgent {
@@ -68,7 +70,7 @@ export class ProviderAgent {
       handler: (method, params) => this.onCommand(method, params),
     })
     control.opened.then(async () => {
-      const info = await this.opts.hv.info()
+      const info = { ...(await this.opts.hv.info()), ...this.opts.console?.helloInfo() }
       const res = await control.request<{ pmId: string | null }>('node.hello', { info, pairingCodeHash: hashPairingCode(this.opts.pairingCode) })
       this.control = control
       this.retry = this.opts.retryMs ?? 500
@@ -85,6 +87,7 @@ export class ProviderAgent {
     const p = (params ?? {}) as any
     const hv = this.opts.hv
     const id = typeof p.vmId === 'string' ? p.vmId : ''
+    if (method.startsWith('console.') && this.opts.console) return this.opts.console.command(method, params)
     switch (method) {
       case 'info': return hv.info()
       case 'vm.list': return hv.list()
