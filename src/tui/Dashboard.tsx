@@ -111,7 +111,9 @@ function Root(p: AppProps): React.JSX.Element {
   const go = (v: ViewName) => { setView(v); setConfigSearch(null); setRegisterConfig(null) }
   const global: KeyAction[] = me
     ? [
-        ...VIEWS.map((v) => ({ key: v.key, description: v.title, run: () => go(v.name), hidden: false })),
+        // The tabs line names the view keys: the hint bar gives them one item.
+        ...VIEWS.map((v) => ({ key: v.key, description: v.title, run: () => go(v.name), hidden: true })),
+        { key: '1-6', description: 'views', run: () => {} },
         { key: 'L', description: 'logout', run: logout },
         { key: 'q', description: 'quit', run: p.onQuit },
       ]
