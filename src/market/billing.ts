@@ -58,6 +58,14 @@ export function accrue(vm: VmRow, now: number, wallet: Wallet, provider: string)
   return { ops, suspendAt }
 }
 
+/** The fields accrue() changes: a pass writes only these (a 'patch'), not whole rows. */
+function billingFields(vm: VmRow): Record<string, unknown> {
+  return {
+    lastDebitedStorage: vm.lastDebitedStorage, lastDebitedRunning: vm.lastDebitedRunning, runningPaidUntil: vm.runningPaidUntil,
+    runningCredit: vm.runningCredit, storageDebt: vm.storageDebt, chargedStorage: vm.chargedStorage, chargedRunning: vm.chargedRunning,
+  }
+}
+
 /** Cheap test so a pass over 100,000 machines copies only those with something due. */
 function isDue(vm: VmRow, now: number, wallet: Wallet): boolean {
   if (vm.pmId === null || vm.lastDebitedStorage === null) return false
@@ -90,7 +98,7 @@ export async function billingPass(ctx: Ctx, now: number): Promise<BillingReport>
     for (const op of r.ops) { report.charges++; report.amount += (op as any).value.amount }
     if (r.suspendAt !== null && !ctx.locks.has(vm.id)) report.toSuspend.push(vm.id)
     if (r.ops.length || vm.lastDebitedStorage !== row.lastDebitedStorage || vm.storageDebt !== row.storageDebt) {
-      ops.push(...r.ops, { type: 'put', table: 'vm', key: vm.id, value: vm })
+      ops.push(...r.ops, { type: 'patch', table: 'vm', key: vm.id, fields: billingFields(vm) })
       report.machines++
       if (++inChunk >= BILLING_CHUNK) flush()
     }

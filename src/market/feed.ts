@@ -13,7 +13,11 @@ export const SECRET_TABLES: ReadonlySet<string> = new Set(['sessions', 'credenti
 export function audienceOf(store: Store): (table: TableName, key: string, value: any) => string[] | undefined {
   const pmOwner = (pmId: string | null | undefined) => (pmId ? store.get('pm', pmId)?.owner : undefined)
   const vmOwner = (vmId: string | null | undefined) => (vmId ? store.get('vm', vmId)?.owner : undefined)
-  const list = (...names: Array<string | null | undefined>) => [...new Set(names.filter((n): n is string => typeof n === 'string'))]
+  const list = (...names: Array<string | null | undefined>): string[] => {
+    const out: string[] = []
+    for (const n of names) if (typeof n === 'string' && !out.includes(n)) out.push(n)
+    return out
+  }
   return (table, key, value) => {
     if (PUBLIC_TABLES.has(table) || SECRET_TABLES.has(table) || value == null) return undefined
     switch (table) {

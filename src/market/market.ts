@@ -46,9 +46,9 @@ export class Market extends EventEmitter {
   }
 
   static async open(opts: MarketOptions): Promise<Market> {
-    let store: Store | null = null
-    const db = await Store.open(opts.dir, { audience: (t, k, v) => audienceOf(store!)(t, k, v) })
-    store = db
+    let audience: ReturnType<typeof audienceOf> | null = null
+    const db = await Store.open(opts.dir, { audience: (t, k, v) => audience!(t, k, v) })
+    audience = audienceOf(db) // built once: it runs for every row written
     const market = new Market(db, opts.gateway, opts.clock ?? Date.now, opts.sessionTtlMs ?? accounts.DEFAULT_SESSION_TTL_MS)
     await catalog.seedCatalog(market.ctx, opts.configsFile)
     // After a restart no node is connected yet: the nodes table must not claim otherwise.
@@ -131,7 +131,7 @@ export class Market extends EventEmitter {
   /** Changes after `since`, or null when the caller must take a snapshot (unknown or too far behind). */
   async changesSince(since: number): Promise<Change[] | null> {
     if (!Number.isSafeInteger(since) || since < 0 || since > this.db.seq('changes')) return null
-    const rows = await this.db.range('changes', { after: since, limit: MAX_BACKLOG + 1 })
+    const rows = await this.db.changesAfter(since, MAX_BACKLOG + 1)
     return rows.length > MAX_BACKLOG ? null : rows
   }
 

@@ -59,6 +59,8 @@ export interface Tables {
   ledger: LedgerEntry
   events: EventRow
   changes: Change
+  /** Field updates of cached rows, merged over them at load (see store.ts, 'patch'). */
+  patches: Record<string, unknown>
 }
 
 export type TableName = keyof Tables
@@ -68,4 +70,4 @@ export type CachedTable = typeof CACHED_TABLES[number]
 /** Append-only logs keyed by a zero-padded sequence number; read by range, never loaded whole. */
 export const LOG_TABLES = ['ledger', 'events', 'changes'] as const
 export type LogTable = typeof LOG_TABLES[number]
-export const ALL_TABLES: TableName[] = [...CACHED_TABLES, ...LOG_TABLES]
+export const ALL_TABLES: TableName[] = [...CACHED_TABLES, ...LOG_TABLES, 'patches']
