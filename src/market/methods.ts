@@ -4,6 +4,7 @@
 // integer micro-units. Authorization is checked again inside the Market.
 import { createReadStream, createWriteStream } from 'node:fs'
 import { once } from 'node:events'
+import { access } from 'node:fs/promises'
 import { isAbsolute } from 'node:path'
 import { createInterface } from 'node:readline'
 import type { Market } from './market.ts'
@@ -147,7 +148,8 @@ const adminTable: Record<string, (name: string) => MethodDef> = {
   }),
   /** Replaces every table with the contents of an export file. */
   import: def('none', FILE, async (m, _w, p) => {
-    const rl = createInterface({ input: createReadStream(absolute(p.file)), crlfDelay: Infinity })
+    await access(absolute(p.file)).catch(() => { throw errors.badInput('file', `${p.file} cannot be read on the hub's machine`) })
+    const rl = createInterface({ input: createReadStream(p.file), crlfDelay: Infinity })
     const rows = await m.importAll(rl)
     return { file: p.file, rows }
   }),
