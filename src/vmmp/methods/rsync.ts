@@ -99,7 +99,7 @@ export async function rsyncPull(opts: RsyncOptions): Promise<PullResult> {
         const path = join(dir, f.name)
         try {
           await mkdir(dirname(path), { recursive: true })
-          const fh = await open(path, old[i] ? 'r+' : 'w')
+          const fh = await open(path, old[i] ? 'r+' : 'w+')
           handles.push(fh)
           if (!old[i] || old[i]!.size !== f.size) await fh.truncate(f.size)
         } catch (err) { throw fsError('opening', path, err) }
@@ -135,7 +135,7 @@ export async function rsyncPull(opts: RsyncOptions): Promise<PullResult> {
       if (failure) throw failure
       void results
       for (const [i, fh] of handles.entries()) { try { await fh.sync() } catch (err) { throw fsError('syncing', join(dir, files[i].name), err) } }
-      if (opts.verify !== 'full') await verifyWritten(handles, tasks, remote, files)
+      if (opts.verify !== 'full') await verifyWritten(handles, tasks, remote, files).catch((err) => { throw fsError('verifying', dir, err) })
     }
     const fresh = await finalManifest(dir, files, remote, opts.verify === 'full')
     await saveManifest(dir, { version: opts.cacheVersion ?? client.version ?? 0, files: fresh })
