@@ -139,6 +139,16 @@ describe('RSYNC over blocks@1', () => {
     expect((await readdir(fresh)).filter((n) => n.startsWith('.manifest-'))).toEqual([])
   })
 
+  it('stops with VMMP_ABORTED when the caller aborts, leaving the copy marked invalid', async () => {
+    const fresh = join(root, 'dest-abort')
+    const ac = new AbortController()
+    const { mux, socket } = dial()
+    const err = await rsyncPull({ migrationId: grant(3), src: { mux }, destDir: fresh, signal: ac.signal, onProgress: (d) => { if (d > 0) ac.abort() } }).catch((e) => e)
+    socket.destroy()
+    expect(err.code).toBe('VMMP_ABORTED')
+    expect(await isIncomplete(fresh)).toBe(true)
+  })
+
   it('refuses a migration the origin did not authorize', async () => {
     const { mux, socket } = dial()
     await expect(rsyncPull({ migrationId: 'not-granted', src: { mux }, destDir: join(root, 'nope') })).rejects.toMatchObject({ code: 'VMMP_UNAUTHORIZED' })
