@@ -1,14 +1,15 @@
 // `virtuoso`: the command line. Thin: parses flags, calls a client, prints. See README for examples.
-import yargs from 'yargs'
+import yargs, { type Argv } from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { processCommands } from './cli/processes.ts'
 import { marketCommands } from './cli/market-commands.ts'
 import { sessionCommands } from './cli/session-commands.ts'
 import { adminCommands } from './cli/admin-commands.ts'
+import { uiCommands } from './cli/ui-commands.ts'
 import { consoleCommands } from './cli/console-commands.ts'
 import { fail } from './cli/output.ts'
 
-let y = yargs(hideBin(process.argv))
+let y: Argv = yargs(hideBin(process.argv))
   .scriptName('virtuoso')
   .usage('$0 <command> [options]')
   .option('json', { type: 'boolean', default: false, global: true, describe: 'machine-readable output' })
@@ -18,6 +19,7 @@ y = processCommands(y)
 y = sessionCommands(y)
 y = marketCommands(y)
 y = adminCommands(y)
+y = uiCommands(y)
 y = consoleCommands(y)
 await y
   .demandCommand(1, 'say what to do: `virtuoso --help` lists the commands')

@@ -85,7 +85,7 @@ export function marketCommands(y: Argv): Argv {
       params: (a) => strip({
         pmId: a.pmid ?? a.id, pairing: a.pairing, like: a.like, name: a.name,
         speedUnit: a['speed-unit'], speedPrice: a['speed-price'], memoryUnit: a['memory-unit'], memoryPrice: a['memory-price'],
-        runningPeriod: a['running-period'], storageUnit: a['storage-unit'], storagePrice: a['storage-price'], storagePeriod: a['storage-period'],
+        runningPeriod: a['running-period'], storageUnit: a['storage-unit'], storagePrice: a['storage-price'], storagePeriodDays: a['storage-period'],
         drain: a.drain,
       }),
       render: render.pmOrOk,

@@ -48,8 +48,8 @@ export function processCommands(y: Argv): Argv {
       async (argv) => {
         const json = !!argv.json
         try {
-          const bootstrap = parseBootstrap(argv.bootstrap ?? process.env.VIRTUOSO_BOOTSTRAP)
-          const marketText = argv.market ?? (argv.hub ? undefined : process.env.VIRTUOSO_MARKET)
+          const bootstrap = parseBootstrap((argv.bootstrap as string | undefined) ?? process.env.VIRTUOSO_BOOTSTRAP)
+          const marketText = (argv.market as string | undefined) ?? (argv.hub ? undefined : process.env.VIRTUOSO_MARKET)
           if (!argv.hub && !marketText) throw Object.assign(new Error('say what this node is: --hub, or --market KEY to provide to a market'), { code: 'CLI_USAGE' })
           const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`)
           const node = await startNode({

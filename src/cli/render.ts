@@ -2,6 +2,7 @@
 import { table } from './output.ts'
 import { formatMoney } from '../market/pricing.ts'
 import type { ConfigRow, PmRow, VmRow } from '../market/types.ts'
+import type { ProviderMachine } from '../market/machines.ts'
 
 const m = (v: number | null | undefined) => (v === null || v === undefined ? '-' : formatMoney(v))
 const short = (id: string | null | undefined) => (id ? id.slice(0, 8) : '-')
@@ -29,7 +30,7 @@ export function configs(r: any): string {
 }
 
 export function providers(r: any): string {
-  const rows: PmRow[] = r.providers ?? r
+  const rows: PmRow[] = r.pms ?? r
   const avg = r.averages
   const t = table(rows, [
     { header: 'PMID', get: (p) => p.id },
@@ -44,7 +45,7 @@ export function providers(r: any): string {
     { header: 'PERIODS', get: (p) => `${dur(p.runningPeriod)}/${dur(p.storagePeriod)}` },
     { header: 'STATE', get: (p: any) => (p.drainUntil ? 'draining' : p.online === false ? 'offline' : 'open') },
   ])
-  return avg ? `${t}\nmarket average: ${Object.entries(avg).map(([k, v]) => `${k} ${typeof v === 'number' ? m(v) : v}`).join(', ')}` : t
+  return avg && avg.machines ? `${t}\nmarket average over ${avg.machines} machines: speed ${m(avg.speedPerHour)}/hour, memory ${m(avg.memoryPerHour)}/hour, storage ${m(avg.storagePerDay)}/day` : t
 }
 
 export function vm(v: VmRow): string {
@@ -79,12 +80,12 @@ export function machines(r: any): string {
       { header: 'ACTIONS', get: (v) => (v.actions ?? []).join(' ') },
     ])
   }
-  const pms: Array<PmRow & { vms?: VmRow[]; online?: boolean }> = r.pms ?? []
+  const pms: ProviderMachine[] = r.pms ?? []
   if (!pms.length) return 'no physical machines yet: start `virtuoso node --market KEY`, then `virtuoso pm add --pairing CODE …`'
   return pms.map((p) => {
-    const head = `${p.id}  ${p.name}  ${p.online === false ? 'offline' : 'online'}${p.drainUntil ? `  draining until ${new Date(p.drainUntil).toISOString()}` : ''}\n` +
-      `  speed ${p.usedSpeed}/${p.speed} used, memory ${p.usedMemory}/${p.memory} MB used, storage ${p.usedStorage}/${p.storage} MB used`
-    const vms = (p.vms ?? []).map((v) => `    ${v.id}  ${v.owner}  ${v.state}  ${v.memory} MB  ${v.hd} MB  speed ${v.speed}`)
+    const head = `${p.pmId}  ${p.name}  ${p.online ? 'online' : 'offline'}${p.drainUntil ? `  draining until ${new Date(p.drainUntil).toISOString()}` : ''}\n` +
+      `  speed ${p.used.speed}/${p.total.speed} used, memory ${p.used.memory}/${p.total.memory} MB used, storage ${p.used.storage}/${p.total.storage} MB used`
+    const vms = p.vms.map((v) => `    ${v.id}  ${v.owner}  ${v.state}  ${v.memory} MB  ${v.hd} MB  speed ${v.speed}`)
     return [head, ...vms].join('\n')
   }).join('\n')
 }
@@ -105,7 +106,7 @@ export function search(r: any): string {
 }
 
 export function account(r: any): string {
-  const lines = [`${r.username ?? ''} balance ${m(r.balance)}`]
+  const lines = [`balance ${m(r.balance)}`]
   if (Array.isArray(r.vms) && r.vms.length) {
     lines.push(table(r.vms as any[], [
       { header: 'VMID', get: (v) => short(v.id) },
@@ -118,8 +119,8 @@ export function account(r: any): string {
   }
   if (Array.isArray(r.pms)) {
     for (const p of r.pms) {
-      lines.push(`${p.id} ${p.name ?? ''}: income ${m(p.income)}`)
-      for (const v of p.vms ?? []) lines.push(`    ${v.id}  ${v.owner ?? ''}  ${m(v.income ?? v.charged)}`)
+      lines.push(`${p.pmId} ${p.name ?? ''}: income ${m(p.income)}`)
+      for (const v of p.vms ?? []) lines.push(`    ${v.vmId}  storage ${m(v.storage)}  running ${m(v.running)}`)
     }
   }
   return lines.join('\n')

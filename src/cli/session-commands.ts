@@ -20,7 +20,7 @@ export function sessionCommands(y: Argv): Argv {
         const a = argv as unknown as Args
         try {
           const password = await readPassword({ stdin: a['password-stdin'], confirm: true })
-          const r = await withClient(a, (c) => c.call('signup', { user: a.user, type: a.type, email: a.email, password }))
+          const r = await withClient(a, (c) => c.call('signup', { username: a.user, type: a.type, email: a.email, password }))
           print(!!a.json, r, () => `account ${a.user} (${a.type}) created; now \`virtuoso login --user ${a.user}\``)
         } catch (err) { fail(err, !!a.json) }
       })
@@ -31,9 +31,9 @@ export function sessionCommands(y: Argv): Argv {
         try {
           const { market, bootstrap } = await resolveTarget(a)
           const password = await readPassword({ stdin: a['password-stdin'] })
-          const r = await withClient(a, (c) => c.call('login', { user: a.user, password }))
-          await writeProfile({ market, bootstrap, user: r.user?.username ?? a.user, type: r.user?.type, token: r.token, expires: r.expires })
-          print(!!a.json, { user: r.user, expires: r.expires }, () => `logged in as ${a.user} (${r.user?.type}) until ${new Date(r.expires).toISOString()}`)
+          const r = await withClient(a, (c) => c.call('login', { username: a.user, password }))
+          await writeProfile({ market, bootstrap, user: r.identity.username, type: r.identity.type, token: r.token, expires: r.expires })
+          print(!!a.json, { user: r.identity, expires: r.expires }, () => `logged in as ${a.user} (${r.identity.type}) until ${new Date(r.expires).toISOString()}`)
         } catch (err) { fail(err, !!a.json) }
       })
     .command('logout', 'end the session on the hub and forget it here', (a) => a, async (argv) => {

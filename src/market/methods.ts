@@ -76,16 +76,32 @@ const SHEET: Schema = {
   speedUnit: opt(int()), speedPrice: opt(money()), memoryUnit: opt(int()), memoryPrice: opt(money()),
   runningPeriod: opt(int()), storageUnit: opt(int()), storagePrice: opt(money()),
   /** Seconds; or storagePeriodDays (the report counts it in days), not both. */
-  storagePeriod: opt(int()), storagePeriodDays: opt(int()),
+  storagePeriod: opt(int()), storagePeriodDays: opt(str({ max: 32 })),
 }
 
 function sheetOf(p: Record<string, any>): Record<string, any> {
   const { storagePeriodDays, ...rest } = p
   if (storagePeriodDays !== undefined) {
     if (rest.storagePeriod !== undefined) throw errors.badInput('storagePeriod', 'give it in seconds or in days, not both')
-    rest.storagePeriod = storagePeriodDays * DAY_S
+    rest.storagePeriod = parseDays(storagePeriodDays)
   }
   return rest
+}
+
+/** Days as a decimal string ("1", "0.5") to whole seconds; fractions let tests and demos use short periods. */
+function parseDays(text: string): number {
+  if (!/^\d{1,5}(\.\d{1,6})?$/.test(text)) throw errors.badInput('storagePeriodDays', `"${text}" is not a number of days`)
+  const s = Math.round(Number(text) * DAY_S)
+  if (s < 1) throw errors.badInput('storagePeriodDays', 'the storage period must be at least one second')
+  return s
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+/** "90s", "15m", "2h", "3d" to ms. */
+export function parseDuration(text: string, field = 'duration'): number {
+  const m = /^(\d{1,6})([smhd])$/.exec(text.trim())
+  if (!m) throw errors.badInput(field, `"${text}" is not a duration like 90s, 15m, 2h or 3d`)
+  return Number(m[1]) * DURATION_UNITS[m[2]]
 }
 
 const VM_SPEC: Schema = {
@@ -100,13 +116,13 @@ const table: Record<string, (name: string) => MethodDef> = {
   login: def('none', { username: str({ max: 64 }), password: str({ max: 1024 }), ttlMs: opt(int()) }, (m, _w, p) => m.login(p as any)),
   logout: def('user', {}, async (m, w) => { await m.logout(w); return { ok: true } }),
   whoami: def('user', {}, (m, w) => m.whoami(w)),
-  configs: def('none', {}, (m) => m.configs()),
+  configs: def('none', {}, (m) => ({ configs: m.configs() })),
   providers: def('none', {}, (m) => m.providers()),
   register: def('buyer', { config: opt(str({ max: 64 })), ...VM_SPEC }, (m, w, p) => m.register(w, p)),
   edit: def('buyer', { ...VMID, ...VM_SPEC }, (m, w, { vmId, ...patch }) => m.edit(w, vmId, patch)),
   machines: def('user', {}, (m, w) => m.machines(w)),
   search: def('buyer', { vmId: opt(str({ max: 64 })), config: opt(str({ max: 64 })), sort: opt(str({ oneOf: SORT_KEYS })), limit: opt(int()) },
-    (m, w, p) => m.search(w, p)),
+    async (m, w, p) => ({ results: await m.search(w, p) })),
   store: def('buyer', { ...VMID, pmId: str({ max: 64 }) }, (m, w, p) => m.store(w, p.vmId, p.pmId)),
   start: def('buyer', VMID, (m, w, p) => m.start(w, p.vmId)),
   stop: def('buyer', VMID, (m, w, p) => m.stop(w, p.vmId)),
@@ -114,12 +130,15 @@ const table: Record<string, (name: string) => MethodDef> = {
   resume: def('buyer', VMID, (m, w, p) => m.resume(w, p.vmId)),
   delete: def('buyer', VMID, async (m, w, p) => { await m.delete(w, p.vmId); return { ok: true } }),
   account: def('user', {}, (m, w) => m.account(w)),
-  log: def('user', { after: opt(int()), limit: opt(int()) }, (m, w, p) => m.log(w, p)),
+  log: def('user', { after: opt(int()), limit: opt(int()) }, async (m, w, p) => ({ events: await m.log(w, p) })),
   'pm.add': def('provider', { pairing: str({ max: 64 }), name: opt(str({ max: 64 })), like: opt(str({ max: 64 })), ...SHEET },
     (m, w, p) => m.pmAdd(w, sheetOf(p) as any)),
   'pm.edit': def('provider', { pmId: str({ max: 64 }), name: opt(str({ max: 64 })), ...SHEET },
     (m, w, { pmId, ...patch }) => m.pmEdit(w, pmId, sheetOf(patch))),
-  'pm.delete': def('provider', { pmId: str({ max: 64 }), drainMs: opt(int()) }, (m, w, p) => m.pmDelete(w, p.pmId, { drainMs: p.drainMs })),
+  'pm.delete': def('provider', { pmId: str({ max: 64 }), drainMs: opt(int()), drain: opt(str({ max: 16 })) }, (m, w, p) => {
+    if (p.drain !== undefined && p.drainMs !== undefined) throw errors.badInput('pm.delete', 'give drain or drainMs, not both')
+    return m.pmDelete(w, p.pmId, { drainMs: p.drain !== undefined ? parseDuration(p.drain, 'drain') : p.drainMs })
+  }),
 }
 
 export const methods: Record<string, MethodDef> = Object.fromEntries(Object.entries(table).map(([k, f]) => [k, f(k)]))
@@ -132,7 +151,7 @@ function absolute(file: string): string {
 
 const adminTable: Record<string, (name: string) => MethodDef> = {
   credit: def('none', { username: str({ max: 32 }), amount: money() }, (m, _w, p) => m.credit(p.username, p.amount)),
-  'log-all': def('none', { after: opt(int()), limit: opt(int()) }, (m, _w, p) => m.logAll(p)),
+  'log-all': def('none', { after: opt(int()), limit: opt(int()) }, async (m, _w, p) => ({ events: await m.logAll(p) })),
   audit: def('none', {}, (m) => m.audit()),
   /** Writes every table to `file` as JSON lines, on the hub's machine. */
   export: def('none', FILE, async (m, _w, p) => {

@@ -2,10 +2,9 @@
 // market@1 for calls and replica@1 for the live change feed.
 import type DHT from 'hyperdht'
 import type { NoiseSocket } from 'hyperdht'
-import Protomux from 'protomux'
 import { RpcChannel } from './rpc.ts'
 import { PROTOCOLS } from './protocols.ts'
-import { nodeError } from './errors.ts'
+import { dial } from './dial.ts'
 import { createDhtNode, type Bootstrap } from './dht.ts'
 import type { Change } from '../market/types.ts'
 
@@ -39,32 +38,24 @@ export class MarketClient {
   static async connect(opts: ClientOptions): Promise<MarketClient> {
     const dht = opts.dht ?? createDhtNode(opts.bootstrap)
     const ownsDht = !opts.dht
-    const socket = dht.connect(opts.marketKey)
-    socket.on('error', () => {})
-    const mux = Protomux.from(socket)
-    const market = new RpcChannel(mux, { protocol: PROTOCOLS.market, timeoutMs: opts.requestTimeoutMs })
     let client: MarketClient | null = null
-    const replica = new RpcChannel(mux, {
-      protocol: PROTOCOLS.replica,
-      onEvent: (name, data) => {
-        if ((name === 'snapshot' || name === 'changes') && Array.isArray(data)) for (const h of client?.replicaHandlers ?? []) h(name, data as Change[])
-      },
-    })
-    const timeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
-    let timer: NodeJS.Timeout | undefined
+    let dialed
     try {
-      await Promise.race([
-        market.opened,
-        new Promise((_, reject) => socket.once('error', (err) => reject(nodeError.unreachable(`the hub ${opts.marketKey.toString('hex').slice(0, 8)}…`, err)))),
-        new Promise((_, reject) => { timer = setTimeout(() => reject(nodeError.unreachable(`the hub ${opts.marketKey.toString('hex').slice(0, 8)}… within ${timeoutMs / 1000} s`)), timeoutMs) }),
-      ])
+      dialed = await dial(dht, opts.marketKey, { deadlineMs: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, what: `the hub ${opts.marketKey.toString('hex').slice(0, 8)}…` }, (mux) => {
+        const market = new RpcChannel(mux, { protocol: PROTOCOLS.market, timeoutMs: opts.requestTimeoutMs })
+        const replica = new RpcChannel(mux, {
+          protocol: PROTOCOLS.replica,
+          onEvent: (name, data) => {
+            if ((name === 'snapshot' || name === 'changes') && Array.isArray(data)) for (const h of client?.replicaHandlers ?? []) h(name, data as Change[])
+          },
+        })
+        return { opened: market.opened, value: { market, replica } }
+      })
     } catch (err) {
-      socket.destroy()
       if (ownsDht) await dht.destroy()
       throw err
-    } finally {
-      clearTimeout(timer)
     }
+    const { socket, value: { market, replica } } = dialed
     client = new MarketClient(dht, ownsDht, socket, market, replica, opts.token ?? '')
     return client
   }

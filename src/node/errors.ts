@@ -14,5 +14,7 @@ export const nodeError = {
   unknownMethod: (method: string) => new VirtuosoError('NODE_UNKNOWN_METHOD', `unknown method "${method}"`),
   config: (message: string) => new VirtuosoError('NODE_CONFIG', message),
   forbidden: (message: string) => new VirtuosoError('NODE_FORBIDDEN', message),
+  versionMismatch: (vmId: string, hub: number, here: number) =>
+    new VirtuosoError('NODE_VERSION_MISMATCH', `machine ${vmId} is at version ${here} here but the hub expected ${hub}; nothing was changed`),
   offline: (what: string) => new VirtuosoError('NODE_OFFLINE', `${what} is not connected to the hub right now; try again when it is online`),
 }

@@ -99,7 +99,7 @@ export class Hub implements ProviderGateway {
   }
 
   private onConnection(socket: NoiseSocket): void {
-    if (this.closing) return socket.destroy()
+    if (this.closing) { socket.destroy(); return }
     this.sockets.add(socket)
     socket.setKeepAlive(5000)
     socket.on('error', () => {})

@@ -9,6 +9,7 @@ import { RpcChannel } from './rpc.ts'
 import { PROTOCOLS } from './protocols.ts'
 import { nodeError } from './errors.ts'
 import { hashPairingCode } from './pairing.ts'
+import { DEFAULT_ATTEMPT_MS } from './dial.ts'
 
 export interface ProviderOptions {
   dht: DHT
@@ -62,14 +63,18 @@ export class ProviderAgent {
       this.control = null
       if (this.stopped) return
       this.retryTimer = setTimeout(() => this.dial(), this.retry)
-      this.retry = Math.min(this.retry * 2, this.opts.maxRetryMs ?? 10_000)
+      this.retry = Math.min(this.retry * 2, this.opts.maxRetryMs ?? 4_000)
     })
     const mux = Protomux.from(socket)
     const control = new RpcChannel(mux, {
       protocol: PROTOCOLS.control,
       handler: (method, params) => this.onCommand(method, params),
     })
+    // A connection that reports open but never opens its channel is redialed (see dial.ts).
+    const stuck = setTimeout(() => socket.destroy(), DEFAULT_ATTEMPT_MS)
+    socket.once('close', () => clearTimeout(stuck))
     control.opened.then(async () => {
+      clearTimeout(stuck)
       const info = { ...(await this.opts.hv.info()), ...this.opts.console?.helloInfo() }
       const res = await control.request<{ pmId: string | null }>('node.hello', { info, pairingCodeHash: hashPairingCode(this.opts.pairingCode) })
       this.control = control
@@ -92,19 +97,25 @@ export class ProviderAgent {
       case 'info': return hv.info()
       case 'vm.list': return hv.list()
       case 'vm.create': {
-        if (typeof p.version !== 'number') throw nodeError.badFrame('vm.create needs a version')
-        await hv.create(id, p.config, { version: p.version - 1 })
-        const vm = await hv.register(id)
-        return { version: vm.version }
+        if (typeof p.version !== 'number') throw nodeError.badFrame('vm.create needs the version before the action')
+        await hv.create(id, p.config, { version: p.version })
+        return { version: (await hv.register(id)).version }
       }
-      case 'vm.start': return { version: (await hv.start(id)).version }
-      case 'vm.stop': return { version: (await hv.stop(id)).version }
-      case 'vm.suspend': return { version: (await hv.suspend(id)).version }
-      case 'vm.resume': return { version: (await hv.resume(id)).version }
+      case 'vm.start': await this.checkVersion(id, p.version); return { version: (await hv.start(id)).version }
+      case 'vm.stop': await this.checkVersion(id, p.version); return { version: (await hv.stop(id)).version }
+      case 'vm.suspend': await this.checkVersion(id, p.version); return { version: (await hv.suspend(id)).version }
+      case 'vm.resume': await this.checkVersion(id, p.version); return { version: (await hv.resume(id)).version }
       case 'vm.delete': await hv.delete(id); return {}
       case 'vm.status': return hv.get(id)
       default: throw nodeError.unknownMethod(method)
     }
+  }
+
+  /** The hub and this node must agree on a machine's version before it changes (report §7.1.5). */
+  private async checkVersion(id: string, version: unknown): Promise<void> {
+    if (typeof version !== 'number') return
+    const vm = await this.opts.hv.get(id)
+    if (vm.version !== version) throw nodeError.versionMismatch(id, version, vm.version)
   }
 
   /** Tell the hub something happened here (a guest powered itself off, …) for its event log. */

@@ -95,9 +95,9 @@ function Root(p: AppProps): React.JSX.Element {
     setMe(s.user)
   }, [p.api, p.onSession])
 
-  const login = (user: string, password: string) => p.api.call('login', { user, password }).then(begin)
+  const login = (user: string, password: string) => p.api.call('login', { username: user, password }).then(begin)
   const signup = async (v: SignupValues) => {
-    await p.api.call('signup', { user: v.user, type: v.type, email: v.email, password: v.password })
+    await p.api.call('signup', { username: v.user, type: v.type, email: v.email, password: v.password })
     await login(v.user, v.password)
   }
   const logout = async () => {

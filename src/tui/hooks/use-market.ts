@@ -134,8 +134,8 @@ export function useMarket(api: MarketApi | null, me: Identity | null, opts: { th
       if (me.type !== 'provider' || onlineTimer) return
       onlineTimer = setTimeout(() => {
         onlineTimer = undefined
-        api.call<{ pms?: Array<{ id: string; online?: boolean }> }>('machines').then((res) => {
-          if (live) setOnline(Object.fromEntries((res.pms ?? []).map((p) => [p.id, p.online !== false])))
+        api.call<{ pms?: Array<{ id?: string; pmId?: string; online?: boolean }> }>('machines').then((res) => {
+          if (live) setOnline(Object.fromEntries((res.pms ?? []).map((p) => [p.pmId ?? p.id, p.online !== false])))
         }, () => {})
       }, 300)
     }

@@ -65,7 +65,7 @@ function prices(v: Record<string, string>): Record<string, unknown> {
     out[k] = v[k].trim()
   }
   if (!DAYS.test(v.storagePeriod?.trim() ?? '') || Number(v.storagePeriod) <= 0) throw new Error(`storage period: "${v.storagePeriod ?? ''}" is not a number of days`)
-  out.storagePeriod = v.storagePeriod.trim()
+  out.storagePeriodDays = v.storagePeriod.trim()
   return out
 }
 
