@@ -28,7 +28,7 @@ export class FakeMarket implements MarketApi {
     this.calls.push([method, params])
     if (method === 'login') {
       if (params.password !== 'password1') throw Object.assign(new Error('wrong user name or password'), { code: 'MARKET_BAD_CREDENTIALS' })
-      return { token: 'tok', expires: NOW + 1e9, user: { username: params.user, type: this.who.type } }
+      return { token: 'tok', expires: NOW + 1e9, identity: { username: params.username, type: this.who.type } }
     }
     if (method === 'whoami') { if (this.token !== 'tok') throw new Error('not logged in'); return this.who }
     if (method === 'log') return { events: [] }

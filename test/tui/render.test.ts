@@ -235,7 +235,7 @@ describe('forms', () => {
     const f = pmEditFields(pms[0])
     expect(f.filter((x) => x.kind === 'locked').map((x) => x.name)).toEqual(['processor', 'speed', 'memory', 'storage'])
     const p = pmEditParams('pm1', initialValues(f))
-    expect(p).toEqual({ pmId: 'pm1', name: 'alpha', speedUnit: 500, memoryUnit: 256, runningPeriod: 3600, storageUnit: 1024, speedPrice: '0.000001', memoryPrice: '0.000001', storagePrice: '0.01', storagePeriod: '1' })
+    expect(p).toEqual({ pmId: 'pm1', name: 'alpha', speedUnit: 500, memoryUnit: 256, runningPeriod: 3600, storageUnit: 1024, speedPrice: '0.000001', memoryPrice: '0.000001', storagePrice: '0.01', storagePeriodDays: '1' })
     expect(p).not.toHaveProperty('speed')
     expect(() => addParams(initialValues(addFields()))).toThrow(/pairing/)
     expect(addParams({ ...initialValues(addFields()), pairing: ' abc ', name: 'n1' })).toMatchObject({ pairing: 'abc', name: 'n1', speedPrice: '0.000002' })
