@@ -19,7 +19,7 @@ export function uiCommands(y: Argv): Argv {
       a.option('fresh', { type: 'boolean', default: false, describe: 'start from empty data instead of reusing .virtuoso-demo' })
         .option('dir', { type: 'string', default: '.virtuoso-demo', describe: 'where the demo keeps its data' })
         .option('hv', { choices: ['qemu', 'test'] as const, default: 'qemu' as const, describe: 'hypervisor of the demo providers' })
-        .option('no-tui', { type: 'boolean', default: false, describe: 'print how to reach the market and wait for Ctrl-C instead of opening the dashboard' }),
+        .option('headless', { type: 'boolean', default: false, describe: 'print how to reach the market (JSON) and wait for Ctrl-C instead of opening the dashboard' }),
       async (argv) => {
         const json = !!argv.json
         try {
@@ -36,7 +36,7 @@ export function uiCommands(y: Argv): Argv {
           process.once('SIGHUP', () => void stop())
           const hint = `market ${demo.market.slice(0, 12)}… on ${demo.bootstrap}; logged in as buyer "${DEMO_BUYER.user}". ` +
             `To act as a provider: press L (log out), then log in as acme, budget or premium (password provider-password).`
-          if (argv['no-tui']) {
+          if (argv.headless) {
             process.stdout.write(JSON.stringify({ market: demo.market, bootstrap: demo.bootstrap, buyer: DEMO_BUYER.user }) + '\n')
             process.once('SIGINT', () => void stop())
             return

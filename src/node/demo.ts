@@ -17,8 +17,8 @@ const BIN = join(ROOT, 'bin/virtuoso.js')
 
 export const DEMO_BUYER = { user: 'demo', password: 'demo-password', type: 'buyer' as const }
 export const DEMO_PROVIDERS = [
-  { user: 'acme', name: 'acme-1', speedPrice: '0.000002', memoryPrice: '0.000001', storagePrice: '0.20' },
-  { user: 'budget', name: 'budget-1', speedPrice: '0.000001', memoryPrice: '0.0000005', storagePrice: '0.05' },
+  { user: 'acme', name: 'acme-1', speedPrice: '0.000002', memoryPrice: '0.000002', storagePrice: '0.20' },
+  { user: 'budget', name: 'budget-1', speedPrice: '0.000001', memoryPrice: '0.000001', storagePrice: '0.05' },
   { user: 'premium', name: 'premium-1', speedPrice: '0.000004', memoryPrice: '0.000003', storagePrice: '0.50' },
 ]
 const PROVIDER_PASSWORD = 'provider-password'
@@ -103,7 +103,15 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
     const connect = (token = '') => MarketClient.connect({ marketKey: Buffer.from(market, 'hex'), bootstrap: parseBootstrap(bootstrap), token })
     const seededFile = join(dir, 'seeded.json')
     if (!existsSync(seededFile)) {
-      await seed({ connect, pairings, hubDir: join(dir, 'hub', 'hub'), log })
+      try {
+        await seed({ connect, pairings, hubDir: join(dir, 'hub', 'hub'), log })
+      } catch (err) {
+        // A half-seeded market would refuse the next seeding (users exist): start clean next time.
+        await stopChildren()
+        children.length = 0
+        await rm(dir, { recursive: true, force: true })
+        throw err
+      }
       await writeFile(seededFile, JSON.stringify({ market, at: new Date().toISOString() }) + '\n')
     }
     const anon = await connect()
