@@ -1,0 +1,60 @@
+// A provider agent killed with SIGKILL leaves its QEMU guests running; restarted, it finds them
+// again and the market can drive them as before (issue 3: QEMU runs detached from the agent).
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { join } from 'node:path'
+import { execa } from 'execa'
+import { cli, spawnVirtuoso, startMarket, tempDir } from './harness.ts'
+
+let root: Awaited<ReturnType<typeof tempDir>>
+let market: Awaited<ReturnType<typeof startMarket>>
+const home = (who: string) => join(root.path, 'home-' + who)
+const as = (who: string, args: string[], input?: string) => cli(home(who), [...args, '--json'], { env: market.env, input })
+
+beforeAll(async () => {
+  root = await tempDir()
+  market = await startMarket(root.path, { providers: 1, hv: 'qemu' })
+}, 60_000)
+
+afterAll(async () => {
+  await market?.stop()
+  // no guest outlives the test, whatever happened above
+  await execa('pkill', ['-9', '-f', root.path], { reject: false })
+  await root?.remove()
+})
+
+async function qemuRunning(): Promise<boolean> {
+  const r = await execa('pgrep', ['-f', `qemu-system-x86_64.*${root.path}`], { reject: false })
+  return r.exitCode === 0
+}
+
+it('keeps the guest running across an agent kill -9, and the restarted agent drives it', async () => {
+  await as('p', ['signup', '--user', 'prov', '--type', 'provider', '--email', 'p@example.org', '--password-stdin'], 'provider-pass\n')
+  await as('p', ['login', '--user', 'prov', '--password-stdin'], 'provider-pass\n')
+  await as('b', ['signup', '--user', 'buyer', '--type', 'buyer', '--email', 'b@example.org', '--password-stdin'], 'buyer-password\n')
+  await as('b', ['login', '--user', 'buyer', '--password-stdin'], 'buyer-password\n')
+  const pm = (await as('p', ['pm', 'add', '--pairing', market.providers[0].pairing, '--name', 'box', '--speed-unit', '100', '--speed-price', '0.000001',
+    '--memory-unit', '64', '--memory-price', '0.000001', '--running-period', '60', '--storage-unit', '1024', '--storage-price', '0.01', '--storage-period', '1'])).json
+  expect(pm.id).toBeTruthy()
+  await cli(home('op'), ['admin', 'credit', 'buyer', '50', '--data', join(root.path, 'hub')])
+  const vm = (await as('b', ['register', '--config', 'linux-small'])).json.id
+  expect((await as('b', ['store', vm, '--on', pm.id])).json.state).toBe('stored')
+  const started = (await as('b', ['start', vm])).json
+  expect(started.state).toBe('started')
+  expect(await qemuRunning()).toBe(true)
+
+  const p0 = market.providers[0]
+  await p0.proc.stop('SIGKILL')
+  expect(await qemuRunning()).toBe(true)
+  p0.proc = spawnVirtuoso(['node', '--data', p0.data, '--market', market.market, '--bootstrap', market.bootstrap, '--hv', 'qemu', '--accel', 'tcg'])
+  await p0.proc.waitFor(/node key: ([0-9a-f]{64})/)
+  expect((await p0.proc.waitFor(/node key: ([0-9a-f]{64})/))[1]).toBe(p0.nodeKey)
+
+  let stopped: any
+  for (let i = 0; i < 30; i++) {
+    stopped = (await as('b', ['stop', vm])).json
+    if (!/OFFLINE/.test(stopped.error?.code ?? '')) break
+    await new Promise((r) => setTimeout(r, 500))
+  }
+  expect(stopped).toMatchObject({ state: 'stopped', version: started.version + 1 })
+  expect(await qemuRunning()).toBe(false)
+}, 120_000)
