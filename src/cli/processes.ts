@@ -43,6 +43,7 @@ export function processCommands(y: Argv): Argv {
         .option('accel', { choices: ['auto', 'kvm', 'tcg'] as const, default: 'auto' as const, describe: 'QEMU acceleration' })
         .option('billing-interval', { type: 'number', describe: 'ms between billing passes' })
         .option('price-interval', { type: 'number', describe: 'ms between market-price passes' })
+        .option('heartbeat-window', { type: 'number', describe: 'hub: ms without a migration HEARTBEAT before reverting (default 5000)' })
         .option('ssh-host', { type: 'string', default: '127.0.0.1', describe: 'provider: address the SSH console binds' })
         .option('ssh-port', { type: 'number', default: 0, describe: 'provider: SSH console port (0 = any free port; -1 = no SSH console)' }),
       async (argv) => {
@@ -55,7 +56,7 @@ export function processCommands(y: Argv): Argv {
           const node = await startNode({
             data: argv.data, bootstrap, hub: argv.hub, provide: argv.provide,
             market: marketText ? parseKey(marketText) : undefined,
-            hv: argv.hv, accel: argv.accel, billingIntervalMs: argv['billing-interval'], priceIntervalMs: argv['price-interval'], log,
+            hv: argv.hv, accel: argv.accel, billingIntervalMs: argv['billing-interval'], priceIntervalMs: argv['price-interval'], heartbeatWindowMs: argv['heartbeat-window'], log,
             ssh: argv['ssh-port'] === -1 ? false : { host: argv['ssh-host'], port: argv['ssh-port'] },
           })
           const info = {

@@ -13,12 +13,14 @@ import * as lifecycle from './lifecycle.ts'
 import * as providersMod from './providers.ts'
 import * as billing from './billing.ts'
 import * as admin from './admin.ts'
+import * as migrationsMod from './migrations.ts'
 import { account } from './account.ts'
 import { pricePass } from './prices.ts'
 import { search, type Offer, type SearchInput } from './search.ts'
 import { listEvents } from './events.ts'
 import { audienceOf, visibleTo } from './feed.ts'
 import { CACHED_TABLES } from './rows.ts'
+import { VirtuosoError } from '../errors.ts'
 import type { Change, ConfigRow, EventRow, Identity, Micro, PmRow, UserRow, VmRow } from './types.ts'
 
 export interface MarketOptions {
@@ -33,8 +35,15 @@ export interface MarketOptions {
 /** A replica further behind than this gets a snapshot instead of the backlog. */
 export const MAX_BACKLOG = 100_000
 
+/** Drives a migration on the providers (the hub's VMMP agent, src/vmmp/agent.ts). */
+export interface Migrator {
+  start(who: Identity | null, input: migrationsMod.MigrateInput): Promise<migrationsMod.MigrationRow>
+}
+
 export class Market extends EventEmitter {
   readonly ctx: Ctx
+  /** Set by the hub; without one, `migrate` answers that migration is unavailable. */
+  migrator: Migrator | null = null
   private billing: Promise<billing.BillingReport> | null = null
 
   private constructor(readonly db: Store, gateway: ProviderGateway, clock: () => number, sessionTtlMs: number) {
@@ -86,6 +95,22 @@ export class Market extends EventEmitter {
   suspend(who: Identity | null, vmId: string): Promise<VmRow> { return lifecycle.act(this.ctx, who, vmId, 'suspend') }
   resume(who: Identity | null, vmId: string): Promise<VmRow> { return lifecycle.act(this.ctx, who, vmId, 'resume') }
   delete(who: Identity | null, vmId: string): Promise<void> { return lifecycle.deleteVm(this.ctx, who, vmId) }
+
+  // --- migration (report §7); the agent calls the rule functions, buyers call migrate/migrations ---
+  migrate(who: Identity | null, input: migrationsMod.MigrateInput): Promise<migrationsMod.MigrationRow> {
+    if (!this.migrator) throw new VirtuosoError('MARKET_PROVIDER_FAILED', 'this hub runs no migration agent; ask the operator')
+    return this.migrator.start(who, input)
+  }
+  migrations(who: Identity | null): migrationsMod.MigrationRow[] { return migrationsMod.listMigrations(this.ctx, who) }
+  checkMigration(who: Identity | null, input: migrationsMod.MigrateInput): ReturnType<typeof migrationsMod.checkMigration> { return migrationsMod.checkMigration(this.ctx, who, input) }
+  beginMigration(who: Identity | null, input: migrationsMod.MigrateInput & { method: string }): Promise<migrationsMod.MigrationRow> { return migrationsMod.beginMigration(this.ctx, who, input) }
+  migrationProgress(id: string, patch: migrationsMod.ProgressPatch): Promise<void> { return migrationsMod.progress(this.ctx, id, patch) }
+  commitMigration(id: string, newVersion: number): Promise<migrationsMod.MigrationRow> { return migrationsMod.commitMigration(this.ctx, id, newVersion) }
+  revertMigration(id: string, reason: { code: string; message: string }): Promise<migrationsMod.MigrationRow> { return migrationsMod.revertMigration(this.ctx, id, reason) }
+  migrationSettled(id: string, patch: { originReleased?: boolean; destCleaned?: boolean }): Promise<void> { return migrationsMod.markSettled(this.ctx, id, patch) }
+  getMigration(id: string): migrationsMod.MigrationRow { return migrationsMod.getMigration(this.ctx, id) }
+  openMigrations(): migrationsMod.MigrationRow[] { return migrationsMod.openMigrations(this.ctx) }
+  unsettledMigrations(): migrationsMod.MigrationRow[] { return migrationsMod.unsettledMigrations(this.ctx) }
 
   // --- everyone ---
   account(who: Identity | null): ReturnType<typeof account> { return account(this.ctx, who) }

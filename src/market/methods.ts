@@ -129,6 +129,8 @@ const table: Record<string, (name: string) => MethodDef> = {
   suspend: def('buyer', VMID, (m, w, p) => m.suspend(w, p.vmId)),
   resume: def('buyer', VMID, (m, w, p) => m.resume(w, p.vmId)),
   delete: def('buyer', VMID, async (m, w, p) => { await m.delete(w, p.vmId); return { ok: true } }),
+  migrate: def('buyer', { ...VMID, to: str({ max: 64 }), method: opt(str({ max: 32 })) }, (m, w, p) => m.migrate(w, p as any)),
+  migrations: def('user', {}, (m, w) => ({ migrations: m.migrations(w) })),
   account: def('user', {}, (m, w) => m.account(w)),
   log: def('user', { after: opt(int()), limit: opt(int()) }, async (m, w, p) => ({ events: await m.log(w, p) })),
   'pm.add': def('provider', { pairing: str({ max: 64 }), name: opt(str({ max: 64 })), like: opt(str({ max: 64 })), ...SHEET },

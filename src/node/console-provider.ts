@@ -12,7 +12,7 @@ import type DHT from 'hyperdht'
 import type { KeyPair } from 'hyperdht'
 import type { Hypervisor } from '../hv/hypervisor.ts'
 import { ConsoleScreens, closeReasons, type ScreenOptions } from '../hv/console.ts'
-import { ConsoleServer } from './console-server.ts'
+import { ConsoleServer, type ConsoleServerOptions } from './console-server.ts'
 import { ConsolePasswords } from './console-passwords.ts'
 import { SshConsoleServer, type SshCredential } from './ssh-console.ts'
 import { nodeError } from './errors.ts'
@@ -30,6 +30,8 @@ export interface ConsoleServiceOptions {
   ssh?: false | { host?: string; port?: number; failDelayMs?: number; credentials?: SshCredential[] }
   screen?: ScreenOptions
   log?: (line: string) => void
+  /** Passed to the console@1 server: other protocols served on the node's key (migration). */
+  onPeer?: ConsoleServerOptions['onPeer']
 }
 
 export interface ConsoleInfo {
@@ -52,7 +54,7 @@ export class ConsoleService {
   constructor(private opts: ConsoleServiceOptions) {
     this.screens = new ConsoleScreens(opts.hv, opts.screen)
     this.passwords = new ConsolePasswords(join(opts.dataDir, 'console-passwords'))
-    this.server = new ConsoleServer({ dht: opts.dht, keyPair: opts.keyPair, hubKey: opts.marketKey, screens: this.screens, log: opts.log })
+    this.server = new ConsoleServer({ dht: opts.dht, keyPair: opts.keyPair, hubKey: opts.marketKey, screens: this.screens, log: opts.log, onPeer: opts.onPeer })
     // A machine that leaves this provider takes its password with it: a later one with the same
     // id (it migrating back) gets a new one from its owner.
     opts.hv.on('delete', this.onDelete)

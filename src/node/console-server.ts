@@ -23,6 +23,8 @@ export interface ConsoleServerOptions {
   attachTimeoutMs?: number
   clock?: () => number
   log?: (line: string) => void
+  /** Other protocols on this key (migration's blocks@1): called per connection; a busy peer is not hung up. */
+  onPeer?: (mux: Protomux, socket: NoiseSocket) => { busy(): boolean } | void
 }
 
 export class ConsoleServer {
@@ -54,7 +56,8 @@ export class ConsoleServer {
     socket.setKeepAlive(5000)
     let attachment: Attachment | null = null
     let attaching = false
-    const timer = setTimeout(() => { if (!attachment) hangUp() }, this.opts.attachTimeoutMs ?? DEFAULT_ATTACH_TIMEOUT_MS)
+    const peer = this.opts.onPeer?.(Protomux.from(socket), socket)
+    const timer = setTimeout(() => { if (!attachment && !peer?.busy()) hangUp() }, this.opts.attachTimeoutMs ?? DEFAULT_ATTACH_TIMEOUT_MS)
     const hangUp = () => {
       clearTimeout(timer)
       wire.close()

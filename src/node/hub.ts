@@ -16,6 +16,7 @@ import { serveAdmin } from './admin-socket.ts'
 import { ReplicaServer } from './replica-server.ts'
 import { PROTOCOLS } from './protocols.ts'
 import { consoleMethods } from './console-hub.ts'
+import { MigrationAgent } from '../vmmp/agent.ts'
 
 export interface HubOptions {
   dir: string
@@ -29,6 +30,8 @@ export interface HubOptions {
   /** How long the hub waits for a provider to carry out a command (booting under TCG takes seconds). */
   commandTimeoutMs?: number
   log?: (line: string) => void
+  /** Migration: how long the agent waits for a HEARTBEAT before reverting (default 5 s). */
+  heartbeatWindowMs?: number
 }
 
 export const DEFAULT_BILLING_INTERVAL_MS = 1000
@@ -44,6 +47,7 @@ export class Hub implements ProviderGateway {
   private timers: NodeJS.Timeout[] = []
   private replica!: ReplicaServer
   private closing = false
+  migrations!: MigrationAgent
 
   constructor(private opts: HubOptions) {}
 
@@ -52,6 +56,8 @@ export class Hub implements ProviderGateway {
   async start(): Promise<void> {
     this.market = await Market.open({ dir: this.opts.dir, gateway: this, clock: this.opts.clock })
     this.replica = new ReplicaServer(this.market)
+    this.migrations = new MigrationAgent({ market: this.market, gateway: this, hubKey: this.publicKey.toString('hex'), heartbeatWindowMs: this.opts.heartbeatWindowMs, log: this.opts.log })
+    this.market.migrator = this.migrations
     await this.runDaemon('billing', () => this.market.billingPass())
     this.server = this.opts.dht.createServer((socket) => this.onConnection(socket))
     await this.server.listen(this.opts.keyPair)
@@ -60,11 +66,13 @@ export class Hub implements ProviderGateway {
     this.every(this.opts.billingIntervalMs ?? DEFAULT_BILLING_INTERVAL_MS, 'drain', () => this.market.drainPass())
     this.every(this.opts.priceIntervalMs ?? DEFAULT_PRICE_INTERVAL_MS, 'prices', () => this.market.pricePass())
     await this.runDaemon('prices', () => this.market.pricePass())
+    this.migrations.startDaemon() // resolves migrations a previous run left open
   }
 
   async close(): Promise<void> {
     this.closing = true
     for (const t of this.timers) clearInterval(t)
+    this.migrations?.close()
     this.replica?.close()
     for (const s of this.sockets) s.destroy()
     await this.server?.close()
@@ -120,6 +128,7 @@ export class Hub implements ProviderGateway {
         if (!this.closing) void this.market.nodeOffline(remoteKey).catch(() => {})
       },
     })
+    this.migrations.attach(remoteKey, mux) // vmmp@1: only provider nodes open it
     const replica: RpcChannel = new RpcChannel(mux, {
       protocol: PROTOCOLS.replica,
       handler: (method, params, token) => this.replica.handle(replica, method, params, this.identify(token, true)),

@@ -23,6 +23,8 @@ export interface ProviderOptions {
   log?: (line: string) => void
   /** Console service (src/node/console-provider.ts): answers 'console.*' commands, adds SSH details to hello. */
   console?: { command(method: string, params: unknown): Promise<unknown>; helloInfo(): object }
+  /** Migration server (src/vmmp/server.ts): vmmp@1 on the hub connection, 'migration.*' commands. */
+  migration?: { attachHub(mux: Protomux): unknown; command(method: string, params: unknown): Promise<unknown> }
 }
 
 export class ProviderAgent {
@@ -70,6 +72,7 @@ export class ProviderAgent {
       protocol: PROTOCOLS.control,
       handler: (method, params) => this.onCommand(method, params),
     })
+    this.opts.migration?.attachHub(mux)
     // A connection that reports open but never opens its channel is redialed (see dial.ts).
     const stuck = setTimeout(() => socket.destroy(), DEFAULT_ATTEMPT_MS)
     socket.once('close', () => clearTimeout(stuck))
@@ -93,6 +96,7 @@ export class ProviderAgent {
     const hv = this.opts.hv
     const id = typeof p.vmId === 'string' ? p.vmId : ''
     if (method.startsWith('console.') && this.opts.console) return this.opts.console.command(method, params)
+    if (method.startsWith('migration.') && this.opts.migration) return this.opts.migration.command(method, params)
     switch (method) {
       case 'info': return hv.info()
       case 'vm.list': return hv.list()

@@ -55,6 +55,8 @@ export interface BlocksServerOptions {
   keepaliveMs?: number
   /** Test hook: mutate a block after it is read (to prove the destination rejects corruption). */
   mutateBlock?: (file: string, index: number, data: Buffer) => void
+  /** Test hook: wait this long before answering each BLOCKS request (a slow link, for mid-copy faults). */
+  delayMs?: number
 }
 
 /** Origin side: answer blocks@1 channels the remote opens on this connection. Returns an unpair function. */
@@ -114,6 +116,7 @@ function serveOne(mux: Protomux, id: Buffer, remoteKey: Buffer, opts: BlocksServ
 
   async function onBlocks(r: Req): Promise<void> {
     const f = fileOf(r, MAX_BLOCKS_PER_REQUEST)
+    if (opts.delayMs) await new Promise((resolve) => setTimeout(resolve, opts.delayMs))
     let h = handles.get(r.file)
     if (!h) { h = open(join(auth!.dir, f.name), 'r'); handles.set(r.file, h) }
     const fh = await h

@@ -1,0 +1,70 @@
+// vmmp@1: the VMMP 1.0 text frames (codec.ts) on a protomux channel of the hub <-> provider
+// control connection. Message 0 carries the five 1.0 messages; message 1 the extension frames
+// (PROGRESS) that a plain 1.0 peer never has to parse. A frame that does not decode is answered
+// per GRAMMAR.md (an unknown version gets a 1.0 answer) or dropped with `onReject`.
+import type Protomux from 'protomux'
+import type { Channel, Message } from 'protomux'
+import c from 'compact-encoding'
+import { PROTOCOLS } from '../node/protocols.ts'
+import { answerUnsupported, decode, decodeProgress, encode, encodeProgress, type VmmpMessage, type VmmpProgress } from './codec.ts'
+import { VmmpVersionError } from './errors.ts'
+
+export interface VmmpChannelHandlers {
+  onMessage(msg: VmmpMessage): void
+  onProgress?(p: VmmpProgress): void
+  /** Methods to answer a QUERY in an unsupported version with (destination side). */
+  methods?(): string[]
+  onReject?(err: unknown, frame: string): void
+  onOpen?(): void
+  onClose?(): void
+}
+
+export class VmmpChannel {
+  private ch: Channel
+  private frame: Message<string>
+  private ext: Message<string>
+  closed = false
+  readonly opened: Promise<void>
+
+  constructor(mux: Protomux, private h: VmmpChannelHandlers) {
+    let open!: () => void
+    let fail!: (e: Error) => void
+    this.opened = new Promise((resolve, reject) => { open = resolve; fail = reject })
+    this.opened.catch(() => {})
+    const ch = mux.createChannel({
+      protocol: PROTOCOLS.vmmp,
+      onopen: () => { open(); h.onOpen?.() },
+      onclose: () => { this.closed = true; fail(new Error('vmmp@1 closed')); h.onClose?.() },
+    })
+    if (!ch) throw new Error('vmmp@1 is already open on this connection')
+    this.ch = ch
+    this.frame = ch.addMessage({ encoding: c.string, onmessage: (t: string) => this.onFrame(t) })
+    this.ext = ch.addMessage({ encoding: c.string, onmessage: (t: string) => this.onExt(t) })
+    ch.open()
+  }
+
+  send(msg: VmmpMessage): void { if (!this.closed) this.frame.send(encode(msg)) }
+  sendProgress(p: Omit<VmmpProgress, 'type'>): void { if (!this.closed) this.ext.send(encodeProgress(p)) }
+  /** Raw text, for tests of what a strict peer does with a bad frame. */
+  sendRaw(text: string): void { if (!this.closed) this.frame.send(text) }
+  close(): void { if (!this.closed) this.ch.close() }
+
+  private onFrame(text: string): void {
+    let msg: VmmpMessage
+    try {
+      msg = decode(text)
+    } catch (err) {
+      if (err instanceof VmmpVersionError) {
+        const answer = answerUnsupported(err, this.h.methods?.() ?? [])
+        if (answer) this.send(answer)
+      }
+      this.h.onReject?.(err, text)
+      return
+    }
+    this.h.onMessage(msg)
+  }
+
+  private onExt(text: string): void {
+    try { this.h.onProgress?.(decodeProgress(text)) } catch (err) { this.h.onReject?.(err, text) }
+  }
+}
