@@ -7,6 +7,7 @@ import { sessionCommands } from './cli/session-commands.ts'
 import { adminCommands } from './cli/admin-commands.ts'
 import { uiCommands } from './cli/ui-commands.ts'
 import { consoleCommands } from './cli/console-commands.ts'
+import { migrateCommands } from './cli/migrate-commands.ts'
 import { fail } from './cli/output.ts'
 
 let y: Argv = yargs(hideBin(process.argv))
@@ -21,6 +22,7 @@ y = marketCommands(y)
 y = adminCommands(y)
 y = uiCommands(y)
 y = consoleCommands(y)
+y = migrateCommands(y)
 await y
   .demandCommand(1, 'say what to do: `virtuoso --help` lists the commands')
   .strict()
