@@ -62,6 +62,9 @@ export class MarketClient {
 
   get remoteKey(): string { return this.socket.remotePublicKey.toString('hex') }
 
+  /** The DHT node this client dials with: other connections of the same user (console@1) reuse it. */
+  get dhtNode(): DHT { return this.dht }
+
   call<T = any>(method: string, params: unknown = {}, opts: { timeoutMs?: number } = {}): Promise<T> {
     return this.market.request<T>(method, params, { token: this.token, timeoutMs: opts.timeoutMs })
   }

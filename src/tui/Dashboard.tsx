@@ -1,7 +1,7 @@
 // (Root component. Not App.tsx: beside app.tsx that name collides on case-insensitive file systems.)
 // The root: log in or sign up, then the views (one resource each) switched by number keys, inside
 // the Frame (hint bar, status line, confirmations). Data comes from useMarket only.
-import React, { useCallback, useEffect, useState } from 'react'
+import React, { useCallback, useEffect, useMemo, useState } from 'react'
 import { Box, Text } from 'ink'
 import type { ConfigRow, Identity, VmRow } from '../market/types.ts'
 import { Frame, errorMessage } from './Frame.tsx'
@@ -21,6 +21,7 @@ import { Migrations } from './views/Migrations.tsx'
 import { Console } from './views/Console.tsx'
 import { Log } from './views/Log.tsx'
 import { SearchProviders } from './views/SearchProviders.tsx'
+import { consoleOpener, type DialingApi, type OpenConsole } from './console-link.ts'
 
 export type ViewName = 'market' | 'machines' | 'account' | 'migrations' | 'log' | 'console'
 export const VIEWS: Array<{ name: ViewName; key: string; title: string }> = [
@@ -50,6 +51,8 @@ export interface AppProps {
   size?: { columns?: number; rows?: number }
   now?: number
   initialView?: ViewName
+  /** How the Console view reaches a machine (default: a ticket over `api`, then console@1 on its DHT node). */
+  openConsole?: OpenConsole | null
 }
 
 export function sessionOf(res: any): Session {
@@ -74,6 +77,8 @@ function Root(p: AppProps): React.JSX.Element {
   const [screen, setScreen] = useState<'login' | 'signup'>('login')
   const [view, setView] = useState<ViewName>(p.initialView ?? 'market')
   const [consoleVm, setConsoleVm] = useState<string | null>(null)
+  const [selectedVm, setSelectedVm] = useState<string | null>(null)
+  const openConsole = useMemo(() => (p.openConsole !== undefined ? p.openConsole : consoleOpener(p.api as DialingApi)), [p.api, p.openConsole])
   const [registerConfig, setRegisterConfig] = useState<string | null>(null)
   const [configSearch, setConfigSearch] = useState<ConfigRow | null>(null)
   const [feedError, setFeedError] = useState<string | null>(null)
@@ -112,7 +117,8 @@ function Root(p: AppProps): React.JSX.Element {
   const global: KeyAction[] = me
     ? [
         // The tabs line names the view keys: the hint bar gives them one item.
-        ...VIEWS.map((v) => ({ key: v.key, description: v.title, run: () => go(v.name), hidden: true })),
+        // View 6 opens the console of the machine selected in Machines.
+        ...VIEWS.map((v) => ({ key: v.key, description: v.title, run: () => { if (v.name === 'console' && selectedVm) setConsoleVm(selectedVm); go(v.name) }, hidden: true })),
         { key: '1-6', description: 'views', run: () => {} },
         { key: 'L', description: 'logout', run: logout },
         { key: 'q', description: 'quit', run: p.onQuit },
@@ -148,11 +154,11 @@ function Root(p: AppProps): React.JSX.Element {
         ? <Login width={width} market={p.market} onLogin={login} onSignup={() => setScreen('signup')} onQuit={p.onQuit} />
         : <Signup width={width} onSignup={signup} onLogin={() => setScreen('login')} />
   } else {
-    body = <ViewBody {...{ p, d, view, width, height: bodyHeight, now, call: market.call, consoleVm, setConsoleVm, go, registerConfig, setRegisterConfig, configSearch, setConfigSearch }} />
+    body = <ViewBody {...{ p, d, view, width, height: bodyHeight, now, call: market.call, consoleVm, setConsoleVm, setSelectedVm, openConsole, go, registerConfig, setRegisterConfig, configSearch, setConfigSearch }} />
   }
 
   return (
-    <Frame width={width} readOnly={p.readOnly} globalActions={global} header={header} viewKey={me ? view : screen} hintRows={2}>
+    <Frame width={width} readOnly={p.readOnly} globalActions={global} header={header} viewKey={me ? view : screen} hintRows={2} onInterrupt={p.onQuit}>
       <Box height={bodyHeight} flexDirection="column" overflow="hidden">{body}</Box>
     </Frame>
   )
@@ -168,6 +174,8 @@ interface BodyProps {
   call: (method: string, params?: unknown) => Promise<any>
   consoleVm: string | null
   setConsoleVm: (id: string | null) => void
+  setSelectedVm: (id: string | null) => void
+  openConsole: OpenConsole | null
   go: (v: ViewName) => void
   registerConfig: string | null
   setRegisterConfig: (c: string | null) => void
@@ -224,6 +232,7 @@ function ViewBody(b: BodyProps): React.JSX.Element {
             call={b.call}
             registerConfig={b.registerConfig}
             onConsole={(v) => { b.setConsoleVm(v.id); b.go('console') }}
+            onSelect={(v) => b.setSelectedVm(v?.id ?? null)}
             onWatchMigration={() => b.go('migrations')}
           />
         )
@@ -236,7 +245,7 @@ function ViewBody(b: BodyProps): React.JSX.Element {
       return <Log events={d.events} now={b.now} width={width} height={height} />
     case 'console': {
       const vm = d.vms.find((v) => v.id === b.consoleVm) ?? null
-      return <Console vm={vm} pm={vm?.pmId ? d.pmById.get(vm.pmId) : undefined} onBack={() => b.go('machines')} />
+      return <Console vm={vm} pm={vm?.pmId ? d.pmById.get(vm.pmId) : undefined} width={width} height={height} open={b.openConsole} onBack={() => b.go('machines')} />
     }
   }
 }

@@ -21,6 +21,8 @@ export interface FrameProps {
   flashMs?: number
   /** Changing it clears a view's crash (the user switched views). */
   viewKey?: string
+  /** Ctrl-C (the app quits on it itself, so a live console can send it to the machine instead). */
+  onInterrupt?: () => void
 }
 
 interface Status { message: string; tone: StatusTone; id: number }
@@ -36,6 +38,7 @@ export function Frame(props: FrameProps): React.JSX.Element {
   const [status, setStatus] = useState<Status | null>(null)
   const [pending, setPending] = useState<KeyAction | null>(null)
   const [captured, setCaptured] = useState(0)
+  const [rawCaptured, setRawCaptured] = useState(0)
   const [captureHint, setCaptureHint] = useState<string | undefined>()
   const [, setHintVersion] = useState(0)
   const viewActions = useRef<KeyAction[]>([])
@@ -81,13 +84,15 @@ export function Frame(props: FrameProps): React.JSX.Element {
       const sig = actionsSignature(actions)
       if (sig !== signature.current) { signature.current = sig; setHintVersion((v) => v + 1) }
     },
-    capture: (delta, hint) => {
+    capture: (delta, hint, raw) => {
       setCaptured((c) => Math.max(0, c + delta))
+      if (raw) setRawCaptured((c) => Math.max(0, c + delta))
       setCaptureHint(delta > 0 ? hint : undefined)
     },
   }), [readOnly, captured, pending, flash, runAction])
 
   useKeys((name) => {
+    if (name === 'ctrl+c' && rawCaptured === 0 && props.onInterrupt) { props.onInterrupt(); return }
     if (pending) {
       setPending(null)
       if (name === 'y' || name === 'Y') execute(pending)

@@ -71,7 +71,8 @@ export async function runTui(opts: TuiOptions = {}): Promise<void> {
         onQuit={() => quit()}
         initialView={opts.initialView}
       />,
-      { stdout, stdin: opts.stdin ?? process.stdin, exitOnCtrlC: true, patchConsole: true },
+      // Ctrl-C quits through the App (Frame's onInterrupt), so a live console can send it to the machine.
+      { stdout, stdin: opts.stdin ?? process.stdin, exitOnCtrlC: false, patchConsole: true },
     )
     quit = () => instance.unmount()
     // A hub that goes away ends the session: say so on the normal screen after leaving.

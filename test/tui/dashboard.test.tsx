@@ -8,6 +8,8 @@ import { bySeq, derive, Replica } from '../../src/tui/hooks/use-market.ts'
 import { FakeMarket, put, snapshot } from './fake-market.ts'
 import { KEY, tick, until } from './helpers.tsx'
 import { NOW, vms } from './fixtures.ts'
+import { fakeOpener } from './fake-console.ts'
+import type { OpenConsole } from '../../src/tui/console-link.ts'
 
 describe('replica', () => {
   it('applies puts and deletes and tracks the last seq', () => {
@@ -34,12 +36,12 @@ describe('replica', () => {
 })
 
 describe('dashboard', () => {
-  const start = (opts: { readOnly?: boolean; token?: string } = {}) => {
+  const start = (opts: { readOnly?: boolean; token?: string; openConsole?: OpenConsole } = {}) => {
     const api = new FakeMarket()
     api.token = opts.token ?? ''
     const onQuit = vi.fn()
     const onSession = vi.fn()
-    const inst = render(<App api={api} onQuit={onQuit} onSession={onSession} readOnly={opts.readOnly} noColor size={{ columns: 80, rows: 24 }} now={NOW} market={'ab'.repeat(32)} />)
+    const inst = render(<App api={api} onQuit={onQuit} onSession={onSession} readOnly={opts.readOnly} openConsole={opts.openConsole} noColor size={{ columns: 80, rows: 24 }} now={NOW} market={'ab'.repeat(32)} />)
     const frame = () => inst.lastFrame() ?? ''
     const press = async (...keys: string[]) => { for (const k of keys) { inst.stdin.write(k); await tick(k === KEY.esc ? 60 : 25) } }
     return { api, inst, frame, press, onQuit, onSession }
@@ -88,14 +90,29 @@ describe('dashboard', () => {
     expect(t.api.calls).toContainEqual(['stop', { vmId: 'vm-web-000001' }])
   })
 
-  it('opens the console placeholder for a started machine', async () => {
-    const t = start({ token: 'tok' })
+  it('opens the console of a started machine: keys go to it, Ctrl-] comes back, 6 reopens it', async () => {
+    const o = fakeOpener({ repaint: 'VIRTUOSO-GUEST-READY\r\n/ # ' })
+    const t = start({ token: 'tok', openConsole: o.open })
     await until(t.frame, (f) => f.includes('Standard configurations'))
     await t.press('2')
     await until(t.frame, (f) => f.includes('<v> console'))
     await t.press('v')
-    await until(t.frame, (f) => f.includes('Console of web'))
-    expect(t.frame()).toContain('console@1')
+    await until(t.frame, (f) => f.includes('VIRTUOSO-GUEST-READY'))
+    expect(t.frame()).toContain('Console web on alpha · 80×18 · live')
+    expect(o.last().size).toEqual({ cols: 80, rows: 18 })
+    await t.press('1', 'q', '\u0003', KEY.enter)
+    expect(o.last().typed()).toBe('1q\u0003\r')
+    expect(t.onQuit).not.toHaveBeenCalled()
+    await t.press('\u001D')
+    await until(t.frame, (f) => f.includes('My machines (5)'))
+    expect(o.last().detached).toBe(true)
+    await t.press('6')
+    await until(t.frame, (f) => f.includes('live, ctrl+] detaches'))
+    expect(o.links.map((l) => l.vmId)).toEqual([vms[0].id, vms[0].id])
+    await t.press('\u001D')
+    await until(t.frame, (f) => f.includes('My machines (5)'))
+    await t.press('\u0003')
+    expect(t.onQuit).toHaveBeenCalled()
   })
 
   it('read-only shows no action that changes the market, and fits 80x24', async () => {

@@ -14,8 +14,11 @@ export interface FrameApi {
   /** Confirm-if-dangerous, run, flash the error if it fails. */
   runAction(a: KeyAction): void
   setViewActions(actions: KeyAction[]): void
-  /** A form takes the keyboard (+1) or gives it back (-1); `hint` replaces the hint bar meanwhile. */
-  capture(delta: 1 | -1, hint?: string): void
+  /**
+   * A form takes the keyboard (+1) or gives it back (-1); `hint` replaces the hint bar meanwhile.
+   * `raw` (a live console): even Ctrl-C belongs to the capturer.
+   */
+  capture(delta: 1 | -1, hint?: string, raw?: boolean): void
 }
 
 const noop = () => {}
@@ -38,12 +41,12 @@ export function useViewActions(actions: KeyAction[] | null): void {
   useLayoutEffect(() => () => frame.setViewActions([]), [])
 }
 
-/** While mounted (and `active`), a form owns the keyboard. */
-export function useCapture(active: boolean, hint?: string): void {
+/** While mounted (and `active`), a form owns the keyboard; `raw`: Ctrl-C too (a live console). */
+export function useCapture(active: boolean, hint?: string, raw = false): void {
   const frame = useFrame()
   useEffect(() => {
     if (!active) return
-    frame.capture(1, hint)
-    return () => frame.capture(-1)
-  }, [active, hint])
+    frame.capture(1, hint, raw)
+    return () => frame.capture(-1, undefined, raw)
+  }, [active, hint, raw])
 }

@@ -1,6 +1,6 @@
 // Machines for buyers (mycomputers.pl): my machines with state, version, provider, prices and only
 // the actions the state allows; register, edit, search+store, start/stop/suspend/resume/delete, migrate.
-import React, { useState } from 'react'
+import React, { useEffect, useState } from 'react'
 import { Box, Text } from 'ink'
 import type { ConfigRow, PmRow, VmAction, VmRow } from '../../market/types.ts'
 import { Table } from '../components/Table.tsx'
@@ -25,6 +25,8 @@ export interface BuyerMachinesProps {
   height: number
   call: Call
   onConsole?: (vm: VmRow) => void
+  /** The machine under the cursor (view 6 opens its console). */
+  onSelect?: (vm: VmRow | undefined) => void
   onWatchMigration?: (vm: VmRow) => void
   /** Open the register form at start, on this configuration (from the Market view). */
   registerConfig?: string | null
@@ -47,6 +49,7 @@ export function BuyerMachines(p: BuyerMachinesProps): React.JSX.Element {
   const [i] = useSelection(p.vms.length, { active: mode === 'list', page: tableHeight })
   const vm = p.vms[i]
   const pm = vm?.pmId ? p.pmById.get(vm.pmId) : undefined
+  useEffect(() => { p.onSelect?.(vm) }, [vm?.id])
   const back = () => setMode('list')
 
   const verb = (a: VmAction, v: VmRow): KeyAction => {

@@ -1,21 +1,53 @@
-// Console (viewmachine.pl): the machine's screen over console@1. Not wired yet: this view says so
-// plainly rather than pretending; the console issue brings the live screen.
-import React from 'react'
+// Console (viewmachine.pl): the machine's screen over console@1, typed into directly. While it is
+// live every key goes to the machine (the hint bar says so) except Ctrl-], which detaches and goes
+// back, like `virsh console`. When the session ends the last screen stays, with why on the status
+// line; `r` reconnects (taking the console back from another viewer).
+import React, { useContext } from 'react'
 import { Box, Text } from 'ink'
 import type { PmRow, VmRow } from '../../market/types.ts'
-import { useViewActions } from '../hooks/use-frame.ts'
-import { useTone } from '../theme.ts'
+import { useCapture, useViewActions } from '../hooks/use-frame.ts'
+import { useKeys } from '../hooks/use-keys.ts'
+import { useConsole } from '../hooks/use-console.ts'
+import type { OpenConsole } from '../console-link.ts'
+import { consoleRows, consoleStatus, DETACH_HINT, DETACH_KEY, keyBytes, type Run } from '../render/console.ts'
+import { ThemeContext, useTone, type Tone } from '../theme.ts'
 
 export interface ConsoleProps {
   vm: VmRow | null
   pm?: PmRow
+  /** The body's size: one line is the title/status, the rest the machine's screen. */
+  width?: number
+  height?: number
+  /** Ticket + dial (src/tui/console-link.ts); null = this session cannot reach providers. */
+  open?: OpenConsole | null
   onBack?: () => void
+  /** Screen reads per second while output flows. */
+  fps?: number
 }
+
+const STATUS_TONES: Record<string, Tone | undefined> = { ok: 'ok', warn: 'warn', error: 'error', muted: 'muted' }
 
 export function Console(p: ConsoleProps): React.JSX.Element {
   const tone = useTone()
-  useViewActions(p.onBack ? [{ key: 'esc', description: 'back to machines', run: p.onBack }] : [])
-  if (!p.vm) {
+  const { noColor } = useContext(ThemeContext)
+  const width = Math.max(10, p.width ?? 80)
+  const rows = Math.max(1, (p.height ?? 19) - 1)
+  const vm = p.vm
+  const c = useConsole({ vmId: vm?.id ?? null, open: p.open ?? null, cols: width, rows, enabled: vm?.state === 'started', fps: p.fps })
+  const live = c.phase === 'attached' || c.phase === 'connecting'
+  const back = () => { void c.detach(); p.onBack?.() }
+
+  useCapture(live, `<${DETACH_HINT}> detach and back to machines  ·  every other key goes to the machine`, true)
+  useKeys((_name, input, key) => {
+    if (input === DETACH_KEY) return back()
+    if (c.phase === 'attached') c.write(keyBytes(input, key, c.modes))
+  }, live)
+  useViewActions(live ? [] : [
+    ...(p.onBack ? [{ key: 'esc', description: 'back to machines', run: back }, { key: DETACH_KEY, description: 'back', run: back, hidden: true }] : []),
+    ...(vm && vm.state === 'started' ? [{ key: 'r', description: 'reconnect', run: () => c.reconnect() }] : []),
+  ])
+
+  if (!vm) {
     return (
       <Box flexDirection="column">
         <Text color={tone('title')} bold>Console</Text>
@@ -23,15 +55,36 @@ export function Console(p: ConsoleProps): React.JSX.Element {
       </Box>
     )
   }
-  const v = p.vm
+  const label = vm.name || vm.id
+  const status = consoleStatus({ phase: c.phase, machine: label, provider: p.pm?.name, state: vm.state, reason: c.reason, cols: width, rows })
+  const screen = consoleRows(c.screen, { noColor, cursor: c.phase === 'attached' })
   return (
     <Box flexDirection="column">
-      <Text color={tone('title')} bold wrap="truncate">Console of {v.name || v.id} ({v.state}{p.pm ? ` on ${p.pm.name}` : ''})</Text>
-      <Text> </Text>
-      <Text wrap="wrap">The live console is not connected yet: console@1 (the guest's serial screen from the provider, typed into directly) arrives with the console issue.</Text>
-      <Text> </Text>
-      <Text color={tone('muted')} wrap="truncate">machine {v.id}</Text>
-      {v.state !== 'started' && <Text color={tone('warn')} wrap="truncate">This machine is {v.state}: a console needs it started.</Text>}
+      <Text wrap="truncate">
+        <Text color={tone('title')} bold>Console </Text>
+        <Text color={tone(STATUS_TONES[status.tone] ?? 'muted')}>{status.text}</Text>
+      </Text>
+      {screen.map((runs, y) => <Row key={y} runs={runs} />)}
     </Box>
   )
+}
+
+const Row = React.memo(function Row({ runs }: { runs: Run[] }) {
+  return (
+    <Text wrap="truncate">
+      {runs.map((r, i) => (
+        <Text key={i} color={r.style.fg} backgroundColor={r.style.bg} bold={r.style.bold} dimColor={r.style.dim} italic={r.style.italic}
+          underline={r.style.underline} inverse={r.style.inverse} strikethrough={r.style.strikethrough}>{r.text}</Text>
+      ))}
+    </Text>
+  )
+}, (a, b) => sameRuns(a.runs, b.runs))
+
+function sameRuns(a: Run[], b: Run[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i], y = b[i]
+    if (x.text !== y.text || JSON.stringify(x.style) !== JSON.stringify(y.style)) return false
+  }
+  return true
 }
