@@ -1,9 +1,14 @@
 // Real processes for end-to-end tests: `virtuoso dht`, hubs and provider nodes started through the
 // CLI, on 127.0.0.1 only, and CLI calls made the way a user makes them.
 import { execa, type ResultPromise } from 'execa'
+import { vi } from 'vitest'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+
+// Every CLI call is a new process that loads TypeScript and dials the DHT (~1 s, several when CI's
+// two cores also boot guests): end-to-end tests get room for that.
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 120_000 })
 
 export const ROOT = resolve(import.meta.dirname, '../..')
 export const BIN = join(ROOT, 'bin/virtuoso.js')
@@ -87,23 +92,33 @@ export async function tempDir(prefix = 'virtuoso-e2e-'): Promise<{ path: string;
 }
 
 /** A whole private market: DHT bootstrap, hub, and `providers` provider nodes (test hypervisor by default). */
-export async function startMarket(root: string, opts: { providers?: number; hv?: 'test' | 'qemu'; billingIntervalMs?: number } = {}) {
+export async function startMarket(root: string, opts: { providers?: number; hv?: 'test' | 'qemu'; billingIntervalMs?: number; hubFlags?: string[] } = {}) {
   const dht = spawnVirtuoso(['dht', '--port', '0'])
   const [, bootstrap] = await dht.waitFor(/listening on (\S+)/)
-  const hubArgs = ['node', '--hub', '--data', join(root, 'hub'), '--bootstrap', bootstrap, '--billing-interval', String(opts.billingIntervalMs ?? 500)]
+  const hubArgs = ['node', '--hub', '--data', join(root, 'hub'), '--bootstrap', bootstrap, '--billing-interval', String(opts.billingIntervalMs ?? 500), ...(opts.hubFlags ?? [])]
   const hub = spawnVirtuoso(hubArgs)
   const [, market] = await hub.waitFor(/market key: ([0-9a-f]{64})/)
-  const providers: Array<{ proc: Proc; nodeKey: string; pairing: string; data: string }> = []
-  for (let i = 0; i < (opts.providers ?? 2); i++) {
-    const data = join(root, `provider${i}`)
-    const proc = spawnVirtuoso(['node', '--data', data, '--market', market, '--bootstrap', bootstrap, '--hv', opts.hv ?? 'test', '--accel', 'tcg'])
+  const providers: Array<{ proc: Proc; nodeKey: string; pairing: string; data: string; hv: 'test' | 'qemu' }> = []
+  const spawnProvider = async (data: string, hv: 'test' | 'qemu', env: Record<string, string> = {}) => {
+    const proc = spawnVirtuoso(['node', '--data', data, '--market', market, '--bootstrap', bootstrap, '--hv', hv, '--accel', 'tcg'], env)
     const [, nodeKey] = await proc.waitFor(/node key: ([0-9a-f]{64})/)
     const [, pairing] = await proc.waitFor(/pairing code: (\S+)/)
-    providers.push({ proc, nodeKey, pairing, data })
+    return { proc, nodeKey, pairing, data, hv }
   }
+  for (let i = 0; i < (opts.providers ?? 2); i++) providers.push(await spawnProvider(join(root, `provider${i}`), opts.hv ?? 'test'))
   const env = { VIRTUOSO_MARKET: market, VIRTUOSO_BOOTSTRAP: bootstrap }
   return {
     dht, hub, providers, market, bootstrap, env, hubArgs,
+    /** One more provider node (its own data dir and hypervisor); returns its index. */
+    async addProvider(hv: 'test' | 'qemu', env: Record<string, string> = {}) {
+      providers.push(await spawnProvider(join(root, `provider${providers.length}`), hv, env))
+      return providers.length - 1
+    },
+    /** Restart provider i (same data, same node key), e.g. with fault-injection env. */
+    async restartProvider(i: number, env: Record<string, string> = {}, signal: NodeJS.Signals = 'SIGTERM') {
+      await providers[i].proc.stop(signal)
+      providers[i] = await spawnProvider(providers[i].data, providers[i].hv, env)
+    },
     async stop() {
       for (const p of providers) await p.proc.stop()
       await hub.stop()

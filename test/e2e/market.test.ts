@@ -144,6 +144,17 @@ describe('buyer flow', () => {
   })
 })
 
+describe('log --follow', () => {
+  it('prints new events as they happen', async () => {
+    const follower = spawnVirtuoso(['log', '--follow', '--json', '--limit', '1'], { ...market.env, VIRTUOSO_HOME: home('alice') })
+    await new Promise((r) => setTimeout(r, 2500))
+    const reg = await as('alice', ['register', '--config', 'small', '--name', 'followed'])
+    const [line] = await follower.waitFor(new RegExp(`^.*"vmId":"${reg.json.id}".*$`), 15_000)
+    expect(JSON.parse(line).type).toBe('vm.register')
+    await follower.stop('SIGINT')
+  })
+})
+
 describe('operator', () => {
   it('admin credit refuses when the hub data dir is wrong', async () => {
     const r = await cli(home('op'), ['admin', 'credit', 'alice', '1', '--data', join(root.path, 'nowhere'), '--json'])
