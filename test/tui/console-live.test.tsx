@@ -1,0 +1,71 @@
+// The Console view for real, in one process on a loopback testnet: a node that is hub and provider
+// (test driver, whose fake serial console runs a toy shell), a buyer logged in over market@1 who
+// stores and starts a machine, the Dashboard on the real MarketClient; `v` gets a ticket from the
+// hub, dials console@1 on the client's own DHT node, and what is typed runs in the guest.
+import React from 'react'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { render } from 'ink-testing-library'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import createTestnet from 'hyperdht/testnet.js'
+import { startNode, type RunningNode } from '../../src/node/node.ts'
+import { MarketClient } from '../../src/node/client.ts'
+import { App } from '../../src/tui/Dashboard.tsx'
+import { SHEET } from '../market/helpers.ts'
+import { tick, until } from './helpers.tsx'
+
+let testnet: Awaited<ReturnType<typeof createTestnet>>
+let node: RunningNode
+let dir: string
+let client: MarketClient
+let vmId: string
+
+beforeAll(async () => {
+  testnet = await createTestnet(3)
+  dir = await mkdtemp(join(tmpdir(), 'virtuoso-tui-console-'))
+  node = await startNode({ data: dir, bootstrap: testnet.bootstrap, hub: true, provide: true, hv: 'test', dht: testnet.createNode() })
+  await node.provider!.connected
+  const m = node.hub!.market
+  await m.signup({ username: 'prov', type: 'provider', email: 'p@example.org', password: 'correct horse' })
+  const pm = await m.pmAdd({ username: 'prov', type: 'provider' }, { pairing: node.pairingCode!, name: 'pm1', ...SHEET })
+  await m.signup({ username: 'alice', type: 'buyer', email: 'alice@example.org', password: 'correct horse' })
+  await m.credit('alice', 10_000_000)
+  // The buyer's side goes over the wire, as the TUI's would.
+  client = await MarketClient.connect({ marketKey: Buffer.from(node.key, 'hex'), bootstrap: testnet.bootstrap, dht: testnet.createNode() })
+  client.token = (await client.call<{ token: string }>('login', { username: 'alice', password: 'correct horse' })).token
+  const vm = await client.call<{ id: string }>('register', { config: 'small' })
+  vmId = vm.id
+  await client.call('store', { vmId, pmId: pm.id })
+  await client.call('start', { vmId })
+}, 60_000)
+
+afterAll(async () => {
+  await client?.close()
+  await node?.close()
+  await testnet?.destroy()
+  if (dir) await rm(dir, { recursive: true, force: true })
+})
+
+describe('Console view over a running node', () => {
+  it('v on the started machine opens its console; typed keys run in the guest; Ctrl-] comes back', async () => {
+    const inst = render(<App api={client} identity={{ username: 'alice', type: 'buyer' }} onQuit={() => {}} noColor size={{ columns: 80, rows: 24 }} />)
+    const frame = () => inst.lastFrame() ?? ''
+    try {
+      await until(frame, (f) => f.includes('Standard configurations'), 10_000)
+      inst.stdin.write('2')
+      await until(frame, (f) => /My machines \(1\)/.test(f) && f.includes('<v> console'), 10_000)
+      inst.stdin.write('v')
+      await until(frame, (f) => f.includes('live, ctrl+] detaches') && f.includes('/ #'), 15_000)
+      // The toy shell has no arithmetic: quote removal shows the command ran (the echoed input reads "hi""-3").
+      for (const ch of 'echo "hi""-3"') { inst.stdin.write(ch); await tick(5) }
+      inst.stdin.write('\r')
+      const f = await until(frame, (f) => /^hi-3\s*$/m.test(f), 10_000)
+      expect(f).toContain('/ # echo "hi""-3"')
+      inst.stdin.write('\u001D')
+      await until(frame, (f) => f.includes('My machines (1)'), 5000)
+    } finally {
+      inst.unmount()
+    }
+  }, 60_000)
+})
