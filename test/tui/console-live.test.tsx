@@ -13,6 +13,8 @@ import { startNode, type RunningNode } from '../../src/node/node.ts'
 import { MarketClient } from '../../src/node/client.ts'
 import { App } from '../../src/tui/Dashboard.tsx'
 import { SHEET } from '../market/helpers.ts'
+import { ConsoleSession } from '../../src/node/console-client.ts'
+import type { TicketAnswer } from '../../src/node/console-hub.ts'
 import { tick, until } from './helpers.tsx'
 
 let testnet: Awaited<ReturnType<typeof createTestnet>>
@@ -64,6 +66,27 @@ describe('Console view over a running node', () => {
       expect(f).toContain('/ # echo "hi""-3"')
       inst.stdin.write('\u001D')
       await until(frame, (f) => f.includes('My machines (1)'), 5000)
+    } finally {
+      inst.unmount()
+    }
+  }, 60_000)
+
+  it('another viewer takes over and is told; r takes it back; stopping the machine ends it with the reason', async () => {
+    const inst = render(<App api={client} identity={{ username: 'alice', type: 'buyer' }} onQuit={() => {}} noColor size={{ columns: 100, rows: 24 }} initialView="machines" />)
+    const frame = () => inst.lastFrame() ?? ''
+    try {
+      await until(frame, (f) => f.includes('<v> console'), 10_000)
+      inst.stdin.write('6')
+      await until(frame, (f) => f.includes('live, ctrl+] detaches') && f.includes('/ #'), 15_000)
+      const t = await client.call<TicketAnswer>('console.ticket', { vmId })
+      const other = await ConsoleSession.dial({ dht: client.dhtNode, nodeKey: Buffer.from(t.nodeKey, 'hex'), ticket: t.ticket })
+      await until(frame, (f) => f.includes('another viewer took over this console'), 10_000)
+      const ended = new Promise((resolve) => other.once('end', resolve))
+      inst.stdin.write('r')
+      expect(await ended).toMatchObject({ code: 'HV_CONSOLE_TAKEN_OVER' })
+      await until(frame, (f) => f.includes('live, ctrl+] detaches'), 15_000)
+      await client.call('stop', { vmId })
+      await until(frame, (f) => f.includes(`machine ${vmId} stopped; start it to view its console again`), 15_000)
     } finally {
       inst.unmount()
     }
