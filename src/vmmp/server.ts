@@ -177,6 +177,9 @@ export class MigrationServer {
           let opened!: () => void
           const p = new Promise<void>((resolve) => { opened = resolve })
           mux.createChannel({ protocol: PROTOCOLS.vmmp, id: PEER_ID, onopen: () => opened() })?.open()
+          // The origin's key also serves console@1 and opens it on every connection; a rejected
+          // console channel makes it hang up, so accept it and say nothing on it.
+          mux.pair({ protocol: PROTOCOLS.console }, () => { mux.createChannel({ protocol: PROTOCOLS.console })?.open() })
           return { opened: p, value: mux }
         })
         socket = dialed.socket
