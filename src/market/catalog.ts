@@ -1,12 +1,14 @@
 // Standard configurations (report §6.1.6 tables config and preconfig, one table here with a
 // `preconfigured` flag). Seeded once from fixtures/configs.json; prices.ts keeps their averages.
 import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { packageRoot } from '../root.ts'
 import type { Ctx } from './context.ts'
 import type { Op } from './store.ts'
 import type { ConfigRow } from './types.ts'
 import { errors } from './errors.ts'
 
-export const CONFIGS_FIXTURE = new URL('../../fixtures/configs.json', import.meta.url)
+export const CONFIGS_FIXTURE = join(packageRoot(), 'fixtures/configs.json')
 /** Disks are VMDK of more than 2 GB (report §6.2.5), so a machine needs at least this much. */
 export const MIN_HD_MB = 2048
 

@@ -7,12 +7,12 @@ import { execa, type ResultPromise } from 'execa'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { packageRoot } from '../root.ts'
 import { MarketClient } from './client.ts'
 import { parseBootstrap } from './dht.ts'
 import { callAdmin } from './admin-socket.ts'
 
-const ROOT = resolve(fileURLToPath(import.meta.url), '../../..')
+const ROOT = packageRoot()
 const BIN = join(ROOT, 'bin/virtuoso.js')
 
 export const DEMO_BUYER = { user: 'demo', password: 'demo-password', type: 'buyer' as const }

@@ -5,7 +5,7 @@
 import { connect, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { packageRoot } from '../../root.ts'
 import { access, constants, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { delimiter } from 'node:path'
 import type { DriverContext, HostInfo, HvDriver, HvManifest, VmConfig } from '../types.ts'
@@ -23,7 +23,7 @@ export const QEMU_MANIFEST: HvManifest = Object.freeze({
   delete: true, status: true, console: true, info: true,
 })
 
-export const DEFAULT_GUEST_DIR = fileURLToPath(new URL('../../../fixtures/guest/build/', import.meta.url))
+export const DEFAULT_GUEST_DIR = join(packageRoot(), 'fixtures/guest/build') + '/'
 export const READY_MARKER = 'VIRTUOSO-GUEST-READY'
 export const DEFAULT_CMDLINE = 'console=ttyS0 quiet'
 
