@@ -3,7 +3,8 @@
 // accounts and machines in several states, then the dashboard logged in as the buyer.
 // A second run reuses the data (unless `fresh`); quitting suspends the running guests through the
 // market (so nothing is lost and the tables stay true) and stops every process it started.
-import { execa, type ResultPromise } from 'execa'
+import { execa } from 'execa'
+import { spawnVirtuoso, type Child } from './child.ts'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
@@ -13,7 +14,6 @@ import { parseBootstrap } from './dht.ts'
 import { callAdmin } from './admin-socket.ts'
 
 const ROOT = packageRoot()
-const BIN = join(ROOT, 'bin/virtuoso.js')
 
 export const DEMO_BUYER = { user: 'demo', password: 'demo-password', type: 'buyer' as const }
 export const DEMO_PROVIDERS = [
@@ -34,40 +34,6 @@ export interface Demo {
   stop(): Promise<void>
 }
 
-interface Child { name: string; proc: ResultPromise; lines: string[]; waitFor(re: RegExp, ms?: number): Promise<RegExpMatchArray> }
-
-function spawnChild(name: string, args: string[], logFile: string): Child {
-  const proc = execa('node', [BIN, ...args], { reject: false, buffer: false, stderr: { file: logFile }, cleanup: true })
-  const lines: string[] = []
-  const waiters: Array<[RegExp, (m: RegExpMatchArray) => void]> = []
-  let buf = ''
-  proc.stdout?.setEncoding('utf8')
-  proc.stdout?.on('data', (chunk: string) => {
-    buf += chunk
-    let nl: number
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl)
-      buf = buf.slice(nl + 1)
-      lines.push(line)
-      for (const w of [...waiters]) {
-        const m = line.match(w[0])
-        if (m) { waiters.splice(waiters.indexOf(w), 1); w[1](m) }
-      }
-    }
-  })
-  return {
-    name, proc, lines,
-    waitFor(re, ms = 30_000) {
-      for (const l of lines) { const m = l.match(re); if (m) return Promise.resolve(m) }
-      return new Promise((res, rej) => {
-        const t = setTimeout(() => rej(new Error(`${name} did not start within ${ms / 1000} s; see ${logFile}`)), ms)
-        waiters.push([re, (m) => { clearTimeout(t); res(m) }])
-        proc.then(() => { clearTimeout(t); rej(new Error(`${name} exited; see ${logFile}`)) }, () => {})
-      })
-    },
-  }
-}
-
 export async function ensureGuestImage(log: (line: string) => void): Promise<void> {
   if (existsSync(join(ROOT, 'fixtures/guest/build/vmlinuz')) && existsSync(join(ROOT, 'fixtures/guest/build/initrd.img'))) return
   log('building the guest image (first run only)…')
@@ -84,19 +50,19 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
   if (hv === 'qemu') await ensureGuestImage(log)
   const children: Child[] = []
   const stopChildren = async () => {
-    for (const c of children.reverse()) { c.proc.kill('SIGTERM'); await c.proc }
+    for (const c of children.reverse()) await c.stop('SIGTERM')
   }
   try {
     log('starting the DHT bootstrap, the hub and three providers on 127.0.0.1…')
-    const dht = spawnChild('dht', ['dht', '--port', '0'], join(dir, 'dht.log'))
+    const dht = spawnVirtuoso(['dht', '--port', '0'], { stderrFile: join(dir, 'dht.log') })
     children.push(dht)
     const [, bootstrap] = await dht.waitFor(/listening on (\S+)/)
-    const hub = spawnChild('hub', ['node', '--hub', '--data', join(dir, 'hub'), '--bootstrap', bootstrap, '--price-interval', '5000'], join(dir, 'hub.log'))
+    const hub = spawnVirtuoso(['node', '--hub', '--data', join(dir, 'hub'), '--bootstrap', bootstrap, '--price-interval', '5000'], { stderrFile: join(dir, 'hub.log') })
     children.push(hub)
     const [, market] = await hub.waitFor(/market key: ([0-9a-f]{64})/)
     const pairings: string[] = []
     for (const p of DEMO_PROVIDERS) {
-      const c = spawnChild(p.name, ['node', '--data', join(dir, p.name), '--market', market, '--bootstrap', bootstrap, '--hv', hv, '--accel', 'tcg'], join(dir, `${p.name}.log`))
+      const c = spawnVirtuoso(['node', '--data', join(dir, p.name), '--market', market, '--bootstrap', bootstrap, '--hv', hv, '--accel', 'tcg'], { stderrFile: join(dir, `${p.name}.log`) })
       children.push(c)
       pairings.push((await c.waitFor(/pairing code: (\S+)/))[1])
     }

@@ -1,6 +1,7 @@
 // Real processes for end-to-end tests: `virtuoso dht`, hubs and provider nodes started through the
 // CLI, on 127.0.0.1 only, and CLI calls made the way a user makes them.
-import { execa, type ResultPromise } from 'execa'
+import { execa } from 'execa'
+import { spawnVirtuoso as spawnChild, VIRTUOSO_BIN, type Child } from '../../src/node/child.ts'
 import { vi } from 'vitest'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -11,61 +12,12 @@ import { join, resolve } from 'node:path'
 vi.setConfig({ testTimeout: 180_000, hookTimeout: 120_000 })
 
 export const ROOT = resolve(import.meta.dirname, '../..')
-export const BIN = join(ROOT, 'bin/virtuoso.js')
+export const BIN = VIRTUOSO_BIN
 
-export interface Proc {
-  proc: ResultPromise
-  lines: string[]
-  errLines: string[]
-  /** Wait for a stdout line matching re; returns the match. */
-  waitFor(re: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>
-  stop(signal?: NodeJS.Signals): Promise<number | undefined>
-}
+export type Proc = Child
 
 export function spawnVirtuoso(args: string[], env: Record<string, string> = {}): Proc {
-  const proc = execa('node', [BIN, ...args], { env: { ...env, VIRTUOSO_DEBUG: '' }, reject: false, buffer: false, cleanup: true })
-  const lines: string[] = []
-  const errLines: string[] = []
-  const waiters: Array<{ re: RegExp; resolve: (m: RegExpMatchArray) => void }> = []
-  const feed = (stream: NodeJS.ReadableStream | null, into: string[], check: boolean) => {
-    let buf = ''
-    stream?.setEncoding?.('utf8')
-    stream?.on('data', (chunk: string) => {
-      buf += chunk
-      let nl: number
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl)
-        buf = buf.slice(nl + 1)
-        into.push(line)
-        if (!check) continue
-        for (const w of [...waiters]) {
-          const m = line.match(w.re)
-          if (m) { waiters.splice(waiters.indexOf(w), 1); w.resolve(m) }
-        }
-      }
-    })
-  }
-  feed(proc.stdout, lines, true)
-  feed(proc.stderr, errLines, false)
-  return {
-    proc,
-    lines,
-    errLines,
-    waitFor(re, timeoutMs = 20_000) {
-      for (const l of lines) { const m = l.match(re); if (m) return Promise.resolve(m) }
-      return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`timed out waiting for ${re} from virtuoso ${args.join(' ')}; stdout: ${lines.join(' | ')}; stderr: ${errLines.slice(-5).join(' | ')}`)), timeoutMs)
-        waiters.push({ re, resolve: (m) => { clearTimeout(t); resolve(m) } })
-        proc.then(() => { clearTimeout(t); reject(new Error(`virtuoso ${args.join(' ')} exited: ${errLines.slice(-5).join(' | ')}`)) }, () => {})
-      })
-    },
-    async stop(signal = 'SIGTERM') {
-      if (proc.exitCode !== null && proc.exitCode !== undefined) return proc.exitCode
-      proc.kill(signal)
-      const r = await proc
-      return r.exitCode
-    },
-  }
+  return spawnChild(args, { env })
 }
 
 export interface CliResult { stdout: string; stderr: string; exitCode: number; json: any }

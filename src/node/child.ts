@@ -1,0 +1,67 @@
+// A `virtuoso …` child process whose stdout is read line by line, so a parent (the demo, the
+// end-to-end tests) can wait for what it prints ("market key: …") and stop it with a signal.
+import { execa, type ResultPromise } from 'execa'
+import { join } from 'node:path'
+import { packageRoot } from '../root.ts'
+
+export const VIRTUOSO_BIN = join(packageRoot(), 'bin/virtuoso.js')
+
+export interface Child {
+  proc: ResultPromise
+  lines: string[]
+  /** stderr lines, unless stderr goes to a file. */
+  errLines: string[]
+  /** Wait for a stdout line matching re; rejects if the process exits first or after timeoutMs. */
+  waitFor(re: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>
+  stop(signal?: NodeJS.Signals): Promise<number | undefined>
+}
+
+export function spawnVirtuoso(args: string[], opts: { env?: Record<string, string>; stderrFile?: string } = {}): Child {
+  const proc = execa('node', [VIRTUOSO_BIN, ...args], {
+    env: { ...opts.env, VIRTUOSO_DEBUG: '' }, reject: false, buffer: false, cleanup: true,
+    ...(opts.stderrFile ? { stderr: { file: opts.stderrFile } } : {}),
+  })
+  const lines: string[] = []
+  const errLines: string[] = []
+  const waiters: Array<{ re: RegExp; resolve: (m: RegExpMatchArray) => void }> = []
+  const feed = (stream: NodeJS.ReadableStream | null | undefined, into: string[], check: boolean) => {
+    let buf = ''
+    stream?.setEncoding?.('utf8')
+    stream?.on('data', (chunk: string) => {
+      buf += chunk
+      let nl: number
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl)
+        buf = buf.slice(nl + 1)
+        into.push(line)
+        if (!check) continue
+        for (const w of [...waiters]) {
+          const m = line.match(w.re)
+          if (m) { waiters.splice(waiters.indexOf(w), 1); w.resolve(m) }
+        }
+      }
+    })
+  }
+  feed(proc.stdout, lines, true)
+  if (!opts.stderrFile) feed(proc.stderr, errLines, false)
+  const where = opts.stderrFile ? `see ${opts.stderrFile}` : `stderr: ${errLines.slice(-5).join(' | ')}`
+  return {
+    proc,
+    lines,
+    errLines,
+    waitFor(re, timeoutMs = 30_000) {
+      for (const l of lines) { const m = l.match(re); if (m) return Promise.resolve(m) }
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`virtuoso ${args[0]} did not print ${re} within ${timeoutMs / 1000} s; ${where}`)), timeoutMs)
+        waiters.push({ re, resolve: (m) => { clearTimeout(t); resolve(m) } })
+        proc.then(() => { clearTimeout(t); reject(new Error(`virtuoso ${args.join(' ')} exited; ${where}`)) }, () => {})
+      })
+    },
+    async stop(signal = 'SIGTERM') {
+      if (proc.exitCode !== null && proc.exitCode !== undefined) return proc.exitCode
+      proc.kill(signal)
+      const r = await proc
+      return r.exitCode
+    },
+  }
+}
