@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { open, readdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { cli, startMarket, tempDir } from './harness.ts'
+import { cli, spawnVirtuoso, startMarket, tempDir } from './harness.ts'
 
 const QEMU_BUILT = existsSync(resolve(import.meta.dirname, '../../fixtures/guest/build/vmlinuz'))
 let root: Awaited<ReturnType<typeof tempDir>>
@@ -16,7 +16,7 @@ const home = (who: string) => join(root.path, 'home-' + who)
 const as = (who: string, args: string[], input?: string) => cli(home(who), [...args, '--json'], { env: market.env, input })
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const pms: string[] = []
-const SLOW = JSON.stringify({ serveDelayMs: 1500 })
+const SLOW = JSON.stringify({ serveDelayMs: 2500 })
 const MiB = 1024 * 1024
 
 const PRICES = ['--speed-unit', '100', '--speed-price', '0.000001', '--memory-unit', '64', '--memory-price', '0.000001',
@@ -77,15 +77,17 @@ async function newVm(pm: string, opts: string[] = ['--memory', '64', '--hd', '20
 const vmRow = async (vmId: string) => (await as('alice', ['machines'])).json.vms.find((v: any) => v.id === vmId)
 const migration = async (vmId: string) => (await as('alice', ['migrations'])).json.migrations.find((m: any) => m.vmId === vmId)
 
-/** Starts `virtuoso migrate` without waiting; resolves once bytes are moving. */
+/** Starts `virtuoso migrate --json` as a process; resolves once its progress lines show bytes moving. */
 async function migrateInBackground(vmId: string, to: string, method = 'RSYNC') {
-  const run = as('alice', ['migrate', vmId, '--to', to, '--method', method])
-  for (let i = 0; i < 100; i++) {
-    const m = await migration(vmId)
-    if (m?.phase === 'copying' && m.bytesDone > 0) return run
-    await sleep(200)
-  }
-  throw new Error('the migration never started copying')
+  const p = spawnVirtuoso(['migrate', vmId, '--to', to, '--method', method, '--json'], { ...market.env, VIRTUOSO_HOME: home('alice') })
+  await p.waitFor(/"bytesDone":[1-9]/, 30_000)
+  return (async () => {
+    const r = await p.proc
+    const last = p.lines.filter((l) => l.trim()).pop() ?? ''
+    let json: any = null
+    try { json = JSON.parse(last) } catch { json = null }
+    return { exitCode: r.exitCode ?? -1, json, stdout: p.lines.join('\n'), stderr: p.errLines.join('\n') }
+  })()
 }
 
 /** Poll until `fn` holds (settling happens a few seconds after the decision). */
@@ -213,7 +215,6 @@ describe('faults: nothing lost, exactly one live copy', () => {
     const run = await migrateInBackground(vm, pms[1])
     await market.hub.stop('SIGKILL')
     await run
-    const { spawnVirtuoso } = await import('./harness.ts')
     market.hub = spawnVirtuoso(market.hubArgs)
     await market.hub.waitFor(/market key/)
     await until(async () => (await migration(vm))?.phase === 'failed', 40_000, 'the restarted hub to resolve the migration')
@@ -252,4 +253,98 @@ describe('faults: nothing lost, exactly one live copy', () => {
     digest0 = await digest(machineDir(0, vm))
     await reverted(as('alice', ['migrate', vm, '--to', pms[1]]), 'VMMP_CORRUPT')
   }, 90_000)
+})
+
+/** A shell on the guest through the provider's SSH console (ssh2 client, like any `ssh`). */
+async function guestShell(port: number, vmId: string, password: string) {
+  const { Client } = await import('ssh2')
+  const client = new Client()
+  let out = ''
+  const stream: any = await new Promise((resolve, reject) => {
+    client.on('error', reject)
+    client.on('ready', () => client.shell({ term: 'xterm', cols: 120, rows: 40 }, (err, s) => (err ? reject(err) : resolve(s))))
+    client.connect({ host: '127.0.0.1', port, username: vmId, password, readyTimeout: 20_000 })
+  })
+  stream.on('data', (d: Buffer) => { out += d.toString() })
+  const expectOut = async (re: RegExp, ms = 30_000) => {
+    const end = Date.now() + ms
+    while (Date.now() < end) { const m = out.match(re); if (m) return m; await sleep(100) }
+    throw new Error(`guest did not print ${re}; screen: ${JSON.stringify(out.slice(-400))}`)
+  }
+  return {
+    run: (cmd: string) => stream.write(cmd + '\r'),
+    expectOut,
+    close: () => client.end(),
+  }
+}
+
+describe.skipIf(!QEMU_BUILT)('real QEMU guests', () => {
+  let q0 = -1
+  let q1 = -1
+  let vm = ''
+  const sshPortOf = async (pmId: string) => {
+    const r = await as('alice', ['providers'])
+    return (r.json.pms ?? r.json).find((p: any) => p.id === pmId).sshPort as number
+  }
+  const passwd = async () => {
+    const r = await as('alice', ['console', 'passwd', vm, '--password-stdin'], 'migration-console-pw\n')
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0)
+  }
+
+  beforeAll(async () => {
+    q0 = await market.addProvider('qemu')
+    q1 = await market.addProvider('qemu')
+    await addPm(q0)
+    await addPm(q1)
+  }, 60_000)
+
+  afterAll(async () => {
+    if (vm) await as('alice', ['stop', vm]).catch(() => {})
+    // Guests outlive a provider's clean shutdown by design: make sure none is left behind.
+    for (const i of [q0, q1]) {
+      if (i < 0) continue
+      const { execa } = await import('execa')
+      await execa('pkill', ['-F', join(machineDir(i, vm), 'qemu.pid')], { reject: false })
+    }
+  }, 60_000)
+
+  it('a suspended guest moves by RSYNC: its file on disk and its running processes survive', async () => {
+    vm = await newVm(pms[q0], ['--config', 'linux-small'])
+    expect((await as('alice', ['start', vm])).json.state).toBe('started')
+    await passwd()
+    let sh = await guestShell(await sshPortOf(pms[q0]), vm, 'migration-console-pw')
+    await sh.expectOut(/VIRTUOSO-GUEST-READY|# $/m, 60_000)
+    sh.run('echo before-migration > /data/hello; sync; sleep 100000 & echo PID=$!')
+    const [, pid] = await sh.expectOut(/PID=(\d+)/)
+    sh.close()
+    expect((await as('alice', ['suspend', vm])).json.state).toBe('suspended')
+    const t0 = Date.now()
+    const r = await as('alice', ['migrate', vm, '--to', pms[q1], '--method', 'RSYNC'])
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0)
+    console.log(`QEMU suspended guest, RSYNC first visit: ${(r.json.bytesDone / MiB).toFixed(1)} MiB in ${Date.now() - t0} ms`)
+    expect(await liveCopies(vm)).toEqual([q1])
+    expect((await as('alice', ['resume', vm])).json).toMatchObject({ state: 'started', pmId: pms[q1] })
+    await passwd() // the console password left with the origin's copy
+    sh = await guestShell(await sshPortOf(pms[q1]), vm, 'migration-console-pw')
+    sh.run(`cat /data/hello; kill -0 ${pid} && echo ALIVE-${pid}`)
+    await sh.expectOut(/before-migration/)
+    await sh.expectOut(new RegExp(`ALIVE-${pid}`))
+    sh.run('echo second > /data/hello2; sync')
+    await sleep(500)
+    sh.close()
+    expect((await as('alice', ['suspend', vm])).json.state).toBe('suspended')
+    const t1 = Date.now()
+    const back = await as('alice', ['migrate', vm, '--to', pms[q0], '--method', 'RSYNC'])
+    expect(back.exitCode, back.stdout + back.stderr).toBe(0)
+    console.log(`QEMU return trip by RSYNC to the cached copy: ${(back.json.bytesDone / MiB).toFixed(1)} MiB in ${Date.now() - t1} ms`)
+    expect(back.json.bytesDone).toBeLessThan(r.json.bytesDone)
+    expect(await liveCopies(vm)).toEqual([q0])
+    expect((await as('alice', ['resume', vm])).json).toMatchObject({ state: 'started', pmId: pms[q0] })
+    await passwd()
+    sh = await guestShell(await sshPortOf(pms[q0]), vm, 'migration-console-pw')
+    sh.run(`cat /data/hello2; kill -0 ${pid} && echo STILL-${pid}`)
+    await sh.expectOut(/second/)
+    await sh.expectOut(new RegExp(`STILL-${pid}`))
+    sh.close()
+  }, 240_000)
 })
