@@ -77,10 +77,15 @@ async function newVm(pm: string, opts: string[] = ['--memory', '64', '--hd', '20
 const vmRow = async (vmId: string) => (await as('alice', ['machines'])).json.vms.find((v: any) => v.id === vmId)
 const migration = async (vmId: string) => (await as('alice', ['migrations'])).json.migrations.find((m: any) => m.vmId === vmId)
 
-/** Starts `virtuoso migrate --json` as a process; resolves once its progress lines show bytes moving. */
+/** Starts `virtuoso migrate --json` as a process; resolves once the destination is writing the copy
+ *  (its `.vmmp-incomplete` marker is on disk). */
 async function migrateInBackground(vmId: string, to: string, method = 'RSYNC') {
   const p = spawnVirtuoso(['migrate', vmId, '--to', to, '--method', method, '--json'], { ...market.env, VIRTUOSO_HOME: home('alice') })
-  await p.waitFor(/"bytesDone":[1-9]/, 30_000)
+  const dest = pms.indexOf(to)
+  const marker = join(machineDir(dest, vmId), '.vmmp-incomplete')
+  for (let i = 0; i < 300 && !existsSync(marker); i++) await sleep(50)
+  if (!existsSync(marker)) throw new Error('the destination never started writing')
+  await sleep(500)
   return (async () => {
     const r = await p.proc
     const last = p.lines.filter((l) => l.trim()).pop() ?? ''
@@ -203,9 +208,10 @@ describe('faults: nothing lost, exactly one live copy', () => {
 
   it('the destination killed mid-copy: reverted, its partial copy removed when it returns', async () => {
     const run = await migrateInBackground(vm, pms[1])
-    await market.providers[1].proc.stop('SIGKILL')
+    const killedAt = Date.now()
+    const code = await market.providers[1].proc.stop('SIGKILL')
     const res = await run
-    expect(res.exitCode).not.toBe(0)
+    expect(res.exitCode, [`killed at ${killedAt} code ${code} pid ${market.providers[1].proc.proc.pid}`, ...market.providers[0].proc.errLines.slice(-8), ...market.providers[1].proc.errLines.slice(-8)].join('\n')).not.toBe(0)
     expect(await vmRow(vm)).toMatchObject({ state: 'stored', pmId: pms[0] })
     await market.restartProvider(1)
     await reverted(res)

@@ -10,9 +10,10 @@ describe('RPC method table', () => {
   afterEach(async () => { await w?.close() })
 
   it('has every method the issue names, with the right auth', () => {
-    expect(Object.keys(methods).sort()).toEqual(['account', 'configs', 'delete', 'edit', 'log', 'login', 'logout', 'machines', 'pm.add', 'pm.delete', 'pm.edit', 'providers', 'register', 'resume', 'search', 'signup', 'start', 'stop', 'store', 'suspend', 'whoami'].sort())
+    expect(Object.keys(methods).sort()).toEqual(['account', 'configs', 'delete', 'edit', 'log', 'login', 'logout', 'machines', 'migrate', 'migrations', 'pm.add', 'pm.delete', 'pm.edit', 'providers', 'register', 'resume', 'search', 'signup', 'start', 'stop', 'store', 'suspend', 'whoami'].sort())
     expect(methods.signup.auth).toBe('none')
     expect(methods.store.auth).toBe('buyer')
+    expect(methods.migrate.auth).toBe('buyer')
     expect(methods['pm.add'].auth).toBe('provider')
     expect(Object.keys(adminMethods).sort()).toEqual(['audit', 'credit', 'export', 'import', 'log-all'])
     expect(methods.credit).toBeUndefined()
