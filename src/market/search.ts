@@ -45,9 +45,12 @@ export function search(ctx: Ctx, who: Identity | null, input: SearchInput): Offe
   const buyer = requireBuyer(who, 'search')
   let need: Resources
   let bids = { bidStorage: null as Micro | null, bidRunning: null as Micro | null }
+  let current: string | null = null
   if (input.vmId !== undefined) {
     const vm = ownVm(ctx, buyer, input.vmId)
-    requireAction(vm.state, 'search')
+    // Registered: where to store it (report's searchprovider). Stored elsewhere: where to migrate it.
+    requireAction(vm.state, vm.pmId ? 'migrate' : 'search')
+    current = vm.pmId
     need = vm
     bids = { bidStorage: vm.bidStorage, bidRunning: vm.bidRunning }
   } else if (input.config !== undefined) {
@@ -58,7 +61,7 @@ export function search(ctx: Ctx, who: Identity | null, input: SearchInput): Offe
   const sort = input.sort ?? 'total'
   const offers: Offer[] = []
   for (const pm of ctx.store.values('pm')) {
-    if (pm.drainUntil !== null || !fits(pm, need) || !ctx.gateway.online(pm.nodeKey)) continue
+    if (pm.id === current || pm.drainUntil !== null || !fits(pm, need) || !ctx.gateway.online(pm.nodeKey)) continue
     const q = quote(pm, need)
     offers.push({
       pmId: pm.id, name: pm.name, owner: pm.owner, processor: pm.processor, free: free(pm),

@@ -32,12 +32,16 @@ describe('search', () => {
     expect(w.market.search(buyer, { vmId: vm.id }).map((o) => o.pmId)).toEqual([cheapRun.id])
   })
 
-  it('is for buyers, on their own registered machines', async () => {
+  it('is for buyers, on their own registered machines, or stored ones looking for a migration destination', async () => {
     const pm = await addPm(w.market, prov)
     expect(await codeOf(() => w.market.search(prov, { config: 'small' }))).toBe('MARKET_FORBIDDEN')
     expect(await codeOf(() => w.market.search(buyer, {}))).toBe('MARKET_BAD_INPUT')
     const vm = await w.market.register(buyer, { config: 'small' })
     await w.market.store(buyer, vm.id, pm.id)
+    const other = await addPm(w.market, prov)
+    // stored: where it could migrate to, never where it already is
+    expect(w.market.search(buyer, { vmId: vm.id }).map((o) => o.pmId)).toEqual([other.id])
+    await w.market.start(buyer, vm.id)
     expect(await codeOf(() => w.market.search(buyer, { vmId: vm.id }))).toBe('MARKET_ACTION_NOT_ALLOWED')
   })
 })
