@@ -245,3 +245,12 @@ describe('forms', () => {
 })
 
 void vm
+
+describe('migration rows from the hub', () => {
+  it('reads the market row shape: ends as objects, error as {code, message}', async () => {
+    const { toMigrationRow } = await import('../../src/tui/hooks/use-market.ts')
+    const row = toMigrationRow({ id: 'm1', vmId: 'v1', from: { pmId: 'pa', nodeKey: 'k', name: 'a', owner: 'o' }, to: { pmId: 'pb', nodeKey: 'k2', name: 'b', owner: 'o' },
+      method: 'RSYNC', phase: 'failed', bytesDone: 0, bytesTotal: 10, rate: 0, eta: null, lastHeartbeat: null, error: { code: 'VMMP_STALLED', message: 'went silent' } })
+    expect(row).toMatchObject({ from: 'pa', to: 'pb', error: 'went silent' })
+  })
+})

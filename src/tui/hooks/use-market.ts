@@ -76,6 +76,13 @@ export function bySeq<T extends { seq: number }>(rows: T[]): T[] {
 }
 
 /** Derive the views' arrays from a replica. Pure: tested without React. */
+/** The hub's migration row (src/market/migrations.ts) as the Migrations view reads it. */
+export function toMigrationRow(m: any): MigrationRow {
+  const end = (e: any) => (e && typeof e === 'object' ? String(e.pmId) : String(e ?? ''))
+  const error = m.error && typeof m.error === 'object' ? String(m.error.message ?? m.error.code) : (m.error ?? null)
+  return { ...m, from: end(m.from), to: end(m.to), error }
+}
+
 export function derive(r: Replica, me: Identity | null, extra: { online?: Record<string, boolean>; balance?: number | null; ready?: boolean } = {}): MarketData {
   const pms = r.rows<PmRow>('pm').sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id))
   const pmById = new Map(pms.map((p) => [p.id, p]))
@@ -94,7 +101,7 @@ export function derive(r: Replica, me: Identity | null, extra: { online?: Record
     vms,
     ledger: bySeq(r.rows<LedgerEntry>('ledger')),
     events: bySeq(r.rows<EventRow>('events')),
-    migrations: r.rows<MigrationRow>('migrations'),
+    migrations: r.rows<any>('migrations').map(toMigrationRow),
     online: extra.online ?? {},
     ready: extra.ready ?? false,
     seq: r.seq,

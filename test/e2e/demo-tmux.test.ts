@@ -1,0 +1,95 @@
+// `npm start` as a person uses it: the demo market (real processes, real QEMU guests) in a real
+// terminal under tmux, driven with send-keys and read with capture-pane: log in, start a machine,
+// open a console and run a command in the guest, migrate a machine and watch it reach 100%.
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { execa } from 'execa'
+import { join } from 'node:path'
+import { tempDir, BIN } from './harness.ts'
+
+const SESSION = `virtuoso-demo-${process.pid}`
+let root: Awaited<ReturnType<typeof tempDir>>
+
+const tmux = (...args: string[]) => execa('tmux', args, { reject: false })
+const screen = async () => String((await tmux('capture-pane', '-p', '-t', SESSION)).stdout)
+const keys = async (...k: string[]) => { for (const key of k) { await tmux('send-keys', '-t', SESSION, key); await new Promise((r) => setTimeout(r, 150)) } }
+const type = async (text: string) => { await tmux('send-keys', '-t', SESSION, '-l', text); await new Promise((r) => setTimeout(r, 200)) }
+
+async function until(pred: (s: string) => boolean, what: string, ms = 60_000): Promise<string> {
+  const end = Date.now() + ms
+  let s = ''
+  while (Date.now() < end) {
+    s = await screen()
+    if (pred(s)) return s
+    await new Promise((r) => setTimeout(r, 300))
+  }
+  throw new Error(`timed out waiting for ${what}; screen:\n${s}`)
+}
+
+/** Moves the selection in the Machines view to the row naming `name`. */
+async function select(name: string): Promise<void> {
+  for (let i = 0; i < 8; i++) await keys('Up')
+  for (let i = 0; i < 8; i++) {
+    if (new RegExp(`^> ${name}\\b`, 'm').test(await screen())) return
+    await keys('Down')
+  }
+  throw new Error(`no row ${name}:\n${await screen()}`)
+}
+
+beforeAll(async () => {
+  root = await tempDir('virtuoso-demo-')
+  await tmux('kill-session', '-t', SESSION)
+  const r = await tmux('new-session', '-d', '-s', SESSION, '-x', '100', '-y', '30',
+    `node ${BIN} demo --fresh --dir ${join(root.path, 'demo')} 2> ${join(root.path, 'demo.err')}; echo DEMO-EXITED $?; sleep 600`)
+  expect(r.exitCode).toBe(0)
+}, 30_000)
+
+afterAll(async () => {
+  await keys('C-c')
+  await until((s) => s.includes('DEMO-EXITED'), 'the demo to quit', 60_000).catch(() => {})
+  await tmux('kill-session', '-t', SESSION)
+  await execa('pkill', ['-9', '-f', root.path], { reject: false }) // nothing the demo started outlives it
+  await root?.remove()
+}, 90_000)
+
+it('logs in, starts a machine, runs a command on its console, migrates a machine to 100%', async () => {
+  await until((s) => s.includes('Standard configurations'), 'the dashboard', 240_000)
+
+  // log out and back in as the buyer
+  await keys('L')
+  await until((s) => s.includes('Log in'), 'the login screen')
+  await type('demo')
+  await keys('Tab')
+  await type('demo-password')
+  await keys('Enter')
+  await until((s) => s.includes('demo (buyer)') && s.includes('Standard configurations'), 'logged in')
+
+  // start the stored machine
+  await keys('2')
+  await until((s) => s.includes('My machines'), 'the machines view')
+  await select('spare')
+  await keys('s')
+  await until((s) => /^> spare\s+started/m.test(s), 'spare started', 120_000)
+
+  // the running guest's console
+  await select('web')
+  await keys('v')
+  await until((s) => s.includes('live'), 'a live console')
+  await type('echo tmux-$((6*7))')
+  await keys('Enter')
+  await until((s) => s.includes('tmux-42'), 'the guest to answer')
+  await keys('C-]')
+  await until((s) => s.includes('My machines'), 'back to the machines')
+
+  // migrate the stopped machine and watch it finish
+  await select('archive')
+  await keys('m')
+  await until((s) => /RSYNC|SCP/.test(s), 'the migrate dialog')
+  await keys('Enter')
+  await until((s) => /\[y\/N\]/.test(s), 'the confirmation')
+  await keys('y')
+  await keys('4')
+  const done = await until((s) => /archive[\s\S]*100%/.test(s) || /archive.*(committed|done)/i.test(s), 'the migration to finish', 180_000)
+  expect(done).not.toMatch(/FAILED/)
+  await keys('2')
+  await until((s) => /^> archive\s+stopped/m.test(s) || /archive\s+stopped/.test(s), 'archive back to stopped on its new provider')
+}, 600_000)
