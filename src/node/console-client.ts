@@ -9,6 +9,8 @@ import { nodeError } from './errors.ts'
 import { openConsoleChannel, type ConsoleWire } from './console-wire.ts'
 
 export const DEFAULT_CONSOLE_CONNECT_TIMEOUT_MS = 15_000
+/** One attempt's share of that: an attach answers in well under a second on a live connection. */
+export const CONSOLE_ATTEMPT_MS = 3_000
 
 export interface ConsoleDialOptions {
   dht: DHT
@@ -52,7 +54,22 @@ export class ConsoleSession extends EventEmitter {
     else this.emit('data', b)
   }
 
-  static dial(opts: ConsoleDialOptions): Promise<ConsoleSession> {
+  /** Dials with retries: a HyperDHT connection now and then reports open while the provider never
+   *  sees it (see dial.ts); such an attempt is dropped after a few seconds and a new one made. The
+   *  ticket is only spent when the provider receives it, so retrying with it is safe. */
+  static async dial(opts: ConsoleDialOptions): Promise<ConsoleSession> {
+    const deadline = Date.now() + (opts.timeoutMs ?? DEFAULT_CONSOLE_CONNECT_TIMEOUT_MS)
+    for (;;) {
+      const left = deadline - Date.now()
+      try {
+        return await ConsoleSession.dialOnce({ ...opts, timeoutMs: Math.max(1, Math.min(CONSOLE_ATTEMPT_MS, left)) })
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'NODE_UNREACHABLE' || deadline - Date.now() < 200) throw err
+      }
+    }
+  }
+
+  private static dialOnce(opts: ConsoleDialOptions): Promise<ConsoleSession> {
     const socket = opts.dht.connect(opts.nodeKey)
     socket.on('error', () => {})
     let session: ConsoleSession | null = null
