@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { execa } from 'execa'
 import { join } from 'node:path'
+import { readFile } from 'node:fs/promises'
 import { tempDir, BIN } from './harness.ts'
 
 const SESSION = `virtuoso-demo-${process.pid}`
@@ -22,7 +23,8 @@ async function until(pred: (s: string) => boolean, what: string, ms = 60_000): P
     if (pred(s)) return s
     await new Promise((r) => setTimeout(r, 300))
   }
-  throw new Error(`timed out waiting for ${what}; screen:\n${s}`)
+  const log = await readFile(join(root.path, 'demo.err'), 'utf8').catch(() => '')
+  throw new Error(`timed out waiting for ${what}; screen:\n${s}\ndemo stderr:\n${log.slice(-2000)}`)
 }
 
 /** Moves the selection in the Machines view to the row naming `name`. */
