@@ -73,6 +73,11 @@ async function newVm(pm: string, opts: string[] = ['--memory', '64', '--hd', '20
   return reg.json.id
 }
 
+/** Until the hub sees provider i online again (after a restart), as its owner sees it. */
+async function online(i: number): Promise<void> {
+  await until(async () => ((await as('prov', ['machines'])).json.pms ?? []).some((p: any) => p.pmId === pms[i] && p.online), 30_000, `provider ${i} back online`)
+}
+
 const vmRow = async (vmId: string) => (await as('alice', ['machines'])).json.vms.find((v: any) => v.id === vmId)
 const migration = async (vmId: string) => (await as('alice', ['migrations'])).json.migrations.find((m: any) => m.vmId === vmId)
 
@@ -196,7 +201,7 @@ describe('faults: nothing lost, exactly one live copy', () => {
 
   beforeAll(async () => {
     await market.restartProvider(0, { VIRTUOSO_VMMP_FAULTS: SLOW }) // a slow origin: time to break things mid-copy
-    await sleep(1500)
+    await online(0)
     vm = await newVm(pms[0])
     await scribble(machineDir(0, vm), 64 * MiB)
     digest0 = await digest(machineDir(0, vm))
@@ -211,6 +216,7 @@ describe('faults: nothing lost, exactly one live copy', () => {
     expect(res.exitCode, [`killed at ${killedAt} code ${code} pid ${market.providers[1].proc.proc.pid}`, ...market.providers[0].proc.errLines.slice(-8), ...market.providers[1].proc.errLines.slice(-8)].join('\n')).not.toBe(0)
     expect(await vmRow(vm)).toMatchObject({ state: 'stored', pmId: pms[0] })
     await market.restartProvider(1)
+    await online(1)
     await reverted(res)
   }, 90_000)
 
@@ -227,7 +233,7 @@ describe('faults: nothing lost, exactly one live copy', () => {
 
   it('heartbeats dropped: reverted within the heartbeat window', async () => {
     await market.restartProvider(1, { VIRTUOSO_VMMP_FAULTS: JSON.stringify({ dropHeartbeats: true }) })
-    await sleep(1500)
+    await online(1)
     const t0 = Date.now()
     await reverted(as('alice', ['migrate', vm, '--to', pms[1]]), 'VMMP_STALLED')
     expect(Date.now() - t0).toBeLessThan(15_000)
@@ -235,26 +241,28 @@ describe('faults: nothing lost, exactly one live copy', () => {
 
   it('a disk that fills up at the destination: VMMP_NO_SPACE, reverted', async () => {
     await market.restartProvider(1, { VIRTUOSO_VMMP_FAULTS: JSON.stringify({ freeBytes: 4 * MiB }) })
-    await sleep(1500)
+    await online(1)
     await reverted(as('alice', ['migrate', vm, '--to', pms[1]]), 'VMMP_NO_SPACE')
   }, 90_000)
 
   // Not yet reliable: the kill lands after the copy has ended (see the issue's closing note); kept for repair.
   it.skip('the origin killed mid-copy: reverted, the origin still holds the machine', async () => {
     await market.restartProvider(1)
-    await sleep(1500)
+    await online(1)
     const run = await migrateInBackground(vm, pms[1])
     await market.providers[0].proc.stop('SIGKILL')
     const res = await run
     expect(res.exitCode).not.toBe(0)
     await market.restartProvider(0, { VIRTUOSO_VMMP_FAULTS: JSON.stringify({ corrupt: true }) })
+    await online(0)
     await reverted(res)
   }, 90_000)
 
   it('a block corrupted in transit: VMMP_CORRUPT, reverted', async () => {
     await market.restartProvider(0, { VIRTUOSO_VMMP_FAULTS: JSON.stringify({ corrupt: true }) })
+    await online(0)
     await market.restartProvider(1)
-    await sleep(1500)
+    await online(1)
     vm = await newVm(pms[0]) // the test driver forgets machines across a restart: a fresh one
     await scribble(machineDir(0, vm), 4 * MiB)
     digest0 = await digest(machineDir(0, vm))
