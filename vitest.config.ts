@@ -8,5 +8,6 @@ export default defineConfig({
     // e2e files boot real processes and QEMU guests: two cores, so keep files from fighting over them
     fileParallelism: true,
     maxWorkers: 2,
+    reporters: ['default', './test/summary-reporter.ts'],
   },
 })

@@ -1,0 +1,21 @@
+// Prints one plain closing line, "N passed, N failed, N skipped", after vitest's own summary, so
+// tools that read a run's last lines (CI) count the tests without parsing vitest's format.
+import type { Reporter, TestModule } from 'vitest/node'
+
+export default class SummaryReporter implements Reporter {
+  onTestRunEnd(modules: ReadonlyArray<TestModule>): void {
+    let passed = 0
+    let failed = 0
+    let skipped = 0
+    for (const m of modules) {
+      for (const t of m.children.allTests()) {
+        const state = t.result().state
+        if (state === 'passed') passed++
+        else if (state === 'failed') failed++
+        else skipped++
+      }
+      if (m.state() === 'failed' && ![...m.children.allTests()].some((t) => t.result().state === 'failed')) failed++ // a file that failed to load
+    }
+    process.stdout.write(`\n${passed} passed, ${failed} failed, ${skipped} skipped\n`)
+  }
+}
