@@ -102,6 +102,17 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
   }
 }
 
+/** A node prints its pairing code before its hello reaches the hub; until then the code is unknown there. */
+async function untilPaired<T>(fn: () => Promise<T>, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms
+  for (;;) {
+    try { return await fn() } catch (err) {
+      if ((err as { code?: string }).code !== 'MARKET_PAIRING_INVALID' || Date.now() > end) throw err
+      await new Promise((r) => setTimeout(r, 300))
+    }
+  }
+}
+
 async function seed(o: { connect: (token?: string) => Promise<MarketClient>; pairings: string[]; hubDir: string; log: (l: string) => void }): Promise<void> {
   o.log('seeding accounts, provider machines and machines (booting real guests under TCG takes a little while)…')
   const anon = await o.connect()
@@ -112,10 +123,10 @@ async function seed(o: { connect: (token?: string) => Promise<MarketClient>; pai
   for (const [i, p] of DEMO_PROVIDERS.entries()) {
     await anon.call('signup', { username: p.user, type: 'provider', email: `${p.user}@example.org`, password: PROVIDER_PASSWORD })
     const prov = await o.connect(await login(p.user, PROVIDER_PASSWORD))
-    const pm = await prov.call('pm.add', {
+    const pm = await untilPaired(() => prov.call('pm.add', {
       pairing: o.pairings[i], name: p.name, speedUnit: 100, speedPrice: p.speedPrice, memoryUnit: 64, memoryPrice: p.memoryPrice,
       runningPeriod: 60, storageUnit: 1024, storagePrice: p.storagePrice, storagePeriodDays: '1',
-    })
+    }))
     pmIds.push(pm.id)
     await prov.close()
   }

@@ -37,6 +37,8 @@ export class ProviderAgent {
   /** Resolves at the first successful hello. */
   readonly connected: Promise<void>
   pmId: string | null = null
+  /** Said hello at least once (the first hello is always logged: operators and tests wait for it). */
+  private helloed = false
 
   constructor(private opts: ProviderOptions) {
     this.retry = opts.retryMs ?? 500
@@ -82,8 +84,9 @@ export class ProviderAgent {
       const res = await control.request<{ pmId: string | null }>('node.hello', { info, pairingCodeHash: hashPairingCode(this.opts.pairingCode) })
       this.control = control
       this.retry = this.opts.retryMs ?? 500
-      if (res.pmId !== this.pmId) this.opts.log?.(res.pmId ? `bound to the market as physical machine ${res.pmId}` : 'connected to the hub; not yet added to a provider account')
+      if (res.pmId !== this.pmId || !this.helloed) this.opts.log?.(res.pmId ? `bound to the market as physical machine ${res.pmId}` : 'connected to the hub; not yet added to a provider account')
       this.pmId = res.pmId
+      this.helloed = true
       this.connectedOnce()
     }).catch((err) => {
       this.opts.log?.(`hub refused this node: ${(err as Error).message}`)

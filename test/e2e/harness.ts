@@ -55,6 +55,11 @@ export async function startMarket(root: string, opts: { providers?: number; hv?:
     const proc = spawnVirtuoso(['node', '--data', data, '--market', market, '--bootstrap', bootstrap, '--hv', hv, '--accel', 'tcg'], env)
     const [, nodeKey] = await proc.waitFor(/node key: ([0-9a-f]{64})/)
     const [, pairing] = await proc.waitFor(/pairing code: (\S+)/)
+    // Ready once the hub has its hello (the pairing code works from then on).
+    for (let t = 0; !proc.errLines.some((l) => /connected to the hub|bound to the market/.test(l)); t++) {
+      if (t > 300) throw new Error(`provider ${data} never reached the hub: ${proc.errLines.slice(-5).join(' | ')}`)
+      await new Promise((r) => setTimeout(r, 100))
+    }
     return { proc, nodeKey, pairing, data, hv }
   }
   for (let i = 0; i < (opts.providers ?? 2); i++) providers.push(await spawnProvider(join(root, `provider${i}`), opts.hv ?? 'test'))
