@@ -168,6 +168,7 @@ export class Hub implements ProviderGateway {
       return result
     }
     if (!this.nodes.has(nodeKey)) throw nodeError.forbidden('say node.hello first')
+    if (method === 'node.ping') return {}
     if (method === 'node.event') {
       const p = params as any
       return this.market.nodeEvent(nodeKey, p)

@@ -11,6 +11,10 @@ import { nodeError } from './errors.ts'
 import { hashPairingCode } from './pairing.ts'
 import { DEFAULT_ATTEMPT_MS } from './dial.ts'
 
+/** How often the agent checks that the hub still answers, and how long it waits for it. */
+export const PING_MS = 1000
+export const PING_TIMEOUT_MS = 3000
+
 export interface ProviderOptions {
   dht: DHT
   keyPair: KeyPair
@@ -88,10 +92,22 @@ export class ProviderAgent {
       this.pmId = res.pmId
       this.helloed = true
       this.connectedOnce()
+      this.watchHub(control, socket)
     }).catch((err) => {
       this.opts.log?.(`hub refused this node: ${(err as Error).message}`)
       socket.destroy()
     })
+  }
+
+  /** A hub killed with SIGKILL leaves this connection silent for about a minute before HyperDHT
+   *  notices (measured). Pinging it every PING_MS and giving up after PING_TIMEOUT_MS closes the
+   *  connection within seconds, so a migration in flight stops and the agent redials. */
+  private watchHub(control: RpcChannel, socket: NoiseSocket): void {
+    const timer = setInterval(() => {
+      control.request('node.ping', {}, { timeoutMs: PING_TIMEOUT_MS }).catch(() => socket.destroy())
+    }, PING_MS)
+    timer.unref()
+    socket.once('close', () => clearInterval(timer))
   }
 
   private async onCommand(method: string, params: unknown): Promise<unknown> {

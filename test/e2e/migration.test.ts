@@ -87,13 +87,14 @@ async function migrateInBackground(vmId: string, to: string, method = 'RSYNC') {
   const p = spawnVirtuoso(['migrate', vmId, '--to', to, '--method', method, '--json'], { ...market.env, VIRTUOSO_HOME: home('alice') })
   // The command's own progress stream says when blocks have started to arrive at the destination.
   await p.waitFor(/"phase":"copying","bytesDone":[1-9]/, 60_000)
-  return (async () => {
+  // Wrapped in an object: an async function returning a promise would wait for it (the whole copy).
+  return { result: (async () => {
     const r = await p.proc
     const last = p.lines.filter((l) => l.trim()).pop() ?? ''
     let json: any = null
     try { json = JSON.parse(last) } catch { json = null }
     return { exitCode: r.exitCode ?? -1, json, stdout: p.lines.join('\n'), stderr: p.errLines.join('\n') }
-  })()
+  })() }
 }
 
 /** Poll until `fn` holds (settling happens a few seconds after the decision). */
@@ -207,9 +208,8 @@ describe('faults: nothing lost, exactly one live copy', () => {
     digest0 = await digest(machineDir(0, vm))
   }, 60_000)
 
-  // Not yet reliable: the kill lands after the copy has ended (see the issue's closing note); kept for repair.
-  it.skip('the destination killed mid-copy: reverted, its partial copy removed when it returns', async () => {
-    const run = await migrateInBackground(vm, pms[1])
+  it('the destination killed mid-copy: reverted, its partial copy removed when it returns', async () => {
+    const { result: run } = await migrateInBackground(vm, pms[1])
     const killedAt = Date.now()
     const code = await market.providers[1].proc.stop('SIGKILL')
     const res = await run
@@ -220,14 +220,15 @@ describe('faults: nothing lost, exactly one live copy', () => {
     await reverted(res)
   }, 90_000)
 
-  // Not yet reliable: the kill lands after the copy has ended (see the issue's closing note); kept for repair.
-  it.skip('the hub killed -9 mid-copy and restarted: the open migration is resolved (reverted)', async () => {
-    const run = await migrateInBackground(vm, pms[1])
+  it('the hub killed -9 mid-copy and restarted: the open migration is resolved (reverted)', async () => {
+    const { result: run } = await migrateInBackground(vm, pms[1])
     await market.hub.stop('SIGKILL')
     await run
     market.hub = spawnVirtuoso(market.hubArgs)
     await market.hub.waitFor(/market key/)
-    await until(async () => (await migration(vm))?.phase === 'failed', 40_000, 'the restarted hub to resolve the migration')
+    await until(async () => (await migration(vm))?.phase === 'failed', 40_000, 'the restarted hub to resolve the migration').catch((err) => {
+      throw new Error(`${err.message}; migration ${JSON.stringify('?')}; hub: ${market.hub.errLines.slice(-8).join(' | ')}; dest: ${market.providers[1].proc.errLines.slice(-6).join(' | ')}`)
+    })
     await reverted({ exitCode: 1, json: { error: {} } })
   }, 90_000)
 
@@ -245,11 +246,10 @@ describe('faults: nothing lost, exactly one live copy', () => {
     await reverted(as('alice', ['migrate', vm, '--to', pms[1]]), 'VMMP_NO_SPACE')
   }, 90_000)
 
-  // Not yet reliable: the kill lands after the copy has ended (see the issue's closing note); kept for repair.
-  it.skip('the origin killed mid-copy: reverted, the origin still holds the machine', async () => {
+  it('the origin killed mid-copy: reverted, the origin still holds the machine', async () => {
     await market.restartProvider(1)
     await online(1)
-    const run = await migrateInBackground(vm, pms[1])
+    const { result: run } = await migrateInBackground(vm, pms[1])
     await market.providers[0].proc.stop('SIGKILL')
     const res = await run
     expect(res.exitCode).not.toBe(0)
