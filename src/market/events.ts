@@ -5,14 +5,8 @@ import type { Op } from './store.ts'
 import type { Ctx } from './context.ts'
 import type { EventRow, Identity } from './types.ts'
 
-export interface EventInput {
-  origin: string
-  type: string
-  message: string
-  users: string[]
-  vmId?: string
-  pmId?: string
-}
+/** An event as raised: the store gives it its sequence number and time. */
+export type EventInput = Omit<EventRow, 'seq' | 'time'>
 
 export function eventOp(time: number, e: EventInput): Op {
   const value: Record<string, unknown> = { seq: 0, time, origin: e.origin, type: e.type, message: e.message, users: [...new Set(e.users)] }
