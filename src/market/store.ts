@@ -73,39 +73,38 @@ export class Store extends EventEmitter {
     return store
   }
 
+  /** A table's rows as [key without the table prefix, raw JSON], in batches of LOAD_STEP: one
+   *  await per batch, not per row, keeps a restart with 100,000 machines fast. */
+  private async *batches(table: string): AsyncGenerator<Array<[string, string]>> {
+    const p = prefix(table)
+    const it = this.db.iterator({ gt: p, lt: upper(table) })
+    try {
+      for (;;) {
+        const entries = await it.nextv(LOAD_STEP)
+        if (entries.length === 0) return
+        yield entries.map(([k, v]: [string, string]) => [k.slice(p.length), v])
+      }
+    } finally { await it.close() }
+  }
+
   private async load(): Promise<void> {
     for (const t of CACHED_TABLES) {
       const m = new Map<string, any>()
-      const p = prefix(t)
-      const it = this.db.iterator({ gt: p, lt: upper(t) })
-      try {
-        for (;;) {
-          const entries = await it.nextv(LOAD_STEP)
-          if (entries.length === 0) break
-          for (const [k, v] of entries) m.set(k.slice(p.length), JSON.parse(v))
-        }
-      } finally { await it.close() }
+      for await (const entries of this.batches(t)) for (const [k, v] of entries) m.set(k, JSON.parse(v))
       this.cache.set(t, m)
     }
     this.patched.clear()
     this.pendingPatch.clear()
-    const pp = prefix('patches')
-    const it = this.db.iterator({ gt: pp, lt: upper('patches') })
-    try {
-      for (;;) {
-        const entries = await it.nextv(LOAD_STEP)
-        if (entries.length === 0) break
-        for (const [k, v] of entries) {
-          const id = k.slice(pp.length)
-          const cut = id.indexOf('!')
-          const row = this.cache.get(id.slice(0, cut) as CachedTable)?.get(id.slice(cut + 1))
-          const fields = JSON.parse(v)
-          if (row) Object.assign(row, fields)
-          this.patched.add(id)
-          this.pendingPatch.set(id, fields)
-        }
+    for await (const entries of this.batches('patches')) {
+      for (const [id, v] of entries) {
+        const cut = id.indexOf('!')
+        const row = this.cache.get(id.slice(0, cut) as CachedTable)?.get(id.slice(cut + 1))
+        const fields = JSON.parse(v)
+        if (row) Object.assign(row, fields)
+        this.patched.add(id)
+        this.pendingPatch.set(id, fields)
       }
-    } finally { await it.close() }
+    }
     for (const t of LOG_TABLES) {
       const last = await this.db.keys({ gt: prefix(t), lt: upper(t), reverse: true, limit: 1 }).all()
       this.seqs[t] = last.length ? Number(last[0].slice(prefix(t).length)) : 0
@@ -271,15 +270,7 @@ export class Store extends EventEmitter {
     await this.flushed()
     yield JSON.stringify({ virtuoso: 'market-export', version: 1 })
     for (const t of ALL_TABLES) {
-      const p = prefix(t)
-      const it = this.db.iterator({ gt: p, lt: upper(t) })
-      try {
-        for (;;) {
-          const entries = await it.nextv(LOAD_STEP)
-          if (entries.length === 0) break
-          for (const [k, v] of entries) yield `{"table":${JSON.stringify(t)},"key":${JSON.stringify(k.slice(p.length))},"value":${v}}`
-        }
-      } finally { await it.close() }
+      for await (const entries of this.batches(t)) for (const [k, v] of entries) yield `{"table":${JSON.stringify(t)},"key":${JSON.stringify(k)},"value":${v}}`
     }
   }
 
