@@ -1,6 +1,7 @@
 // A node's identity: its Noise key pair, kept in DATA/identity.json (mode 0600) so that a hub's
 // market key (its public key) survives restarts.
-import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises'
+import { mkdir, readFile, chmod } from 'node:fs/promises'
+import { writeOnceAtomic } from '../secret-file.ts'
 import { join } from 'node:path'
 import DHT, { type KeyPair } from 'hyperdht'
 import { nodeError } from './errors.ts'
@@ -21,9 +22,10 @@ export async function loadIdentity(dir: string): Promise<KeyPair> {
     }
   }
   const kp = DHT.keyPair()
-  await writeFile(file, JSON.stringify({ publicKey: kp.publicKey.toString('hex'), secretKey: kp.secretKey.toString('hex') }) + '\n', { mode: 0o600 })
+  const made = JSON.stringify({ publicKey: kp.publicKey.toString('hex'), secretKey: kp.secretKey.toString('hex') }) + '\n'
+  const kept = await writeOnceAtomic(file, made)
   await chmod(file, 0o600)
-  return kp
+  return kept === made ? kp : loadIdentity(dir) // another caller made it first: use theirs
 }
 
 export function parseKey(text: string | undefined, what = 'market key'): Buffer {

@@ -4,7 +4,8 @@
 // request we do not listen for). Credentials are pluggable: each kind checks a user/password pair
 // and, if it grants, gets the authenticated connection; the console password is the built-in kind
 // and the migration helper can add a one-time credential with an SFTP subsystem the same way.
-import { readFile, writeFile, chmod, mkdir } from 'node:fs/promises'
+import { readFile, chmod, mkdir } from 'node:fs/promises'
+import { writeOnceAtomic } from '../secret-file.ts'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import ssh2 from 'ssh2'
@@ -60,11 +61,7 @@ export async function loadHostKey(dir: string): Promise<HostKey> {
     privateKey = await readFile(file, 'utf8')
   } catch (err: any) {
     if (err.code !== 'ENOENT') throw err
-    privateKey = ssh2.utils.generateKeyPairSync('ed25519').private
-    await writeFile(file, privateKey, { mode: 0o600, flag: 'wx' }).catch(async (e) => {
-      if (e.code !== 'EEXIST') throw e
-      privateKey = await readFile(file, 'utf8') // another process made it first: use theirs
-    })
+    privateKey = await writeOnceAtomic(file, ssh2.utils.generateKeyPairSync('ed25519').private)
   }
   await chmod(file, 0o600)
   const parsed = ssh2.utils.parseKey(privateKey)

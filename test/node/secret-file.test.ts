@@ -1,0 +1,36 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { writeOnceAtomic } from '../../src/secret-file.ts'
+import { loadHostKey } from '../../src/node/ssh-console.ts'
+import { loadIdentity } from '../../src/node/identity.ts'
+
+const dirs: string[] = []
+const fresh = async () => { const d = await mkdtemp(join(tmpdir(), 'vsecret-')); dirs.push(d); return d }
+afterEach(async () => { for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true }) })
+
+describe('secrets made once', () => {
+  it('many concurrent writers agree on one whole content and leave no temporary file', async () => {
+    const dir = await fresh()
+    const file = join(dir, 'secret')
+    const got = await Promise.all(Array.from({ length: 20 }, (_, i) => writeOnceAtomic(file, `content-${i}\n`)))
+    const kept = await readFile(file, 'utf8')
+    expect(new Set(got)).toEqual(new Set([kept]))
+    expect(await readdir(dir)).toEqual(['secret'])
+  })
+
+  it('concurrent host key loads on a new data directory all get the same usable key', async () => {
+    for (let round = 0; round < 20; round++) {
+      const dir = await fresh()
+      const keys = await Promise.all([loadHostKey(dir), loadHostKey(dir), loadHostKey(dir)])
+      expect(new Set(keys.map((k) => k.fingerprint)).size).toBe(1)
+    }
+  })
+
+  it('concurrent identity loads on a new data directory all get the same key pair', async () => {
+    const dir = await fresh()
+    const ids = await Promise.all(Array.from({ length: 5 }, () => loadIdentity(dir)))
+    expect(new Set(ids.map((k) => k.publicKey.toString('hex'))).size).toBe(1)
+  })
+})
