@@ -14,8 +14,12 @@ let y: Argv = yargs(hideBin(process.argv))
   .scriptName('virtuoso')
   .usage('$0 <command> [options]')
   .option('json', { type: 'boolean', default: false, global: true, describe: 'machine-readable output' })
-  .option('market', { type: 'string', global: true, describe: 'market key (the hub\'s public key); or VIRTUOSO_MARKET' })
-  .option('bootstrap', { type: 'string', global: true, describe: 'DHT bootstrap HOST:PORT or "public"; or VIRTUOSO_BOOTSTRAP' })
+  .option('market', { type: 'string', global: true, describe: "market key (the hub's public key); or VIRTUOSO_MARKET" })
+  .option('bootstrap', {
+    type: 'string',
+    global: true,
+    describe: 'DHT bootstrap HOST:PORT or "public"; or VIRTUOSO_BOOTSTRAP',
+  })
 y = processCommands(y)
 y = sessionCommands(y)
 y = marketCommands(y)

@@ -17,7 +17,14 @@ export class VirtuosoError extends Error {
 /** The wire and CLI form of any thrown value: known errors keep their code, anything else is INTERNAL. */
 export function errorInfo(err: unknown): { code: string; message: string } {
   if (err instanceof VirtuosoError) return err.toJSON()
-  if (err && typeof err === 'object' && 'code' in err && 'message' in err && typeof (err as any).code === 'string' && /^[A-Z]+_[A-Z_]+$/.test((err as any).code)) {
+  if (
+    err &&
+    typeof err === 'object' &&
+    'code' in err &&
+    'message' in err &&
+    typeof (err as any).code === 'string' &&
+    /^[A-Z]+_[A-Z_]+$/.test((err as any).code)
+  ) {
     return { code: (err as any).code, message: String((err as any).message) }
   }
   return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) }

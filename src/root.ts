@@ -13,7 +13,8 @@ export function packageRoot(): string {
     const pkg = join(dir, 'package.json')
     if (existsSync(pkg) && JSON.parse(readFileSync(pkg, 'utf8')).name === 'virtuoso') return (cached = dir)
     const up = dirname(dir)
-    if (up === dir) throw new Error('cannot find the virtuoso package directory above ' + fileURLToPath(import.meta.url))
+    if (up === dir)
+      throw new Error('cannot find the virtuoso package directory above ' + fileURLToPath(import.meta.url))
     dir = up
   }
 }

@@ -22,35 +22,67 @@ export const ESCAPE_BYTE = 0x1d
 const RESET_MODES = '\x1b[0m\x1b[?1l\x1b>\x1b[?2004l'
 
 export function consoleCommands(y: Argv): Argv {
-  return y.command('console <vmid> [machine]', 'attach to a running machine\'s console (Ctrl-] detaches); `console passwd VMID` sets its SSH console password', (a) =>
-    a.positional('vmid', { type: 'string', describe: 'machine id, or "passwd"' })
-      .positional('machine', { type: 'string', describe: 'with passwd: the machine id' })
-      .option('ssh', { type: 'boolean', default: false, describe: 'print how to reach the console with ssh instead of attaching' })
-      .option('password-stdin', { type: 'boolean', default: false, describe: 'passwd: read the password from the first line of stdin' }),
-  async (argv) => {
-    const a = argv as unknown as Args
-    try {
-      if (a.vmid === 'passwd') {
-        if (!a.machine) throw new VirtuosoError('CLI_USAGE', 'which machine? `virtuoso console passwd VMID`')
-        await passwd(a, a.machine)
-      } else {
-        if (a.machine) throw new VirtuosoError('CLI_USAGE', `unexpected "${a.machine}": \`virtuoso console VMID\` or \`virtuoso console passwd VMID\``)
-        process.exitCode = await attach(a, a.vmid)
+  return y.command(
+    'console <vmid> [machine]',
+    "attach to a running machine's console (Ctrl-] detaches); `console passwd VMID` sets its SSH console password",
+    (a) =>
+      a
+        .positional('vmid', { type: 'string', describe: 'machine id, or "passwd"' })
+        .positional('machine', { type: 'string', describe: 'with passwd: the machine id' })
+        .option('ssh', {
+          type: 'boolean',
+          default: false,
+          describe: 'print how to reach the console with ssh instead of attaching',
+        })
+        .option('password-stdin', {
+          type: 'boolean',
+          default: false,
+          describe: 'passwd: read the password from the first line of stdin',
+        }),
+    async (argv) => {
+      const a = argv as unknown as Args
+      try {
+        if (a.vmid === 'passwd') {
+          if (!a.machine) throw new VirtuosoError('CLI_USAGE', 'which machine? `virtuoso console passwd VMID`')
+          await passwd(a, a.machine)
+        } else {
+          if (a.machine)
+            throw new VirtuosoError(
+              'CLI_USAGE',
+              `unexpected "${a.machine}": \`virtuoso console VMID\` or \`virtuoso console passwd VMID\``,
+            )
+          process.exitCode = await attach(a, a.vmid)
+        }
+      } catch (err) {
+        fail(err, !!a.json)
       }
-    } catch (err) { fail(err, !!a.json) }
-  })
+    },
+  )
 }
 
 async function passwd(a: Args, vmId: string): Promise<void> {
-  const password = await readPassword({ stdin: !!a['password-stdin'], prompt: `Console password for ${vmId}: `, confirm: !a['password-stdin'] })
-  if (password.length < 8) throw new VirtuosoError('CLI_USAGE', 'a console password needs at least 8 characters; nothing was changed')
+  const password = await readPassword({
+    stdin: !!a['password-stdin'],
+    prompt: `Console password for ${vmId}: `,
+    confirm: !a['password-stdin'],
+  })
+  if (password.length < 8)
+    throw new VirtuosoError('CLI_USAGE', 'a console password needs at least 8 characters; nothing was changed')
   const { market, bootstrap, profile } = await resolveTarget(a)
   const token = loggedIn(market, profile)
-  const client = await MarketClient.connect({ marketKey: parseKey(market), bootstrap: parseBootstrap(bootstrap), token })
+  const client = await MarketClient.connect({
+    marketKey: parseKey(market),
+    bootstrap: parseBootstrap(bootstrap),
+    token,
+  })
   try {
     await client.call('console.passwd', { vmId, password })
     const t = await client.call<TicketAnswer>('console.ticket', { vmId }).catch(() => null) // only to show the ssh line
-    print(!!a.json, { ok: true }, () => `console password set for ${vmId}${t?.ssh ? `; connect with: ${sshLine(t)}` : ''}`)
+    print(
+      !!a.json,
+      { ok: true },
+      () => `console password set for ${vmId}${t?.ssh ? `; connect with: ${sshLine(t)}` : ''}`,
+    )
   } finally {
     await client.close()
   }
@@ -58,7 +90,11 @@ async function passwd(a: Args, vmId: string): Promise<void> {
 
 function loggedIn(market: string, profile: { market?: string; token?: string } | null): string {
   const token = profile?.market === market ? profile.token : undefined
-  if (!token) throw new VirtuosoError('MARKET_AUTH_REQUIRED', 'you are not logged in to this market: run `virtuoso login --user NAME` first')
+  if (!token)
+    throw new VirtuosoError(
+      'MARKET_AUTH_REQUIRED',
+      'you are not logged in to this market: run `virtuoso login --user NAME` first',
+    )
   return token
 }
 
@@ -74,18 +110,41 @@ async function attach(a: Args, vmId: string): Promise<number> {
   // One DHT node for both the hub and the provider: a second would pay for bootstrapping again.
   const dht = createDhtNode(parseBootstrap(bootstrap))
   try {
-    const client = await MarketClient.connect({ marketKey: parseKey(market), bootstrap: parseBootstrap(bootstrap), token, dht })
+    const client = await MarketClient.connect({
+      marketKey: parseKey(market),
+      bootstrap: parseBootstrap(bootstrap),
+      token,
+      dht,
+    })
     let t: TicketAnswer
-    try { t = await client.call<TicketAnswer>('console.ticket', { vmId }) } finally { await client.close() }
+    try {
+      t = await client.call<TicketAnswer>('console.ticket', { vmId })
+    } finally {
+      await client.close()
+    }
     if (a.ssh) {
-      if (!t.ssh) throw new VirtuosoError('NODE_CONSOLE_NO_SSH', 'this provider runs no SSH console; use `virtuoso console VMID`')
+      if (!t.ssh)
+        throw new VirtuosoError('NODE_CONSOLE_NO_SSH', 'this provider runs no SSH console; use `virtuoso console VMID`')
       print(!!a.json, t.ssh, () => `${sshLine(t)}\nset the password first with \`virtuoso console passwd ${vmId}\``)
       return 0
     }
     const out = process.stdout
-    const session = await ConsoleSession.dial({ dht, nodeKey: Buffer.from(t.nodeKey, 'hex'), ticket: t.ticket, cols: out.columns || 80, rows: out.rows || 24 })
+    const session = await ConsoleSession.dial({
+      dht,
+      nodeKey: Buffer.from(t.nodeKey, 'hex'),
+      ticket: t.ticket,
+      cols: out.columns || 80,
+      rows: out.rows || 24,
+    })
     process.stderr.write(`Connected to ${vmId}. Escape character is ^]\r\n`)
-    const end = await runTerminal(session, { stdin: process.stdin, stdout: out, onResize: (fn) => { out.on('resize', fn); return () => out.off('resize', fn) } })
+    const end = await runTerminal(session, {
+      stdin: process.stdin,
+      stdout: out,
+      onResize: (fn) => {
+        out.on('resize', fn)
+        return () => out.off('resize', fn)
+      },
+    })
     process.stderr.write(`\r\n${end.message}\r\n`)
     return end.code === 'NODE_CONNECTION_CLOSED' ? 1 : 0
   } finally {
@@ -112,10 +171,16 @@ export function runTerminal(session: ConsoleSession, io: TerminalIo): Promise<Co
       if (i > 0) session.write(b.subarray(0, i))
       void session.detach()
     }
-    const onOutput = (b: Buffer) => { io.stdout.write(b) }
-    const offResize = io.onResize?.(() => { if (io.stdout.columns && io.stdout.rows) session.resize(io.stdout.columns, io.stdout.rows) })
+    const onOutput = (b: Buffer) => {
+      io.stdout.write(b)
+    }
+    const offResize = io.onResize?.(() => {
+      if (io.stdout.columns && io.stdout.rows) session.resize(io.stdout.columns, io.stdout.rows)
+    })
     // A signal must not leave the user's terminal in raw mode.
-    const onSignal = () => { void session.detach() }
+    const onSignal = () => {
+      void session.detach()
+    }
     const finish = (end: ConsoleEnd) => {
       if (done) return
       done = true
@@ -136,6 +201,8 @@ export function runTerminal(session: ConsoleSession, io: TerminalIo): Promise<Co
     io.stdin.on('data', onData)
     io.stdin.resume()
     // Input ending (a pipe) is the same as a detach: the machine keeps running.
-    io.stdin.once('end', () => { void session.detach() })
+    io.stdin.once('end', () => {
+      void session.detach()
+    })
   })
 }

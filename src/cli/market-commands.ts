@@ -17,14 +17,21 @@ interface Spec {
 }
 
 function add(y: Argv, s: Spec): Argv {
-  return y.command(s.command, s.describe, (a) => (s.options ? s.options(a) : a), async (argv) => {
-    const a = argv as unknown as Args
-    try {
-      const method = typeof s.method === 'string' ? s.method : s.method(a)
-      const result = await withClient(a, (c) => c.call(method, s.params ? s.params(a) : {}), { auth: s.auth ?? true })
-      print(!!a.json, result, () => (s.render ? s.render(result, a) : render.ok(result)))
-    } catch (err) { fail(err, !!a.json) }
-  })
+  return y.command(
+    s.command,
+    s.describe,
+    (a) => (s.options ? s.options(a) : a),
+    async (argv) => {
+      const a = argv as unknown as Args
+      try {
+        const method = typeof s.method === 'string' ? s.method : s.method(a)
+        const result = await withClient(a, (c) => c.call(method, s.params ? s.params(a) : {}), { auth: s.auth ?? true })
+        print(!!a.json, result, () => (s.render ? s.render(result, a) : render.ok(result)))
+      } catch (err) {
+        fail(err, !!a.json)
+      }
+    },
+  )
 }
 
 const money = (describe: string) => ({ type: 'string' as const, describe })
@@ -33,61 +40,151 @@ const strip = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(
 export function marketCommands(y: Argv): Argv {
   const specs: Spec[] = [
     { command: 'whoami', describe: 'show who you are logged in as', method: 'whoami', render: render.whoami },
-    { command: 'configs', describe: 'list the standard configurations with market-average prices', method: 'configs', auth: false, render: render.configs },
-    { command: 'providers', describe: 'list the provider marketplace with market-average resource prices', method: 'providers', auth: false, render: render.providers },
     {
-      command: 'register', describe: 'register a new virtual machine (from --config NAME or explicit sizes)', method: 'register',
-      options: (a) => a.option('config', { type: 'string', describe: 'a standard configuration name (see `configs`)' })
-        .option('name', { type: 'string', describe: 'a name for the machine' })
-        .option('memory', { type: 'number', describe: 'memory, MB' }).option('hd', { type: 'number', describe: 'disk, MB' })
-        .option('speed', { type: 'number', describe: 'speed, bogomips' }).option('os', { type: 'string', describe: "'linux' boots the guest image; 'none' a blank disk" })
-        .option('bid-storage', money('most you will pay for storage, per day')).option('bid-running', money('most you will pay for running, per hour')),
-      params: (a) => strip({ config: a.config, name: a.name, memory: a.memory, hd: a.hd, speed: a.speed, os: a.os === 'none' ? null : a.os, bidStorage: a['bid-storage'], bidRunning: a['bid-running'] }),
+      command: 'configs',
+      describe: 'list the standard configurations with market-average prices',
+      method: 'configs',
+      auth: false,
+      render: render.configs,
+    },
+    {
+      command: 'providers',
+      describe: 'list the provider marketplace with market-average resource prices',
+      method: 'providers',
+      auth: false,
+      render: render.providers,
+    },
+    {
+      command: 'register',
+      describe: 'register a new virtual machine (from --config NAME or explicit sizes)',
+      method: 'register',
+      options: (a) =>
+        a
+          .option('config', { type: 'string', describe: 'a standard configuration name (see `configs`)' })
+          .option('name', { type: 'string', describe: 'a name for the machine' })
+          .option('memory', { type: 'number', describe: 'memory, MB' })
+          .option('hd', { type: 'number', describe: 'disk, MB' })
+          .option('speed', { type: 'number', describe: 'speed, bogomips' })
+          .option('os', { type: 'string', describe: "'linux' boots the guest image; 'none' a blank disk" })
+          .option('bid-storage', money('most you will pay for storage, per day'))
+          .option('bid-running', money('most you will pay for running, per hour')),
+      params: (a) =>
+        strip({
+          config: a.config,
+          name: a.name,
+          memory: a.memory,
+          hd: a.hd,
+          speed: a.speed,
+          os: a.os === 'none' ? null : a.os,
+          bidStorage: a['bid-storage'],
+          bidRunning: a['bid-running'],
+        }),
       render: render.vm,
     },
     {
-      command: 'edit <vmid>', describe: 'change a registered machine (sizes, os, bids, name)', method: 'edit',
-      options: (a) => a.option('name', { type: 'string' }).option('memory', { type: 'number' }).option('hd', { type: 'number' })
-        .option('speed', { type: 'number' }).option('os', { type: 'string' })
-        .option('bid-storage', money('per day')).option('bid-running', money('per hour')),
-      params: (a) => strip({ vmId: a.vmid, name: a.name, memory: a.memory, hd: a.hd, speed: a.speed, os: a.os === 'none' ? null : a.os, bidStorage: a['bid-storage'], bidRunning: a['bid-running'] }),
+      command: 'edit <vmid>',
+      describe: 'change a registered machine (sizes, os, bids, name)',
+      method: 'edit',
+      options: (a) =>
+        a
+          .option('name', { type: 'string' })
+          .option('memory', { type: 'number' })
+          .option('hd', { type: 'number' })
+          .option('speed', { type: 'number' })
+          .option('os', { type: 'string' })
+          .option('bid-storage', money('per day'))
+          .option('bid-running', money('per hour')),
+      params: (a) =>
+        strip({
+          vmId: a.vmid,
+          name: a.name,
+          memory: a.memory,
+          hd: a.hd,
+          speed: a.speed,
+          os: a.os === 'none' ? null : a.os,
+          bidStorage: a['bid-storage'],
+          bidRunning: a['bid-running'],
+        }),
       render: render.vm,
     },
-    { command: 'machines', describe: 'list your machines (virtual for buyers, physical for providers)', method: 'machines', render: render.machines },
     {
-      command: 'search [vmid]', describe: 'find provider machines with room for a machine (or --config before registering)', method: 'search',
-      options: (a) => a.option('config', { type: 'string' }).option('sort', { choices: ['running', 'storage', 'total'], default: 'total' }),
+      command: 'machines',
+      describe: 'list your machines (virtual for buyers, physical for providers)',
+      method: 'machines',
+      render: render.machines,
+    },
+    {
+      command: 'search [vmid]',
+      describe: 'find provider machines with room for a machine (or --config before registering)',
+      method: 'search',
+      options: (a) =>
+        a
+          .option('config', { type: 'string' })
+          .option('sort', { choices: ['running', 'storage', 'total'], default: 'total' }),
       params: (a) => strip({ vmId: a.vmid, config: a.config, sort: a.sort }),
       render: render.search,
     },
     {
-      command: 'store <vmid>', describe: 'store a registered machine on a provider machine', method: 'store',
-      options: (a) => a.option('on', { type: 'string', demandOption: true, describe: 'physical machine id (from `search`)' }),
-      params: (a) => ({ vmId: a.vmid, pmId: a.on }), render: render.vm,
+      command: 'store <vmid>',
+      describe: 'store a registered machine on a provider machine',
+      method: 'store',
+      options: (a) =>
+        a.option('on', { type: 'string', demandOption: true, describe: 'physical machine id (from `search`)' }),
+      params: (a) => ({ vmId: a.vmid, pmId: a.on }),
+      render: render.vm,
     },
     ...(['start', 'stop', 'suspend', 'resume', 'delete'] as const).map((verb): Spec => ({
-      command: `${verb} <vmid>`, describe: `${verb} a virtual machine`, method: verb, params: (a) => ({ vmId: a.vmid }), render: render.vmOrOk,
+      command: `${verb} <vmid>`,
+      describe: `${verb} a virtual machine`,
+      method: verb,
+      params: (a) => ({ vmId: a.vmid }),
+      render: render.vmOrOk,
     })),
-    { command: 'account', describe: 'balance and what each machine was charged (or earned)', method: 'account', render: render.account },
     {
-      command: 'pm <action> [pmid]', describe: 'provider machines: pm add | pm edit PMID | pm delete PMID', method: (a) => `pm.${a.action}`,
-      options: (a) => a.positional('action', { choices: ['add', 'edit', 'delete'] })
-        .option('id', { type: 'string', describe: 'the physical machine (edit, delete)' })
-        .option('pairing', { type: 'string', describe: 'pairing code the node printed (add)' })
-        .option('like', { type: 'string', describe: 'start from the settings of another of your machines (add)' })
-        .option('name', { type: 'string' })
-        .option('speed-unit', { type: 'number', describe: 'bogomips per chunk' }).option('speed-price', money('per chunk per second'))
-        .option('memory-unit', { type: 'number', describe: 'MB per chunk' }).option('memory-price', money('per chunk per second'))
-        .option('running-period', { type: 'number', describe: 'seconds between running charges' })
-        .option('storage-unit', { type: 'number', describe: 'MB per chunk' }).option('storage-price', money('per chunk per day'))
-        .option('storage-period', { type: 'string', describe: 'days between storage charges (fractions allowed)' })
-        .option('drain', { type: 'string', describe: 'delete: let owners move away for this long first (e.g. 2h, 3d)' }),
-      params: (a) => strip({
-        pmId: a.pmid ?? a.id, pairing: a.pairing, like: a.like, name: a.name,
-        speedUnit: a['speed-unit'], speedPrice: a['speed-price'], memoryUnit: a['memory-unit'], memoryPrice: a['memory-price'],
-        runningPeriod: a['running-period'], storageUnit: a['storage-unit'], storagePrice: a['storage-price'], storagePeriodDays: a['storage-period'],
-        drain: a.drain,
-      }),
+      command: 'account',
+      describe: 'balance and what each machine was charged (or earned)',
+      method: 'account',
+      render: render.account,
+    },
+    {
+      command: 'pm <action> [pmid]',
+      describe: 'provider machines: pm add | pm edit PMID | pm delete PMID',
+      method: (a) => `pm.${a.action}`,
+      options: (a) =>
+        a
+          .positional('action', { choices: ['add', 'edit', 'delete'] })
+          .option('id', { type: 'string', describe: 'the physical machine (edit, delete)' })
+          .option('pairing', { type: 'string', describe: 'pairing code the node printed (add)' })
+          .option('like', { type: 'string', describe: 'start from the settings of another of your machines (add)' })
+          .option('name', { type: 'string' })
+          .option('speed-unit', { type: 'number', describe: 'bogomips per chunk' })
+          .option('speed-price', money('per chunk per second'))
+          .option('memory-unit', { type: 'number', describe: 'MB per chunk' })
+          .option('memory-price', money('per chunk per second'))
+          .option('running-period', { type: 'number', describe: 'seconds between running charges' })
+          .option('storage-unit', { type: 'number', describe: 'MB per chunk' })
+          .option('storage-price', money('per chunk per day'))
+          .option('storage-period', { type: 'string', describe: 'days between storage charges (fractions allowed)' })
+          .option('drain', {
+            type: 'string',
+            describe: 'delete: let owners move away for this long first (e.g. 2h, 3d)',
+          }),
+      params: (a) =>
+        strip({
+          pmId: a.pmid ?? a.id,
+          pairing: a.pairing,
+          like: a.like,
+          name: a.name,
+          speedUnit: a['speed-unit'],
+          speedPrice: a['speed-price'],
+          memoryUnit: a['memory-unit'],
+          memoryPrice: a['memory-price'],
+          runningPeriod: a['running-period'],
+          storageUnit: a['storage-unit'],
+          storagePrice: a['storage-price'],
+          storagePeriodDays: a['storage-period'],
+          drain: a.drain,
+        }),
       render: render.pmOrOk,
     },
   ]

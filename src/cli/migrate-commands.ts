@@ -16,7 +16,10 @@ export function bytes(n: number): string {
   const units = ['KiB', 'MiB', 'GiB', 'TiB']
   let v = n / 1024
   let i = 0
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++ }
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024
+    i++
+  }
   return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`
 }
 
@@ -41,7 +44,11 @@ export function migrationsTable(r: any): string {
     { header: 'METHOD', get: (m) => m.method },
     { header: 'PHASE', get: (m) => m.phase },
     { header: 'MOVED', get: (m) => bytes(m.bytesDone), align: 'right' },
-    { header: 'TIME', get: (m) => (m.finished ? `${((m.finished - m.started) / 1000).toFixed(1)}s` : '-'), align: 'right' },
+    {
+      header: 'TIME',
+      get: (m) => (m.finished ? `${((m.finished - m.started) / 1000).toFixed(1)}s` : '-'),
+      align: 'right',
+    },
     { header: 'ERROR', get: (m) => m.error?.message ?? '' },
   ])
 }
@@ -49,54 +56,120 @@ export function migrationsTable(r: any): string {
 async function migrate(a: Args): Promise<void> {
   const json = !!a.json
   const tty = !json && process.stdout.isTTY
-  const final = await withClient(a, async (c) => {
-    let id: string | null = null
-    let last: MigrationRow | null = null
-    let settle!: (m: MigrationRow) => void
-    const done = new Promise<MigrationRow>((resolve) => { settle = resolve })
-    const early: MigrationRow[] = []
-    const show = (m: MigrationRow) => {
-      if (last && last.bytesDone === m.bytesDone && last.phase === m.phase && last.lastHeartbeat === m.lastHeartbeat) return
-      last = m
-      if (json) process.stdout.write(JSON.stringify({ progress: { id: m.id, phase: m.phase, bytesDone: m.bytesDone, bytesTotal: m.bytesTotal, rate: m.rate, eta: m.eta, lastHeartbeat: m.lastHeartbeat } }) + '\n')
-      else if (tty) process.stdout.write(`\r${progressLine(m)}\x1b[K`)
-      else process.stdout.write(progressLine(m) + '\n')
-      if (m.phase === 'committed' || m.phase === 'failed') settle(m)
-    }
-    await c.subscribe(-1, (_kind, rows) => {
-      for (const r of rows) {
-        if (r.table !== 'migrations' || !r.value) continue
-        const m = r.value as MigrationRow
-        if (id === null) early.push(m)
-        else if (m.id === id) show(m)
+  const final = await withClient(
+    a,
+    async (c) => {
+      let id: string | null = null
+      let last: MigrationRow | null = null
+      let settle!: (m: MigrationRow) => void
+      const done = new Promise<MigrationRow>((resolve) => {
+        settle = resolve
+      })
+      const early: MigrationRow[] = []
+      const show = (m: MigrationRow) => {
+        if (last && last.bytesDone === m.bytesDone && last.phase === m.phase && last.lastHeartbeat === m.lastHeartbeat)
+          return
+        last = m
+        if (json)
+          process.stdout.write(
+            JSON.stringify({
+              progress: {
+                id: m.id,
+                phase: m.phase,
+                bytesDone: m.bytesDone,
+                bytesTotal: m.bytesTotal,
+                rate: m.rate,
+                eta: m.eta,
+                lastHeartbeat: m.lastHeartbeat,
+              },
+            }) + '\n',
+          )
+        else if (tty) process.stdout.write(`\r${progressLine(m)}\x1b[K`)
+        else process.stdout.write(progressLine(m) + '\n')
+        if (m.phase === 'committed' || m.phase === 'failed') settle(m)
       }
-    })
-    const begun = await c.call<MigrationRow>('migrate', { vmId: a.vmid, to: a.to, ...(a.method ? { method: a.method } : {}) })
-    id = begun.id
-    show(begun)
-    for (const m of early) if (m.id === id) show(m)
-    // The feed shows every change; this only guards against a connection that died quietly.
-    const lost = new Promise<never>((_, reject) => c.onClose(() => reject(new VirtuosoError('NODE_CONNECTION_CLOSED', 'lost the connection to the hub; check `virtuoso migrations` for the outcome'))))
-    return Promise.race([done, lost])
-  }, { auth: true })
+      await c.subscribe(-1, (_kind, rows) => {
+        for (const r of rows) {
+          if (r.table !== 'migrations' || !r.value) continue
+          const m = r.value as MigrationRow
+          if (id === null) early.push(m)
+          else if (m.id === id) show(m)
+        }
+      })
+      const begun = await c.call<MigrationRow>('migrate', {
+        vmId: a.vmid,
+        to: a.to,
+        ...(a.method ? { method: a.method } : {}),
+      })
+      id = begun.id
+      show(begun)
+      for (const m of early) if (m.id === id) show(m)
+      // The feed shows every change; this only guards against a connection that died quietly.
+      const lost = new Promise<never>((_, reject) =>
+        c.onClose(() =>
+          reject(
+            new VirtuosoError(
+              'NODE_CONNECTION_CLOSED',
+              'lost the connection to the hub; check `virtuoso migrations` for the outcome',
+            ),
+          ),
+        ),
+      )
+      return Promise.race([done, lost])
+    },
+    { auth: true },
+  )
   if (tty) process.stdout.write('\n')
-  if (final.phase === 'failed') throw new VirtuosoError(final.error?.code ?? 'VMMP_FAILED', `migration failed and was reverted: ${final.error?.message ?? 'unknown reason'}`)
+  if (final.phase === 'failed')
+    throw new VirtuosoError(
+      final.error?.code ?? 'VMMP_FAILED',
+      `migration failed and was reverted: ${final.error?.message ?? 'unknown reason'}`,
+    )
   const secs = final.finished ? ((final.finished - final.started) / 1000).toFixed(1) : '?'
-  print(json, final, () => `migrated ${final.vmName} to ${final.to.name} by ${final.method} in ${secs} s (${bytes(final.bytesDone)} moved, version ${final.newVersion})`)
+  print(
+    json,
+    final,
+    () =>
+      `migrated ${final.vmName} to ${final.to.name} by ${final.method} in ${secs} s (${bytes(final.bytesDone)} moved, version ${final.newVersion})`,
+  )
 }
 
 export function migrateCommands(y: Argv): Argv {
   return y
-    .command('migrate <vmid>', 'move a stored, stopped or suspended machine to another provider machine (VMMP 1.0)',
-      (b) => b.option('to', { type: 'string', demandOption: true, describe: 'destination physical machine id (from `search`)' })
-        .option('method', { choices: ['RSYNC', 'SCP'], describe: 'transfer method (default: the destination\'s first, RSYNC)' }),
-      async (argv) => { try { await migrate(argv as unknown as Args) } catch (err) { fail(err, !!(argv as any).json) } })
-    .command('migrations', 'list your migrations and how they went', (b) => b,
+    .command(
+      'migrate <vmid>',
+      'move a stored, stopped or suspended machine to another provider machine (VMMP 1.0)',
+      (b) =>
+        b
+          .option('to', {
+            type: 'string',
+            demandOption: true,
+            describe: 'destination physical machine id (from `search`)',
+          })
+          .option('method', {
+            choices: ['RSYNC', 'SCP'],
+            describe: "transfer method (default: the destination's first, RSYNC)",
+          }),
+      async (argv) => {
+        try {
+          await migrate(argv as unknown as Args)
+        } catch (err) {
+          fail(err, !!(argv as any).json)
+        }
+      },
+    )
+    .command(
+      'migrations',
+      'list your migrations and how they went',
+      (b) => b,
       async (argv) => {
         const a = argv as unknown as Args
         try {
           const r = await withClient(a, (c) => c.call('migrations', {}), { auth: true })
           print(!!a.json, r, () => migrationsTable(r))
-        } catch (err) { fail(err, !!a.json) }
-      })
+        } catch (err) {
+          fail(err, !!a.json)
+        }
+      },
+    )
 }

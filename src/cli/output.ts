@@ -2,12 +2,20 @@
 // {"error": {code, message}} with --json) and a non-zero exit. Never a stack trace.
 import { errorInfo } from '../errors.ts'
 
-export interface Column<T> { header: string; get: (row: T) => string | number | null | undefined; align?: 'right' }
+export interface Column<T> {
+  header: string
+  get: (row: T) => string | number | null | undefined
+  align?: 'right'
+}
 
 export function table<T>(rows: T[], columns: Column<T>[]): string {
   const cells = rows.map((r) => columns.map((c) => String(c.get(r) ?? '-')))
   const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((row) => row[i].length)))
-  const line = (vals: string[]) => vals.map((v, i) => (columns[i].align === 'right' ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join('  ').trimEnd()
+  const line = (vals: string[]) =>
+    vals
+      .map((v, i) => (columns[i].align === 'right' ? v.padStart(widths[i]) : v.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd()
   return [line(columns.map((c) => c.header)), ...cells.map(line)].join('\n')
 }
 

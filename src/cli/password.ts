@@ -5,9 +5,11 @@ import { VirtuosoError } from '../errors.ts'
 
 export async function readPassword(opts: { stdin: boolean; prompt?: string; confirm?: boolean }): Promise<string> {
   if (opts.stdin) return readFirstLine()
-  if (!process.stdin.isTTY) throw new VirtuosoError('CLI_USAGE', 'no terminal to ask for a password on: pass --password-stdin and pipe it in')
+  if (!process.stdin.isTTY)
+    throw new VirtuosoError('CLI_USAGE', 'no terminal to ask for a password on: pass --password-stdin and pipe it in')
   const pw = await promptHidden(opts.prompt ?? 'Password: ')
-  if (opts.confirm && (await promptHidden('Again: ')) !== pw) throw new VirtuosoError('CLI_USAGE', 'the two passwords differ; nothing was changed')
+  if (opts.confirm && (await promptHidden('Again: ')) !== pw)
+    throw new VirtuosoError('CLI_USAGE', 'the two passwords differ; nothing was changed')
   return pw
 }
 

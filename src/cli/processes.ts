@@ -23,9 +23,13 @@ function untilSignal(close: () => Promise<void>): Promise<void> {
 
 export function processCommands(y: Argv): Argv {
   return y
-    .command('dht', 'run a DHT bootstrap node for a private network', (a) =>
-      a.option('host', { type: 'string', default: '127.0.0.1', describe: 'address to bind' })
-        .option('port', { type: 'number', default: 49737, describe: 'UDP port to bind' }),
+    .command(
+      'dht',
+      'run a DHT bootstrap node for a private network',
+      (a) =>
+        a
+          .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to bind' })
+          .option('port', { type: 'number', default: 49737, describe: 'UDP port to bind' }),
       async (argv) => {
         try {
           const net = await runBootstrap({ host: argv.host, port: argv.port })
@@ -33,30 +37,67 @@ export function processCommands(y: Argv): Argv {
           if (argv.json) process.stdout.write(JSON.stringify({ bootstrap: line }) + '\n')
           else process.stdout.write(`DHT bootstrap listening on ${line}\n`)
           await untilSignal(() => net.destroy())
-        } catch (err) { fail(err, !!argv.json) }
-      })
-    .command('node', 'run a node: the hub (--hub), a provider agent (--market KEY), or both', (a) =>
-      a.option('data', { type: 'string', demandOption: true, describe: 'data directory (keys, tables, machines)' })
-        .option('hub', { type: 'boolean', default: false, describe: 'be the hub of a market' })
-        .option('provide', { type: 'boolean', default: false, describe: 'with --hub: also provide machines to this market' })
-        .option('hv', { choices: ['qemu', 'test'] as const, default: 'qemu' as const, describe: 'hypervisor driver' })
-        .option('accel', { choices: ['auto', 'kvm', 'tcg'] as const, default: 'auto' as const, describe: 'QEMU acceleration' })
-        .option('billing-interval', { type: 'number', describe: 'ms between billing passes' })
-        .option('price-interval', { type: 'number', describe: 'ms between market-price passes' })
-        .option('heartbeat-window', { type: 'number', describe: 'hub: ms without a migration HEARTBEAT before reverting (default 5000)' })
-        .option('ssh-host', { type: 'string', default: '127.0.0.1', describe: 'provider: address the SSH console binds' })
-        .option('ssh-port', { type: 'number', default: 0, describe: 'provider: SSH console port (0 = any free port; -1 = no SSH console)' }),
+        } catch (err) {
+          fail(err, !!argv.json)
+        }
+      },
+    )
+    .command(
+      'node',
+      'run a node: the hub (--hub), a provider agent (--market KEY), or both',
+      (a) =>
+        a
+          .option('data', { type: 'string', demandOption: true, describe: 'data directory (keys, tables, machines)' })
+          .option('hub', { type: 'boolean', default: false, describe: 'be the hub of a market' })
+          .option('provide', {
+            type: 'boolean',
+            default: false,
+            describe: 'with --hub: also provide machines to this market',
+          })
+          .option('hv', { choices: ['qemu', 'test'] as const, default: 'qemu' as const, describe: 'hypervisor driver' })
+          .option('accel', {
+            choices: ['auto', 'kvm', 'tcg'] as const,
+            default: 'auto' as const,
+            describe: 'QEMU acceleration',
+          })
+          .option('billing-interval', { type: 'number', describe: 'ms between billing passes' })
+          .option('price-interval', { type: 'number', describe: 'ms between market-price passes' })
+          .option('heartbeat-window', {
+            type: 'number',
+            describe: 'hub: ms without a migration HEARTBEAT before reverting (default 5000)',
+          })
+          .option('ssh-host', {
+            type: 'string',
+            default: '127.0.0.1',
+            describe: 'provider: address the SSH console binds',
+          })
+          .option('ssh-port', {
+            type: 'number',
+            default: 0,
+            describe: 'provider: SSH console port (0 = any free port; -1 = no SSH console)',
+          }),
       async (argv) => {
         const json = !!argv.json
         try {
           const bootstrap = parseBootstrap((argv.bootstrap as string | undefined) ?? process.env.VIRTUOSO_BOOTSTRAP)
           const marketText = (argv.market as string | undefined) ?? (argv.hub ? undefined : process.env.VIRTUOSO_MARKET)
-          if (!argv.hub && !marketText) throw Object.assign(new Error('say what this node is: --hub, or --market KEY to provide to a market'), { code: 'CLI_USAGE' })
+          if (!argv.hub && !marketText)
+            throw Object.assign(new Error('say what this node is: --hub, or --market KEY to provide to a market'), {
+              code: 'CLI_USAGE',
+            })
           const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`)
           const node = await startNode({
-            data: argv.data, bootstrap, hub: argv.hub, provide: argv.provide,
+            data: argv.data,
+            bootstrap,
+            hub: argv.hub,
+            provide: argv.provide,
             market: marketText ? parseKey(marketText) : undefined,
-            hv: argv.hv, accel: argv.accel, billingIntervalMs: argv['billing-interval'], priceIntervalMs: argv['price-interval'], heartbeatWindowMs: argv['heartbeat-window'], log,
+            hv: argv.hv,
+            accel: argv.accel,
+            billingIntervalMs: argv['billing-interval'],
+            priceIntervalMs: argv['price-interval'],
+            heartbeatWindowMs: argv['heartbeat-window'],
+            log,
             ssh: argv['ssh-port'] === -1 ? false : { host: argv['ssh-host'], port: argv['ssh-port'] },
           })
           const info = {
@@ -68,9 +109,13 @@ export function processCommands(y: Argv): Argv {
           if (json) process.stdout.write(JSON.stringify(info) + '\n')
           else {
             if (node.hub) process.stdout.write(`market key: ${node.key}\n`)
-            if (node.provider) process.stdout.write(`node key: ${node.provider.nodeKey}\npairing code: ${node.pairingCode}\n`)
+            if (node.provider)
+              process.stdout.write(`node key: ${node.provider.nodeKey}\npairing code: ${node.pairingCode}\n`)
           }
           await untilSignal(() => node.close())
-        } catch (err) { fail(err, json) }
-      })
+        } catch (err) {
+          fail(err, json)
+        }
+      },
+    )
 }

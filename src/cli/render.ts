@@ -6,7 +6,8 @@ import type { ProviderMachine } from '../market/machines.ts'
 
 const m = (v: number | null | undefined) => (v === null || v === undefined ? '-' : formatMoney(v))
 const short = (id: string | null | undefined) => (id ? id.slice(0, 8) : '-')
-const dur = (s: number) => (s % 86400 === 0 ? `${s / 86400}d` : s % 3600 === 0 ? `${s / 3600}h` : s % 60 === 0 ? `${s / 60}m` : `${s}s`)
+const dur = (s: number) =>
+  s % 86400 === 0 ? `${s / 86400}d` : s % 3600 === 0 ? `${s / 3600}h` : s % 60 === 0 ? `${s / 60}m` : `${s}s`
 
 export function ok(result: unknown): string {
   return result && typeof result === 'object' && Object.keys(result).length ? JSON.stringify(result, null, 2) : 'ok'
@@ -45,7 +46,9 @@ export function providers(r: any): string {
     { header: 'PERIODS', get: (p) => `${dur(p.runningPeriod)}/${dur(p.storagePeriod)}` },
     { header: 'STATE', get: (p: any) => (p.drainUntil ? 'draining' : p.online === false ? 'offline' : 'open') },
   ])
-  return avg && avg.machines ? `${t}\nmarket average over ${avg.machines} machines: speed ${m(avg.speedPerHour)}/hour, memory ${m(avg.memoryPerHour)}/hour, storage ${m(avg.storagePerDay)}/day` : t
+  return avg && avg.machines
+    ? `${t}\nmarket average over ${avg.machines} machines: speed ${m(avg.speedPerHour)}/hour, memory ${m(avg.memoryPerHour)}/hour, storage ${m(avg.storagePerDay)}/day`
+    : t
 }
 
 export function vm(v: VmRow): string {
@@ -53,7 +56,9 @@ export function vm(v: VmRow): string {
     `machine ${v.id} (${v.name})`,
     `  state ${v.state}, version ${v.version}${v.pmId ? `, on ${v.pmId}` : ''}`,
     `  ${v.memory} MB memory, ${v.hd} MB disk, speed ${v.speed}, os ${v.os ?? 'none'}`,
-    v.pmId ? `  storage ${m(v.storagePrice)} per ${dur(v.storagePeriod)}, running ${m(v.runningPrice)} per ${dur(v.runningPeriod)}` : `  bids: storage ${m(v.bidStorage)}/day, running ${m(v.bidRunning)}/hour`,
+    v.pmId
+      ? `  storage ${m(v.storagePrice)} per ${dur(v.storagePeriod)}, running ${m(v.runningPrice)} per ${dur(v.runningPeriod)}`
+      : `  bids: storage ${m(v.bidStorage)}/day, running ${m(v.bidRunning)}/hour`,
   ].join('\n')
 }
 
@@ -75,19 +80,31 @@ export function machines(r: any): string {
       { header: 'STATE', get: (v) => v.state },
       { header: 'VER', get: (v) => v.version, align: 'right' },
       { header: 'PROVIDER', get: (v) => v.pmId },
-      { header: 'STORAGE', get: (v) => (v.pmId ? `${m(v.storagePrice)}/${dur(v.storagePeriod)}` : '-'), align: 'right' },
-      { header: 'RUNNING', get: (v) => (v.pmId ? `${m(v.runningPrice)}/${dur(v.runningPeriod)}` : '-'), align: 'right' },
+      {
+        header: 'STORAGE',
+        get: (v) => (v.pmId ? `${m(v.storagePrice)}/${dur(v.storagePeriod)}` : '-'),
+        align: 'right',
+      },
+      {
+        header: 'RUNNING',
+        get: (v) => (v.pmId ? `${m(v.runningPrice)}/${dur(v.runningPeriod)}` : '-'),
+        align: 'right',
+      },
       { header: 'ACTIONS', get: (v) => (v.actions ?? []).join(' ') },
     ])
   }
   const pms: ProviderMachine[] = r.pms ?? []
-  if (!pms.length) return 'no physical machines yet: start `virtuoso node --market KEY`, then `virtuoso pm add --pairing CODE …`'
-  return pms.map((p) => {
-    const head = `${p.pmId}  ${p.name}  ${p.online ? 'online' : 'offline'}${p.drainUntil ? `  draining until ${new Date(p.drainUntil).toISOString()}` : ''}\n` +
-      `  speed ${p.used.speed}/${p.total.speed} used, memory ${p.used.memory}/${p.total.memory} MB used, storage ${p.used.storage}/${p.total.storage} MB used`
-    const vms = p.vms.map((v) => `    ${v.id}  ${v.owner}  ${v.state}  ${v.memory} MB  ${v.hd} MB  speed ${v.speed}`)
-    return [head, ...vms].join('\n')
-  }).join('\n')
+  if (!pms.length)
+    return 'no physical machines yet: start `virtuoso node --market KEY`, then `virtuoso pm add --pairing CODE …`'
+  return pms
+    .map((p) => {
+      const head =
+        `${p.pmId}  ${p.name}  ${p.online ? 'online' : 'offline'}${p.drainUntil ? `  draining until ${new Date(p.drainUntil).toISOString()}` : ''}\n` +
+        `  speed ${p.used.speed}/${p.total.speed} used, memory ${p.used.memory}/${p.total.memory} MB used, storage ${p.used.storage}/${p.total.storage} MB used`
+      const vms = p.vms.map((v) => `    ${v.id}  ${v.owner}  ${v.state}  ${v.memory} MB  ${v.hd} MB  speed ${v.speed}`)
+      return [head, ...vms].join('\n')
+    })
+    .join('\n')
 }
 
 export function search(r: any): string {
@@ -108,14 +125,16 @@ export function search(r: any): string {
 export function account(r: any): string {
   const lines = [`balance ${m(r.balance)}`]
   if (Array.isArray(r.vms) && r.vms.length) {
-    lines.push(table(r.vms as any[], [
-      { header: 'VMID', get: (v) => short(v.id) },
-      { header: 'STATE', get: (v) => v.state },
-      { header: 'STORAGE', get: (v) => `${m(v.storagePrice)}/${dur(v.storagePeriod)}`, align: 'right' },
-      { header: 'RUNNING', get: (v) => `${m(v.runningPrice)}/${dur(v.runningPeriod)}`, align: 'right' },
-      { header: 'CHARGED', get: (v) => m((v.chargedStorage ?? 0) + (v.chargedRunning ?? 0)), align: 'right' },
-      { header: 'DEBT', get: (v) => m(v.storageDebt), align: 'right' },
-    ]))
+    lines.push(
+      table(r.vms as any[], [
+        { header: 'VMID', get: (v) => short(v.id) },
+        { header: 'STATE', get: (v) => v.state },
+        { header: 'STORAGE', get: (v) => `${m(v.storagePrice)}/${dur(v.storagePeriod)}`, align: 'right' },
+        { header: 'RUNNING', get: (v) => `${m(v.runningPrice)}/${dur(v.runningPeriod)}`, align: 'right' },
+        { header: 'CHARGED', get: (v) => m((v.chargedStorage ?? 0) + (v.chargedRunning ?? 0)), align: 'right' },
+        { header: 'DEBT', get: (v) => m(v.storageDebt), align: 'right' },
+      ]),
+    )
   }
   if (Array.isArray(r.pms)) {
     for (const p of r.pms) {

@@ -49,7 +49,10 @@ function renderLine(line: IBufferLine, cols: number, cell: IBufferCell): string 
     line.getCell(x, cell)
     if (cell.getWidth() === 0) continue // the right half of a wide character
     const next = sgrOf(cell)
-    if (next !== sgr) { out += `\x1b[0${next}m`; sgr = next }
+    if (next !== sgr) {
+      out += `\x1b[0${next}m`
+      sgr = next
+    }
     out += cell.getChars() || ' '
   }
   return out
@@ -71,7 +74,15 @@ function sgrOf(c: IBufferCell): string {
   return s
 }
 
-function color(isDefault: boolean, palette: boolean, rgb: boolean, v: number, base: number, bright: number, ext: number): string {
+function color(
+  isDefault: boolean,
+  palette: boolean,
+  rgb: boolean,
+  v: number,
+  base: number,
+  bright: number,
+  ext: number,
+): string {
   if (isDefault) return ''
   if (palette) {
     if (v < 8) return `;${base + v}`

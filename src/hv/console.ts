@@ -20,17 +20,44 @@ export const MAX_ROWS = 200
 export const DEFAULT_END_GRACE_MS = 1000
 
 /** Why a viewer was hung up. Codes are stable (clients match them); the message is for a person. */
-export interface CloseReason { code: string; message: string }
+export interface CloseReason {
+  code: string
+  message: string
+}
 
 export const closeReasons = {
-  takenOver: (): CloseReason => ({ code: 'HV_CONSOLE_TAKEN_OVER', message: 'another viewer attached to this console; only one viewer at a time' }),
-  stopped: (id: string): CloseReason => ({ code: 'HV_CONSOLE_VM_STOPPED', message: `machine ${id} stopped; start it to view its console again` }),
-  suspended: (id: string): CloseReason => ({ code: 'HV_CONSOLE_VM_SUSPENDED', message: `machine ${id} was suspended; resume it to view its console again` }),
-  migrating: (id: string): CloseReason => ({ code: 'HV_CONSOLE_VM_MIGRATING', message: `machine ${id} is migrating to another provider; view it again once the migration ends` }),
-  deleted: (id: string): CloseReason => ({ code: 'HV_CONSOLE_VM_GONE', message: `machine ${id} is no longer on this provider` }),
-  ended: (id: string): CloseReason => ({ code: 'HV_CONSOLE_ENDED', message: `the console of machine ${id} ended (did the guest power off?)` }),
-  hungUp: (id: string): CloseReason => ({ code: 'HV_CONSOLE_HUNG_UP', message: `the market closed this console session of machine ${id}` }),
-  shutdown: (): CloseReason => ({ code: 'HV_CONSOLE_SHUTDOWN', message: 'the provider node is shutting down; try again when it is back' }),
+  takenOver: (): CloseReason => ({
+    code: 'HV_CONSOLE_TAKEN_OVER',
+    message: 'another viewer attached to this console; only one viewer at a time',
+  }),
+  stopped: (id: string): CloseReason => ({
+    code: 'HV_CONSOLE_VM_STOPPED',
+    message: `machine ${id} stopped; start it to view its console again`,
+  }),
+  suspended: (id: string): CloseReason => ({
+    code: 'HV_CONSOLE_VM_SUSPENDED',
+    message: `machine ${id} was suspended; resume it to view its console again`,
+  }),
+  migrating: (id: string): CloseReason => ({
+    code: 'HV_CONSOLE_VM_MIGRATING',
+    message: `machine ${id} is migrating to another provider; view it again once the migration ends`,
+  }),
+  deleted: (id: string): CloseReason => ({
+    code: 'HV_CONSOLE_VM_GONE',
+    message: `machine ${id} is no longer on this provider`,
+  }),
+  ended: (id: string): CloseReason => ({
+    code: 'HV_CONSOLE_ENDED',
+    message: `the console of machine ${id} ended (did the guest power off?)`,
+  }),
+  hungUp: (id: string): CloseReason => ({
+    code: 'HV_CONSOLE_HUNG_UP',
+    message: `the market closed this console session of machine ${id}`,
+  }),
+  shutdown: (): CloseReason => ({
+    code: 'HV_CONSOLE_SHUTDOWN',
+    message: 'the provider node is shutting down; try again when it is back',
+  }),
 }
 
 /** Whoever watches: a console@1 channel or an SSH session. */
@@ -49,7 +76,12 @@ export interface Attachment {
   detach(): void
 }
 
-export interface ScreenOptions { cols?: number; rows?: number; scrollback?: number; endGraceMs?: number }
+export interface ScreenOptions {
+  cols?: number
+  rows?: number
+  scrollback?: number
+  endGraceMs?: number
+}
 
 export class ConsoleScreen extends EventEmitter {
   readonly vmId: string
@@ -57,25 +89,39 @@ export class ConsoleScreen extends EventEmitter {
   private viewer: { v: ConsoleViewer; queue: Array<Buffer | string> | null } | null = null
   closed = false
 
-  constructor(vmId: string, private stream: Duplex, opts: ScreenOptions = {}) {
+  constructor(
+    vmId: string,
+    private stream: Duplex,
+    opts: ScreenOptions = {},
+  ) {
     super()
     this.vmId = vmId
     this.term = new xterm.Terminal({
-      cols: clamp(opts.cols ?? DEFAULT_COLS, MAX_COLS), rows: clamp(opts.rows ?? DEFAULT_ROWS, MAX_ROWS),
-      scrollback: opts.scrollback ?? DEFAULT_SCROLLBACK, allowProposedApi: true,
+      cols: clamp(opts.cols ?? DEFAULT_COLS, MAX_COLS),
+      rows: clamp(opts.rows ?? DEFAULT_ROWS, MAX_ROWS),
+      scrollback: opts.scrollback ?? DEFAULT_SCROLLBACK,
+      allowProposedApi: true,
     })
     stream.on('data', (b: Buffer) => this.onOutput(b))
     stream.on('error', () => {}) // a dying VMM socket ends the stream; 'close' says the rest
     // The VMM's socket usually closes a moment before the Hypervisor reports the stop or suspend;
     // wait a little so the viewer hears the real reason rather than "the console ended".
-    const ended = () => { setTimeout(() => this.close(closeReasons.ended(vmId)), opts.endGraceMs ?? DEFAULT_END_GRACE_MS).unref() }
+    const ended = () => {
+      setTimeout(() => this.close(closeReasons.ended(vmId)), opts.endGraceMs ?? DEFAULT_END_GRACE_MS).unref()
+    }
     stream.once('close', ended)
     stream.once('end', ended)
   }
 
-  get cols(): number { return this.term.cols }
-  get rows(): number { return this.term.rows }
-  get hasViewer(): boolean { return this.viewer !== null }
+  get cols(): number {
+    return this.term.cols
+  }
+  get rows(): number {
+    return this.term.rows
+  }
+  get hasViewer(): boolean {
+    return this.viewer !== null
+  }
 
   /** The current screen as bytes that repaint a terminal of the same size. */
   snapshot(history?: number): Promise<string> {
@@ -92,7 +138,8 @@ export class ConsoleScreen extends EventEmitter {
 
   /** Attach a viewer (hanging up the current one), sized to its terminal; it gets the screen first. */
   attach(v: ConsoleViewer, size?: { cols?: number; rows?: number }): Attachment {
-    if (this.closed) throw Object.assign(new Error(`the console of machine ${this.vmId} is closed`), { code: 'HV_CONSOLE_CLOSED' })
+    if (this.closed)
+      throw Object.assign(new Error(`the console of machine ${this.vmId} is closed`), { code: 'HV_CONSOLE_CLOSED' })
     const prev = this.viewer
     this.viewer = null
     prev?.v.close(closeReasons.takenOver())
@@ -108,10 +155,18 @@ export class ConsoleScreen extends EventEmitter {
     })
     const screen = this
     return {
-      get attached() { return screen.viewer === slot },
-      input(data) { if (screen.viewer === slot && !screen.closed) screen.stream.write(data) },
-      resize(cols, rows) { if (screen.viewer === slot) screen.resize(cols, rows) },
-      detach() { if (screen.viewer === slot) screen.viewer = null },
+      get attached() {
+        return screen.viewer === slot
+      },
+      input(data) {
+        if (screen.viewer === slot && !screen.closed) screen.stream.write(data)
+      },
+      resize(cols, rows) {
+        if (screen.viewer === slot) screen.resize(cols, rows)
+      },
+      detach() {
+        if (screen.viewer === slot) screen.viewer = null
+      },
     }
   }
 
@@ -158,7 +213,10 @@ export class ConsoleScreens {
   private onChange = (vm: HvVm) => this.follow(vm)
   private onDelete = (id: string) => this.drop(id, closeReasons.deleted(id))
 
-  constructor(private hv: Hypervisor, private opts: ScreenOptions = {}) {
+  constructor(
+    private hv: Hypervisor,
+    private opts: ScreenOptions = {},
+  ) {
     hv.on('change', this.onChange)
     hv.on('delete', this.onDelete)
   }
@@ -176,10 +234,15 @@ export class ConsoleScreens {
     if (pending) return pending
     const p = (async () => {
       const stream = await this.hv.console(id)
-      if (this.closedAll) { stream.destroy(); throw Object.assign(new Error('console service closed'), { code: 'HV_CONSOLE_CLOSED' }) }
+      if (this.closedAll) {
+        stream.destroy()
+        throw Object.assign(new Error('console service closed'), { code: 'HV_CONSOLE_CLOSED' })
+      }
       const screen = new ConsoleScreen(id, stream, this.opts)
       this.screens.set(id, screen)
-      screen.once('close', () => { if (this.screens.get(id) === screen) this.screens.delete(id) })
+      screen.once('close', () => {
+        if (this.screens.get(id) === screen) this.screens.delete(id)
+      })
       return screen
     })()
     this.opening.set(id, p)
@@ -213,8 +276,11 @@ export class ConsoleScreens {
       void this.get(vm.id).catch(() => {})
       return
     }
-    const reason = this.migrating.has(vm.id) ? closeReasons.migrating(vm.id)
-      : vm.state === 'suspended' ? closeReasons.suspended(vm.id) : closeReasons.stopped(vm.id)
+    const reason = this.migrating.has(vm.id)
+      ? closeReasons.migrating(vm.id)
+      : vm.state === 'suspended'
+        ? closeReasons.suspended(vm.id)
+        : closeReasons.stopped(vm.id)
     this.drop(vm.id, reason)
   }
 

@@ -44,10 +44,18 @@ export interface DiskGeometry {
 
 export function checkDiskSize(mb: unknown): asserts mb is number {
   if (typeof mb !== 'number' || !Number.isInteger(mb)) {
-    throw badInput('disk size', `${String(mb)} is not a whole number of MB`, `give the size in MB, at least ${MIN_DISK_MB}`)
+    throw badInput(
+      'disk size',
+      `${String(mb)} is not a whole number of MB`,
+      `give the size in MB, at least ${MIN_DISK_MB}`,
+    )
   }
   if (mb < MIN_DISK_MB) {
-    throw badInput('disk size', `${mb} MB is below the ${MIN_DISK_MB} MB minimum of the 255-head/63-sector geometry (report §6.2.5)`, `ask for at least ${MIN_DISK_MB} MB`)
+    throw badInput(
+      'disk size',
+      `${mb} MB is below the ${MIN_DISK_MB} MB minimum of the 255-head/63-sector geometry (report §6.2.5)`,
+      `ask for at least ${MIN_DISK_MB} MB`,
+    )
   }
   if (mb > MAX_DISK_MB) {
     throw badInput('disk size', `${mb} MB is above the ${MAX_DISK_MB} MB maximum`, 'ask for a smaller disk')
@@ -117,7 +125,11 @@ export interface CreateDiskOptions {
 }
 
 /** Write the descriptor and sparse extents into `dir` (made if missing). Returns files made, relative to dir. */
-export async function createDisk(dir: string, mb: number, opts: CreateDiskOptions = {}): Promise<{ geometry: DiskGeometry; files: string[] }> {
+export async function createDisk(
+  dir: string,
+  mb: number,
+  opts: CreateDiskOptions = {},
+): Promise<{ geometry: DiskGeometry; files: string[] }> {
   const name = opts.name ?? DEFAULT_DISK_NAME
   const g = diskGeometry(mb, name)
   await mkdir(dir, { recursive: true })
@@ -125,7 +137,12 @@ export async function createDisk(dir: string, mb: number, opts: CreateDiskOption
   if (free < g.bytes) {
     const needMb = Math.ceil(g.bytes / 1048576)
     const freeMb = Math.floor(free / 1048576)
-    throw opts.onNoSpace ? opts.onNoSpace(needMb, freeMb) : new HvError(HV_NO_SPACE, `Cannot create a ${needMb} MB disk: only ${freeMb} MB are free in ${dir}; free some space.`)
+    throw opts.onNoSpace
+      ? opts.onNoSpace(needMb, freeMb)
+      : new HvError(
+          HV_NO_SPACE,
+          `Cannot create a ${needMb} MB disk: only ${freeMb} MB are free in ${dir}; free some space.`,
+        )
   }
   for (const e of g.extents) {
     const fh = await open(join(dir, e.file), 'wx')

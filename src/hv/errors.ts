@@ -17,9 +17,18 @@ export const HV_VMM_FAILED = 'HV_VMM_FAILED'
 export const HV_STATE_MISSING = 'HV_STATE_MISSING'
 
 export type HvErrorCode =
-  | typeof HV_NOT_SUPPORTED | typeof HV_NOT_FOUND | typeof HV_EXISTS | typeof HV_BAD_STATE
-  | typeof HV_BAD_INPUT | typeof HV_NO_SPACE | typeof HV_QEMU_MISSING | typeof HV_TIMEOUT
-  | typeof HV_QMP | typeof HV_IMAGE_MISSING | typeof HV_CLOSED | typeof HV_VMM_FAILED
+  | typeof HV_NOT_SUPPORTED
+  | typeof HV_NOT_FOUND
+  | typeof HV_EXISTS
+  | typeof HV_BAD_STATE
+  | typeof HV_BAD_INPUT
+  | typeof HV_NO_SPACE
+  | typeof HV_QEMU_MISSING
+  | typeof HV_TIMEOUT
+  | typeof HV_QMP
+  | typeof HV_IMAGE_MISSING
+  | typeof HV_CLOSED
+  | typeof HV_VMM_FAILED
   | typeof HV_STATE_MISSING
 
 export class HvError extends VirtuosoError {
@@ -30,7 +39,10 @@ export class HvError extends VirtuosoError {
 }
 
 export function notSupported(driver: string, verb: string): HvError {
-  return new HvError(HV_NOT_SUPPORTED, `Cannot ${verb}: the '${driver}' hypervisor driver does not support it; use a driver whose manifest lists '${verb}'.`)
+  return new HvError(
+    HV_NOT_SUPPORTED,
+    `Cannot ${verb}: the '${driver}' hypervisor driver does not support it; use a driver whose manifest lists '${verb}'.`,
+  )
 }
 
 export function notFound(id: string): HvError {
@@ -38,11 +50,17 @@ export function notFound(id: string): HvError {
 }
 
 export function exists(id: string): HvError {
-  return new HvError(HV_EXISTS, `Cannot create machine '${id}': a machine with that id already exists here; delete it first or pick another id.`)
+  return new HvError(
+    HV_EXISTS,
+    `Cannot create machine '${id}': a machine with that id already exists here; delete it first or pick another id.`,
+  )
 }
 
 export function badState(id: string, verb: string, state: string, allowed: readonly string[]): HvError {
-  return new HvError(HV_BAD_STATE, `Cannot ${verb} machine '${id}': it is ${state}, and ${verb} needs it ${allowed.join(' or ')}.`)
+  return new HvError(
+    HV_BAD_STATE,
+    `Cannot ${verb} machine '${id}': it is ${state}, and ${verb} needs it ${allowed.join(' or ')}.`,
+  )
 }
 
 export function badInput(what: string, why: string, todo: string): HvError {
@@ -50,7 +68,10 @@ export function badInput(what: string, why: string, todo: string): HvError {
 }
 
 export function noSpace(id: string, needMb: number, freeMb: number, dir: string): HvError {
-  return new HvError(HV_NO_SPACE, `Cannot create the disk of machine '${id}': it needs ${needMb} MB but only ${freeMb} MB are free in ${dir}; free some space or ask for a smaller disk.`)
+  return new HvError(
+    HV_NO_SPACE,
+    `Cannot create the disk of machine '${id}': it needs ${needMb} MB but only ${freeMb} MB are free in ${dir}; free some space or ask for a smaller disk.`,
+  )
 }
 
 export function closed(): HvError {

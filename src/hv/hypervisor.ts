@@ -63,7 +63,8 @@ export class Hypervisor extends EventEmitter {
   }
 
   static async open(opts: HypervisorOptions): Promise<Hypervisor> {
-    if (!opts || typeof opts.dir !== 'string' || opts.dir === '') throw badInput('machine directory', 'none was given', 'pass { dir } to Hypervisor.open')
+    if (!opts || typeof opts.dir !== 'string' || opts.dir === '')
+      throw badInput('machine directory', 'none was given', 'pass { dir } to Hypervisor.open')
     const dir = resolve(opts.dir)
     await mkdir(dir, { recursive: true })
     const driver = await makeDriver(opts)
@@ -196,14 +197,22 @@ export class Hypervisor extends EventEmitter {
    * Adopt a machine whose files already sit in `dirOf(id)` (the destination side of a migration).
    * It comes in 'suspended' when a saved state came with it, else 'stopped', with the given version.
    */
-  async importVm(id: string, config: VmConfig, opts: { version: number; origin?: string | null; suspended?: boolean }): Promise<HvVm> {
+  async importVm(
+    id: string,
+    config: VmConfig,
+    opts: { version: number; origin?: string | null; suspended?: boolean },
+  ): Promise<HvVm> {
     this.#open()
     checkId(id)
     checkConfig(config)
     const version = checkVersion(opts?.version)
     const origin = opts.origin ?? null
     if (origin !== null && (typeof origin !== 'string' || origin.length === 0 || origin.length > 256)) {
-      throw badInput('origin', 'it must be a node key (hex) or null', 'pass the key of the provider the machine came from')
+      throw badInput(
+        'origin',
+        'it must be a node key (hex) or null',
+        'pass the key of the provider the machine came from',
+      )
     }
     if (!this.driver.import) throw notSupported(this.manifest.name, 'import')
     const importFn = this.driver.import.bind(this.driver)
@@ -239,11 +248,16 @@ export class Hypervisor extends EventEmitter {
     if (!this.manifest.status) return rec
     const power = await this.driver.status(rec.id)
     if (power !== 'off' && rec.state !== 'running') return this.#save({ ...rec, state: 'running' })
-    if (power === 'off' && rec.state === 'running') return this.#save({ ...rec, state: 'stopped', version: rec.version + 1 })
+    if (power === 'off' && rec.state === 'running')
+      return this.#save({ ...rec, state: 'stopped', version: rec.version + 1 })
     return rec
   }
 
-  async #verb(id: string, verb: keyof typeof FROM, fn: (rec: VmRecord) => Promise<{ state: HvState; version?: number; bump?: boolean } | null>): Promise<HvVm> {
+  async #verb(
+    id: string,
+    verb: keyof typeof FROM,
+    fn: (rec: VmRecord) => Promise<{ state: HvState; version?: number; bump?: boolean } | null>,
+  ): Promise<HvVm> {
     this.#check(verb)
     checkId(id)
     return this.#serial(id, async () => {
@@ -268,13 +282,16 @@ export class Hypervisor extends EventEmitter {
 
   #serial<T>(id: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.#locks.get(id) ?? Promise.resolve()
-    const run = prev.then(() => {
-      this.#open()
-      return fn()
-    }, () => {
-      this.#open()
-      return fn()
-    })
+    const run = prev.then(
+      () => {
+        this.#open()
+        return fn()
+      },
+      () => {
+        this.#open()
+        return fn()
+      },
+    )
     const tail = run.catch(() => {})
     this.#locks.set(id, tail)
     void tail.then(() => {
@@ -310,7 +327,11 @@ async function makeDriver(opts: HypervisorOptions): Promise<HvDriver> {
     return new QemuDriver({ ...opts.qemu, accel: opts.accel ?? 'auto' })
   }
   if (d && typeof d === 'object' && typeof d.open === 'function' && d.manifest) return d
-  throw badInput('driver', `${JSON.stringify(d)} is not a known driver`, "use 'qemu', 'test' or an object implementing HvDriver")
+  throw badInput(
+    'driver',
+    `${JSON.stringify(d)} is not a known driver`,
+    "use 'qemu', 'test' or an object implementing HvDriver",
+  )
 }
 
 function newRecord(id: string, config: VmConfig, version: number, origin: string | null, state: HvState): VmRecord {
@@ -328,26 +349,44 @@ function copyConfig(c: VmConfig): VmConfig {
 
 export function checkId(id: unknown): asserts id is string {
   if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
-    throw badInput('machine id', `${JSON.stringify(id)} must be 1-64 letters, digits, '-' or '_', starting with a letter or digit`, 'use the id the market issued (e.g. a UUID)')
+    throw badInput(
+      'machine id',
+      `${JSON.stringify(id)} must be 1-64 letters, digits, '-' or '_', starting with a letter or digit`,
+      'use the id the market issued (e.g. a UUID)',
+    )
   }
 }
 
 export function checkConfig(c: unknown): asserts c is VmConfig {
-  if (!c || typeof c !== 'object') throw badInput('machine configuration', 'none was given', 'pass { memory, hd, speed, os }')
+  if (!c || typeof c !== 'object')
+    throw badInput('machine configuration', 'none was given', 'pass { memory, hd, speed, os }')
   const { memory, hd, speed, os } = c as Record<string, unknown>
   if (typeof memory !== 'number' || !Number.isInteger(memory) || memory < MIN_MEMORY_MB || memory > MAX_MEMORY_MB) {
-    throw badInput('memory size', `${String(memory)} is not a whole number of MB between ${MIN_MEMORY_MB} and ${MAX_MEMORY_MB}`, 'give the memory in MB, e.g. 128')
+    throw badInput(
+      'memory size',
+      `${String(memory)} is not a whole number of MB between ${MIN_MEMORY_MB} and ${MAX_MEMORY_MB}`,
+      'give the memory in MB, e.g. 128',
+    )
   }
   checkDiskSize(hd)
   if (typeof speed !== 'number' || !Number.isInteger(speed) || speed < 1) {
-    throw badInput('speed', `${String(speed)} is not a positive whole number of bogomips`, 'give the speed in bogomips, e.g. 1000')
+    throw badInput(
+      'speed',
+      `${String(speed)} is not a positive whole number of bogomips`,
+      'give the speed in bogomips, e.g. 1000',
+    )
   }
   if (os !== null && (typeof os !== 'string' || !OS_PATTERN.test(os))) {
-    throw badInput('os', `${JSON.stringify(os)} is not an OS name`, "use 'linux' for the guest image or null for a blank disk")
+    throw badInput(
+      'os',
+      `${JSON.stringify(os)} is not an OS name`,
+      "use 'linux' for the guest image or null for a blank disk",
+    )
   }
 }
 
 function checkVersion(v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw badInput('version', `${String(v)} is not a whole number >= 0`, 'pass the version the market holds')
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+    throw badInput('version', `${String(v)} is not a whole number >= 0`, 'pass the version the market holds')
   return v
 }

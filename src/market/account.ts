@@ -10,9 +10,18 @@ export interface BuyerAccount {
   type: 'buyer'
   balance: Micro
   vms: Array<{
-    id: string; name: string; state: VmState; pmId: string | null
-    storagePrice: Micro; storagePeriod: number; runningPrice: Micro; runningPeriod: number
-    chargedStorage: Micro; chargedRunning: Micro; storageDebt: Micro; runningCredit: number
+    id: string
+    name: string
+    state: VmState
+    pmId: string | null
+    storagePrice: Micro
+    storagePeriod: number
+    runningPrice: Micro
+    runningPeriod: number
+    chargedStorage: Micro
+    chargedRunning: Micro
+    storageDebt: Micro
+    runningCredit: number
     /** What it costs per hour in its current state (storage always, running while started). */
     burnPerHour: Micro
   }>
@@ -22,7 +31,12 @@ export interface BuyerAccount {
 export interface ProviderAccount {
   type: 'provider'
   balance: Micro
-  pms: Array<{ pmId: string; name: string | null; income: Micro; vms: Array<{ vmId: string; storage: Micro; running: Micro }> }>
+  pms: Array<{
+    pmId: string
+    name: string | null
+    income: Micro
+    vms: Array<{ vmId: string; storage: Micro; running: Micro }>
+  }>
   totalIncome: Micro
 }
 
@@ -37,19 +51,31 @@ export async function account(ctx: Ctx, who: Identity | null): Promise<BuyerAcco
     for (const vm of ctx.store.values('vm')) {
       if (vm.owner !== me.username) continue
       const stored = vm.pmId !== null
-      const burn = (stored ? perHour(vm.storagePrice, vm.storagePeriod) : 0) + (vm.state === 'started' ? perHour(vm.runningPrice, vm.runningPeriod) : 0)
+      const burn =
+        (stored ? perHour(vm.storagePrice, vm.storagePeriod) : 0) +
+        (vm.state === 'started' ? perHour(vm.runningPrice, vm.runningPeriod) : 0)
       total += vm.chargedStorage + vm.chargedRunning
       vms.push({
-        id: vm.id, name: vm.name, state: vm.state, pmId: vm.pmId,
-        storagePrice: vm.storagePrice, storagePeriod: vm.storagePeriod, runningPrice: vm.runningPrice, runningPeriod: vm.runningPeriod,
-        chargedStorage: vm.chargedStorage, chargedRunning: vm.chargedRunning, storageDebt: vm.storageDebt, runningCredit: vm.runningCredit,
+        id: vm.id,
+        name: vm.name,
+        state: vm.state,
+        pmId: vm.pmId,
+        storagePrice: vm.storagePrice,
+        storagePeriod: vm.storagePeriod,
+        runningPrice: vm.runningPrice,
+        runningPeriod: vm.runningPeriod,
+        chargedStorage: vm.chargedStorage,
+        chargedRunning: vm.chargedRunning,
+        storageDebt: vm.storageDebt,
+        runningCredit: vm.runningCredit,
         burnPerHour: burn,
       })
     }
     return { type: 'buyer', balance: user.balance, vms, totalCharged: total }
   }
   const pms = new Map<string, ProviderAccount['pms'][number]>()
-  for (const pm of ctx.store.values('pm')) if (pm.owner === me.username) pms.set(pm.id, { pmId: pm.id, name: pm.name, income: 0, vms: [] })
+  for (const pm of ctx.store.values('pm'))
+    if (pm.owner === me.username) pms.set(pm.id, { pmId: pm.id, name: pm.name, income: 0, vms: [] })
   let totalIncome = 0
   await ctx.store.scan('ledger', (e) => {
     if (e.to !== me.username || e.kind === 'deposit' || !e.pmId) return

@@ -17,21 +17,36 @@ export const MIN_PASSWORD = 8
 const MAX_PASSWORD = 1024
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,190}\.[^\s@.]{1,63}$/
 
-function scrypt(password: string, salt: Buffer, o: { N: number; r: number; p: number }, keylen: number): Promise<Buffer> {
+function scrypt(
+  password: string,
+  salt: Buffer,
+  o: { N: number; r: number; p: number },
+  keylen: number,
+): Promise<Buffer> {
   const opts: ScryptOptions = { N: o.N, r: o.r, p: o.p, maxmem: 256 * o.N * o.r }
-  return new Promise((resolve, reject) => scryptCb(password, salt, keylen, opts, (err, key) => (err ? reject(err) : resolve(key))))
+  return new Promise((resolve, reject) =>
+    scryptCb(password, salt, keylen, opts, (err, key) => (err ? reject(err) : resolve(key))),
+  )
 }
 
 export const tokenHash = (token: string) => createHash('sha256').update(token).digest('hex')
 
-export interface SignupInput { username: string; type: AccountType; email: string; password: string }
+export interface SignupInput {
+  username: string
+  type: AccountType
+  email: string
+  password: string
+}
 
 export async function signup(ctx: Ctx, input: SignupInput): Promise<UserRow> {
   const { username, type, email, password } = input
-  if (typeof username !== 'string' || !USERNAME.test(username)) throw errors.badInput('username', 'use 2 to 32 of a-z, 0-9, _ and -')
+  if (typeof username !== 'string' || !USERNAME.test(username))
+    throw errors.badInput('username', 'use 2 to 32 of a-z, 0-9, _ and -')
   if (type !== 'buyer' && type !== 'provider') throw errors.badInput('type', 'must be buyer or provider')
-  if (typeof email !== 'string' || !EMAIL.test(email)) throw errors.badInput('email', `"${String(email)}" does not look like an email address`)
-  if (typeof password !== 'string' || password.length < MIN_PASSWORD) throw errors.badInput('password', `use at least ${MIN_PASSWORD} characters`)
+  if (typeof email !== 'string' || !EMAIL.test(email))
+    throw errors.badInput('email', `"${String(email)}" does not look like an email address`)
+  if (typeof password !== 'string' || password.length < MIN_PASSWORD)
+    throw errors.badInput('password', `use at least ${MIN_PASSWORD} characters`)
   if (password.length > MAX_PASSWORD) throw errors.badInput('password', `use at most ${MAX_PASSWORD} characters`)
   if (ctx.store.get('users', username)) throw errors.userExists(username)
   const salt = randomBytes(16)
@@ -40,18 +55,37 @@ export async function signup(ctx: Ctx, input: SignupInput): Promise<UserRow> {
   if (ctx.store.get('users', username)) throw errors.userExists(username)
   const now = ctx.clock()
   const user: UserRow = { username, email, type, balance: 0, created: now }
-  const cred: CredentialRow = { username, N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, salt: salt.toString('hex'), hash: hash.toString('hex') }
+  const cred: CredentialRow = {
+    username,
+    N: SCRYPT.N,
+    r: SCRYPT.r,
+    p: SCRYPT.p,
+    salt: salt.toString('hex'),
+    hash: hash.toString('hex'),
+  }
   await ctx.store.write([
     { type: 'put', table: 'users', key: username, value: user },
     { type: 'put', table: 'credentials', key: username, value: cred },
-    eventOp(now, { origin: `user:${username}`, type: 'user.signup', message: `${type} ${username} signed up`, users: [username] }),
+    eventOp(now, {
+      origin: `user:${username}`,
+      type: 'user.signup',
+      message: `${type} ${username} signed up`,
+      users: [username],
+    }),
   ])
   return user
 }
 
-export interface LoginResult { token: string; expires: number; identity: Identity }
+export interface LoginResult {
+  token: string
+  expires: number
+  identity: Identity
+}
 
-export async function login(ctx: Ctx, input: { username: string; password: string; ttlMs?: number }): Promise<LoginResult> {
+export async function login(
+  ctx: Ctx,
+  input: { username: string; password: string; ttlMs?: number },
+): Promise<LoginResult> {
   const { username, password } = input
   if (typeof username !== 'string' || typeof password !== 'string') throw errors.badCredentials()
   const cred = ctx.store.get('credentials', username)
@@ -69,14 +103,15 @@ export async function login(ctx: Ctx, input: { username: string; password: strin
   const session: SessionRow = { id: tokenHash(token), username, created: now, expires: now + ttl }
   const ops = [{ type: 'put' as const, table: 'sessions' as const, key: session.id, value: session }]
   // Expired sessions of this user are swept at each login, so the table stays small.
-  for (const s of ctx.store.values('sessions')) if (s.username === username && s.expires <= now) ops.push({ type: 'del', table: 'sessions', key: s.id } as any)
+  for (const s of ctx.store.values('sessions'))
+    if (s.username === username && s.expires <= now) ops.push({ type: 'del', table: 'sessions', key: s.id } as any)
   await ctx.store.write(ops)
   return { token, expires: session.expires, identity: { username, type: user.type } }
 }
 
 /** Ends a session, given its token or the identity authenticate returned for it. */
 export async function logout(ctx: Ctx, tokenOrWho: string | Identity | null): Promise<void> {
-  const id = typeof tokenOrWho === 'string' ? tokenHash(tokenOrWho) : tokenOrWho?.session ?? ''
+  const id = typeof tokenOrWho === 'string' ? tokenHash(tokenOrWho) : (tokenOrWho?.session ?? '')
   if (!ctx.store.get('sessions', id)) throw errors.authRequired()
   await ctx.store.write([{ type: 'del', table: 'sessions', key: id }])
 }

@@ -16,19 +16,36 @@ export async function credit(ctx: Ctx, username: string, amount: Micro): Promise
   userRow(ctx, username)
   const now = ctx.clock()
   const wallet = new Wallet(ctx.store)
-  const ops = [wallet.transfer('deposit', now, null, username, amount, null, null), ...settleDebtsOps(ctx, username, wallet, now)]
-  ops.push(...wallet.flush(), eventOp(now, { origin: 'hub', type: 'account.credit', message: `credited ${formatMoney(amount)} to ${username}`, users: [username] }))
+  const ops = [
+    wallet.transfer('deposit', now, null, username, amount, null, null),
+    ...settleDebtsOps(ctx, username, wallet, now),
+  ]
+  ops.push(
+    ...wallet.flush(),
+    eventOp(now, {
+      origin: 'hub',
+      type: 'account.credit',
+      message: `credited ${formatMoney(amount)} to ${username}`,
+      users: [username],
+    }),
+  )
   await ctx.store.write(ops)
   return ctx.store.get('users', username)!
 }
 
-export interface Audit { balances: Micro; deposits: Micro; ok: boolean }
+export interface Audit {
+  balances: Micro
+  deposits: Micro
+  ok: boolean
+}
 
 /** The sum of all balances equals the sum of all deposits, always (every charge is a transfer). */
 export async function audit(ctx: Ctx): Promise<Audit> {
   let balances = 0
   for (const u of ctx.store.values('users')) balances += u.balance
   let deposits = 0
-  await ctx.store.scan('ledger', (e) => { if (e.kind === 'deposit') deposits += e.amount })
+  await ctx.store.scan('ledger', (e) => {
+    if (e.kind === 'deposit') deposits += e.amount
+  })
   return { balances, deposits, ok: balances === deposits }
 }

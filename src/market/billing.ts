@@ -16,7 +16,10 @@ import { Wallet } from './wallet.ts'
 /** Machines charged per batch: bounds one batch's size while keeping syncs few. */
 export const BILLING_CHUNK = 10_000
 
-export interface AccrueResult { ops: Op[]; suspendAt: number | null }
+export interface AccrueResult {
+  ops: Op[]
+  suspendAt: number | null
+}
 
 /**
  * Brings one machine's charges up to `now`. Mutates `vm` (pass a copy) and `wallet`; returns the
@@ -34,14 +37,20 @@ export function accrue(vm: VmRow, now: number, wallet: Wallet, provider: string)
   // Old debt first: funds that arrived since belong to it before any new period.
   if (vm.storageDebt > 0) {
     const part = Math.min(wallet.balance(vm.owner), vm.storageDebt)
-    if (part > 0) { pay('storage', now, part); vm.storageDebt -= part }
+    if (part > 0) {
+      pay('storage', now, part)
+      vm.storageDebt -= part
+    }
   }
   const sp = vm.storagePeriod * 1000
   const rp = vm.runningPeriod * 1000
   // Storage and running periods are taken in time order, so scarce funds go to whichever came first.
   for (;;) {
     const ts: number = sp > 0 ? vm.lastDebitedStorage! + sp : Infinity
-    const tr: number = rp > 0 && vm.state === 'started' && vm.runningPaidUntil !== null && suspendAt === null ? vm.runningPaidUntil : Infinity
+    const tr: number =
+      rp > 0 && vm.state === 'started' && vm.runningPaidUntil !== null && suspendAt === null
+        ? vm.runningPaidUntil
+        : Infinity
     if (Math.min(ts, tr) > now) break
     if (ts <= tr) {
       vm.lastDebitedStorage = ts
@@ -61,8 +70,13 @@ export function accrue(vm: VmRow, now: number, wallet: Wallet, provider: string)
 /** The fields accrue() changes: a pass writes only these (a 'patch'), not whole rows. */
 function billingFields(vm: VmRow): Record<string, unknown> {
   return {
-    lastDebitedStorage: vm.lastDebitedStorage, lastDebitedRunning: vm.lastDebitedRunning, runningPaidUntil: vm.runningPaidUntil,
-    runningCredit: vm.runningCredit, storageDebt: vm.storageDebt, chargedStorage: vm.chargedStorage, chargedRunning: vm.chargedRunning,
+    lastDebitedStorage: vm.lastDebitedStorage,
+    lastDebitedRunning: vm.lastDebitedRunning,
+    runningPaidUntil: vm.runningPaidUntil,
+    runningCredit: vm.runningCredit,
+    storageDebt: vm.storageDebt,
+    chargedStorage: vm.chargedStorage,
+    chargedRunning: vm.chargedRunning,
   }
 }
 
@@ -74,7 +88,12 @@ function isDue(vm: VmRow, now: number, wallet: Wallet): boolean {
   return vm.storageDebt > 0 && wallet.balance(vm.owner) > 0
 }
 
-export interface BillingReport { charges: number; amount: number; machines: number; toSuspend: string[] }
+export interface BillingReport {
+  charges: number
+  amount: number
+  machines: number
+  toSuspend: string[]
+}
 
 /** Idempotent: a second pass at the same `now` finds nothing due. */
 export async function billingPass(ctx: Ctx, now: number): Promise<BillingReport> {
@@ -95,7 +114,10 @@ export async function billingPass(ctx: Ctx, now: number): Promise<BillingReport>
     if (!provider) continue
     const vm = { ...row }
     const r = accrue(vm, now, wallet, provider)
-    for (const op of r.ops) { report.charges++; report.amount += (op as any).value.amount }
+    for (const op of r.ops) {
+      report.charges++
+      report.amount += (op as any).value.amount
+    }
     if (r.suspendAt !== null && !ctx.locks.has(vm.id)) report.toSuspend.push(vm.id)
     if (r.ops.length || vm.lastDebitedStorage !== row.lastDebitedStorage || vm.storageDebt !== row.storageDebt) {
       ops.push(...r.ops, { type: 'patch', table: 'vm', key: vm.id, fields: billingFields(vm) })
@@ -118,7 +140,12 @@ export function settleDebtsOps(ctx: Ctx, username: string, wallet: Wallet, now: 
     const part = Math.min(wallet.balance(username), row.storageDebt)
     if (part <= 0) break
     const vm = { ...row, storageDebt: row.storageDebt - part, chargedStorage: row.chargedStorage + part }
-    ops.push(wallet.transfer('storage', now, username, provider, part, vm.id, vm.pmId), { type: 'put', table: 'vm', key: vm.id, value: vm })
+    ops.push(wallet.transfer('storage', now, username, provider, part, vm.id, vm.pmId), {
+      type: 'put',
+      table: 'vm',
+      key: vm.id,
+      value: vm,
+    })
   }
   return ops
 }

@@ -28,7 +28,9 @@ export async function seedCatalog(ctx: Ctx, file: URL | string = CONFIGS_FIXTURE
 }
 
 export function configs(ctx: Ctx): ConfigRow[] {
-  return [...ctx.store.values('config')].sort((a, b) => Number(a.preconfigured) - Number(b.preconfigured) || a.memory - b.memory || a.name.localeCompare(b.name))
+  return [...ctx.store.values('config')].sort(
+    (a, b) => Number(a.preconfigured) - Number(b.preconfigured) || a.memory - b.memory || a.name.localeCompare(b.name),
+  )
 }
 
 export function findConfig(ctx: Ctx, name: string): ConfigRow {

@@ -55,5 +55,9 @@ export function ownPm(ctx: Ctx, who: Identity, pmId: string): PmRow {
 export async function withVmLock<T>(ctx: Ctx, vmId: string, fn: () => Promise<T>): Promise<T> {
   if (ctx.locks.has(vmId)) throw errors.busy(vmId)
   ctx.locks.add(vmId)
-  try { return await fn() } finally { ctx.locks.delete(vmId) }
+  try {
+    return await fn()
+  } finally {
+    ctx.locks.delete(vmId)
+  }
 }

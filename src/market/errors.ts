@@ -27,14 +27,15 @@ export function marketError(code: MarketCode, message: string, cause?: unknown):
 }
 
 export const errors = {
-  badInput: (what: string, why: string) =>
-    marketError('MARKET_BAD_INPUT', `${what}: ${why}`),
+  badInput: (what: string, why: string) => marketError('MARKET_BAD_INPUT', `${what}: ${why}`),
   authRequired: () =>
-    marketError('MARKET_AUTH_REQUIRED', 'you are not logged in (or the session is unknown): run `virtuoso login` first'),
+    marketError(
+      'MARKET_AUTH_REQUIRED',
+      'you are not logged in (or the session is unknown): run `virtuoso login` first',
+    ),
   badCredentials: () =>
     marketError('MARKET_BAD_CREDENTIALS', 'login failed: wrong username or password; check both and try again'),
-  sessionExpired: () =>
-    marketError('MARKET_SESSION_EXPIRED', 'your session has expired: run `virtuoso login` again'),
+  sessionExpired: () => marketError('MARKET_SESSION_EXPIRED', 'your session has expired: run `virtuoso login` again'),
   forbidden: (what: string, who: string) =>
     marketError('MARKET_FORBIDDEN', `${what} is not allowed for ${who}; log in with the right kind of account`),
   // A forged id must answer exactly like an id that does not exist: no hint that it belongs to someone.
@@ -43,26 +44,54 @@ export const errors = {
   userExists: (username: string) =>
     marketError('MARKET_USER_EXISTS', `the username ${username} is taken; choose another one`),
   actionNotAllowed: (action: string, state: string, allowed: readonly string[]) =>
-    marketError('MARKET_ACTION_NOT_ALLOWED',
-      `cannot ${action} a machine that is ${state}; allowed now: ${allowed.length ? allowed.join(', ') : 'nothing'}`),
+    marketError(
+      'MARKET_ACTION_NOT_ALLOWED',
+      `cannot ${action} a machine that is ${state}; allowed now: ${allowed.length ? allowed.join(', ') : 'nothing'}`,
+    ),
   insufficientFunds: (what: string, need: string, have: string) =>
-    marketError('MARKET_INSUFFICIENT_FUNDS', `cannot ${what}: it costs ${need} and your balance is ${have}; ask the operator to credit your account`),
+    marketError(
+      'MARKET_INSUFFICIENT_FUNDS',
+      `cannot ${what}: it costs ${need} and your balance is ${have}; ask the operator to credit your account`,
+    ),
   storageDebt: (vmId: string, debt: string) =>
-    marketError('MARKET_STORAGE_DEBT', `machine ${vmId} owes ${debt} for storage; it cannot start or migrate until the debt is paid (credit your account)`),
+    marketError(
+      'MARKET_STORAGE_DEBT',
+      `machine ${vmId} owes ${debt} for storage; it cannot start or migrate until the debt is paid (credit your account)`,
+    ),
   noRoom: (pmId: string, why: string) =>
-    marketError('MARKET_NO_ROOM', `provider machine ${pmId} has no room for it (${why}); pick another with \`virtuoso search\``),
+    marketError(
+      'MARKET_NO_ROOM',
+      `provider machine ${pmId} has no room for it (${why}); pick another with \`virtuoso search\``,
+    ),
   pairingInvalid: () =>
-    marketError('MARKET_PAIRING_INVALID', 'no connected provider node shows that pairing code (wrong, already used, or the node is offline); start the node and copy the code it prints'),
+    marketError(
+      'MARKET_PAIRING_INVALID',
+      'no connected provider node shows that pairing code (wrong, already used, or the node is offline); start the node and copy the code it prints',
+    ),
   pmBusy: (pmId: string, count: number) =>
-    marketError('MARKET_PM_BUSY', `provider machine ${pmId} still holds ${count} stored machine(s); use --drain DURATION to give their owners time to move`),
+    marketError(
+      'MARKET_PM_BUSY',
+      `provider machine ${pmId} still holds ${count} stored machine(s); use --drain DURATION to give their owners time to move`,
+    ),
   providerOffline: (pmId: string) =>
     marketError('MARKET_PROVIDER_OFFLINE', `provider machine ${pmId} is offline; try again when its node is connected`),
   providerFailed: (action: string, vmId: string, cause: unknown) =>
-    marketError('MARKET_PROVIDER_FAILED', `the provider could not ${action} machine ${vmId}: ${(cause as Error)?.message ?? String(cause)}; nothing was changed, try again`, cause),
+    marketError(
+      'MARKET_PROVIDER_FAILED',
+      `the provider could not ${action} machine ${vmId}: ${(cause as Error)?.message ?? String(cause)}; nothing was changed, try again`,
+      cause,
+    ),
   versionMismatch: (vmId: string, ours: number, theirs: unknown) =>
-    marketError('MARKET_VERSION_MISMATCH', `machine ${vmId}: the provider reports version ${String(theirs)} but the hub expects ${ours}; the operator should check the event log`),
+    marketError(
+      'MARKET_VERSION_MISMATCH',
+      `machine ${vmId}: the provider reports version ${String(theirs)} but the hub expects ${ours}; the operator should check the event log`,
+    ),
   busy: (vmId: string) =>
     marketError('MARKET_BUSY', `another action on machine ${vmId} is in progress; wait for it to finish and try again`),
   storageFailed: (cause: unknown) =>
-    marketError('MARKET_STORAGE_FAILED', `the hub could not write its database (${(cause as Error)?.message ?? String(cause)}); restart the hub`, cause),
+    marketError(
+      'MARKET_STORAGE_FAILED',
+      `the hub could not write its database (${(cause as Error)?.message ?? String(cause)}); restart the hub`,
+      cause,
+    ),
 }

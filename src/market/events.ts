@@ -9,7 +9,14 @@ import type { EventRow, Identity } from './types.ts'
 export type EventInput = Omit<EventRow, 'seq' | 'time'>
 
 export function eventOp(time: number, e: EventInput): Op {
-  const value: Record<string, unknown> = { seq: 0, time, origin: e.origin, type: e.type, message: e.message, users: [...new Set(e.users)] }
+  const value: Record<string, unknown> = {
+    seq: 0,
+    time,
+    origin: e.origin,
+    type: e.type,
+    message: e.message,
+    users: [...new Set(e.users)],
+  }
   if (e.vmId) value.vmId = e.vmId
   if (e.pmId) value.pmId = e.pmId
   return { type: 'append', table: 'events', value }
@@ -19,7 +26,11 @@ export const userOrigin = (who: Identity) => `user:${who.username}`
 export const nodeOrigin = (nodeKey: string) => `node:${nodeKey.slice(0, 8)}`
 
 /** Events naming this user, oldest first, after `after` (a seq), at most `limit` (the newest ones). */
-export async function listEvents(ctx: Ctx, who: Identity | null, opts: { after?: number; limit?: number } = {}): Promise<EventRow[]> {
+export async function listEvents(
+  ctx: Ctx,
+  who: Identity | null,
+  opts: { after?: number; limit?: number } = {},
+): Promise<EventRow[]> {
   const out: EventRow[] = []
   const after = opts.after ?? 0
   await ctx.store.scan('events', (e) => {

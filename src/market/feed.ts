@@ -21,13 +21,20 @@ export function audienceOf(store: Store): (table: TableName, key: string, value:
   return (table, key, value) => {
     if (PUBLIC_TABLES.has(table) || SECRET_TABLES.has(table) || value == null) return undefined
     switch (table) {
-      case 'users': return [key]
-      case 'vm': return list(value.owner, pmOwner(value.pmId))
-      case 'pairings': return list(vmOwner(value.vmId), pmOwner(value.pmId))
-      case 'ledger': return list(value.from, value.to)
-      case 'events': return list(...(value.users ?? []))
-      case 'migrations': return list(...(Array.isArray(value.users) ? value.users : []), value.owner)
-      default: return undefined
+      case 'users':
+        return [key]
+      case 'vm':
+        return list(value.owner, pmOwner(value.pmId))
+      case 'pairings':
+        return list(vmOwner(value.vmId), pmOwner(value.pmId))
+      case 'ledger':
+        return list(value.from, value.to)
+      case 'events':
+        return list(...(value.users ?? []))
+      case 'migrations':
+        return list(...(Array.isArray(value.users) ? value.users : []), value.owner)
+      default:
+        return undefined
     }
   }
 }

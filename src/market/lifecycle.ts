@@ -17,7 +17,13 @@ import type { Identity, PmRow, VmRow, VmState } from './types.ts'
 import { Wallet } from './wallet.ts'
 
 /** Asks the provider to act on a machine; checks the version it answers against the hub's. */
-export async function command(ctx: Ctx, pm: PmRow, vm: VmRow, method: string, params: Record<string, unknown>): Promise<number> {
+export async function command(
+  ctx: Ctx,
+  pm: PmRow,
+  vm: VmRow,
+  method: string,
+  params: Record<string, unknown>,
+): Promise<number> {
   if (!ctx.gateway.online(pm.nodeKey)) throw errors.providerOffline(pm.id)
   let res: any
   try {
@@ -52,7 +58,8 @@ export async function storeVm(ctx: Ctx, who: Identity | null, vmId: string, pmId
       if (why) throw errors.noRoom(pm.id, why)
       const q = quote(pm, vm)
       const balance = ctx.store.get('users', vm.owner)!.balance
-      if (balance < q.storagePrice) throw errors.insufficientFunds('store it there', formatMoney(q.storagePrice), formatMoney(balance))
+      if (balance < q.storagePrice)
+        throw errors.insufficientFunds('store it there', formatMoney(q.storagePrice), formatMoney(balance))
       return q
     }
     check(vm0, pm0)
@@ -72,9 +79,18 @@ export async function storeVm(ctx: Ctx, who: Identity | null, vmId: string, pmId
     const now = ctx.clock()
     const wallet = new Wallet(ctx.store)
     const stored: VmRow = {
-      ...vm, state: 'stored', version, pmId: pm.id,
-      storagePrice: q.storagePrice, storagePeriod: q.storagePeriod, runningPrice: q.runningPrice, runningPeriod: q.runningPeriod,
-      lastDebitedStorage: now, lastDebitedRunning: null, runningCredit: 0, runningPaidUntil: null,
+      ...vm,
+      state: 'stored',
+      version,
+      pmId: pm.id,
+      storagePrice: q.storagePrice,
+      storagePeriod: q.storagePeriod,
+      runningPrice: q.runningPrice,
+      runningPeriod: q.runningPeriod,
+      lastDebitedStorage: now,
+      lastDebitedRunning: null,
+      runningCredit: 0,
+      runningPaidUntil: null,
       chargedStorage: vm.chargedStorage + q.storagePrice,
     }
     const ops: Op[] = []
@@ -82,9 +98,26 @@ export async function storeVm(ctx: Ctx, who: Identity | null, vmId: string, pmId
     ops.push(
       { type: 'put', table: 'vm', key: vm.id, value: stored },
       { type: 'put', table: 'pairings', key: vm.id, value: { vmId: vm.id, pmId: pm.id } },
-      { type: 'put', table: 'pm', key: pm.id, value: { ...pm, usedSpeed: pm.usedSpeed + vm.speed, usedMemory: pm.usedMemory + vm.memory, usedStorage: pm.usedStorage + vm.hd } },
+      {
+        type: 'put',
+        table: 'pm',
+        key: pm.id,
+        value: {
+          ...pm,
+          usedSpeed: pm.usedSpeed + vm.speed,
+          usedMemory: pm.usedMemory + vm.memory,
+          usedStorage: pm.usedStorage + vm.hd,
+        },
+      },
       ...wallet.flush(),
-      eventOp(now, { origin: userOrigin(buyer), type: 'vm.store', message: `stored ${vm.name} on ${pm.name} (${formatMoney(q.storagePrice)} per ${q.storagePeriod} s storage, ${formatMoney(q.runningPrice)} per ${q.runningPeriod} s running)`, users: [vm.owner, pm.owner], vmId: vm.id, pmId: pm.id }),
+      eventOp(now, {
+        origin: userOrigin(buyer),
+        type: 'vm.store',
+        message: `stored ${vm.name} on ${pm.name} (${formatMoney(q.storagePrice)} per ${q.storagePeriod} s storage, ${formatMoney(q.runningPrice)} per ${q.runningPeriod} s running)`,
+        users: [vm.owner, pm.owner],
+        vmId: vm.id,
+        pmId: pm.id,
+      }),
     )
     await ctx.store.write(ops)
     return stored
@@ -92,8 +125,18 @@ export async function storeVm(ctx: Ctx, who: Identity | null, vmId: string, pmId
 }
 
 type StateAction = 'start' | 'stop' | 'suspend' | 'resume'
-const METHOD: Record<StateAction, string> = { start: 'vm.start', stop: 'vm.stop', suspend: 'vm.suspend', resume: 'vm.resume' }
-const TARGET: Record<StateAction, VmState> = { start: 'started', stop: 'stopped', suspend: 'suspended', resume: 'started' }
+const METHOD: Record<StateAction, string> = {
+  start: 'vm.start',
+  stop: 'vm.stop',
+  suspend: 'vm.suspend',
+  resume: 'vm.resume',
+}
+const TARGET: Record<StateAction, VmState> = {
+  start: 'started',
+  stop: 'stopped',
+  suspend: 'suspended',
+  resume: 'started',
+}
 
 /** Refuses start/resume that billing would not allow: storage debt, or no money for a first period. */
 function checkCanRun(ctx: Ctx, vm: VmRow, pm: PmRow, now: number): void {
@@ -103,12 +146,25 @@ function checkCanRun(ctx: Ctx, vm: VmRow, pm: PmRow, now: number): void {
   if (preview.storageDebt > 0) throw errors.storageDebt(vm.id, formatMoney(preview.storageDebt))
   const balance = wallet.balance(vm.owner)
   if (preview.runningCredit === 0 && balance < vm.runningPrice) {
-    throw errors.insufficientFunds('start it', `${formatMoney(vm.runningPrice)} per ${vm.runningPeriod} s`, formatMoney(balance))
+    throw errors.insufficientFunds(
+      'start it',
+      `${formatMoney(vm.runningPrice)} per ${vm.runningPeriod} s`,
+      formatMoney(balance),
+    )
   }
 }
 
 /** The state change itself, with the charges up to `now`: one batch's ops. */
-function transitionOps(ctx: Ctx, vm0: VmRow, pm: PmRow, action: StateAction, version: number, now: number, origin: string, note = ''): { ops: Op[]; vm: VmRow } {
+function transitionOps(
+  ctx: Ctx,
+  vm0: VmRow,
+  pm: PmRow,
+  action: StateAction,
+  version: number,
+  now: number,
+  origin: string,
+  note = '',
+): { ops: Op[]; vm: VmRow } {
   const vm = { ...vm0 }
   const wallet = new Wallet(ctx.store)
   const { ops } = accrue(vm, now, wallet, pm.owner)
@@ -117,7 +173,8 @@ function transitionOps(ctx: Ctx, vm0: VmRow, pm: PmRow, action: StateAction, ver
       vm.runningPaidUntil = now + vm.runningCredit // the unused remainder first: no rounding
       vm.runningCredit = 0
     } else if (wallet.balance(vm.owner) >= vm.runningPrice) {
-      if (vm.runningPrice > 0) ops.push(wallet.transfer('running', now, vm.owner, pm.owner, vm.runningPrice, vm.id, pm.id))
+      if (vm.runningPrice > 0)
+        ops.push(wallet.transfer('running', now, vm.owner, pm.owner, vm.runningPrice, vm.id, pm.id))
       vm.chargedRunning += vm.runningPrice
       vm.lastDebitedRunning = now
       vm.runningPaidUntil = now + vm.runningPeriod * 1000
@@ -133,7 +190,14 @@ function transitionOps(ctx: Ctx, vm0: VmRow, pm: PmRow, action: StateAction, ver
   ops.push(
     { type: 'put', table: 'vm', key: vm.id, value: vm },
     ...wallet.flush(),
-    eventOp(now, { origin, type: `vm.${action}`, message: `${action} ${vm.name} on ${pm.name} (version ${version})${note}`, users: [vm.owner, pm.owner], vmId: vm.id, pmId: pm.id }),
+    eventOp(now, {
+      origin,
+      type: `vm.${action}`,
+      message: `${action} ${vm.name} on ${pm.name} (version ${version})${note}`,
+      users: [vm.owner, pm.owner],
+      vmId: vm.id,
+      pmId: pm.id,
+    }),
   )
   return { ops, vm }
 }
@@ -149,7 +213,15 @@ export async function act(ctx: Ctx, who: Identity | null, vmId: string, action: 
     if (action === 'start' || action === 'resume') checkCanRun(ctx, vm, pm, ctx.clock())
     const version = await command(ctx, pm, vm, METHOD[action], { version: vm.version })
     const now = ctx.clock()
-    const { ops, vm: next } = transitionOps(ctx, ctx.store.get('vm', vmId)!, pm, action, version, now, userOrigin(buyer))
+    const { ops, vm: next } = transitionOps(
+      ctx,
+      ctx.store.get('vm', vmId)!,
+      pm,
+      action,
+      version,
+      now,
+      userOrigin(buyer),
+    )
     await ctx.store.write(ops)
     return next
   })
@@ -166,10 +238,28 @@ export async function suspendForFunds(ctx: Ctx, vmId: string): Promise<boolean> 
     try {
       version = await command(ctx, pm, vm, 'vm.suspend', { version: vm.version })
     } catch (err) {
-      await ctx.store.write([eventOp(ctx.clock(), { origin: 'hub', type: 'vm.suspend.failed', message: `could not suspend ${vm.name} for lack of funds: ${(err as Error).message}; will retry`, users: [vm.owner, pm.owner], vmId, pmId: pm.id })])
+      await ctx.store.write([
+        eventOp(ctx.clock(), {
+          origin: 'hub',
+          type: 'vm.suspend.failed',
+          message: `could not suspend ${vm.name} for lack of funds: ${(err as Error).message}; will retry`,
+          users: [vm.owner, pm.owner],
+          vmId,
+          pmId: pm.id,
+        }),
+      ])
       return false
     }
-    const { ops } = transitionOps(ctx, ctx.store.get('vm', vmId)!, pm, 'suspend', version, ctx.clock(), 'hub', ': the balance cannot cover the next running period; credit the account and resume')
+    const { ops } = transitionOps(
+      ctx,
+      ctx.store.get('vm', vmId)!,
+      pm,
+      'suspend',
+      version,
+      ctx.clock(),
+      'hub',
+      ': the balance cannot cover the next running period; credit the account and resume',
+    )
     await ctx.store.write(ops)
     return true
   })
@@ -183,9 +273,26 @@ function removeOps(ctx: Ctx, vm0: VmRow, pm: PmRow, now: number, origin: string,
   ops.push(
     { type: 'del', table: 'vm', key: vm.id },
     { type: 'del', table: 'pairings', key: vm.id },
-    { type: 'put', table: 'pm', key: pm.id, value: { ...pm, usedSpeed: pm.usedSpeed - vm.speed, usedMemory: pm.usedMemory - vm.memory, usedStorage: pm.usedStorage - vm.hd } },
+    {
+      type: 'put',
+      table: 'pm',
+      key: pm.id,
+      value: {
+        ...pm,
+        usedSpeed: pm.usedSpeed - vm.speed,
+        usedMemory: pm.usedMemory - vm.memory,
+        usedStorage: pm.usedStorage - vm.hd,
+      },
+    },
     ...wallet.flush(),
-    eventOp(now, { origin, type: 'vm.delete', message: `deleted ${vm.name} from ${pm.name}${why}${vm.storageDebt > 0 ? `; unpaid storage ${formatMoney(vm.storageDebt)} written off` : ''}`, users: [vm.owner, pm.owner], vmId: vm.id, pmId: pm.id }),
+    eventOp(now, {
+      origin,
+      type: 'vm.delete',
+      message: `deleted ${vm.name} from ${pm.name}${why}${vm.storageDebt > 0 ? `; unpaid storage ${formatMoney(vm.storageDebt)} written off` : ''}`,
+      users: [vm.owner, pm.owner],
+      vmId: vm.id,
+      pmId: pm.id,
+    }),
   )
   return ops
 }
@@ -201,7 +308,13 @@ export async function deleteVm(ctx: Ctx, who: Identity | null, vmId: string): Pr
     if (vm.state === 'registered') {
       await ctx.store.write([
         { type: 'del', table: 'vm', key: vmId },
-        eventOp(now, { origin: userOrigin(buyer), type: 'vm.delete', message: `deleted ${vm.name}`, users: [vm.owner], vmId }),
+        eventOp(now, {
+          origin: userOrigin(buyer),
+          type: 'vm.delete',
+          message: `deleted ${vm.name}`,
+          users: [vm.owner],
+          vmId,
+        }),
       ])
       return
     }
@@ -220,12 +333,23 @@ export async function evict(ctx: Ctx, vmId: string): Promise<boolean> {
     const pm = pmOf(ctx, vm)
     if (vm.state === 'started') {
       const version = await command(ctx, pm, vm, 'vm.stop', { version: vm.version })
-      const { ops } = transitionOps(ctx, vm, pm, 'stop', version, ctx.clock(), 'hub', ': its provider machine is withdrawn')
+      const { ops } = transitionOps(
+        ctx,
+        vm,
+        pm,
+        'stop',
+        version,
+        ctx.clock(),
+        'hub',
+        ': its provider machine is withdrawn',
+      )
       await ctx.store.write(ops)
       vm = ctx.store.get('vm', vmId)!
     }
     await command(ctx, pm, vm, 'vm.delete', {})
-    await ctx.store.write(removeOps(ctx, vm, pm, ctx.clock(), 'hub', ': its provider machine was withdrawn and the drain deadline passed'))
+    await ctx.store.write(
+      removeOps(ctx, vm, pm, ctx.clock(), 'hub', ': its provider machine was withdrawn and the drain deadline passed'),
+    )
     return true
   })
 }

@@ -31,7 +31,8 @@ export interface RegisterInput {
 
 function checkInt(what: keyof typeof LIMITS, v: unknown): number {
   const [lo, hi] = LIMITS[what]
-  if (!Number.isSafeInteger(v) || (v as number) < lo || (v as number) > hi) throw errors.badInput(what, `must be a whole number from ${lo} to ${hi}`)
+  if (!Number.isSafeInteger(v) || (v as number) < lo || (v as number) > hi)
+    throw errors.badInput(what, `must be a whole number from ${lo} to ${hi}`)
   return v as number
 }
 
@@ -42,7 +43,8 @@ function checkBid(what: string, v: unknown): Micro | null {
 }
 
 export function checkName(v: unknown, what = 'name'): string {
-  if (typeof v !== 'string' || !NAME.test(v)) throw errors.badInput(what, 'use 1 to 64 letters, digits, spaces, dots, _ or -, starting with a letter or digit')
+  if (typeof v !== 'string' || !NAME.test(v))
+    throw errors.badInput(what, 'use 1 to 64 letters, digits, spaces, dots, _ or -, starting with a letter or digit')
   return v
 }
 
@@ -62,22 +64,48 @@ export async function register(ctx: Ctx, who: Identity | null, input: RegisterIn
     if (input.os !== undefined) base.os = checkOs(input.os)
   } else {
     base = {
-      configName: null, processor: 'x86_64', os: checkOs(input.os),
-      memory: checkInt('memory', input.memory), hd: checkInt('hd', input.hd), speed: checkInt('speed', input.speed),
+      configName: null,
+      processor: 'x86_64',
+      os: checkOs(input.os),
+      memory: checkInt('memory', input.memory),
+      hd: checkInt('hd', input.hd),
+      speed: checkInt('speed', input.speed),
     }
   }
   const now = ctx.clock()
   const vm: VmRow = {
-    id, owner: buyer.username, name: input.name !== undefined ? checkName(input.name) : base.configName ?? `vm-${id.slice(0, 8)}`,
-    ...base, state: 'registered', prevState: null, version: 0, pmId: null,
-    storagePrice: 0, storagePeriod: 0, runningPrice: 0, runningPeriod: 0,
-    bidStorage: checkBid('bidStorage', input.bidStorage), bidRunning: checkBid('bidRunning', input.bidRunning),
-    lastDebitedStorage: null, lastDebitedRunning: null, runningCredit: 0, runningPaidUntil: null,
-    storageDebt: 0, chargedStorage: 0, chargedRunning: 0, created: now,
+    id,
+    owner: buyer.username,
+    name: input.name !== undefined ? checkName(input.name) : (base.configName ?? `vm-${id.slice(0, 8)}`),
+    ...base,
+    state: 'registered',
+    prevState: null,
+    version: 0,
+    pmId: null,
+    storagePrice: 0,
+    storagePeriod: 0,
+    runningPrice: 0,
+    runningPeriod: 0,
+    bidStorage: checkBid('bidStorage', input.bidStorage),
+    bidRunning: checkBid('bidRunning', input.bidRunning),
+    lastDebitedStorage: null,
+    lastDebitedRunning: null,
+    runningCredit: 0,
+    runningPaidUntil: null,
+    storageDebt: 0,
+    chargedStorage: 0,
+    chargedRunning: 0,
+    created: now,
   }
   await ctx.store.write([
     { type: 'put', table: 'vm', key: id, value: vm },
-    eventOp(now, { origin: userOrigin(buyer), type: 'vm.register', message: `registered ${vm.name} (${vm.memory} MB, ${vm.hd} MB disk, ${vm.speed} bogomips)`, users: [buyer.username], vmId: id }),
+    eventOp(now, {
+      origin: userOrigin(buyer),
+      type: 'vm.register',
+      message: `registered ${vm.name} (${vm.memory} MB, ${vm.hd} MB disk, ${vm.speed} bogomips)`,
+      users: [buyer.username],
+      vmId: id,
+    }),
   ])
   return vm
 }
@@ -99,7 +127,13 @@ export async function edit(ctx: Ctx, who: Identity | null, vmId: string, patch: 
   if (patch.bidRunning !== undefined) vm.bidRunning = checkBid('bidRunning', patch.bidRunning)
   await ctx.store.write([
     { type: 'put', table: 'vm', key: vm.id, value: vm },
-    eventOp(ctx.clock(), { origin: userOrigin(buyer), type: 'vm.edit', message: `edited ${vm.name}`, users: [buyer.username], vmId: vm.id }),
+    eventOp(ctx.clock(), {
+      origin: userOrigin(buyer),
+      type: 'vm.edit',
+      message: `edited ${vm.name}`,
+      users: [buyer.username],
+      vmId: vm.id,
+    }),
   ])
   return vm
 }
@@ -119,10 +153,29 @@ export interface ProviderMachine {
   used: { speed: number; memory: number; storage: number }
   free: { speed: number; memory: number; storage: number }
   drainUntil: number | null
-  vms: Array<Pick<VmRow, 'id' | 'owner' | 'name' | 'state' | 'version' | 'memory' | 'hd' | 'speed' | 'storagePrice' | 'storagePeriod' | 'runningPrice' | 'runningPeriod'>>
+  vms: Array<
+    Pick<
+      VmRow,
+      | 'id'
+      | 'owner'
+      | 'name'
+      | 'state'
+      | 'version'
+      | 'memory'
+      | 'hd'
+      | 'speed'
+      | 'storagePrice'
+      | 'storagePeriod'
+      | 'runningPrice'
+      | 'runningPeriod'
+    >
+  >
 }
 
-export function machines(ctx: Ctx, who: Identity | null): { type: 'buyer'; vms: BuyerMachine[] } | { type: 'provider'; pms: ProviderMachine[] } {
+export function machines(
+  ctx: Ctx,
+  who: Identity | null,
+): { type: 'buyer'; vms: BuyerMachine[] } | { type: 'provider'; pms: ProviderMachine[] } {
   const me = requireUser(who)
   if (me.type === 'buyer') {
     const vms: BuyerMachine[] = []
@@ -141,18 +194,50 @@ export function machines(ctx: Ctx, who: Identity | null): { type: 'buyer'; vms: 
   for (const pm of ctx.store.values('pm')) {
     if (pm.owner !== me.username) continue
     pms.set(pm.id, {
-      pmId: pm.id, name: pm.name, nodeKey: pm.nodeKey, online: ctx.gateway.online(pm.nodeKey), processor: pm.processor,
+      pmId: pm.id,
+      name: pm.name,
+      nodeKey: pm.nodeKey,
+      online: ctx.gateway.online(pm.nodeKey),
+      processor: pm.processor,
       total: { speed: pm.speed, memory: pm.memory, storage: pm.storage },
       used: { speed: pm.usedSpeed, memory: pm.usedMemory, storage: pm.usedStorage },
-      free: free(pm), drainUntil: pm.drainUntil, vms: [],
+      free: free(pm),
+      drainUntil: pm.drainUntil,
+      vms: [],
     })
   }
   if (pms.size) {
     for (const vm of ctx.store.values('vm')) {
       const entry = vm.pmId ? pms.get(vm.pmId) : undefined
       if (!entry) continue
-      const { id, owner, name, state, version, memory, hd, speed, storagePrice, storagePeriod, runningPrice, runningPeriod } = vm
-      entry.vms.push({ id, owner, name, state, version, memory, hd, speed, storagePrice, storagePeriod, runningPrice, runningPeriod })
+      const {
+        id,
+        owner,
+        name,
+        state,
+        version,
+        memory,
+        hd,
+        speed,
+        storagePrice,
+        storagePeriod,
+        runningPrice,
+        runningPeriod,
+      } = vm
+      entry.vms.push({
+        id,
+        owner,
+        name,
+        state,
+        version,
+        memory,
+        hd,
+        speed,
+        storagePrice,
+        storagePeriod,
+        runningPrice,
+        runningPeriod,
+      })
     }
   }
   return { type: 'provider', pms: [...pms.values()] }

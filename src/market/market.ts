@@ -46,7 +46,12 @@ export class Market extends EventEmitter {
   migrator: Migrator | null = null
   private billing: Promise<billing.BillingReport> | null = null
 
-  private constructor(readonly db: Store, gateway: ProviderGateway, clock: () => number, sessionTtlMs: number) {
+  private constructor(
+    readonly db: Store,
+    gateway: ProviderGateway,
+    clock: () => number,
+    sessionTtlMs: number,
+  ) {
     super()
     this.setMaxListeners(0)
     this.ctx = { store: db, gateway, clock, locks: new Set(), sessionTtlMs }
@@ -58,11 +63,24 @@ export class Market extends EventEmitter {
     let audience: ReturnType<typeof audienceOf> | null = null
     const db = await Store.open(opts.dir, { audience: (t, k, v) => audience!(t, k, v) })
     audience = audienceOf(db) // built once: it runs for every row written
-    const market = new Market(db, opts.gateway, opts.clock ?? Date.now, opts.sessionTtlMs ?? accounts.DEFAULT_SESSION_TTL_MS)
+    const market = new Market(
+      db,
+      opts.gateway,
+      opts.clock ?? Date.now,
+      opts.sessionTtlMs ?? accounts.DEFAULT_SESSION_TTL_MS,
+    )
     await catalog.seedCatalog(market.ctx, opts.configsFile)
     // After a restart no node is connected yet: the nodes table must not claim otherwise.
     const stale = [...db.values('nodes')].filter((n) => n.online)
-    if (stale.length) await db.write(stale.map((n) => ({ type: 'put' as const, table: 'nodes' as const, key: n.nodeKey, value: { ...n, online: false } })))
+    if (stale.length)
+      await db.write(
+        stale.map((n) => ({
+          type: 'put' as const,
+          table: 'nodes' as const,
+          key: n.nodeKey,
+          value: { ...n, online: false },
+        })),
+      )
     return market
   }
 
@@ -71,60 +89,146 @@ export class Market extends EventEmitter {
     await this.db.close()
   }
 
-  now(): number { return this.ctx.clock() }
+  now(): number {
+    return this.ctx.clock()
+  }
 
   // --- accounts ---
-  signup(input: accounts.SignupInput): Promise<UserRow> { return accounts.signup(this.ctx, input) }
-  login(input: { username: string; password: string; ttlMs?: number }): Promise<accounts.LoginResult> { return accounts.login(this.ctx, input) }
-  logout(tokenOrWho: string | Identity | null): Promise<void> { return accounts.logout(this.ctx, tokenOrWho) }
-  authenticate(token: string): Identity { return accounts.authenticate(this.ctx, token) }
-  whoami(who: Identity | null): UserRow { return accounts.whoami(this.ctx, who) }
+  signup(input: accounts.SignupInput): Promise<UserRow> {
+    return accounts.signup(this.ctx, input)
+  }
+  login(input: { username: string; password: string; ttlMs?: number }): Promise<accounts.LoginResult> {
+    return accounts.login(this.ctx, input)
+  }
+  logout(tokenOrWho: string | Identity | null): Promise<void> {
+    return accounts.logout(this.ctx, tokenOrWho)
+  }
+  authenticate(token: string): Identity {
+    return accounts.authenticate(this.ctx, token)
+  }
+  whoami(who: Identity | null): UserRow {
+    return accounts.whoami(this.ctx, who)
+  }
 
   // --- catalog and marketplace ---
-  configs(): ConfigRow[] { return catalog.configs(this.ctx) }
-  providers(): ReturnType<typeof providersMod.providers> { return providersMod.providers(this.ctx) }
+  configs(): ConfigRow[] {
+    return catalog.configs(this.ctx)
+  }
+  providers(): ReturnType<typeof providersMod.providers> {
+    return providersMod.providers(this.ctx)
+  }
 
   // --- buyers ---
-  register(who: Identity | null, input: machinesMod.RegisterInput): Promise<VmRow> { return machinesMod.register(this.ctx, who, input) }
-  edit(who: Identity | null, vmId: string, patch: machinesMod.EditInput): Promise<VmRow> { return machinesMod.edit(this.ctx, who, vmId, patch) }
-  machines(who: Identity | null): ReturnType<typeof machinesMod.machines> { return machinesMod.machines(this.ctx, who) }
-  search(who: Identity | null, input: SearchInput): Offer[] { return search(this.ctx, who, input) }
-  store(who: Identity | null, vmId: string, pmId: string): Promise<VmRow> { return lifecycle.storeVm(this.ctx, who, vmId, pmId) }
-  start(who: Identity | null, vmId: string): Promise<VmRow> { return lifecycle.act(this.ctx, who, vmId, 'start') }
-  stop(who: Identity | null, vmId: string): Promise<VmRow> { return lifecycle.act(this.ctx, who, vmId, 'stop') }
-  suspend(who: Identity | null, vmId: string): Promise<VmRow> { return lifecycle.act(this.ctx, who, vmId, 'suspend') }
-  resume(who: Identity | null, vmId: string): Promise<VmRow> { return lifecycle.act(this.ctx, who, vmId, 'resume') }
-  delete(who: Identity | null, vmId: string): Promise<void> { return lifecycle.deleteVm(this.ctx, who, vmId) }
+  register(who: Identity | null, input: machinesMod.RegisterInput): Promise<VmRow> {
+    return machinesMod.register(this.ctx, who, input)
+  }
+  edit(who: Identity | null, vmId: string, patch: machinesMod.EditInput): Promise<VmRow> {
+    return machinesMod.edit(this.ctx, who, vmId, patch)
+  }
+  machines(who: Identity | null): ReturnType<typeof machinesMod.machines> {
+    return machinesMod.machines(this.ctx, who)
+  }
+  search(who: Identity | null, input: SearchInput): Offer[] {
+    return search(this.ctx, who, input)
+  }
+  store(who: Identity | null, vmId: string, pmId: string): Promise<VmRow> {
+    return lifecycle.storeVm(this.ctx, who, vmId, pmId)
+  }
+  start(who: Identity | null, vmId: string): Promise<VmRow> {
+    return lifecycle.act(this.ctx, who, vmId, 'start')
+  }
+  stop(who: Identity | null, vmId: string): Promise<VmRow> {
+    return lifecycle.act(this.ctx, who, vmId, 'stop')
+  }
+  suspend(who: Identity | null, vmId: string): Promise<VmRow> {
+    return lifecycle.act(this.ctx, who, vmId, 'suspend')
+  }
+  resume(who: Identity | null, vmId: string): Promise<VmRow> {
+    return lifecycle.act(this.ctx, who, vmId, 'resume')
+  }
+  delete(who: Identity | null, vmId: string): Promise<void> {
+    return lifecycle.deleteVm(this.ctx, who, vmId)
+  }
 
   // --- migration (report §7); the agent calls the rule functions, buyers call migrate/migrations ---
   migrate(who: Identity | null, input: migrationsMod.MigrateInput): Promise<migrationsMod.MigrationRow> {
-    if (!this.migrator) throw new VirtuosoError('MARKET_PROVIDER_FAILED', 'this hub runs no migration agent; ask the operator')
+    if (!this.migrator)
+      throw new VirtuosoError('MARKET_PROVIDER_FAILED', 'this hub runs no migration agent; ask the operator')
     return this.migrator.start(who, input)
   }
-  migrations(who: Identity | null): migrationsMod.MigrationRow[] { return migrationsMod.listMigrations(this.ctx, who) }
-  checkMigration(who: Identity | null, input: migrationsMod.MigrateInput): ReturnType<typeof migrationsMod.checkMigration> { return migrationsMod.checkMigration(this.ctx, who, input) }
-  beginMigration(who: Identity | null, input: migrationsMod.MigrateInput & { method: string }): Promise<migrationsMod.MigrationRow> { return migrationsMod.beginMigration(this.ctx, who, input) }
-  migrationProgress(id: string, patch: migrationsMod.ProgressPatch): Promise<void> { return migrationsMod.progress(this.ctx, id, patch) }
-  commitMigration(id: string, newVersion: number): Promise<migrationsMod.MigrationRow> { return migrationsMod.commitMigration(this.ctx, id, newVersion) }
-  revertMigration(id: string, reason: { code: string; message: string }): Promise<migrationsMod.MigrationRow> { return migrationsMod.revertMigration(this.ctx, id, reason) }
-  migrationSettled(id: string, patch: { originReleased?: boolean; destCleaned?: boolean }): Promise<void> { return migrationsMod.markSettled(this.ctx, id, patch) }
-  getMigration(id: string): migrationsMod.MigrationRow { return migrationsMod.getMigration(this.ctx, id) }
-  openMigrations(): migrationsMod.MigrationRow[] { return migrationsMod.openMigrations(this.ctx) }
-  unsettledMigrations(): migrationsMod.MigrationRow[] { return migrationsMod.unsettledMigrations(this.ctx) }
+  migrations(who: Identity | null): migrationsMod.MigrationRow[] {
+    return migrationsMod.listMigrations(this.ctx, who)
+  }
+  checkMigration(
+    who: Identity | null,
+    input: migrationsMod.MigrateInput,
+  ): ReturnType<typeof migrationsMod.checkMigration> {
+    return migrationsMod.checkMigration(this.ctx, who, input)
+  }
+  beginMigration(
+    who: Identity | null,
+    input: migrationsMod.MigrateInput & { method: string },
+  ): Promise<migrationsMod.MigrationRow> {
+    return migrationsMod.beginMigration(this.ctx, who, input)
+  }
+  migrationProgress(id: string, patch: migrationsMod.ProgressPatch): Promise<void> {
+    return migrationsMod.progress(this.ctx, id, patch)
+  }
+  commitMigration(id: string, newVersion: number): Promise<migrationsMod.MigrationRow> {
+    return migrationsMod.commitMigration(this.ctx, id, newVersion)
+  }
+  revertMigration(id: string, reason: { code: string; message: string }): Promise<migrationsMod.MigrationRow> {
+    return migrationsMod.revertMigration(this.ctx, id, reason)
+  }
+  migrationSettled(id: string, patch: { originReleased?: boolean; destCleaned?: boolean }): Promise<void> {
+    return migrationsMod.markSettled(this.ctx, id, patch)
+  }
+  getMigration(id: string): migrationsMod.MigrationRow {
+    return migrationsMod.getMigration(this.ctx, id)
+  }
+  openMigrations(): migrationsMod.MigrationRow[] {
+    return migrationsMod.openMigrations(this.ctx)
+  }
+  unsettledMigrations(): migrationsMod.MigrationRow[] {
+    return migrationsMod.unsettledMigrations(this.ctx)
+  }
 
   // --- everyone ---
-  account(who: Identity | null): ReturnType<typeof account> { return account(this.ctx, who) }
-  log(who: Identity | null, opts: { after?: number; limit?: number } = {}): Promise<EventRow[]> { return listEvents(this.ctx, requireUser(who), opts) }
+  account(who: Identity | null): ReturnType<typeof account> {
+    return account(this.ctx, who)
+  }
+  log(who: Identity | null, opts: { after?: number; limit?: number } = {}): Promise<EventRow[]> {
+    return listEvents(this.ctx, requireUser(who), opts)
+  }
 
   // --- providers ---
-  pmAdd(who: Identity | null, input: providersMod.PmAddInput): Promise<PmRow> { return providersMod.pmAdd(this.ctx, who, input) }
-  pmEdit(who: Identity | null, pmId: string, patch: providersMod.PmEditInput): Promise<PmRow> { return providersMod.pmEdit(this.ctx, who, pmId, patch) }
-  pmDelete(who: Identity | null, pmId: string, opts: { drainMs?: number } = {}): Promise<{ deleted: boolean; drainUntil: number | null }> { return providersMod.pmDelete(this.ctx, who, pmId, opts) }
+  pmAdd(who: Identity | null, input: providersMod.PmAddInput): Promise<PmRow> {
+    return providersMod.pmAdd(this.ctx, who, input)
+  }
+  pmEdit(who: Identity | null, pmId: string, patch: providersMod.PmEditInput): Promise<PmRow> {
+    return providersMod.pmEdit(this.ctx, who, pmId, patch)
+  }
+  pmDelete(
+    who: Identity | null,
+    pmId: string,
+    opts: { drainMs?: number } = {},
+  ): Promise<{ deleted: boolean; drainUntil: number | null }> {
+    return providersMod.pmDelete(this.ctx, who, pmId, opts)
+  }
 
   // --- provider nodes (the caller has proven the node key) ---
-  nodeHello(nodeKey: string, hello: { info: unknown; pairingCodeHash?: string | null }): Promise<{ pmId: string | null }> { return providersMod.nodeHello(this.ctx, nodeKey, hello) }
-  nodeOffline(nodeKey: string): Promise<void> { return providersMod.nodeOffline(this.ctx, nodeKey) }
-  nodeEvent(nodeKey: string, e: { type?: unknown; message?: unknown; vmId?: unknown }): Promise<{ ok: true }> { return providersMod.nodeEvent(this.ctx, nodeKey, e) }
+  nodeHello(
+    nodeKey: string,
+    hello: { info: unknown; pairingCodeHash?: string | null },
+  ): Promise<{ pmId: string | null }> {
+    return providersMod.nodeHello(this.ctx, nodeKey, hello)
+  }
+  nodeOffline(nodeKey: string): Promise<void> {
+    return providersMod.nodeOffline(this.ctx, nodeKey)
+  }
+  nodeEvent(nodeKey: string, e: { type?: unknown; message?: unknown; vmId?: unknown }): Promise<{ ok: true }> {
+    return providersMod.nodeEvent(this.ctx, nodeKey, e)
+  }
 
   // --- daemons (report §6.1.9); each is idempotent and safe to run late ---
   /** Charges what is due at `now`, then suspends the machines whose running nobody can pay. */
@@ -137,21 +241,41 @@ export class Market extends EventEmitter {
       return report
     })()
     this.billing = run
-    try { return await run } finally { this.billing = null }
+    try {
+      return await run
+    } finally {
+      this.billing = null
+    }
   }
-  pricePass(now = this.ctx.clock()): Promise<{ priced: number; stale: number }> { return pricePass(this.ctx, now) }
-  drainPass(now = this.ctx.clock()): Promise<{ evicted: string[]; removed: string[] }> { return providersMod.drainPass(this.ctx, now) }
+  pricePass(now = this.ctx.clock()): Promise<{ priced: number; stale: number }> {
+    return pricePass(this.ctx, now)
+  }
+  drainPass(now = this.ctx.clock()): Promise<{ evicted: string[]; removed: string[] }> {
+    return providersMod.drainPass(this.ctx, now)
+  }
 
   // --- operator (local only) ---
-  credit(username: string, amount: Micro): Promise<UserRow> { return admin.credit(this.ctx, username, amount) }
-  logAll(opts: { after?: number; limit?: number } = {}): Promise<EventRow[]> { return listEvents(this.ctx, null, opts) }
-  exportAll(): AsyncGenerator<string> { return this.db.exportLines() }
-  importAll(lines: AsyncIterable<string> | Iterable<string>): Promise<number> { return this.db.importLines(lines) }
-  audit(): Promise<admin.Audit> { return admin.audit(this.ctx) }
+  credit(username: string, amount: Micro): Promise<UserRow> {
+    return admin.credit(this.ctx, username, amount)
+  }
+  logAll(opts: { after?: number; limit?: number } = {}): Promise<EventRow[]> {
+    return listEvents(this.ctx, null, opts)
+  }
+  exportAll(): AsyncGenerator<string> {
+    return this.db.exportLines()
+  }
+  importAll(lines: AsyncIterable<string> | Iterable<string>): Promise<number> {
+    return this.db.importLines(lines)
+  }
+  audit(): Promise<admin.Audit> {
+    return admin.audit(this.ctx)
+  }
 
   // --- change feed (replica@1) ---
   /** Last committed change seq. */
-  get seq(): number { return this.db.seq('changes') }
+  get seq(): number {
+    return this.db.seq('changes')
+  }
 
   /** Changes after `since`, or null when the caller must take a snapshot (unknown or too far behind). */
   async changesSince(since: number): Promise<Change[] | null> {

@@ -21,7 +21,13 @@ export interface MethodDef {
 }
 
 type Kind = 'string' | 'int' | 'money' | 'bool'
-interface FieldSpec { kind: Kind; optional?: boolean; nullable?: boolean; max?: number; oneOf?: readonly string[] }
+interface FieldSpec {
+  kind: Kind
+  optional?: boolean
+  nullable?: boolean
+  max?: number
+  oneOf?: readonly string[]
+}
 type Schema = Record<string, FieldSpec>
 
 const str = (o: Partial<FieldSpec> = {}): FieldSpec => ({ kind: 'string', max: 256, ...o })
@@ -34,7 +40,9 @@ export function parseParams(method: string, params: unknown, schema: Schema): Re
   const p = params === undefined || params === null ? {} : params
   if (typeof p !== 'object' || Array.isArray(p)) throw errors.badInput(method, 'params must be an object')
   const out: Record<string, any> = {}
-  for (const k of Object.keys(p)) if (!Object.prototype.hasOwnProperty.call(schema, k)) throw errors.badInput(method, `unknown field "${k.slice(0, 40)}"`)
+  for (const k of Object.keys(p))
+    if (!Object.prototype.hasOwnProperty.call(schema, k))
+      throw errors.badInput(method, `unknown field "${k.slice(0, 40)}"`)
   for (const [k, spec] of Object.entries(schema)) {
     const v = (p as Record<string, unknown>)[k]
     if (v === undefined) {
@@ -48,12 +56,15 @@ export function parseParams(method: string, params: unknown, schema: Schema): Re
     }
     switch (spec.kind) {
       case 'string':
-        if (typeof v !== 'string' || v.length > (spec.max ?? 256)) throw errors.badInput(method, `"${k}" must be a string of at most ${spec.max ?? 256} characters`)
-        if (spec.oneOf && !spec.oneOf.includes(v)) throw errors.badInput(method, `"${k}" must be one of ${spec.oneOf.join(', ')}`)
+        if (typeof v !== 'string' || v.length > (spec.max ?? 256))
+          throw errors.badInput(method, `"${k}" must be a string of at most ${spec.max ?? 256} characters`)
+        if (spec.oneOf && !spec.oneOf.includes(v))
+          throw errors.badInput(method, `"${k}" must be one of ${spec.oneOf.join(', ')}`)
         out[k] = v
         break
       case 'int':
-        if (!Number.isSafeInteger(v) || (v as number) < 0) throw errors.badInput(method, `"${k}" must be a whole number`)
+        if (!Number.isSafeInteger(v) || (v as number) < 0)
+          throw errors.badInput(method, `"${k}" must be a whole number`)
         out[k] = v
         break
       case 'money':
@@ -68,21 +79,32 @@ export function parseParams(method: string, params: unknown, schema: Schema): Re
   return out
 }
 
-function def(auth: Auth, schema: Schema, run: (m: Market, who: Identity | null, p: Record<string, any>) => unknown): (name: string) => MethodDef {
+function def(
+  auth: Auth,
+  schema: Schema,
+  run: (m: Market, who: Identity | null, p: Record<string, any>) => unknown,
+): (name: string) => MethodDef {
   return (name) => ({ auth, run: async (m, who, params) => run(m, who, parseParams(name, params, schema)) })
 }
 
 const SHEET: Schema = {
-  speedUnit: opt(int()), speedPrice: opt(money()), memoryUnit: opt(int()), memoryPrice: opt(money()),
-  runningPeriod: opt(int()), storageUnit: opt(int()), storagePrice: opt(money()),
+  speedUnit: opt(int()),
+  speedPrice: opt(money()),
+  memoryUnit: opt(int()),
+  memoryPrice: opt(money()),
+  runningPeriod: opt(int()),
+  storageUnit: opt(int()),
+  storagePrice: opt(money()),
   /** Seconds; or storagePeriodDays (the report counts it in days), not both. */
-  storagePeriod: opt(int()), storagePeriodDays: opt(str({ max: 32 })),
+  storagePeriod: opt(int()),
+  storagePeriodDays: opt(str({ max: 32 })),
 }
 
 function sheetOf(p: Record<string, any>): Record<string, any> {
   const { storagePeriodDays, ...rest } = p
   if (storagePeriodDays !== undefined) {
-    if (rest.storagePeriod !== undefined) throw errors.badInput('storagePeriod', 'give it in seconds or in days, not both')
+    if (rest.storagePeriod !== undefined)
+      throw errors.badInput('storagePeriod', 'give it in seconds or in days, not both')
     rest.storagePeriod = parseDays(storagePeriodDays)
   }
   return rest
@@ -90,7 +112,8 @@ function sheetOf(p: Record<string, any>): Record<string, any> {
 
 /** Days as a decimal string ("1", "0.5") to whole seconds; fractions let tests and demos use short periods. */
 function parseDays(text: string): number {
-  if (!/^\d{1,5}(\.\d{1,6})?$/.test(text)) throw errors.badInput('storagePeriodDays', `"${text}" is not a number of days`)
+  if (!/^\d{1,5}(\.\d{1,6})?$/.test(text))
+    throw errors.badInput('storagePeriodDays', `"${text}" is not a number of days`)
   const s = Math.round(Number(text) * DAY_S)
   if (s < 1) throw errors.badInput('storagePeriodDays', 'the storage period must be at least one second')
   return s
@@ -105,49 +128,92 @@ export function parseDuration(text: string, field = 'duration'): number {
 }
 
 const VM_SPEC: Schema = {
-  name: opt(str({ max: 64 })), memory: opt(int()), hd: opt(int()), speed: opt(int()), os: opt(str({ max: 32, nullable: true })),
-  bidStorage: opt(money({ nullable: true })), bidRunning: opt(money({ nullable: true })),
+  name: opt(str({ max: 64 })),
+  memory: opt(int()),
+  hd: opt(int()),
+  speed: opt(int()),
+  os: opt(str({ max: 32, nullable: true })),
+  bidStorage: opt(money({ nullable: true })),
+  bidRunning: opt(money({ nullable: true })),
 }
 const VMID = { vmId: str({ max: 64 }) }
 
 const table: Record<string, (name: string) => MethodDef> = {
-  signup: def('none', { username: str({ max: 32 }), type: str({ oneOf: ['buyer', 'provider'] }), email: str(), password: str({ max: 1024 }) },
-    (m, _w, p) => m.signup(p as any)),
-  login: def('none', { username: str({ max: 64 }), password: str({ max: 1024 }), ttlMs: opt(int()) }, (m, _w, p) => m.login(p as any)),
-  logout: def('user', {}, async (m, w) => { await m.logout(w); return { ok: true } }),
+  signup: def(
+    'none',
+    {
+      username: str({ max: 32 }),
+      type: str({ oneOf: ['buyer', 'provider'] }),
+      email: str(),
+      password: str({ max: 1024 }),
+    },
+    (m, _w, p) => m.signup(p as any),
+  ),
+  login: def('none', { username: str({ max: 64 }), password: str({ max: 1024 }), ttlMs: opt(int()) }, (m, _w, p) =>
+    m.login(p as any),
+  ),
+  logout: def('user', {}, async (m, w) => {
+    await m.logout(w)
+    return { ok: true }
+  }),
   whoami: def('user', {}, (m, w) => m.whoami(w)),
   configs: def('none', {}, (m) => ({ configs: m.configs() })),
   providers: def('none', {}, (m) => m.providers()),
   register: def('buyer', { config: opt(str({ max: 64 })), ...VM_SPEC }, (m, w, p) => m.register(w, p)),
   edit: def('buyer', { ...VMID, ...VM_SPEC }, (m, w, { vmId, ...patch }) => m.edit(w, vmId, patch)),
   machines: def('user', {}, (m, w) => m.machines(w)),
-  search: def('buyer', { vmId: opt(str({ max: 64 })), config: opt(str({ max: 64 })), sort: opt(str({ oneOf: SORT_KEYS })), limit: opt(int()) },
-    async (m, w, p) => ({ results: await m.search(w, p) })),
+  search: def(
+    'buyer',
+    {
+      vmId: opt(str({ max: 64 })),
+      config: opt(str({ max: 64 })),
+      sort: opt(str({ oneOf: SORT_KEYS })),
+      limit: opt(int()),
+    },
+    async (m, w, p) => ({ results: await m.search(w, p) }),
+  ),
   store: def('buyer', { ...VMID, pmId: str({ max: 64 }) }, (m, w, p) => m.store(w, p.vmId, p.pmId)),
   start: def('buyer', VMID, (m, w, p) => m.start(w, p.vmId)),
   stop: def('buyer', VMID, (m, w, p) => m.stop(w, p.vmId)),
   suspend: def('buyer', VMID, (m, w, p) => m.suspend(w, p.vmId)),
   resume: def('buyer', VMID, (m, w, p) => m.resume(w, p.vmId)),
-  delete: def('buyer', VMID, async (m, w, p) => { await m.delete(w, p.vmId); return { ok: true } }),
-  migrate: def('buyer', { ...VMID, to: str({ max: 64 }), method: opt(str({ max: 32 })) }, (m, w, p) => m.migrate(w, p as any)),
+  delete: def('buyer', VMID, async (m, w, p) => {
+    await m.delete(w, p.vmId)
+    return { ok: true }
+  }),
+  migrate: def('buyer', { ...VMID, to: str({ max: 64 }), method: opt(str({ max: 32 })) }, (m, w, p) =>
+    m.migrate(w, p as any),
+  ),
   migrations: def('user', {}, (m, w) => ({ migrations: m.migrations(w) })),
   account: def('user', {}, (m, w) => m.account(w)),
   log: def('user', { after: opt(int()), limit: opt(int()) }, async (m, w, p) => ({ events: await m.log(w, p) })),
-  'pm.add': def('provider', { pairing: str({ max: 64 }), name: opt(str({ max: 64 })), like: opt(str({ max: 64 })), ...SHEET },
-    (m, w, p) => m.pmAdd(w, sheetOf(p) as any)),
-  'pm.edit': def('provider', { pmId: str({ max: 64 }), name: opt(str({ max: 64 })), ...SHEET },
-    (m, w, { pmId, ...patch }) => m.pmEdit(w, pmId, sheetOf(patch))),
-  'pm.delete': def('provider', { pmId: str({ max: 64 }), drainMs: opt(int()), drain: opt(str({ max: 16 })) }, (m, w, p) => {
-    if (p.drain !== undefined && p.drainMs !== undefined) throw errors.badInput('pm.delete', 'give drain or drainMs, not both')
-    return m.pmDelete(w, p.pmId, { drainMs: p.drain !== undefined ? parseDuration(p.drain, 'drain') : p.drainMs })
-  }),
+  'pm.add': def(
+    'provider',
+    { pairing: str({ max: 64 }), name: opt(str({ max: 64 })), like: opt(str({ max: 64 })), ...SHEET },
+    (m, w, p) => m.pmAdd(w, sheetOf(p) as any),
+  ),
+  'pm.edit': def(
+    'provider',
+    { pmId: str({ max: 64 }), name: opt(str({ max: 64 })), ...SHEET },
+    (m, w, { pmId, ...patch }) => m.pmEdit(w, pmId, sheetOf(patch)),
+  ),
+  'pm.delete': def(
+    'provider',
+    { pmId: str({ max: 64 }), drainMs: opt(int()), drain: opt(str({ max: 16 })) },
+    (m, w, p) => {
+      if (p.drain !== undefined && p.drainMs !== undefined)
+        throw errors.badInput('pm.delete', 'give drain or drainMs, not both')
+      return m.pmDelete(w, p.pmId, { drainMs: p.drain !== undefined ? parseDuration(p.drain, 'drain') : p.drainMs })
+    },
+  ),
 }
 
 export const methods: Record<string, MethodDef> = Object.fromEntries(Object.entries(table).map(([k, f]) => [k, f(k)]))
 
 const FILE = { file: str({ max: 4096 }) }
 function absolute(file: string): string {
-  if (!isAbsolute(file)) throw errors.badInput('file', 'give an absolute path (the hub resolves nothing against its own directory)')
+  if (!isAbsolute(file))
+    throw errors.badInput('file', 'give an absolute path (the hub resolves nothing against its own directory)')
   return file
 }
 
@@ -169,11 +235,15 @@ const adminTable: Record<string, (name: string) => MethodDef> = {
   }),
   /** Replaces every table with the contents of an export file. */
   import: def('none', FILE, async (m, _w, p) => {
-    await access(absolute(p.file)).catch(() => { throw errors.badInput('file', `${p.file} cannot be read on the hub's machine`) })
+    await access(absolute(p.file)).catch(() => {
+      throw errors.badInput('file', `${p.file} cannot be read on the hub's machine`)
+    })
     const rl = createInterface({ input: createReadStream(p.file), crlfDelay: Infinity })
     const rows = await m.importAll(rl)
     return { file: p.file, rows }
   }),
 }
 
-export const adminMethods: Record<string, MethodDef> = Object.fromEntries(Object.entries(adminTable).map(([k, f]) => [k, f(k)]))
+export const adminMethods: Record<string, MethodDef> = Object.fromEntries(
+  Object.entries(adminTable).map(([k, f]) => [k, f(k)]),
+)

@@ -23,7 +23,12 @@ import { Wallet } from './wallet.ts'
 export type MigrationPhase = 'preparing' | 'copying' | 'committed' | 'failed'
 export const OPEN_PHASES: readonly MigrationPhase[] = ['preparing', 'copying']
 
-export interface MigrationEnd { pmId: string; nodeKey: string; name: string; owner: string }
+export interface MigrationEnd {
+  pmId: string
+  nodeKey: string
+  name: string
+  owner: string
+}
 
 export interface MigrationRow {
   id: string
@@ -56,11 +61,20 @@ export interface MigrationRow {
   destCleaned: boolean
 }
 
-export interface MigrateInput { vmId: string; to: string; method?: string }
+export interface MigrateInput {
+  vmId: string
+  to: string
+  method?: string
+}
 
 export const migrationErrors = {
-  samePm: (pmId: string) => marketError('MARKET_BAD_INPUT', `the machine is already on provider machine ${pmId}; pick another destination with \`virtuoso search\``),
-  notFound: (id: string) => marketError('MARKET_NOT_FOUND', `migration ${id} not found; list yours with \`virtuoso migrations\``),
+  samePm: (pmId: string) =>
+    marketError(
+      'MARKET_BAD_INPUT',
+      `the machine is already on provider machine ${pmId}; pick another destination with \`virtuoso search\``,
+    ),
+  notFound: (id: string) =>
+    marketError('MARKET_NOT_FOUND', `migration ${id} not found; list yours with \`virtuoso migrations\``),
 }
 
 const pmOf = (ctx: Ctx, pmId: string | null): PmRow => {
@@ -69,10 +83,16 @@ const pmOf = (ctx: Ctx, pmId: string | null): PmRow => {
   return pm
 }
 
-function end(pm: PmRow): MigrationEnd { return { pmId: pm.id, nodeKey: pm.nodeKey, name: pm.name, owner: pm.owner } }
+function end(pm: PmRow): MigrationEnd {
+  return { pmId: pm.id, nodeKey: pm.nodeKey, name: pm.name, owner: pm.owner }
+}
 
 /** Every rule a migration must pass before anything moves; run again inside begin's batch. */
-export function checkMigration(ctx: Ctx, who: Identity | null, input: MigrateInput): { vm: VmRow; from: PmRow; to: PmRow } {
+export function checkMigration(
+  ctx: Ctx,
+  who: Identity | null,
+  input: MigrateInput,
+): { vm: VmRow; from: PmRow; to: PmRow } {
   const buyer = requireBuyer(who, 'migrate')
   const vm = ownVm(ctx, buyer, input.vmId)
   requireAction(vm.state, 'migrate')
@@ -92,26 +112,70 @@ export function checkMigration(ctx: Ctx, who: Identity | null, input: MigrateInp
   if (!ctx.gateway.online(from.nodeKey)) throw errors.providerOffline(from.id)
   const q = quote(to, vm)
   const balance = wallet.balance(vm.owner)
-  if (balance < q.storagePrice) throw errors.insufficientFunds('migrate it there', `${formatMoney(q.storagePrice)} for the first storage period`, formatMoney(balance))
+  if (balance < q.storagePrice)
+    throw errors.insufficientFunds(
+      'migrate it there',
+      `${formatMoney(q.storagePrice)} for the first storage period`,
+      formatMoney(balance),
+    )
   return { vm, from, to }
 }
 
-export async function beginMigration(ctx: Ctx, who: Identity | null, input: MigrateInput & { method: string }): Promise<MigrationRow> {
+export async function beginMigration(
+  ctx: Ctx,
+  who: Identity | null,
+  input: MigrateInput & { method: string },
+): Promise<MigrationRow> {
   checkMigration(ctx, who, input)
   return withVmLock(ctx, input.vmId, async () => {
     const { vm, from, to } = checkMigration(ctx, who, input) // no await between this check and the write
     const now = ctx.clock()
     const row: MigrationRow = {
-      id: randomUUID(), vmId: vm.id, vmName: vm.name, owner: vm.owner, users: [...new Set([vm.owner, from.owner, to.owner])],
-      from: end(from), to: end(to), method: input.method, prevState: vm.state, version: vm.version, newVersion: null,
-      phase: 'preparing', bytesDone: 0, bytesTotal: 0, rate: 0, eta: null, lastHeartbeat: null, error: null,
-      started: now, finished: null, originReleased: false, destCleaned: false,
+      id: randomUUID(),
+      vmId: vm.id,
+      vmName: vm.name,
+      owner: vm.owner,
+      users: [...new Set([vm.owner, from.owner, to.owner])],
+      from: end(from),
+      to: end(to),
+      method: input.method,
+      prevState: vm.state,
+      version: vm.version,
+      newVersion: null,
+      phase: 'preparing',
+      bytesDone: 0,
+      bytesTotal: 0,
+      rate: 0,
+      eta: null,
+      lastHeartbeat: null,
+      error: null,
+      started: now,
+      finished: null,
+      originReleased: false,
+      destCleaned: false,
     }
     await ctx.store.write([
       { type: 'put', table: 'migrations', key: row.id, value: row },
       { type: 'put', table: 'vm', key: vm.id, value: { ...vm, state: 'migrating', prevState: vm.state } },
-      { type: 'put', table: 'pm', key: to.id, value: { ...to, usedSpeed: to.usedSpeed + vm.speed, usedMemory: to.usedMemory + vm.memory, usedStorage: to.usedStorage + vm.hd } },
-      eventOp(now, { origin: userOrigin(requireUser(who)), type: 'vm.migrate', message: `migrating ${vm.name} from ${from.name} to ${to.name} by ${input.method} (version ${vm.version})`, users: row.users, vmId: vm.id, pmId: to.id }),
+      {
+        type: 'put',
+        table: 'pm',
+        key: to.id,
+        value: {
+          ...to,
+          usedSpeed: to.usedSpeed + vm.speed,
+          usedMemory: to.usedMemory + vm.memory,
+          usedStorage: to.usedStorage + vm.hd,
+        },
+      },
+      eventOp(now, {
+        origin: userOrigin(requireUser(who)),
+        type: 'vm.migrate',
+        message: `migrating ${vm.name} from ${from.name} to ${to.name} by ${input.method} (version ${vm.version})`,
+        users: row.users,
+        vmId: vm.id,
+        pmId: to.id,
+      }),
     ])
     return row
   })
@@ -124,22 +188,33 @@ export function getMigration(ctx: Ctx, id: string): MigrationRow {
 }
 
 export function openMigrations(ctx: Ctx): MigrationRow[] {
-  return [...ctx.store.values('migrations')].map((m) => m as unknown as MigrationRow).filter((m) => OPEN_PHASES.includes(m.phase))
+  return [...ctx.store.values('migrations')]
+    .map((m) => m as unknown as MigrationRow)
+    .filter((m) => OPEN_PHASES.includes(m.phase))
 }
 
 /** Migrations decided but not yet settled on the providers (release the origin, clean the destination). */
 export function unsettledMigrations(ctx: Ctx): MigrationRow[] {
-  return [...ctx.store.values('migrations')].map((m) => m as unknown as MigrationRow)
-    .filter((m) => (m.phase === 'committed' && !m.originReleased) || (m.phase === 'failed' && (!m.originReleased || !m.destCleaned)))
+  return [...ctx.store.values('migrations')]
+    .map((m) => m as unknown as MigrationRow)
+    .filter(
+      (m) =>
+        (m.phase === 'committed' && !m.originReleased) ||
+        (m.phase === 'failed' && (!m.originReleased || !m.destCleaned)),
+    )
 }
 
 export function listMigrations(ctx: Ctx, who: Identity | null): MigrationRow[] {
   const u = requireUser(who)
-  return [...ctx.store.values('migrations')].map((m) => m as unknown as MigrationRow)
-    .filter((m) => m.users.includes(u.username)).sort((a, b) => b.started - a.started)
+  return [...ctx.store.values('migrations')]
+    .map((m) => m as unknown as MigrationRow)
+    .filter((m) => m.users.includes(u.username))
+    .sort((a, b) => b.started - a.started)
 }
 
-export type ProgressPatch = Partial<Pick<MigrationRow, 'phase' | 'bytesDone' | 'bytesTotal' | 'rate' | 'eta' | 'lastHeartbeat'>>
+export type ProgressPatch = Partial<
+  Pick<MigrationRow, 'phase' | 'bytesDone' | 'bytesTotal' | 'rate' | 'eta' | 'lastHeartbeat'>
+>
 
 /** Live figures for clients; only while the migration is open (a late frame never reopens it). */
 export async function progress(ctx: Ctx, id: string, patch: ProgressPatch): Promise<void> {
@@ -171,40 +246,105 @@ export async function commitMigration(ctx: Ctx, id: string, newVersion: number):
     vm.storageDebt += q.storagePrice // the balance fell meanwhile: the machine moved, the period is owed
   }
   Object.assign(vm, {
-    state: m.prevState, prevState: null, version: newVersion, pmId: to.id,
-    storagePrice: q.storagePrice, storagePeriod: q.storagePeriod, runningPrice: q.runningPrice, runningPeriod: q.runningPeriod,
+    state: m.prevState,
+    prevState: null,
+    version: newVersion,
+    pmId: to.id,
+    storagePrice: q.storagePrice,
+    storagePeriod: q.storagePeriod,
+    runningPrice: q.runningPrice,
+    runningPeriod: q.runningPeriod,
     lastDebitedStorage: now,
   })
-  const done: MigrationRow = { ...m, phase: 'committed', newVersion, finished: now, eta: 0, bytesDone: Math.max(m.bytesDone, m.bytesTotal) }
+  const done: MigrationRow = {
+    ...m,
+    phase: 'committed',
+    newVersion,
+    finished: now,
+    eta: 0,
+    bytesDone: Math.max(m.bytesDone, m.bytesTotal),
+  }
   ops.push(
     { type: 'put', table: 'vm', key: vm.id, value: vm },
     { type: 'put', table: 'pairings', key: vm.id, value: { vmId: vm.id, pmId: to.id } },
-    { type: 'put', table: 'pm', key: from.id, value: { ...from, usedSpeed: from.usedSpeed - vm.speed, usedMemory: from.usedMemory - vm.memory, usedStorage: from.usedStorage - vm.hd } },
+    {
+      type: 'put',
+      table: 'pm',
+      key: from.id,
+      value: {
+        ...from,
+        usedSpeed: from.usedSpeed - vm.speed,
+        usedMemory: from.usedMemory - vm.memory,
+        usedStorage: from.usedStorage - vm.hd,
+      },
+    },
     ...wallet.flush(),
     { type: 'put', table: 'migrations', key: id, value: done },
-    eventOp(now, { origin: 'hub', type: 'vm.migrated', message: `${vm.name} arrived on ${to.name} from ${from.name} (version ${newVersion}, ${formatMoney(q.storagePrice)} per ${q.storagePeriod} s storage there)`, users: m.users, vmId: vm.id, pmId: to.id }),
+    eventOp(now, {
+      origin: 'hub',
+      type: 'vm.migrated',
+      message: `${vm.name} arrived on ${to.name} from ${from.name} (version ${newVersion}, ${formatMoney(q.storagePrice)} per ${q.storagePeriod} s storage there)`,
+      users: m.users,
+      vmId: vm.id,
+      pmId: to.id,
+    }),
   )
   await ctx.store.write(ops, { sync: true })
   return done
 }
 
 /** FAIL, a missed heartbeat, a lost provider: back to where it was, nothing charged. Idempotent. */
-export async function revertMigration(ctx: Ctx, id: string, reason: { code: string; message: string }): Promise<MigrationRow> {
+export async function revertMigration(
+  ctx: Ctx,
+  id: string,
+  reason: { code: string; message: string },
+): Promise<MigrationRow> {
   const m = getMigration(ctx, id)
   if (!OPEN_PHASES.includes(m.phase)) return m
   const vm = ctx.store.get('vm', m.vmId)
   const to = ctx.store.get('pm', m.to.pmId)
   const now = ctx.clock()
-  const done: MigrationRow = { ...m, phase: 'failed', error: { code: reason.code, message: reason.message }, finished: now, eta: null }
+  const done: MigrationRow = {
+    ...m,
+    phase: 'failed',
+    error: { code: reason.code, message: reason.message },
+    finished: now,
+    eta: null,
+  }
   const ops: Op[] = [{ type: 'put', table: 'migrations', key: id, value: done }]
-  if (vm && vm.state === 'migrating') ops.push({ type: 'put', table: 'vm', key: vm.id, value: { ...vm, state: m.prevState, prevState: null } })
-  if (to && vm) ops.push({ type: 'put', table: 'pm', key: to.id, value: { ...to, usedSpeed: to.usedSpeed - vm.speed, usedMemory: to.usedMemory - vm.memory, usedStorage: to.usedStorage - vm.hd } })
-  ops.push(eventOp(now, { origin: 'hub', type: 'vm.migrate.failed', message: `migration of ${m.vmName} to ${m.to.name} failed and was reverted; it is ${m.prevState} on ${m.from.name} again: ${reason.message}`, users: m.users, vmId: m.vmId, pmId: m.from.pmId }))
+  if (vm && vm.state === 'migrating')
+    ops.push({ type: 'put', table: 'vm', key: vm.id, value: { ...vm, state: m.prevState, prevState: null } })
+  if (to && vm)
+    ops.push({
+      type: 'put',
+      table: 'pm',
+      key: to.id,
+      value: {
+        ...to,
+        usedSpeed: to.usedSpeed - vm.speed,
+        usedMemory: to.usedMemory - vm.memory,
+        usedStorage: to.usedStorage - vm.hd,
+      },
+    })
+  ops.push(
+    eventOp(now, {
+      origin: 'hub',
+      type: 'vm.migrate.failed',
+      message: `migration of ${m.vmName} to ${m.to.name} failed and was reverted; it is ${m.prevState} on ${m.from.name} again: ${reason.message}`,
+      users: m.users,
+      vmId: m.vmId,
+      pmId: m.from.pmId,
+    }),
+  )
   await ctx.store.write(ops, { sync: true })
   return done
 }
 
-export async function markSettled(ctx: Ctx, id: string, patch: { originReleased?: boolean; destCleaned?: boolean }): Promise<void> {
+export async function markSettled(
+  ctx: Ctx,
+  id: string,
+  patch: { originReleased?: boolean; destCleaned?: boolean },
+): Promise<void> {
   const m = getMigration(ctx, id)
   await ctx.store.write([{ type: 'put', table: 'migrations', key: id, value: { ...m, ...patch } }])
 }

@@ -8,22 +8,34 @@ import type { Op } from './store.ts'
 
 export async function pricePass(ctx: Ctx, now: number): Promise<{ priced: number; stale: number }> {
   const ops: Op[] = []
-  let priced = 0, stale = 0
+  let priced = 0,
+    stale = 0
   const pms = [...ctx.store.values('pm')].filter((pm) => pm.drainUntil === null)
   for (const c of ctx.store.values('config')) {
-    let n = 0, storage = 0, running = 0
+    let n = 0,
+      storage = 0,
+      running = 0
     for (const pm of pms) {
       if (!fits(pm, c)) continue
       n++
       storage += storagePerDay(pm, c)
       running += runningPerHour(pm, c)
     }
-    if (n === 0) { stale++; continue }
+    if (n === 0) {
+      stale++
+      continue
+    }
     priced++
     const askedStoragePrice = Math.floor(storage / n)
     const askedRunningPrice = Math.floor(running / n)
-    if (askedStoragePrice === c.askedStoragePrice && askedRunningPrice === c.askedRunningPrice && c.pricedAt !== null) continue
-    ops.push({ type: 'put', table: 'config', key: c.name, value: { ...c, askedStoragePrice, askedRunningPrice, pricedAt: now } })
+    if (askedStoragePrice === c.askedStoragePrice && askedRunningPrice === c.askedRunningPrice && c.pricedAt !== null)
+      continue
+    ops.push({
+      type: 'put',
+      table: 'config',
+      key: c.name,
+      value: { ...c, askedStoragePrice, askedRunningPrice, pricedAt: now },
+    })
   }
   await ctx.store.write(ops)
   return { priced, stale }

@@ -16,8 +16,22 @@ export const MICRO = 1_000_000
 export const DAY_S = 86_400
 export const HOUR_S = 3_600
 
-export interface Resources { speed: number; memory: number; hd: number }
-export type PriceSheet = Pick<PmRow, 'speedUnit' | 'speedPrice' | 'memoryUnit' | 'memoryPrice' | 'runningPeriod' | 'storageUnit' | 'storagePrice' | 'storagePeriod'>
+export interface Resources {
+  speed: number
+  memory: number
+  hd: number
+}
+export type PriceSheet = Pick<
+  PmRow,
+  | 'speedUnit'
+  | 'speedPrice'
+  | 'memoryUnit'
+  | 'memoryPrice'
+  | 'runningPeriod'
+  | 'storageUnit'
+  | 'storagePrice'
+  | 'storagePeriod'
+>
 
 const chunks = (amount: number, unit: number) => Math.ceil(amount / unit)
 
@@ -36,7 +50,11 @@ function add(a: number, b: number, what: string): number {
 
 /** Running price per second (micro-units). */
 export function runningPerSecond(pm: PriceSheet, r: Resources): Micro {
-  return add(mul(chunks(r.speed, pm.speedUnit), pm.speedPrice, 'running price'), mul(chunks(r.memory, pm.memoryUnit), pm.memoryPrice, 'running price'), 'running price')
+  return add(
+    mul(chunks(r.speed, pm.speedUnit), pm.speedPrice, 'running price'),
+    mul(chunks(r.memory, pm.memoryUnit), pm.memoryPrice, 'running price'),
+    'running price',
+  )
 }
 
 /** What one running period costs there. */
@@ -82,8 +100,10 @@ export function quote(pm: PriceSheet, r: Resources): Quote {
 
 /** Bids are per day (storage) and per hour (running); null means no limit. */
 export function withinBids(q: Quote, bids: { bidStorage: Micro | null; bidRunning: Micro | null }): boolean {
-  return (bids.bidStorage === null || q.storagePerDay <= bids.bidStorage) &&
+  return (
+    (bids.bidStorage === null || q.storagePerDay <= bids.bidStorage) &&
     (bids.bidRunning === null || q.runningPerHour <= bids.bidRunning)
+  )
 }
 
 const MONEY = /^(\d{1,12})(?:\.(\d{1,6}))?$/
@@ -101,6 +121,8 @@ export function formatMoney(micro: Micro): string {
   const neg = micro < 0
   const abs = Math.abs(micro)
   const whole = Math.floor(abs / MICRO)
-  const frac = String(abs % MICRO).padStart(6, '0').replace(/0+$/, '')
+  const frac = String(abs % MICRO)
+    .padStart(6, '0')
+    .replace(/0+$/, '')
   return (neg ? '-' : '') + whole + (frac ? '.' + frac : '')
 }

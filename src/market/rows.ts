@@ -65,9 +65,20 @@ export interface Tables {
 
 export type TableName = keyof Tables
 /** Tables held in memory (loaded at open): every read of them is a Map lookup. */
-export const CACHED_TABLES = ['users', 'credentials', 'sessions', 'config', 'vm', 'pm', 'pairings', 'nodes', 'migrations', 'meta'] as const
-export type CachedTable = typeof CACHED_TABLES[number]
+export const CACHED_TABLES = [
+  'users',
+  'credentials',
+  'sessions',
+  'config',
+  'vm',
+  'pm',
+  'pairings',
+  'nodes',
+  'migrations',
+  'meta',
+] as const
+export type CachedTable = (typeof CACHED_TABLES)[number]
 /** Append-only logs keyed by a zero-padded sequence number; read by range, never loaded whole. */
 export const LOG_TABLES = ['ledger', 'events', 'changes'] as const
-export type LogTable = typeof LOG_TABLES[number]
+export type LogTable = (typeof LOG_TABLES)[number]
 export const ALL_TABLES: TableName[] = [...CACHED_TABLES, ...LOG_TABLES, 'patches']

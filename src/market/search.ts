@@ -27,7 +27,9 @@ export function free(pm: PmRow): { speed: number; memory: number; storage: numbe
 }
 
 export function fits(pm: PmRow, r: Resources): boolean {
-  return pm.speed - pm.usedSpeed >= r.speed && pm.memory - pm.usedMemory >= r.memory && pm.storage - pm.usedStorage >= r.hd
+  return (
+    pm.speed - pm.usedSpeed >= r.speed && pm.memory - pm.usedMemory >= r.memory && pm.storage - pm.usedStorage >= r.hd
+  )
 }
 
 /** Why a machine does not fit, for MARKET_NO_ROOM; null when it does. */
@@ -39,7 +41,12 @@ export function roomProblem(pm: PmRow, r: Resources): string | null {
   return null
 }
 
-export interface SearchInput { vmId?: string; config?: string; sort?: SortKey; limit?: number }
+export interface SearchInput {
+  vmId?: string
+  config?: string
+  sort?: SortKey
+  limit?: number
+}
 
 export function search(ctx: Ctx, who: Identity | null, input: SearchInput): Offer[] {
   const buyer = requireBuyer(who, 'search')
@@ -64,11 +71,22 @@ export function search(ctx: Ctx, who: Identity | null, input: SearchInput): Offe
     if (pm.id === current || pm.drainUntil !== null || !fits(pm, need) || !ctx.gateway.online(pm.nodeKey)) continue
     const q = quote(pm, need)
     offers.push({
-      pmId: pm.id, name: pm.name, owner: pm.owner, processor: pm.processor, free: free(pm),
-      ...q, withinBids: withinBids(q, bids), totalPerDay: q.storagePerDay + 24 * q.runningPerHour,
+      pmId: pm.id,
+      name: pm.name,
+      owner: pm.owner,
+      processor: pm.processor,
+      free: free(pm),
+      ...q,
+      withinBids: withinBids(q, bids),
+      totalPerDay: q.storagePerDay + 24 * q.runningPerHour,
     })
   }
-  const key = sort === 'running' ? (o: Offer) => o.runningPerHour : sort === 'storage' ? (o: Offer) => o.storagePerDay : (o: Offer) => o.totalPerDay
+  const key =
+    sort === 'running'
+      ? (o: Offer) => o.runningPerHour
+      : sort === 'storage'
+        ? (o: Offer) => o.storagePerDay
+        : (o: Offer) => o.totalPerDay
   offers.sort((a, b) => key(a) - key(b) || a.pmId.localeCompare(b.pmId))
   return input.limit !== undefined ? offers.slice(0, input.limit) : offers
 }

@@ -17,7 +17,15 @@
 import { EventEmitter } from 'node:events'
 import { Level } from 'level'
 import type { Change } from './types.ts'
-import { CACHED_TABLES, LOG_TABLES, ALL_TABLES, type CachedTable, type LogTable, type TableName, type Tables } from './rows.ts'
+import {
+  CACHED_TABLES,
+  LOG_TABLES,
+  ALL_TABLES,
+  type CachedTable,
+  type LogTable,
+  type TableName,
+  type Tables,
+} from './rows.ts'
 import { errors } from './errors.ts'
 
 export type Op =
@@ -59,14 +67,21 @@ export class Store extends EventEmitter {
   private patched = new Set<string>()
   /** The fields of each row's patch on disk, so a new patch can be written whole (not read back). */
   private pendingPatch = new Map<string, Record<string, unknown>>()
-  private constructor(private db: Level<string, string>, private opts: StoreOptions) {
+  private constructor(
+    private db: Level<string, string>,
+    private opts: StoreOptions,
+  ) {
     super()
     this.setMaxListeners(0)
   }
 
   static async open(dir: string, opts: StoreOptions = {}): Promise<Store> {
     // A large write buffer keeps a billing pass (tens of MB) from stalling on memtable flushes.
-    const db = new Level<string, string>(dir, { keyEncoding: 'utf8', valueEncoding: 'utf8', writeBufferSize: WRITE_BUFFER } as any)
+    const db = new Level<string, string>(dir, {
+      keyEncoding: 'utf8',
+      valueEncoding: 'utf8',
+      writeBufferSize: WRITE_BUFFER,
+    } as any)
     await db.open()
     const store = new Store(db, opts)
     await store.load()
@@ -84,7 +99,9 @@ export class Store extends EventEmitter {
         if (entries.length === 0) return
         yield entries.map(([k, v]: [string, string]) => [k.slice(p.length), v])
       }
-    } finally { await it.close() }
+    } finally {
+      await it.close()
+    }
   }
 
   private async load(): Promise<void> {
@@ -158,10 +175,13 @@ export class Store extends EventEmitter {
         sync ||= op.table === 'ledger'
         const seq = ++this.seqs[op.table]
         op.value.seq = seq
-        table = op.table; key = seqKey(seq); value = op.value
+        table = op.table
+        key = seqKey(seq)
+        value = op.value
         batch.put(prefix(table) + key, JSON.stringify(value))
       } else if (op.type === 'patch') {
-        table = op.table; key = op.key
+        table = op.table
+        key = op.key
         const m = this.cache.get(op.table)!
         prev = m.get(key)
         if (prev === undefined) throw new RangeError(`patch of a missing row ${table}/${key}`)
@@ -175,14 +195,18 @@ export class Store extends EventEmitter {
         this.patched.add(id)
         batch.put(prefix('patches') + id, JSON.stringify(fields))
       } else if (op.type === 'put') {
-        table = op.table; key = op.key; value = op.value
+        table = op.table
+        key = op.key
+        value = op.value
         const m = this.cache.get(op.table)!
         prev = m.get(key)
         m.set(key, value)
         batch.put(prefix(table) + key, JSON.stringify(value))
         this.dropPatch(batch, table, key)
       } else {
-        table = op.table; key = op.key; deleted = true
+        table = op.table
+        key = op.key
+        deleted = true
         const m = this.cache.get(op.table)!
         value = m.get(key) // the audience of a deletion is that of the row it removes
         m.delete(key)
@@ -199,7 +223,10 @@ export class Store extends EventEmitter {
       const change: Change = { seq, table, key, value: deleted ? null : value }
       if (audience) change.audience = audience
       changes.push(change)
-      batch.put(prefix('changes') + seqKey(seq), `{"seq":${seq},"table":"${table}","key":${JSON.stringify(key)}${audience ? `,"audience":${JSON.stringify(audience)}` : ''}${deleted ? ',"deleted":true' : ''}}`)
+      batch.put(
+        prefix('changes') + seqKey(seq),
+        `{"seq":${seq},"table":"${table}","key":${JSON.stringify(key)}${audience ? `,"audience":${JSON.stringify(audience)}` : ''}${deleted ? ',"deleted":true' : ''}}`,
+      )
     }
     const run = this.tail.then(() => batch.write({ sync }))
     this.tail = run.catch(() => {})
@@ -225,18 +252,21 @@ export class Store extends EventEmitter {
 
   /** Changes after `after`, at most `limit`, with values read back from their tables (see above). */
   async changesAfter(after: number, limit = -1): Promise<Change[]> {
-    const rows = await this.range('changes', { after, limit }) as Array<Change & { deleted?: boolean }>
+    const rows = (await this.range('changes', { after, limit })) as Array<Change & { deleted?: boolean }>
     const logKeys: string[] = []
-    for (const c of rows) if ((LOG_TABLES as readonly string[]).includes(c.table) && !c.deleted) logKeys.push(prefix(c.table) + c.key)
+    for (const c of rows)
+      if ((LOG_TABLES as readonly string[]).includes(c.table) && !c.deleted) logKeys.push(prefix(c.table) + c.key)
     const logValues = new Map<string, unknown>()
     if (logKeys.length) {
       const vs = await this.db.getMany(logKeys)
       logKeys.forEach((k, i) => logValues.set(k, vs[i] === undefined ? null : JSON.parse(vs[i]!)))
     }
     return rows.map((c) => {
-      const value = c.deleted ? null
-        : this.cache.has(c.table as CachedTable) ? this.cache.get(c.table as CachedTable)!.get(c.key) ?? null
-        : logValues.get(prefix(c.table) + c.key) ?? null
+      const value = c.deleted
+        ? null
+        : this.cache.has(c.table as CachedTable)
+          ? (this.cache.get(c.table as CachedTable)!.get(c.key) ?? null)
+          : (logValues.get(prefix(c.table) + c.key) ?? null)
       const out: Change = { seq: c.seq, table: c.table, key: c.key, value }
       if (c.audience) out.audience = c.audience
       return out
@@ -244,11 +274,16 @@ export class Store extends EventEmitter {
   }
 
   /** Reads a log table in order: entries with seq > `after`, at most `limit`. */
-  async range<T extends LogTable>(table: T, opts: { after?: number; limit?: number; reverse?: boolean } = {}): Promise<Tables[T][]> {
+  async range<T extends LogTable>(
+    table: T,
+    opts: { after?: number; limit?: number; reverse?: boolean } = {},
+  ): Promise<Tables[T][]> {
     await this.flushed()
     const p = prefix(table)
     const gt = opts.after !== undefined && opts.after > 0 ? p + seqKey(opts.after) : p
-    const values = await this.db.values({ gt, lt: upper(table), limit: opts.limit ?? -1, reverse: opts.reverse ?? false }).all()
+    const values = await this.db
+      .values({ gt, lt: upper(table), limit: opts.limit ?? -1, reverse: opts.reverse ?? false })
+      .all()
     return values.map((v) => JSON.parse(v))
   }
 
@@ -262,7 +297,9 @@ export class Store extends EventEmitter {
         if (vs.length === 0) break
         for (const v of vs) visit(JSON.parse(v))
       }
-    } finally { await it.close() }
+    } finally {
+      await it.close()
+    }
   }
 
   /** Every row of every table as JSON lines `{"table","key","value"}` (the report's switchdb). */
@@ -270,7 +307,8 @@ export class Store extends EventEmitter {
     await this.flushed()
     yield JSON.stringify({ virtuoso: 'market-export', version: 1 })
     for (const t of ALL_TABLES) {
-      for await (const entries of this.batches(t)) for (const [k, v] of entries) yield `{"table":${JSON.stringify(t)},"key":${JSON.stringify(k)},"value":${v}}`
+      for await (const entries of this.batches(t))
+        for (const [k, v] of entries) yield `{"table":${JSON.stringify(t)},"key":${JSON.stringify(k)},"value":${v}}`
     }
   }
 
@@ -289,11 +327,17 @@ export class Store extends EventEmitter {
       const line = raw.trim()
       if (!line) continue
       let row: any
-      try { row = JSON.parse(line) } catch (err) { throw errors.badInput('import', `line ${count + 1} is not JSON`) }
+      try {
+        row = JSON.parse(line)
+      } catch (err) {
+        throw errors.badInput('import', `line ${count + 1} is not JSON`)
+      }
       if (first) {
         first = false
-        if (row?.virtuoso !== 'market-export') throw errors.badInput('import', 'the file does not start with a market export header')
-        if (row.version !== 1) throw errors.badInput('import', `export version ${row.version} is not supported (expected 1)`)
+        if (row?.virtuoso !== 'market-export')
+          throw errors.badInput('import', 'the file does not start with a market export header')
+        if (row.version !== 1)
+          throw errors.badInput('import', `export version ${row.version} is not supported (expected 1)`)
         continue
       }
       if (!row || !known.has(row.table) || typeof row.key !== 'string' || !('value' in row)) {

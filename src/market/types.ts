@@ -8,7 +8,17 @@ export type AccountType = 'buyer' | 'provider'
 export type VmState = 'registered' | 'stored' | 'started' | 'stopped' | 'suspended' | 'migrating'
 /** Actions of the statusrelations table, in our spelling. */
 export type VmAction =
-  | 'search' | 'edit' | 'store' | 'start' | 'stop' | 'suspend' | 'resume' | 'view' | 'migrate' | 'migrationstatus' | 'delete'
+  | 'search'
+  | 'edit'
+  | 'store'
+  | 'start'
+  | 'stop'
+  | 'suspend'
+  | 'resume'
+  | 'view'
+  | 'migrate'
+  | 'migrationstatus'
+  | 'delete'
 
 export interface Identity {
   username: string

@@ -12,7 +12,15 @@ export class Wallet {
   }
 
   /** Moves `amount` from `from` (null = a deposit from outside) to `to`, returning the ledger op. */
-  transfer(kind: LedgerEntry['kind'], time: number, from: string | null, to: string, amount: Micro, vmId: string | null, pmId: string | null): Op {
+  transfer(
+    kind: LedgerEntry['kind'],
+    time: number,
+    from: string | null,
+    to: string,
+    amount: Micro,
+    vmId: string | null,
+    pmId: string | null,
+  ): Op {
     if (!Number.isSafeInteger(amount) || amount < 0) throw new RangeError(`bad amount ${amount}`)
     if (from !== null) this.changed.set(from, this.balance(from) - amount)
     this.changed.set(to, this.balance(to) + amount)
@@ -20,7 +28,9 @@ export class Wallet {
     return { type: 'append', table: 'ledger', value: value as unknown as Record<string, unknown> }
   }
 
-  get dirty(): boolean { return this.changed.size > 0 }
+  get dirty(): boolean {
+    return this.changed.size > 0
+  }
 
   /** The user rows to write, then forgets them (the store now holds the new balances). */
   flush(): Op[] {

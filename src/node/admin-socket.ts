@@ -38,7 +38,10 @@ export async function serveAdmin(dir: string, handler: AdminHandler): Promise<Se
   })
   const old = process.umask(0o177) // the socket is born 0600: no window where others could connect
   try {
-    await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(path, () => resolve()) })
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(path, () => resolve())
+    })
   } finally {
     process.umask(old)
   }
@@ -53,8 +56,10 @@ export async function callAdmin(dir: string, method: string, params: unknown = {
     let buf = ''
     sock.setEncoding('utf8')
     sock.on('error', (err: any) => {
-      if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') reject(nodeError.unreachable(`the hub's admin socket ${path} (is the hub running with --data ${dir}?)`, err))
-      else if (err.code === 'EACCES') reject(nodeError.forbidden(`no permission on ${path}: run as the user that runs the hub`))
+      if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED')
+        reject(nodeError.unreachable(`the hub's admin socket ${path} (is the hub running with --data ${dir}?)`, err))
+      else if (err.code === 'EACCES')
+        reject(nodeError.forbidden(`no permission on ${path}: run as the user that runs the hub`))
       else reject(err)
     })
     sock.on('connect', () => sock.write(JSON.stringify({ method, params }) + '\n'))

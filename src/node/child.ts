@@ -18,7 +18,10 @@ export interface Child {
 
 export function spawnVirtuoso(args: string[], opts: { env?: Record<string, string>; stderrFile?: string } = {}): Child {
   const proc = execa('node', [VIRTUOSO_BIN, ...args], {
-    env: { ...opts.env, VIRTUOSO_DEBUG: '' }, reject: false, buffer: false, cleanup: true,
+    env: { ...opts.env, VIRTUOSO_DEBUG: '' },
+    reject: false,
+    buffer: false,
+    cleanup: true,
     ...(opts.stderrFile ? { stderr: { file: opts.stderrFile } } : {}),
   })
   const lines: string[] = []
@@ -37,7 +40,10 @@ export function spawnVirtuoso(args: string[], opts: { env?: Record<string, strin
         if (!check) continue
         for (const w of [...waiters]) {
           const m = line.match(w.re)
-          if (m) { waiters.splice(waiters.indexOf(w), 1); w.resolve(m) }
+          if (m) {
+            waiters.splice(waiters.indexOf(w), 1)
+            w.resolve(m)
+          }
         }
       }
     })
@@ -50,11 +56,29 @@ export function spawnVirtuoso(args: string[], opts: { env?: Record<string, strin
     lines,
     errLines,
     waitFor(re, timeoutMs = 30_000) {
-      for (const l of lines) { const m = l.match(re); if (m) return Promise.resolve(m) }
+      for (const l of lines) {
+        const m = l.match(re)
+        if (m) return Promise.resolve(m)
+      }
       return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`virtuoso ${args[0]} did not print ${re} within ${timeoutMs / 1000} s; ${where}`)), timeoutMs)
-        waiters.push({ re, resolve: (m) => { clearTimeout(t); resolve(m) } })
-        proc.then(() => { clearTimeout(t); reject(new Error(`virtuoso ${args.join(' ')} exited; ${where}`)) }, () => {})
+        const t = setTimeout(
+          () => reject(new Error(`virtuoso ${args[0]} did not print ${re} within ${timeoutMs / 1000} s; ${where}`)),
+          timeoutMs,
+        )
+        waiters.push({
+          re,
+          resolve: (m) => {
+            clearTimeout(t)
+            resolve(m)
+          },
+        })
+        proc.then(
+          () => {
+            clearTimeout(t)
+            reject(new Error(`virtuoso ${args.join(' ')} exited; ${where}`))
+          },
+          () => {},
+        )
       })
     },
     async stop(signal = 'SIGTERM') {

@@ -41,36 +41,55 @@ export class MarketClient {
     let client: MarketClient | null = null
     let dialed
     try {
-      dialed = await dial(dht, opts.marketKey, { deadlineMs: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, what: `the hub ${opts.marketKey.toString('hex').slice(0, 8)}…` }, (mux) => {
-        const market = new RpcChannel(mux, { protocol: PROTOCOLS.market, timeoutMs: opts.requestTimeoutMs })
-        const replica = new RpcChannel(mux, {
-          protocol: PROTOCOLS.replica,
-          onEvent: (name, data) => {
-            if ((name === 'snapshot' || name === 'changes') && Array.isArray(data)) for (const h of client?.replicaHandlers ?? []) h(name, data as Change[])
-          },
-        })
-        return { opened: market.opened, value: { market, replica } }
-      })
+      dialed = await dial(
+        dht,
+        opts.marketKey,
+        {
+          deadlineMs: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+          what: `the hub ${opts.marketKey.toString('hex').slice(0, 8)}…`,
+        },
+        (mux) => {
+          const market = new RpcChannel(mux, { protocol: PROTOCOLS.market, timeoutMs: opts.requestTimeoutMs })
+          const replica = new RpcChannel(mux, {
+            protocol: PROTOCOLS.replica,
+            onEvent: (name, data) => {
+              if ((name === 'snapshot' || name === 'changes') && Array.isArray(data))
+                for (const h of client?.replicaHandlers ?? []) h(name, data as Change[])
+            },
+          })
+          return { opened: market.opened, value: { market, replica } }
+        },
+      )
     } catch (err) {
       if (ownsDht) await dht.destroy()
       throw err
     }
-    const { socket, value: { market, replica } } = dialed
+    const {
+      socket,
+      value: { market, replica },
+    } = dialed
     client = new MarketClient(dht, ownsDht, socket, market, replica, opts.token ?? '')
     return client
   }
 
-  get remoteKey(): string { return this.socket.remotePublicKey.toString('hex') }
+  get remoteKey(): string {
+    return this.socket.remotePublicKey.toString('hex')
+  }
 
   /** The DHT node this client dials with: other connections of the same user (console@1) reuse it. */
-  get dhtNode(): DHT { return this.dht }
+  get dhtNode(): DHT {
+    return this.dht
+  }
 
   call<T = any>(method: string, params: unknown = {}, opts: { timeoutMs?: number } = {}): Promise<T> {
     return this.market.request<T>(method, params, { token: this.token, timeoutMs: opts.timeoutMs })
   }
 
   /** Follow the change feed. `since` = last seq seen, or -1 for a snapshot of everything visible first. */
-  async subscribe(since: number, onRows: (kind: 'snapshot' | 'changes', rows: Change[]) => void): Promise<{ seq: number }> {
+  async subscribe(
+    since: number,
+    onRows: (kind: 'snapshot' | 'changes', rows: Change[]) => void,
+  ): Promise<{ seq: number }> {
     this.replicaHandlers.add(onRows)
     return this.replica.request('subscribe', { since }, { token: this.token })
   }

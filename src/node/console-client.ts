@@ -22,7 +22,10 @@ export interface ConsoleDialOptions {
   timeoutMs?: number
 }
 
-export interface ConsoleEnd { code: string; message: string }
+export interface ConsoleEnd {
+  code: string
+  message: string
+}
 
 /**
  * Events: 'data' (Buffer: screen repaint first, then live output), 'end' (ConsoleEnd: why the
@@ -36,7 +39,10 @@ export class ConsoleSession extends EventEmitter {
   // listen: keep output until the first 'data' listener, then hand it over in order.
   private backlog: Buffer[] | null = []
 
-  private constructor(private socket: NoiseSocket, private wire: ConsoleWire) {
+  private constructor(
+    private socket: NoiseSocket,
+    private wire: ConsoleWire,
+  ) {
     super()
     this.on('newListener', (event) => {
       if (event !== 'data' || !this.backlog) return
@@ -75,7 +81,15 @@ export class ConsoleSession extends EventEmitter {
     let session: ConsoleSession | null = null
     return new Promise<ConsoleSession>((resolve, reject) => {
       const timeoutMs = opts.timeoutMs ?? DEFAULT_CONSOLE_CONNECT_TIMEOUT_MS
-      const timer = setTimeout(() => fail(nodeError.unreachable(`the provider node ${opts.nodeKey.toString('hex').slice(0, 8)}… within ${timeoutMs / 1000} s`)), timeoutMs)
+      const timer = setTimeout(
+        () =>
+          fail(
+            nodeError.unreachable(
+              `the provider node ${opts.nodeKey.toString('hex').slice(0, 8)}… within ${timeoutMs / 1000} s`,
+            ),
+          ),
+        timeoutMs,
+      )
       let settled = false
       const fail = (err: unknown) => {
         if (settled) return
@@ -84,7 +98,9 @@ export class ConsoleSession extends EventEmitter {
         socket.destroy()
         reject(err)
       }
-      socket.once('error', (err) => fail(nodeError.unreachable(`the provider node ${opts.nodeKey.toString('hex').slice(0, 8)}…`, err)))
+      socket.once('error', (err) =>
+        fail(nodeError.unreachable(`the provider node ${opts.nodeKey.toString('hex').slice(0, 8)}…`, err)),
+      )
       const wire = openConsoleChannel(Protomux.from(socket), {
         ctl: (m) => {
           if (m.t === 'attached' && !settled) {
@@ -105,11 +121,16 @@ export class ConsoleSession extends EventEmitter {
       })
       session = new ConsoleSession(socket, wire)
       socket.once('close', () => wire.close())
-      wire.opened.then(() => wire.sendCtl({ t: 'attach', ticket: opts.ticket, cols: opts.cols, rows: opts.rows }), () => {})
+      wire.opened.then(
+        () => wire.sendCtl({ t: 'attach', ticket: opts.ticket, cols: opts.cols, rows: opts.rows }),
+        () => {},
+      )
     })
   }
 
-  get closed(): boolean { return this.ended }
+  get closed(): boolean {
+    return this.ended
+  }
 
   /** Keystrokes for the guest. */
   write(data: Buffer | string): void {
@@ -127,7 +148,10 @@ export class ConsoleSession extends EventEmitter {
     await new Promise<void>((resolve) => {
       if (this.socket.destroyed) return resolve()
       this.socket.once('close', () => resolve())
-      setTimeout(() => { this.socket.destroy(); resolve() }, 1000).unref()
+      setTimeout(() => {
+        this.socket.destroy()
+        resolve()
+      }, 1000).unref()
       this.socket.end()
     })
   }

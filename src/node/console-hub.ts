@@ -34,10 +34,11 @@ export interface TicketAnswer {
 /** Where a buyer's machine is: its row, its provider machine, and that machine's node. */
 function placed(hub: ConsoleHub, who: Identity | null, vmId: unknown, what: string): { vm: VmRow; pm: PmRow } {
   const me = requireBuyer(who, what)
-  if (typeof vmId !== 'string' || vmId.length === 0 || vmId.length > 64) throw errors.badInput(what, '"vmId" must be a machine id')
+  if (typeof vmId !== 'string' || vmId.length === 0 || vmId.length > 64)
+    throw errors.badInput(what, '"vmId" must be a machine id')
   const ctx = hub.market.ctx
   const vm = ownVm(ctx, me, vmId)
-  const pm = vm.pmId ? ctx.store.get('pm', vm.pmId) as PmRow | undefined : undefined
+  const pm = vm.pmId ? (ctx.store.get('pm', vm.pmId) as PmRow | undefined) : undefined
   if (!pm) throw errors.actionNotAllowed(what, vm.state, ['stored on a provider'])
   return { vm, pm }
 }
@@ -48,14 +49,22 @@ export async function consoleTicket(hub: ConsoleHub, who: Identity | null, param
   requireAction(vm.state, 'view')
   if (!hub.gateway.online(pm.nodeKey)) throw errors.providerOffline(pm.id)
   const now = hub.market.now()
-  const { ticket, claims } = signTicket(hub.keyPair.secretKey, { vmId: vm.id, nodeKey: pm.nodeKey, pmId: pm.id, user: who!.username, expires: now + TICKET_TTL_MS }, now)
+  const { ticket, claims } = signTicket(
+    hub.keyPair.secretKey,
+    { vmId: vm.id, nodeKey: pm.nodeKey, pmId: pm.id, user: who!.username, expires: now + TICKET_TTL_MS },
+    now,
+  )
   // The node reports where its SSH console listens at every hello; the pm row keeps what it said when added.
-  const info = (hub.market.ctx.store.get('nodes', pm.nodeKey) as { info?: Record<string, unknown> } | undefined)?.info ?? {}
+  const info =
+    (hub.market.ctx.store.get('nodes', pm.nodeKey) as { info?: Record<string, unknown> } | undefined)?.info ?? {}
   const port = typeof info.sshPort === 'number' ? info.sshPort : pm.sshPort
   const fingerprint = typeof info.sshFingerprint === 'string' ? info.sshFingerprint : pm.sshFingerprint
   const host = typeof info.sshHost === 'string' ? info.sshHost : null
   return {
-    ticket, vmId: vm.id, nodeKey: pm.nodeKey, expires: claims.expires,
+    ticket,
+    vmId: vm.id,
+    nodeKey: pm.nodeKey,
+    expires: claims.expires,
     ssh: typeof port === 'number' ? { host, port, fingerprint, user: vm.id } : null,
   }
 }
@@ -63,7 +72,8 @@ export async function consoleTicket(hub: ConsoleHub, who: Identity | null, param
 export async function consolePasswd(hub: ConsoleHub, who: Identity | null, params: unknown): Promise<{ ok: true }> {
   const p = (params ?? {}) as { vmId?: unknown; password?: unknown }
   const { vm, pm } = placed(hub, who, p.vmId, 'set a console password')
-  if (vm.state === 'migrating') throw errors.actionNotAllowed('set a console password', vm.state, ['stored', 'started', 'stopped', 'suspended'])
+  if (vm.state === 'migrating')
+    throw errors.actionNotAllowed('set a console password', vm.state, ['stored', 'started', 'stopped', 'suspended'])
   checkConsolePassword(p.password)
   if (!hub.gateway.online(pm.nodeKey)) throw errors.providerOffline(pm.id)
   await hub.gateway.command(pm.nodeKey, 'console.passwd', { vmId: vm.id, password: p.password })
@@ -71,7 +81,10 @@ export async function consolePasswd(hub: ConsoleHub, who: Identity | null, param
 }
 
 /** The hub's extra market@1 methods, in the shape of src/market/methods.ts (auth is checked by the hub first). */
-export const consoleMethods: Record<string, { auth: 'buyer'; run(hub: ConsoleHub, who: Identity | null, params: unknown): Promise<unknown> }> = {
+export const consoleMethods: Record<
+  string,
+  { auth: 'buyer'; run(hub: ConsoleHub, who: Identity | null, params: unknown): Promise<unknown> }
+> = {
   'console.ticket': { auth: 'buyer', run: consoleTicket },
   'console.passwd': { auth: 'buyer', run: consolePasswd },
 }

@@ -14,14 +14,23 @@ const SCRYPT = { N: 16384, r: 8, p: 1, keylen: 32 }
 
 function scrypt(password: string, salt: Buffer, o: typeof SCRYPT): Promise<Buffer> {
   const opts: ScryptOptions = { N: o.N, r: o.r, p: o.p, maxmem: 64 * 1024 * 1024 }
-  return new Promise((resolve, reject) => scryptCb(password, salt, o.keylen, opts, (err, key) => (err ? reject(err) : resolve(key))))
+  return new Promise((resolve, reject) =>
+    scryptCb(password, salt, o.keylen, opts, (err, key) => (err ? reject(err) : resolve(key))),
+  )
 }
 
 export function checkConsolePassword(password: unknown): asserts password is string {
   if (typeof password !== 'string' || password.length < MIN_CONSOLE_PASSWORD) {
-    throw new VirtuosoError('NODE_CONSOLE_PASSWORD', `a console password needs at least ${MIN_CONSOLE_PASSWORD} characters; choose a longer one`)
+    throw new VirtuosoError(
+      'NODE_CONSOLE_PASSWORD',
+      `a console password needs at least ${MIN_CONSOLE_PASSWORD} characters; choose a longer one`,
+    )
   }
-  if (password.length > MAX_CONSOLE_PASSWORD) throw new VirtuosoError('NODE_CONSOLE_PASSWORD', `a console password may have at most ${MAX_CONSOLE_PASSWORD} characters`)
+  if (password.length > MAX_CONSOLE_PASSWORD)
+    throw new VirtuosoError(
+      'NODE_CONSOLE_PASSWORD',
+      `a console password may have at most ${MAX_CONSOLE_PASSWORD} characters`,
+    )
 }
 
 export class ConsolePasswords {
@@ -51,7 +60,12 @@ export class ConsolePasswords {
     const [kind, n, r, p, salt, hash] = line.trim().split('$')
     if (kind !== 'scrypt') return false
     const want = Buffer.from(hash, 'base64')
-    const got = await scrypt(password, Buffer.from(salt, 'base64'), { N: Number(n), r: Number(r), p: Number(p), keylen: want.length })
+    const got = await scrypt(password, Buffer.from(salt, 'base64'), {
+      N: Number(n),
+      r: Number(r),
+      p: Number(p),
+      keylen: want.length,
+    })
     return got.length === want.length && timingSafeEqual(got, want)
   }
 
@@ -60,8 +74,14 @@ export class ConsolePasswords {
   }
 
   private async read(vmId: string): Promise<string | null> {
-    try { checkId(vmId) } catch { return null }
-    try { return await readFile(this.file(vmId), 'utf8') } catch (err: any) {
+    try {
+      checkId(vmId)
+    } catch {
+      return null
+    }
+    try {
+      return await readFile(this.file(vmId), 'utf8')
+    } catch (err: any) {
       if (err.code === 'ENOENT') return null
       throw err
     }

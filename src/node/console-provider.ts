@@ -54,7 +54,14 @@ export class ConsoleService {
   constructor(private opts: ConsoleServiceOptions) {
     this.screens = new ConsoleScreens(opts.hv, opts.screen)
     this.passwords = new ConsolePasswords(join(opts.dataDir, 'console-passwords'))
-    this.server = new ConsoleServer({ dht: opts.dht, keyPair: opts.keyPair, hubKey: opts.marketKey, screens: this.screens, log: opts.log, onPeer: opts.onPeer })
+    this.server = new ConsoleServer({
+      dht: opts.dht,
+      keyPair: opts.keyPair,
+      hubKey: opts.marketKey,
+      screens: this.screens,
+      log: opts.log,
+      onPeer: opts.onPeer,
+    })
     // A machine that leaves this provider takes its password with it: a later one with the same
     // id (it migrating back) gets a new one from its owner.
     opts.hv.on('delete', this.onDelete)
@@ -66,8 +73,14 @@ export class ConsoleService {
     if (this.opts.ssh !== false) {
       const o = this.opts.ssh ?? {}
       this.ssh = new SshConsoleServer({
-        screens: this.screens, passwords: this.passwords, dataDir: this.opts.dataDir,
-        host: o.host, port: o.port, failDelayMs: o.failDelayMs, credentials: o.credentials, log: this.opts.log,
+        screens: this.screens,
+        passwords: this.passwords,
+        dataDir: this.opts.dataDir,
+        host: o.host,
+        port: o.port,
+        failDelayMs: o.failDelayMs,
+        credentials: o.credentials,
+        log: this.opts.log,
       })
       const at = await this.ssh.start()
       this.sshHost = at.host
@@ -108,8 +121,10 @@ export class ConsoleService {
         else this.screens.hangUp(p.vmId, closeReasons.hungUp(p.vmId))
         return {}
       }
-      case 'console.info': return this.info()
-      default: throw nodeError.unknownMethod(method)
+      case 'console.info':
+        return this.info()
+      default:
+        throw nodeError.unknownMethod(method)
     }
   }
 

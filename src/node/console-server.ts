@@ -33,10 +33,16 @@ export class ConsoleServer {
   private verifier: TicketVerifier
 
   constructor(private opts: ConsoleServerOptions) {
-    this.verifier = new TicketVerifier({ hubKey: opts.hubKey, nodeKey: opts.keyPair.publicKey.toString('hex'), clock: opts.clock })
+    this.verifier = new TicketVerifier({
+      hubKey: opts.hubKey,
+      nodeKey: opts.keyPair.publicKey.toString('hex'),
+      clock: opts.clock,
+    })
   }
 
-  get publicKey(): Buffer { return this.opts.keyPair.publicKey }
+  get publicKey(): Buffer {
+    return this.opts.keyPair.publicKey
+  }
 
   async start(): Promise<void> {
     this.server = this.opts.dht.createServer((socket) => this.onConnection(socket))
@@ -57,7 +63,9 @@ export class ConsoleServer {
     let attachment: Attachment | null = null
     let attaching = false
     const peer = this.opts.onPeer?.(Protomux.from(socket), socket)
-    const timer = setTimeout(() => { if (!attachment && !peer?.busy()) hangUp() }, this.opts.attachTimeoutMs ?? DEFAULT_ATTACH_TIMEOUT_MS)
+    const timer = setTimeout(() => {
+      if (!attachment && !peer?.busy()) hangUp()
+    }, this.opts.attachTimeoutMs ?? DEFAULT_ATTACH_TIMEOUT_MS)
     const hangUp = () => {
       clearTimeout(timer)
       wire.close()
@@ -72,7 +80,10 @@ export class ConsoleServer {
     }
     const onCtl = async (m: ConsoleCtl) => {
       if (m.t === 'attach') {
-        if (attachment || attaching) return refuse(Object.assign(new Error('this connection already has a console session'), { code: 'NODE_BAD_FRAME' }))
+        if (attachment || attaching)
+          return refuse(
+            Object.assign(new Error('this connection already has a console session'), { code: 'NODE_BAD_FRAME' }),
+          )
         attaching = true
         try {
           const claims = this.verifier.accept(m.ticket)
@@ -80,10 +91,16 @@ export class ConsoleServer {
           if (wire.closed) return
           const size = validSize(m.cols, m.rows)
           this.opts.log?.(`console: ${claims.user} attached to ${claims.vmId}`)
-          attachment = screen.attach({
-            write: (b) => wire.sendData(b),
-            close: (reason) => { wire.sendCtl({ t: 'closed', code: reason.code, message: reason.message }); hangUp() },
-          }, size ?? undefined)
+          attachment = screen.attach(
+            {
+              write: (b) => wire.sendData(b),
+              close: (reason) => {
+                wire.sendCtl({ t: 'closed', code: reason.code, message: reason.message })
+                hangUp()
+              },
+            },
+            size ?? undefined,
+          )
           // Sent now, so it arrives before the screen repaint that attach() sends once rendered.
           wire.sendCtl({ t: 'attached', vmId: claims.vmId, cols: screen.cols, rows: screen.rows })
           clearTimeout(timer)
@@ -107,7 +124,11 @@ export class ConsoleServer {
     const wire = openConsoleChannel(Protomux.from(socket), {
       ctl: (m) => void onCtl(m),
       data: (b) => attachment?.input(b),
-      close: () => { clearTimeout(timer); attachment?.detach(); socket.end() },
+      close: () => {
+        clearTimeout(timer)
+        attachment?.detach()
+        socket.end()
+      },
     })
   }
 }

@@ -25,16 +25,37 @@ export interface TicketClaims {
 }
 
 export const ticketError = {
-  bad: (why: string) => new VirtuosoError('NODE_TICKET_INVALID', `console ticket refused: ${why}; ask the hub for a new one (\`virtuoso console VMID\` does)`),
-  expired: () => new VirtuosoError('NODE_TICKET_EXPIRED', 'console ticket expired; ask the hub for a new one (`virtuoso console VMID` does)'),
-  replayed: () => new VirtuosoError('NODE_TICKET_REPLAYED', 'console ticket already used; each ticket opens one session, ask the hub for a new one'),
+  bad: (why: string) =>
+    new VirtuosoError(
+      'NODE_TICKET_INVALID',
+      `console ticket refused: ${why}; ask the hub for a new one (\`virtuoso console VMID\` does)`,
+    ),
+  expired: () =>
+    new VirtuosoError(
+      'NODE_TICKET_EXPIRED',
+      'console ticket expired; ask the hub for a new one (`virtuoso console VMID` does)',
+    ),
+  replayed: () =>
+    new VirtuosoError(
+      'NODE_TICKET_REPLAYED',
+      'console ticket already used; each ticket opens one session, ask the hub for a new one',
+    ),
 }
 
 /** Sign a ticket with the hub's secret key (64-byte ed25519). Returns the wire form `payload.signature`. */
-export function signTicket(secretKey: Buffer, claims: Omit<TicketClaims, 'v' | 'nonce' | 'expires'> & { expires?: number; nonce?: string }, now = Date.now()): { ticket: string; claims: TicketClaims } {
+export function signTicket(
+  secretKey: Buffer,
+  claims: Omit<TicketClaims, 'v' | 'nonce' | 'expires'> & { expires?: number; nonce?: string },
+  now = Date.now(),
+): { ticket: string; claims: TicketClaims } {
   const full: TicketClaims = {
-    v: TICKET_VERSION, vmId: claims.vmId, nodeKey: claims.nodeKey, pmId: claims.pmId ?? null, user: claims.user,
-    expires: claims.expires ?? now + TICKET_TTL_MS, nonce: claims.nonce ?? randomBytes(16).toString('hex'),
+    v: TICKET_VERSION,
+    vmId: claims.vmId,
+    nodeKey: claims.nodeKey,
+    pmId: claims.pmId ?? null,
+    user: claims.user,
+    expires: claims.expires ?? now + TICKET_TTL_MS,
+    nonce: claims.nonce ?? randomBytes(16).toString('hex'),
   }
   // The exact bytes signed travel with the ticket: no canonical-JSON question on the verifying side.
   const payload = Buffer.from(JSON.stringify(full))
@@ -61,16 +82,32 @@ export function verifyTicket(ticket: unknown, opts: VerifyOptions): TicketClaims
   const payload = Buffer.from(parts[0], 'base64url')
   const sig = Buffer.from(parts[1], 'base64url')
   if (sig.length !== sodium.crypto_sign_BYTES) throw ticketError.bad('the signature has the wrong length')
-  if (!sodium.crypto_sign_verify_detached(sig, payload, opts.hubKey)) throw ticketError.bad('it is not signed by the market this provider serves')
+  if (!sodium.crypto_sign_verify_detached(sig, payload, opts.hubKey))
+    throw ticketError.bad('it is not signed by the market this provider serves')
   let c: TicketClaims
-  try { c = JSON.parse(payload.toString('utf8')) } catch { throw ticketError.bad('its payload is not JSON') }
-  if (!c || c.v !== TICKET_VERSION || typeof c.vmId !== 'string' || typeof c.nodeKey !== 'string' || typeof c.user !== 'string' ||
-    typeof c.expires !== 'number' || typeof c.nonce !== 'string' || c.nonce.length < 16) throw ticketError.bad('its payload is malformed')
+  try {
+    c = JSON.parse(payload.toString('utf8'))
+  } catch {
+    throw ticketError.bad('its payload is not JSON')
+  }
+  if (
+    !c ||
+    c.v !== TICKET_VERSION ||
+    typeof c.vmId !== 'string' ||
+    typeof c.nodeKey !== 'string' ||
+    typeof c.user !== 'string' ||
+    typeof c.expires !== 'number' ||
+    typeof c.nonce !== 'string' ||
+    c.nonce.length < 16
+  )
+    throw ticketError.bad('its payload is malformed')
   if (c.nodeKey !== opts.nodeKey) throw ticketError.bad('it is for another provider node')
-  if (opts.vmId !== undefined && c.vmId !== opts.vmId) throw ticketError.bad(`it is for machine ${c.vmId}, not ${opts.vmId}`)
+  if (opts.vmId !== undefined && c.vmId !== opts.vmId)
+    throw ticketError.bad(`it is for machine ${c.vmId}, not ${opts.vmId}`)
   const now = opts.now ?? Date.now()
   if (c.expires <= now) throw ticketError.expired()
-  if (c.expires > now + TICKET_TTL_MS + TICKET_SKEW_MS) throw ticketError.bad('it claims to be valid for longer than a ticket may be')
+  if (c.expires > now + TICKET_TTL_MS + TICKET_SKEW_MS)
+    throw ticketError.bad('it claims to be valid for longer than a ticket may be')
   return c
 }
 
@@ -85,7 +122,9 @@ export class NonceCache {
     this.seen.set(c.nonce, c.expires)
   }
 
-  get size(): number { return this.seen.size }
+  get size(): number {
+    return this.seen.size
+  }
 
   private prune(now: number): void {
     for (const [nonce, expires] of this.seen) if (expires <= now) this.seen.delete(nonce)

@@ -32,10 +32,16 @@ export interface ConsoleWire {
   readonly closed: boolean
 }
 
-export function openConsoleChannel(mux: Protomux, on: { ctl: (m: ConsoleCtl) => void; data: (b: Buffer) => void; close: () => void }): ConsoleWire {
+export function openConsoleChannel(
+  mux: Protomux,
+  on: { ctl: (m: ConsoleCtl) => void; data: (b: Buffer) => void; close: () => void },
+): ConsoleWire {
   let markOpen!: () => void
   let markFailed!: (e: unknown) => void
-  const opened = new Promise<void>((resolve, reject) => { markOpen = resolve; markFailed = reject })
+  const opened = new Promise<void>((resolve, reject) => {
+    markOpen = resolve
+    markFailed = reject
+  })
   opened.catch(() => {})
   let closed = false
   const channel = mux.createChannel({
@@ -53,24 +59,42 @@ export function openConsoleChannel(mux: Protomux, on: { ctl: (m: ConsoleCtl) => 
     onmessage: (s: string) => {
       if (s.length > MAX_CTL_BYTES) return
       let m: unknown
-      try { m = JSON.parse(s) } catch { return }
+      try {
+        m = JSON.parse(s)
+      } catch {
+        return
+      }
       if (m && typeof m === 'object' && typeof (m as { t?: unknown }).t === 'string') on.ctl(m as ConsoleCtl)
     },
   })
-  const data: Message<Buffer> = channel.addMessage({ encoding: c.buffer, onmessage: (b: Buffer) => { if (b) on.data(b) } })
+  const data: Message<Buffer> = channel.addMessage({
+    encoding: c.buffer,
+    onmessage: (b: Buffer) => {
+      if (b) on.data(b)
+    },
+  })
   channel.open()
   return {
     channel,
     opened,
-    get closed() { return closed },
-    sendCtl: (m) => { if (!closed) ctl.send(JSON.stringify(m)) },
-    sendData: (b) => { if (!closed) data.send(typeof b === 'string' ? Buffer.from(b) : b) },
-    close: () => { if (!closed) channel.close() },
+    get closed() {
+      return closed
+    },
+    sendCtl: (m) => {
+      if (!closed) ctl.send(JSON.stringify(m))
+    },
+    sendData: (b) => {
+      if (!closed) data.send(typeof b === 'string' ? Buffer.from(b) : b)
+    },
+    close: () => {
+      if (!closed) channel.close()
+    },
   }
 }
 
 export function validSize(cols: unknown, rows: unknown): { cols: number; rows: number } | null {
-  if (typeof cols !== 'number' || typeof rows !== 'number' || !Number.isInteger(cols) || !Number.isInteger(rows)) return null
+  if (typeof cols !== 'number' || typeof rows !== 'number' || !Number.isInteger(cols) || !Number.isInteger(rows))
+    return null
   if (cols < 1 || rows < 1 || cols > 1000 || rows > 1000) return null
   return { cols, rows }
 }

@@ -23,7 +23,12 @@ export const DEMO_PROVIDERS = [
 ]
 const PROVIDER_PASSWORD = 'provider-password'
 
-export interface DemoOptions { dir?: string; fresh?: boolean; hv?: 'qemu' | 'test'; log?: (line: string) => void }
+export interface DemoOptions {
+  dir?: string
+  fresh?: boolean
+  hv?: 'qemu' | 'test'
+  log?: (line: string) => void
+}
 
 export interface Demo {
   market: string
@@ -35,10 +40,17 @@ export interface Demo {
 }
 
 export async function ensureGuestImage(log: (line: string) => void): Promise<void> {
-  if (existsSync(join(ROOT, 'fixtures/guest/build/vmlinuz')) && existsSync(join(ROOT, 'fixtures/guest/build/initrd.img'))) return
+  if (
+    existsSync(join(ROOT, 'fixtures/guest/build/vmlinuz')) &&
+    existsSync(join(ROOT, 'fixtures/guest/build/initrd.img'))
+  )
+    return
   log('building the guest image (first run only)…')
   const r = await execa('bash', [join(ROOT, 'fixtures/guest/build.sh')], { reject: false, all: true })
-  if (r.exitCode !== 0) throw Object.assign(new Error(String(r.all).trim().split('\n').pop() ?? 'the guest image build failed'), { code: 'NODE_CONFIG' })
+  if (r.exitCode !== 0)
+    throw Object.assign(new Error(String(r.all).trim().split('\n').pop() ?? 'the guest image build failed'), {
+      code: 'NODE_CONFIG',
+    })
 }
 
 export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
@@ -57,16 +69,35 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
     const dht = spawnVirtuoso(['dht', '--port', '0'], { stderrFile: join(dir, 'dht.log') })
     children.push(dht)
     const [, bootstrap] = await dht.waitFor(/listening on (\S+)/)
-    const hub = spawnVirtuoso(['node', '--hub', '--data', join(dir, 'hub'), '--bootstrap', bootstrap, '--price-interval', '5000'], { stderrFile: join(dir, 'hub.log') })
+    const hub = spawnVirtuoso(
+      ['node', '--hub', '--data', join(dir, 'hub'), '--bootstrap', bootstrap, '--price-interval', '5000'],
+      { stderrFile: join(dir, 'hub.log') },
+    )
     children.push(hub)
     const [, market] = await hub.waitFor(/market key: ([0-9a-f]{64})/)
     const pairings: string[] = []
     for (const p of DEMO_PROVIDERS) {
-      const c = spawnVirtuoso(['node', '--data', join(dir, p.name), '--market', market, '--bootstrap', bootstrap, '--hv', hv, '--accel', 'tcg'], { stderrFile: join(dir, `${p.name}.log`) })
+      const c = spawnVirtuoso(
+        [
+          'node',
+          '--data',
+          join(dir, p.name),
+          '--market',
+          market,
+          '--bootstrap',
+          bootstrap,
+          '--hv',
+          hv,
+          '--accel',
+          'tcg',
+        ],
+        { stderrFile: join(dir, `${p.name}.log`) },
+      )
       children.push(c)
       pairings.push((await c.waitFor(/pairing code: (\S+)/))[1])
     }
-    const connect = (token = '') => MarketClient.connect({ marketKey: Buffer.from(market, 'hex'), bootstrap: parseBootstrap(bootstrap), token })
+    const connect = (token = '') =>
+      MarketClient.connect({ marketKey: Buffer.from(market, 'hex'), bootstrap: parseBootstrap(bootstrap), token })
     const seededFile = join(dir, 'seeded.json')
     if (!existsSync(seededFile)) {
       try {
@@ -85,13 +116,21 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
     await anon.close()
     const buyer = await connect(login.token)
     return {
-      market, bootstrap, dir, buyer, providerNames: DEMO_PROVIDERS.map((p) => p.user),
+      market,
+      bootstrap,
+      dir,
+      buyer,
+      providerNames: DEMO_PROVIDERS.map((p) => p.user),
       async stop() {
         log('suspending running machines and stopping the demo…')
         try {
           const { vms } = await buyer.call('machines')
-          for (const v of vms) if (v.state === 'started') await buyer.call('suspend', { vmId: v.id }, { timeoutMs: 120_000 }).catch(() => {})
-        } catch { /* the hub may already be gone */ }
+          for (const v of vms)
+            if (v.state === 'started')
+              await buyer.call('suspend', { vmId: v.id }, { timeoutMs: 120_000 }).catch(() => {})
+        } catch {
+          /* the hub may already be gone */
+        }
         await buyer.close().catch(() => {})
         await stopChildren()
       },
@@ -106,27 +145,55 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
 async function untilPaired<T>(fn: () => Promise<T>, ms = 30_000): Promise<T> {
   const end = Date.now() + ms
   for (;;) {
-    try { return await fn() } catch (err) {
+    try {
+      return await fn()
+    } catch (err) {
       if ((err as { code?: string }).code !== 'MARKET_PAIRING_INVALID' || Date.now() > end) throw err
       await new Promise((r) => setTimeout(r, 300))
     }
   }
 }
 
-async function seed(o: { connect: (token?: string) => Promise<MarketClient>; pairings: string[]; hubDir: string; log: (l: string) => void }): Promise<void> {
+async function seed(o: {
+  connect: (token?: string) => Promise<MarketClient>
+  pairings: string[]
+  hubDir: string
+  log: (l: string) => void
+}): Promise<void> {
   o.log('seeding accounts, provider machines and machines (booting real guests under TCG takes a little while)…')
   const anon = await o.connect()
-  const login = async (user: string, password: string) => (await anon.call('login', { username: user, password })).token as string
-  await anon.call('signup', { username: DEMO_BUYER.user, type: 'buyer', email: 'demo@example.org', password: DEMO_BUYER.password })
+  const login = async (user: string, password: string) =>
+    (await anon.call('login', { username: user, password })).token as string
+  await anon.call('signup', {
+    username: DEMO_BUYER.user,
+    type: 'buyer',
+    email: 'demo@example.org',
+    password: DEMO_BUYER.password,
+  })
   await callAdmin(o.hubDir, 'credit', { username: DEMO_BUYER.user, amount: '1000' })
   const pmIds: string[] = []
   for (const [i, p] of DEMO_PROVIDERS.entries()) {
-    await anon.call('signup', { username: p.user, type: 'provider', email: `${p.user}@example.org`, password: PROVIDER_PASSWORD })
+    await anon.call('signup', {
+      username: p.user,
+      type: 'provider',
+      email: `${p.user}@example.org`,
+      password: PROVIDER_PASSWORD,
+    })
     const prov = await o.connect(await login(p.user, PROVIDER_PASSWORD))
-    const pm = await untilPaired(() => prov.call('pm.add', {
-      pairing: o.pairings[i], name: p.name, speedUnit: 100, speedPrice: p.speedPrice, memoryUnit: 64, memoryPrice: p.memoryPrice,
-      runningPeriod: 60, storageUnit: 1024, storagePrice: p.storagePrice, storagePeriodDays: '1',
-    }))
+    const pm = await untilPaired(() =>
+      prov.call('pm.add', {
+        pairing: o.pairings[i],
+        name: p.name,
+        speedUnit: 100,
+        speedPrice: p.speedPrice,
+        memoryUnit: 64,
+        memoryPrice: p.memoryPrice,
+        runningPeriod: 60,
+        storageUnit: 1024,
+        storagePrice: p.storagePrice,
+        storagePeriodDays: '1',
+      }),
+    )
     pmIds.push(pm.id)
     await prov.close()
   }
@@ -148,7 +215,9 @@ async function seed(o: { connect: (token?: string) => Promise<MarketClient>; pai
   await make('planned', 'linux-medium', null)
   await buyer.close()
   await anon.close()
-  o.log('seeded: buyer "demo" (password demo-password) with machines started, suspended, stopped, stored and registered; providers acme, budget, premium (password provider-password)')
+  o.log(
+    'seeded: buyer "demo" (password demo-password) with machines started, suspended, stopped, stored and registered; providers acme, budget, premium (password provider-password)',
+  )
 }
 
 export async function readDemoInfo(dir: string): Promise<unknown> {

@@ -11,11 +11,15 @@ export type Bootstrap = Array<{ host: string; port: number }> | 'public'
 export const BOOTSTRAP_NODES = 3
 
 export function parseBootstrap(text: string | undefined): Bootstrap {
-  if (!text) throw nodeError.config('no DHT bootstrap given: pass --bootstrap HOST:PORT (from `virtuoso dht`), set VIRTUOSO_BOOTSTRAP, or say "public"')
+  if (!text)
+    throw nodeError.config(
+      'no DHT bootstrap given: pass --bootstrap HOST:PORT (from `virtuoso dht`), set VIRTUOSO_BOOTSTRAP, or say "public"',
+    )
   if (text.trim() === 'public') return 'public'
   return text.split(',').map((part) => {
     const m = /^\s*([^:\s]+):(\d{1,5})\s*$/.exec(part)
-    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw nodeError.config(`bad bootstrap address "${part}": expected HOST:PORT`)
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535)
+      throw nodeError.config(`bad bootstrap address "${part}": expected HOST:PORT`)
     return { host: m[1] === 'localhost' ? '127.0.0.1' : m[1], port: Number(m[2]) }
   })
 }

@@ -17,7 +17,12 @@ export interface DialOptions {
 }
 
 /** Dials `key`; `setup` creates the channels on each attempt and returns the promise of the first one opening. */
-export async function dial<T>(dht: DHT, key: Buffer, opts: DialOptions, setup: (mux: Protomux, socket: NoiseSocket) => { opened: Promise<void>; value: T }): Promise<{ socket: NoiseSocket; value: T }> {
+export async function dial<T>(
+  dht: DHT,
+  key: Buffer,
+  opts: DialOptions,
+  setup: (mux: Protomux, socket: NoiseSocket) => { opened: Promise<void>; value: T },
+): Promise<{ socket: NoiseSocket; value: T }> {
   const deadline = Date.now() + opts.deadlineMs
   let lastError: unknown = null
   await dht.fullyBootstrapped().catch(() => {})
@@ -31,8 +36,12 @@ export async function dial<T>(dht: DHT, key: Buffer, opts: DialOptions, setup: (
       await Promise.race([
         opened,
         new Promise((_, reject) => socket.once('error', reject)),
-        new Promise((_, reject) => socket.once('close', () => reject(nodeError.closed(`opening a channel to ${opts.what}`)))),
-        new Promise((_, reject) => { timer = setTimeout(() => reject(nodeError.timeout(`opening a channel to ${opts.what}`, wait)), wait) }),
+        new Promise((_, reject) =>
+          socket.once('close', () => reject(nodeError.closed(`opening a channel to ${opts.what}`))),
+        ),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(nodeError.timeout(`opening a channel to ${opts.what}`, wait)), wait)
+        }),
       ])
       return { socket, value }
     } catch (err) {

@@ -51,12 +51,20 @@ export class Hub implements ProviderGateway {
 
   constructor(private opts: HubOptions) {}
 
-  get publicKey(): Buffer { return this.opts.keyPair.publicKey }
+  get publicKey(): Buffer {
+    return this.opts.keyPair.publicKey
+  }
 
   async start(): Promise<void> {
     this.market = await Market.open({ dir: this.opts.dir, gateway: this, clock: this.opts.clock })
     this.replica = new ReplicaServer(this.market)
-    this.migrations = new MigrationAgent({ market: this.market, gateway: this, hubKey: this.publicKey.toString('hex'), heartbeatWindowMs: this.opts.heartbeatWindowMs, log: this.opts.log })
+    this.migrations = new MigrationAgent({
+      market: this.market,
+      gateway: this,
+      hubKey: this.publicKey.toString('hex'),
+      heartbeatWindowMs: this.opts.heartbeatWindowMs,
+      log: this.opts.log,
+    })
     this.market.migrator = this.migrations
     await this.runDaemon('billing', () => this.market.billingPass())
     this.server = this.opts.dht.createServer((socket) => this.onConnection(socket))
@@ -96,18 +104,29 @@ export class Hub implements ProviderGateway {
     const t = setInterval(async () => {
       if (running || this.closing) return // a slow pass is never overlapped by the next one
       running = true
-      try { await this.runDaemon(name, fn) } finally { running = false }
+      try {
+        await this.runDaemon(name, fn)
+      } finally {
+        running = false
+      }
     }, ms)
     t.unref()
     this.timers.push(t)
   }
 
   private async runDaemon(name: string, fn: () => Promise<unknown>): Promise<void> {
-    try { await fn() } catch (err) { this.opts.log?.(`${name} daemon: ${(err as Error).message}`) }
+    try {
+      await fn()
+    } catch (err) {
+      this.opts.log?.(`${name} daemon: ${(err as Error).message}`)
+    }
   }
 
   private onConnection(socket: NoiseSocket): void {
-    if (this.closing) { socket.destroy(); return }
+    if (this.closing) {
+      socket.destroy()
+      return
+    }
     this.sockets.add(socket)
     socket.setKeepAlive(5000)
     socket.on('error', () => {})
@@ -148,20 +167,29 @@ export class Hub implements ProviderGateway {
     if (method === 'hello') return { market: this.publicKey.toString('hex'), protocols: Object.values(PROTOCOLS) }
     // Console tickets are signed with the hub's key, so these methods get the hub, not just the market.
     if (Object.prototype.hasOwnProperty.call(consoleMethods, method)) {
-      return consoleMethods[method].run({ market: this.market, keyPair: this.opts.keyPair, gateway: this }, this.identify(token), params)
+      return consoleMethods[method].run(
+        { market: this.market, keyPair: this.opts.keyPair, gateway: this },
+        this.identify(token),
+        params,
+      )
     }
     const m = Object.prototype.hasOwnProperty.call(methods, method) ? methods[method] : undefined
     if (!m) throw nodeError.unknownMethod(method)
     const who = m.auth === 'none' ? (token ? this.identify(token, true) : null) : this.identify(token)
-    if (m.auth === 'buyer' && who?.type !== 'buyer') throw new VirtuosoError('MARKET_FORBIDDEN', `only buyers may ${method}; you are logged in as a ${who?.type}`)
-    if (m.auth === 'provider' && who?.type !== 'provider') throw new VirtuosoError('MARKET_FORBIDDEN', `only providers may ${method}; you are logged in as a ${who?.type}`)
+    if (m.auth === 'buyer' && who?.type !== 'buyer')
+      throw new VirtuosoError('MARKET_FORBIDDEN', `only buyers may ${method}; you are logged in as a ${who?.type}`)
+    if (m.auth === 'provider' && who?.type !== 'provider')
+      throw new VirtuosoError('MARKET_FORBIDDEN', `only providers may ${method}; you are logged in as a ${who?.type}`)
     return m.run(this.market, who, params)
   }
 
   private async nodeCall(nodeKey: string, channel: RpcChannel, method: string, params: unknown): Promise<unknown> {
     if (method === 'node.hello') {
       const p = params as any
-      const result = await this.market.nodeHello(nodeKey, { info: p?.info, pairingCodeHash: p?.pairingCodeHash ?? null })
+      const result = await this.market.nodeHello(nodeKey, {
+        info: p?.info,
+        pairingCodeHash: p?.pairingCodeHash ?? null,
+      })
       const old = this.nodes.get(nodeKey)
       if (old && old !== channel) old.close() // a restarted node replaces its stale connection
       this.nodes.set(nodeKey, channel)

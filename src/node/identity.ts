@@ -10,7 +10,11 @@ export async function loadIdentity(dir: string): Promise<KeyPair> {
   await mkdir(dir, { recursive: true, mode: 0o700 })
   const file = join(dir, 'identity.json')
   let text: string | null = null
-  try { text = await readFile(file, 'utf8') } catch (err: any) { if (err.code !== 'ENOENT') throw err }
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err: any) {
+    if (err.code !== 'ENOENT') throw err
+  }
   if (text !== null) {
     try {
       const j = JSON.parse(text)
@@ -18,11 +22,14 @@ export async function loadIdentity(dir: string): Promise<KeyPair> {
       if (kp.publicKey.length !== 32 || kp.secretKey.length !== 64) throw new Error('wrong key length')
       return kp
     } catch (err) {
-      throw nodeError.config(`${file} is damaged (${(err as Error).message}); restore it from a backup, or move it away to make a new identity (a hub gets a new market key)`)
+      throw nodeError.config(
+        `${file} is damaged (${(err as Error).message}); restore it from a backup, or move it away to make a new identity (a hub gets a new market key)`,
+      )
     }
   }
   const kp = DHT.keyPair()
-  const made = JSON.stringify({ publicKey: kp.publicKey.toString('hex'), secretKey: kp.secretKey.toString('hex') }) + '\n'
+  const made =
+    JSON.stringify({ publicKey: kp.publicKey.toString('hex'), secretKey: kp.secretKey.toString('hex') }) + '\n'
   const kept = await writeOnceAtomic(file, made)
   await chmod(file, 0o600)
   return kept === made ? kp : loadIdentity(dir) // another caller made it first: use theirs

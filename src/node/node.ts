@@ -51,33 +51,73 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   let pairingCode: string | null = null
   try {
     if (opts.hub) {
-      const hubOpts: HubOptions = { dir: join(opts.data, 'hub'), dht, keyPair, log: opts.log, billingIntervalMs: opts.billingIntervalMs, priceIntervalMs: opts.priceIntervalMs, heartbeatWindowMs: opts.heartbeatWindowMs }
+      const hubOpts: HubOptions = {
+        dir: join(opts.data, 'hub'),
+        dht,
+        keyPair,
+        log: opts.log,
+        billingIntervalMs: opts.billingIntervalMs,
+        priceIntervalMs: opts.priceIntervalMs,
+        heartbeatWindowMs: opts.heartbeatWindowMs,
+      }
       hub = new Hub(hubOpts)
       await hub.start()
       closers.unshift(() => hub!.close())
     }
     const marketKey = opts.market ?? (opts.hub && opts.provide ? keyPair.publicKey : undefined)
     if (marketKey) {
-      if (opts.hub && !marketKey.equals(keyPair.publicKey)) throw nodeError.config('a hub provides only to its own market: drop --market or --hub')
+      if (opts.hub && !marketKey.equals(keyPair.publicKey))
+        throw nodeError.config('a hub provides only to its own market: drop --market or --hub')
       // A node that is both dials its own key with a second key pair: one Noise key = one role.
       const providerKeys = opts.hub ? await loadIdentity(join(opts.data, 'provider')) : keyPair
       // The test driver writes real (sparse) disk files so migration has something to move.
-      const hv = await Hypervisor.open({ driver: opts.hv ?? 'qemu', dir: join(opts.data, 'machines'), db: join(opts.data, 'hv-state'), accel: opts.accel, test: { writeFiles: true } })
+      const hv = await Hypervisor.open({
+        driver: opts.hv ?? 'qemu',
+        dir: join(opts.data, 'machines'),
+        db: join(opts.data, 'hv-state'),
+        accel: opts.accel,
+        test: { writeFiles: true },
+      })
       closers.unshift(() => hv.close())
       let consoleSvc: ConsoleService | null = null
       const migration: MigrationServer = new MigrationServer({
-        dht, keyPair: providerKeys, hv, log: opts.log, faults: migrationFaults(),
+        dht,
+        keyPair: providerKeys,
+        hv,
+        log: opts.log,
+        faults: migrationFaults(),
         closeConsole: (vmId) => consoleSvc?.screens.migrate(vmId),
-        sshAddress: () => { const i = consoleSvc?.info(); return i?.sshHost && i.sshPort ? { host: i.sshHost, port: i.sshPort } : null },
+        sshAddress: () => {
+          const i = consoleSvc?.info()
+          return i?.sshHost && i.sshPort ? { host: i.sshHost, port: i.sshPort } : null
+        },
       })
       // Console before the agent: its hello tells the hub where the SSH console listens.
-      consoleSvc = new ConsoleService({ dht, keyPair: providerKeys, marketKey, hv, dataDir: join(opts.data, 'console'), ssh: opts.ssh, log: opts.log, onPeer: (mux) => migration.onPeer(mux) })
+      consoleSvc = new ConsoleService({
+        dht,
+        keyPair: providerKeys,
+        marketKey,
+        hv,
+        dataDir: join(opts.data, 'console'),
+        ssh: opts.ssh,
+        log: opts.log,
+        onPeer: (mux) => migration.onPeer(mux),
+      })
       await consoleSvc.start()
       consoleSvc.ssh?.addCredential(migration.sshCredential()) // SCP uses the provider's one SSH port
       const svc = consoleSvc
       closers.unshift(() => svc.close())
       pairingCode = newPairingCode()
-      provider = new ProviderAgent({ dht, keyPair: providerKeys, marketKey, hv, pairingCode, log: opts.log, console: consoleSvc, migration })
+      provider = new ProviderAgent({
+        dht,
+        keyPair: providerKeys,
+        marketKey,
+        hv,
+        pairingCode,
+        log: opts.log,
+        console: consoleSvc,
+        migration,
+      })
       provider.start()
       closers.unshift(() => provider!.close())
     }
@@ -100,5 +140,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
 function migrationFaults(): MigrationFaults | undefined {
   const raw = process.env.VIRTUOSO_VMMP_FAULTS
   if (!raw) return undefined
-  try { return JSON.parse(raw) as MigrationFaults } catch { throw nodeError.config('VIRTUOSO_VMMP_FAULTS is not JSON') }
+  try {
+    return JSON.parse(raw) as MigrationFaults
+  } catch {
+    throw nodeError.config('VIRTUOSO_VMMP_FAULTS is not JSON')
+  }
 }

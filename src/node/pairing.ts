@@ -16,5 +16,7 @@ export function normalizePairingCode(code: string): string {
 }
 
 export function hashPairingCode(code: string): string {
-  return createHash('sha256').update('virtuoso-pairing:' + normalizePairingCode(code)).digest('hex')
+  return createHash('sha256')
+    .update('virtuoso-pairing:' + normalizePairingCode(code))
+    .digest('hex')
 }

@@ -49,7 +49,9 @@ export class ProviderAgent {
     this.connected = new Promise((resolve) => (this.connectedOnce = resolve))
   }
 
-  get nodeKey(): string { return this.opts.keyPair.publicKey.toString('hex') }
+  get nodeKey(): string {
+    return this.opts.keyPair.publicKey.toString('hex')
+  }
 
   start(): void {
     this.dial()
@@ -82,21 +84,31 @@ export class ProviderAgent {
     // A connection that reports open but never opens its channel is redialed (see dial.ts).
     const stuck = setTimeout(() => socket.destroy(), DEFAULT_ATTEMPT_MS)
     socket.once('close', () => clearTimeout(stuck))
-    control.opened.then(async () => {
-      clearTimeout(stuck)
-      const info = { ...(await this.opts.hv.info()), ...this.opts.console?.helloInfo() }
-      const res = await control.request<{ pmId: string | null }>('node.hello', { info, pairingCodeHash: hashPairingCode(this.opts.pairingCode) })
-      this.control = control
-      this.retry = this.opts.retryMs ?? 500
-      if (res.pmId !== this.pmId || !this.helloed) this.opts.log?.(res.pmId ? `bound to the market as physical machine ${res.pmId}` : 'connected to the hub; not yet added to a provider account')
-      this.pmId = res.pmId
-      this.helloed = true
-      this.connectedOnce()
-      this.watchHub(control, socket)
-    }).catch((err) => {
-      this.opts.log?.(`hub refused this node: ${(err as Error).message}`)
-      socket.destroy()
-    })
+    control.opened
+      .then(async () => {
+        clearTimeout(stuck)
+        const info = { ...(await this.opts.hv.info()), ...this.opts.console?.helloInfo() }
+        const res = await control.request<{ pmId: string | null }>('node.hello', {
+          info,
+          pairingCodeHash: hashPairingCode(this.opts.pairingCode),
+        })
+        this.control = control
+        this.retry = this.opts.retryMs ?? 500
+        if (res.pmId !== this.pmId || !this.helloed)
+          this.opts.log?.(
+            res.pmId
+              ? `bound to the market as physical machine ${res.pmId}`
+              : 'connected to the hub; not yet added to a provider account',
+          )
+        this.pmId = res.pmId
+        this.helloed = true
+        this.connectedOnce()
+        this.watchHub(control, socket)
+      })
+      .catch((err) => {
+        this.opts.log?.(`hub refused this node: ${(err as Error).message}`)
+        socket.destroy()
+      })
   }
 
   /** A hub killed with SIGKILL leaves this connection silent for about a minute before HyperDHT
@@ -117,20 +129,34 @@ export class ProviderAgent {
     if (method.startsWith('console.') && this.opts.console) return this.opts.console.command(method, params)
     if (method.startsWith('migration.') && this.opts.migration) return this.opts.migration.command(method, params)
     switch (method) {
-      case 'info': return hv.info()
-      case 'vm.list': return hv.list()
+      case 'info':
+        return hv.info()
+      case 'vm.list':
+        return hv.list()
       case 'vm.create': {
         if (typeof p.version !== 'number') throw nodeError.badFrame('vm.create needs the version before the action')
         await hv.create(id, p.config, { version: p.version })
         return { version: (await hv.register(id)).version }
       }
-      case 'vm.start': await this.checkVersion(id, p.version); return { version: (await hv.start(id)).version }
-      case 'vm.stop': await this.checkVersion(id, p.version); return { version: (await hv.stop(id)).version }
-      case 'vm.suspend': await this.checkVersion(id, p.version); return { version: (await hv.suspend(id)).version }
-      case 'vm.resume': await this.checkVersion(id, p.version); return { version: (await hv.resume(id)).version }
-      case 'vm.delete': await hv.delete(id); return {}
-      case 'vm.status': return hv.get(id)
-      default: throw nodeError.unknownMethod(method)
+      case 'vm.start':
+        await this.checkVersion(id, p.version)
+        return { version: (await hv.start(id)).version }
+      case 'vm.stop':
+        await this.checkVersion(id, p.version)
+        return { version: (await hv.stop(id)).version }
+      case 'vm.suspend':
+        await this.checkVersion(id, p.version)
+        return { version: (await hv.suspend(id)).version }
+      case 'vm.resume':
+        await this.checkVersion(id, p.version)
+        return { version: (await hv.resume(id)).version }
+      case 'vm.delete':
+        await hv.delete(id)
+        return {}
+      case 'vm.status':
+        return hv.get(id)
+      default:
+        throw nodeError.unknownMethod(method)
     }
   }
 

@@ -10,7 +10,12 @@ import { nodeError } from './errors.ts'
 /** Changes sent per event frame: keeps frames well under the RPC body limit. */
 export const CHANGES_PER_FRAME = 500
 
-interface Subscriber { channel: RpcChannel; who: Identity | null; ready: boolean; queue: Change[] }
+interface Subscriber {
+  channel: RpcChannel
+  who: Identity | null
+  ready: boolean
+  queue: Change[]
+}
 
 export class ReplicaServer {
   private subs = new Map<RpcChannel, Subscriber>()
@@ -41,11 +46,13 @@ export class ReplicaServer {
     let last: number
     if (backlog) {
       const mine = backlog.filter((c) => visibleTo(c, who))
-      for (let i = 0; i < mine.length; i += CHANGES_PER_FRAME) channel.event('changes', mine.slice(i, i + CHANGES_PER_FRAME))
+      for (let i = 0; i < mine.length; i += CHANGES_PER_FRAME)
+        channel.event('changes', mine.slice(i, i + CHANGES_PER_FRAME))
       last = backlog.length ? backlog[backlog.length - 1].seq : since
     } else {
       const snap = await this.market.snapshot(who)
-      for (let i = 0; i < snap.rows.length; i += CHANGES_PER_FRAME) channel.event('snapshot', snap.rows.slice(i, i + CHANGES_PER_FRAME))
+      for (let i = 0; i < snap.rows.length; i += CHANGES_PER_FRAME)
+        channel.event('snapshot', snap.rows.slice(i, i + CHANGES_PER_FRAME))
       last = snap.seq
     }
     sub.ready = true

@@ -6,7 +6,14 @@ import type Protomux from 'protomux'
 import type { Channel, Message } from 'protomux'
 import { errorInfo, VirtuosoError } from '../errors.ts'
 import { nodeError } from './errors.ts'
-import { eventEncoding, requestEncoding, responseEncoding, type EventFrame, type RequestFrame, type ResponseFrame } from './wire.ts'
+import {
+  eventEncoding,
+  requestEncoding,
+  responseEncoding,
+  type EventFrame,
+  type RequestFrame,
+  type ResponseFrame,
+} from './wire.ts'
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
 /** Bodies larger than this are refused: no market message needs more, and it bounds memory per peer. */
@@ -52,15 +59,24 @@ export class RpcChannel extends EventEmitter {
     this.onEvent = opts.onEvent
     let markOpen!: () => void
     let markFailed!: (e: unknown) => void
-    this.opened = new Promise<void>((resolve, reject) => { markOpen = resolve; markFailed = reject })
+    this.opened = new Promise<void>((resolve, reject) => {
+      markOpen = resolve
+      markFailed = reject
+    })
     this.opened.catch(() => {})
     const channel = mux.createChannel({
       protocol: opts.protocol,
-      onopen: () => { markOpen(); opts.onOpen?.() },
+      onopen: () => {
+        markOpen()
+        opts.onOpen?.()
+      },
       onclose: () => {
         this.closed = true
         markFailed(nodeError.closed(`opening ${opts.protocol}`))
-        for (const p of this.pending.values()) { clearTimeout(p.timer); p.reject(nodeError.closed(p.method)) }
+        for (const p of this.pending.values()) {
+          clearTimeout(p.timer)
+          p.reject(nodeError.closed(p.method))
+        }
         this.pending.clear()
         opts.onClose?.()
         this.emit('close')
@@ -74,10 +90,15 @@ export class RpcChannel extends EventEmitter {
     channel.open()
   }
 
-  request<T = any>(method: string, params: unknown = {}, opts: { token?: string; timeoutMs?: number } = {}): Promise<T> {
+  request<T = any>(
+    method: string,
+    params: unknown = {},
+    opts: { token?: string; timeoutMs?: number } = {},
+  ): Promise<T> {
     if (this.closed) return Promise.reject(nodeError.closed(method))
     const body = JSON.stringify(params ?? {})
-    if (Buffer.byteLength(body) > MAX_BODY_BYTES) return Promise.reject(nodeError.tooLarge(Buffer.byteLength(body), MAX_BODY_BYTES))
+    if (Buffer.byteLength(body) > MAX_BODY_BYTES)
+      return Promise.reject(nodeError.tooLarge(Buffer.byteLength(body), MAX_BODY_BYTES))
     const id = this.nextId++
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs
     return new Promise<T>((resolve, reject) => {
@@ -104,9 +125,14 @@ export class RpcChannel extends EventEmitter {
     let result: unknown
     try {
       if (!this.handler) throw nodeError.unknownMethod(m.method)
-      if (Buffer.byteLength(m.body) > MAX_BODY_BYTES) throw nodeError.tooLarge(Buffer.byteLength(m.body), MAX_BODY_BYTES)
+      if (Buffer.byteLength(m.body) > MAX_BODY_BYTES)
+        throw nodeError.tooLarge(Buffer.byteLength(m.body), MAX_BODY_BYTES)
       let params: unknown
-      try { params = JSON.parse(m.body) } catch { throw nodeError.badFrame('the request body is not JSON') }
+      try {
+        params = JSON.parse(m.body)
+      } catch {
+        throw nodeError.badFrame('the request body is not JSON')
+      }
       result = await this.handler(m.method, params, m.token)
     } catch (err) {
       ok = false
@@ -122,14 +148,28 @@ export class RpcChannel extends EventEmitter {
     this.pending.delete(m.id)
     clearTimeout(p.timer)
     let body: any
-    try { body = JSON.parse(m.body) } catch { return p.reject(nodeError.badFrame('the response body is not JSON')) }
+    try {
+      body = JSON.parse(m.body)
+    } catch {
+      return p.reject(nodeError.badFrame('the response body is not JSON'))
+    }
     if (m.ok) p.resolve(body)
-    else p.reject(new VirtuosoError(typeof body?.code === 'string' ? body.code : 'INTERNAL', String(body?.message ?? 'unknown error')))
+    else
+      p.reject(
+        new VirtuosoError(
+          typeof body?.code === 'string' ? body.code : 'INTERNAL',
+          String(body?.message ?? 'unknown error'),
+        ),
+      )
   }
 
   private onEventFrame(m: EventFrame): void {
     let data: unknown
-    try { data = JSON.parse(m.body) } catch { return }
+    try {
+      data = JSON.parse(m.body)
+    } catch {
+      return
+    }
     this.onEvent?.(m.name, data)
     this.emit('event', m.name, data)
   }

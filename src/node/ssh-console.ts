@@ -25,7 +25,10 @@ export const MAX_TRIES_PER_CONNECTION = 3
 export const HOST_KEY_FILE = 'ssh_host_ed25519_key'
 
 /** What a credential grants: `kind` picks the handler, `subject` is what it is for (a machine id). */
-export interface SshGrant { kind: string; subject: string }
+export interface SshGrant {
+  kind: string
+  subject: string
+}
 
 export interface SshCredential {
   kind: string
@@ -50,7 +53,11 @@ export interface SshConsoleOptions {
   log?: (line: string) => void
 }
 
-export interface HostKey { privateKey: string; publicKey: string; fingerprint: string }
+export interface HostKey {
+  privateKey: string
+  publicKey: string
+  fingerprint: string
+}
 
 /** The host key, made once and kept (mode 0600): clients pin it, so it must survive restarts. */
 export async function loadHostKey(dir: string): Promise<HostKey> {
@@ -65,7 +72,11 @@ export async function loadHostKey(dir: string): Promise<HostKey> {
   }
   await chmod(file, 0o600)
   const parsed = ssh2.utils.parseKey(privateKey)
-  if (parsed instanceof Error) throw Object.assign(new Error(`${file} is not a usable host key (${parsed.message}); move it away to make a new one`), { code: 'NODE_CONFIG' })
+  if (parsed instanceof Error)
+    throw Object.assign(
+      new Error(`${file} is not a usable host key (${parsed.message}); move it away to make a new one`),
+      { code: 'NODE_CONFIG' },
+    )
   const key = Array.isArray(parsed) ? parsed[0] : parsed
   const blob = key.getPublicSSH()
   return { privateKey, publicKey: `${key.type} ${blob.toString('base64')}`, fingerprint: sshFingerprint(blob) }
@@ -88,19 +99,28 @@ export class SshConsoleServer {
     this.credentials = [consoleCredential(opts.screens, opts.passwords), ...(opts.credentials ?? [])]
   }
 
-  get fingerprint(): string | null { return this.hostKey?.fingerprint ?? null }
+  get fingerprint(): string | null {
+    return this.hostKey?.fingerprint ?? null
+  }
 
   /** Add a credential kind while running (e.g. a migration's one-time login). */
-  addCredential(c: SshCredential): void { this.credentials.push(c) }
+  addCredential(c: SshCredential): void {
+    this.credentials.push(c)
+  }
 
   async start(): Promise<{ host: string; port: number; fingerprint: string }> {
     this.hostKey = await loadHostKey(this.opts.dataDir)
-    const server = new ssh2.Server({ hostKeys: [this.hostKey.privateKey], ident: 'virtuoso-console' }, (client) => this.onClient(client))
+    const server = new ssh2.Server({ hostKeys: [this.hostKey.privateKey], ident: 'virtuoso-console' }, (client) =>
+      this.onClient(client),
+    )
     this.server = server
     const host = this.opts.host ?? DEFAULT_SSH_HOST
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
-      server.listen(this.opts.port ?? 0, host, () => { server.off('error', reject); resolve() })
+      server.listen(this.opts.port ?? 0, host, () => {
+        server.off('error', reject)
+        resolve()
+      })
     })
     this.port = (server.address() as { port: number }).port
     return { host, port: this.port, fingerprint: this.hostKey.fingerprint }
@@ -121,11 +141,17 @@ export class SshConsoleServer {
     client.on('authentication', (ctx: AuthContext) => {
       if (ctx.method !== 'password') return ctx.reject(['password'])
       tries++
-      void this.checkPassword(ctx.username, ctx.password).then((found) => {
-        if (found) { grant = found; return ctx.accept() }
-        ctx.reject(['password'])
-        if (tries >= MAX_TRIES_PER_CONNECTION) client.end()
-      }, () => ctx.reject(['password']))
+      void this.checkPassword(ctx.username, ctx.password).then(
+        (found) => {
+          if (found) {
+            grant = found
+            return ctx.accept()
+          }
+          ctx.reject(['password'])
+          if (tries >= MAX_TRIES_PER_CONNECTION) client.end()
+        },
+        () => ctx.reject(['password']),
+      )
     })
     client.on('ready', () => {
       if (!grant) return client.end()
@@ -138,7 +164,10 @@ export class SshConsoleServer {
     const now = Date.now()
     for (const c of this.credentials) {
       const g = await c.check(username, password).catch(() => null)
-      if (g) { this.failures.delete(username); return { g, c } }
+      if (g) {
+        this.failures.delete(username)
+        return { g, c }
+      }
     }
     // Slow guessing down: the wait grows with each failure on this user, whatever connection it uses.
     const prev = this.failures.get(username)
@@ -188,12 +217,26 @@ function serveConsoleSession(vmId: string, session: Session, client: Connection,
       ch.end()
       setTimeout(() => client.end(), 100).unref()
     }
-    screens.get(vmId).then((screen) => {
-      if (over) return
-      const a = screen.attach({ write: (b) => { if (!over) ch.write(b) }, close: (reason) => hangUp(reason.message, 0) }, size)
-      attachment = a
-      ch.on('data', (d: Buffer) => a.input(d))
-      ch.on('close', () => { over = true; a.detach() })
-    }, (err) => hangUp(errorInfo(err).message, 1))
+    screens.get(vmId).then(
+      (screen) => {
+        if (over) return
+        const a = screen.attach(
+          {
+            write: (b) => {
+              if (!over) ch.write(b)
+            },
+            close: (reason) => hangUp(reason.message, 0),
+          },
+          size,
+        )
+        attachment = a
+        ch.on('data', (d: Buffer) => a.input(d))
+        ch.on('close', () => {
+          over = true
+          a.detach()
+        })
+      },
+      (err) => hangUp(errorInfo(err).message, 1),
+    )
   })
 }

@@ -3,9 +3,21 @@
 // a JSON result or a JSON error {code, message}; an event is pushed without a request.
 import c from 'compact-encoding'
 
-export interface RequestFrame { id: number; method: string; token: string; body: string }
-export interface ResponseFrame { id: number; ok: boolean; body: string }
-export interface EventFrame { name: string; body: string }
+export interface RequestFrame {
+  id: number
+  method: string
+  token: string
+  body: string
+}
+export interface ResponseFrame {
+  id: number
+  ok: boolean
+  body: string
+}
+export interface EventFrame {
+  name: string
+  body: string
+}
 
 type State = { start: number; end: number; buffer: Uint8Array | null }
 
@@ -23,7 +35,12 @@ export const requestEncoding = {
     c.string.encode(state, m.body)
   },
   decode(state: State): RequestFrame {
-    return { id: c.uint.decode(state), method: c.string.decode(state), token: c.string.decode(state), body: c.string.decode(state) }
+    return {
+      id: c.uint.decode(state),
+      method: c.string.decode(state),
+      token: c.string.decode(state),
+      body: c.string.decode(state),
+    }
   },
 }
 

@@ -34,7 +34,11 @@ export const VIEWS: Array<{ name: ViewName; key: string; title: string }> = [
 ]
 
 /** What `login` answers (the market names the identity `user`; early builds said `identity`). */
-export interface Session { token: string; expires?: number; user: Identity }
+export interface Session {
+  token: string
+  expires?: number
+  user: Identity
+}
 
 export interface AppProps {
   api: MarketApi
@@ -78,7 +82,10 @@ function Root(p: AppProps): React.JSX.Element {
   const [view, setView] = useState<ViewName>(p.initialView ?? 'market')
   const [consoleVm, setConsoleVm] = useState<string | null>(null)
   const [selectedVm, setSelectedVm] = useState<string | null>(null)
-  const openConsole = useMemo(() => (p.openConsole !== undefined ? p.openConsole : consoleOpener(p.api as DialingApi)), [p.api, p.openConsole])
+  const openConsole = useMemo(
+    () => (p.openConsole !== undefined ? p.openConsole : consoleOpener(p.api as DialingApi)),
+    [p.api, p.openConsole],
+  )
   const [registerConfig, setRegisterConfig] = useState<string | null>(null)
   const [configSearch, setConfigSearch] = useState<ConfigRow | null>(null)
   const [feedError, setFeedError] = useState<string | null>(null)
@@ -89,16 +96,28 @@ function Root(p: AppProps): React.JSX.Element {
   // A saved token: ask who it belongs to; an expired one just shows the login screen.
   useEffect(() => {
     if (me || !p.api.token) return
-    p.api.call<Identity>('whoami').then((r) => { setMe({ username: r.username, type: r.type }); setChecking(false) }, () => { p.api.token = ''; setChecking(false) })
+    p.api.call<Identity>('whoami').then(
+      (r) => {
+        setMe({ username: r.username, type: r.type })
+        setChecking(false)
+      },
+      () => {
+        p.api.token = ''
+        setChecking(false)
+      },
+    )
   }, [])
 
-  const begin = useCallback(async (res: unknown) => {
-    const s = sessionOf(res)
-    p.api.token = s.token
-    await p.onSession?.(s)
-    setView('market')
-    setMe(s.user)
-  }, [p.api, p.onSession])
+  const begin = useCallback(
+    async (res: unknown) => {
+      const s = sessionOf(res)
+      p.api.token = s.token
+      await p.onSession?.(s)
+      setView('market')
+      setMe(s.user)
+    },
+    [p.api, p.onSession],
+  )
 
   const login = (user: string, password: string) => p.api.call('login', { username: user, password }).then(begin)
   const signup = async (v: SignupValues) => {
@@ -113,12 +132,24 @@ function Root(p: AppProps): React.JSX.Element {
     setScreen('login')
   }
 
-  const go = (v: ViewName) => { setView(v); setConfigSearch(null); setRegisterConfig(null) }
+  const go = (v: ViewName) => {
+    setView(v)
+    setConfigSearch(null)
+    setRegisterConfig(null)
+  }
   const global: KeyAction[] = me
     ? [
         // The tabs line names the view keys: the hint bar gives them one item.
         // View 6 opens the console of the machine selected in Machines.
-        ...VIEWS.map((v) => ({ key: v.key, description: v.title, run: () => { if (v.name === 'console' && selectedVm) setConsoleVm(selectedVm); go(v.name) }, hidden: true })),
+        ...VIEWS.map((v) => ({
+          key: v.key,
+          description: v.title,
+          run: () => {
+            if (v.name === 'console' && selectedVm) setConsoleVm(selectedVm)
+            go(v.name)
+          },
+          hidden: true,
+        })),
         { key: '1-6', description: 'views', run: () => {} },
         { key: 'L', description: 'logout', run: logout },
         { key: 'q', description: 'quit', run: p.onQuit },
@@ -128,17 +159,28 @@ function Root(p: AppProps): React.JSX.Element {
   const header = (
     <Box flexDirection="column">
       <Text wrap="truncate">
-        <Text color={tone('accent')} bold>Virtuoso</Text>
-        {me ? <Text>  {me.username} ({me.type})  balance <Text bold>{d.balance === null ? '…' : money(d.balance)}</Text></Text> : null}
-        {p.market ? <Text color={tone('muted')}>  market {shortId(p.market)}</Text> : null}
-        {p.readOnly ? <Text color={tone('warn')}>  [read-only]</Text> : null}
-        {me && !d.ready ? <Text color={tone('muted')}>  syncing…</Text> : null}
-        {feedError ? <Text color={tone('error')}>  feed: {feedError}</Text> : null}
+        <Text color={tone('accent')} bold>
+          Virtuoso
+        </Text>
+        {me ? (
+          <Text>
+            {`  ${me.username} (${me.type})  balance `}
+            <Text bold>{d.balance === null ? '…' : money(d.balance)}</Text>
+          </Text>
+        ) : null}
+        {p.market ? <Text color={tone('muted')}>{`  market ${shortId(p.market)}`}</Text> : null}
+        {p.readOnly ? <Text color={tone('warn')}>{'  [read-only]'}</Text> : null}
+        {me && !d.ready ? <Text color={tone('muted')}>{'  syncing…'}</Text> : null}
+        {feedError ? <Text color={tone('error')}>{`  feed: ${feedError}`}</Text> : null}
       </Text>
       {me && (
         <Text wrap="truncate">
           {VIEWS.map((v) => (
-            <Text key={v.name} inverse={v.name === view} color={v.name === view ? undefined : tone('muted')}>{` ${v.key} ${v.title} `}</Text>
+            <Text
+              key={v.name}
+              inverse={v.name === view}
+              color={v.name === view ? undefined : tone('muted')}
+            >{` ${v.key} ${v.title} `}</Text>
           ))}
         </Text>
       )}
@@ -148,18 +190,51 @@ function Root(p: AppProps): React.JSX.Element {
 
   let body: React.ReactNode
   if (!me) {
-    body = checking
-      ? <Text color={tone('muted')}>checking the saved session…</Text>
-      : screen === 'login'
-        ? <Login width={width} market={p.market} onLogin={login} onSignup={() => setScreen('signup')} onQuit={p.onQuit} />
-        : <Signup width={width} onSignup={signup} onLogin={() => setScreen('login')} />
+    body = checking ? (
+      <Text color={tone('muted')}>checking the saved session…</Text>
+    ) : screen === 'login' ? (
+      <Login width={width} market={p.market} onLogin={login} onSignup={() => setScreen('signup')} onQuit={p.onQuit} />
+    ) : (
+      <Signup width={width} onSignup={signup} onLogin={() => setScreen('login')} />
+    )
   } else {
-    body = <ViewBody {...{ p, d, view, width, height: bodyHeight, now, call: market.call, consoleVm, setConsoleVm, setSelectedVm, openConsole, go, registerConfig, setRegisterConfig, configSearch, setConfigSearch }} />
+    body = (
+      <ViewBody
+        {...{
+          p,
+          d,
+          view,
+          width,
+          height: bodyHeight,
+          now,
+          call: market.call,
+          consoleVm,
+          setConsoleVm,
+          setSelectedVm,
+          openConsole,
+          go,
+          registerConfig,
+          setRegisterConfig,
+          configSearch,
+          setConfigSearch,
+        }}
+      />
+    )
   }
 
   return (
-    <Frame width={width} readOnly={p.readOnly} globalActions={global} header={header} viewKey={me ? view : screen} hintRows={2} onInterrupt={p.onQuit}>
-      <Box height={bodyHeight} flexDirection="column" overflow="hidden">{body}</Box>
+    <Frame
+      width={width}
+      readOnly={p.readOnly}
+      globalActions={global}
+      header={header}
+      viewKey={me ? view : screen}
+      hintRows={2}
+      onInterrupt={p.onQuit}
+    >
+      <Box height={bodyHeight} flexDirection="column" overflow="hidden">
+        {body}
+      </Box>
     </Frame>
   )
 }
@@ -215,37 +290,65 @@ function ViewBody(b: BodyProps): React.JSX.Element {
           accountType={me.type}
           width={width}
           height={height}
-          onRegister={(c) => { b.go('machines'); b.setRegisterConfig(c.name) }}
+          onRegister={(c) => {
+            b.go('machines')
+            b.setRegisterConfig(c.name)
+          }}
           onSearch={(c) => b.setConfigSearch(c)}
         />
       )
     case 'machines':
-      return me.type === 'buyer'
-        ? (
-          <BuyerMachines
-            key={b.registerConfig ?? ''}
-            vms={d.vms}
-            pmById={d.pmById}
-            configs={d.configs}
-            width={width}
-            height={height}
-            call={b.call}
-            registerConfig={b.registerConfig}
-            onConsole={(v) => { b.setConsoleVm(v.id); b.go('console') }}
-            onSelect={(v) => b.setSelectedVm(v?.id ?? null)}
-            onWatchMigration={() => b.go('migrations')}
-          />
-        )
-        : <ProviderMachines pms={myPms} vms={d.vms} online={d.online} width={width} height={height} call={b.call} />
+      return me.type === 'buyer' ? (
+        <BuyerMachines
+          key={b.registerConfig ?? ''}
+          vms={d.vms}
+          pmById={d.pmById}
+          configs={d.configs}
+          width={width}
+          height={height}
+          call={b.call}
+          registerConfig={b.registerConfig}
+          onConsole={(v) => {
+            b.setConsoleVm(v.id)
+            b.go('console')
+          }}
+          onSelect={(v) => b.setSelectedVm(v?.id ?? null)}
+          onWatchMigration={() => b.go('migrations')}
+        />
+      ) : (
+        <ProviderMachines pms={myPms} vms={d.vms} online={d.online} width={width} height={height} call={b.call} />
+      )
     case 'account':
-      return <Account me={me} balance={d.balance} vms={d.vms} pms={myPms} ledger={d.ledger} now={b.now} width={width} height={height} />
+      return (
+        <Account
+          me={me}
+          balance={d.balance}
+          vms={d.vms}
+          pms={myPms}
+          ledger={d.ledger}
+          now={b.now}
+          width={width}
+          height={height}
+        />
+      )
     case 'migrations':
-      return <Migrations migrations={d.migrations} vms={d.vms} pmById={d.pmById} now={b.now} width={width} height={height} />
+      return (
+        <Migrations migrations={d.migrations} vms={d.vms} pmById={d.pmById} now={b.now} width={width} height={height} />
+      )
     case 'log':
       return <Log events={d.events} now={b.now} width={width} height={height} />
     case 'console': {
       const vm = d.vms.find((v) => v.id === b.consoleVm) ?? null
-      return <Console vm={vm} pm={vm?.pmId ? d.pmById.get(vm.pmId) : undefined} width={width} height={height} open={b.openConsole} onBack={() => b.go('machines')} />
+      return (
+        <Console
+          vm={vm}
+          pm={vm?.pmId ? d.pmById.get(vm.pmId) : undefined}
+          width={width}
+          height={height}
+          open={b.openConsole}
+          onBack={() => b.go('machines')}
+        />
+      )
     }
   }
 }

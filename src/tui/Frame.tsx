@@ -25,7 +25,11 @@ export interface FrameProps {
   onInterrupt?: () => void
 }
 
-interface Status { message: string; tone: StatusTone; id: number }
+interface Status {
+  message: string
+  tone: StatusTone
+  id: number
+}
 
 export function errorMessage(err: unknown): string {
   if (err && typeof err === 'object' && 'message' in err) return String((err as any).message).split('\n')[0]
@@ -46,53 +50,79 @@ export function Frame(props: FrameProps): React.JSX.Element {
   const flashTimer = useRef<NodeJS.Timeout | undefined>(undefined)
   const flashSeq = useRef(0)
 
-  const flash = useCallback((message: string, t: StatusTone = 'info') => {
-    const id = ++flashSeq.current
-    setStatus({ message, tone: t, id })
-    clearTimeout(flashTimer.current)
-    flashTimer.current = setTimeout(() => setStatus((s) => (s?.id === id ? null : s)), props.flashMs ?? FLASH_MS)
-    flashTimer.current.unref?.()
-  }, [props.flashMs])
-
-  const execute = useCallback((a: KeyAction) => {
-    let result: unknown
-    try {
-      result = a.run()
-    } catch (err) {
-      flash(errorMessage(err), 'error')
-      return
-    }
-    if (result && typeof (result as Promise<unknown>).then === 'function') {
-      ;(result as Promise<unknown>).then((r) => { if (typeof r === 'string' && r) flash(r, 'ok') }, (err) => flash(errorMessage(err), 'error'))
-    } else if (typeof result === 'string' && result) flash(result, 'ok')
-  }, [flash])
-
-  const runAction = useCallback((a: KeyAction) => {
-    if (readOnly && (a.dangerous || a.mutates)) { flash('read-only: this session does not change the market', 'error'); return }
-    if (a.dangerous) setPending(a)
-    else execute(a)
-  }, [readOnly, execute, flash])
-
-  const api: FrameApi = useMemo(() => ({
-    readOnly,
-    inputFree: captured === 0 && !pending,
-    confirming: !!pending,
-    flash,
-    runAction,
-    setViewActions: (actions) => {
-      viewActions.current = actions
-      const sig = actionsSignature(actions)
-      if (sig !== signature.current) { signature.current = sig; setHintVersion((v) => v + 1) }
+  const flash = useCallback(
+    (message: string, t: StatusTone = 'info') => {
+      const id = ++flashSeq.current
+      setStatus({ message, tone: t, id })
+      clearTimeout(flashTimer.current)
+      flashTimer.current = setTimeout(() => setStatus((s) => (s?.id === id ? null : s)), props.flashMs ?? FLASH_MS)
+      flashTimer.current.unref?.()
     },
-    capture: (delta, hint, raw) => {
-      setCaptured((c) => Math.max(0, c + delta))
-      if (raw) setRawCaptured((c) => Math.max(0, c + delta))
-      setCaptureHint(delta > 0 ? hint : undefined)
+    [props.flashMs],
+  )
+
+  const execute = useCallback(
+    (a: KeyAction) => {
+      let result: unknown
+      try {
+        result = a.run()
+      } catch (err) {
+        flash(errorMessage(err), 'error')
+        return
+      }
+      if (result && typeof (result as Promise<unknown>).then === 'function') {
+        ;(result as Promise<unknown>).then(
+          (r) => {
+            if (typeof r === 'string' && r) flash(r, 'ok')
+          },
+          (err) => flash(errorMessage(err), 'error'),
+        )
+      } else if (typeof result === 'string' && result) flash(result, 'ok')
     },
-  }), [readOnly, captured, pending, flash, runAction])
+    [flash],
+  )
+
+  const runAction = useCallback(
+    (a: KeyAction) => {
+      if (readOnly && (a.dangerous || a.mutates)) {
+        flash('read-only: this session does not change the market', 'error')
+        return
+      }
+      if (a.dangerous) setPending(a)
+      else execute(a)
+    },
+    [readOnly, execute, flash],
+  )
+
+  const api: FrameApi = useMemo(
+    () => ({
+      readOnly,
+      inputFree: captured === 0 && !pending,
+      confirming: !!pending,
+      flash,
+      runAction,
+      setViewActions: (actions) => {
+        viewActions.current = actions
+        const sig = actionsSignature(actions)
+        if (sig !== signature.current) {
+          signature.current = sig
+          setHintVersion((v) => v + 1)
+        }
+      },
+      capture: (delta, hint, raw) => {
+        setCaptured((c) => Math.max(0, c + delta))
+        if (raw) setRawCaptured((c) => Math.max(0, c + delta))
+        setCaptureHint(delta > 0 ? hint : undefined)
+      },
+    }),
+    [readOnly, captured, pending, flash, runAction],
+  )
 
   useKeys((name) => {
-    if (name === 'ctrl+c' && rawCaptured === 0 && props.onInterrupt) { props.onInterrupt(); return }
+    if (name === 'ctrl+c' && rawCaptured === 0 && props.onInterrupt) {
+      props.onInterrupt()
+      return
+    }
     if (pending) {
       setPending(null)
       if (name === 'y' || name === 'Y') execute(pending)
@@ -104,9 +134,14 @@ export function Frame(props: FrameProps): React.JSX.Element {
     if (a) runAction(a)
   })
 
-  const hints = captured > 0 && captureHint
-    ? [captureHint]
-    : hintLines(visibleActions([...viewActions.current, ...(props.globalActions ?? [])], readOnly), props.width, props.hintRows ?? 2)
+  const hints =
+    captured > 0 && captureHint
+      ? [captureHint]
+      : hintLines(
+          visibleActions([...viewActions.current, ...(props.globalActions ?? [])], readOnly),
+          props.width,
+          props.hintRows ?? 2,
+        )
 
   return (
     <FrameContext.Provider value={api}>
@@ -115,10 +150,23 @@ export function Frame(props: FrameProps): React.JSX.Element {
         <Box flexDirection="column" flexGrow={1}>
           <ErrorBoundary resetKey={props.viewKey}>{props.children}</ErrorBoundary>
         </Box>
-        {pending
-          ? <Text color={tone('warn')} bold wrap="truncate">{confirmQuestion(pending)}</Text>
-          : <Text color={status ? tone(status.tone === 'error' ? 'error' : status.tone === 'ok' ? 'ok' : 'muted') : undefined} wrap="truncate">{status ? status.message : ' '}</Text>}
-        {hints.map((h, i) => <Text key={i} color={tone('accent')} wrap="truncate">{h}</Text>)}
+        {pending ? (
+          <Text color={tone('warn')} bold wrap="truncate">
+            {confirmQuestion(pending)}
+          </Text>
+        ) : (
+          <Text
+            color={status ? tone(status.tone === 'error' ? 'error' : status.tone === 'ok' ? 'ok' : 'muted') : undefined}
+            wrap="truncate"
+          >
+            {status ? status.message : ' '}
+          </Text>
+        )}
+        {hints.map((h, i) => (
+          <Text key={i} color={tone('accent')} wrap="truncate">
+            {h}
+          </Text>
+        ))}
       </Box>
     </FrameContext.Provider>
   )
@@ -127,12 +175,15 @@ export function Frame(props: FrameProps): React.JSX.Element {
 /** A view that throws shows its error in place of its body; the rest of the TUI keeps working. */
 class ErrorBoundary extends Component<{ children: ReactNode; resetKey?: string }, { error: Error | null }> {
   override state: { error: Error | null } = { error: null }
-  static getDerivedStateFromError(error: Error) { return { error } }
+  static getDerivedStateFromError(error: Error) {
+    return { error }
+  }
   override componentDidUpdate(prev: { resetKey?: string }) {
     if (prev.resetKey !== this.props.resetKey && this.state.error) this.setState({ error: null })
   }
   override render() {
-    if (this.state.error) return <Text>this view failed: {errorMessage(this.state.error)} (switch views to continue)</Text>
+    if (this.state.error)
+      return <Text>this view failed: {errorMessage(this.state.error)} (switch views to continue)</Text>
     return this.props.children
   }
 }

@@ -46,7 +46,15 @@ export async function runTui(opts: TuiOptions = {}): Promise<void> {
     if (!save || !market || !bootstrap) return
     const { readProfile, writeProfile } = await import('../node/profile.ts')
     const prev = (await readProfile()) ?? { market, bootstrap }
-    await writeProfile({ ...prev, market, bootstrap, user: s.user.username, type: s.user.type, token: s.token, expires: s.expires })
+    await writeProfile({
+      ...prev,
+      market,
+      bootstrap,
+      user: s.user.username,
+      type: s.user.type,
+      token: s.token,
+      expires: s.expires,
+    })
   }
   const onLogout = async () => {
     if (!save) return
@@ -57,7 +65,9 @@ export async function runTui(opts: TuiOptions = {}): Promise<void> {
   const alt = !!stdout.isTTY
   if (alt) stdout.write(ALT_SCREEN_ON)
   let quit: () => void = () => {}
-  const closed = new Promise<void>((resolve) => { client!.onClose(() => resolve()) })
+  const closed = new Promise<void>((resolve) => {
+    client!.onClose(() => resolve())
+  })
   try {
     const instance = render(
       <App
@@ -77,7 +87,10 @@ export async function runTui(opts: TuiOptions = {}): Promise<void> {
     quit = () => instance.unmount()
     // A hub that goes away ends the session: say so on the normal screen after leaving.
     let lost = false
-    void closed.then(() => { lost = true; instance.unmount() })
+    void closed.then(() => {
+      lost = true
+      instance.unmount()
+    })
     await instance.waitUntilExit()
     instance.cleanup()
     if (lost) process.stderr.write('virtuoso tui: the connection to the market closed\n')

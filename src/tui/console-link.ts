@@ -29,8 +29,19 @@ export function consoleOpener(api: DialingApi, opts: { timeoutMs?: number } = {}
   if (!api.dhtNode) return null
   return async (vmId, size) => {
     const dht = api.dhtNode
-    if (!dht) throw new VirtuosoError('TUI_CONSOLE_UNAVAILABLE', 'this session cannot dial providers; use `virtuoso console VMID`')
+    if (!dht)
+      throw new VirtuosoError(
+        'TUI_CONSOLE_UNAVAILABLE',
+        'this session cannot dial providers; use `virtuoso console VMID`',
+      )
     const t = await api.call<TicketAnswer>('console.ticket', { vmId })
-    return ConsoleSession.dial({ dht, nodeKey: Buffer.from(t.nodeKey, 'hex'), ticket: t.ticket, cols: size.cols, rows: size.rows, timeoutMs: opts.timeoutMs })
+    return ConsoleSession.dial({
+      dht,
+      nodeKey: Buffer.from(t.nodeKey, 'hex'),
+      ticket: t.ticket,
+      cols: size.cols,
+      rows: size.rows,
+      timeoutMs: opts.timeoutMs,
+    })
   }
 }

@@ -55,19 +55,27 @@ export function hintItem(a: Pick<KeyAction, 'key' | 'description' | 'dangerous'>
 }
 
 /** Hint items packed into lines of `width`, at most `maxLines` (the rest dropped with '…'). */
-export function hintLines(actions: Array<Pick<KeyAction, 'key' | 'description' | 'dangerous'>>, width: number, maxLines = 2): string[] {
+export function hintLines(
+  actions: Array<Pick<KeyAction, 'key' | 'description' | 'dangerous'>>,
+  width: number,
+  maxLines = 2,
+): string[] {
   const lines: string[] = []
   let line = ''
   for (const a of actions) {
     const item = hintItem(a)
     const next = line ? `${line}  ${item}` : item
-    if (next.length <= width) { line = next; continue }
+    if (next.length <= width) {
+      line = next
+      continue
+    }
     lines.push(line)
     line = item
     if (lines.length === maxLines) break
   }
   if (lines.length < maxLines && line) lines.push(line)
-  else if (line && lines.length === maxLines) lines[maxLines - 1] = lines[maxLines - 1].slice(0, Math.max(0, width - 2)) + ' …'
+  else if (line && lines.length === maxLines)
+    lines[maxLines - 1] = lines[maxLines - 1].slice(0, Math.max(0, width - 2)) + ' …'
   return lines
 }
 
@@ -77,5 +85,7 @@ export function confirmQuestion(a: Pick<KeyAction, 'description' | 'confirm'>): 
 
 /** Signature of an action list: the hint bar re-renders only when it changes. */
 export function actionsSignature(actions: KeyAction[]): string {
-  return actions.map((a) => `${a.key}\u0000${a.description}\u0000${a.dangerous ? 1 : 0}${a.mutates ? 1 : 0}${a.hidden ? 1 : 0}`).join('\u0001')
+  return actions
+    .map((a) => `${a.key}\u0000${a.description}\u0000${a.dangerous ? 1 : 0}${a.mutates ? 1 : 0}${a.hidden ? 1 : 0}`)
+    .join('\u0001')
 }

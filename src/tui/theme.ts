@@ -3,9 +3,19 @@ import { createContext, useContext } from 'react'
 
 export type Tone = 'accent' | 'muted' | 'ok' | 'warn' | 'error' | 'title' | 'locked'
 
-const COLORS: Record<Tone, string> = { accent: 'cyan', muted: 'gray', ok: 'green', warn: 'yellow', error: 'red', title: 'magenta', locked: 'gray' }
+const COLORS: Record<Tone, string> = {
+  accent: 'cyan',
+  muted: 'gray',
+  ok: 'green',
+  warn: 'yellow',
+  error: 'red',
+  title: 'magenta',
+  locked: 'gray',
+}
 
-export interface Theme { noColor: boolean }
+export interface Theme {
+  noColor: boolean
+}
 
 export const ThemeContext = createContext<Theme>({ noColor: false })
 

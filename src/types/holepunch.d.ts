@@ -2,7 +2,10 @@
 declare module 'hyperdht' {
   import type { EventEmitter } from 'node:events'
   import type { Duplex } from 'node:stream'
-  export interface KeyPair { publicKey: Buffer; secretKey: Buffer }
+  export interface KeyPair {
+    publicKey: Buffer
+    secretKey: Buffer
+  }
   export interface NoiseSocket extends Duplex {
     remotePublicKey: Buffer
     publicKey: Buffer
@@ -40,7 +43,15 @@ declare module 'hyperdht' {
 
 declare module 'hyperdht/testnet.js' {
   import DHT from 'hyperdht'
-  export default function createTestnet(size?: number, opts?: object): Promise<{ nodes: DHT[]; bootstrap: Array<{ host: string; port: number }>; createNode(opts?: object): DHT; destroy(): Promise<void> }>
+  export default function createTestnet(
+    size?: number,
+    opts?: object,
+  ): Promise<{
+    nodes: DHT[]
+    bootstrap: Array<{ host: string; port: number }>
+    createNode(opts?: object): DHT
+    destroy(): Promise<void>
+  }>
 }
 
 declare module 'protomux' {

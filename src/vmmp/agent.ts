@@ -43,7 +43,11 @@ export interface AgentOptions {
   log?: (line: string) => void
 }
 
-interface Waiter { onMessage(m: VmmpMessage): void; onProgress?(p: VmmpProgress): void; onClose(): void }
+interface Waiter {
+  onMessage(m: VmmpMessage): void
+  onProgress?(p: VmmpProgress): void
+  onClose(): void
+}
 
 export class MigrationAgent implements Migrator {
   private channels = new Map<string, VmmpChannel>()
@@ -55,26 +59,37 @@ export class MigrationAgent implements Migrator {
 
   constructor(private opts: AgentOptions) {}
 
-  private get market(): Market { return this.opts.market }
+  private get market(): Market {
+    return this.opts.market
+  }
 
   /** Every connection: vmmp@1 next to control@1; a node's channel is known by its proven Noise key. */
   attach(nodeKey: string, mux: Protomux): VmmpChannel {
     const ch: VmmpChannel = new VmmpChannel(mux, {
-      onOpen: () => { this.channels.set(nodeKey, ch) },
+      onOpen: () => {
+        this.channels.set(nodeKey, ch)
+      },
       onClose: () => {
         if (this.channels.get(nodeKey) !== ch) return
         this.channels.delete(nodeKey)
         for (const w of this.waiters.get(nodeKey) ?? []) w.onClose()
       },
-      onMessage: (m) => { if (this.channels.get(nodeKey) === ch) for (const w of this.waiters.get(nodeKey) ?? []) w.onMessage(m) },
-      onProgress: (p) => { if (this.channels.get(nodeKey) === ch) for (const w of this.waiters.get(nodeKey) ?? []) w.onProgress?.(p) },
-      onReject: (err) => this.opts.log?.(`vmmp: rejected a frame from ${nodeKey.slice(0, 8)}: ${errorInfo(err).message}`),
+      onMessage: (m) => {
+        if (this.channels.get(nodeKey) === ch) for (const w of this.waiters.get(nodeKey) ?? []) w.onMessage(m)
+      },
+      onProgress: (p) => {
+        if (this.channels.get(nodeKey) === ch) for (const w of this.waiters.get(nodeKey) ?? []) w.onProgress?.(p)
+      },
+      onReject: (err) =>
+        this.opts.log?.(`vmmp: rejected a frame from ${nodeKey.slice(0, 8)}: ${errorInfo(err).message}`),
     })
     return ch
   }
 
   /** market.migrate lands here. */
-  start(who: Identity | null, input: MigrateInput): Promise<MigrationRow> { return this.migrate(who, input) }
+  start(who: Identity | null, input: MigrateInput): Promise<MigrationRow> {
+    return this.migrate(who, input)
+  }
 
   /** Recover open migrations, then settle decided ones every few seconds. */
   startDaemon(): void {
@@ -94,12 +109,19 @@ export class MigrationAgent implements Migrator {
     let set = this.waiters.get(nodeKey)
     if (!set) this.waiters.set(nodeKey, (set = new Set()))
     set.add(w)
-    return () => { set!.delete(w); if (!set!.size && this.waiters.get(nodeKey) === set) this.waiters.delete(nodeKey) }
+    return () => {
+      set!.delete(w)
+      if (!set!.size && this.waiters.get(nodeKey) === set) this.waiters.delete(nodeKey)
+    }
   }
 
   private channel(nodeKey: string): VmmpChannel {
     const ch = this.channels.get(nodeKey)
-    if (!ch || ch.closed) throw new VirtuosoError('MARKET_PROVIDER_OFFLINE', `provider node ${nodeKey.slice(0, 8)} has no migration channel open; try again when it is connected`)
+    if (!ch || ch.closed)
+      throw new VirtuosoError(
+        'MARKET_PROVIDER_OFFLINE',
+        `provider node ${nodeKey.slice(0, 8)} has no migration channel open; try again when it is connected`,
+      )
     return ch
   }
 
@@ -107,10 +129,23 @@ export class MigrationAgent implements Migrator {
   async query(nodeKey: string, vmId: string): Promise<string[]> {
     const ch = this.channel(nodeKey)
     return new Promise<string[]>((resolve, reject) => {
-      const timer = setTimeout(() => { off(); reject(vmmpError.stalled(this.opts.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS)) }, this.opts.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS)
+      const timer = setTimeout(() => {
+        off()
+        reject(vmmpError.stalled(this.opts.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS))
+      }, this.opts.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS)
       const off = this.listen(nodeKey, {
-        onMessage: (m) => { if (m.type === 'RESULTS' && m.id === vmId) { clearTimeout(timer); off(); resolve(m.methods) } },
-        onClose: () => { clearTimeout(timer); off(); reject(vmmpError.closed('QUERY')) },
+        onMessage: (m) => {
+          if (m.type === 'RESULTS' && m.id === vmId) {
+            clearTimeout(timer)
+            off()
+            resolve(m.methods)
+          }
+        },
+        onClose: () => {
+          clearTimeout(timer)
+          off()
+          reject(vmmpError.closed('QUERY'))
+        },
       })
       ch.send({ type: 'QUERY', id: vmId })
     })
@@ -119,7 +154,11 @@ export class MigrationAgent implements Migrator {
   private async migrate(who: Identity | null, input: MigrateInput): Promise<MigrationRow> {
     const { vm, from, to } = this.market.checkMigration(who, input)
     for (const m of this.market.unsettledMigrations()) {
-      if (m.vmId === vm.id) throw new VirtuosoError('MARKET_BUSY', `the last migration of ${vm.id} is still being cleaned up on its providers; try again in a few seconds`)
+      if (m.vmId === vm.id)
+        throw new VirtuosoError(
+          'MARKET_BUSY',
+          `the last migration of ${vm.id} is still being cleaned up on its providers; try again in a few seconds`,
+        )
     }
     const offered = await this.query(to.nodeKey, vm.id)
     const method = input.method ?? offered[0]
@@ -137,18 +176,38 @@ export class MigrationAgent implements Migrator {
     const secret = randomBytes(24).toString('base64url')
     const to = row.to.nodeKey
     let stop: () => void = () => {}
-    const stopped = new Promise<never>((_, reject) => { stop = () => reject(new VirtuosoError('VMMP_ABORTED', 'the hub is shutting down')) })
+    const stopped = new Promise<never>((_, reject) => {
+      stop = () => reject(new VirtuosoError('VMMP_ABORTED', 'the hub is shutting down'))
+    })
     stopped.catch(() => {})
     this.active.set(row.id, stop)
     try {
       try {
-        const o = await Promise.race([stopped, this.cmd(originKey, 'migration.prepare-origin', { migrationId: row.id, vmId: row.vmId, version: row.version, destKey: to, secret })])
+        const o = await Promise.race([
+          stopped,
+          this.cmd(originKey, 'migration.prepare-origin', {
+            migrationId: row.id,
+            vmId: row.vmId,
+            version: row.version,
+            destKey: to,
+            secret,
+          }),
+        ])
         const vm = this.market.ctx.store.get('vm', row.vmId)!
         const config = { memory: vm.memory, hd: vm.hd, speed: vm.speed, os: vm.os }
-        await Promise.race([stopped, this.cmd(to, 'migration.prepare-dest', {
-          migrationId: row.id, vmId: row.vmId, version: row.version, config, suspended: row.prevState === 'suspended', method: row.method,
-          origin: { key: originKey, sshHost: o.sshHost, sshPort: o.sshPort }, secret,
-        })])
+        await Promise.race([
+          stopped,
+          this.cmd(to, 'migration.prepare-dest', {
+            migrationId: row.id,
+            vmId: row.vmId,
+            version: row.version,
+            config,
+            suspended: row.prevState === 'suspended',
+            method: row.method,
+            origin: { key: originKey, sshHost: o.sshHost, sshPort: o.sshPort },
+            secret,
+          }),
+        ])
         await this.market.migrationProgress(row.id, { phase: 'copying', lastHeartbeat: Date.now() })
         const version = await Promise.race([stopped, this.transfer(row, o.sshPort ?? 0)])
         await this.market.commitMigration(row.id, version)
@@ -195,21 +254,45 @@ export class MigrationAgent implements Migrator {
       }
       const finish = (err: unknown, version?: number) => {
         clearInterval(watch)
-        if (writeTimer) { clearTimeout(writeTimer); flush() }
+        if (writeTimer) {
+          clearTimeout(writeTimer)
+          flush()
+        }
         off()
         if (err) reject(err)
         else resolve(version!)
       }
-      const watch = setInterval(() => {
-        if (Date.now() - last > window) finish(new VirtuosoError('VMMP_STALLED', `no HEARTBEAT from the destination for ${window} ms; the migration was reverted, try again`))
-      }, Math.min(250, window / 4))
+      const watch = setInterval(
+        () => {
+          if (Date.now() - last > window)
+            finish(
+              new VirtuosoError(
+                'VMMP_STALLED',
+                `no HEARTBEAT from the destination for ${window} ms; the migration was reverted, try again`,
+              ),
+            )
+        },
+        Math.min(250, window / 4),
+      )
       const off = this.listen(to, {
         onMessage: (m) => {
           if (m.id !== row.vmId) return
-          if (m.type === 'HEARTBEAT') { last = Date.now(); write({ lastHeartbeat: last }) }
+          if (m.type === 'HEARTBEAT') {
+            last = Date.now()
+            write({ lastHeartbeat: last })
+          }
           if (m.type === 'RESP') {
-            if (!m.ok) return finish(new VirtuosoError('VMMP_REMOTE_FAIL', 'the destination answered RESP FAIL; the migration was reverted'))
-            if (m.version !== row.version + 1) return finish(new VirtuosoError('MARKET_VERSION_MISMATCH', `the destination answered version ${m.version}, the hub expects ${row.version + 1}`))
+            if (!m.ok)
+              return finish(
+                new VirtuosoError('VMMP_REMOTE_FAIL', 'the destination answered RESP FAIL; the migration was reverted'),
+              )
+            if (m.version !== row.version + 1)
+              return finish(
+                new VirtuosoError(
+                  'MARKET_VERSION_MISMATCH',
+                  `the destination answered version ${m.version}, the hub expects ${row.version + 1}`,
+                ),
+              )
             finish(null, m.version)
           }
         },
@@ -228,31 +311,55 @@ export class MigrationAgent implements Migrator {
         },
         onClose: () => finish(vmmpError.closed('the migration (the destination disconnected)')),
       })
-      ch.send({ type: 'REQ', id: row.vmId, version: row.version, origin: { key: row.from.nodeKey, port: row.method === 'SCP' ? originPort : 0 }, central: { key: this.opts.hubKey, port: 0 }, method: row.method })
+      ch.send({
+        type: 'REQ',
+        id: row.vmId,
+        version: row.version,
+        origin: { key: row.from.nodeKey, port: row.method === 'SCP' ? originPort : 0 },
+        central: { key: this.opts.hubKey, port: 0 },
+        method: row.method,
+      })
     })
   }
 
   /** After a restart: decide every migration the last run left open. */
   async recover(): Promise<void> {
     const open = this.market.openMigrations().filter((m) => !this.active.has(m.id))
-    await Promise.all(open.map(async (m) => {
-      const deadline = Date.now() + (this.opts.recoverWaitMs ?? DEFAULT_RECOVER_WAIT_MS)
-      while (!this.opts.gateway.online(m.to.nodeKey) && Date.now() < deadline && !this.closing) await new Promise((r) => setTimeout(r, 200))
-      if (this.closing) return
-      let complete = false
-      try {
-        complete = (await this.cmd(m.to.nodeKey, 'migration.status', { migrationId: m.id, vmId: m.vmId, version: m.version + 1 }))?.complete === true
-      } catch { complete = false }
-      if (complete) {
-        await this.market.commitMigration(m.id, m.version + 1)
-        this.opts.log?.(`migration ${m.id}: resolved after a hub restart: ${m.vmId} arrived, committed`)
-      } else {
-        const res = await this.cmd(m.to.nodeKey, 'migration.abort', { migrationId: m.id, vmId: m.vmId }).catch(() => null)
-        await this.market.revertMigration(m.id, { code: 'VMMP_ABORTED', message: 'the hub restarted during the migration and the destination did not hold a complete copy' })
-        if (res) await this.market.migrationSettled(m.id, { destCleaned: true })
-        this.opts.log?.(`migration ${m.id}: resolved after a hub restart: reverted`)
-      }
-    }))
+    await Promise.all(
+      open.map(async (m) => {
+        const deadline = Date.now() + (this.opts.recoverWaitMs ?? DEFAULT_RECOVER_WAIT_MS)
+        while (!this.opts.gateway.online(m.to.nodeKey) && Date.now() < deadline && !this.closing)
+          await new Promise((r) => setTimeout(r, 200))
+        if (this.closing) return
+        let complete = false
+        try {
+          complete =
+            (
+              await this.cmd(m.to.nodeKey, 'migration.status', {
+                migrationId: m.id,
+                vmId: m.vmId,
+                version: m.version + 1,
+              })
+            )?.complete === true
+        } catch {
+          complete = false
+        }
+        if (complete) {
+          await this.market.commitMigration(m.id, m.version + 1)
+          this.opts.log?.(`migration ${m.id}: resolved after a hub restart: ${m.vmId} arrived, committed`)
+        } else {
+          const res = await this.cmd(m.to.nodeKey, 'migration.abort', { migrationId: m.id, vmId: m.vmId }).catch(
+            () => null,
+          )
+          await this.market.revertMigration(m.id, {
+            code: 'VMMP_ABORTED',
+            message: 'the hub restarted during the migration and the destination did not hold a complete copy',
+          })
+          if (res) await this.market.migrationSettled(m.id, { destCleaned: true })
+          this.opts.log?.(`migration ${m.id}: resolved after a hub restart: reverted`)
+        }
+      }),
+    )
     await this.settle()
   }
 
@@ -265,11 +372,28 @@ export class MigrationAgent implements Migrator {
         if (this.active.has(m.id)) continue
         const online = (k: string) => this.opts.gateway.online(k)
         if (m.phase === 'failed' && !m.destCleaned && online(m.to.nodeKey)) {
-          if (await this.cmd(m.to.nodeKey, 'migration.abort', { migrationId: m.id, vmId: m.vmId }).then(() => true, () => false)) await this.market.migrationSettled(m.id, { destCleaned: true })
+          if (
+            await this.cmd(m.to.nodeKey, 'migration.abort', { migrationId: m.id, vmId: m.vmId }).then(
+              () => true,
+              () => false,
+            )
+          )
+            await this.market.migrationSettled(m.id, { destCleaned: true })
         }
         if (!m.originReleased && online(m.from.nodeKey)) {
           const committed = m.phase === 'committed'
-          if (await this.cmd(m.from.nodeKey, 'migration.release', { migrationId: m.id, vmId: m.vmId, version: m.version, committed }).then(() => true, () => false)) await this.market.migrationSettled(m.id, { originReleased: true })
+          if (
+            await this.cmd(m.from.nodeKey, 'migration.release', {
+              migrationId: m.id,
+              vmId: m.vmId,
+              version: m.version,
+              committed,
+            }).then(
+              () => true,
+              () => false,
+            )
+          )
+            await this.market.migrationSettled(m.id, { originReleased: true })
         }
       }
     } catch (err) {

@@ -21,33 +21,85 @@ export const MAX_BLOCKS_PER_REQUEST = 16
 export const MAX_HASHES_PER_REQUEST = 8192
 export const DEFAULT_KEEPALIVE_MS = 2_000
 
-export interface Authorization { vmId: string; dir: string; files: string[]; version?: number | null }
+export interface Authorization {
+  vmId: string
+  dir: string
+  files: string[]
+  version?: number | null
+}
 export type Authorize = (migrationId: string, remoteKey: Buffer) => Authorization | null | Promise<Authorization | null>
 
-interface Req { id: number; op: number; file: number; start: number; count: number }
-interface Res { id: number; error: string; data: Buffer }
-interface Alive { done: number; total: number }
+interface Req {
+  id: number
+  op: number
+  file: number
+  start: number
+  count: number
+}
+interface Res {
+  id: number
+  error: string
+  data: Buffer
+}
+interface Alive {
+  done: number
+  total: number
+}
 
 const reqEnc = {
-  preencode(s: any, m: Req) { for (const k of ['id', 'op', 'file', 'start', 'count'] as const) c.uint.preencode(s, m[k]) },
-  encode(s: any, m: Req) { for (const k of ['id', 'op', 'file', 'start', 'count'] as const) c.uint.encode(s, m[k]) },
-  decode(s: any): Req { return { id: c.uint.decode(s), op: c.uint.decode(s), file: c.uint.decode(s), start: c.uint.decode(s), count: c.uint.decode(s) } },
+  preencode(s: any, m: Req) {
+    for (const k of ['id', 'op', 'file', 'start', 'count'] as const) c.uint.preencode(s, m[k])
+  },
+  encode(s: any, m: Req) {
+    for (const k of ['id', 'op', 'file', 'start', 'count'] as const) c.uint.encode(s, m[k])
+  },
+  decode(s: any): Req {
+    return {
+      id: c.uint.decode(s),
+      op: c.uint.decode(s),
+      file: c.uint.decode(s),
+      start: c.uint.decode(s),
+      count: c.uint.decode(s),
+    }
+  },
 }
 const resEnc = {
-  preencode(s: any, m: Res) { c.uint.preencode(s, m.id); c.string.preencode(s, m.error); c.buffer.preencode(s, m.data) },
-  encode(s: any, m: Res) { c.uint.encode(s, m.id); c.string.encode(s, m.error); c.buffer.encode(s, m.data) },
-  decode(s: any): Res { return { id: c.uint.decode(s), error: c.string.decode(s), data: c.buffer.decode(s) ?? Buffer.alloc(0) } },
+  preencode(s: any, m: Res) {
+    c.uint.preencode(s, m.id)
+    c.string.preencode(s, m.error)
+    c.buffer.preencode(s, m.data)
+  },
+  encode(s: any, m: Res) {
+    c.uint.encode(s, m.id)
+    c.string.encode(s, m.error)
+    c.buffer.encode(s, m.data)
+  },
+  decode(s: any): Res {
+    return { id: c.uint.decode(s), error: c.string.decode(s), data: c.buffer.decode(s) ?? Buffer.alloc(0) }
+  },
 }
 const aliveEnc = {
-  preencode(s: any, m: Alive) { c.uint.preencode(s, m.done); c.uint.preencode(s, m.total) },
-  encode(s: any, m: Alive) { c.uint.encode(s, m.done); c.uint.encode(s, m.total) },
-  decode(s: any): Alive { return { done: c.uint.decode(s), total: c.uint.decode(s) } },
+  preencode(s: any, m: Alive) {
+    c.uint.preencode(s, m.done)
+    c.uint.preencode(s, m.total)
+  },
+  encode(s: any, m: Alive) {
+    c.uint.encode(s, m.done)
+    c.uint.encode(s, m.total)
+  },
+  decode(s: any): Alive {
+    return { done: c.uint.decode(s), total: c.uint.decode(s) }
+  },
 }
 /** Framing cost per message beyond its payload, for bytes-on-wire accounting (protomux + uints, rounded up). */
 export const FRAME_OVERHEAD = 16
 
 function channelMessages(ch: Channel) {
-  return { req: ch.addMessage<Req>({ encoding: reqEnc }), res: ch.addMessage<Res>({ encoding: resEnc }), alive: ch.addMessage<Alive>({ encoding: aliveEnc }) }
+  return {
+    req: ch.addMessage<Req>({ encoding: reqEnc }),
+    res: ch.addMessage<Res>({ encoding: resEnc }),
+    alive: ch.addMessage<Alive>({ encoding: aliveEnc }),
+  }
 }
 
 export interface BlocksServerOptions {
@@ -85,7 +137,9 @@ function serveOne(mux: Protomux, id: Buffer, remoteKey: Buffer, opts: BlocksServ
   })
   if (!ch) return
   const m = channelMessages(ch)
-  const reply = (r: Res) => { if (!closed) m.res.send(r) }
+  const reply = (r: Res) => {
+    if (!closed) m.res.send(r)
+  }
   const fail = (rid: number, err: unknown) => {
     const code = err instanceof VmmpError ? err.code : 'VMMP_IO'
     reply({ id: rid, error: `${code} ${err instanceof Error ? err.message : String(err)}`, data: Buffer.alloc(0) })
@@ -98,19 +152,32 @@ function serveOne(mux: Protomux, id: Buffer, remoteKey: Buffer, opts: BlocksServ
     const total = a.files.length
     let done = 0
     // Hashing a large disk takes a while: tell the destination we are alive so it does not call a stall.
-    const timer = setInterval(() => { if (!closed) m.alive.send({ done, total }) }, opts.keepaliveMs ?? DEFAULT_KEEPALIVE_MS)
+    const timer = setInterval(() => {
+      if (!closed) m.alive.send({ done, total })
+    }, opts.keepaliveMs ?? DEFAULT_KEEPALIVE_MS)
     try {
-      manifest = await manifestFor(a.dir, a.files, a.version ?? null, { onProgress: () => { done++ } })
-    } finally { clearInterval(timer) }
+      manifest = await manifestFor(a.dir, a.files, a.version ?? null, {
+        onProgress: () => {
+          done++
+        },
+      })
+    } finally {
+      clearInterval(timer)
+    }
     const files = manifest.files.map((f) => ({ name: f.name, size: f.size, root: f.root }))
-    reply({ id: r.id, error: '', data: Buffer.from(JSON.stringify({ vmId: a.vmId, version: a.version ?? null, files })) })
+    reply({
+      id: r.id,
+      error: '',
+      data: Buffer.from(JSON.stringify({ vmId: a.vmId, version: a.version ?? null, files })),
+    })
   }
 
   function fileOf(r: Req, max: number) {
     if (!manifest || !auth) throw vmmpError.protocol('request before OPEN')
     const f = manifest.files[r.file]
     if (!f) throw vmmpError.protocol(`no file #${r.file}`)
-    if (r.count < 1 || r.count > max || r.start + r.count > blockCount(f.size)) throw vmmpError.protocol('block range out of bounds')
+    if (r.count < 1 || r.count > max || r.start + r.count > blockCount(f.size))
+      throw vmmpError.protocol('block range out of bounds')
     return f
   }
 
@@ -118,7 +185,10 @@ function serveOne(mux: Protomux, id: Buffer, remoteKey: Buffer, opts: BlocksServ
     const f = fileOf(r, MAX_BLOCKS_PER_REQUEST)
     if (opts.delayMs) await new Promise((resolve) => setTimeout(resolve, opts.delayMs))
     let h = handles.get(r.file)
-    if (!h) { h = open(join(auth!.dir, f.name), 'r'); handles.set(r.file, h) }
+    if (!h) {
+      h = open(join(auth!.dir, f.name), 'r')
+      handles.set(r.file, h)
+    }
     const fh = await h
     const pos = r.start * BLOCK_SIZE
     const len = Math.min(r.count * BLOCK_SIZE, f.size - pos)
@@ -129,24 +199,38 @@ function serveOne(mux: Protomux, id: Buffer, remoteKey: Buffer, opts: BlocksServ
       if (bytesRead === 0) throw vmmpError.io(`reading ${f.name}`, new Error('file shrank'))
       got += bytesRead
     }
-    if (opts.mutateBlock) for (let i = 0; i < r.count; i++) opts.mutateBlock(f.name, r.start + i, buf.subarray(i * BLOCK_SIZE, Math.min(len, (i + 1) * BLOCK_SIZE)))
+    if (opts.mutateBlock)
+      for (let i = 0; i < r.count; i++)
+        opts.mutateBlock(f.name, r.start + i, buf.subarray(i * BLOCK_SIZE, Math.min(len, (i + 1) * BLOCK_SIZE)))
     reply({ id: r.id, error: '', data: buf })
   }
 
   m.req.onmessage = (r) => {
-    const run = r.op === OP_OPEN ? onOpen(r)
-      : r.op === OP_HASHES ? Promise.resolve().then(() => {
-        const f = fileOf(r, MAX_HASHES_PER_REQUEST)
-        reply({ id: r.id, error: '', data: f.hashes.subarray(r.start * HASH_BYTES, (r.start + r.count) * HASH_BYTES) })
-      })
-      : r.op === OP_BLOCKS ? onBlocks(r)
-      : Promise.reject(vmmpError.protocol(`unknown op ${r.op}`))
+    const run =
+      r.op === OP_OPEN
+        ? onOpen(r)
+        : r.op === OP_HASHES
+          ? Promise.resolve().then(() => {
+              const f = fileOf(r, MAX_HASHES_PER_REQUEST)
+              reply({
+                id: r.id,
+                error: '',
+                data: f.hashes.subarray(r.start * HASH_BYTES, (r.start + r.count) * HASH_BYTES),
+              })
+            })
+          : r.op === OP_BLOCKS
+            ? onBlocks(r)
+            : Promise.reject(vmmpError.protocol(`unknown op ${r.op}`))
     run.catch((err) => fail(r.id, err instanceof VmmpError ? err : fsError('serving', migrationId, err)))
   }
   ch.open()
 }
 
-export interface RemoteFile { name: string; size: number; root: string }
+export interface RemoteFile {
+  name: string
+  size: number
+  root: string
+}
 
 export interface BlocksClientOptions {
   stallMs?: number
@@ -170,14 +254,26 @@ export class BlocksClient {
   version: number | null = null
   files: RemoteFile[] = []
 
-  private constructor(mux: Protomux, readonly migrationId: string, private opts: BlocksClientOptions) {
+  private constructor(
+    mux: Protomux,
+    readonly migrationId: string,
+    private opts: BlocksClientOptions,
+  ) {
     this.watch = new StallWatch(opts.stallMs ?? DEFAULT_STALL_MS, (err) => this.fail(err))
-    const ch = mux.createChannel({ protocol: PROTOCOLS.blocks, id: Buffer.from(migrationId), onclose: () => this.fail(vmmpError.closed('the block transfer')) })
-    if (!ch) throw vmmpError.protocol(`a blocks@1 channel for migration ${migrationId} is already open on this connection`)
+    const ch = mux.createChannel({
+      protocol: PROTOCOLS.blocks,
+      id: Buffer.from(migrationId),
+      onclose: () => this.fail(vmmpError.closed('the block transfer')),
+    })
+    if (!ch)
+      throw vmmpError.protocol(`a blocks@1 channel for migration ${migrationId} is already open on this connection`)
     this.ch = ch
     this.msgs = channelMessages(ch)
     this.msgs.res.onmessage = (r) => this.onResponse(r)
-    this.msgs.alive.onmessage = () => { this.watch.touch(); this.opts.onActivity?.() }
+    this.msgs.alive.onmessage = () => {
+      this.watch.touch()
+      this.opts.onActivity?.()
+    }
     if (opts.signal) {
       const h = () => this.fail(vmmpError.aborted())
       opts.signal.addEventListener('abort', h, { once: true })
@@ -206,7 +302,8 @@ export class BlocksClient {
   async hashes(file: number): Promise<Buffer> {
     const n = blockCount(this.files[file].size)
     const parts: Promise<Buffer>[] = []
-    for (let s = 0; s < n; s += MAX_HASHES_PER_REQUEST) parts.push(this.request(OP_HASHES, file, s, Math.min(MAX_HASHES_PER_REQUEST, n - s)))
+    for (let s = 0; s < n; s += MAX_HASHES_PER_REQUEST)
+      parts.push(this.request(OP_HASHES, file, s, Math.min(MAX_HASHES_PER_REQUEST, n - s)))
     const out = Buffer.concat(await Promise.all(parts))
     if (out.length !== n * HASH_BYTES) throw vmmpError.protocol('short hash list')
     return out
@@ -222,7 +319,9 @@ export class BlocksClient {
   }
 
   /** Local work in progress (e.g. hashing our old copy): not a stall. */
-  touch(): void { this.watch.touch() }
+  touch(): void {
+    this.watch.touch()
+  }
 
   close(): void {
     this.watch.stop()
@@ -262,6 +361,7 @@ export class BlocksClient {
     this.close()
   }
 
-  get error(): VmmpError | null { return this.failure }
+  get error(): VmmpError | null {
+    return this.failure
+  }
 }
-

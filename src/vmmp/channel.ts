@@ -6,7 +6,15 @@ import type Protomux from 'protomux'
 import type { Channel, Message } from 'protomux'
 import c from 'compact-encoding'
 import { PROTOCOLS } from '../node/protocols.ts'
-import { answerUnsupported, decode, decodeProgress, encode, encodeProgress, type VmmpMessage, type VmmpProgress } from './codec.ts'
+import {
+  answerUnsupported,
+  decode,
+  decodeProgress,
+  encode,
+  encodeProgress,
+  type VmmpMessage,
+  type VmmpProgress,
+} from './codec.ts'
 import { VmmpVersionError } from './errors.ts'
 
 export interface VmmpChannelHandlers {
@@ -26,15 +34,28 @@ export class VmmpChannel {
   closed = false
   readonly opened: Promise<void>
 
-  constructor(mux: Protomux, private h: VmmpChannelHandlers) {
+  constructor(
+    mux: Protomux,
+    private h: VmmpChannelHandlers,
+  ) {
     let open!: () => void
     let fail!: (e: Error) => void
-    this.opened = new Promise((resolve, reject) => { open = resolve; fail = reject })
+    this.opened = new Promise((resolve, reject) => {
+      open = resolve
+      fail = reject
+    })
     this.opened.catch(() => {})
     const ch = mux.createChannel({
       protocol: PROTOCOLS.vmmp,
-      onopen: () => { open(); h.onOpen?.() },
-      onclose: () => { this.closed = true; fail(new Error('vmmp@1 closed')); h.onClose?.() },
+      onopen: () => {
+        open()
+        h.onOpen?.()
+      },
+      onclose: () => {
+        this.closed = true
+        fail(new Error('vmmp@1 closed'))
+        h.onClose?.()
+      },
     })
     if (!ch) throw new Error('vmmp@1 is already open on this connection')
     this.ch = ch
@@ -43,11 +64,19 @@ export class VmmpChannel {
     ch.open()
   }
 
-  send(msg: VmmpMessage): void { if (!this.closed) this.frame.send(encode(msg)) }
-  sendProgress(p: Omit<VmmpProgress, 'type'>): void { if (!this.closed) this.ext.send(encodeProgress(p)) }
+  send(msg: VmmpMessage): void {
+    if (!this.closed) this.frame.send(encode(msg))
+  }
+  sendProgress(p: Omit<VmmpProgress, 'type'>): void {
+    if (!this.closed) this.ext.send(encodeProgress(p))
+  }
   /** Raw text, for tests of what a strict peer does with a bad frame. */
-  sendRaw(text: string): void { if (!this.closed) this.frame.send(text) }
-  close(): void { if (!this.closed) this.ch.close() }
+  sendRaw(text: string): void {
+    if (!this.closed) this.frame.send(text)
+  }
+  close(): void {
+    if (!this.closed) this.ch.close()
+  }
 
   private onFrame(text: string): void {
     let msg: VmmpMessage
@@ -65,6 +94,10 @@ export class VmmpChannel {
   }
 
   private onExt(text: string): void {
-    try { this.h.onProgress?.(decodeProgress(text)) } catch (err) { this.h.onReject?.(err, text) }
+    try {
+      this.h.onProgress?.(decodeProgress(text))
+    } catch (err) {
+      this.h.onReject?.(err, text)
+    }
   }
 }

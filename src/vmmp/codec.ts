@@ -24,7 +24,12 @@ export type VmmpMessage =
   | { type: 'RESP'; id: string; version: number; ok: boolean }
 
 /** Extension frame, sent as a separate protomux message type on vmmp@1 so 1.0 peers never see it. */
-export interface VmmpProgress { type: 'PROGRESS'; id: string; done: number; total: number }
+export interface VmmpProgress {
+  type: 'PROGRESS'
+  id: string
+  done: number
+  total: number
+}
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/
 const METHOD = /^[A-Z][A-Z0-9_]{0,31}$/
@@ -65,7 +70,8 @@ function checkVersion(v: number, what: string): string {
 }
 
 function checkEndpoint(e: Endpoint, what: string): string {
-  if (!e || typeof e.key !== 'string' || !KEY.test(e.key)) throw vmmpError.bad(`${what} key must be 64 lowercase hex chars`)
+  if (!e || typeof e.key !== 'string' || !KEY.test(e.key))
+    throw vmmpError.bad(`${what} key must be 64 lowercase hex chars`)
   if (!Number.isInteger(e.port) || e.port < 0 || e.port > 65535) throw vmmpError.bad(`${what} port must be 0-65535`)
   return `${e.key} ${e.port}`
 }
@@ -74,17 +80,21 @@ function checkEndpoint(e: Endpoint, what: string): string {
 export function encode(msg: VmmpMessage): string {
   const head = `<VMMP ${VMMP_VERSION} ${msg.type} ${checkId(msg.id)}`
   switch (msg.type) {
-    case 'QUERY': return `${head} METHODS>`
+    case 'QUERY':
+      return `${head} METHODS>`
     case 'RESULTS':
-      if (!Array.isArray(msg.methods) || msg.methods.length > MAX_METHODS) throw vmmpError.bad(`at most ${MAX_METHODS} methods`)
+      if (!Array.isArray(msg.methods) || msg.methods.length > MAX_METHODS)
+        throw vmmpError.bad(`at most ${MAX_METHODS} methods`)
       return `${head} ${[String(msg.methods.length), ...msg.methods.map(checkMethod)].join(' ')}>`
     case 'REQ':
       return `${head} ${checkVersion(msg.version, 'VERSION')} ${checkEndpoint(msg.origin, 'ORIG')} ${checkEndpoint(msg.central, 'CENTRAL')} ${checkMethod(msg.method)}>`
-    case 'HEARTBEAT': return `${head}>`
+    case 'HEARTBEAT':
+      return `${head}>`
     case 'RESP':
       if (typeof msg.ok !== 'boolean') throw vmmpError.bad('RESP needs ok: boolean')
       return `${head} ${checkVersion(msg.version, "VERSION'")} ${msg.ok ? 'SUCCESS' : 'FAIL'}>`
-    default: throw vmmpError.bad(`unknown message type '${clip(String((msg as { type: unknown }).type))}'`)
+    default:
+      throw vmmpError.bad(`unknown message type '${clip(String((msg as { type: unknown }).type))}'`)
   }
 }
 
@@ -114,13 +124,18 @@ export function decode(text: string): VmmpMessage {
   if (version !== VMMP_VERSION) {
     if (!VERSION_TOKEN.test(version)) throw vmmpError.bad(`version '${clip(version)}' is not MAJOR.MINOR`)
     // Best effort on what it was, so the receiver can answer the same id in a version we speak.
-    throw new VmmpVersionError(version, SUPPORTED_VERSIONS, /^[A-Z]{1,16}$/.test(type) ? type : null, ID.test(id) ? id : null)
+    throw new VmmpVersionError(
+      version,
+      SUPPORTED_VERSIONS,
+      /^[A-Z]{1,16}$/.test(type) ? type : null,
+      ID.test(id) ? id : null,
+    )
   }
   checkId(id)
   switch (type) {
     case 'QUERY':
       arity(toks, 5, 'id METHODS')
-      if (toks[4] !== 'METHODS') throw vmmpError.bad("QUERY must end with the word METHODS")
+      if (toks[4] !== 'METHODS') throw vmmpError.bad('QUERY must end with the word METHODS')
       return { type, id }
     case 'RESULTS': {
       if (toks.length < 5) throw vmmpError.bad('RESULTS takes id N M1 … MN')
@@ -133,7 +148,8 @@ export function decode(text: string): VmmpMessage {
     case 'REQ':
       arity(toks, 10, 'id VERSION ORIG_KEY ORIG_PORT CENTRAL_KEY CENTRAL_PORT METHOD')
       return {
-        type, id,
+        type,
+        id,
         version: uint(toks[4], 'VERSION'),
         origin: endpoint(toks[5], toks[6], 'ORIG'),
         central: endpoint(toks[7], toks[8], 'CENTRAL'),
@@ -145,7 +161,7 @@ export function decode(text: string): VmmpMessage {
     case 'RESP': {
       arity(toks, 6, "id VERSION' SUCCESS|FAIL")
       const v = uint(toks[4], "VERSION'")
-      if (toks[5] !== 'SUCCESS' && toks[5] !== 'FAIL') throw vmmpError.bad("RESP ends with SUCCESS or FAIL")
+      if (toks[5] !== 'SUCCESS' && toks[5] !== 'FAIL') throw vmmpError.bad('RESP ends with SUCCESS or FAIL')
       return { type, id, version: v, ok: toks[5] === 'SUCCESS' }
     }
     default:
@@ -155,7 +171,8 @@ export function decode(text: string): VmmpMessage {
 
 /** `<VMMP-X 1.0 PROGRESS id DONE TOTAL>`: the one extension frame (see GRAMMAR.md). */
 export function encodeProgress(p: Omit<VmmpProgress, 'type'>): string {
-  if (!Number.isSafeInteger(p.done) || !Number.isSafeInteger(p.total) || p.done < 0 || p.total < 0) throw vmmpError.bad('progress needs non-negative integers')
+  if (!Number.isSafeInteger(p.done) || !Number.isSafeInteger(p.total) || p.done < 0 || p.total < 0)
+    throw vmmpError.bad('progress needs non-negative integers')
   return `<VMMP-X ${VMMP_VERSION} PROGRESS ${checkId(p.id)} ${p.done} ${p.total}>`
 }
 
@@ -176,4 +193,6 @@ export function answerUnsupported(err: VmmpVersionError, methods: string[]): Vmm
   return null
 }
 
-export function isVmmpError(err: unknown): err is VmmpError { return err instanceof VmmpError }
+export function isVmmpError(err: unknown): err is VmmpError {
+  return err instanceof VmmpError
+}

@@ -16,9 +16,17 @@ export const VMMP_IO = 'VMMP_IO'
 export const VMMP_PROTOCOL = 'VMMP_PROTOCOL'
 
 export type VmmpErrorCode =
-  | typeof VMMP_BAD_MESSAGE | typeof VMMP_UNSUPPORTED_VERSION | typeof VMMP_UNKNOWN_METHOD
-  | typeof VMMP_UNAUTHORIZED | typeof VMMP_CORRUPT | typeof VMMP_STALLED | typeof VMMP_NO_SPACE
-  | typeof VMMP_SLOW_CRYPTO | typeof VMMP_CLOSED | typeof VMMP_ABORTED | typeof VMMP_IO
+  | typeof VMMP_BAD_MESSAGE
+  | typeof VMMP_UNSUPPORTED_VERSION
+  | typeof VMMP_UNKNOWN_METHOD
+  | typeof VMMP_UNAUTHORIZED
+  | typeof VMMP_CORRUPT
+  | typeof VMMP_STALLED
+  | typeof VMMP_NO_SPACE
+  | typeof VMMP_SLOW_CRYPTO
+  | typeof VMMP_CLOSED
+  | typeof VMMP_ABORTED
+  | typeof VMMP_IO
   | typeof VMMP_PROTOCOL
 
 export class VmmpError extends VirtuosoError {
@@ -31,8 +39,16 @@ export class VmmpError extends VirtuosoError {
 /** A frame in a protocol version we do not speak: carries what it claimed and what we speak, so the
  *  receiver can answer in 1.0 (see GRAMMAR.md) and the sender can fall back. */
 export class VmmpVersionError extends VmmpError {
-  constructor(readonly version: string, readonly supported: readonly string[], readonly kind: string | null, readonly id: string | null) {
-    super(VMMP_UNSUPPORTED_VERSION, `VMMP ${version} is not supported (this node speaks ${supported.join(', ')}); resend in ${supported[supported.length - 1]}.`)
+  constructor(
+    readonly version: string,
+    readonly supported: readonly string[],
+    readonly kind: string | null,
+    readonly id: string | null,
+  ) {
+    super(
+      VMMP_UNSUPPORTED_VERSION,
+      `VMMP ${version} is not supported (this node speaks ${supported.join(', ')}); resend in ${supported[supported.length - 1]}.`,
+    )
     this.name = 'VmmpVersionError'
   }
 }
@@ -40,15 +56,37 @@ export class VmmpVersionError extends VmmpError {
 export const vmmpError = {
   bad: (why: string) => new VmmpError(VMMP_BAD_MESSAGE, `Rejected VMMP frame: ${why}.`),
   unknownMethod: (name: string, known: string[]) =>
-    new VmmpError(VMMP_UNKNOWN_METHOD, `Migration method '${name}' is not supported here (known: ${known.join(', ') || 'none'}); pick one the destination listed in RESULTS.`),
-  unauthorized: (what: string) => new VmmpError(VMMP_UNAUTHORIZED, `Refused ${what}: no authorized migration matches; only the hub-named destination may fetch a machine.`),
-  corrupt: (what: string) => new VmmpError(VMMP_CORRUPT, `Corrupt data: ${what}; the copy was not accepted, retry the migration.`),
-  stalled: (ms: number) => new VmmpError(VMMP_STALLED, `Transfer stalled: no data and no heartbeat for ${ms} ms; the migration is abandoned and may be retried.`),
-  noSpace: (path: string, cause?: unknown) => new VmmpError(VMMP_NO_SPACE, `No space left for ${path}; free space on the destination provider and retry.`, { cause }),
-  slowCrypto: () => new VmmpError(VMMP_SLOW_CRYPTO, "ssh2's native crypto binding did not load (SCP would run 2-13x slower); reinstall ssh2 with install scripts allowed."),
-  closed: (what: string) => new VmmpError(VMMP_CLOSED, `Connection closed during ${what}; the copy was not accepted, retry the migration.`),
-  aborted: (why = 'aborted by the caller') => new VmmpError(VMMP_ABORTED, `Migration transfer ${why}; the copy was not accepted.`),
-  io: (what: string, cause?: unknown) => new VmmpError(VMMP_IO, `I/O error ${what}: ${cause instanceof Error ? cause.message : String(cause)}.`, { cause }),
+    new VmmpError(
+      VMMP_UNKNOWN_METHOD,
+      `Migration method '${name}' is not supported here (known: ${known.join(', ') || 'none'}); pick one the destination listed in RESULTS.`,
+    ),
+  unauthorized: (what: string) =>
+    new VmmpError(
+      VMMP_UNAUTHORIZED,
+      `Refused ${what}: no authorized migration matches; only the hub-named destination may fetch a machine.`,
+    ),
+  corrupt: (what: string) =>
+    new VmmpError(VMMP_CORRUPT, `Corrupt data: ${what}; the copy was not accepted, retry the migration.`),
+  stalled: (ms: number) =>
+    new VmmpError(
+      VMMP_STALLED,
+      `Transfer stalled: no data and no heartbeat for ${ms} ms; the migration is abandoned and may be retried.`,
+    ),
+  noSpace: (path: string, cause?: unknown) =>
+    new VmmpError(VMMP_NO_SPACE, `No space left for ${path}; free space on the destination provider and retry.`, {
+      cause,
+    }),
+  slowCrypto: () =>
+    new VmmpError(
+      VMMP_SLOW_CRYPTO,
+      "ssh2's native crypto binding did not load (SCP would run 2-13x slower); reinstall ssh2 with install scripts allowed.",
+    ),
+  closed: (what: string) =>
+    new VmmpError(VMMP_CLOSED, `Connection closed during ${what}; the copy was not accepted, retry the migration.`),
+  aborted: (why = 'aborted by the caller') =>
+    new VmmpError(VMMP_ABORTED, `Migration transfer ${why}; the copy was not accepted.`),
+  io: (what: string, cause?: unknown) =>
+    new VmmpError(VMMP_IO, `I/O error ${what}: ${cause instanceof Error ? cause.message : String(cause)}.`, { cause }),
   protocol: (why: string) => new VmmpError(VMMP_PROTOCOL, `Peer broke the transfer protocol: ${why}.`),
 }
 

@@ -33,7 +33,10 @@ export interface FileManifest {
   ino: number
 }
 
-export interface MachineManifest { version: number | null; files: FileManifest[] }
+export interface MachineManifest {
+  version: number | null
+  files: FileManifest[]
+}
 
 export interface HashOptions {
   signal?: AbortSignal
@@ -67,7 +70,11 @@ export function hashBlock(block: Buffer): Buffer {
 /** Hash one file in a single sequential pass: block hashes, then the root from them. */
 export async function hashFile(path: string, name: string, opts: HashOptions = {}): Promise<FileManifest> {
   let fh
-  try { fh = await open(path, 'r') } catch (err) { throw fsError('opening', path, err) }
+  try {
+    fh = await open(path, 'r')
+  } catch (err) {
+    throw fsError('opening', path, err)
+  }
   try {
     const st = await fh.stat()
     const size = st.size
@@ -85,7 +92,10 @@ export async function hashFile(path: string, name: string, opts: HashOptions = {
       }
       const chunk = buf.subarray(0, want)
       for (let off = 0; off < want; off += BLOCK_SIZE) {
-        hashBlock(chunk.subarray(off, Math.min(off + BLOCK_SIZE, want))).copy(hashes, ((pos + off) / BLOCK_SIZE) * HASH_BYTES)
+        hashBlock(chunk.subarray(off, Math.min(off + BLOCK_SIZE, want))).copy(
+          hashes,
+          ((pos + off) / BLOCK_SIZE) * HASH_BYTES,
+        )
       }
       pos += want
       opts.onProgress?.(pos)
@@ -102,7 +112,9 @@ export const manifestPath = (dir: string, version: number): string => join(dir, 
 
 /** Binary cache file: MAGIC | u32 header length | JSON header | hashes of each file | SHA-256 of all before. */
 export function serializeManifest(m: MachineManifest): Buffer {
-  const header = Buffer.from(JSON.stringify({ version: m.version, blockSize: BLOCK_SIZE, files: m.files.map(({ hashes, ...rest }) => rest) }))
+  const header = Buffer.from(
+    JSON.stringify({ version: m.version, blockSize: BLOCK_SIZE, files: m.files.map(({ hashes, ...rest }) => rest) }),
+  )
   const len = Buffer.alloc(4)
   len.writeUInt32BE(header.length)
   const body = Buffer.concat([MAGIC, len, header, ...m.files.map((f) => f.hashes)])
@@ -114,7 +126,13 @@ export function parseManifest(buf: Buffer): MachineManifest | null {
   try {
     if (buf.length < MAGIC.length + 4 + HASH_BYTES || !buf.subarray(0, MAGIC.length).equals(MAGIC)) return null
     const body = buf.subarray(0, buf.length - HASH_BYTES)
-    if (!createHash('sha256').update(body).digest().equals(buf.subarray(buf.length - HASH_BYTES))) return null
+    if (
+      !createHash('sha256')
+        .update(body)
+        .digest()
+        .equals(buf.subarray(buf.length - HASH_BYTES))
+    )
+      return null
     const hlen = body.readUInt32BE(MAGIC.length)
     const header = JSON.parse(body.subarray(MAGIC.length + 4, MAGIC.length + 4 + hlen).toString())
     if (header.blockSize !== BLOCK_SIZE) return null
@@ -144,18 +162,35 @@ export async function saveManifest(dir: string, m: MachineManifest & { version: 
 }
 
 async function stamp(path: string): Promise<{ size: number; mtimeMs: number; ino: number } | null> {
-  try { const st = await stat(path); return { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino } } catch { return null }
+  try {
+    const st = await stat(path)
+    return { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino }
+  } catch {
+    return null
+  }
 }
 
 /** The cached entries that still describe the files on disk, newest version first per file name. */
 export async function loadCachedEntries(dir: string): Promise<Map<string, FileManifest>> {
   const out = new Map<string, FileManifest>()
   let names: string[]
-  try { names = await readdir(dir) } catch { return out }
-  const versions = names.map((n) => /^\.manifest-(\d+)\.bin$/.exec(n)).filter((m) => m !== null).map((m) => Number(m![1])).sort((a, b) => b - a)
+  try {
+    names = await readdir(dir)
+  } catch {
+    return out
+  }
+  const versions = names
+    .map((n) => /^\.manifest-(\d+)\.bin$/.exec(n))
+    .filter((m) => m !== null)
+    .map((m) => Number(m![1]))
+    .sort((a, b) => b - a)
   for (const v of versions) {
     let m: MachineManifest | null = null
-    try { m = parseManifest(await readFile(manifestPath(dir, v))) } catch { m = null }
+    try {
+      m = parseManifest(await readFile(manifestPath(dir, v)))
+    } catch {
+      m = null
+    }
     for (const f of m?.files ?? []) {
       if (out.has(f.name)) continue
       const st = await stamp(join(dir, f.name))
@@ -174,13 +209,21 @@ export interface ManifestOptions extends HashOptions {
  * The manifest of a machine's files: cached entries where the stat stamp still matches, the rest
  * hashed now. With a version, the result is cached for the next migration of that version.
  */
-export async function manifestFor(dir: string, files: string[], version: number | null, opts: ManifestOptions = {}): Promise<MachineManifest> {
+export async function manifestFor(
+  dir: string,
+  files: string[],
+  version: number | null,
+  opts: ManifestOptions = {},
+): Promise<MachineManifest> {
   const cached = await loadCachedEntries(dir)
   const out: FileManifest[] = []
   let fresh = false
   for (const name of files) {
     const hit = cached.get(name)
-    if (hit) { out.push(hit); continue }
+    if (hit) {
+      out.push(hit)
+      continue
+    }
     out.push(await hashFile(join(dir, name), name, opts))
     fresh = true
   }
@@ -193,13 +236,25 @@ export async function manifestFor(dir: string, files: string[], version: number 
 /** Forget every cached manifest in a directory: its files are about to change in place. */
 export async function invalidateManifests(dir: string): Promise<void> {
   let names: string[]
-  try { names = await readdir(dir) } catch { return }
+  try {
+    names = await readdir(dir)
+  } catch {
+    return
+  }
   await Promise.all(names.filter((n) => /^\.manifest-\d+\.bin/.test(n)).map((n) => rm(join(dir, n), { force: true })))
 }
 
 /** Total bytes of a manifest's files, and of their non-zero blocks (what actually has to move). */
-export function manifestStats(m: MachineManifest): { bytes: number; dataBytes: number; blocks: number; zeroBlocks: number } {
-  let bytes = 0, dataBytes = 0, blocks = 0, zeroBlocks = 0
+export function manifestStats(m: MachineManifest): {
+  bytes: number
+  dataBytes: number
+  blocks: number
+  zeroBlocks: number
+} {
+  let bytes = 0,
+    dataBytes = 0,
+    blocks = 0,
+    zeroBlocks = 0
   for (const f of m.files) {
     bytes += f.size
     const n = blockCount(f.size)

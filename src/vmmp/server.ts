@@ -38,7 +38,13 @@ import { VmmpChannel } from './channel.ts'
 import type { VmmpMessage } from './codec.ts'
 import { vmmpError, VmmpError } from './errors.ts'
 import { defaultMethods, type MethodRegistry } from './methods/index.ts'
-import { checkMigrationCredential, grantMigrationCredential, handleMigrationSftp, revokeMigrationCredential, type MigrationShare } from './methods/scp-server.ts'
+import {
+  checkMigrationCredential,
+  grantMigrationCredential,
+  handleMigrationSftp,
+  revokeMigrationCredential,
+  type MigrationShare,
+} from './methods/scp-server.ts'
 import { INCOMPLETE_MARKER, isIncomplete } from './paths.ts'
 import { DEFAULT_STALL_MS } from './stall.ts'
 
@@ -76,12 +82,29 @@ export interface MigrationServerOptions {
   log?: (line: string) => void
 }
 
-interface Outgoing { migrationId: string; vmId: string; destKey: string; dir: string; files: string[]; version: number }
-interface Incoming {
-  migrationId: string; vmId: string; version: number; config: VmConfig; suspended: boolean; method: string
-  origin: { key: string; sshHost: string | null; sshPort: number | null }; secret: string
+interface Outgoing {
+  migrationId: string
+  vmId: string
+  destKey: string
+  dir: string
+  files: string[]
+  version: number
 }
-interface Running { migrationId: string; ac: AbortController; done: Promise<void> }
+interface Incoming {
+  migrationId: string
+  vmId: string
+  version: number
+  config: VmConfig
+  suspended: boolean
+  method: string
+  origin: { key: string; sshHost: string | null; sshPort: number | null }
+  secret: string
+}
+interface Running {
+  migrationId: string
+  ac: AbortController
+  done: Promise<void>
+}
 
 const str = (v: unknown, what: string): string => {
   if (typeof v !== 'string' || v.length === 0 || v.length > 256) throw nodeError.badFrame(`${what} must be a string`)
@@ -105,9 +128,15 @@ export class MigrationServer {
     this.methods = opts.methods ?? defaultMethods()
   }
 
-  get nodeKey(): string { return this.opts.keyPair.publicKey.toString('hex') }
-  private get hv(): Hypervisor { return this.opts.hv }
-  cacheDir(vmId: string): string { return join(this.hv.dir, CACHE_DIR, vmId) }
+  get nodeKey(): string {
+    return this.opts.keyPair.publicKey.toString('hex')
+  }
+  private get hv(): Hypervisor {
+    return this.opts.hv
+  }
+  cacheDir(vmId: string): string {
+    return join(this.hv.dir, CACHE_DIR, vmId)
+  }
 
   // --- the hub connection ---
 
@@ -117,8 +146,15 @@ export class MigrationServer {
       onMessage: (m) => this.onHubMessage(ch, m),
       methods: () => this.methods.names(),
       onReject: (err) => this.opts.log?.(`vmmp: rejected a frame from the hub: ${errorInfo(err).message}`),
-      onOpen: () => { this.hub = ch },
-      onClose: () => { if (this.hub === ch) { this.hub = null; this.hubLost() } },
+      onOpen: () => {
+        this.hub = ch
+      },
+      onClose: () => {
+        if (this.hub === ch) {
+          this.hub = null
+          this.hubLost()
+        }
+      },
     })
     return ch
   }
@@ -137,7 +173,8 @@ export class MigrationServer {
       ch.send({ type: 'RESP', id: m.id, version: m.version, ok: false })
     }
     if (!inc) return refuse('no prepared migration')
-    if (inc.version !== m.version || inc.origin.key !== m.origin.key || inc.method !== m.method) return refuse('REQ does not match the prepared migration')
+    if (inc.version !== m.version || inc.origin.key !== m.origin.key || inc.method !== m.method)
+      return refuse('REQ does not match the prepared migration')
     if (this.running.has(m.id)) return
     const ac = new AbortController()
     const done = this.arrive(ch, inc, ac.signal).finally(() => {
@@ -171,17 +208,31 @@ export class MigrationServer {
       const src: { mux?: Protomux; ssh?: { host: string; port: number; username: string; password: string } } = {}
       if (inc.method === 'SCP') {
         if (!inc.origin.sshPort) throw vmmpError.protocol('the origin has no SSH server for SCP')
-        src.ssh = { host: inc.origin.sshHost ?? '127.0.0.1', port: inc.origin.sshPort, username: migrationId, password: inc.secret }
+        src.ssh = {
+          host: inc.origin.sshHost ?? '127.0.0.1',
+          port: inc.origin.sshPort,
+          username: migrationId,
+          password: inc.secret,
+        }
       } else {
-        const dialed = await dial(this.opts.dht, Buffer.from(inc.origin.key, 'hex'), { keyPair: this.opts.keyPair, deadlineMs: 15_000, what: `origin ${inc.origin.key.slice(0, 8)}` }, (mux) => {
-          let opened!: () => void
-          const p = new Promise<void>((resolve) => { opened = resolve })
-          mux.createChannel({ protocol: PROTOCOLS.vmmp, id: PEER_ID, onopen: () => opened() })?.open()
-          // The origin's key also serves console@1 and opens it on every connection; a rejected
-          // console channel makes it hang up, so accept it and say nothing on it.
-          mux.pair({ protocol: PROTOCOLS.console }, () => { mux.createChannel({ protocol: PROTOCOLS.console })?.open() })
-          return { opened: p, value: mux }
-        })
+        const dialed = await dial(
+          this.opts.dht,
+          Buffer.from(inc.origin.key, 'hex'),
+          { keyPair: this.opts.keyPair, deadlineMs: 15_000, what: `origin ${inc.origin.key.slice(0, 8)}` },
+          (mux) => {
+            let opened!: () => void
+            const p = new Promise<void>((resolve) => {
+              opened = resolve
+            })
+            mux.createChannel({ protocol: PROTOCOLS.vmmp, id: PEER_ID, onopen: () => opened() })?.open()
+            // The origin's key also serves console@1 and opens it on every connection; a rejected
+            // console channel makes it hang up, so accept it and say nothing on it.
+            mux.pair({ protocol: PROTOCOLS.console }, () => {
+              mux.createChannel({ protocol: PROTOCOLS.console })?.open()
+            })
+            return { opened: p, value: mux }
+          },
+        )
         socket = dialed.socket
         src.mux = dialed.value
       }
@@ -190,20 +241,40 @@ export class MigrationServer {
       const onOuter = () => inner.abort()
       signal.addEventListener('abort', onOuter, { once: true })
       let full: VmmpError | null = null
-      const result = await method.pull({
-        migrationId, src, destDir: dir, cacheVersion: inc.version + 1, signal: inner.signal, stallMs: this.opts.stallMs ?? DEFAULT_STALL_MS,
-        onProgress: (d, t) => {
-          done = d; total = t
-          if (freeBytes !== undefined && d > freeBytes && !full) { full = vmmpError.noSpace(dir); inner.abort() }
-        },
-      }).catch((err) => { throw full ?? err }).finally(() => signal.removeEventListener('abort', onOuter))
+      const result = await method
+        .pull({
+          migrationId,
+          src,
+          destDir: dir,
+          cacheVersion: inc.version + 1,
+          signal: inner.signal,
+          stallMs: this.opts.stallMs ?? DEFAULT_STALL_MS,
+          onProgress: (d, t) => {
+            done = d
+            total = t
+            if (freeBytes !== undefined && d > freeBytes && !full) {
+              full = vmmpError.noSpace(dir)
+              inner.abort()
+            }
+          },
+        })
+        .catch((err) => {
+          throw full ?? err
+        })
+        .finally(() => signal.removeEventListener('abort', onOuter))
       if (full) throw full
       if (signal.aborted) throw vmmpError.aborted('stopped: the hub connection was lost')
       // A cached older copy may hold files this version has not (a saved state from an earlier suspend).
       for (const f of result.extraFiles) await rm(join(dir, f), { force: true })
       await writeFile(join(dir, ARRIVED_MARKER), `${migrationId}\n`)
-      await this.hv.importVm(vmId, inc.config, { version: inc.version + 1, origin: inc.origin.key, suspended: inc.suspended })
-      this.opts.log?.(`vmmp: ${vmId} arrived by ${inc.method} in ${Date.now() - t0} ms (${result.bytesOnWire} bytes on the wire, ${result.bytesWritten} written of ${result.bytesTotal})`)
+      await this.hv.importVm(vmId, inc.config, {
+        version: inc.version + 1,
+        origin: inc.origin.key,
+        suspended: inc.suspended,
+      })
+      this.opts.log?.(
+        `vmmp: ${vmId} arrived by ${inc.method} in ${Date.now() - t0} ms (${result.bytesOnWire} bytes on the wire, ${result.bytesWritten} written of ${result.bytesTotal})`,
+      )
       clearInterval(timer)
       ch.sendProgress({ id: vmId, done: total, total })
       ch.send({ type: 'RESP', id: vmId, version: inc.version + 1, ok: true })
@@ -222,7 +293,13 @@ export class MigrationServer {
 
   /** A copy left from an earlier visit becomes the RSYNC base; a stale unregistered directory goes. */
   private async useCache(vmId: string, dir: string): Promise<void> {
-    if (await this.hv.get(vmId).then(() => true, () => false)) throw new VirtuosoError('HV_EXISTS', `machine ${vmId} is already registered here`)
+    if (
+      await this.hv.get(vmId).then(
+        () => true,
+        () => false,
+      )
+    )
+      throw new VirtuosoError('HV_EXISTS', `machine ${vmId} is already registered here`)
     const cache = this.cacheDir(vmId)
     if (await exists(cache)) {
       await rm(dir, { recursive: true, force: true })
@@ -238,7 +315,10 @@ export class MigrationServer {
     const dir = this.hv.dirOf(vmId)
     const arrived = (await readFile(join(dir, ARRIVED_MARKER), 'utf8').catch(() => '')).trim()
     const partial = (await readFile(join(dir, INCOMPLETE_MARKER), 'utf8').catch(() => '')).trim()
-    const registered = await this.hv.get(vmId).then(() => true, () => false)
+    const registered = await this.hv.get(vmId).then(
+      () => true,
+      () => false,
+    )
     if (registered && arrived === migrationId) {
       await this.hv.delete(vmId) // removes the directory with it
       return true
@@ -255,12 +335,18 @@ export class MigrationServer {
   async command(method: string, params: unknown): Promise<unknown> {
     const p = (params ?? {}) as Record<string, any>
     switch (method) {
-      case 'migration.prepare-origin': return this.prepareOrigin(p)
-      case 'migration.prepare-dest': return this.prepareDest(p)
-      case 'migration.status': return this.status(p)
-      case 'migration.abort': return this.abort(p)
-      case 'migration.release': return this.release(p)
-      default: throw nodeError.unknownMethod(method)
+      case 'migration.prepare-origin':
+        return this.prepareOrigin(p)
+      case 'migration.prepare-dest':
+        return this.prepareDest(p)
+      case 'migration.status':
+        return this.status(p)
+      case 'migration.abort':
+        return this.abort(p)
+      case 'migration.release':
+        return this.release(p)
+      default:
+        throw nodeError.unknownMethod(method)
     }
   }
 
@@ -271,7 +357,11 @@ export class MigrationServer {
     const destKey = str(p.destKey, 'destKey')
     const secret = str(p.secret, 'secret')
     const vm = await this.hv.refresh(vmId)
-    if (!['registered', 'stopped', 'suspended'].includes(vm.state)) throw new VirtuosoError('HV_BAD_STATE', `machine ${vmId} is ${vm.state} here; only a stored, stopped or suspended machine can leave`)
+    if (!['registered', 'stopped', 'suspended'].includes(vm.state))
+      throw new VirtuosoError(
+        'HV_BAD_STATE',
+        `machine ${vmId} is ${vm.state} here; only a stored, stopped or suspended machine can leave`,
+      )
     if (vm.version !== version) throw nodeError.versionMismatch(vmId, version, vm.version)
     this.opts.closeConsole?.(vmId)
     const files = await this.hv.files(vmId)
@@ -284,14 +374,29 @@ export class MigrationServer {
 
   private async prepareDest(p: Record<string, any>): Promise<unknown> {
     const inc: Incoming = {
-      migrationId: str(p.migrationId, 'migrationId'), vmId: str(p.vmId, 'vmId'), version: int(p.version, 'version'),
-      config: p.config as VmConfig, suspended: p.suspended === true, method: str(p.method, 'method'),
-      origin: { key: str(p.origin?.key, 'origin.key'), sshHost: typeof p.origin?.sshHost === 'string' ? p.origin.sshHost : null, sshPort: Number.isInteger(p.origin?.sshPort) ? p.origin.sshPort : null },
+      migrationId: str(p.migrationId, 'migrationId'),
+      vmId: str(p.vmId, 'vmId'),
+      version: int(p.version, 'version'),
+      config: p.config as VmConfig,
+      suspended: p.suspended === true,
+      method: str(p.method, 'method'),
+      origin: {
+        key: str(p.origin?.key, 'origin.key'),
+        sshHost: typeof p.origin?.sshHost === 'string' ? p.origin.sshHost : null,
+        sshPort: Number.isInteger(p.origin?.sshPort) ? p.origin.sshPort : null,
+      },
       secret: str(p.secret, 'secret'),
     }
     this.methods.get(inc.method) // VMMP_UNKNOWN_METHOD
-    if (await this.hv.get(inc.vmId).then(() => true, () => false)) throw new VirtuosoError('HV_EXISTS', `machine ${inc.vmId} is already registered here`)
-    if (this.running.has(inc.vmId)) throw new VirtuosoError('VMMP_PROTOCOL', `machine ${inc.vmId} is already arriving here`)
+    if (
+      await this.hv.get(inc.vmId).then(
+        () => true,
+        () => false,
+      )
+    )
+      throw new VirtuosoError('HV_EXISTS', `machine ${inc.vmId} is already registered here`)
+    if (this.running.has(inc.vmId))
+      throw new VirtuosoError('VMMP_PROTOCOL', `machine ${inc.vmId} is already arriving here`)
     this.incoming.set(inc.vmId, inc)
     return {}
   }
@@ -299,7 +404,10 @@ export class MigrationServer {
   /** Stop a transfer of this migration if one runs here, and wait for it to clean up. */
   private async stopRunning(vmId: string, migrationId: string): Promise<void> {
     const r = this.running.get(vmId)
-    if (r && r.migrationId === migrationId) { r.ac.abort(); await r.done.catch(() => {}) }
+    if (r && r.migrationId === migrationId) {
+      r.ac.abort()
+      await r.done.catch(() => {})
+    }
     if (this.incoming.get(vmId)?.migrationId === migrationId) this.incoming.delete(vmId)
   }
 
@@ -346,7 +454,16 @@ export class MigrationServer {
   onPeer(mux: Protomux): { busy(): boolean } {
     let open = 0
     mux.pair({ protocol: PROTOCOLS.vmmp, id: PEER_ID }, () => {
-      const ch = mux.createChannel({ protocol: PROTOCOLS.vmmp, id: PEER_ID, onopen: () => { open++ }, onclose: () => { open = Math.max(0, open - 1) } })
+      const ch = mux.createChannel({
+        protocol: PROTOCOLS.vmmp,
+        id: PEER_ID,
+        onopen: () => {
+          open++
+        },
+        onclose: () => {
+          open = Math.max(0, open - 1)
+        },
+      })
       ch?.open()
     })
     const faults = this.opts.faults
@@ -357,7 +474,11 @@ export class MigrationServer {
         return { vmId: o.vmId, dir: o.dir, files: o.files, version: o.version }
       },
       delayMs: faults?.serveDelayMs,
-      mutateBlock: faults?.corrupt ? (_f, _i, data) => { if (data.length) data[0] ^= 0xff } : undefined,
+      mutateBlock: faults?.corrupt
+        ? (_f, _i, data) => {
+            if (data.length) data[0] ^= 0xff
+          }
+        : undefined,
     })
     return { busy: () => open > 0 }
   }
@@ -377,7 +498,9 @@ export class MigrationServer {
         const share = shares.get(grant.subject)
         client.on('session', (accept) => {
           const session = accept()
-          session.on('sftp', (acceptSftp) => { if (share) handleMigrationSftp(acceptSftp(), share) })
+          session.on('sftp', (acceptSftp) => {
+            if (share) handleMigrationSftp(acceptSftp(), share)
+          })
         })
       },
     }
@@ -385,5 +508,10 @@ export class MigrationServer {
 }
 
 async function exists(path: string): Promise<boolean> {
-  try { await stat(path); return true } catch { return false }
+  try {
+    await stat(path)
+    return true
+  } catch {
+    return false
+  }
 }

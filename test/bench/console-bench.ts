@@ -16,15 +16,31 @@ import { ConsolePasswords } from '../../src/node/console-passwords.ts'
 import { SshConsoleServer } from '../../src/node/ssh-console.ts'
 import { testHv } from '../console/helpers.ts'
 
-export interface BenchRow { name: string; samples: number; p50Ms: number; p95Ms: number; overGuestP50Ms: number | null }
+export interface BenchRow {
+  name: string
+  samples: number
+  p50Ms: number
+  p95Ms: number
+  overGuestP50Ms: number | null
+}
 
 const SAMPLES = 300
 const WARMUP = 20
 
 /** Time `samples` round trips: send one key, wait until its echo comes back. */
-async function echoLatency(send: (s: string) => void, onData: (fn: (b: Buffer) => void) => void, samples = SAMPLES): Promise<number[]> {
+async function echoLatency(
+  send: (s: string) => void,
+  onData: (fn: (b: Buffer) => void) => void,
+  samples = SAMPLES,
+): Promise<number[]> {
   let waiting: { ch: string; resolve: () => void } | null = null
-  onData((b) => { if (waiting && b.toString().includes(waiting.ch)) { const w = waiting; waiting = null; w.resolve() } })
+  onData((b) => {
+    if (waiting && b.toString().includes(waiting.ch)) {
+      const w = waiting
+      waiting = null
+      w.resolve()
+    }
+  })
   const times: number[] = []
   const keys = 'abcdefghijklmnopqrstuvwxyz'
   for (let i = 0; i < samples + WARMUP; i++) {
@@ -32,7 +48,13 @@ async function echoLatency(send: (s: string) => void, onData: (fn: (b: Buffer) =
     const t0 = process.hrtime.bigint()
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no echo of ${ch} within 5 s`)), 5000)
-      waiting = { ch, resolve: () => { clearTimeout(timer); resolve() } }
+      waiting = {
+        ch,
+        resolve: () => {
+          clearTimeout(timer)
+          resolve()
+        },
+      }
       send(ch)
     })
     if (i >= WARMUP) times.push(Number(process.hrtime.bigint() - t0) / 1e6)
@@ -61,31 +83,70 @@ export async function consoleBench(): Promise<BenchRow[]> {
   const ssh = new SshConsoleServer({ screens, passwords, dataDir: env.dir })
   await ssh.start()
   const rows: BenchRow[] = []
-  const row = (name: string, t: number[], guest: number | null) => rows.push({ name, samples: t.length, p50Ms: pct(t, 50), p95Ms: pct(t, 95), overGuestP50Ms: guest === null ? null : Math.round((pct(t, 50) - guest) * 1000) / 1000 })
+  const row = (name: string, t: number[], guest: number | null) =>
+    rows.push({
+      name,
+      samples: t.length,
+      p50Ms: pct(t, 50),
+      p95Ms: pct(t, 95),
+      overGuestP50Ms: guest === null ? null : Math.round((pct(t, 50) - guest) * 1000) / 1000,
+    })
   try {
     // The guest's own echo, straight on the screen's serial stream (what every path adds to).
     const screen = await screens.get('bench')
     const direct = (screen as unknown as { stream: Duplex }).stream
-    const guest = await echoLatency((s) => direct.write(s), (fn) => direct.on('data', fn))
+    const guest = await echoLatency(
+      (s) => direct.write(s),
+      (fn) => direct.on('data', fn),
+    )
     row('guest echo (serial stream)', guest, null)
     const guestP50 = pct(guest, 50)
 
     const viewerDht = testnet.createNode()
-    const ticket = signTicket(hub.secretKey, { vmId: 'bench', nodeKey: provider.publicKey.toString('hex'), pmId: null, user: 'bench' }).ticket
+    const ticket = signTicket(hub.secretKey, {
+      vmId: 'bench',
+      nodeKey: provider.publicKey.toString('hex'),
+      pmId: null,
+      user: 'bench',
+    }).ticket
     const session = await ConsoleSession.dial({ dht: viewerDht, nodeKey: provider.publicKey, ticket })
     await new Promise((r) => setTimeout(r, 100)) // let the repaint pass
-    row('console@1 (HyperDHT, loopback)', await echoLatency((s) => session.write(s), (fn) => session.on('data', fn)), guestP50)
+    row(
+      'console@1 (HyperDHT, loopback)',
+      await echoLatency(
+        (s) => session.write(s),
+        (fn) => session.on('data', fn),
+      ),
+      guestP50,
+    )
     await session.detach()
     await viewerDht.destroy()
 
     const client = new ssh2.Client()
     await new Promise<void>((res, rej) => {
-      client.once('ready', () => res()).once('error', rej)
-        .connect({ host: '127.0.0.1', port: ssh.port, username: 'bench', password: 'bench password', readyTimeout: 10_000 })
+      client
+        .once('ready', () => res())
+        .once('error', rej)
+        .connect({
+          host: '127.0.0.1',
+          port: ssh.port,
+          username: 'bench',
+          password: 'bench password',
+          readyTimeout: 10_000,
+        })
     })
-    const ch = await new Promise<ssh2.ClientChannel>((res, rej) => client.shell({ term: 'xterm', cols: 80, rows: 24 }, (err, c) => (err ? rej(err) : res(c))))
+    const ch = await new Promise<ssh2.ClientChannel>((res, rej) =>
+      client.shell({ term: 'xterm', cols: 80, rows: 24 }, (err, c) => (err ? rej(err) : res(c))),
+    )
     await new Promise((r) => setTimeout(r, 100))
-    row('ssh console (ssh2 client, loopback)', await echoLatency((s) => ch.write(s), (fn) => ch.on('data', fn)), guestP50)
+    row(
+      'ssh console (ssh2 client, loopback)',
+      await echoLatency(
+        (s) => ch.write(s),
+        (fn) => ch.on('data', fn),
+      ),
+      guestP50,
+    )
     client.end()
   } finally {
     await ssh.close()
@@ -99,5 +160,8 @@ export async function consoleBench(): Promise<BenchRow[]> {
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const rows = await consoleBench()
-  for (const r of rows) console.log(`${r.name.padEnd(38)} n=${r.samples}  p50 ${r.p50Ms.toFixed(3)} ms  p95 ${r.p95Ms.toFixed(3)} ms${r.overGuestP50Ms === null ? '' : `  (+${r.overGuestP50Ms.toFixed(3)} ms over the guest)`}`)
+  for (const r of rows)
+    console.log(
+      `${r.name.padEnd(38)} n=${r.samples}  p50 ${r.p50Ms.toFixed(3)} ms  p95 ${r.p95Ms.toFixed(3)} ms${r.overGuestP50Ms === null ? '' : `  (+${r.overGuestP50Ms.toFixed(3)} ms over the guest)`}`,
+    )
 }

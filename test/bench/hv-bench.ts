@@ -15,7 +15,13 @@ import { Hypervisor } from '../../src/hv/hypervisor.ts'
 import { Monitor } from '../../src/hv/qemu/monitor.ts'
 import { ConsoleSession } from '../hv/console.ts'
 
-export interface BenchRow { name: string; ours: number; bare: number; unit: string; target: string }
+export interface BenchRow {
+  name: string
+  ours: number
+  bare: number
+  unit: string
+  target: string
+}
 
 const GUEST = fileURLToPath(new URL('../../fixtures/guest/build/', import.meta.url))
 const MEMORIES = [128, 512]
@@ -83,17 +89,49 @@ async function bare(memory: number): Promise<{ boot: number; suspend: number; si
   const dir = await mkdtemp(join(tmpdir(), 'virtuoso-hv-bench-bare-'))
   const procs: ChildProcess[] = []
   const run = (extra: string[]): ChildProcess => {
-    const p = spawn('qemu-system-x86_64', ['-nodefaults', '-display', 'none', '-machine', 'pc,accel=tcg', '-m', String(memory), '-smp', '1',
-      '-qmp', `unix:${dir}/qmp.sock,server=on,wait=off`, '-chardev', `socket,id=s,path=${dir}/serial.sock,server=on,wait=off`, '-serial', 'chardev:s',
-      '-drive', `file=${dir}/disk.raw,format=raw,if=virtio`, '-kernel', join(GUEST, 'vmlinuz'), '-initrd', join(GUEST, 'initrd.img'),
-      '-append', 'console=ttyS0 quiet', ...extra], { stdio: 'ignore' })
+    const p = spawn(
+      'qemu-system-x86_64',
+      [
+        '-nodefaults',
+        '-display',
+        'none',
+        '-machine',
+        'pc,accel=tcg',
+        '-m',
+        String(memory),
+        '-smp',
+        '1',
+        '-qmp',
+        `unix:${dir}/qmp.sock,server=on,wait=off`,
+        '-chardev',
+        `socket,id=s,path=${dir}/serial.sock,server=on,wait=off`,
+        '-serial',
+        'chardev:s',
+        '-drive',
+        `file=${dir}/disk.raw,format=raw,if=virtio`,
+        '-kernel',
+        join(GUEST, 'vmlinuz'),
+        '-initrd',
+        join(GUEST, 'initrd.img'),
+        '-append',
+        'console=ttyS0 quiet',
+        ...extra,
+      ],
+      { stdio: 'ignore' },
+    )
     procs.push(p)
     return p
   }
-  const exited = (p: ChildProcess): Promise<void> => new Promise((r) => (p.exitCode !== null ? r() : p.once('exit', () => r())))
+  const exited = (p: ChildProcess): Promise<void> =>
+    new Promise((r) => (p.exitCode !== null ? r() : p.once('exit', () => r())))
   const monitor = async (): Promise<Monitor> => {
     for (let i = 0; ; i++) {
-      try { return await Monitor.connect(`${dir}/qmp.sock`) } catch (e) { if (i > 200) throw e; await new Promise((r) => setTimeout(r, 25)) }
+      try {
+        return await Monitor.connect(`${dir}/qmp.sock`)
+      } catch (e) {
+        if (i > 200) throw e
+        await new Promise((r) => setTimeout(r, 25))
+      }
     }
   }
   try {
@@ -135,7 +173,13 @@ export async function hvBench(): Promise<BenchRow[]> {
     rows.push(
       { name: `boot to shell, ${memory} MB`, ours: ms(o.boot), bare: ms(b.boot), unit: 'ms', target: TARGET },
       { name: `suspend, ${memory} MB`, ours: ms(o.suspend), bare: ms(b.suspend), unit: 'ms', target: TARGET },
-      { name: `state file, ${memory} MB`, ours: +(o.size / 1048576).toFixed(1), bare: +(b.size / 1048576).toFixed(1), unit: 'MiB', target: TARGET },
+      {
+        name: `state file, ${memory} MB`,
+        ours: +(o.size / 1048576).toFixed(1),
+        bare: +(b.size / 1048576).toFixed(1),
+        unit: 'MiB',
+        target: TARGET,
+      },
       { name: `resume to shell, ${memory} MB`, ours: ms(o.resume), bare: ms(b.resume), unit: 'ms', target: TARGET },
     )
   }
@@ -148,6 +192,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   console.log(`${'step'.padEnd(w)}  ${'ours'.padStart(9)}  ${'bare'.padStart(9)}  unit  overhead  target`)
   for (const r of rows) {
     const over = r.bare ? `${(((r.ours - r.bare) / r.bare) * 100).toFixed(1)}%` : '-'
-    console.log(`${r.name.padEnd(w)}  ${String(r.ours).padStart(9)}  ${String(r.bare).padStart(9)}  ${r.unit.padEnd(4)}  ${over.padStart(8)}  ${r.target}`)
+    console.log(
+      `${r.name.padEnd(w)}  ${String(r.ours).padStart(9)}  ${String(r.bare).padStart(9)}  ${r.unit.padEnd(4)}  ${over.padStart(8)}  ${r.target}`,
+    )
   }
 }

@@ -30,14 +30,33 @@ async function startSshd(dir: string): Promise<{ port: number; key: string; proc
   await mkdir('/run/sshd', { recursive: true }) // privilege-separation directory sshd insists on
   const port = 20000 + Math.floor(Math.random() * 20000)
   const cfg = join(dir, 'sshd_config')
-  await writeFile(cfg, [
-    `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${hostKey}`, `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-    'PermitRootLogin prohibit-password', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'UsePAM no', 'StrictModes no',
-    `PidFile ${join(dir, 'sshd.pid')}`, 'Subsystem sftp internal-sftp', '',
-  ].join('\n'))
+  await writeFile(
+    cfg,
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${hostKey}`,
+      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+      'PermitRootLogin prohibit-password',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'UsePAM no',
+      'StrictModes no',
+      `PidFile ${join(dir, 'sshd.pid')}`,
+      'Subsystem sftp internal-sftp',
+      '',
+    ].join('\n'),
+  )
   const proc = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] })
   for (let i = 0; i < 100; i++) {
-    const up = await new Promise<boolean>((resolve) => { const s = createConnection(port, '127.0.0.1').once('connect', () => { s.destroy(); resolve(true) }).once('error', () => resolve(false)) })
+    const up = await new Promise<boolean>((resolve) => {
+      const s = createConnection(port, '127.0.0.1')
+        .once('connect', () => {
+          s.destroy()
+          resolve(true)
+        })
+        .once('error', () => resolve(false))
+    })
     if (up) return { port, key, proc }
     await new Promise((r) => setTimeout(r, 50))
   }
@@ -50,7 +69,9 @@ function timed(cmd: string, args: string[]): { ms: number; out: string } {
   return { ms: performance.now() - t, out }
 }
 
-export async function migrationBench(opts: { size?: number; dataFraction?: number; changed?: number } = {}): Promise<BenchRow[]> {
+export async function migrationBench(
+  opts: { size?: number; dataFraction?: number; changed?: number } = {},
+): Promise<BenchRow[]> {
   const size = opts.size ?? 1024 * MiB
   const root = await mkdtemp(join(tmpdir(), 'vmmp-bench-'))
   const rows: BenchRow[] = []
@@ -68,15 +89,31 @@ export async function migrationBench(opts: { size?: number; dataFraction?: numbe
     const sshCmd = `ssh -p ${ssh.port} -i ${ssh.key} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR`
 
     // Our origin runs in its own process (as on a real provider): blocks@1 and the SFTP share.
-    originProc = spawn(process.execPath, ['bin/run-ts.js', 'test/bench/migration-origin.ts'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-    const next = (type: string) => new Promise<any>((resolve) => { const h = (m: any) => { if (m.type === type) { originProc!.off('message', h); resolve(m) } }; originProc!.on('message', h) })
+    originProc = spawn(process.execPath, ['bin/run-ts.js', 'test/bench/migration-origin.ts'], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
+    const next = (type: string) =>
+      new Promise<any>((resolve) => {
+        const h = (m: any) => {
+          if (m.type === type) {
+            originProc!.off('message', h)
+            resolve(m)
+          }
+        }
+        originProc!.on('message', h)
+      })
     originProc.send({ type: 'start', bootstrap: testnet.bootstrap })
     const ready = await next('ready')
     const originKey = Buffer.from(ready.key, 'hex')
     let version = 1
     let seq = 0
     const grant = async (id: string, secret = '') => {
-      originProc!.send({ type: 'grant', id, secret: secret || 'unused-secret-0123456789', auth: { vmId: 'vm', dir: origin, files: ['disk-flat.vmdk'], version } })
+      originProc!.send({
+        type: 'grant',
+        id,
+        secret: secret || 'unused-secret-0123456789',
+        auth: { vmId: 'vm', dir: origin, files: ['disk-flat.vmdk'], version },
+      })
       await next('granted')
     }
     const pull = async (destDir: string) => {
@@ -85,7 +122,12 @@ export async function migrationBench(opts: { size?: number; dataFraction?: numbe
       const socket = testnet.createNode().connect(originKey)
       socket.on('error', () => {})
       const t = performance.now()
-      const r = await rsyncPull({ migrationId: id, src: { mux: Protomux.from(socket) }, destDir, cacheVersion: version })
+      const r = await rsyncPull({
+        migrationId: id,
+        src: { mux: Protomux.from(socket) },
+        destDir,
+        cacheVersion: version,
+      })
       const ms = performance.now() - t
       socket.destroy()
       return { ms, r }
@@ -96,7 +138,12 @@ export async function migrationBench(opts: { size?: number; dataFraction?: numbe
     const rsyncDir = join(root, 'dest-rsync')
     await mkdir(rsyncDir)
     const cold = await pull(oursDir)
-    rows.push({ name: 'RSYNC first copy (nothing cached)', value: secs(cold.ms), unit: 's', target: `${mb(allocated)} MiB allocated, ${mb(cold.r.bytesOnWire)} MiB on wire, ${Math.round(allocated / MiB / (cold.ms / 1000))} MiB/s` })
+    rows.push({
+      name: 'RSYNC first copy (nothing cached)',
+      value: secs(cold.ms),
+      unit: 's',
+      target: `${mb(allocated)} MiB allocated, ${mb(cold.r.bytesOnWire)} MiB on wire, ${Math.round(allocated / MiB / (cold.ms / 1000))} MiB/s`,
+    })
     execFileSync('cp', ['--sparse=always', img, join(rsyncDir, 'disk-flat.vmdk')])
     // An older mtime, as a copy cached on an earlier visit has: otherwise rsync's size+mtime quick
     // check (1 s granularity) may skip the file and measure nothing.
@@ -108,24 +155,78 @@ export async function migrationBench(opts: { size?: number; dataFraction?: numbe
     const changedBytes = changed.length * BLOCK_SIZE
     version = 2
     const delta = await pull(oursDir)
-    const theirs = timed('rsync', ['--inplace', '--no-whole-file', '--stats', '-e', sshCmd, `root@127.0.0.1:${img}`, join(rsyncDir, 'disk-flat.vmdk')])
+    const theirs = timed('rsync', [
+      '--inplace',
+      '--no-whole-file',
+      '--stats',
+      '-e',
+      sshCmd,
+      `root@127.0.0.1:${img}`,
+      join(rsyncDir, 'disk-flat.vmdk'),
+    ])
     if (process.env.VMMP_BENCH_DEBUG) console.log(theirs.out)
     const sent = Number(/Total bytes sent: ([\d,.]+)/.exec(theirs.out)?.[1].replace(/[,.]/g, '') ?? NaN)
     const recv = Number(/Total bytes received: ([\d,.]+)/.exec(theirs.out)?.[1].replace(/[,.]/g, '') ?? NaN)
-    rows.push({ name: 'RSYNC, 1% of blocks changed: time', value: secs(delta.ms), unit: 's', peer: secs(theirs.ms), peerName: 'rsync --inplace over ssh', target: '<= half of rsync' })
-    rows.push({ name: 'RSYNC, 1% changed: bytes on wire', value: mb(delta.r.bytesOnWire), unit: 'MiB', peer: mb(sent + recv), peerName: 'rsync --stats', target: `<= 1.1 x ${mb(changedBytes)} MiB changed + manifest` })
+    rows.push({
+      name: 'RSYNC, 1% of blocks changed: time',
+      value: secs(delta.ms),
+      unit: 's',
+      peer: secs(theirs.ms),
+      peerName: 'rsync --inplace over ssh',
+      target: '<= half of rsync',
+    })
+    rows.push({
+      name: 'RSYNC, 1% changed: bytes on wire',
+      value: mb(delta.r.bytesOnWire),
+      unit: 'MiB',
+      peer: mb(sent + recv),
+      peerName: 'rsync --stats',
+      target: `<= 1.1 x ${mb(changedBytes)} MiB changed + manifest`,
+    })
 
     const same = await pull(oursDir)
-    rows.push({ name: 'RSYNC, unchanged cached machine', value: secs(same.ms), unit: 's', target: `< 0.5 s (${mb(same.r.bytesOnWire)} MiB on wire)` })
+    rows.push({
+      name: 'RSYNC, unchanged cached machine',
+      value: secs(same.ms),
+      unit: 's',
+      target: `< 0.5 s (${mb(same.r.bytesOnWire)} MiB on wire)`,
+    })
 
     // SCP: ours (ssh2 SFTP, sparse-aware) vs OpenSSH scp, both into an empty directory.
     await grant('bench-scp', 'bench-secret-0123456789')
     const t = performance.now()
-    const ours = await scpPull({ migrationId: 'bench-scp', src: { ssh: { host: '127.0.0.1', port: ready.sshPort, username: 'bench-scp', password: 'bench-secret-0123456789' } }, destDir: join(root, 'dest-scp') })
+    const ours = await scpPull({
+      migrationId: 'bench-scp',
+      src: {
+        ssh: { host: '127.0.0.1', port: ready.sshPort, username: 'bench-scp', password: 'bench-secret-0123456789' },
+      },
+      destDir: join(root, 'dest-scp'),
+    })
     const oursMs = performance.now() - t
     await mkdir(join(root, 'dest-openssh'))
-    const scp = timed('scp', ['-q', '-P', String(ssh.port), '-i', ssh.key, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', `root@127.0.0.1:${img}`, join(root, 'dest-openssh', 'disk-flat.vmdk')])
-    rows.push({ name: 'SCP, 1 GiB disk, nothing cached', value: secs(oursMs), unit: 's', peer: secs(scp.ms), peerName: 'OpenSSH scp', target: `no slower than scp (${mb(ours.bytesOnWire)} MiB on wire vs ${mb(size)} MiB)` })
+    const scp = timed('scp', [
+      '-q',
+      '-P',
+      String(ssh.port),
+      '-i',
+      ssh.key,
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      'UserKnownHostsFile=/dev/null',
+      '-o',
+      'LogLevel=ERROR',
+      `root@127.0.0.1:${img}`,
+      join(root, 'dest-openssh', 'disk-flat.vmdk'),
+    ])
+    rows.push({
+      name: 'SCP, 1 GiB disk, nothing cached',
+      value: secs(oursMs),
+      unit: 's',
+      peer: secs(scp.ms),
+      peerName: 'OpenSSH scp',
+      target: `no slower than scp (${mb(ours.bytesOnWire)} MiB on wire vs ${mb(size)} MiB)`,
+    })
   } finally {
     sshd?.kill('SIGTERM')
     originProc?.kill('SIGTERM')

@@ -12,7 +12,10 @@ process.on('message', async (m: any) => {
     const dht = new DHT({ bootstrap: m.bootstrap, host: '127.0.0.1' })
     await dht.ready()
     const keyPair = DHT.keyPair()
-    const server = dht.createServer((socket) => { socket.on('error', () => {}); serveBlocks(Protomux.from(socket), { authorize: (id) => grants.get(id) ?? null }) })
+    const server = dht.createServer((socket) => {
+      socket.on('error', () => {})
+      serveBlocks(Protomux.from(socket), { authorize: (id) => grants.get(id) ?? null })
+    })
     await server.listen(keyPair)
     const ssh = await startMigrationSshServer()
     process.send!({ type: 'ready', key: keyPair.publicKey.toString('hex'), sshPort: ssh.port })

@@ -11,17 +11,32 @@ import { migrationBench } from './migration-bench.ts'
 const suites: Record<string, () => Promise<BenchRow[]>> = {
   market: async () => marketBench(),
   transport: async () => transportBench(),
-  hv: async () => (await hvBench()).map((r) => ({ name: r.name, value: r.ours, unit: r.unit, peer: r.bare, peerName: 'bare qemu-system-x86_64', target: r.target })),
-  console: async () => (await consoleBench()).map((r) => ({
-    name: `${r.name}: keystroke to echo p50 (p95 ${r.p95Ms} ms, ${r.samples} keys)`,
-    value: r.p50Ms, unit: 'ms', target: r.overGuestP50Ms === null ? '-' : `p50 < 20 ms beyond the guest's echo (here +${r.overGuestP50Ms} ms)`,
-  })),
+  hv: async () =>
+    (await hvBench()).map((r) => ({
+      name: r.name,
+      value: r.ours,
+      unit: r.unit,
+      peer: r.bare,
+      peerName: 'bare qemu-system-x86_64',
+      target: r.target,
+    })),
+  console: async () =>
+    (await consoleBench()).map((r) => ({
+      name: `${r.name}: keystroke to echo p50 (p95 ${r.p95Ms} ms, ${r.samples} keys)`,
+      value: r.p50Ms,
+      unit: 'ms',
+      target: r.overGuestP50Ms === null ? '-' : `p50 < 20 ms beyond the guest's echo (here +${r.overGuestP50Ms} ms)`,
+    })),
   migration: async () => migrationBench(),
 }
 
 const wanted = process.argv.slice(2).filter((a) => a !== '--')
 const names = wanted.length ? wanted : Object.keys(suites)
-for (const n of names) if (!suites[n]) { console.error(`unknown benchmark "${n}"; choose from ${Object.keys(suites).join(', ')}`); process.exit(2) }
+for (const n of names)
+  if (!suites[n]) {
+    console.error(`unknown benchmark "${n}"; choose from ${Object.keys(suites).join(', ')}`)
+    process.exit(2)
+  }
 const started = Date.now()
 for (const n of names) {
   const t0 = Date.now()

@@ -10,7 +10,12 @@ export interface BenchRow {
 }
 
 export function printTable(title: string, rows: BenchRow[]): void {
-  const cells = rows.map((r) => [r.name, `${r.value} ${r.unit}`, r.peer === undefined ? '' : `${r.peer} ${r.unit} (${r.peerName ?? 'peer'})`, r.target])
+  const cells = rows.map((r) => [
+    r.name,
+    `${r.value} ${r.unit}`,
+    r.peer === undefined ? '' : `${r.peer} ${r.unit} (${r.peerName ?? 'peer'})`,
+    r.target,
+  ])
   const head = ['measure', 'virtuoso', 'peer, same run', 'target']
   const w = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)))
   const line = (c: string[]) => c.map((x, i) => x.padEnd(w[i])).join('  ')

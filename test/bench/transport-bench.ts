@@ -16,7 +16,11 @@ export async function transportBench(opts: { requests?: number; window?: number 
   const dir = await mkdtemp(join(tmpdir(), 'virtuoso-bench-'))
   const hub = new Hub({ dir, dht: testnet.createNode(), keyPair: DHT.keyPair() })
   await hub.start()
-  const client = await MarketClient.connect({ marketKey: hub.publicKey, bootstrap: testnet.bootstrap, dht: testnet.createNode() })
+  const client = await MarketClient.connect({
+    marketKey: hub.publicKey,
+    bootstrap: testnet.bootstrap,
+    dht: testnet.createNode(),
+  })
   try {
     for (let i = 0; i < 500; i++) await client.call('configs') // warm up
     const lat: number[] = []
@@ -34,8 +38,18 @@ export async function transportBench(opts: { requests?: number; window?: number 
     const secs = (performance.now() - t0) / 1000
     lat.sort((a, b) => a - b)
     return [
-      { name: `market@1 reads, ${window} in flight`, value: Math.round(requests / secs), unit: 'req/s', target: '>= 5000 req/s' },
-      { name: 'market@1 read latency p50 (under load)', value: +lat[Math.floor(lat.length / 2)].toFixed(2), unit: 'ms', target: '-' },
+      {
+        name: `market@1 reads, ${window} in flight`,
+        value: Math.round(requests / secs),
+        unit: 'req/s',
+        target: '>= 5000 req/s',
+      },
+      {
+        name: 'market@1 read latency p50 (under load)',
+        value: +lat[Math.floor(lat.length / 2)].toFixed(2),
+        unit: 'ms',
+        target: '-',
+      },
     ]
   } finally {
     await client.close()

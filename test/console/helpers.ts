@@ -8,27 +8,57 @@ import type { CloseReason, ConsoleViewer } from '../../src/hv/console.ts'
 
 export const CONFIG = { memory: 128, hd: 2048, speed: 1000, os: 'linux' }
 
-export async function testHv(ids: string[] = ['vm1']): Promise<{ hv: Hypervisor; dir: string; cleanup(): Promise<void> }> {
+export async function testHv(
+  ids: string[] = ['vm1'],
+): Promise<{ hv: Hypervisor; dir: string; cleanup(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'virtuoso-console-'))
   const hv = await Hypervisor.open({ driver: 'test', dir: join(dir, 'machines') })
   for (const id of ids) {
     await hv.create(id, CONFIG)
     await hv.register(id)
   }
-  return { hv, dir, async cleanup() { await hv.close(); await rm(dir, { recursive: true, force: true }) } }
+  return {
+    hv,
+    dir,
+    async cleanup() {
+      await hv.close()
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
 }
 
 export class RecordingViewer implements ConsoleViewer {
   out = ''
   reason: CloseReason | null = null
   private waiters = new Set<() => void>()
-  write(data: Buffer | string): void { this.out += data.toString(); this.wake() }
-  close(reason: CloseReason): void { this.reason = reason; this.wake() }
-  private wake(): void { for (const w of this.waiters) w() }
+  write(data: Buffer | string): void {
+    this.out += data.toString()
+    this.wake()
+  }
+  close(reason: CloseReason): void {
+    this.reason = reason
+    this.wake()
+  }
+  private wake(): void {
+    for (const w of this.waiters) w()
+  }
   until(pred: (v: this) => boolean, timeoutMs = 5000): Promise<void> {
     return new Promise((resolve, reject) => {
-      const check = () => { if (pred(this)) { this.waiters.delete(check); clearTimeout(t); resolve() } }
-      const t = setTimeout(() => { this.waiters.delete(check); reject(new Error(`viewer: condition not met; out=${JSON.stringify(this.out.slice(-300))} reason=${JSON.stringify(this.reason)}`)) }, timeoutMs)
+      const check = () => {
+        if (pred(this)) {
+          this.waiters.delete(check)
+          clearTimeout(t)
+          resolve()
+        }
+      }
+      const t = setTimeout(() => {
+        this.waiters.delete(check)
+        reject(
+          new Error(
+            `viewer: condition not met; out=${JSON.stringify(this.out.slice(-300))} reason=${JSON.stringify(this.reason)}`,
+          ),
+        )
+      }, timeoutMs)
       this.waiters.add(check)
       check()
     })

@@ -12,11 +12,15 @@ beforeEach(async () => {
   w = await world()
   hub = { market: w.market, keyPair: DHT.keyPair(), gateway: w.gateway }
 })
-afterEach(async () => { await w.close() })
+afterEach(async () => {
+  await w.close()
+})
 
 async function startedVm() {
   const provider = await user(w.market, 'prov', 'provider')
-  const pm = await addPm(w.market, provider, { info: { sshPort: 2222, sshFingerprint: 'SHA256:abc', sshHost: '127.0.0.1' } })
+  const pm = await addPm(w.market, provider, {
+    info: { sshPort: 2222, sshFingerprint: 'SHA256:abc', sshHost: '127.0.0.1' },
+  })
   const buyer = await user(w.market, 'alice', 'buyer')
   const other = await user(w.market, 'bob', 'buyer')
   await w.market.credit('alice', 10_000_000)
@@ -31,8 +35,17 @@ describe('console.ticket', () => {
     expect(await codeOf(() => consoleTicket(hub, buyer, { vmId: vm.id }))).toBe('MARKET_ACTION_NOT_ALLOWED') // stored, not started
     await w.market.start(buyer, vm.id)
     const r = await consoleTicket(hub, buyer, { vmId: vm.id })
-    expect(r).toMatchObject({ vmId: vm.id, nodeKey: pm.nodeKey, ssh: { port: 2222, fingerprint: 'SHA256:abc', user: vm.id, host: '127.0.0.1' } })
-    const c = verifyTicket(r.ticket, { hubKey: hub.keyPair.publicKey, nodeKey: pm.nodeKey, vmId: vm.id, now: w.clock.t })
+    expect(r).toMatchObject({
+      vmId: vm.id,
+      nodeKey: pm.nodeKey,
+      ssh: { port: 2222, fingerprint: 'SHA256:abc', user: vm.id, host: '127.0.0.1' },
+    })
+    const c = verifyTicket(r.ticket, {
+      hubKey: hub.keyPair.publicKey,
+      nodeKey: pm.nodeKey,
+      vmId: vm.id,
+      now: w.clock.t,
+    })
     expect(c.user).toBe('alice')
   })
 
@@ -56,10 +69,18 @@ describe('console.ticket', () => {
 describe('console.passwd', () => {
   it('forwards the password to the provider, for the owner only, at least 8 characters', async () => {
     const { pm, other, buyer, vm } = await startedVm()
-    expect(await codeOf(() => consolePasswd(hub, buyer, { vmId: vm.id, password: 'short' }))).toBe('NODE_CONSOLE_PASSWORD')
-    expect(await codeOf(() => consolePasswd(hub, other, { vmId: vm.id, password: 'long enough' }))).toBe('MARKET_NOT_FOUND')
+    expect(await codeOf(() => consolePasswd(hub, buyer, { vmId: vm.id, password: 'short' }))).toBe(
+      'NODE_CONSOLE_PASSWORD',
+    )
+    expect(await codeOf(() => consolePasswd(hub, other, { vmId: vm.id, password: 'long enough' }))).toBe(
+      'MARKET_NOT_FOUND',
+    )
     expect(await consolePasswd(hub, buyer, { vmId: vm.id, password: 'long enough' })).toEqual({ ok: true })
     const call = w.gateway.calls.find((c) => c.method === 'console.passwd')
-    expect(call).toEqual({ nodeKey: pm.nodeKey, method: 'console.passwd', params: { vmId: vm.id, password: 'long enough' } })
+    expect(call).toEqual({
+      nodeKey: pm.nodeKey,
+      method: 'console.passwd',
+      params: { vmId: vm.id, password: 'long enough' },
+    })
   })
 })

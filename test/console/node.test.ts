@@ -24,19 +24,36 @@ let vmId: string
 beforeAll(async () => {
   testnet = await createTestnet(3)
   dir = await mkdtemp(join(tmpdir(), 'virtuoso-console-node-'))
-  node = await startNode({ data: dir, bootstrap: testnet.bootstrap, hub: true, provide: true, hv: 'test', dht: testnet.createNode() })
+  node = await startNode({
+    data: dir,
+    bootstrap: testnet.bootstrap,
+    hub: true,
+    provide: true,
+    hv: 'test',
+    dht: testnet.createNode(),
+  })
   await node.provider!.connected
   const m = node.hub!.market
   await m.signup({ username: 'prov', type: 'provider', email: 'p@example.org', password: 'correct horse' })
-  const pm = await m.pmAdd({ username: 'prov', type: 'provider' }, { pairing: node.pairingCode!, name: 'pm1', ...SHEET })
-  for (const u of ['alice', 'bob']) await m.signup({ username: u, type: 'buyer', email: `${u}@example.org`, password: 'correct horse' })
+  const pm = await m.pmAdd(
+    { username: 'prov', type: 'provider' },
+    { pairing: node.pairingCode!, name: 'pm1', ...SHEET },
+  )
+  for (const u of ['alice', 'bob'])
+    await m.signup({ username: u, type: 'buyer', email: `${u}@example.org`, password: 'correct horse' })
   await m.credit('alice', 10_000_000)
   const alice = { username: 'alice', type: 'buyer' as const }
   const vm = await m.register(alice, { config: 'small' })
   await m.store(alice, vm.id, pm.id)
   await m.start(alice, vm.id)
   vmId = vm.id
-  const login = async (u: string) => MarketClient.connect({ marketKey: Buffer.from(node.key, 'hex'), bootstrap: testnet.bootstrap, dht: testnet.createNode(), token: (await m.login({ username: u, password: 'correct horse' })).token })
+  const login = async (u: string) =>
+    MarketClient.connect({
+      marketKey: Buffer.from(node.key, 'hex'),
+      bootstrap: testnet.bootstrap,
+      dht: testnet.createNode(),
+      token: (await m.login({ username: u, password: 'correct horse' })).token,
+    })
   client = await login('alice')
   other = await login('bob')
 })
@@ -55,9 +72,15 @@ describe('console through a running node', () => {
     const t = await client.call<TicketAnswer>('console.ticket', { vmId })
     expect(t.nodeKey).toBe(node.provider!.nodeKey)
     expect(t.ssh?.port).toBeGreaterThan(0)
-    const s = await ConsoleSession.dial({ dht: testnet.createNode(), nodeKey: Buffer.from(t.nodeKey, 'hex'), ticket: t.ticket })
+    const s = await ConsoleSession.dial({
+      dht: testnet.createNode(),
+      nodeKey: Buffer.from(t.nodeKey, 'hex'),
+      ticket: t.ticket,
+    })
     let out = ''
-    s.on('data', (b: Buffer) => { out += b.toString() })
+    s.on('data', (b: Buffer) => {
+      out += b.toString()
+    })
     await waitFor(() => out.includes('/ # '), 5000, 'the prompt')
     s.write('echo "from""-node"\r')
     await waitFor(() => out.includes('from-node\r\n'), 5000, 'the echo')
@@ -65,7 +88,9 @@ describe('console through a running node', () => {
   })
 
   it('console passwd through the hub, then the real ssh client logs in at the published port', async () => {
-    await expect(client.call('console.passwd', { vmId, password: 'short' })).rejects.toMatchObject({ code: 'NODE_CONSOLE_PASSWORD' })
+    await expect(client.call('console.passwd', { vmId, password: 'short' })).rejects.toMatchObject({
+      code: 'NODE_CONSOLE_PASSWORD',
+    })
     await client.call('console.passwd', { vmId, password: 'guest console pw' })
     const t = await client.call<TicketAnswer>('console.ticket', { vmId })
     const ssh = await runSsh({ port: t.ssh!.port, user: vmId, password: 'guest console pw' })
@@ -73,6 +98,8 @@ describe('console through a running node', () => {
       await waitFor(() => ssh.out().includes('/ # '), 15_000, 'the prompt over ssh')
       ssh.proc.stdin.write('echo "over""-ssh"\r')
       await waitFor(() => ssh.out().includes('over-ssh\r\n'), 10_000, 'the ssh echo')
-    } finally { await ssh.cleanup() }
+    } finally {
+      await ssh.cleanup()
+    }
   })
 })

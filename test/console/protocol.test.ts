@@ -25,7 +25,13 @@ beforeAll(async () => {
   env = await testHv(['vm1', 'vm2'])
   await env.hv.start('vm1')
   screens = new ConsoleScreens(env.hv)
-  server = new ConsoleServer({ dht: testnet.createNode(), keyPair: provider, hubKey: hub.publicKey, screens, attachTimeoutMs: 2000 })
+  server = new ConsoleServer({
+    dht: testnet.createNode(),
+    keyPair: provider,
+    hubKey: hub.publicKey,
+    screens,
+    attachTimeoutMs: 2000,
+  })
   await server.start()
   viewerDht = testnet.createNode()
 })
@@ -37,12 +43,16 @@ afterAll(async () => {
   await testnet.destroy()
 })
 
-const ticketFor = (vmId: string, extra: object = {}) => signTicket(hub.secretKey, { vmId, nodeKey, pmId: null, user: 'alice', ...extra }).ticket
-const dial = (ticket: string, size = { cols: 80, rows: 24 }) => ConsoleSession.dial({ dht: viewerDht, nodeKey: provider.publicKey, ticket, ...size })
+const ticketFor = (vmId: string, extra: object = {}) =>
+  signTicket(hub.secretKey, { vmId, nodeKey, pmId: null, user: 'alice', ...extra }).ticket
+const dial = (ticket: string, size = { cols: 80, rows: 24 }) =>
+  ConsoleSession.dial({ dht: viewerDht, nodeKey: provider.publicKey, ticket, ...size })
 
 function collect(s: ConsoleSession): { out: string } {
   const r = { out: '' }
-  s.on('data', (b: Buffer) => { r.out += b.toString() })
+  s.on('data', (b: Buffer) => {
+    r.out += b.toString()
+  })
   return r
 }
 
@@ -62,9 +72,18 @@ describe('console@1', () => {
   it('refuses forged, expired, wrong-machine and replayed tickets', async () => {
     const forged = signTicket(DHT.keyPair().secretKey, { vmId: 'vm1', nodeKey, pmId: null, user: 'mallory' }).ticket
     await expect(dial(forged)).rejects.toMatchObject({ code: 'NODE_TICKET_INVALID' })
-    const expired = signTicket(hub.secretKey, { vmId: 'vm1', nodeKey, pmId: null, user: 'alice' }, Date.now() - 61_000).ticket
+    const expired = signTicket(
+      hub.secretKey,
+      { vmId: 'vm1', nodeKey, pmId: null, user: 'alice' },
+      Date.now() - 61_000,
+    ).ticket
     await expect(dial(expired)).rejects.toMatchObject({ code: 'NODE_TICKET_EXPIRED' })
-    const otherNode = signTicket(hub.secretKey, { vmId: 'vm1', nodeKey: 'cd'.repeat(32), pmId: null, user: 'alice' }).ticket
+    const otherNode = signTicket(hub.secretKey, {
+      vmId: 'vm1',
+      nodeKey: 'cd'.repeat(32),
+      pmId: null,
+      user: 'alice',
+    }).ticket
     await expect(dial(otherNode)).rejects.toMatchObject({ code: 'NODE_TICKET_INVALID' })
     // vm2 exists here but is not running: no console to attach to.
     await expect(dial(ticketFor('vm2'))).rejects.toMatchObject({ code: 'HV_BAD_STATE' })
@@ -79,9 +98,20 @@ describe('console@1', () => {
     const stdin = new PassThrough()
     const stdout = Object.assign(new PassThrough(), { columns: 90, rows: 30 })
     let out = ''
-    stdout.on('data', (b: Buffer) => { out += b.toString() })
+    stdout.on('data', (b: Buffer) => {
+      out += b.toString()
+    })
     let resize: (() => void) | null = null
-    const ended = runTerminal(s, { stdin, stdout, onResize: (fn) => { resize = fn; return () => { resize = null } } })
+    const ended = runTerminal(s, {
+      stdin,
+      stdout,
+      onResize: (fn) => {
+        resize = fn
+        return () => {
+          resize = null
+        }
+      },
+    })
     stdin.write('echo via-cli\r')
     await waitFor(() => out.includes('via-cli\r\n/ # '), 5000, 'the relayed echo')
     resize!()

@@ -55,6 +55,8 @@ describe.skipIf(!built)('console of a real QEMU guest', () => {
       ssh.proc.stdin.write('echo "qemu""-$((6*7))"\r')
       await waitFor(() => ssh.out().includes('qemu-42'), 20_000, 'the command output from the guest')
       expect(ssh.out()).toContain('qemu-42')
-    } finally { await ssh.cleanup() }
+    } finally {
+      await ssh.cleanup()
+    }
   }, 90_000)
 })

@@ -7,24 +7,31 @@ import { renderScreen } from '../../src/hv/console-render.ts'
 import { RecordingViewer, testHv } from './helpers.ts'
 
 let cleanup: (() => Promise<void>) | null = null
-afterEach(async () => { await cleanup?.(); cleanup = null })
+afterEach(async () => {
+  await cleanup?.()
+  cleanup = null
+})
 
 /** Feed bytes to a fresh xterm and return its visible lines: what a viewer's terminal would show. */
 function replay(bytes: string, cols = 80, rows = 24): Promise<{ lines: string[]; x: number; y: number }> {
   const t = new xterm.Terminal({ cols, rows, allowProposedApi: true })
-  return new Promise((resolve) => t.write(bytes, () => {
-    const b = t.buffer.active
-    const lines: string[] = []
-    for (let i = b.baseY; i < b.baseY + rows; i++) lines.push(b.getLine(i)!.translateToString(true))
-    resolve({ lines, x: b.cursorX, y: b.cursorY })
-    t.dispose()
-  }))
+  return new Promise((resolve) =>
+    t.write(bytes, () => {
+      const b = t.buffer.active
+      const lines: string[] = []
+      for (let i = b.baseY; i < b.baseY + rows; i++) lines.push(b.getLine(i)!.translateToString(true))
+      resolve({ lines, x: b.cursorX, y: b.cursorY })
+      t.dispose()
+    }),
+  )
 }
 
 describe('renderScreen', () => {
   it('repaints text, colours and the cursor position into a blank terminal', async () => {
     const t = new xterm.Terminal({ cols: 40, rows: 5, scrollback: 100, allowProposedApi: true })
-    await new Promise<void>((r) => t.write('line one\r\n\x1b[1;31mred\x1b[0m and \x1b[38;5;200mmore\x1b[0m\r\n/ # ab', r))
+    await new Promise<void>((r) =>
+      t.write('line one\r\n\x1b[1;31mred\x1b[0m and \x1b[38;5;200mmore\x1b[0m\r\n/ # ab', r),
+    )
     const bytes = renderScreen(t)
     expect(bytes).toContain('\x1b[0;1;31mred')
     const seen = await replay(bytes, 40, 5)
@@ -45,7 +52,8 @@ describe('renderScreen', () => {
 
 describe('ConsoleScreens', () => {
   it('a viewer who attaches sees the current screen at once, then live output', async () => {
-    const env = await testHv(); cleanup = env.cleanup
+    const env = await testHv()
+    cleanup = env.cleanup
     const screens = new ConsoleScreens(env.hv)
     await env.hv.start('vm1')
     const screen = await screens.get('vm1')
@@ -68,7 +76,8 @@ describe('ConsoleScreens', () => {
   })
 
   it('a second viewer detaches the first, which is told why', async () => {
-    const env = await testHv(); cleanup = env.cleanup
+    const env = await testHv()
+    cleanup = env.cleanup
     const screens = new ConsoleScreens(env.hv)
     await env.hv.start('vm1')
     const screen = await screens.get('vm1')
@@ -87,7 +96,8 @@ describe('ConsoleScreens', () => {
   })
 
   it('stop, suspend and migrate close the viewer with a clear reason; a resumed machine can be viewed again', async () => {
-    const env = await testHv(); cleanup = env.cleanup
+    const env = await testHv()
+    cleanup = env.cleanup
     const screens = new ConsoleScreens(env.hv)
     await env.hv.start('vm1')
     let v = new RecordingViewer()

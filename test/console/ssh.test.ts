@@ -51,7 +51,9 @@ describe('SSH console', () => {
       // The guest's screen followed the PTY size ssh asked for (default 80x24 without a terminal).
       const screen = await screens.get('vm1')
       expect(screen.cols).toBeGreaterThan(0)
-    } finally { await ssh.cleanup() }
+    } finally {
+      await ssh.cleanup()
+    }
   })
 
   it('refuses a wrong password, slowly', async () => {
@@ -88,6 +90,9 @@ describe('SSH console', () => {
       await waitFor(() => two.out().includes('/ # '), 15_000, 'second prompt')
       await waitFor(() => one.out().includes('another viewer attached'), 10_000, 'the takeover notice')
       expect(await one.exited).toBe(0)
-    } finally { await one.cleanup(); await two.cleanup() }
+    } finally {
+      await one.cleanup()
+      await two.cleanup()
+    }
   })
 })

@@ -7,7 +7,14 @@ const hub = DHT.keyPair()
 const node = DHT.keyPair().publicKey.toString('hex')
 const base = { vmId: 'vm1', nodeKey: node, pmId: 'pm1', user: 'alice' }
 
-const code = (fn: () => unknown) => { try { fn(); return 'none' } catch (err: any) { return err.code } }
+const code = (fn: () => unknown) => {
+  try {
+    fn()
+    return 'none'
+  } catch (err: any) {
+    return err.code
+  }
+}
 
 describe('console tickets', () => {
   it('a ticket signed by the hub verifies and carries its claims', () => {
@@ -26,8 +33,12 @@ describe('console tickets', () => {
     const claims = JSON.parse(Buffer.from(p, 'base64url').toString())
     const tampered = Buffer.from(JSON.stringify({ ...claims, vmId: 'vm2' })).toString('base64url') + '.' + s
     expect(code(() => verifyTicket(tampered, { hubKey: hub.publicKey, nodeKey: node }))).toBe('NODE_TICKET_INVALID')
-    expect(code(() => verifyTicket(ticket, { hubKey: hub.publicKey, nodeKey: 'ab'.repeat(32) }))).toBe('NODE_TICKET_INVALID')
-    expect(code(() => verifyTicket(ticket, { hubKey: hub.publicKey, nodeKey: node, vmId: 'vm2' }))).toBe('NODE_TICKET_INVALID')
+    expect(code(() => verifyTicket(ticket, { hubKey: hub.publicKey, nodeKey: 'ab'.repeat(32) }))).toBe(
+      'NODE_TICKET_INVALID',
+    )
+    expect(code(() => verifyTicket(ticket, { hubKey: hub.publicKey, nodeKey: node, vmId: 'vm2' }))).toBe(
+      'NODE_TICKET_INVALID',
+    )
     const old = signTicket(hub.secretKey, base, Date.now() - TICKET_TTL_MS - 1).ticket
     expect(code(() => verifyTicket(old, { hubKey: hub.publicKey, nodeKey: node }))).toBe('NODE_TICKET_EXPIRED')
     const forever = signTicket(hub.secretKey, { ...base, expires: Date.now() + 3600_000 }).ticket

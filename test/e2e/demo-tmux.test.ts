@@ -12,8 +12,16 @@ let root: Awaited<ReturnType<typeof tempDir>>
 
 const tmux = (...args: string[]) => execa('tmux', args, { reject: false })
 const screen = async () => String((await tmux('capture-pane', '-p', '-t', SESSION)).stdout)
-const keys = async (...k: string[]) => { for (const key of k) { await tmux('send-keys', '-t', SESSION, key); await new Promise((r) => setTimeout(r, 150)) } }
-const type = async (text: string) => { await tmux('send-keys', '-t', SESSION, '-l', text); await new Promise((r) => setTimeout(r, 200)) }
+const keys = async (...k: string[]) => {
+  for (const key of k) {
+    await tmux('send-keys', '-t', SESSION, key)
+    await new Promise((r) => setTimeout(r, 150))
+  }
+}
+const type = async (text: string) => {
+  await tmux('send-keys', '-t', SESSION, '-l', text)
+  await new Promise((r) => setTimeout(r, 200))
+}
 
 async function until(pred: (s: string) => boolean, what: string, ms = 60_000): Promise<string> {
   const end = Date.now() + ms
@@ -40,9 +48,18 @@ async function select(name: string): Promise<void> {
 beforeAll(async () => {
   root = await tempDir('virtuoso-demo-')
   await tmux('kill-session', '-t', SESSION)
-  const r = await tmux('new-session', '-d', '-s', SESSION, '-x', '100', '-y', '30',
+  const r = await tmux(
+    'new-session',
+    '-d',
+    '-s',
+    SESSION,
+    '-x',
+    '100',
+    '-y',
+    '30',
     // CI=true makes Ink print only its last frame (it assumes no terminal); a person's terminal has no CI.
-    `env -u CI node ${BIN} demo --fresh --dir ${join(root.path, 'demo')} 2> ${join(root.path, 'demo.err')}; echo DEMO-EXITED $?; sleep 600`)
+    `env -u CI node ${BIN} demo --fresh --dir ${join(root.path, 'demo')} 2> ${join(root.path, 'demo.err')}; echo DEMO-EXITED $?; sleep 600`,
+  )
   expect(r.exitCode).toBe(0)
 }, 30_000)
 
@@ -91,8 +108,15 @@ it('logs in, starts a machine, runs a command on its console, migrates a machine
   await until((s) => /\[y\/N\]/.test(s), 'the confirmation')
   await keys('y')
   await keys('4')
-  const done = await until((s) => /archive[\s\S]*100%/.test(s) || /archive.*(committed|done)/i.test(s), 'the migration to finish', 180_000)
+  const done = await until(
+    (s) => /archive[\s\S]*100%/.test(s) || /archive.*(committed|done)/i.test(s),
+    'the migration to finish',
+    180_000,
+  )
   expect(done).not.toMatch(/FAILED/)
   await keys('2')
-  await until((s) => /^> archive\s+stopped/m.test(s) || /archive\s+stopped/.test(s), 'archive back to stopped on its new provider')
+  await until(
+    (s) => /^> archive\s+stopped/m.test(s) || /archive\s+stopped/.test(s),
+    'archive back to stopped on its new provider',
+  )
 }, 600_000)

@@ -20,10 +20,19 @@ export function spawnVirtuoso(args: string[], env: Record<string, string> = {}):
   return spawnChild(args, { env })
 }
 
-export interface CliResult { stdout: string; stderr: string; exitCode: number; json: any }
+export interface CliResult {
+  stdout: string
+  stderr: string
+  exitCode: number
+  json: any
+}
 
 /** Run one CLI command as a user whose profile lives in `home`. */
-export async function cli(home: string, args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+export async function cli(
+  home: string,
+  args: string[],
+  opts: { input?: string; env?: Record<string, string> } = {},
+): Promise<CliResult> {
   const r = await execa('node', [BIN, ...args], {
     env: { VIRTUOSO_HOME: home, VIRTUOSO_DEBUG: '', ...opts.env },
     input: opts.input ?? '',
@@ -33,7 +42,11 @@ export async function cli(home: string, args: string[], opts: { input?: string; 
   let json: any = null
   if (args.includes('--json')) {
     const last = String(r.stdout).trim().split('\n').pop()
-    try { json = last ? JSON.parse(last) : null } catch { json = null }
+    try {
+      json = last ? JSON.parse(last) : null
+    } catch {
+      json = null
+    }
   }
   return { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? -1, json }
 }
@@ -44,15 +57,31 @@ export async function tempDir(prefix = 'virtuoso-e2e-'): Promise<{ path: string;
 }
 
 /** A whole private market: DHT bootstrap, hub, and `providers` provider nodes (test hypervisor by default). */
-export async function startMarket(root: string, opts: { providers?: number; hv?: 'test' | 'qemu'; billingIntervalMs?: number; hubFlags?: string[] } = {}) {
+export async function startMarket(
+  root: string,
+  opts: { providers?: number; hv?: 'test' | 'qemu'; billingIntervalMs?: number; hubFlags?: string[] } = {},
+) {
   const dht = spawnVirtuoso(['dht', '--port', '0'])
   const [, bootstrap] = await dht.waitFor(/listening on (\S+)/)
-  const hubArgs = ['node', '--hub', '--data', join(root, 'hub'), '--bootstrap', bootstrap, '--billing-interval', String(opts.billingIntervalMs ?? 500), ...(opts.hubFlags ?? [])]
+  const hubArgs = [
+    'node',
+    '--hub',
+    '--data',
+    join(root, 'hub'),
+    '--bootstrap',
+    bootstrap,
+    '--billing-interval',
+    String(opts.billingIntervalMs ?? 500),
+    ...(opts.hubFlags ?? []),
+  ]
   const hub = spawnVirtuoso(hubArgs)
   const [, market] = await hub.waitFor(/market key: ([0-9a-f]{64})/)
   const providers: Array<{ proc: Proc; nodeKey: string; pairing: string; data: string; hv: 'test' | 'qemu' }> = []
   const spawnProvider = async (data: string, hv: 'test' | 'qemu', env: Record<string, string> = {}) => {
-    const proc = spawnVirtuoso(['node', '--data', data, '--market', market, '--bootstrap', bootstrap, '--hv', hv, '--accel', 'tcg'], env)
+    const proc = spawnVirtuoso(
+      ['node', '--data', data, '--market', market, '--bootstrap', bootstrap, '--hv', hv, '--accel', 'tcg'],
+      env,
+    )
     const [, nodeKey] = await proc.waitFor(/node key: ([0-9a-f]{64})/)
     const [, pairing] = await proc.waitFor(/pairing code: (\S+)/)
     // Ready once the hub has its hello (the pairing code works from then on).
@@ -62,10 +91,17 @@ export async function startMarket(root: string, opts: { providers?: number; hv?:
     }
     return { proc, nodeKey, pairing, data, hv }
   }
-  for (let i = 0; i < (opts.providers ?? 2); i++) providers.push(await spawnProvider(join(root, `provider${i}`), opts.hv ?? 'test'))
+  for (let i = 0; i < (opts.providers ?? 2); i++)
+    providers.push(await spawnProvider(join(root, `provider${i}`), opts.hv ?? 'test'))
   const env = { VIRTUOSO_MARKET: market, VIRTUOSO_BOOTSTRAP: bootstrap }
   return {
-    dht, hub, providers, market, bootstrap, env, hubArgs,
+    dht,
+    hub,
+    providers,
+    market,
+    bootstrap,
+    env,
+    hubArgs,
     /** One more provider node (its own data dir and hypervisor); returns its index. */
     async addProvider(hv: 'test' | 'qemu', env: Record<string, string> = {}) {
       providers.push(await spawnProvider(join(root, `provider${providers.length}`), hv, env))

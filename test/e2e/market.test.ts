@@ -8,10 +8,27 @@ import { cli, spawnVirtuoso, startMarket, tempDir } from './harness.ts'
 let root: Awaited<ReturnType<typeof tempDir>>
 let market: Awaited<ReturnType<typeof startMarket>>
 const home = (who: string) => join(root.path, 'home-' + who)
-const as = (who: string, args: string[], input?: string) => cli(home(who), [...args, '--json'], { env: market.env, input })
+const as = (who: string, args: string[], input?: string) =>
+  cli(home(who), [...args, '--json'], { env: market.env, input })
 
-const PRICES = ['--speed-unit', '100', '--speed-price', '0.000001', '--memory-unit', '64', '--memory-price', '0.000002',
-  '--running-period', '2', '--storage-unit', '1024', '--storage-price', '0.5', '--storage-period', '1']
+const PRICES = [
+  '--speed-unit',
+  '100',
+  '--speed-price',
+  '0.000001',
+  '--memory-unit',
+  '64',
+  '--memory-price',
+  '0.000002',
+  '--running-period',
+  '2',
+  '--storage-unit',
+  '1024',
+  '--storage-price',
+  '0.5',
+  '--storage-period',
+  '1',
+]
 
 beforeAll(async () => {
   root = await tempDir()
@@ -29,20 +46,44 @@ let vm = ''
 
 describe('accounts', () => {
   it('signs up and logs in a provider and two buyers; refuses short passwords and duplicates', async () => {
-    expect((await as('prov', ['signup', '--user', 'prov', '--type', 'provider', '--email', 'p@example.org', '--password-stdin'], 'provider-pass\n')).exitCode).toBe(0)
+    expect(
+      (
+        await as(
+          'prov',
+          ['signup', '--user', 'prov', '--type', 'provider', '--email', 'p@example.org', '--password-stdin'],
+          'provider-pass\n',
+        )
+      ).exitCode,
+    ).toBe(0)
     for (const b of ['alice', 'bob']) {
-      const su = await as(b, ['signup', '--user', b, '--type', 'buyer', '--email', `${b}@example.org`, '--password-stdin'], `${b}-password\n`)
+      const su = await as(
+        b,
+        ['signup', '--user', b, '--type', 'buyer', '--email', `${b}@example.org`, '--password-stdin'],
+        `${b}-password\n`,
+      )
       expect(su.stdout + su.stderr).toMatch(/"username"/)
     }
-    const short = await as('x', ['signup', '--user', 'shorty', '--type', 'buyer', '--email', 's@example.org', '--password-stdin'], 'short\n')
+    const short = await as(
+      'x',
+      ['signup', '--user', 'shorty', '--type', 'buyer', '--email', 's@example.org', '--password-stdin'],
+      'short\n',
+    )
     expect(short.exitCode).not.toBe(0)
     expect(short.json.error.code).toBe('MARKET_BAD_INPUT')
-    const dup = await as('x', ['signup', '--user', 'alice', '--type', 'buyer', '--email', 'a2@example.org', '--password-stdin'], 'another-password\n')
+    const dup = await as(
+      'x',
+      ['signup', '--user', 'alice', '--type', 'buyer', '--email', 'a2@example.org', '--password-stdin'],
+      'another-password\n',
+    )
     expect(dup.json.error.code).toBe('MARKET_USER_EXISTS')
     const wrong = await as('alice', ['login', '--user', 'alice', '--password-stdin'], 'not-her-password\n')
     expect(wrong.exitCode).not.toBe(0)
     expect(wrong.json.error.code).toBe('MARKET_BAD_CREDENTIALS')
-    for (const [u, pw] of [['prov', 'provider-pass'], ['alice', 'alice-password'], ['bob', 'bob-password']]) {
+    for (const [u, pw] of [
+      ['prov', 'provider-pass'],
+      ['alice', 'alice-password'],
+      ['bob', 'bob-password'],
+    ]) {
       const r = await as(u, ['login', '--user', u, '--password-stdin'], pw + '\n')
       expect(r.exitCode).toBe(0)
     }
@@ -67,16 +108,37 @@ describe('providers', () => {
     expect(a.exitCode).toBe(0)
     pm0 = a.json.id
     expect(a.json.speed).toBeGreaterThan(0)
-    const reuse = await as('prov', ['pm', 'add', '--pairing', market.providers[0].pairing, '--name', 'again', ...PRICES])
+    const reuse = await as('prov', [
+      'pm',
+      'add',
+      '--pairing',
+      market.providers[0].pairing,
+      '--name',
+      'again',
+      ...PRICES,
+    ])
     expect(reuse.json.error.code).toBe('MARKET_PAIRING_INVALID')
-    const b = await as('prov', ['pm', 'add', '--pairing', market.providers[1].pairing, '--like', pm0, '--name', 'dear', '--storage-price', '0.9'])
+    const b = await as('prov', [
+      'pm',
+      'add',
+      '--pairing',
+      market.providers[1].pairing,
+      '--like',
+      pm0,
+      '--name',
+      'dear',
+      '--storage-price',
+      '0.9',
+    ])
     expect(b.exitCode).toBe(0)
     pm1 = b.json.id
     expect(b.json.speedPrice).toBe(a.json.speedPrice)
   })
 
   it('a buyer cannot use provider actions and vice versa', async () => {
-    expect((await as('alice', ['pm', 'add', '--pairing', 'AAAAA-AAAAA', '--name', 'x', ...PRICES])).json.error.code).toBe('MARKET_FORBIDDEN')
+    expect(
+      (await as('alice', ['pm', 'add', '--pairing', 'AAAAA-AAAAA', '--name', 'x', ...PRICES])).json.error.code,
+    ).toBe('MARKET_FORBIDDEN')
     expect((await as('prov', ['register', '--config', 'small'])).json.error.code).toBe('MARKET_FORBIDDEN')
   })
 
@@ -98,7 +160,15 @@ describe('buyer flow', () => {
     expect(found.json.results.map((r: any) => r.pmId)).toEqual([pm0, pm1])
     const poor = await as('alice', ['store', vm, '--on', pm0])
     expect(poor.json.error.code).toBe('MARKET_INSUFFICIENT_FUNDS')
-    const credit = await cli(home('op'), ['admin', 'credit', 'alice', '100', '--data', join(root.path, 'hub'), '--json'])
+    const credit = await cli(home('op'), [
+      'admin',
+      'credit',
+      'alice',
+      '100',
+      '--data',
+      join(root.path, 'hub'),
+      '--json',
+    ])
     expect(credit.exitCode).toBe(0)
     const stored = await as('alice', ['store', vm, '--on', pm0])
     expect(stored.json).toMatchObject({ state: 'stored', pmId: pm0 })
@@ -139,14 +209,20 @@ describe('buyer flow', () => {
 
   it('the event log shows what concerns the user', async () => {
     const r = await cli(home('alice'), ['log', '--json', '--limit', '100'], { env: market.env })
-    const types = r.stdout.trim().split('\n').map((l) => JSON.parse(l).type)
+    const types = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).type)
     expect(types).toContain('vm.store')
   })
 })
 
 describe('log --follow', () => {
   it('prints new events as they happen', async () => {
-    const follower = spawnVirtuoso(['log', '--follow', '--json', '--limit', '1'], { ...market.env, VIRTUOSO_HOME: home('alice') })
+    const follower = spawnVirtuoso(['log', '--follow', '--json', '--limit', '1'], {
+      ...market.env,
+      VIRTUOSO_HOME: home('alice'),
+    })
     await new Promise((r) => setTimeout(r, 2500))
     const reg = await as('alice', ['register', '--config', 'small', '--name', 'followed'])
     const [line] = await follower.waitFor(new RegExp(`^.*"vmId":"${reg.json.id}".*$`), 15_000)
@@ -169,7 +245,9 @@ describe('operator', () => {
     const [, key] = await market.hub.waitFor(/market key: ([0-9a-f]{64})/)
     expect(key).toBe(market.market)
     const after = (await as('alice', ['machines'])).json.vms
-    expect(after.map((v: any) => [v.id, v.state, v.version])).toEqual(before.map((v: any) => [v.id, v.state, v.version]))
+    expect(after.map((v: any) => [v.id, v.state, v.version])).toEqual(
+      before.map((v: any) => [v.id, v.state, v.version]),
+    )
     // providers reconnect on their own; until then the hub says so plainly
     let started: any
     for (let i = 0; i < 20; i++) {

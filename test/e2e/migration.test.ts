@@ -12,14 +12,31 @@ import { cli, spawnVirtuoso, startMarket, tempDir } from './harness.ts'
 let root: Awaited<ReturnType<typeof tempDir>>
 let market: Awaited<ReturnType<typeof startMarket>>
 const home = (who: string) => join(root.path, 'home-' + who)
-const as = (who: string, args: string[], input?: string) => cli(home(who), [...args, '--json'], { env: market.env, input })
+const as = (who: string, args: string[], input?: string) =>
+  cli(home(who), [...args, '--json'], { env: market.env, input })
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const pms: string[] = []
 const SLOW = JSON.stringify({ serveDelayMs: 2500 })
 const MiB = 1024 * 1024
 
-const PRICES = ['--speed-unit', '100', '--speed-price', '0.000001', '--memory-unit', '64', '--memory-price', '0.000001',
-  '--running-period', '60', '--storage-unit', '1024', '--storage-price', '0.01', '--storage-period', '1']
+const PRICES = [
+  '--speed-unit',
+  '100',
+  '--speed-price',
+  '0.000001',
+  '--memory-unit',
+  '64',
+  '--memory-price',
+  '0.000001',
+  '--running-period',
+  '60',
+  '--storage-unit',
+  '1024',
+  '--storage-price',
+  '0.01',
+  '--storage-period',
+  '1',
+]
 
 async function addPm(i: number): Promise<string> {
   const r = await as('prov', ['pm', 'add', '--pairing', market.providers[i].pairing, '--name', `pm${i}`, ...PRICES])
@@ -61,11 +78,15 @@ async function digest(dir: string): Promise<Record<string, string>> {
 async function scribble(dir: string, bytes: number, at = 0): Promise<void> {
   const ext = (await readdir(dir)).filter((f) => /-f\d+\.vmdk$/.test(f)).sort()[0]
   const fh = await open(join(dir, ext), 'r+')
-  for (let off = 0; off < bytes; off += MiB) await fh.write(randomBytes(Math.min(MiB, bytes - off)), 0, Math.min(MiB, bytes - off), at + off)
+  for (let off = 0; off < bytes; off += MiB)
+    await fh.write(randomBytes(Math.min(MiB, bytes - off)), 0, Math.min(MiB, bytes - off), at + off)
   await fh.close()
 }
 
-async function newVm(pm: string, opts: string[] = ['--memory', '64', '--hd', '2048', '--speed', '100', '--os', 'none']): Promise<string> {
+async function newVm(
+  pm: string,
+  opts: string[] = ['--memory', '64', '--hd', '2048', '--speed', '100', '--os', 'none'],
+): Promise<string> {
   const reg = await as('alice', ['register', ...opts])
   expect(reg.exitCode, reg.stdout + reg.stderr).toBe(0)
   const st = await as('alice', ['store', reg.json.id, '--on', pm])
@@ -75,45 +96,80 @@ async function newVm(pm: string, opts: string[] = ['--memory', '64', '--hd', '20
 
 /** Until the hub sees provider i online again (after a restart), as its owner sees it. */
 async function online(i: number): Promise<void> {
-  await until(async () => ((await as('prov', ['machines'])).json.pms ?? []).some((p: any) => p.pmId === pms[i] && p.online), 30_000, `provider ${i} back online`)
+  await until(
+    async () => ((await as('prov', ['machines'])).json.pms ?? []).some((p: any) => p.pmId === pms[i] && p.online),
+    30_000,
+    `provider ${i} back online`,
+  )
 }
 
 const vmRow = async (vmId: string) => (await as('alice', ['machines'])).json.vms.find((v: any) => v.id === vmId)
-const migration = async (vmId: string) => (await as('alice', ['migrations'])).json.migrations.find((m: any) => m.vmId === vmId)
+const migration = async (vmId: string) =>
+  (await as('alice', ['migrations'])).json.migrations.find((m: any) => m.vmId === vmId)
 
 /** Starts `virtuoso migrate --json` as a process; resolves once the destination is writing the copy
  *  (its `.vmmp-incomplete` marker is on disk). */
 async function migrateInBackground(vmId: string, to: string, method = 'RSYNC') {
-  const p = spawnVirtuoso(['migrate', vmId, '--to', to, '--method', method, '--json'], { ...market.env, VIRTUOSO_HOME: home('alice') })
+  const p = spawnVirtuoso(['migrate', vmId, '--to', to, '--method', method, '--json'], {
+    ...market.env,
+    VIRTUOSO_HOME: home('alice'),
+  })
   // The command's own progress stream says when blocks have started to arrive at the destination.
   await p.waitFor(/"phase":"copying","bytesDone":[1-9]/, 60_000)
   // Wrapped in an object: an async function returning a promise would wait for it (the whole copy).
-  return { result: (async () => {
-    const r = await p.proc
-    const last = p.lines.filter((l) => l.trim()).pop() ?? ''
-    let json: any = null
-    try { json = JSON.parse(last) } catch { json = null }
-    return { exitCode: r.exitCode ?? -1, json, stdout: p.lines.join('\n'), stderr: p.errLines.join('\n') }
-  })() }
+  return {
+    result: (async () => {
+      const r = await p.proc
+      const last = p.lines.filter((l) => l.trim()).pop() ?? ''
+      let json: any = null
+      try {
+        json = JSON.parse(last)
+      } catch {
+        json = null
+      }
+      return { exitCode: r.exitCode ?? -1, json, stdout: p.lines.join('\n'), stderr: p.errLines.join('\n') }
+    })(),
+  }
 }
 
 /** Poll until `fn` holds (settling happens a few seconds after the decision). */
 async function until(fn: () => Promise<boolean>, ms = 20_000, what = 'condition'): Promise<void> {
   const end = Date.now() + ms
-  while (Date.now() < end) { if (await fn()) return; await sleep(300) }
+  while (Date.now() < end) {
+    if (await fn()) return
+    await sleep(300)
+  }
   throw new Error(`timed out: ${what}`)
 }
 
 beforeAll(async () => {
   root = await tempDir('virtuoso-migration-')
   market = await startMarket(root.path, { providers: 2, hv: 'test', hubFlags: ['--heartbeat-window', '3000'] })
-  expect((await as('prov', ['signup', '--user', 'prov', '--type', 'provider', '--email', 'p@example.org', '--password-stdin'], 'provider-pass\n')).exitCode).toBe(0)
-  expect((await as('alice', ['signup', '--user', 'alice', '--type', 'buyer', '--email', 'a@example.org', '--password-stdin'], 'alice-password\n')).exitCode).toBe(0)
+  expect(
+    (
+      await as(
+        'prov',
+        ['signup', '--user', 'prov', '--type', 'provider', '--email', 'p@example.org', '--password-stdin'],
+        'provider-pass\n',
+      )
+    ).exitCode,
+  ).toBe(0)
+  expect(
+    (
+      await as(
+        'alice',
+        ['signup', '--user', 'alice', '--type', 'buyer', '--email', 'a@example.org', '--password-stdin'],
+        'alice-password\n',
+      )
+    ).exitCode,
+  ).toBe(0)
   await as('prov', ['login', '--user', 'prov', '--password-stdin'], 'provider-pass\n')
   await as('alice', ['login', '--user', 'alice', '--password-stdin'], 'alice-password\n')
   await addPm(0)
   await addPm(1)
-  expect((await cli(home('op'), ['admin', 'credit', 'alice', '1000', '--data', join(root.path, 'hub'), '--json'])).exitCode).toBe(0)
+  expect(
+    (await cli(home('op'), ['admin', 'credit', 'alice', '1000', '--data', join(root.path, 'hub'), '--json'])).exitCode,
+  ).toBe(0)
 }, 90_000)
 
 afterAll(async () => {
@@ -157,7 +213,9 @@ describe('methods (test hypervisor, real files)', () => {
     expect(r.json.bytesDone).toBe(1 * MiB)
     expect(await digest(machineDir(0, vm))).toEqual(before)
     expect(await liveCopies(vm)).toEqual([0])
-    console.log(`RSYNC return trip: ${(r.json.bytesDone / MiB).toFixed(1)} MiB moved (first visit ${(first.bytesDone / MiB).toFixed(1)} MiB) in ${Date.now() - t0} ms`)
+    console.log(
+      `RSYNC return trip: ${(r.json.bytesDone / MiB).toFixed(1)} MiB moved (first visit ${(first.bytesDone / MiB).toFixed(1)} MiB) in ${Date.now() - t0} ms`,
+    )
   }, 120_000)
 
   it('SCP moves it with a full (sparse) copy over the provider SSH port', async () => {
@@ -173,7 +231,7 @@ describe('methods (test hypervisor, real files)', () => {
     console.log(`SCP: ${(r.json.bytesDone / MiB).toFixed(1)} MiB moved in ${Date.now() - t0} ms (CLI wall time)`)
   }, 120_000)
 
-  it('refuses what the rules forbid: same PM, a running machine, someone else\'s machine', async () => {
+  it("refuses what the rules forbid: same PM, a running machine, someone else's machine", async () => {
     expect((await as('alice', ['migrate', vm, '--to', pms[1]])).json.error.code).toBe('MARKET_BAD_INPUT')
     await as('alice', ['start', vm])
     expect((await as('alice', ['migrate', vm, '--to', pms[0]])).json.error.code).toBe('MARKET_ACTION_NOT_ALLOWED')
@@ -213,7 +271,14 @@ describe('faults: nothing lost, exactly one live copy', () => {
     const killedAt = Date.now()
     const code = await market.providers[1].proc.stop('SIGKILL')
     const res = await run
-    expect(res.exitCode, [`killed at ${killedAt} code ${code} pid ${market.providers[1].proc.proc.pid}`, ...market.providers[0].proc.errLines.slice(-8), ...market.providers[1].proc.errLines.slice(-8)].join('\n')).not.toBe(0)
+    expect(
+      res.exitCode,
+      [
+        `killed at ${killedAt} code ${code} pid ${market.providers[1].proc.proc.pid}`,
+        ...market.providers[0].proc.errLines.slice(-8),
+        ...market.providers[1].proc.errLines.slice(-8),
+      ].join('\n'),
+    ).not.toBe(0)
     expect(await vmRow(vm)).toMatchObject({ state: 'stored', pmId: pms[0] })
     await market.restartProvider(1)
     await online(1)
@@ -226,8 +291,14 @@ describe('faults: nothing lost, exactly one live copy', () => {
     await run
     market.hub = spawnVirtuoso(market.hubArgs)
     await market.hub.waitFor(/market key/)
-    await until(async () => (await migration(vm))?.phase === 'failed', 40_000, 'the restarted hub to resolve the migration').catch((err) => {
-      throw new Error(`${err.message}; migration ${JSON.stringify('?')}; hub: ${market.hub.errLines.slice(-8).join(' | ')}; dest: ${market.providers[1].proc.errLines.slice(-6).join(' | ')}`)
+    await until(
+      async () => (await migration(vm))?.phase === 'failed',
+      40_000,
+      'the restarted hub to resolve the migration',
+    ).catch((err) => {
+      throw new Error(
+        `${err.message}; migration ${JSON.stringify('?')}; hub: ${market.hub.errLines.slice(-8).join(' | ')}; dest: ${market.providers[1].proc.errLines.slice(-6).join(' | ')}`,
+      )
     })
     await reverted({ exitCode: 1, json: { error: {} } })
   }, 90_000)
@@ -277,13 +348,21 @@ async function guestShell(port: number, vmId: string, password: string) {
   let out = ''
   const stream: any = await new Promise((resolve, reject) => {
     client.on('error', reject)
-    client.on('ready', () => client.shell({ term: 'xterm', cols: 120, rows: 40 }, (err, s) => (err ? reject(err) : resolve(s))))
+    client.on('ready', () =>
+      client.shell({ term: 'xterm', cols: 120, rows: 40 }, (err, s) => (err ? reject(err) : resolve(s))),
+    )
     client.connect({ host: '127.0.0.1', port, username: vmId, password, readyTimeout: 20_000 })
   })
-  stream.on('data', (d: Buffer) => { out += d.toString() })
+  stream.on('data', (d: Buffer) => {
+    out += d.toString()
+  })
   const expectOut = async (re: RegExp, ms = 30_000) => {
     const end = Date.now() + ms
-    while (Date.now() < end) { const m = out.match(re); if (m) return m; await sleep(100) }
+    while (Date.now() < end) {
+      const m = out.match(re)
+      if (m) return m
+      await sleep(100)
+    }
     throw new Error(`guest did not print ${re}; screen: ${JSON.stringify(out.slice(-400))}`)
   }
   return {
@@ -336,7 +415,9 @@ describe('real QEMU guests', () => {
     const t0 = Date.now()
     const r = await as('alice', ['migrate', vm, '--to', pms[q1], '--method', 'RSYNC'])
     expect(r.exitCode, r.stdout + r.stderr).toBe(0)
-    console.log(`QEMU suspended guest, RSYNC first visit: ${(r.json.bytesDone / MiB).toFixed(1)} MiB in ${Date.now() - t0} ms`)
+    console.log(
+      `QEMU suspended guest, RSYNC first visit: ${(r.json.bytesDone / MiB).toFixed(1)} MiB in ${Date.now() - t0} ms`,
+    )
     expect(await liveCopies(vm)).toEqual([q1])
     expect((await as('alice', ['resume', vm])).json).toMatchObject({ state: 'started', pmId: pms[q1] })
     await passwd() // the console password left with the origin's copy
@@ -351,7 +432,9 @@ describe('real QEMU guests', () => {
     const t1 = Date.now()
     const back = await as('alice', ['migrate', vm, '--to', pms[q0], '--method', 'RSYNC'])
     expect(back.exitCode, back.stdout + back.stderr).toBe(0)
-    console.log(`QEMU return trip by RSYNC to the cached copy: ${(back.json.bytesDone / MiB).toFixed(1)} MiB in ${Date.now() - t1} ms`)
+    console.log(
+      `QEMU return trip by RSYNC to the cached copy: ${(back.json.bytesDone / MiB).toFixed(1)} MiB in ${Date.now() - t1} ms`,
+    )
     expect(back.json.bytesDone).toBeLessThan(r.json.bytesDone)
     expect(await liveCopies(vm)).toEqual([q0])
     expect((await as('alice', ['resume', vm])).json).toMatchObject({ state: 'started', pmId: pms[q0] })

@@ -8,7 +8,8 @@ import { cli, spawnVirtuoso, startMarket, tempDir } from './harness.ts'
 let root: Awaited<ReturnType<typeof tempDir>>
 let market: Awaited<ReturnType<typeof startMarket>>
 const home = (who: string) => join(root.path, 'home-' + who)
-const as = (who: string, args: string[], input?: string) => cli(home(who), [...args, '--json'], { env: market.env, input })
+const as = (who: string, args: string[], input?: string) =>
+  cli(home(who), [...args, '--json'], { env: market.env, input })
 
 beforeAll(async () => {
   root = await tempDir()
@@ -28,12 +29,44 @@ async function qemuRunning(): Promise<boolean> {
 }
 
 it('keeps the guest running across an agent kill -9, and the restarted agent drives it', async () => {
-  await as('p', ['signup', '--user', 'prov', '--type', 'provider', '--email', 'p@example.org', '--password-stdin'], 'provider-pass\n')
+  await as(
+    'p',
+    ['signup', '--user', 'prov', '--type', 'provider', '--email', 'p@example.org', '--password-stdin'],
+    'provider-pass\n',
+  )
   await as('p', ['login', '--user', 'prov', '--password-stdin'], 'provider-pass\n')
-  await as('b', ['signup', '--user', 'buyer', '--type', 'buyer', '--email', 'b@example.org', '--password-stdin'], 'buyer-password\n')
+  await as(
+    'b',
+    ['signup', '--user', 'buyer', '--type', 'buyer', '--email', 'b@example.org', '--password-stdin'],
+    'buyer-password\n',
+  )
   await as('b', ['login', '--user', 'buyer', '--password-stdin'], 'buyer-password\n')
-  const pm = (await as('p', ['pm', 'add', '--pairing', market.providers[0].pairing, '--name', 'box', '--speed-unit', '100', '--speed-price', '0.000001',
-    '--memory-unit', '64', '--memory-price', '0.000001', '--running-period', '60', '--storage-unit', '1024', '--storage-price', '0.01', '--storage-period', '1'])).json
+  const pm = (
+    await as('p', [
+      'pm',
+      'add',
+      '--pairing',
+      market.providers[0].pairing,
+      '--name',
+      'box',
+      '--speed-unit',
+      '100',
+      '--speed-price',
+      '0.000001',
+      '--memory-unit',
+      '64',
+      '--memory-price',
+      '0.000001',
+      '--running-period',
+      '60',
+      '--storage-unit',
+      '1024',
+      '--storage-price',
+      '0.01',
+      '--storage-period',
+      '1',
+    ])
+  ).json
   expect(pm.id).toBeTruthy()
   await cli(home('op'), ['admin', 'credit', 'buyer', '50', '--data', join(root.path, 'hub')])
   const vm = (await as('b', ['register', '--config', 'linux-small'])).json.id
@@ -45,7 +78,19 @@ it('keeps the guest running across an agent kill -9, and the restarted agent dri
   const p0 = market.providers[0]
   await p0.proc.stop('SIGKILL')
   expect(await qemuRunning()).toBe(true)
-  p0.proc = spawnVirtuoso(['node', '--data', p0.data, '--market', market.market, '--bootstrap', market.bootstrap, '--hv', 'qemu', '--accel', 'tcg'])
+  p0.proc = spawnVirtuoso([
+    'node',
+    '--data',
+    p0.data,
+    '--market',
+    market.market,
+    '--bootstrap',
+    market.bootstrap,
+    '--hv',
+    'qemu',
+    '--accel',
+    'tcg',
+  ])
   await p0.proc.waitFor(/node key: ([0-9a-f]{64})/)
   expect((await p0.proc.waitFor(/node key: ([0-9a-f]{64})/))[1]).toBe(p0.nodeKey)
 

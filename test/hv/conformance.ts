@@ -126,67 +126,83 @@ export function conformance(o: ConformanceOptions): void {
       await expectCode(hv.register(id), 'HV_BAD_STATE')
     })
 
-    it('starts once, even when asked twice at the same time', async () => {
-      if (!hv.manifest.start) return
-      const [a, b] = await Promise.allSettled([hv.start(id), hv.start(id)])
-      expect(a.status).toBe('fulfilled')
-      expect(b.status).toBe('rejected')
-      expect((b as PromiseRejectedResult).reason.code).toBe('HV_BAD_STATE')
-      expect(await hv.get(id)).toMatchObject({ state: 'running', version: 8 })
-      await expectCode(hv.start(id), 'HV_BAD_STATE')
-      await expectCode(hv.delete(id), 'HV_BAD_STATE')
-    }, o.bootTimeoutMs * 2)
+    it(
+      'starts once, even when asked twice at the same time',
+      async () => {
+        if (!hv.manifest.start) return
+        const [a, b] = await Promise.allSettled([hv.start(id), hv.start(id)])
+        expect(a.status).toBe('fulfilled')
+        expect(b.status).toBe('rejected')
+        expect((b as PromiseRejectedResult).reason.code).toBe('HV_BAD_STATE')
+        expect(await hv.get(id)).toMatchObject({ state: 'running', version: 8 })
+        await expectCode(hv.start(id), 'HV_BAD_STATE')
+        await expectCode(hv.delete(id), 'HV_BAD_STATE')
+      },
+      o.bootTimeoutMs * 2,
+    )
 
-    it('gives a console and keeps a file across stop and start', async () => {
-      if (!hv.manifest.console || !hv.manifest.stop) return
-      const t = await shell()
-      await t.run('echo hi > /data/f; sync')
-      expect(await t.run('cat /data/f')).toBe('hi\n')
-      t.close()
-      expect(await hv.stop(id)).toMatchObject({ state: 'stopped', version: 9 })
-      await expectCode(hv.console(id), 'HV_BAD_STATE')
-      await hv.start(id)
-      expect(await (await shell()).run('cat /data/f')).toBe('hi\n')
-    }, o.bootTimeoutMs * 3 + 30_000)
+    it(
+      'gives a console and keeps a file across stop and start',
+      async () => {
+        if (!hv.manifest.console || !hv.manifest.stop) return
+        const t = await shell()
+        await t.run('echo hi > /data/f; sync')
+        expect(await t.run('cat /data/f')).toBe('hi\n')
+        t.close()
+        expect(await hv.stop(id)).toMatchObject({ state: 'stopped', version: 9 })
+        await expectCode(hv.console(id), 'HV_BAD_STATE')
+        await hv.start(id)
+        expect(await (await shell()).run('cat /data/f')).toBe('hi\n')
+      },
+      o.bootTimeoutMs * 3 + 30_000,
+    )
 
-    it('suspends and resumes, keeping what runs in the guest', async () => {
-      if (!hv.manifest.suspend) return expectCode(hv.suspend(id), 'HV_NOT_SUPPORTED')
-      let t = await shell()
-      let before = 0
-      if (o.realGuest) {
-        t.send('i=0; while true; do i=$((i+1)); echo $i > /data/c; sleep 0.2; done &')
-        await new Promise((r) => setTimeout(r, 1500))
-        before = Number((await t.run('cat /data/c')).trim())
-        expect(before).toBeGreaterThan(0)
-      }
-      await t.run('echo kept > /data/g; sync')
-      t.close()
-      expect(await hv.suspend(id)).toMatchObject({ state: 'suspended', version: 10 })
-      expect((await hv.files(id)).length).toBeGreaterThan(2)
-      await expectCode(hv.start(id), 'HV_BAD_STATE')
-      await expectCode(hv.console(id), 'HV_BAD_STATE')
-      expect(await hv.resume(id)).toMatchObject({ state: 'running', version: 10 })
-      t = await shell()
-      expect(await t.run('cat /data/g')).toBe('kept\n')
-      if (o.realGuest) {
-        await new Promise((r) => setTimeout(r, 1000))
-        const after = Number((await t.run('cat /data/c')).trim())
-        expect(after).toBeGreaterThan(before)
-        // The counter went on from where it was, not from a fresh boot.
-        expect(after).toBeLessThan(before + 100)
-        t.send('kill %1 2>/dev/null; kill $(jobs -p) 2>/dev/null; true')
-      }
-    }, o.bootTimeoutMs * 2 + 60_000)
+    it(
+      'suspends and resumes, keeping what runs in the guest',
+      async () => {
+        if (!hv.manifest.suspend) return expectCode(hv.suspend(id), 'HV_NOT_SUPPORTED')
+        let t = await shell()
+        let before = 0
+        if (o.realGuest) {
+          t.send('i=0; while true; do i=$((i+1)); echo $i > /data/c; sleep 0.2; done &')
+          await new Promise((r) => setTimeout(r, 1500))
+          before = Number((await t.run('cat /data/c')).trim())
+          expect(before).toBeGreaterThan(0)
+        }
+        await t.run('echo kept > /data/g; sync')
+        t.close()
+        expect(await hv.suspend(id)).toMatchObject({ state: 'suspended', version: 10 })
+        expect((await hv.files(id)).length).toBeGreaterThan(2)
+        await expectCode(hv.start(id), 'HV_BAD_STATE')
+        await expectCode(hv.console(id), 'HV_BAD_STATE')
+        expect(await hv.resume(id)).toMatchObject({ state: 'running', version: 10 })
+        t = await shell()
+        expect(await t.run('cat /data/g')).toBe('kept\n')
+        if (o.realGuest) {
+          await new Promise((r) => setTimeout(r, 1000))
+          const after = Number((await t.run('cat /data/c')).trim())
+          expect(after).toBeGreaterThan(before)
+          // The counter went on from where it was, not from a fresh boot.
+          expect(after).toBeLessThan(before + 100)
+          t.send('kill %1 2>/dev/null; kill $(jobs -p) 2>/dev/null; true')
+        }
+      },
+      o.bootTimeoutMs * 2 + 60_000,
+    )
 
-    it('an agent that dies without stopping finds its running machine again', async () => {
-      term?.close()
-      term = null
-      await hv.close() // like kill -9: nothing is stopped
-      await expectCode(hv.get(id), 'HV_CLOSED')
-      hv = await open()
-      expect(await hv.get(id)).toMatchObject({ state: 'running', version: 10 })
-      if (hv.manifest.console) expect(await (await shell()).run('cat /data/g')).toBe('kept\n')
-    }, o.bootTimeoutMs + 30_000)
+    it(
+      'an agent that dies without stopping finds its running machine again',
+      async () => {
+        term?.close()
+        term = null
+        await hv.close() // like kill -9: nothing is stopped
+        await expectCode(hv.get(id), 'HV_CLOSED')
+        hv = await open()
+        expect(await hv.get(id)).toMatchObject({ state: 'running', version: 10 })
+        if (hv.manifest.console) expect(await (await shell()).run('cat /data/g')).toBe('kept\n')
+      },
+      o.bootTimeoutMs + 30_000,
+    )
 
     it('stops, persists versions, and deletes', async () => {
       await expectCode(hv.delete(id), 'HV_BAD_STATE')

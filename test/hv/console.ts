@@ -31,7 +31,9 @@ export class ConsoleSession {
       const onData = (): void => void check()
       const timer = setTimeout(() => {
         this.#waiters.delete(onData)
-        reject(new Error(`console: no ${re} within ${timeoutMs} ms; last output: ${JSON.stringify(this.out.slice(-300))}`))
+        reject(
+          new Error(`console: no ${re} within ${timeoutMs} ms; last output: ${JSON.stringify(this.out.slice(-300))}`),
+        )
       }, timeoutMs)
       this.#waiters.add(onData)
       check()

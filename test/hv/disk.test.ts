@@ -31,7 +31,8 @@ describe('disk geometry (report §6.2.5)', () => {
   })
 
   it('refuses sizes under 2048 MB and nonsense', async () => {
-    for (const bad of [0, 100, 2047, 2048.5, NaN, -1, '3000']) await expectCode(() => diskGeometry(bad as number), 'HV_BAD_INPUT')
+    for (const bad of [0, 100, 2047, 2048.5, NaN, -1, '3000'])
+      await expectCode(() => diskGeometry(bad as number), 'HV_BAD_INPUT')
   })
 
   it('writes a sparse twoGbMaxExtentFlat disk that qemu-img accepts', async () => {

@@ -18,13 +18,20 @@ async function ours(): Promise<number[]> {
       const stat = await readFile(`/proc/${p}/stat`, 'utf8')
       if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue
       if ((await readFile(`/proc/${p}/cmdline`, 'utf8')).includes(PREFIX)) pids.push(Number(p))
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   return pids
 }
 
 afterAll(async () => {
-  for (const pid of await ours()) try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
+  for (const pid of await ours())
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {
+      /* gone */
+    }
   await new Promise((r) => setTimeout(r, 200))
   expect(await ours()).toEqual([])
 })
@@ -34,17 +41,24 @@ conformance({
   config: { memory: 128, hd: 2100, speed: 1000, os: 'linux' },
   realGuest: true,
   bootTimeoutMs: 30_000,
-  open: (dir, opts) => Hypervisor.open({
-    driver: 'qemu', dir, accel: 'tcg', stopTimeoutMs: 10_000,
-    qemu: opts?.lowSpace ? { freeBytes: () => 100 * 1048576 } : {},
-  }),
+  open: (dir, opts) =>
+    Hypervisor.open({
+      driver: 'qemu',
+      dir,
+      accel: 'tcg',
+      stopTimeoutMs: 10_000,
+      qemu: opts?.lowSpace ? { freeBytes: () => 100 * 1048576 } : {},
+    }),
 })
 
 describe('qemu driver errors', () => {
   it('a missing QEMU is HV_QEMU_MISSING', async () => {
     const dir = await mkdtemp(PREFIX)
     try {
-      await expectCode(Hypervisor.open({ driver: 'qemu', dir, qemu: { qemu: '/nonexistent/qemu-system-x86_64' } }), 'HV_QEMU_MISSING')
+      await expectCode(
+        Hypervisor.open({ driver: 'qemu', dir, qemu: { qemu: '/nonexistent/qemu-system-x86_64' } }),
+        'HV_QEMU_MISSING',
+      )
     } finally {
       await rm(dir, { recursive: true, force: true })
     }

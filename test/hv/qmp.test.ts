@@ -12,9 +12,16 @@ import { QmpClient } from '../../src/hv/qemu/qmp.ts'
 import { Monitor } from '../../src/hv/qemu/monitor.ts'
 import { expectCode } from './conformance.ts'
 
-interface Entry { dir: '>' | '<'; line: string }
+interface Entry {
+  dir: '>' | '<'
+  line: string
+}
 const FIXTURES = fileURLToPath(new URL('../../fixtures/qmp/', import.meta.url))
-const load = (name: string): Entry[] => readFileSync(join(FIXTURES, name), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Entry)
+const load = (name: string): Entry[] =>
+  readFileSync(join(FIXTURES, name), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Entry)
 
 const cleanups: (() => void)[] = []
 afterEach(() => {
@@ -22,7 +29,10 @@ afterEach(() => {
 })
 
 /** Serve one transcript. `chunk` > 0 sends QEMU's bytes in pieces that long (lines split anywhere). */
-function replay(entries: Entry[], opts: { chunk?: number; stopAfter?: number } = {}): { path: string; sent: string[]; mismatches: string[]; server: Server; peers: Socket[] } {
+function replay(
+  entries: Entry[],
+  opts: { chunk?: number; stopAfter?: number } = {},
+): { path: string; sent: string[]; mismatches: string[]; server: Server; peers: Socket[] } {
   const dir = mkdtempSync(join(tmpdir(), 'virtuoso-qmp-replay-'))
   const path = join(dir, 'qmp.sock')
   const sent: string[] = []
@@ -49,7 +59,8 @@ function replay(entries: Entry[], opts: { chunk?: number; stopAfter?: number } =
         sent.push(line)
         if (opts.stopAfter !== undefined && sent.length > opts.stopAfter) continue // swallow: QEMU "hangs"
         const want = entries[i]
-        if (!want || want.dir !== '>' || want.line !== line) mismatches.push(`sent ${line}, transcript has ${want?.line}`)
+        if (!want || want.dir !== '>' || want.line !== line)
+          mismatches.push(`sent ${line}, transcript has ${want?.line}`)
         i++
         flush()
       }
@@ -94,7 +105,9 @@ describe('QMP wire (replayed from real QEMU 7.2)', () => {
     const mon = await Monitor.connect(r.path)
     cleanups.push(() => mon.close())
     const shutdown = mon.qmp.waitEvent('SHUTDOWN', 5000)
-    const file = /exec:cat > '([^']+)'/.exec(load('save-state.jsonl').find((e) => e.line.includes('"migrate"'))!.line)![1]
+    const file = /exec:cat > '([^']+)'/.exec(
+      load('save-state.jsonl').find((e) => e.line.includes('"migrate"'))!.line,
+    )![1]
     const info = await mon.saveState(file, { timeoutMs: 5000 })
     expect(info.status).toBe('completed')
     expect(info.ram?.total).toBeGreaterThan(100 * 1048576)

@@ -24,7 +24,10 @@ conformance({
 describe('hv public layer', () => {
   it('throws HV_NOT_SUPPORTED for verbs missing from the manifest', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'virtuoso-hv-ns-'))
-    const hv = await Hypervisor.open({ driver: new TestDriver({ manifest: { suspend: false, console: false, info: false } }), dir })
+    const hv = await Hypervisor.open({
+      driver: new TestDriver({ manifest: { suspend: false, console: false, info: false } }),
+      dir,
+    })
     try {
       await hv.create('a', { memory: 128, hd: 2100, speed: 1, os: null })
       await hv.register('a')

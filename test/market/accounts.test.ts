@@ -3,8 +3,12 @@ import { world, codeOf, DAY, type World } from './helpers.ts'
 
 describe('accounts', () => {
   let w: World
-  beforeEach(async () => { w = await world() })
-  afterEach(async () => { await w.close() })
+  beforeEach(async () => {
+    w = await world()
+  })
+  afterEach(async () => {
+    await w.close()
+  })
 
   it('signs up with balance 0 and no secret in the user row', async () => {
     const u = await w.market.signup({ username: 'alice', type: 'buyer', email: 'a@example.org', password: 'password1' })
@@ -15,7 +19,14 @@ describe('accounts', () => {
 
   it('validates username, type, email and password', async () => {
     const ok = { username: 'bob', type: 'buyer' as const, email: 'b@example.org', password: 'password1' }
-    for (const bad of [{ username: 'B' }, { username: 'a b' }, { username: 'x'.repeat(33) }, { type: 'admin' }, { email: 'nope' }, { password: 'short' }]) {
+    for (const bad of [
+      { username: 'B' },
+      { username: 'a b' },
+      { username: 'x'.repeat(33) },
+      { type: 'admin' },
+      { email: 'nope' },
+      { password: 'short' },
+    ]) {
       expect(await codeOf(() => w.market.signup({ ...ok, ...bad } as any))).toBe('MARKET_BAD_INPUT')
     }
     await w.market.signup(ok)
@@ -24,8 +35,12 @@ describe('accounts', () => {
 
   it('logs in with a 256-bit token stored only hashed, and authenticates it', async () => {
     await w.market.signup({ username: 'carol', type: 'provider', email: 'c@example.org', password: 'password1' })
-    expect(await codeOf(() => w.market.login({ username: 'carol', password: 'wrongpass' }))).toBe('MARKET_BAD_CREDENTIALS')
-    expect(await codeOf(() => w.market.login({ username: 'nobody', password: 'password1' }))).toBe('MARKET_BAD_CREDENTIALS')
+    expect(await codeOf(() => w.market.login({ username: 'carol', password: 'wrongpass' }))).toBe(
+      'MARKET_BAD_CREDENTIALS',
+    )
+    expect(await codeOf(() => w.market.login({ username: 'nobody', password: 'password1' }))).toBe(
+      'MARKET_BAD_CREDENTIALS',
+    )
     const { token, expires } = await w.market.login({ username: 'carol', password: 'password1' })
     expect(token).toMatch(/^[0-9a-f]{64}$/)
     expect(expires).toBe(w.clock.t + 7 * DAY)

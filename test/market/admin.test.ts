@@ -3,10 +3,13 @@ import { world, user, addPm, codeOf, type World } from './helpers.ts'
 
 describe('admin', () => {
   const worlds: World[] = []
-  afterEach(async () => { for (const w of worlds.splice(0)) await w.close() })
+  afterEach(async () => {
+    for (const w of worlds.splice(0)) await w.close()
+  })
 
   it('credits as deposits, exports and imports every table without loss', async () => {
-    const a = await world(); worlds.push(a)
+    const a = await world()
+    worlds.push(a)
     const prov = await user(a.market, 'prov', 'provider')
     const buyer = await user(a.market, 'buyer', 'buyer')
     const pm = await addPm(a.market, prov)
@@ -19,7 +22,8 @@ describe('admin', () => {
     const lines: string[] = []
     for await (const l of a.market.exportAll()) lines.push(l)
 
-    const b = await world(); worlds.push(b)
+    const b = await world()
+    worlds.push(b)
     expect(await codeOf(() => b.market.importAll(['not json']))).toBe('MARKET_BAD_INPUT')
     const rows = await b.market.importAll(lines)
     expect(rows).toBe(lines.length - 1)
@@ -33,7 +37,9 @@ describe('admin', () => {
     expect(b.market.db.get('users', 'buyer')).toEqual(a.market.db.get('users', 'buyer'))
     expect((await b.market.audit()).ok).toBe(true)
     const all = await b.market.logAll()
-    expect(all.map((e) => e.type)).toEqual(expect.arrayContaining(['user.signup', 'pm.add', 'account.credit', 'vm.register', 'vm.store']))
+    expect(all.map((e) => e.type)).toEqual(
+      expect.arrayContaining(['user.signup', 'pm.add', 'account.credit', 'vm.register', 'vm.store']),
+    )
     // Events come in order, with origin; a user sees only those naming them.
     expect(all.map((e) => e.seq)).toEqual([...all.map((e) => e.seq)].sort((x, y) => x - y))
     expect((await b.market.log(prov)).every((e) => e.users.includes('prov'))).toBe(true)

@@ -38,7 +38,8 @@ describe('billing', () => {
     expect((await w.market.billingPass()).charges).toBe(1)
     expect((await w.market.billingPass()).charges).toBe(0) // idempotent
     expect((await ledger()).map((e) => [e.kind, e.time, e.amount, e.from, e.to])).toEqual([
-      ['storage', T0, STORAGE, 'buyer', 'prov'], ['storage', T0 + DAY, STORAGE, 'buyer', 'prov'],
+      ['storage', T0, STORAGE, 'buyer', 'prov'],
+      ['storage', T0 + DAY, STORAGE, 'buyer', 'prov'],
     ])
     expect(w.market.db.get('vm', id)!.chargedStorage).toBe(2 * STORAGE)
     expect(balance('prov')).toBe(2 * STORAGE)
@@ -75,7 +76,10 @@ describe('billing', () => {
     expect((await w.market.billingPass()).charges).toBe(0)
     w.clock.t = T0 + 5 * HOUR + 40 * MIN
     await w.market.billingPass()
-    expect((await ledger()).filter((e) => e.kind === 'running').map((e) => e.time)).toEqual([T0, T0 + 5 * HOUR + 40 * MIN])
+    expect((await ledger()).filter((e) => e.kind === 'running').map((e) => e.time)).toEqual([
+      T0,
+      T0 + 5 * HOUR + 40 * MIN,
+    ])
   })
 
   it('suspends a running machine the balance cannot keep running, and refuses to start it', async () => {
@@ -125,7 +129,12 @@ describe('billing', () => {
     const r = await w.market.billingPass()
     expect(r.charges).toBe(3 + 72)
     const all = await ledger()
-    expect(all.filter((e) => e.kind === 'storage').map((e) => e.time)).toEqual([T0, T0 + DAY, T0 + 2 * DAY, T0 + 3 * DAY])
+    expect(all.filter((e) => e.kind === 'storage').map((e) => e.time)).toEqual([
+      T0,
+      T0 + DAY,
+      T0 + 2 * DAY,
+      T0 + 3 * DAY,
+    ])
     const run = all.filter((e) => e.kind === 'running').map((e) => e.time)
     expect(run).toHaveLength(73)
     expect(new Set(run).size).toBe(73)

@@ -3,7 +3,9 @@ import { world, type World } from './helpers.ts'
 
 describe('catalog', () => {
   let w: World
-  afterEach(async () => { await w.close() })
+  afterEach(async () => {
+    await w.close()
+  })
   it('seeds standard and preconfigured configurations once', async () => {
     w = await world()
     const cs = w.market.configs()

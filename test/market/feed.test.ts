@@ -4,7 +4,9 @@ import { visibleTo } from '../../src/market/feed.ts'
 
 describe('change feed visibility', () => {
   let w: World
-  afterEach(async () => { await w.close() })
+  afterEach(async () => {
+    await w.close()
+  })
   it('sends public tables to all, own rows to their users, a provider the machines on its PMs, secrets to nobody', async () => {
     w = await world()
     const seen: any[] = []

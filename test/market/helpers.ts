@@ -19,7 +19,9 @@ export class FakeGateway implements ProviderGateway {
   /** Holds every command until released (to test MARKET_BUSY). */
   gate: Promise<void> | null = null
 
-  online(nodeKey: string): boolean { return !this.offline.has(nodeKey) }
+  online(nodeKey: string): boolean {
+    return !this.offline.has(nodeKey)
+  }
 
   async command(nodeKey: string, method: string, params: any): Promise<any> {
     this.calls.push({ nodeKey, method, params })
@@ -31,7 +33,9 @@ export class FakeGateway implements ProviderGateway {
     return { version: this.lie ?? params.version + bump }
   }
 
-  methods(): string[] { return this.calls.map((c) => c.method) }
+  methods(): string[] {
+    return this.calls.map((c) => c.method)
+  }
 }
 
 export const T0 = Date.UTC(2025, 0, 1)
@@ -48,11 +52,13 @@ export interface World {
 }
 
 export async function world(opts: { keepDir?: string } = {}): Promise<World> {
-  const dir = opts.keepDir ?? await mkdtemp(join(tmpdir(), 'virtuoso-market-'))
+  const dir = opts.keepDir ?? (await mkdtemp(join(tmpdir(), 'virtuoso-market-')))
   const gateway = new FakeGateway()
   const clock = { t: T0 }
   const w: World = {
-    dir, gateway, clock,
+    dir,
+    gateway,
+    clock,
     market: await Market.open({ dir, gateway, clock: () => clock.t }),
     async reopen() {
       await w.market.close()
@@ -78,10 +84,23 @@ export async function user(m: Market, username: string, type: 'buyer' | 'provide
 export const INFO = { processor: 'x86_64', cpus: 2, bogomips: 8000, memory: 2048, storage: 20_000, hv: 'test' }
 
 /** Storage 1 per MB-chunk of 1024 per day, 1-day storage periods; running 1/s per chunk, 1 h periods. */
-export const SHEET = { speedUnit: 1000, speedPrice: 1, memoryUnit: 128, memoryPrice: 1, runningPeriod: 3600, storageUnit: 1024, storagePrice: 1000, storagePeriod: 86_400 }
+export const SHEET = {
+  speedUnit: 1000,
+  speedPrice: 1,
+  memoryUnit: 128,
+  memoryPrice: 1,
+  runningPeriod: 3600,
+  storageUnit: 1024,
+  storagePrice: 1000,
+  storagePeriod: 86_400,
+}
 
 /** A node says hello and its provider adds it; returns the PM. */
-export async function addPm(m: Market, provider: Identity, opts: { info?: object; sheet?: Partial<typeof SHEET>; name?: string } = {}): Promise<PmRow> {
+export async function addPm(
+  m: Market,
+  provider: Identity,
+  opts: { info?: object; sheet?: Partial<typeof SHEET>; name?: string } = {},
+): Promise<PmRow> {
   const n = ++nodeCounter
   const key = nodeKeyOf(n)
   const code = `CODE${n}-ABCDE`
@@ -90,6 +109,10 @@ export async function addPm(m: Market, provider: Identity, opts: { info?: object
 }
 
 export async function codeOf(fn: () => unknown): Promise<string> {
-  try { await fn() } catch (err) { return (err as any).code ?? 'NO_CODE' }
+  try {
+    await fn()
+  } catch (err) {
+    return (err as any).code ?? 'NO_CODE'
+  }
   return 'NO_ERROR'
 }

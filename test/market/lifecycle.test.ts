@@ -11,15 +11,29 @@ describe('lifecycle', () => {
     pm = await addPm(w.market, prov)
     await w.market.credit('buyer', 10_000_000)
   })
-  afterEach(async () => { await w.close() })
+  afterEach(async () => {
+    await w.close()
+  })
 
   it('stores: provider creates it, prices fixed, resources and pairing taken, first storage charged, in one batch', async () => {
     const vm = await w.market.register(buyer, { config: 'small' })
     expect(vm.version).toBe(0)
     const before = w.market.seq
     const s = await w.market.store(buyer, vm.id, pm.id)
-    expect(w.gateway.calls.at(-1)).toEqual({ nodeKey: pm.nodeKey, method: 'vm.create', params: { vmId: vm.id, config: { memory: 128, hd: 2100, speed: 1000, os: null }, version: 0 } })
-    expect(s).toMatchObject({ state: 'stored', version: 1, pmId: pm.id, storagePrice: 3000, runningPrice: 2 * 3600, lastDebitedStorage: w.clock.t, chargedStorage: 3000 })
+    expect(w.gateway.calls.at(-1)).toEqual({
+      nodeKey: pm.nodeKey,
+      method: 'vm.create',
+      params: { vmId: vm.id, config: { memory: 128, hd: 2100, speed: 1000, os: null }, version: 0 },
+    })
+    expect(s).toMatchObject({
+      state: 'stored',
+      version: 1,
+      pmId: pm.id,
+      storagePrice: 3000,
+      runningPrice: 2 * 3600,
+      lastDebitedStorage: w.clock.t,
+      chargedStorage: 3000,
+    })
     expect(w.market.db.get('pairings', vm.id)).toEqual({ vmId: vm.id, pmId: pm.id })
     expect(w.market.db.get('pm', pm.id)).toMatchObject({ usedSpeed: 1000, usedMemory: 128, usedStorage: 2100 })
     expect(w.market.db.get('users', 'buyer')!.balance).toBe(10_000_000 - 3000)
@@ -52,7 +66,9 @@ describe('lifecycle', () => {
     await w.market.start(buyer, vm.id)
     expect(await codeOf(() => w.market.delete(buyer, vm.id))).toBe('MARKET_ACTION_NOT_ALLOWED')
     expect(await codeOf(() => w.market.resume(buyer, vm.id))).toBe('MARKET_ACTION_NOT_ALLOWED')
-    await w.market.db.write([{ type: 'put', table: 'vm', key: vm.id, value: { ...w.market.db.get('vm', vm.id)!, state: 'migrating' } }])
+    await w.market.db.write([
+      { type: 'put', table: 'vm', key: vm.id, value: { ...w.market.db.get('vm', vm.id)!, state: 'migrating' } },
+    ])
     expect(await codeOf(() => w.market.stop(buyer, vm.id))).toBe('MARKET_ACTION_NOT_ALLOWED')
   })
 
@@ -61,7 +77,12 @@ describe('lifecycle', () => {
     await w.market.credit('mallory', 10_000_000)
     const vm = await w.market.register(buyer, { config: 'small' })
     await w.market.store(buyer, vm.id, pm.id)
-    for (const f of [() => w.market.start(mallory, vm.id), () => w.market.delete(mallory, vm.id), () => w.market.edit(mallory, vm.id, {}), () => w.market.search(mallory, { vmId: vm.id })]) {
+    for (const f of [
+      () => w.market.start(mallory, vm.id),
+      () => w.market.delete(mallory, vm.id),
+      () => w.market.edit(mallory, vm.id, {}),
+      () => w.market.search(mallory, { vmId: vm.id }),
+    ]) {
       expect(await codeOf(f)).toBe('MARKET_NOT_FOUND')
     }
     expect(await codeOf(() => w.market.start(mallory, 'no-such-id'))).toBe('MARKET_NOT_FOUND')
@@ -93,7 +114,9 @@ describe('lifecycle', () => {
     const vm = await w.market.register(buyer, { config: 'small' })
     await w.market.store(buyer, vm.id, pm.id)
     let release!: () => void
-    w.gateway.gate = new Promise((r) => { release = r })
+    w.gateway.gate = new Promise((r) => {
+      release = r
+    })
     const first = w.market.start(buyer, vm.id)
     expect(await codeOf(() => w.market.start(buyer, vm.id))).toBe('MARKET_BUSY')
     release()
@@ -119,17 +142,36 @@ describe('lifecycle', () => {
     await w.market.store(buyer, vm.id, pm.id)
     const b = w.market.machines(buyer)
     expect(b.type).toBe('buyer')
-    if (b.type === 'buyer') expect(b.vms[0]).toMatchObject({ id: vm.id, name: 'web', state: 'stored', version: 1, actions: ['start', 'migrate', 'delete'], provider: { pmId: pm.id, owner: 'prov' } })
+    if (b.type === 'buyer')
+      expect(b.vms[0]).toMatchObject({
+        id: vm.id,
+        name: 'web',
+        state: 'stored',
+        version: 1,
+        actions: ['start', 'migrate', 'delete'],
+        provider: { pmId: pm.id, owner: 'prov' },
+      })
     const p = w.market.machines(prov)
     if (p.type !== 'provider') throw new Error('expected provider view')
-    expect(p.pms[0]).toMatchObject({ pmId: pm.id, used: { speed: 1000, memory: 128, storage: 2100 }, free: { memory: 2048 - 128 } })
+    expect(p.pms[0]).toMatchObject({
+      pmId: pm.id,
+      used: { speed: 1000, memory: 128, storage: 2100 },
+      free: { memory: 2048 - 128 },
+    })
     expect(p.pms[0].vms.map((v) => v.id)).toEqual([vm.id])
   })
 
   it('registers from explicit resources with validation and edits while registered', async () => {
     expect(await codeOf(() => w.market.register(buyer, { memory: 128, hd: 1000, speed: 100 }))).toBe('MARKET_BAD_INPUT')
     expect(await codeOf(() => w.market.register(buyer, { config: 'nope' }))).toBe('MARKET_NOT_FOUND')
-    const vm = await w.market.register(buyer, { memory: 128, hd: 2100, speed: 100, os: 'linux', bidStorage: 5, bidRunning: null })
+    const vm = await w.market.register(buyer, {
+      memory: 128,
+      hd: 2100,
+      speed: 100,
+      os: 'linux',
+      bidStorage: 5,
+      bidRunning: null,
+    })
     expect(vm).toMatchObject({ configName: null, os: 'linux', bidStorage: 5, bidRunning: null, state: 'registered' })
     const e = await w.market.edit(buyer, vm.id, { memory: 256, bidRunning: 9 })
     expect(e).toMatchObject({ memory: 256, bidRunning: 9 })

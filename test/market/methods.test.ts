@@ -7,10 +7,38 @@ import { methods, adminMethods } from '../../src/market/methods.ts'
 
 describe('RPC method table', () => {
   let w: World
-  afterEach(async () => { await w?.close() })
+  afterEach(async () => {
+    await w?.close()
+  })
 
   it('has every method the issue names, with the right auth', () => {
-    expect(Object.keys(methods).sort()).toEqual(['account', 'configs', 'delete', 'edit', 'log', 'login', 'logout', 'machines', 'migrate', 'migrations', 'pm.add', 'pm.delete', 'pm.edit', 'providers', 'register', 'resume', 'search', 'signup', 'start', 'stop', 'store', 'suspend', 'whoami'].sort())
+    expect(Object.keys(methods).sort()).toEqual(
+      [
+        'account',
+        'configs',
+        'delete',
+        'edit',
+        'log',
+        'login',
+        'logout',
+        'machines',
+        'migrate',
+        'migrations',
+        'pm.add',
+        'pm.delete',
+        'pm.edit',
+        'providers',
+        'register',
+        'resume',
+        'search',
+        'signup',
+        'start',
+        'stop',
+        'store',
+        'suspend',
+        'whoami',
+      ].sort(),
+    )
     expect(methods.signup.auth).toBe('none')
     expect(methods.store.auth).toBe('buyer')
     expect(methods.migrate.auth).toBe('buyer')
@@ -22,14 +50,28 @@ describe('RPC method table', () => {
   it('rejects wrong types, unknown fields and bad money before any rule runs', async () => {
     w = await world()
     const buyer = await user(w.market, 'buyer', 'buyer')
-    expect(await codeOf(() => methods.register.run(w.market, buyer, { config: 'small', evil: 1 }))).toBe('MARKET_BAD_INPUT')
+    expect(await codeOf(() => methods.register.run(w.market, buyer, { config: 'small', evil: 1 }))).toBe(
+      'MARKET_BAD_INPUT',
+    )
     expect(await codeOf(() => methods.register.run(w.market, buyer, { memory: '128' }))).toBe('MARKET_BAD_INPUT')
     expect(await codeOf(() => methods.register.run(w.market, buyer, [1, 2]))).toBe('MARKET_BAD_INPUT')
-    expect(await codeOf(() => methods.register.run(w.market, buyer, { config: 'small', bidStorage: 0.5 }))).toBe('MARKET_BAD_INPUT')
+    expect(await codeOf(() => methods.register.run(w.market, buyer, { config: 'small', bidStorage: 0.5 }))).toBe(
+      'MARKET_BAD_INPUT',
+    )
     expect(await codeOf(() => methods.start.run(w.market, buyer, {}))).toBe('MARKET_BAD_INPUT')
-    expect(await codeOf(() => methods.search.run(w.market, buyer, { config: 'small', sort: 'cheapest' }))).toBe('MARKET_BAD_INPUT')
-    expect(await codeOf(() => methods.login.run(w.market, null, { username: 'buyer', password: 'correct horse', __proto__x: 1 }))).toBe('MARKET_BAD_INPUT')
-    const vm: any = await methods.register.run(w.market, buyer, { config: 'small', bidStorage: '0.0005', bidRunning: null })
+    expect(await codeOf(() => methods.search.run(w.market, buyer, { config: 'small', sort: 'cheapest' }))).toBe(
+      'MARKET_BAD_INPUT',
+    )
+    expect(
+      await codeOf(() =>
+        methods.login.run(w.market, null, { username: 'buyer', password: 'correct horse', __proto__x: 1 }),
+      ),
+    ).toBe('MARKET_BAD_INPUT')
+    const vm: any = await methods.register.run(w.market, buyer, {
+      config: 'small',
+      bidStorage: '0.0005',
+      bidRunning: null,
+    })
     expect(vm.bidStorage).toBe(500)
     expect(vm.bidRunning).toBeNull()
   })
@@ -41,9 +83,15 @@ describe('RPC method table', () => {
     const login: any = await methods.login.run(w.market, null, { username: 'buyer', password: 'correct horse' })
     expect(login.identity).toEqual({ username: 'buyer', type: 'buyer' })
     const pm = await addPm(w.market, prov)
-    const edited: any = await methods['pm.edit'].run(w.market, prov, { pmId: pm.id, storagePrice: '0.001', storagePeriodDays: '2' })
+    const edited: any = await methods['pm.edit'].run(w.market, prov, {
+      pmId: pm.id,
+      storagePrice: '0.001',
+      storagePeriodDays: '2',
+    })
     expect(edited).toMatchObject({ storagePrice: 1000, storagePeriod: 2 * 86_400 })
-    expect(await codeOf(() => methods['pm.edit'].run(w.market, prov, { pmId: pm.id, memory: 1 }))).toBe('MARKET_BAD_INPUT')
+    expect(await codeOf(() => methods['pm.edit'].run(w.market, prov, { pmId: pm.id, memory: 1 }))).toBe(
+      'MARKET_BAD_INPUT',
+    )
     await adminMethods.credit.run(w.market, null, { username: 'buyer', amount: '1.5' })
     const vm: any = await methods.register.run(w.market, buyer, { config: 'small' })
     const offers: any = await methods.search.run(w.market, buyer, { vmId: vm.id })
@@ -60,9 +108,13 @@ describe('RPC method table', () => {
       const file = join(dir, 'market.jsonl')
       const out: any = await adminMethods.export.run(w.market, null, { file })
       expect(out.rows).toBeGreaterThan(10)
-      expect(await codeOf(() => adminMethods.export.run(w.market, null, { file: 'relative.jsonl' }))).toBe('MARKET_BAD_INPUT')
+      expect(await codeOf(() => adminMethods.export.run(w.market, null, { file: 'relative.jsonl' }))).toBe(
+        'MARKET_BAD_INPUT',
+      )
       const back: any = await adminMethods.import.run(w.market, null, { file })
       expect(back.rows).toBe(out.rows)
-    } finally { await rm(dir, { recursive: true, force: true }) }
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })

@@ -27,41 +27,70 @@ beforeEach(async () => {
   vmId = vm.id
   await w.market.store(buyer, vmId, a.id)
 })
-afterEach(async () => { await w.close() })
+afterEach(async () => {
+  await w.close()
+})
 
 describe('begin', () => {
   it('puts the machine in migrating, remembers prevState, reserves room on the destination', async () => {
     const vm0 = w.market.ctx.store.get('vm', vmId)!
     const m = await w.market.beginMigration(buyer, { vmId, to: b.id, method: 'RSYNC' })
-    expect(m).toMatchObject({ vmId, phase: 'preparing', prevState: 'stored', version: vm0.version, method: 'RSYNC', owner: 'alice' })
+    expect(m).toMatchObject({
+      vmId,
+      phase: 'preparing',
+      prevState: 'stored',
+      version: vm0.version,
+      method: 'RSYNC',
+      owner: 'alice',
+    })
     expect(m.from.pmId).toBe(a.id)
     expect(m.to.pmId).toBe(b.id)
     expect(w.market.ctx.store.get('vm', vmId)).toMatchObject({ state: 'migrating', prevState: 'stored', pmId: a.id })
     expect(w.market.ctx.store.get('pm', b.id)!.usedMemory).toBe(vm0.memory)
     expect(w.market.openMigrations().map((x) => x.id)).toEqual([m.id])
-    expect(await codeOf(() => w.market.beginMigration(buyer, { vmId, to: b.id, method: 'RSYNC' }))).toBe('MARKET_ACTION_NOT_ALLOWED')
+    expect(await codeOf(() => w.market.beginMigration(buyer, { vmId, to: b.id, method: 'RSYNC' }))).toBe(
+      'MARKET_ACTION_NOT_ALLOWED',
+    )
   })
 
   it('refuses: not the owner, same PM, running, offline, draining, no room, no funds, storage debt', async () => {
-    expect(await codeOf(() => w.market.beginMigration(other, { vmId, to: b.id, method: 'RSYNC' }))).toBe('MARKET_NOT_FOUND')
-    expect(await codeOf(() => w.market.beginMigration(prov, { vmId, to: b.id, method: 'RSYNC' }))).toBe('MARKET_FORBIDDEN')
-    expect(await codeOf(() => w.market.beginMigration(buyer, { vmId, to: a.id, method: 'RSYNC' }))).toBe('MARKET_BAD_INPUT')
-    expect(await codeOf(() => w.market.beginMigration(buyer, { vmId, to: 'nope', method: 'RSYNC' }))).toBe('MARKET_NOT_FOUND')
+    expect(await codeOf(() => w.market.beginMigration(other, { vmId, to: b.id, method: 'RSYNC' }))).toBe(
+      'MARKET_NOT_FOUND',
+    )
+    expect(await codeOf(() => w.market.beginMigration(prov, { vmId, to: b.id, method: 'RSYNC' }))).toBe(
+      'MARKET_FORBIDDEN',
+    )
+    expect(await codeOf(() => w.market.beginMigration(buyer, { vmId, to: a.id, method: 'RSYNC' }))).toBe(
+      'MARKET_BAD_INPUT',
+    )
+    expect(await codeOf(() => w.market.beginMigration(buyer, { vmId, to: 'nope', method: 'RSYNC' }))).toBe(
+      'MARKET_NOT_FOUND',
+    )
     await w.market.start(buyer, vmId)
-    expect(await codeOf(() => w.market.beginMigration(buyer, { vmId, to: b.id, method: 'RSYNC' }))).toBe('MARKET_ACTION_NOT_ALLOWED')
+    expect(await codeOf(() => w.market.beginMigration(buyer, { vmId, to: b.id, method: 'RSYNC' }))).toBe(
+      'MARKET_ACTION_NOT_ALLOWED',
+    )
     await w.market.stop(buyer, vmId)
     w.gateway.offline.add(b.nodeKey)
-    expect(await codeOf(() => w.market.beginMigration(buyer, { vmId, to: b.id, method: 'RSYNC' }))).toBe('MARKET_PROVIDER_OFFLINE')
+    expect(await codeOf(() => w.market.beginMigration(buyer, { vmId, to: b.id, method: 'RSYNC' }))).toBe(
+      'MARKET_PROVIDER_OFFLINE',
+    )
     w.gateway.offline.clear()
     const tiny = await addPm(w.market, prov, { name: 'tiny', info: { memory: 16 } })
-    expect(await codeOf(() => w.market.beginMigration(buyer, { vmId, to: tiny.id, method: 'RSYNC' }))).toBe('MARKET_NO_ROOM')
+    expect(await codeOf(() => w.market.beginMigration(buyer, { vmId, to: tiny.id, method: 'RSYNC' }))).toBe(
+      'MARKET_NO_ROOM',
+    )
     const dear = await addPm(w.market, prov, { name: 'dear', sheet: { storagePrice: 500_000_000 } })
-    expect(await codeOf(() => w.market.beginMigration(buyer, { vmId, to: dear.id, method: 'RSYNC' }))).toBe('MARKET_INSUFFICIENT_FUNDS')
+    expect(await codeOf(() => w.market.beginMigration(buyer, { vmId, to: dear.id, method: 'RSYNC' }))).toBe(
+      'MARKET_INSUFFICIENT_FUNDS',
+    )
     const squatter = await w.market.register(other, { config: 'small' })
     await w.market.credit('bob', 1_000_000)
     await w.market.store(other, squatter.id, b.id)
     await w.market.pmDelete(prov, b.id, { drainMs: DAY }) // draining while it still holds a machine
-    expect(await codeOf(() => w.market.beginMigration(buyer, { vmId, to: b.id, method: 'RSYNC' }))).toBe('MARKET_NO_ROOM')
+    expect(await codeOf(() => w.market.beginMigration(buyer, { vmId, to: b.id, method: 'RSYNC' }))).toBe(
+      'MARKET_NO_ROOM',
+    )
   })
 
   it('refuses while storage is owed', async () => {
@@ -71,7 +100,9 @@ describe('begin', () => {
     await w.market.store(poor, vm.id, a.id)
     w.clock.t += 3 * DAY
     await w.market.billingPass()
-    expect(await codeOf(() => w.market.beginMigration(poor, { vmId: vm.id, to: b.id, method: 'RSYNC' }))).toBe('MARKET_STORAGE_DEBT')
+    expect(await codeOf(() => w.market.beginMigration(poor, { vmId: vm.id, to: b.id, method: 'RSYNC' }))).toBe(
+      'MARKET_STORAGE_DEBT',
+    )
   })
 })
 
@@ -88,7 +119,13 @@ describe('commit', () => {
     const done = await w.market.commitMigration(m.id, vm0.version + 1)
     expect(done).toMatchObject({ phase: 'committed', newVersion: vm0.version + 1 })
     const vm = w.market.ctx.store.get('vm', vmId)!
-    expect(vm).toMatchObject({ state: 'stored', prevState: null, pmId: b.id, version: vm0.version + 1, lastDebitedStorage: w.clock.t })
+    expect(vm).toMatchObject({
+      state: 'stored',
+      prevState: null,
+      pmId: b.id,
+      version: vm0.version + 1,
+      lastDebitedStorage: w.clock.t,
+    })
     expect(vm.storagePrice).toBeGreaterThan(vm0.storagePrice) // b charges double
     expect(w.market.ctx.store.get('pairings', vmId)).toEqual({ vmId, pmId: b.id })
     expect(w.market.ctx.store.get('pm', a.id)!.usedMemory).toBe(0)
@@ -124,7 +161,12 @@ describe('revert', () => {
     expect(w.market.getMigration(m.id)).toMatchObject({ phase: 'copying', bytesDone: 10 })
     const r = await w.market.revertMigration(m.id, { code: 'VMMP_STALLED', message: 'no heartbeat' })
     expect(r).toMatchObject({ phase: 'failed', error: { code: 'VMMP_STALLED' } })
-    expect(w.market.ctx.store.get('vm', vmId)).toMatchObject({ state: 'stored', pmId: a.id, version: vm0.version, prevState: null })
+    expect(w.market.ctx.store.get('vm', vmId)).toMatchObject({
+      state: 'stored',
+      pmId: a.id,
+      version: vm0.version,
+      prevState: null,
+    })
     expect(w.market.ctx.store.get('pm', b.id)!.usedMemory).toBe(0)
     expect(w.market.ctx.store.get('users', 'alice')!.balance).toBe(balance0)
     expect(total()).toBe(sum0)

@@ -3,7 +3,9 @@ import { world, user, addPm, type World } from './helpers.ts'
 
 describe('price daemon', () => {
   let w: World
-  afterEach(async () => { await w.close() })
+  afterEach(async () => {
+    await w.close()
+  })
   it('averages the asks of machines that could host each configuration, and keeps the stale price when none can', async () => {
     w = await world()
     const prov = await user(w.market, 'prov', 'provider')

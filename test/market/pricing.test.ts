@@ -27,7 +27,9 @@ describe('pricing', () => {
     expect(storagePrice(SHEET, { speed: 1, memory: 1, hd: 3000 })).toBe(3000)
     // 1/3 of a day: 1000 exactly; 1 s: floor(3000/86400) = 0
     expect(storagePrice({ ...SHEET, storagePeriod: 28_800 }, { speed: 1, memory: 1, hd: 3000 })).toBe(1000)
-    expect(storagePrice({ ...SHEET, storagePeriod: 1, storagePrice: 86_401 }, { speed: 1, memory: 1, hd: 1000 })).toBe(1)
+    expect(storagePrice({ ...SHEET, storagePeriod: 1, storagePrice: 86_401 }, { speed: 1, memory: 1, hd: 1000 })).toBe(
+      1,
+    )
   })
   it('normalizes and checks bids', () => {
     const q = quote(SHEET, { speed: 1000, memory: 128, hd: 2048 })
@@ -39,6 +41,8 @@ describe('pricing', () => {
     expect(withinBids(q, { bidStorage: null, bidRunning: 7199 })).toBe(false)
   })
   it('refuses prices too large to represent exactly', () => {
-    expect(() => runningPrice({ ...SHEET, speedPrice: Number.MAX_SAFE_INTEGER }, { speed: 5000, memory: 1, hd: 1 })).toThrow(expect.objectContaining({ code: 'MARKET_BAD_INPUT' }))
+    expect(() =>
+      runningPrice({ ...SHEET, speedPrice: Number.MAX_SAFE_INTEGER }, { speed: 5000, memory: 1, hd: 1 }),
+    ).toThrow(expect.objectContaining({ code: 'MARKET_BAD_INPUT' }))
   })
 })

@@ -11,17 +11,32 @@ describe('providers', () => {
     buyer = await user(w.market, 'buyer', 'buyer')
     await w.market.credit('buyer', 1_000_000)
   })
-  afterEach(async () => { await w.close() })
+  afterEach(async () => {
+    await w.close()
+  })
 
   it('binds a node by its one-time pairing code, locking what the node measured', async () => {
     const key = nodeKeyOf(1000)
     await w.market.nodeHello(key, { info: INFO, pairingCodeHash: hashPairingCode('ABCDE-FGHJK') })
-    expect(await codeOf(() => w.market.pmAdd(prov, { pairing: 'WRONG-CODE1', ...SHEET }))).toBe('MARKET_PAIRING_INVALID')
+    expect(await codeOf(() => w.market.pmAdd(prov, { pairing: 'WRONG-CODE1', ...SHEET }))).toBe(
+      'MARKET_PAIRING_INVALID',
+    )
     expect(await codeOf(() => w.market.pmAdd(buyer, { pairing: 'ABCDE-FGHJK', ...SHEET }))).toBe('MARKET_FORBIDDEN')
     const pm = await w.market.pmAdd(prov, { pairing: 'abcde-fghjk', name: 'box', ...SHEET })
-    expect(pm).toMatchObject({ owner: 'prov', nodeKey: key, speed: INFO.bogomips, memory: INFO.memory, storage: INFO.storage, processor: 'x86_64' })
-    expect(await codeOf(() => w.market.pmAdd(prov, { pairing: 'ABCDE-FGHJK', ...SHEET }))).toBe('MARKET_PAIRING_INVALID')
-    expect(await w.market.nodeHello(key, { info: { ...INFO, memory: 999_999 }, pairingCodeHash: null })).toEqual({ pmId: pm.id })
+    expect(pm).toMatchObject({
+      owner: 'prov',
+      nodeKey: key,
+      speed: INFO.bogomips,
+      memory: INFO.memory,
+      storage: INFO.storage,
+      processor: 'x86_64',
+    })
+    expect(await codeOf(() => w.market.pmAdd(prov, { pairing: 'ABCDE-FGHJK', ...SHEET }))).toBe(
+      'MARKET_PAIRING_INVALID',
+    )
+    expect(await w.market.nodeHello(key, { info: { ...INFO, memory: 999_999 }, pairingCodeHash: null })).toEqual({
+      pmId: pm.id,
+    })
     expect(w.market.db.get('pm', pm.id)!.memory).toBe(INFO.memory)
   })
 
@@ -29,7 +44,9 @@ describe('providers', () => {
     const key = nodeKeyOf(1001)
     await w.market.nodeHello(key, { info: INFO, pairingCodeHash: hashPairingCode('QQQQQ-WWWWW') })
     w.gateway.offline.add(key)
-    expect(await codeOf(() => w.market.pmAdd(prov, { pairing: 'QQQQQ-WWWWW', ...SHEET }))).toBe('MARKET_PAIRING_INVALID')
+    expect(await codeOf(() => w.market.pmAdd(prov, { pairing: 'QQQQQ-WWWWW', ...SHEET }))).toBe(
+      'MARKET_PAIRING_INVALID',
+    )
   })
 
   it('copies settings with like, only from own machines', async () => {
@@ -99,6 +116,8 @@ describe('providers', () => {
     const log = await w.market.log(prov)
     expect(log.map((e) => e.type)).toEqual(expect.arrayContaining(['node.disk-low', 'node.offline']))
     expect(log.find((e) => e.type === 'node.disk-low')!.origin).toBe(`node:${pm.nodeKey.slice(0, 8)}`)
-    expect(await codeOf(() => w.market.nodeEvent(pm.nodeKey, { type: 'BAD TYPE', message: 'x' }))).toBe('MARKET_BAD_INPUT')
+    expect(await codeOf(() => w.market.nodeEvent(pm.nodeKey, { type: 'BAD TYPE', message: 'x' }))).toBe(
+      'MARKET_BAD_INPUT',
+    )
   })
 })

@@ -10,7 +10,9 @@ describe('search', () => {
     buyer = await user(w.market, 'buyer', 'buyer')
     await w.market.credit('buyer', 10_000_000)
   })
-  afterEach(async () => { await w.close() })
+  afterEach(async () => {
+    await w.close()
+  })
 
   it('lists machines with room, online and not draining, with exact prices and bids', async () => {
     const cheapStore = await addPm(w.market, prov, { sheet: { storagePrice: 100, speedPrice: 50 } })
@@ -22,7 +24,14 @@ describe('search', () => {
     const offers = w.market.search(buyer, { vmId: vm.id, sort: 'storage' })
     expect(offers.map((o) => o.pmId)).toEqual([cheapStore.id, cheapRun.id])
     expect(offers.map((o) => o.pmId)).not.toContain(tiny.id)
-    expect(offers[0]).toMatchObject({ storagePrice: 300, storagePeriod: 86_400, runningPrice: (50 + 1) * 3600, storagePerDay: 300, runningPerHour: 51 * 3600, withinBids: true })
+    expect(offers[0]).toMatchObject({
+      storagePrice: 300,
+      storagePeriod: 86_400,
+      runningPrice: (50 + 1) * 3600,
+      storagePerDay: 300,
+      runningPerHour: 51 * 3600,
+      withinBids: true,
+    })
     expect(offers[1].withinBids).toBe(false)
     expect(w.market.search(buyer, { vmId: vm.id, sort: 'running' })[0].pmId).toBe(cheapRun.id)
     expect(w.market.search(buyer, { config: 'small', sort: 'total' })).toHaveLength(2)

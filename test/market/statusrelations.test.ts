@@ -13,8 +13,12 @@ describe('statusrelations (report §6.1.7)', () => {
     })
   })
   it('refuses an action the state does not allow, naming the allowed ones', () => {
-    expect(() => requireAction('migrating', 'start')).toThrow(expect.objectContaining({ code: 'MARKET_ACTION_NOT_ALLOWED' }))
-    try { requireAction('started', 'delete') } catch (err: any) {
+    expect(() => requireAction('migrating', 'start')).toThrow(
+      expect.objectContaining({ code: 'MARKET_ACTION_NOT_ALLOWED' }),
+    )
+    try {
+      requireAction('started', 'delete')
+    } catch (err: any) {
       for (const a of allowedActions('started')) expect(err.message).toContain(a)
     }
     expect(() => requireAction('stored', 'start')).not.toThrow()

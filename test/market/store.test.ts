@@ -30,9 +30,14 @@ describe('store', () => {
       expect(s.seq('ledger')).toBe(1)
       const c = await s.write([{ type: 'append', table: 'events', value: { m: 1 } }])
       expect(c[0].seq).toBe(5)
-      expect((await s.changesAfter(3)).map((x) => [x.seq, x.table, x.key, x.value])).toEqual([[4, 'meta', 'a', null], [5, 'events', '0000000000000001', { m: 1, seq: 1 }]])
+      expect((await s.changesAfter(3)).map((x) => [x.seq, x.table, x.key, x.value])).toEqual([
+        [4, 'meta', 'a', null],
+        [5, 'events', '0000000000000001', { m: 1, seq: 1 }],
+      ])
       expect((await s.range('ledger'))[0]).toMatchObject({ seq: 1, amount: 5 })
       await s.close()
-    } finally { await rm(dir, { recursive: true, force: true }) }
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })

@@ -70,7 +70,9 @@ describe('RpcChannel', () => {
   it('refuses an oversized body before sending it', async () => {
     const { mux, socket } = await dial()
     const rpc = new RpcChannel(mux, { protocol: PROTOCOL })
-    await expect(rpc.request('echo', { x: 'y'.repeat(MAX_BODY_BYTES) })).rejects.toMatchObject({ code: 'NODE_FRAME_TOO_LARGE' })
+    await expect(rpc.request('echo', { x: 'y'.repeat(MAX_BODY_BYTES) })).rejects.toMatchObject({
+      code: 'NODE_FRAME_TOO_LARGE',
+    })
     socket.destroy()
   })
 
@@ -78,8 +80,31 @@ describe('RpcChannel', () => {
     const { mux, socket } = await dial()
     const raw = mux.createChannel({ protocol: PROTOCOL })!
     const answers: any[] = []
-    const req = raw.addMessage({ encoding: { preencode: (s: any, m: any) => { c.uint.preencode(s, 1); c.string.preencode(s, 'echo'); c.string.preencode(s, ''); c.string.preencode(s, m) }, encode: (s: any, m: any) => { c.uint.encode(s, 1); c.string.encode(s, 'echo'); c.string.encode(s, ''); c.string.encode(s, m) }, decode: () => null } })
-    raw.addMessage({ encoding: { preencode() {}, encode() {}, decode: (s: any) => ({ id: c.uint.decode(s), ok: c.bool.decode(s), body: c.string.decode(s) }) }, onmessage: (m: any) => answers.push(m) })
+    const req = raw.addMessage({
+      encoding: {
+        preencode: (s: any, m: any) => {
+          c.uint.preencode(s, 1)
+          c.string.preencode(s, 'echo')
+          c.string.preencode(s, '')
+          c.string.preencode(s, m)
+        },
+        encode: (s: any, m: any) => {
+          c.uint.encode(s, 1)
+          c.string.encode(s, 'echo')
+          c.string.encode(s, '')
+          c.string.encode(s, m)
+        },
+        decode: () => null,
+      },
+    })
+    raw.addMessage({
+      encoding: {
+        preencode() {},
+        encode() {},
+        decode: (s: any) => ({ id: c.uint.decode(s), ok: c.bool.decode(s), body: c.string.decode(s) }),
+      },
+      onmessage: (m: any) => answers.push(m),
+    })
     raw.open()
     req.send('{not json')
     await new Promise((r) => setTimeout(r, 300))

@@ -7,8 +7,14 @@ import { loadHostKey } from '../../src/node/ssh-console.ts'
 import { loadIdentity } from '../../src/node/identity.ts'
 
 const dirs: string[] = []
-const fresh = async () => { const d = await mkdtemp(join(tmpdir(), 'vsecret-')); dirs.push(d); return d }
-afterEach(async () => { for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true }) })
+const fresh = async () => {
+  const d = await mkdtemp(join(tmpdir(), 'vsecret-'))
+  dirs.push(d)
+  return d
+}
+afterEach(async () => {
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true })
+})
 
 describe('secrets made once', () => {
   it('many concurrent writers agree on one whole content and leave no temporary file', async () => {

@@ -12,7 +12,8 @@ import { NOW } from './fixtures.ts'
 import { fakeOpener } from './fake-console.ts'
 
 // What the guest's serial console shows when the buyer attaches (a busybox guest after a command).
-const GUEST = 'VIRTUOSO-GUEST-READY\r\n\r\nPlease press Enter to activate this console.\r\n/ # uname -a\r\n' +
+const GUEST =
+  'VIRTUOSO-GUEST-READY\r\n\r\nPlease press Enter to activate this console.\r\n/ # uname -a\r\n' +
   'Linux web 6.1.0-virtuoso #1 SMP x86_64 GNU/Linux\r\n/ # df -h /\r\nFilesystem                Size      Used Available Use% Mounted on\r\n' +
   '/dev/vda                  1.9G     12.3M      1.8G   1% /\r\n/ # '
 
@@ -23,9 +24,24 @@ const tick = (ms = 40) => new Promise((r) => setTimeout(r, ms))
 async function session(who: Identity | null) {
   const api = new FakeMarket(who ?? undefined)
   if (who) api.token = 'tok'
-  const inst = render(<App api={api} onQuit={() => {}} noColor size={{ columns: 80, rows: 24 }} now={NOW} market={'5ab2'.repeat(16)} openConsole={fakeOpener({ repaint: GUEST }).open} />)
+  const inst = render(
+    <App
+      api={api}
+      onQuit={() => {}}
+      noColor
+      size={{ columns: 80, rows: 24 }}
+      now={NOW}
+      market={'5ab2'.repeat(16)}
+      openConsole={fakeOpener({ repaint: GUEST }).open}
+    />,
+  )
   await tick(150)
-  const press = async (...keys: string[]) => { for (const k of keys) { inst.stdin.write(k); await tick(k === KEY.esc ? 80 : 40) } }
+  const press = async (...keys: string[]) => {
+    for (const k of keys) {
+      inst.stdin.write(k)
+      await tick(k === KEY.esc ? 80 : 40)
+    }
+  }
   const shot = async (name: string) => {
     await tick(150)
     const lines = (inst.lastFrame() ?? '').split('\n').map((l) => l.trimEnd())

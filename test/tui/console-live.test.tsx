@@ -26,15 +26,29 @@ let vmId: string
 beforeAll(async () => {
   testnet = await createTestnet(3)
   dir = await mkdtemp(join(tmpdir(), 'virtuoso-tui-console-'))
-  node = await startNode({ data: dir, bootstrap: testnet.bootstrap, hub: true, provide: true, hv: 'test', dht: testnet.createNode() })
+  node = await startNode({
+    data: dir,
+    bootstrap: testnet.bootstrap,
+    hub: true,
+    provide: true,
+    hv: 'test',
+    dht: testnet.createNode(),
+  })
   await node.provider!.connected
   const m = node.hub!.market
   await m.signup({ username: 'prov', type: 'provider', email: 'p@example.org', password: 'correct horse' })
-  const pm = await m.pmAdd({ username: 'prov', type: 'provider' }, { pairing: node.pairingCode!, name: 'pm1', ...SHEET })
+  const pm = await m.pmAdd(
+    { username: 'prov', type: 'provider' },
+    { pairing: node.pairingCode!, name: 'pm1', ...SHEET },
+  )
   await m.signup({ username: 'alice', type: 'buyer', email: 'alice@example.org', password: 'correct horse' })
   await m.credit('alice', 10_000_000)
   // The buyer's side goes over the wire, as the TUI's would.
-  client = await MarketClient.connect({ marketKey: Buffer.from(node.key, 'hex'), bootstrap: testnet.bootstrap, dht: testnet.createNode() })
+  client = await MarketClient.connect({
+    marketKey: Buffer.from(node.key, 'hex'),
+    bootstrap: testnet.bootstrap,
+    dht: testnet.createNode(),
+  })
   client.token = (await client.call<{ token: string }>('login', { username: 'alice', password: 'correct horse' })).token
   const vm = await client.call<{ id: string }>('register', { config: 'small' })
   vmId = vm.id
@@ -51,7 +65,15 @@ afterAll(async () => {
 
 describe('Console view over a running node', () => {
   it('v on the started machine opens its console; typed keys run in the guest; Ctrl-] comes back', async () => {
-    const inst = render(<App api={client} identity={{ username: 'alice', type: 'buyer' }} onQuit={() => {}} noColor size={{ columns: 80, rows: 24 }} />)
+    const inst = render(
+      <App
+        api={client}
+        identity={{ username: 'alice', type: 'buyer' }}
+        onQuit={() => {}}
+        noColor
+        size={{ columns: 80, rows: 24 }}
+      />,
+    )
     const frame = () => inst.lastFrame() ?? ''
     try {
       await until(frame, (f) => f.includes('Standard configurations'), 10_000)
@@ -60,7 +82,10 @@ describe('Console view over a running node', () => {
       inst.stdin.write('v')
       await until(frame, (f) => f.includes('live, ctrl+] detaches') && f.includes('/ #'), 15_000)
       // The toy shell has no arithmetic: quote removal shows the command ran (the echoed input reads "hi""-3").
-      for (const ch of 'echo "hi""-3"') { inst.stdin.write(ch); await tick(5) }
+      for (const ch of 'echo "hi""-3"') {
+        inst.stdin.write(ch)
+        await tick(5)
+      }
       inst.stdin.write('\r')
       const f = await until(frame, (f) => /^hi-3\s*$/m.test(f), 10_000)
       expect(f).toContain('/ # echo "hi""-3"')
@@ -72,14 +97,27 @@ describe('Console view over a running node', () => {
   }, 60_000)
 
   it('another viewer takes over and is told; r takes it back; stopping the machine ends it with the reason', async () => {
-    const inst = render(<App api={client} identity={{ username: 'alice', type: 'buyer' }} onQuit={() => {}} noColor size={{ columns: 100, rows: 24 }} initialView="machines" />)
+    const inst = render(
+      <App
+        api={client}
+        identity={{ username: 'alice', type: 'buyer' }}
+        onQuit={() => {}}
+        noColor
+        size={{ columns: 100, rows: 24 }}
+        initialView="machines"
+      />,
+    )
     const frame = () => inst.lastFrame() ?? ''
     try {
       await until(frame, (f) => f.includes('<v> console'), 10_000)
       inst.stdin.write('6')
       await until(frame, (f) => f.includes('live, ctrl+] detaches') && f.includes('/ #'), 15_000)
       const t = await client.call<TicketAnswer>('console.ticket', { vmId })
-      const other = await ConsoleSession.dial({ dht: client.dhtNode, nodeKey: Buffer.from(t.nodeKey, 'hex'), ticket: t.ticket })
+      const other = await ConsoleSession.dial({
+        dht: client.dhtNode,
+        nodeKey: Buffer.from(t.nodeKey, 'hex'),
+        ticket: t.ticket,
+      })
       await until(frame, (f) => f.includes('another viewer took over this console'), 10_000)
       const ended = new Promise((resolve) => other.once('end', resolve))
       inst.stdin.write('r')

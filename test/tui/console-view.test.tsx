@@ -14,7 +14,10 @@ import { pms, vms } from './fixtures.ts'
 const started = vms[0] // web, started on alpha
 const CTRL_BRACKET = '\x1d'
 
-function mountConsole(props: Partial<React.ComponentProps<typeof Console>> & { open?: any } = {}, global: KeyAction[] = []) {
+function mountConsole(
+  props: Partial<React.ComponentProps<typeof Console>> & { open?: any } = {},
+  global: KeyAction[] = [],
+) {
   const onBack = vi.fn()
   const el = (p: typeof props) => (
     <ThemeContext.Provider value={{ noColor: true }}>
@@ -25,7 +28,12 @@ function mountConsole(props: Partial<React.ComponentProps<typeof Console>> & { o
   )
   const inst = render(el(props))
   const frame = () => inst.lastFrame() ?? ''
-  const press = async (...keys: string[]) => { for (const k of keys) { inst.stdin.write(k); await tick(k === KEY.esc ? 60 : 20) } }
+  const press = async (...keys: string[]) => {
+    for (const k of keys) {
+      inst.stdin.write(k)
+      await tick(k === KEY.esc ? 60 : 20)
+    }
+  }
   return { inst, frame, press, onBack, rerender: (p: typeof props) => inst.rerender(el({ ...props, ...p })) }
 }
 
@@ -47,7 +55,10 @@ describe('Console view', () => {
   it('sends typed keys as terminal bytes; view keys and Ctrl-C go to the machine too', async () => {
     const quit = vi.fn()
     const o = fakeOpener({ repaint: '/ # ' })
-    const v = mountConsole({ open: o.open }, [{ key: '1', description: 'market', run: quit }, { key: 'q', description: 'quit', run: quit }])
+    const v = mountConsole({ open: o.open }, [
+      { key: '1', description: 'market', run: quit },
+      { key: 'q', description: 'quit', run: quit },
+    ])
     await until(v.frame, (f) => f.includes('/ #'))
     await v.press('e', 'c', 'h', 'o', ' ', '1', 'q', KEY.enter, KEY.up, KEY.left, KEY.tab, '\x7f', '\x03', KEY.esc)
     expect(o.last().typed()).toBe('echo 1q\r\x1b[A\x1b[D\t\x7f\x03\x1b')
@@ -77,7 +88,10 @@ describe('Console view', () => {
     const o = fakeOpener({ repaint: '/ # last screen' })
     const v = mountConsole({ open: o.open })
     await until(v.frame, (f) => f.includes('last screen'))
-    o.last().end({ code: 'HV_CONSOLE_TAKEN_OVER', message: 'another viewer attached to this console; only one viewer at a time' })
+    o.last().end({
+      code: 'HV_CONSOLE_TAKEN_OVER',
+      message: 'another viewer attached to this console; only one viewer at a time',
+    })
     await until(v.frame, (f) => f.includes('another viewer took over this console'))
     expect(v.frame()).toContain('last screen')
     expect(v.frame()).toContain('<r> reconnect')
@@ -88,11 +102,14 @@ describe('Console view', () => {
     expect(o.links).toHaveLength(2)
   })
 
-  it('a machine that stops closes the session with the provider\'s reason, and reconnects once started again', async () => {
+  it("a machine that stops closes the session with the provider's reason, and reconnects once started again", async () => {
     const o = fakeOpener({ repaint: '/ # ' })
     const v = mountConsole({ open: o.open })
     await until(v.frame, (f) => f.includes('live, ctrl+] detaches'))
-    o.last().end({ code: 'HV_CONSOLE_VM_STOPPED', message: `machine ${started.id} stopped; start it to view its console again` })
+    o.last().end({
+      code: 'HV_CONSOLE_VM_STOPPED',
+      message: `machine ${started.id} stopped; start it to view its console again`,
+    })
     v.rerender({ vm: { ...started, state: 'stopped' } })
     await until(v.frame, (f) => f.includes(`machine ${started.id} stopped; start it to view its console again`))
     v.rerender({ vm: { ...started, state: 'started' } })
@@ -111,7 +128,9 @@ describe('Console view', () => {
   })
 
   it('provider offline (the hub refuses the ticket), then r retries', async () => {
-    const o = fakeOpener({ failWith: { code: 'MARKET_PROVIDER_OFFLINE', message: 'provider machine pm-alpha-01 is offline' } })
+    const o = fakeOpener({
+      failWith: { code: 'MARKET_PROVIDER_OFFLINE', message: 'provider machine pm-alpha-01 is offline' },
+    })
     const v = mountConsole({ open: o.open })
     await until(v.frame, (f) => f.includes('provider alpha is offline'))
     o.state.failWith = undefined

@@ -41,9 +41,26 @@ describe('dashboard', () => {
     api.token = opts.token ?? ''
     const onQuit = vi.fn()
     const onSession = vi.fn()
-    const inst = render(<App api={api} onQuit={onQuit} onSession={onSession} readOnly={opts.readOnly} openConsole={opts.openConsole} noColor size={{ columns: 80, rows: 24 }} now={NOW} market={'ab'.repeat(32)} />)
+    const inst = render(
+      <App
+        api={api}
+        onQuit={onQuit}
+        onSession={onSession}
+        readOnly={opts.readOnly}
+        openConsole={opts.openConsole}
+        noColor
+        size={{ columns: 80, rows: 24 }}
+        now={NOW}
+        market={'ab'.repeat(32)}
+      />,
+    )
     const frame = () => inst.lastFrame() ?? ''
-    const press = async (...keys: string[]) => { for (const k of keys) { inst.stdin.write(k); await tick(k === KEY.esc ? 60 : 25) } }
+    const press = async (...keys: string[]) => {
+      for (const k of keys) {
+        inst.stdin.write(k)
+        await tick(k === KEY.esc ? 60 : 25)
+      }
+    }
     return { api, inst, frame, press, onQuit, onSession }
   }
 
@@ -59,7 +76,11 @@ describe('dashboard', () => {
     for (const ch of 'password1') await t.press(ch)
     await t.press(KEY.enter)
     await until(t.frame, (f) => f.includes('Standard configurations (3)'))
-    expect(t.onSession).toHaveBeenCalledWith({ token: 'tok', expires: NOW + 1e9, user: { username: 'alice', type: 'buyer' } })
+    expect(t.onSession).toHaveBeenCalledWith({
+      token: 'tok',
+      expires: NOW + 1e9,
+      user: { username: 'alice', type: 'buyer' },
+    })
     expect(t.api.token).toBe('tok')
     expect(t.frame()).toContain('alice (buyer)  balance 4.9')
     expect(t.frame()).toContain('<1-6> views')

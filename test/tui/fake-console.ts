@@ -8,17 +8,33 @@ export class FakeLink extends EventEmitter implements ConsoleLink {
   resizes: Array<[number, number]> = []
   detached = false
   closed = false
-  constructor(readonly vmId: string, readonly size: { cols: number; rows: number }) { super() }
-  write(data: Buffer | string): void { this.written.push(data.toString()) }
-  resize(cols: number, rows: number): void { this.resizes.push([cols, rows]) }
-  async detach(): Promise<void> { this.detached = true; this.end({ code: 'NODE_CONSOLE_DETACHED', message: 'detached from the console' }) }
-  print(s: string): void { this.emit('data', Buffer.from(s)) }
+  constructor(
+    readonly vmId: string,
+    readonly size: { cols: number; rows: number },
+  ) {
+    super()
+  }
+  write(data: Buffer | string): void {
+    this.written.push(data.toString())
+  }
+  resize(cols: number, rows: number): void {
+    this.resizes.push([cols, rows])
+  }
+  async detach(): Promise<void> {
+    this.detached = true
+    this.end({ code: 'NODE_CONSOLE_DETACHED', message: 'detached from the console' })
+  }
+  print(s: string): void {
+    this.emit('data', Buffer.from(s))
+  }
   end(e: { code: string; message: string }): void {
     if (this.closed) return
     this.closed = true
     this.emit('end', e)
   }
-  typed(): string { return this.written.join('') }
+  typed(): string {
+    return this.written.join('')
+  }
 }
 
 /** An opener that hands out FakeLinks (or fails with `failWith`), keeping each for the test. */

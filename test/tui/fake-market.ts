@@ -9,7 +9,13 @@ export const put = (table: string, key: string, value: unknown): Change => ({ se
 
 export function snapshot(who: Identity = { username: 'alice', type: 'buyer' }): Change[] {
   return [
-    put('users', who.username, { username: who.username, email: 'a@example.org', type: who.type, balance: who.type === 'buyer' ? 4_900_000 : 97_600, created: NOW }),
+    put('users', who.username, {
+      username: who.username,
+      email: 'a@example.org',
+      type: who.type,
+      balance: who.type === 'buyer' ? 4_900_000 : 97_600,
+      created: NOW,
+    }),
     ...configs.map((c) => put('config', c.name, c)),
     ...pms.map((p) => put('pm', p.id, p)),
     ...(who.type === 'buyer' ? vms : patVms).map((v) => put('vm', v.id, v)),
@@ -27,15 +33,22 @@ export class FakeMarket implements MarketApi {
   async call(method: string, params: any = {}): Promise<any> {
     this.calls.push([method, params])
     if (method === 'login') {
-      if (params.password !== 'password1') throw Object.assign(new Error('wrong user name or password'), { code: 'MARKET_BAD_CREDENTIALS' })
+      if (params.password !== 'password1')
+        throw Object.assign(new Error('wrong user name or password'), { code: 'MARKET_BAD_CREDENTIALS' })
       return { token: 'tok', expires: NOW + 1e9, identity: { username: params.username, type: this.who.type } }
     }
-    if (method === 'whoami') { if (this.token !== 'tok') throw new Error('not logged in'); return this.who }
+    if (method === 'whoami') {
+      if (this.token !== 'tok') throw new Error('not logged in')
+      return this.who
+    }
     if (method === 'log') return { events: [] }
     if (method === 'account') return { balance: 4_900_000 }
     if (method === 'search') return { results }
     if (method === 'machines') return { pms: pms.map((p) => ({ ...p, online: p.id !== 'pm-charlie-03' })) }
-    if (method === 'stop') throw Object.assign(new Error('web cannot stop: alpha did not answer within 10 s'), { code: 'MARKET_PROVIDER_TIMEOUT' })
+    if (method === 'stop')
+      throw Object.assign(new Error('web cannot stop: alpha did not answer within 10 s'), {
+        code: 'MARKET_PROVIDER_TIMEOUT',
+      })
     return {}
   }
   async subscribe(_since: number, onRows: (kind: 'snapshot' | 'changes', rows: Change[]) => void) {
@@ -44,4 +57,3 @@ export class FakeMarket implements MarketApi {
     return { seq }
   }
 }
-

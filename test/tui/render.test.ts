@@ -2,16 +2,69 @@
 import { describe, expect, it } from 'vitest'
 import { bytes, clock, duration, mb, money, percent, period, truncate } from '../../src/tui/render/format.ts'
 import { fitColumns, renderTable, scrollStart } from '../../src/tui/render/table.ts'
-import { averagesLine, configRow, marketAverages, providerRow, unitPrices, versus } from '../../src/tui/render/market.ts'
+import {
+  averagesLine,
+  configRow,
+  marketAverages,
+  providerRow,
+  unitPrices,
+  versus,
+} from '../../src/tui/render/market.ts'
 import { free, pmRow, pmState, pmVmRow, vmActions, vmDetails, vmRow } from '../../src/tui/render/machines.ts'
 import { nextSort, searchRow, sortResults, totalPerDay } from '../../src/tui/render/search.ts'
-import { balanceWarning, bucketLedger, burnPerHour, buyerAccountRow, earnedBy, providerAccountRows, runway, sparkline, totalBurn } from '../../src/tui/render/account.ts'
-import { etaMs, heartbeatAge, isDone, isFailed, migrationCard, orderMigrations, progressBar } from '../../src/tui/render/migrations.ts'
+import {
+  balanceWarning,
+  bucketLedger,
+  burnPerHour,
+  buyerAccountRow,
+  earnedBy,
+  providerAccountRows,
+  runway,
+  sparkline,
+  totalBurn,
+} from '../../src/tui/render/account.ts'
+import {
+  etaMs,
+  heartbeatAge,
+  isDone,
+  isFailed,
+  migrationCard,
+  orderMigrations,
+  progressBar,
+} from '../../src/tui/render/migrations.ts'
 import { eventRow, isAlarm, orderEvents } from '../../src/tui/render/log.ts'
-import { cycleChoice, editText, firstField, initialValues, nextField, shown, type Field } from '../../src/tui/render/form.ts'
-import { configValues, editParams, registerFields, registerParams, onConfigChange } from '../../src/tui/render/register.ts'
+import {
+  cycleChoice,
+  editText,
+  firstField,
+  initialValues,
+  nextField,
+  shown,
+  type Field,
+} from '../../src/tui/render/form.ts'
+import {
+  configValues,
+  editParams,
+  registerFields,
+  registerParams,
+  onConfigChange,
+} from '../../src/tui/render/register.ts'
 import { addFields, addParams, pmEditFields, pmEditParams } from '../../src/tui/render/pmform.ts'
-import { configs, events, ledger, migrations, NOW, pmById, pms, results, vm, vms, patPms, patVms, patLedger } from './fixtures.ts'
+import {
+  configs,
+  events,
+  ledger,
+  migrations,
+  NOW,
+  pmById,
+  pms,
+  results,
+  vm,
+  vms,
+  patPms,
+  patVms,
+  patLedger,
+} from './fixtures.ts'
 
 describe('format', () => {
   it('formats money, periods, durations, sizes', () => {
@@ -38,7 +91,10 @@ describe('format', () => {
 })
 
 describe('table', () => {
-  const cols = [{ header: 'NAME', grow: true }, { header: 'N', align: 'right' as const }]
+  const cols = [
+    { header: 'NAME', grow: true },
+    { header: 'N', align: 'right' as const },
+  ]
   it('keeps natural widths when they fit and gives spare width to the grow column', () => {
     expect(fitColumns(cols, [['alpha', '1']], 20)).toEqual([17, 1])
   })
@@ -48,7 +104,14 @@ describe('table', () => {
     expect(w[1]).toBeGreaterThanOrEqual(10)
   })
   it('renders aligned rows', () => {
-    const t = renderTable(cols, [['a', '10'], ['bb', '2']], 10)
+    const t = renderTable(
+      cols,
+      [
+        ['a', '10'],
+        ['bb', '2'],
+      ],
+      10,
+    )
     expect(t.header).toBe('NAME     N')
     expect(t.lines).toEqual(['a       10', 'bb       2'])
   })
@@ -92,8 +155,24 @@ describe('machines', () => {
     expect(vmActions({ state: 'started', actions: ['stop', 'bogus'] })).toEqual(['stop'])
   })
   it('renders a buyer machine with its provider and prices', () => {
-    expect(vmRow(vms[0], pmById)).toEqual(['web', 'started', '3', 'alpha', '0.01/1d', '0.0072/1h', 'stop,console,suspend'])
-    expect(vmRow(vms[3], pmById)).toEqual(['scratch', 'registered', '0', '-', '-', '-', 'find providers,edit,store on,delete'])
+    expect(vmRow(vms[0], pmById)).toEqual([
+      'web',
+      'started',
+      '3',
+      'alpha',
+      '0.01/1d',
+      '0.0072/1h',
+      'stop,console,suspend',
+    ])
+    expect(vmRow(vms[3], pmById)).toEqual([
+      'scratch',
+      'registered',
+      '0',
+      '-',
+      '-',
+      '-',
+      'find providers,edit,store on,delete',
+    ])
     expect(vmDetails(vms[3], undefined)[1]).toBe('bids: storage 0.01/day, running 0.0036/hour')
     expect(vmDetails(vms[0], pms[0])[1]).toContain('charged 0.056')
   })
@@ -126,13 +205,15 @@ describe('account', () => {
     expect(burnPerHour(vms[0])).toBeCloseTo(10_000 / 24 + 7_200)
     expect(burnPerHour(vms[1])).toBeCloseTo(10_000 / 24)
     expect(burnPerHour(vms[3])).toBe(0)
-    expect(totalBurn(vms)).toBeCloseTo(7_200 + 4 * 10_000 / 24)
+    expect(totalBurn(vms)).toBeCloseTo(7_200 + (4 * 10_000) / 24)
   })
   it('warns before the balance runs out', () => {
     expect(runway(7_200, 7_200)).toBe(3_600_000)
     expect(runway(1, 0)).toBeNull()
     expect(balanceWarning(1_000_000_000, 7_200)).toBeNull()
-    expect(balanceWarning(7_200 * 3, 7_200)).toBe('balance runs out in 3h00m at 0.0072/h: deposit, or stop/suspend machines')
+    expect(balanceWarning(7_200 * 3, 7_200)).toBe(
+      'balance runs out in 3h00m at 0.0072/h: deposit, or stop/suspend machines',
+    )
     expect(balanceWarning(0, 7_200)).toContain('exhausted')
     expect(balanceWarning(-5, 0)).toContain('negative')
     expect(balanceWarning(0, 0)).toBeNull()
@@ -145,7 +226,9 @@ describe('account', () => {
     const spend = bucketLedger(ledger, 'alice', 'spend', NOW, 10 * 3_600_000, 10)
     expect(spend.reduce((a, b) => a + b, 0)).toBe(4 * 10_000 + 8 * 7_200)
     expect(spend[0]).toBe(0)
-    expect(bucketLedger(ledger, 'pat', 'income', NOW, 10 * 3_600_000, 10).reduce((a, b) => a + b, 0)).toBe(4 * 10_000 + 8 * 7_200)
+    expect(bucketLedger(ledger, 'pat', 'income', NOW, 10 * 3_600_000, 10).reduce((a, b) => a + b, 0)).toBe(
+      4 * 10_000 + 8 * 7_200,
+    )
     expect(bucketLedger(ledger, 'pat', 'spend', NOW, 10 * 3_600_000, 10).every((x) => x === 0)).toBe(true)
   })
   it('renders buyer and provider account rows', () => {
@@ -175,7 +258,12 @@ describe('migrations', () => {
     expect(live.tone).toBe('ok')
     expect(live.title).toBe('batch  alpha → bravo  RSYNC  copying  beat 1s ago')
     expect(live.detail).toContain(' 39%  400 MiB/1.0 GiB  80.0 MiB/s  ETA 8s')
-    const late = migrationCard({ ...migrations[0], lastHeartbeat: NOW - 9000 }, { vm: 'b', from: 'a', to: 'c' }, NOW, 80)
+    const late = migrationCard(
+      { ...migrations[0], lastHeartbeat: NOW - 9000 },
+      { vm: 'b', from: 'a', to: 'c' },
+      NOW,
+      80,
+    )
     expect(late.tone).toBe('late')
     expect(late.title).toContain('(late)')
     const failed = migrationCard(migrations[1], { vm: 'cache', from: 'alpha', to: 'bravo' }, NOW, 100)
@@ -193,14 +281,24 @@ describe('migrations', () => {
 describe('log', () => {
   it('orders events and renders rows', () => {
     expect(orderEvents([events[2], events[0]]).map((e) => e.seq)).toEqual([1, 3])
-    expect(eventRow(events[4], NOW)).toEqual(['11:59:00', 'hub', 'migration.failed', 'cache to bravo failed: heartbeat lost'])
+    expect(eventRow(events[4], NOW)).toEqual([
+      '11:59:00',
+      'hub',
+      'migration.failed',
+      'cache to bravo failed: heartbeat lost',
+    ])
     expect(isAlarm(events[4])).toBe(true)
     expect(isAlarm(events[0])).toBe(false)
   })
 })
 
 describe('forms', () => {
-  const fields: Field[] = [{ name: 'a', label: 'a', kind: 'locked', value: 'x' }, { name: 'b', label: 'b' }, { name: 'c', label: 'c', kind: 'choice', options: ['p', 'q'] }, { name: 'd', label: 'd', kind: 'secret' }]
+  const fields: Field[] = [
+    { name: 'a', label: 'a', kind: 'locked', value: 'x' },
+    { name: 'b', label: 'b' },
+    { name: 'c', label: 'c', kind: 'choice', options: ['p', 'q'] },
+    { name: 'd', label: 'd', kind: 'secret' },
+  ]
   it('moves between editable fields, skipping locked ones', () => {
     expect(firstField(fields)).toBe(1)
     expect(nextField(fields, 1, 1)).toBe(2)
@@ -220,25 +318,55 @@ describe('forms', () => {
   it('registers by configuration name when unchanged, else by explicit sizes', () => {
     const f = registerFields(configs, 'medium')
     const values = initialValues(f)
-    expect(values).toMatchObject({ config: 'medium', memory: '1024', bidStorage: '0.04', bidRunning: '0.012', os: 'linux' })
+    expect(values).toMatchObject({
+      config: 'medium',
+      memory: '1024',
+      bidStorage: '0.04',
+      bidRunning: '0.012',
+      os: 'linux',
+    })
     expect(registerParams(values, configs)).toEqual({ config: 'medium', bidStorage: '0.04', bidRunning: '0.012' })
-    expect(registerParams({ ...values, memory: '2048', name: 'x', bidRunning: '' }, configs)).toEqual({ memory: 2048, hd: 4096, speed: 1000, bidStorage: '0.04', name: 'x', os: 'linux' })
+    expect(registerParams({ ...values, memory: '2048', name: 'x', bidRunning: '' }, configs)).toEqual({
+      memory: 2048,
+      hd: 4096,
+      speed: 1000,
+      bidStorage: '0.04',
+      name: 'x',
+      os: 'linux',
+    })
     expect(registerParams({ ...values, config: 'custom', os: 'none' }, configs).os).toBeNull()
     expect(() => registerParams({ ...values, memory: 'lots' }, configs)).toThrow(/memory/)
     expect(() => registerParams({ ...values, bidStorage: '1e3' }, configs)).toThrow(/storage bid/)
     expect(configValues(configs[2]).os).toBe('none')
     const change = onConfigChange(configs, 'medium')
     expect(change({ ...values, config: 'small' }).memory).toBe('256')
-    expect(editParams('vm1', { name: 'n', memory: '1', hd: '2', speed: '3', os: 'none', bidStorage: '', bidRunning: '0.1' })).toEqual({ vmId: 'vm1', name: 'n', bidRunning: '0.1', memory: 1, hd: 2, speed: 3, os: null })
+    expect(
+      editParams('vm1', { name: 'n', memory: '1', hd: '2', speed: '3', os: 'none', bidStorage: '', bidRunning: '0.1' }),
+    ).toEqual({ vmId: 'vm1', name: 'n', bidRunning: '0.1', memory: 1, hd: 2, speed: 3, os: null })
   })
   it('adds and edits a physical machine; the locked fields are shown locked and never sent', () => {
     const f = pmEditFields(pms[0])
     expect(f.filter((x) => x.kind === 'locked').map((x) => x.name)).toEqual(['processor', 'speed', 'memory', 'storage'])
     const p = pmEditParams('pm1', initialValues(f))
-    expect(p).toEqual({ pmId: 'pm1', name: 'alpha', speedUnit: 500, memoryUnit: 256, runningPeriod: 3600, storageUnit: 1024, speedPrice: '0.000001', memoryPrice: '0.000001', storagePrice: '0.01', storagePeriodDays: '1' })
+    expect(p).toEqual({
+      pmId: 'pm1',
+      name: 'alpha',
+      speedUnit: 500,
+      memoryUnit: 256,
+      runningPeriod: 3600,
+      storageUnit: 1024,
+      speedPrice: '0.000001',
+      memoryPrice: '0.000001',
+      storagePrice: '0.01',
+      storagePeriodDays: '1',
+    })
     expect(p).not.toHaveProperty('speed')
     expect(() => addParams(initialValues(addFields()))).toThrow(/pairing/)
-    expect(addParams({ ...initialValues(addFields()), pairing: ' abc ', name: 'n1' })).toMatchObject({ pairing: 'abc', name: 'n1', speedPrice: '0.000002' })
+    expect(addParams({ ...initialValues(addFields()), pairing: ' abc ', name: 'n1' })).toMatchObject({
+      pairing: 'abc',
+      name: 'n1',
+      speedPrice: '0.000002',
+    })
     expect(initialValues(addFields(pms[1])).speedPrice).toBe('0.000002')
     expect(() => pmEditParams('pm1', { ...initialValues(f), storagePeriod: 'soon' })).toThrow(/storage period/)
   })
@@ -249,8 +377,20 @@ void vm
 describe('migration rows from the hub', () => {
   it('reads the market row shape: ends as objects, error as {code, message}', async () => {
     const { toMigrationRow } = await import('../../src/tui/hooks/use-market.ts')
-    const row = toMigrationRow({ id: 'm1', vmId: 'v1', from: { pmId: 'pa', nodeKey: 'k', name: 'a', owner: 'o' }, to: { pmId: 'pb', nodeKey: 'k2', name: 'b', owner: 'o' },
-      method: 'RSYNC', phase: 'failed', bytesDone: 0, bytesTotal: 10, rate: 0, eta: null, lastHeartbeat: null, error: { code: 'VMMP_STALLED', message: 'went silent' } })
+    const row = toMigrationRow({
+      id: 'm1',
+      vmId: 'v1',
+      from: { pmId: 'pa', nodeKey: 'k', name: 'a', owner: 'o' },
+      to: { pmId: 'pb', nodeKey: 'k2', name: 'b', owner: 'o' },
+      method: 'RSYNC',
+      phase: 'failed',
+      bytesDone: 0,
+      bytesTotal: 10,
+      rate: 0,
+      eta: null,
+      lastHeartbeat: null,
+      error: { code: 'VMMP_STALLED', message: 'went silent' },
+    })
     expect(row).toMatchObject({ from: 'pa', to: 'pb', error: 'went silent' })
   })
 })

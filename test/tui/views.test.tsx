@@ -11,13 +11,31 @@ import { Console } from '../../src/tui/views/Console.tsx'
 import { Log } from '../../src/tui/views/Log.tsx'
 import { Login } from '../../src/tui/views/Login.tsx'
 import { Signup } from '../../src/tui/views/Signup.tsx'
-import { configs, events, ledger, migrations, NOW, pmById, pms, results, vms, patPms, patVms, patLedger } from './fixtures.ts'
+import {
+  configs,
+  events,
+  ledger,
+  migrations,
+  NOW,
+  pmById,
+  pms,
+  results,
+  vms,
+  patPms,
+  patVms,
+  patLedger,
+} from './fixtures.ts'
 
 const H = 19
 
 describe('Login and Signup', () => {
   it('logs in with what was typed, and shows a refusal in the form', async () => {
-    const onLogin = vi.fn().mockRejectedValueOnce(Object.assign(new Error('wrong user name or password'), { code: 'MARKET_BAD_CREDENTIALS' })).mockResolvedValue(undefined)
+    const onLogin = vi
+      .fn()
+      .mockRejectedValueOnce(
+        Object.assign(new Error('wrong user name or password'), { code: 'MARKET_BAD_CREDENTIALS' }),
+      )
+      .mockResolvedValue(undefined)
     const v = mount(<Login width={80} onLogin={onLogin} onSignup={() => {}} />)
     expect(v.frame()).toContain('Log in')
     await v.type('alice')
@@ -54,7 +72,12 @@ describe('Login and Signup', () => {
     await v.press('\u007F')
     await v.type('1')
     await v.press(KEY.enter)
-    expect(onSignup).toHaveBeenCalledWith({ user: 'pat', type: 'provider', email: 'pat@example.org', password: 'password1' })
+    expect(onSignup).toHaveBeenCalledWith({
+      user: 'pat',
+      type: 'provider',
+      email: 'pat@example.org',
+      password: 'password1',
+    })
   })
 })
 
@@ -62,7 +85,17 @@ describe('Market', () => {
   it('shows configurations with market averages and providers beside the average', async () => {
     const onRegister = vi.fn()
     const onSearch = vi.fn()
-    const v = mount(<Market configs={configs} pms={pms} accountType="buyer" width={80} height={H} onRegister={onRegister} onSearch={onSearch} />)
+    const v = mount(
+      <Market
+        configs={configs}
+        pms={pms}
+        accountType="buyer"
+        width={80}
+        height={H}
+        onRegister={onRegister}
+        onSearch={onSearch}
+      />,
+    )
     const f = v.frame()
     expect(f).toContain('Standard configurations (3)')
     expect(f).toMatch(/medium\s+linux\s+1G\s+4G\s+1000\s+0\.04\s+0\.012/)
@@ -78,15 +111,28 @@ describe('Market', () => {
   })
   it('updates live when the records change', () => {
     const v = mount(<Market configs={configs} pms={pms} accountType="provider" width={80} height={H} />)
-    v.rerender(<Market configs={configs} pms={[...pms, { ...pms[0], id: 'pm-new', name: 'echo', owner: 'zed' }]} accountType="provider" width={80} height={H} />)
+    v.rerender(
+      <Market
+        configs={configs}
+        pms={[...pms, { ...pms[0], id: 'pm-new', name: 'echo', owner: 'zed' }]}
+        accountType="provider"
+        width={80}
+        height={H}
+      />,
+    )
     expect(v.frame()).toContain('Provider marketplace (4)')
     expect(v.frame()).toContain('echo')
   })
 })
 
 describe('BuyerMachines', () => {
-  const mountBuyer = (call = vi.fn().mockResolvedValue({}), extra: Record<string, unknown> = {}, readOnly = false) =>
-    ({ call, ...mount(<BuyerMachines vms={vms} pmById={pmById} configs={configs} width={80} height={H} call={call} {...extra} />, { readOnly }) })
+  const mountBuyer = (call = vi.fn().mockResolvedValue({}), extra: Record<string, unknown> = {}, readOnly = false) => ({
+    call,
+    ...mount(
+      <BuyerMachines vms={vms} pmById={pmById} configs={configs} width={80} height={H} call={call} {...extra} />,
+      { readOnly },
+    ),
+  })
 
   it('lists machines with state, version, provider, prices and only the allowed actions', async () => {
     const v = mountBuyer()
@@ -113,7 +159,11 @@ describe('BuyerMachines', () => {
     await until(v.frame, (f) => f.includes('web: stopping'))
   })
   it('starts without asking and flashes a refusal instead of crashing', async () => {
-    const call = vi.fn().mockRejectedValue(Object.assign(new Error('db cannot start: alpha is offline'), { code: 'MARKET_PROVIDER_OFFLINE' }))
+    const call = vi
+      .fn()
+      .mockRejectedValue(
+        Object.assign(new Error('db cannot start: alpha is offline'), { code: 'MARKET_PROVIDER_OFFLINE' }),
+      )
     const v = mountBuyer(call)
     await v.press(KEY.down, 's')
     expect(call).toHaveBeenCalledWith('start', { vmId: 'vm-db-0000002' })
@@ -166,7 +216,10 @@ describe('BuyerMachines', () => {
     expect(v.frame()).toContain('Migrate db from alpha to delta by SCP? [y/N]')
     await v.press('y')
     expect(call).toHaveBeenCalledWith('migrate', { vmId: 'vm-db-0000002', to: 'pm-delta-0004', method: 'SCP' })
-    await until(() => String(onWatch.mock.calls.length), (n) => n === '1')
+    await until(
+      () => String(onWatch.mock.calls.length),
+      (n) => n === '1',
+    )
   })
   it('a migrating machine only offers to watch the migration', async () => {
     const onWatch = vi.fn()
@@ -180,7 +233,19 @@ describe('BuyerMachines', () => {
 })
 
 describe('ProviderMachines', () => {
-  const mountPat = (call = vi.fn().mockResolvedValue({})) => ({ call, ...mount(<ProviderMachines pms={patPms} vms={patVms} online={{ 'pm-alpha-0001': true }} width={80} height={H} call={call} />) })
+  const mountPat = (call = vi.fn().mockResolvedValue({})) => ({
+    call,
+    ...mount(
+      <ProviderMachines
+        pms={patPms}
+        vms={patVms}
+        online={{ 'pm-alpha-0001': true }}
+        width={80}
+        height={H}
+        call={call}
+      />,
+    ),
+  })
 
   it('shows used/total resources, state, and the machines on the selected one', async () => {
     const v = mountPat()
@@ -199,7 +264,10 @@ describe('ProviderMachines', () => {
     expect(v.frame()).toMatch(/speed \(bogomips\)\s+8000\s+\(locked\)/)
     expect(v.frame()).toMatch(/storage \(MB\)\s+204800\s+\(locked\)/)
     await v.press(KEY.ctrlS)
-    expect(v.call).toHaveBeenCalledWith('pm.edit', expect.objectContaining({ pmId: 'pm-alpha-0001', speedPrice: '0.000001' }))
+    expect(v.call).toHaveBeenCalledWith(
+      'pm.edit',
+      expect.objectContaining({ pmId: 'pm-alpha-0001', speedPrice: '0.000001' }),
+    )
     expect(v.call.mock.calls[0][1]).not.toHaveProperty('speed')
   })
   it('adds a machine with its pairing code', async () => {
@@ -209,7 +277,10 @@ describe('ProviderMachines', () => {
     await v.press(KEY.tab)
     await v.type('delta')
     await v.press(KEY.ctrlS)
-    expect(v.call).toHaveBeenCalledWith('pm.add', expect.objectContaining({ pairing: 'CODE-123', name: 'delta', runningPeriod: 3600 }))
+    expect(v.call).toHaveBeenCalledWith(
+      'pm.add',
+      expect.objectContaining({ pairing: 'CODE-123', name: 'delta', runningPeriod: 3600 }),
+    )
   })
   it('drains and deletes only after confirmation', async () => {
     const v = mountPat()
@@ -226,7 +297,18 @@ describe('ProviderMachines', () => {
 
 describe('Account', () => {
   it('buyer: balance, charges and burn per machine, a spend sparkline and a runway warning', () => {
-    const v = mount(<Account me={{ username: 'alice', type: 'buyer' }} balance={20_000} vms={vms} pms={[]} ledger={ledger} now={NOW} width={80} height={H} />)
+    const v = mount(
+      <Account
+        me={{ username: 'alice', type: 'buyer' }}
+        balance={20_000}
+        vms={vms}
+        pms={[]}
+        ledger={ledger}
+        now={NOW}
+        width={80}
+        height={H}
+      />,
+    )
     const f = v.frame()
     expect(f).toContain('Balance 0.02')
     expect(f).toContain('burning 0.008867/h now')
@@ -236,7 +318,18 @@ describe('Account', () => {
     expect(f).toMatch(/[▁▂▃▄▅▆▇█]{20,}/)
   })
   it('provider: income per physical machine and per machine on it', () => {
-    const v = mount(<Account me={{ username: 'pat', type: 'provider' }} balance={97_600} vms={patVms} pms={patPms} ledger={patLedger} now={NOW} width={80} height={H} />)
+    const v = mount(
+      <Account
+        me={{ username: 'pat', type: 'provider' }}
+        balance={97_600}
+        vms={patVms}
+        pms={patPms}
+        ledger={patLedger}
+        now={NOW}
+        width={80}
+        height={H}
+      />,
+    )
     const f = v.frame()
     expect(f).toContain('earning')
     expect(f).toMatch(/alpha\s+5 vms\s+0\.0976/)
@@ -255,7 +348,16 @@ describe('Migrations', () => {
     expect(f).toMatch(/█+░+  39%  400 MiB\/1\.0 GiB  80\.0 MiB\/s  ETA 8s/)
     expect(f).toContain('cache  alpha → bravo  SCP  FAILED')
     expect(f).toContain('reason: heartbeat lost')
-    v.rerender(<Migrations migrations={[{ ...migrations[0], bytesDone: 1024 * 2 ** 20, phase: 'done' }]} vms={vms} pmById={pmById} now={NOW} width={80} height={H} />)
+    v.rerender(
+      <Migrations
+        migrations={[{ ...migrations[0], bytesDone: 1024 * 2 ** 20, phase: 'done' }]}
+        vms={vms}
+        pmById={pmById}
+        now={NOW}
+        width={80}
+        height={H}
+      />,
+    )
     expect(v.frame()).toContain('100%')
   })
 })

@@ -2,7 +2,14 @@
 // fuzzer (random bytes, mutations of valid frames) never gets a half-parsed message out of it.
 import { describe, expect, it } from 'vitest'
 import { randomBytes } from 'node:crypto'
-import { answerUnsupported, decode, decodeProgress, encode, encodeProgress, type VmmpMessage } from '../../src/vmmp/codec.ts'
+import {
+  answerUnsupported,
+  decode,
+  decodeProgress,
+  encode,
+  encodeProgress,
+  type VmmpMessage,
+} from '../../src/vmmp/codec.ts'
 import { VmmpError, VmmpVersionError } from '../../src/vmmp/errors.ts'
 
 const ID = '2f1c0f52-8a47-4a55-9d1e-3c2d3f1b9e11'
@@ -14,14 +21,26 @@ const samples: VmmpMessage[] = [
   { type: 'RESULTS', id: ID, methods: ['RSYNC', 'SCP'] },
   { type: 'RESULTS', id: ID, methods: [] },
   { type: 'REQ', id: ID, version: 7, origin: { key: K1, port: 0 }, central: { key: K2, port: 0 }, method: 'RSYNC' },
-  { type: 'REQ', id: 'vm1', version: 0, origin: { key: K2, port: 2222 }, central: { key: K1, port: 65535 }, method: 'SCP' },
+  {
+    type: 'REQ',
+    id: 'vm1',
+    version: 0,
+    origin: { key: K2, port: 2222 },
+    central: { key: K1, port: 65535 },
+    method: 'SCP',
+  },
   { type: 'HEARTBEAT', id: ID },
   { type: 'RESP', id: ID, version: 8, ok: true },
   { type: 'RESP', id: ID, version: 8, ok: false },
 ]
 
 function code(fn: () => unknown): string | null {
-  try { fn(); return null } catch (err) { return (err as VmmpError).code }
+  try {
+    fn()
+    return null
+  } catch (err) {
+    return (err as VmmpError).code
+  }
 }
 
 describe('VMMP codec', () => {
@@ -36,14 +55,31 @@ describe('VMMP codec', () => {
 
   it('rejects malformed frames with VMMP_BAD_MESSAGE', () => {
     const bad = [
-      '', '<>', 'VMMP 1.0 QUERY x METHODS', `<VMMP 1.0 QUERY ${ID} METHODS`, `<VMMP 1.0 QUERY ${ID}>`,
-      `<VMMP 1.0 QUERY ${ID} METHODS >`, `<VMMP 1.0  QUERY ${ID} METHODS>`, `<VMMP 1.0 QUERY ${ID} METHODS>\n`,
-      `<VMMP 1.0 RESULTS ${ID} 3 RSYNC SCP>`, `<VMMP 1.0 RESULTS ${ID} 1 rsync>`, `<VMMP 1.0 RESULTS ${ID} 2 SCP SCP>`,
-      `<VMMP 1.0 RESULTS ${ID} 01 SCP>`, `<VMMP 1.0 REQ ${ID} 7 ${K1} 0 ${K2} 0>`, `<VMMP 1.0 REQ ${ID} 7 ${K1.toUpperCase()} 0 ${K2} 0 SCP>`,
-      `<VMMP 1.0 REQ ${ID} 7 ${K1} 65536 ${K2} 0 SCP>`, `<VMMP 1.0 REQ ${ID} -1 ${K1} 0 ${K2} 0 SCP>`,
-      `<VMMP 1.0 HEARTBEAT ${ID} extra>`, `<VMMP 1.0 RESP ${ID} 8 OK>`, `<VMMP 1.0 RESP ${ID} 8 SUCCESS><VMMP 1.0 HEARTBEAT ${ID}>`,
-      `<VMMP 1.0 PING ${ID}>`, `<VMMP 1.0 QUERY bad/id METHODS>`, `<VMMP 1.0 QUERY ${'x'.repeat(129)} METHODS>`,
-      `<VMMP 1.0 RESP ${ID} 99999999999999999 SUCCESS>`, `<VMMP abc QUERY ${ID} METHODS>`, `<VMMP 1.0 HEARTBEAT ${ID}é>`,
+      '',
+      '<>',
+      'VMMP 1.0 QUERY x METHODS',
+      `<VMMP 1.0 QUERY ${ID} METHODS`,
+      `<VMMP 1.0 QUERY ${ID}>`,
+      `<VMMP 1.0 QUERY ${ID} METHODS >`,
+      `<VMMP 1.0  QUERY ${ID} METHODS>`,
+      `<VMMP 1.0 QUERY ${ID} METHODS>\n`,
+      `<VMMP 1.0 RESULTS ${ID} 3 RSYNC SCP>`,
+      `<VMMP 1.0 RESULTS ${ID} 1 rsync>`,
+      `<VMMP 1.0 RESULTS ${ID} 2 SCP SCP>`,
+      `<VMMP 1.0 RESULTS ${ID} 01 SCP>`,
+      `<VMMP 1.0 REQ ${ID} 7 ${K1} 0 ${K2} 0>`,
+      `<VMMP 1.0 REQ ${ID} 7 ${K1.toUpperCase()} 0 ${K2} 0 SCP>`,
+      `<VMMP 1.0 REQ ${ID} 7 ${K1} 65536 ${K2} 0 SCP>`,
+      `<VMMP 1.0 REQ ${ID} -1 ${K1} 0 ${K2} 0 SCP>`,
+      `<VMMP 1.0 HEARTBEAT ${ID} extra>`,
+      `<VMMP 1.0 RESP ${ID} 8 OK>`,
+      `<VMMP 1.0 RESP ${ID} 8 SUCCESS><VMMP 1.0 HEARTBEAT ${ID}>`,
+      `<VMMP 1.0 PING ${ID}>`,
+      `<VMMP 1.0 QUERY bad/id METHODS>`,
+      `<VMMP 1.0 QUERY ${'x'.repeat(129)} METHODS>`,
+      `<VMMP 1.0 RESP ${ID} 99999999999999999 SUCCESS>`,
+      `<VMMP abc QUERY ${ID} METHODS>`,
+      `<VMMP 1.0 HEARTBEAT ${ID}é>`,
     ]
     for (const f of bad) expect([f, code(() => decode(f))]).toEqual([f, 'VMMP_BAD_MESSAGE'])
     expect(code(() => decode(42 as unknown as string))).toBe('VMMP_BAD_MESSAGE')
@@ -53,12 +89,24 @@ describe('VMMP codec', () => {
 
   it('gives an unknown version its own code and an answer in 1.0', () => {
     let err: unknown
-    try { decode(`<VMMP 2.0 QUERY ${ID} METHODS WITH EXTRAS>`) } catch (e) { err = e }
+    try {
+      decode(`<VMMP 2.0 QUERY ${ID} METHODS WITH EXTRAS>`)
+    } catch (e) {
+      err = e
+    }
     expect(err).toBeInstanceOf(VmmpVersionError)
     expect((err as VmmpVersionError).code).toBe('VMMP_UNSUPPORTED_VERSION')
     expect((err as VmmpVersionError).version).toBe('2.0')
-    expect(answerUnsupported(err as VmmpVersionError, ['RSYNC'])).toEqual({ type: 'RESULTS', id: ID, methods: ['RSYNC'] })
-    try { decode(`<VMMP 1.1 REQ ${ID} whatever>`) } catch (e) { err = e }
+    expect(answerUnsupported(err as VmmpVersionError, ['RSYNC'])).toEqual({
+      type: 'RESULTS',
+      id: ID,
+      methods: ['RSYNC'],
+    })
+    try {
+      decode(`<VMMP 1.1 REQ ${ID} whatever>`)
+    } catch (e) {
+      err = e
+    }
     expect(answerUnsupported(err as VmmpVersionError, [])).toEqual({ type: 'RESP', id: ID, version: 0, ok: false })
   })
 
@@ -94,7 +142,9 @@ describe('VMMP codec', () => {
         frame = chars.join('')
       }
       let msg: VmmpMessage | null = null
-      try { msg = decode(frame) } catch (err) {
+      try {
+        msg = decode(frame)
+      } catch (err) {
         expect(err).toBeInstanceOf(VmmpError)
         expect(['VMMP_BAD_MESSAGE', 'VMMP_UNSUPPORTED_VERSION']).toContain((err as VmmpError).code)
         continue

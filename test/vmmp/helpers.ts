@@ -7,7 +7,14 @@ import { BLOCK_SIZE } from '../../src/vmmp/manifest.ts'
 /** Deterministic PRNG so a benchmark edits the same blocks each run. */
 export function prng(seed: number): () => number {
   let s = seed >>> 0 || 1
-  return () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s / 0x100000000 }
+  return () => {
+    s ^= s << 13
+    s >>>= 0
+    s ^= s >>> 17
+    s ^= s << 5
+    s >>>= 0
+    return s / 0x100000000
+  }
 }
 
 /** A sparse file of `size` bytes with about `dataFraction` of its blocks filled, in runs of up to 64 blocks. */

@@ -4,14 +4,29 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { mkdtemp, rm, writeFile, readFile, readdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { BLOCK_SIZE, ZERO_HASH, blockHash, hashFile, manifestFor, manifestPath, manifestStats, parseManifest, serializeManifest, loadCachedEntries } from '../../src/vmmp/manifest.ts'
+import {
+  BLOCK_SIZE,
+  ZERO_HASH,
+  blockHash,
+  hashFile,
+  manifestFor,
+  manifestPath,
+  manifestStats,
+  parseManifest,
+  serializeManifest,
+  loadCachedEntries,
+} from '../../src/vmmp/manifest.ts'
 import { defaultMethods, MethodRegistry } from '../../src/vmmp/methods/index.ts'
 import { checkName } from '../../src/vmmp/paths.ts'
 import { makeImage, touchBlocks } from './helpers.ts'
 
 let dir: string
-beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'vmmp-man-')) })
-afterAll(async () => { await rm(dir, { recursive: true, force: true }) })
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'vmmp-man-'))
+})
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true })
+})
 
 describe('manifest', () => {
   it('hashes fixed 64 KiB blocks, marks zero blocks, handles a short last block', async () => {
@@ -26,7 +41,11 @@ describe('manifest', () => {
     expect(blockHash(m, 1).equals(ZERO_HASH)).toBe(false)
     expect(blockHash(m, 2).equals(ZERO_HASH)).toBe(true)
     expect(blockHash(m, 3).equals(ZERO_HASH)).toBe(false)
-    expect(manifestStats({ version: 1, files: [m] })).toMatchObject({ blocks: 4, zeroBlocks: 2, dataBytes: BLOCK_SIZE + 100 })
+    expect(manifestStats({ version: 1, files: [m] })).toMatchObject({
+      blocks: 4,
+      zeroBlocks: 2,
+      dataBytes: BLOCK_SIZE + 100,
+    })
     const other = await hashFile(p, 'a')
     expect(other.root).toBe(m.root)
     data[7] = 9
@@ -38,7 +57,7 @@ describe('manifest', () => {
     const p = join(dir, 'img')
     await makeImage(p, 8 * 1024 * 1024, 0.3)
     const first = await manifestFor(dir, ['img'], 3)
-    expect((await readdir(dir))).toContain('.manifest-3.bin')
+    expect(await readdir(dir)).toContain('.manifest-3.bin')
     expect((await loadCachedEntries(dir)).get('img')?.root).toBe(first.files[0].root)
     const raw = await readFile(manifestPath(dir, 3))
     expect(parseManifest(raw)?.files[0].root).toBe(first.files[0].root)
@@ -53,7 +72,8 @@ describe('manifest', () => {
   })
 
   it('rejects unsafe file names from a peer', () => {
-    for (const n of ['../x', '/etc/passwd', 'a/../b', '.manifest-1.bin', '.vmmp-incomplete', '', 'a\\b']) expect(() => checkName(n)).toThrow()
+    for (const n of ['../x', '/etc/passwd', 'a/../b', '.manifest-1.bin', '.vmmp-incomplete', '', 'a\\b'])
+      expect(() => checkName(n)).toThrow()
     expect(checkName('disk-f001.vmdk')).toBe('disk-f001.vmdk')
   })
 })
@@ -62,9 +82,21 @@ describe('method registry', () => {
   it('answers QUERY from what is registered and rejects unknown methods', () => {
     const reg = defaultMethods()
     expect(reg.names()).toEqual(['RSYNC', 'SCP'])
-    reg.register({ name: 'ZFS_SEND', pull: async () => { throw new Error('n/a') } })
+    reg.register({
+      name: 'ZFS_SEND',
+      pull: async () => {
+        throw new Error('n/a')
+      },
+    })
     expect(reg.names()).toEqual(['RSYNC', 'SCP', 'ZFS_SEND'])
     expect(() => reg.get('NOPE')).toThrow(expect.objectContaining({ code: 'VMMP_UNKNOWN_METHOD' }))
-    expect(() => new MethodRegistry().register({ name: 'bad name', pull: async () => { throw new Error() } })).toThrow()
+    expect(() =>
+      new MethodRegistry().register({
+        name: 'bad name',
+        pull: async () => {
+          throw new Error()
+        },
+      }),
+    ).toThrow()
   })
 })

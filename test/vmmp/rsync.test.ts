@@ -37,8 +37,14 @@ beforeAll(async () => {
     socket.on('error', () => {})
     serverSockets.push(socket)
     serveBlocks(Protomux.from(socket), {
-      authorize: (id) => { const g = grants.get(id); return g === 'hang' ? new Promise(() => {}) : g ?? null },
-      mutateBlock: (file, i, data) => { blockReads++; hooks.mutate?.(file, i, data) },
+      authorize: (id) => {
+        const g = grants.get(id)
+        return g === 'hang' ? new Promise(() => {}) : (g ?? null)
+      },
+      mutateBlock: (file, i, data) => {
+        blockReads++
+        hooks.mutate?.(file, i, data)
+      },
     })
   })
   await server.listen(originKeys)
@@ -62,7 +68,10 @@ function dial() {
   return { socket, mux: Protomux.from(socket) }
 }
 
-const sha = async (p: string) => createHash('sha256').update(await readFile(p)).digest('hex')
+const sha = async (p: string) =>
+  createHash('sha256')
+    .update(await readFile(p))
+    .digest('hex')
 const manifestOverhead = (blocks: number) => blocks * HASH_BYTES + 64 * 1024
 
 describe('RSYNC over blocks@1', () => {
@@ -79,7 +88,12 @@ describe('RSYNC over blocks@1', () => {
     // Zero blocks neither cross the wire nor get written: about 30% of the image does.
     expect(r.bytesWritten).toBeLessThan(SIZE * 0.4)
     expect(r.bytesOnWire).toBeLessThan(SIZE * 0.4)
-    const du = Number(execFileSync('du', ['-k', join(dest(), 'disk-flat.vmdk')]).toString().split('\t')[0]) * 1024
+    const du =
+      Number(
+        execFileSync('du', ['-k', join(dest(), 'disk-flat.vmdk')])
+          .toString()
+          .split('\t')[0],
+      ) * 1024
     expect(du).toBeLessThan(SIZE * 0.45)
     expect(await isIncomplete(dest())).toBe(false)
     expect((await readdir(dest())).filter((n) => n.startsWith('.manifest-'))).toEqual(['.manifest-1.bin'])
@@ -111,9 +125,13 @@ describe('RSYNC over blocks@1', () => {
 
   it('rejects a block corrupted in transit and marks the copy invalid', async () => {
     await touchBlocks(join(originDir, 'disk-flat.vmdk'), SIZE, 0.01, 8)
-    hooks.mutate = (_f, _i, data) => { data[100] ^= 0xff }
+    hooks.mutate = (_f, _i, data) => {
+      data[100] ^= 0xff
+    }
     const { mux, socket } = dial()
-    await expect(rsyncPull({ migrationId: grant(3), src: { mux }, destDir: dest() })).rejects.toMatchObject({ code: 'VMMP_CORRUPT' })
+    await expect(rsyncPull({ migrationId: grant(3), src: { mux }, destDir: dest() })).rejects.toMatchObject({
+      code: 'VMMP_CORRUPT',
+    })
     hooks.mutate = undefined
     socket.destroy()
     expect(await isIncomplete(dest())).toBe(true)
@@ -129,7 +147,9 @@ describe('RSYNC over blocks@1', () => {
   it('fails with VMMP_CLOSED when the origin goes away mid-copy, and accepts nothing', async () => {
     const fresh = join(root, 'dest-gone')
     let n = 0
-    hooks.mutate = () => { if (++n === 20) for (const s of serverSockets) s.destroy() }
+    hooks.mutate = () => {
+      if (++n === 20) for (const s of serverSockets) s.destroy()
+    }
     const { mux, socket } = dial()
     const err = await rsyncPull({ migrationId: grant(3), src: { mux }, destDir: fresh, stallMs: 3000 }).catch((e) => e)
     hooks.mutate = undefined
@@ -143,7 +163,15 @@ describe('RSYNC over blocks@1', () => {
     const fresh = join(root, 'dest-abort')
     const ac = new AbortController()
     const { mux, socket } = dial()
-    const err = await rsyncPull({ migrationId: grant(3), src: { mux }, destDir: fresh, signal: ac.signal, onProgress: (d) => { if (d > 0) ac.abort() } }).catch((e) => e)
+    const err = await rsyncPull({
+      migrationId: grant(3),
+      src: { mux },
+      destDir: fresh,
+      signal: ac.signal,
+      onProgress: (d) => {
+        if (d > 0) ac.abort()
+      },
+    }).catch((e) => e)
     socket.destroy()
     expect(err.code).toBe('VMMP_ABORTED')
     expect(await isIncomplete(fresh)).toBe(true)
@@ -151,7 +179,9 @@ describe('RSYNC over blocks@1', () => {
 
   it('refuses a migration the origin did not authorize', async () => {
     const { mux, socket } = dial()
-    await expect(rsyncPull({ migrationId: 'not-granted', src: { mux }, destDir: join(root, 'nope') })).rejects.toMatchObject({ code: 'VMMP_UNAUTHORIZED' })
+    await expect(
+      rsyncPull({ migrationId: 'not-granted', src: { mux }, destDir: join(root, 'nope') }),
+    ).rejects.toMatchObject({ code: 'VMMP_UNAUTHORIZED' })
     socket.destroy()
   })
 
@@ -159,7 +189,9 @@ describe('RSYNC over blocks@1', () => {
     grants.set('hangs', 'hang')
     const { mux, socket } = dial()
     const t = Date.now()
-    await expect(rsyncPull({ migrationId: 'hangs', src: { mux }, destDir: join(root, 'stall'), stallMs: 400 })).rejects.toMatchObject({ code: 'VMMP_STALLED' })
+    await expect(
+      rsyncPull({ migrationId: 'hangs', src: { mux }, destDir: join(root, 'stall'), stallMs: 400 }),
+    ).rejects.toMatchObject({ code: 'VMMP_STALLED' })
     expect(Date.now() - t).toBeLessThan(3000)
     socket.destroy()
   })
@@ -167,13 +199,19 @@ describe('RSYNC over blocks@1', () => {
   it('fails with VMMP_NO_SPACE on a destination disk that is too small', async () => {
     const small = join(root, 'small')
     await mkdir(small)
-    try { execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', small]) } catch { return } // not root: skip
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', small])
+    } catch {
+      return
+    } // not root: skip
     try {
       const { mux, socket } = dial()
       const err = await rsyncPull({ migrationId: grant(3), src: { mux }, destDir: join(small, 'vm') }).catch((e) => e)
       socket.destroy()
       expect(err.code).toBe('VMMP_NO_SPACE')
       expect(await isIncomplete(join(small, 'vm'))).toBe(true)
-    } finally { execFileSync('umount', [small]) }
+    } finally {
+      execFileSync('umount', [small])
+    }
   })
 })

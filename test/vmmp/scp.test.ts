@@ -33,7 +33,10 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true })
 })
 
-const sha = async (p: string) => createHash('sha256').update(await readFile(p)).digest('hex')
+const sha = async (p: string) =>
+  createHash('sha256')
+    .update(await readFile(p))
+    .digest('hex')
 
 function grant(files: string[]) {
   const migrationId = `scp-${randomBytes(4).toString('hex')}`
@@ -47,7 +50,12 @@ describe('SCP over ssh2 SFTP', () => {
     const g = grant(['disk.vmdk', 'disk-flat.vmdk'])
     const dest = join(root, 'dest')
     const progress: number[] = []
-    const r = await scpPull({ migrationId: g.migrationId, src: { ssh: g.ssh }, destDir: dest, onProgress: (d) => progress.push(d) })
+    const r = await scpPull({
+      migrationId: g.migrationId,
+      src: { ssh: g.ssh },
+      destDir: dest,
+      onProgress: (d) => progress.push(d),
+    })
     expect(r.verified).toBe(true)
     expect(r.files).toEqual(['disk.vmdk', 'disk-flat.vmdk'])
     expect(await sha(join(dest, 'disk-flat.vmdk'))).toBe(await sha(join(origin, 'disk-flat.vmdk')))
@@ -71,7 +79,13 @@ describe('SCP over ssh2 SFTP', () => {
     const g = grant(['disk.vmdk', 'disk-flat.vmdk'])
     const dest = join(root, 'dest')
     const before = await sha(join(dest, 'disk-flat.vmdk'))
-    await expect(scpPull({ migrationId: g.migrationId, src: { ssh: { ...g.ssh, password: 'wrong-password-xxxxxxxx' } }, destDir: dest })).rejects.toMatchObject({ code: 'VMMP_UNAUTHORIZED' })
+    await expect(
+      scpPull({
+        migrationId: g.migrationId,
+        src: { ssh: { ...g.ssh, password: 'wrong-password-xxxxxxxx' } },
+        destDir: dest,
+      }),
+    ).rejects.toMatchObject({ code: 'VMMP_UNAUTHORIZED' })
     expect(await sha(join(dest, 'disk-flat.vmdk'))).toBe(before)
     expect((await readdir(dest)).filter((n) => n.startsWith('.vmmp'))).toEqual([])
   })
@@ -79,14 +93,26 @@ describe('SCP over ssh2 SFTP', () => {
   it('serves the share read-only and only the granted files', async () => {
     const g = grant(['disk.vmdk'])
     const ssh = new Client()
-    await new Promise<void>((resolve, reject) => { ssh.once('ready', () => resolve()).once('error', reject).connect({ host: '127.0.0.1', port: server.port, username: g.ssh.username, password: g.ssh.password }) })
-    const sftp = await new Promise<SFTPWrapper>((resolve, reject) => ssh.sftp((err, s) => (err ? reject(err) : resolve(s))))
-    const openErr = (name: string, mode: 'r' | 'w') => new Promise<number | null>((resolve) => sftp.open(name, mode, (err) => resolve(err ? (err as unknown as { code: number }).code : null)))
+    await new Promise<void>((resolve, reject) => {
+      ssh
+        .once('ready', () => resolve())
+        .once('error', reject)
+        .connect({ host: '127.0.0.1', port: server.port, username: g.ssh.username, password: g.ssh.password })
+    })
+    const sftp = await new Promise<SFTPWrapper>((resolve, reject) =>
+      ssh.sftp((err, s) => (err ? reject(err) : resolve(s))),
+    )
+    const openErr = (name: string, mode: 'r' | 'w') =>
+      new Promise<number | null>((resolve) =>
+        sftp.open(name, mode, (err) => resolve(err ? (err as unknown as { code: number }).code : null)),
+      )
     expect(await openErr('disk.vmdk', 'r')).toBe(null)
     expect(await openErr('disk.vmdk', 'w')).toBe(3) // PERMISSION_DENIED
     expect(await openErr('disk-flat.vmdk', 'r')).toBe(2) // not granted: NO_SUCH_FILE
     expect(await openErr('../origin/disk.vmdk', 'r')).toBe(2)
-    const list = await new Promise<string[]>((resolve, reject) => sftp.readdir('/', (err, l) => (err ? reject(err) : resolve(l.map((e) => e.filename)))))
+    const list = await new Promise<string[]>((resolve, reject) =>
+      sftp.readdir('/', (err, l) => (err ? reject(err) : resolve(l.map((e) => e.filename)))),
+    )
     expect(list.sort()).toEqual(['.vmmp-manifest', 'disk.vmdk'])
     ssh.end()
   })

@@ -30,24 +30,55 @@ export function chooseAccel(mode: AccelMode, p: ProbeOptions): Promise<AccelChoi
 }
 
 async function choose(mode: AccelMode, p: ProbeOptions): Promise<AccelChoice> {
-  const hasKvm = await access('/dev/kvm', constants.R_OK | constants.W_OK).then(() => true, () => false)
+  const hasKvm = await access('/dev/kvm', constants.R_OK | constants.W_OK).then(
+    () => true,
+    () => false,
+  )
   if (mode === 'kvm') {
-    if (!hasKvm) throw new HvError(HV_BAD_INPUT, 'KVM was asked for (--accel kvm) but /dev/kvm is missing or not writable; use --accel auto or tcg.')
+    if (!hasKvm)
+      throw new HvError(
+        HV_BAD_INPUT,
+        'KVM was asked for (--accel kvm) but /dev/kvm is missing or not writable; use --accel auto or tcg.',
+      )
     return { accel: 'kvm', note: 'accel: KVM, as configured (not probed)' }
   }
   if (!hasKvm) return { accel: 'tcg', note: 'accel: TCG, because /dev/kvm is missing' }
-  if (!p.kernel || !p.initrd) return { accel: 'tcg', note: 'accel: TCG, because the guest image needed for the KVM probe is not built' }
+  if (!p.kernel || !p.initrd)
+    return { accel: 'tcg', note: 'accel: TCG, because the guest image needed for the KVM probe is not built' }
   const t0 = Date.now()
   const ok = await probe(p)
   return ok
     ? { accel: 'kvm', note: `accel: KVM (a probe guest reached its shell in ${Date.now() - t0} ms)` }
-    : { accel: 'tcg', note: `accel: TCG, because a probe guest under KVM did not reach its shell within ${p.timeoutMs ?? PROBE_TIMEOUT_MS} ms` }
+    : {
+        accel: 'tcg',
+        note: `accel: TCG, because a probe guest under KVM did not reach its shell within ${p.timeoutMs ?? PROBE_TIMEOUT_MS} ms`,
+      }
 }
 
 function probe(p: ProbeOptions): Promise<boolean> {
   return new Promise((resolve) => {
-    const child = spawn(p.qemu, ['-accel', 'kvm', '-nodefaults', '-display', 'none', '-m', '128', '-no-reboot',
-      '-kernel', p.kernel!, '-initrd', p.initrd!, '-append', 'console=ttyS0 quiet panic=-1', '-serial', 'stdio'], { stdio: ['ignore', 'pipe', 'ignore'] })
+    const child = spawn(
+      p.qemu,
+      [
+        '-accel',
+        'kvm',
+        '-nodefaults',
+        '-display',
+        'none',
+        '-m',
+        '128',
+        '-no-reboot',
+        '-kernel',
+        p.kernel!,
+        '-initrd',
+        p.initrd!,
+        '-append',
+        'console=ttyS0 quiet panic=-1',
+        '-serial',
+        'stdio',
+      ],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    )
     let out = ''
     const done = (ok: boolean): void => {
       clearTimeout(timer)

@@ -37,17 +37,30 @@ function opt(s: string): string {
 
 export function qemuArgs(a: QemuArgsInput): string[] {
   const args = [
-    '-name', `virtuoso-${a.id}`,
-    '-daemonize', '-pidfile', `${a.dir}/${QEMU_PID}`,
-    '-nodefaults', '-display', 'none',
-    '-machine', `pc,accel=${a.accel}`,
-    '-m', String(a.memory), '-smp', '1',
-    '-qmp', `unix:${QMP_SOCK},server=on,wait=off`,
-    '-chardev', `socket,id=ser0,path=${SERIAL_SOCK},server=on,wait=off,logfile=${SERIAL_LOG},logappend=on`,
-    '-serial', 'chardev:ser0',
+    '-name',
+    `virtuoso-${a.id}`,
+    '-daemonize',
+    '-pidfile',
+    `${a.dir}/${QEMU_PID}`,
+    '-nodefaults',
+    '-display',
+    'none',
+    '-machine',
+    `pc,accel=${a.accel}`,
+    '-m',
+    String(a.memory),
+    '-smp',
+    '1',
+    '-qmp',
+    `unix:${QMP_SOCK},server=on,wait=off`,
+    '-chardev',
+    `socket,id=ser0,path=${SERIAL_SOCK},server=on,wait=off,logfile=${SERIAL_LOG},logappend=on`,
+    '-serial',
+    'chardev:ser0',
     // The VMDK is served by qemu-nbd: QEMU refuses to save the state of a VM with a vmdk node
     // ("does not support live migration"), and suspend is a migration to a file.
-    '-drive', `if=virtio,format=raw,cache=writeback,file.driver=nbd,file.server.type=unix,file.server.path=${opt(`${a.sockDir}/${NBD_SOCK}`)}`,
+    '-drive',
+    `if=virtio,format=raw,cache=writeback,file.driver=nbd,file.server.type=unix,file.server.path=${opt(`${a.sockDir}/${NBD_SOCK}`)}`,
   ]
   if (a.boot) args.push('-kernel', a.boot.kernel, '-initrd', a.boot.initrd, '-append', a.boot.cmdline)
   if (a.incoming) args.push('-S', '-incoming', `exec:cat ${shq(a.incoming)}`)
@@ -55,7 +68,16 @@ export function qemuArgs(a: QemuArgsInput): string[] {
 }
 
 export function nbdArgs(dir: string, sockDir: string, descriptor: string): string[] {
-  return ['--fork', '--persistent', `--pid-file=${dir}/${NBD_PID}`, `--socket=${sockDir}/${NBD_SOCK}`, '--format=vmdk', '--cache=writeback', '--aio=threads', descriptor]
+  return [
+    '--fork',
+    '--persistent',
+    `--pid-file=${dir}/${NBD_PID}`,
+    `--socket=${sockDir}/${NBD_SOCK}`,
+    '--format=vmdk',
+    '--cache=writeback',
+    '--aio=threads',
+    descriptor,
+  ]
 }
 
 function shq(s: string): string {

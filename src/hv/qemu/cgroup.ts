@@ -23,14 +23,25 @@ export async function detectCpuLimiter(): Promise<CpuLimiter> {
   } catch {
     return none('speed is not enforced: /proc/self/mountinfo is unreadable, so no cgroup can be found')
   }
-  const cg2 = mounts.split('\n').map((l) => l.split(' - ')).filter((p) => p[1]?.startsWith('cgroup2 ')).map((p) => p[0].split(' ')[4])
-  if (cg2.length === 0) return none('speed is not enforced: no cgroup v2 file system is mounted (cpu.max needs cgroup v2)')
+  const cg2 = mounts
+    .split('\n')
+    .map((l) => l.split(' - '))
+    .filter((p) => p[1]?.startsWith('cgroup2 '))
+    .map((p) => p[0].split(' ')[4])
+  if (cg2.length === 0)
+    return none('speed is not enforced: no cgroup v2 file system is mounted (cpu.max needs cgroup v2)')
   const mount = cg2[0]
   const controllers = (await readFile(join(mount, 'cgroup.controllers'), 'utf8').catch(() => '')).trim().split(/\s+/)
   if (!controllers.includes('cpu')) {
-    return none(`speed is not enforced: cgroup v2 at ${mount} lacks the cpu controller (available: ${controllers.filter(Boolean).join(', ') || 'none'}; on hybrid hosts cpu is bound to cgroup v1)`)
+    return none(
+      `speed is not enforced: cgroup v2 at ${mount} lacks the cpu controller (available: ${controllers.filter(Boolean).join(', ') || 'none'}; on hybrid hosts cpu is bound to cgroup v1)`,
+    )
   }
-  const self = (await readFile('/proc/self/cgroup', 'utf8')).split('\n').find((l) => l.startsWith('0::'))?.slice(3) ?? '/'
+  const self =
+    (await readFile('/proc/self/cgroup', 'utf8'))
+      .split('\n')
+      .find((l) => l.startsWith('0::'))
+      ?.slice(3) ?? '/'
   // Our own cgroup holds processes, so (no-internal-process rule) we add a sibling-free child of it.
   const base = join(mount, self, GROUP)
   try {

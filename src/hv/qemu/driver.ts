@@ -10,17 +10,46 @@ import { access, constants, mkdir, readFile, rename, rm, stat, writeFile } from 
 import { delimiter } from 'node:path'
 import type { DriverContext, HostInfo, HvDriver, HvManifest, VmConfig } from '../types.ts'
 import { createDisk, descriptorName, diskGeometry, freeBytes } from '../disk.ts'
-import { HvError, HV_BAD_INPUT, HV_BAD_STATE, HV_EXISTS, HV_IMAGE_MISSING, HV_NOT_FOUND, HV_VMM_FAILED, noSpace } from '../errors.ts'
+import {
+  HvError,
+  HV_BAD_INPUT,
+  HV_BAD_STATE,
+  HV_EXISTS,
+  HV_IMAGE_MISSING,
+  HV_NOT_FOUND,
+  HV_VMM_FAILED,
+  noSpace,
+} from '../errors.ts'
 import { Monitor } from './monitor.ts'
 import { alive, launch, missing, readPid, shortDir, terminate, waitGone } from './proc.ts'
 import { chooseAccel, type AccelChoice, type AccelMode } from './accel.ts'
 import { detectCpuLimiter, type CpuLimiter } from './cgroup.ts'
 import { cpuInfo, memoryMb, type CpuInfo } from './host.ts'
-import { NBD_PID, NBD_SOCK, QEMU_PID, QMP_SOCK, SAVED_STATE, SERIAL_SOCK, VM_FILE, nbdArgs, qemuArgs, type GuestBoot } from './args.ts'
+import {
+  NBD_PID,
+  NBD_SOCK,
+  QEMU_PID,
+  QMP_SOCK,
+  SAVED_STATE,
+  SERIAL_SOCK,
+  VM_FILE,
+  nbdArgs,
+  qemuArgs,
+  type GuestBoot,
+} from './args.ts'
 
 export const QEMU_MANIFEST: HvManifest = Object.freeze({
-  name: 'qemu', create: true, register: true, start: true, stop: true, suspend: true, resume: true,
-  delete: true, status: true, console: true, info: true,
+  name: 'qemu',
+  create: true,
+  register: true,
+  start: true,
+  stop: true,
+  suspend: true,
+  resume: true,
+  delete: true,
+  status: true,
+  console: true,
+  info: true,
 })
 
 export const DEFAULT_GUEST_DIR = join(packageRoot(), 'fixtures/guest/build') + '/'
@@ -44,7 +73,8 @@ export interface QemuDriverOptions {
 
 export class QemuDriver implements HvDriver {
   readonly manifest = QEMU_MANIFEST
-  #o: Required<Pick<QemuDriverOptions, 'accel' | 'qemu' | 'qemuNbd' | 'guestDir' | 'stateTimeoutMs'>> & QemuDriverOptions
+  #o: Required<Pick<QemuDriverOptions, 'accel' | 'qemu' | 'qemuNbd' | 'guestDir' | 'stateTimeoutMs'>> &
+    QemuDriverOptions
   #dir = ''
   #consoles = new Map<string, Socket>()
   #accel: AccelChoice | null = null
@@ -52,7 +82,14 @@ export class QemuDriver implements HvDriver {
   #limiter: CpuLimiter | null = null
 
   constructor(opts: QemuDriverOptions = {}) {
-    this.#o = { accel: 'auto', qemu: 'qemu-system-x86_64', qemuNbd: 'qemu-nbd', guestDir: DEFAULT_GUEST_DIR, stateTimeoutMs: 120_000, ...opts }
+    this.#o = {
+      accel: 'auto',
+      qemu: 'qemu-system-x86_64',
+      qemuNbd: 'qemu-nbd',
+      guestDir: DEFAULT_GUEST_DIR,
+      stateTimeoutMs: 120_000,
+      ...opts,
+    }
   }
 
   async open(ctx: DriverContext): Promise<void> {
@@ -60,9 +97,15 @@ export class QemuDriver implements HvDriver {
     this.#o.qemu = await which(this.#o.qemu)
     this.#o.qemuNbd = await which(this.#o.qemuNbd)
     this.#cpu = await cpuInfo()
-    this.#limiter = this.#o.cpuLimit === false
-      ? { kind: 'none', note: 'speed is not enforced: disabled by configuration', apply: async () => {}, remove: async () => {} }
-      : await detectCpuLimiter()
+    this.#limiter =
+      this.#o.cpuLimit === false
+        ? {
+            kind: 'none',
+            note: 'speed is not enforced: disabled by configuration',
+            apply: async () => {},
+            remove: async () => {},
+          }
+        : await detectCpuLimiter()
   }
 
   async close(): Promise<void> {
@@ -74,22 +117,37 @@ export class QemuDriver implements HvDriver {
     const accel = await this.#accelChoice()
     const cpu = this.#cpu ?? (await cpuInfo())
     return {
-      processor: cpu.processor, cpus: cpu.cpus, bogomips: cpu.bogomips, memory: memoryMb(),
+      processor: cpu.processor,
+      cpus: cpu.cpus,
+      bogomips: cpu.bogomips,
+      memory: memoryMb(),
       storage: Math.floor((await this.#free(this.#dir)) / 1048576),
-      hv: `qemu (${this.#o.qemu})`, accel: accel.accel, cpuLimit: this.#limiter?.kind ?? 'none',
+      hv: `qemu (${this.#o.qemu})`,
+      accel: accel.accel,
+      cpuLimit: this.#limiter?.kind ?? 'none',
       notes: [accel.note, this.#limiter?.note ?? 'speed is not enforced'],
     }
   }
 
   async create(id: string, config: VmConfig): Promise<void> {
     if (config.os !== null && config.os !== 'linux') {
-      throw new HvError(HV_IMAGE_MISSING, `Cannot create machine '${id}': no guest image for OS '${config.os}' (only 'linux', or none for a blank disk).`)
+      throw new HvError(
+        HV_IMAGE_MISSING,
+        `Cannot create machine '${id}': no guest image for OS '${config.os}' (only 'linux', or none for a blank disk).`,
+      )
     }
     const dir = this.#vmDir(id)
-    if (await exists(join(dir, descriptorName()))) throw new HvError(HV_EXISTS, `Cannot create machine '${id}': ${dir} already holds a disk; delete that directory or pick another id.`)
+    if (await exists(join(dir, descriptorName())))
+      throw new HvError(
+        HV_EXISTS,
+        `Cannot create machine '${id}': ${dir} already holds a disk; delete that directory or pick another id.`,
+      )
     await mkdir(dir, { recursive: true })
     try {
-      await createDisk(dir, config.hd, { freeBytes: await this.#free(this.#dir), onNoSpace: (need, free) => noSpace(id, need, free, this.#dir) })
+      await createDisk(dir, config.hd, {
+        freeBytes: await this.#free(this.#dir),
+        onNoSpace: (need, free) => noSpace(id, need, free, this.#dir),
+      })
       await this.#writeVm(id, config)
     } catch (err) {
       await rm(dir, { recursive: true, force: true })
@@ -104,7 +162,8 @@ export class QemuDriver implements HvDriver {
 
   async start(id: string, config: VmConfig): Promise<void> {
     await this.#need(id)
-    if (await this.#running(id)) throw new HvError(HV_BAD_STATE, `Cannot start machine '${id}': its QEMU is already running; stop it first.`)
+    if (await this.#running(id))
+      throw new HvError(HV_BAD_STATE, `Cannot start machine '${id}': its QEMU is already running; stop it first.`)
     await rm(join(this.#vmDir(id), SAVED_STATE), { force: true })
     await this.#boot(id, config, null)
   }
@@ -130,7 +189,8 @@ export class QemuDriver implements HvDriver {
   async suspend(id: string): Promise<void> {
     const dir = this.#vmDir(id)
     const pid = await readPid(join(dir, QEMU_PID))
-    if (!(await alive(pid, dir))) throw new HvError(HV_BAD_STATE, `Cannot suspend machine '${id}': its QEMU is not running; start it first.`)
+    if (!(await alive(pid, dir)))
+      throw new HvError(HV_BAD_STATE, `Cannot suspend machine '${id}': its QEMU is not running; start it first.`)
     this.#dropConsole(id)
     const tmp = join(dir, `${SAVED_STATE}.tmp`)
     await rm(tmp, { force: true })
@@ -153,8 +213,13 @@ export class QemuDriver implements HvDriver {
   async resume(id: string, config: VmConfig): Promise<void> {
     const dir = this.#vmDir(id)
     const saved = join(dir, SAVED_STATE)
-    if (!(await exists(saved))) throw new HvError(HV_BAD_STATE, `Cannot resume machine '${id}': ${saved} is missing; start the machine instead (its disk is intact).`)
-    if (await this.#running(id)) throw new HvError(HV_BAD_STATE, `Cannot resume machine '${id}': its QEMU is already running.`)
+    if (!(await exists(saved)))
+      throw new HvError(
+        HV_BAD_STATE,
+        `Cannot resume machine '${id}': ${saved} is missing; start the machine instead (its disk is intact).`,
+      )
+    if (await this.#running(id))
+      throw new HvError(HV_BAD_STATE, `Cannot resume machine '${id}': its QEMU is already running.`)
     await this.#boot(id, config, saved)
     await rm(saved, { force: true })
   }
@@ -182,18 +247,32 @@ export class QemuDriver implements HvDriver {
   }
 
   async console(id: string): Promise<Duplex> {
-    if (!(await this.#running(id))) throw new HvError(HV_BAD_STATE, `Cannot open the console of machine '${id}': its QEMU is not running; start it first.`)
+    if (!(await this.#running(id)))
+      throw new HvError(
+        HV_BAD_STATE,
+        `Cannot open the console of machine '${id}': its QEMU is not running; start it first.`,
+      )
     // QEMU serves one console client at a time: a new viewer replaces the old one.
     this.#dropConsole(id)
     const path = join(await shortDir(this.#vmDir(id)), SERIAL_SOCK)
     const sock = await new Promise<Socket>((res, rej) => {
       const s = connect(path)
       s.once('connect', () => res(s))
-      s.once('error', (e) => rej(new HvError(HV_VMM_FAILED, `Cannot open the console of machine '${id}': ${e.message}; the machine may be shutting down.`, { cause: e })))
+      s.once('error', (e) =>
+        rej(
+          new HvError(
+            HV_VMM_FAILED,
+            `Cannot open the console of machine '${id}': ${e.message}; the machine may be shutting down.`,
+            { cause: e },
+          ),
+        ),
+      )
     })
     sock.on('error', () => {})
     this.#consoles.set(id, sock)
-    sock.once('close', () => { if (this.#consoles.get(id) === sock) this.#consoles.delete(id) })
+    sock.once('close', () => {
+      if (this.#consoles.get(id) === sock) this.#consoles.delete(id)
+    })
     return sock
   }
 
@@ -210,7 +289,11 @@ export class QemuDriver implements HvDriver {
     const g = diskGeometry(config.hd)
     for (const f of [descriptorName(), ...g.extents.map((e) => e.file)]) {
       const st = await stat(join(dir, f)).catch(() => null)
-      if (!st) throw new HvError(HV_BAD_INPUT, `Cannot import machine '${id}': ${f} is missing from ${dir}; copy all its files first.`)
+      if (!st)
+        throw new HvError(
+          HV_BAD_INPUT,
+          `Cannot import machine '${id}': ${f} is missing from ${dir}; copy all its files first.`,
+        )
     }
     await this.#writeVm(id, config)
     return (await exists(join(dir, SAVED_STATE))) ? 'suspended' : 'stopped'
@@ -228,21 +311,32 @@ export class QemuDriver implements HvDriver {
     const accel = (await this.#accelChoice()).accel
     const sockDir = await shortDir(dir)
     await this.#cleanup(id)
-    await launch(this.#o.qemuNbd, nbdArgs(dir, sockDir, descriptorName()), { cwd: dir, what: `serve the disk of machine '${id}'` })
+    await launch(this.#o.qemuNbd, nbdArgs(dir, sockDir, descriptorName()), {
+      cwd: dir,
+      what: `serve the disk of machine '${id}'`,
+    })
     try {
-      await launch(this.#o.qemu, qemuArgs({ id, dir, sockDir, memory: config.memory, accel, boot, incoming }), { cwd: dir, what: `start machine '${id}'` })
+      await launch(this.#o.qemu, qemuArgs({ id, dir, sockDir, memory: config.memory, accel, boot, incoming }), {
+        cwd: dir,
+        what: `start machine '${id}'`,
+      })
       const mon = await this.#monitor(id)
       try {
         if (incoming) {
           const s = await mon.waitIncoming(this.#o.stateTimeoutMs)
-          if (s !== 'paused' && s !== 'running') throw new HvError(HV_VMM_FAILED, `Machine '${id}' did not load its saved state (QEMU is ${s}); its disk is intact, stop and start it.`)
+          if (s !== 'paused' && s !== 'running')
+            throw new HvError(
+              HV_VMM_FAILED,
+              `Machine '${id}' did not load its saved state (QEMU is ${s}); its disk is intact, stop and start it.`,
+            )
           if (s === 'paused') await mon.cont()
         }
       } finally {
         mon.close()
       }
       const pid = await readPid(join(dir, QEMU_PID))
-      if (pid && this.#cpu?.perCpu) await this.#limiter?.apply(id, pid, Math.min(1, config.speed / this.#cpu.perCpu)).catch(() => {})
+      if (pid && this.#cpu?.perCpu)
+        await this.#limiter?.apply(id, pid, Math.min(1, config.speed / this.#cpu.perCpu)).catch(() => {})
     } catch (err) {
       await terminate(await readPid(join(dir, QEMU_PID)), dir, 2000).catch(() => {})
       await this.#cleanup(id)
@@ -276,12 +370,17 @@ export class QemuDriver implements HvDriver {
     const kernel = join(g, 'vmlinuz')
     const initrd = join(g, 'initrd.img')
     if (!(await exists(kernel)) || !(await exists(initrd))) {
-      throw new HvError(HV_IMAGE_MISSING, `The 'linux' guest image is not built (${kernel} or initrd.img missing); run fixtures/guest/build.sh.`)
+      throw new HvError(
+        HV_IMAGE_MISSING,
+        `The 'linux' guest image is not built (${kernel} or initrd.img missing); run fixtures/guest/build.sh.`,
+      )
     }
     let cmdline = DEFAULT_CMDLINE
     try {
       cmdline = JSON.parse(await readFile(join(g, 'manifest.json'), 'utf8')).cmdline ?? cmdline
-    } catch { /* older builds have no manifest */ }
+    } catch {
+      /* older builds have no manifest */
+    }
     return { kernel, initrd, cmdline }
   }
 
@@ -290,7 +389,10 @@ export class QemuDriver implements HvDriver {
     const g = resolve(this.#o.guestDir)
     const have = (await exists(join(g, 'vmlinuz'))) && (await exists(join(g, 'initrd.img')))
     this.#accel = await chooseAccel(this.#o.accel, {
-      qemu: this.#o.qemu, kernel: have ? join(g, 'vmlinuz') : null, initrd: have ? join(g, 'initrd.img') : null, marker: READY_MARKER,
+      qemu: this.#o.qemu,
+      kernel: have ? join(g, 'vmlinuz') : null,
+      initrd: have ? join(g, 'initrd.img') : null,
+      marker: READY_MARKER,
     })
     return this.#accel
   }
@@ -300,7 +402,8 @@ export class QemuDriver implements HvDriver {
   }
 
   async #need(id: string): Promise<void> {
-    if (!(await exists(join(this.#vmDir(id), descriptorName())))) throw new HvError(HV_NOT_FOUND, `Machine '${id}' has no disk in ${this.#vmDir(id)}; create it again.`)
+    if (!(await exists(join(this.#vmDir(id), descriptorName()))))
+      throw new HvError(HV_NOT_FOUND, `Machine '${id}' has no disk in ${this.#vmDir(id)}; create it again.`)
   }
 
   async #writeVm(id: string, config: VmConfig): Promise<void> {
@@ -311,7 +414,11 @@ export class QemuDriver implements HvDriver {
     try {
       return JSON.parse(await readFile(join(this.#vmDir(id), VM_FILE), 'utf8'))
     } catch (err) {
-      throw new HvError(HV_NOT_FOUND, `Machine '${id}' has no ${VM_FILE} in ${this.#vmDir(id)}; it was never created here.`, { cause: err })
+      throw new HvError(
+        HV_NOT_FOUND,
+        `Machine '${id}' has no ${VM_FILE} in ${this.#vmDir(id)}; it was never created here.`,
+        { cause: err },
+      )
     }
   }
 
@@ -321,14 +428,25 @@ export class QemuDriver implements HvDriver {
 }
 
 async function exists(p: string): Promise<boolean> {
-  return access(p).then(() => true, () => false)
+  return access(p).then(
+    () => true,
+    () => false,
+  )
 }
 
 /** Resolve a program name in PATH (or check a path) now, so a missing QEMU fails at open, not mid-start. */
 async function which(bin: string): Promise<string> {
-  const candidates = bin.includes('/') ? [resolve(bin)] : (process.env.PATH ?? '/usr/bin:/bin').split(delimiter).map((d) => join(d, bin))
+  const candidates = bin.includes('/')
+    ? [resolve(bin)]
+    : (process.env.PATH ?? '/usr/bin:/bin').split(delimiter).map((d) => join(d, bin))
   for (const c of candidates) {
-    if (await access(c, constants.X_OK).then(() => true, () => false)) return c
+    if (
+      await access(c, constants.X_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      return c
   }
   throw missing(bin)
 }

@@ -14,7 +14,8 @@ export interface CpuInfo {
 export async function cpuInfo(): Promise<CpuInfo> {
   const text = await readFile('/proc/cpuinfo', 'utf8').catch(() => '')
   const blocks = text.split(/\n\s*\n/).filter((b) => /^processor\s*:/m.test(b))
-  const field = (b: string, name: string): string | undefined => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'mi').exec(b)?.[1]?.trim()
+  const field = (b: string, name: string): string | undefined =>
+    new RegExp(`^${name}\\s*:\\s*(.*)$`, 'mi').exec(b)?.[1]?.trim()
   const mips = blocks.map((b) => Number(field(b, 'bogomips') ?? 0)).filter((n) => n > 0)
   const cpus = Math.max(1, blocks.length)
   const total = Math.round(mips.reduce((a, b) => a + b, 0))

@@ -4,7 +4,8 @@ import { QmpClient, type QmpOptions } from './qmp.ts'
 import { HvError, HV_QMP, HV_TIMEOUT } from '../errors.ts'
 
 /** QEMU run states we care about; QEMU has more (e.g. 'inmigrate', 'postmigrate', 'shutdown'). */
-export type RunState = 'running' | 'paused' | 'inmigrate' | 'postmigrate' | 'prelaunch' | 'shutdown' | 'internal-error' | 'io-error' | string
+export type RunState =
+  'running' | 'paused' | 'inmigrate' | 'postmigrate' | 'prelaunch' | 'shutdown' | 'internal-error' | 'io-error' | string
 
 export interface MigrationInfo {
   status?: 'none' | 'setup' | 'active' | 'completed' | 'failed' | 'cancelled' | string
@@ -79,9 +80,16 @@ export class Monitor {
       const info = await this.migrationInfo()
       if (info.status === 'completed') return info
       if (info.status === 'failed' || info.status === 'cancelled') {
-        throw new HvError(HV_QMP, `Saving the machine state failed: ${info['error-desc'] ?? info.status}; the machine is still paused in QEMU, stop it or retry.`)
+        throw new HvError(
+          HV_QMP,
+          `Saving the machine state failed: ${info['error-desc'] ?? info.status}; the machine is still paused in QEMU, stop it or retry.`,
+        )
       }
-      if (Date.now() > deadline) throw new HvError(HV_TIMEOUT, `Saving the machine state did not finish within ${timeoutMs} ms (status ${info.status}).`)
+      if (Date.now() > deadline)
+        throw new HvError(
+          HV_TIMEOUT,
+          `Saving the machine state did not finish within ${timeoutMs} ms (status ${info.status}).`,
+        )
       await sleep(POLL_MS)
     }
   }
@@ -92,7 +100,8 @@ export class Monitor {
     for (;;) {
       const s = await this.status()
       if (s !== 'inmigrate') return s
-      if (Date.now() > deadline) throw new HvError(HV_TIMEOUT, `QEMU did not finish loading the saved machine state within ${timeoutMs} ms.`)
+      if (Date.now() > deadline)
+        throw new HvError(HV_TIMEOUT, `QEMU did not finish loading the saved machine state within ${timeoutMs} ms.`)
       await sleep(POLL_MS)
     }
   }

@@ -44,10 +44,19 @@ export async function waitGone(pid: number, timeoutMs: number, mark?: string): P
 /** SIGTERM, then SIGKILL after `graceMs`. Resolves when the process is gone. */
 export async function terminate(pid: number | null, mark: string | undefined, graceMs: number): Promise<void> {
   if (!pid || !(await alive(pid, mark))) return
-  try { process.kill(pid, 'SIGTERM') } catch { return }
+  try {
+    process.kill(pid, 'SIGTERM')
+  } catch {
+    return
+  }
   if (await waitGone(pid, graceMs, mark)) return
-  try { process.kill(pid, 'SIGKILL') } catch { return }
-  if (!(await waitGone(pid, 5000, mark))) throw new HvError(HV_TIMEOUT, `Process ${pid} did not exit after SIGKILL; check the host (ps ${pid}).`)
+  try {
+    process.kill(pid, 'SIGKILL')
+  } catch {
+    return
+  }
+  if (!(await waitGone(pid, 5000, mark)))
+    throw new HvError(HV_TIMEOUT, `Process ${pid} did not exit after SIGKILL; check the host (ps ${pid}).`)
 }
 
 /**
@@ -59,7 +68,9 @@ export function launch(bin: string, args: string[], opts: { cwd: string; what: s
     const child = spawn(bin, args, { cwd: opts.cwd, detached: true, stdio: ['ignore', 'ignore', 'pipe'] })
     let err = ''
     child.stderr!.setEncoding('utf8')
-    child.stderr!.on('data', (s: string) => { if (err.length < 4000) err += s })
+    child.stderr!.on('data', (s: string) => {
+      if (err.length < 4000) err += s
+    })
     child.once('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'ENOENT' || e.code === 'EACCES') reject(missing(bin, e))
       else reject(new HvError(HV_VMM_FAILED, `Could not run ${bin} to ${opts.what}: ${e.message}.`, { cause: e }))
@@ -76,7 +87,11 @@ export function launch(bin: string, args: string[], opts: { cwd: string; what: s
 }
 
 export function missing(bin: string, cause?: unknown): HvError {
-  return new HvError(HV_QEMU_MISSING, `QEMU program '${bin}' was not found or is not executable; install it (apt-get install qemu-system-x86 qemu-utils) or point the driver at it (--qemu PATH).`, { cause })
+  return new HvError(
+    HV_QEMU_MISSING,
+    `QEMU program '${bin}' was not found or is not executable; install it (apt-get install qemu-system-x86 qemu-utils) or point the driver at it (--qemu PATH).`,
+    { cause },
+  )
 }
 
 /**
@@ -89,9 +104,15 @@ export async function shortDir(dir: string): Promise<string> {
   try {
     if ((await readlink(link)) === dir) return link
     await rm(link, { force: true })
-  } catch { /* no link yet */ }
+  } catch {
+    /* no link yet */
+  }
   await mkdir(dirname(link), { recursive: true })
-  try { await symlink(dir, link) } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e }
+  try {
+    await symlink(dir, link)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+  }
   return link
 }
 

@@ -61,7 +61,14 @@ export class QmpClient extends EventEmitter {
       onFail = rej
     })
     this.once('greeting', onGreeting)
-    this.once('close', () => onFail(new HvError(HV_QMP, `QMP connection to ${path} closed before QEMU greeted; the VM process has probably exited.`)))
+    this.once('close', () =>
+      onFail(
+        new HvError(
+          HV_QMP,
+          `QMP connection to ${path} closed before QEMU greeted; the VM process has probably exited.`,
+        ),
+      ),
+    )
     sock.setEncoding('utf8')
     sock.on('data', (s: string) => this.#onData(s))
     sock.on('error', () => {})
@@ -75,7 +82,12 @@ export class QmpClient extends EventEmitter {
       const s = connect(path)
       const timer = setTimeout(() => {
         s.destroy()
-        reject(new HvError(HV_TIMEOUT, `Connecting to QMP socket ${path} timed out after ${timeoutMs} ms; QEMU may be hung, stop the machine.`))
+        reject(
+          new HvError(
+            HV_TIMEOUT,
+            `Connecting to QMP socket ${path} timed out after ${timeoutMs} ms; QEMU may be hung, stop the machine.`,
+          ),
+        )
       }, timeoutMs)
       s.once('connect', () => {
         clearTimeout(timer)
@@ -83,7 +95,13 @@ export class QmpClient extends EventEmitter {
       })
       s.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer)
-        reject(new HvError(HV_QMP, `Cannot connect to QMP socket ${path} (${err.code ?? err.message}); the VM is not running.`, { cause: err }))
+        reject(
+          new HvError(
+            HV_QMP,
+            `Cannot connect to QMP socket ${path} (${err.code ?? err.message}); the VM is not running.`,
+            { cause: err },
+          ),
+        )
       })
     })
     const client = new QmpClient(path, sock, opts)
@@ -92,7 +110,16 @@ export class QmpClient extends EventEmitter {
       await Promise.race([
         client.#greeted,
         new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new HvError(HV_TIMEOUT, `QEMU did not greet on ${path} within ${timeoutMs} ms; another client may hold the monitor, or QEMU is hung.`)), timeoutMs)
+          timer = setTimeout(
+            () =>
+              reject(
+                new HvError(
+                  HV_TIMEOUT,
+                  `QEMU did not greet on ${path} within ${timeoutMs} ms; another client may hold the monitor, or QEMU is hung.`,
+                ),
+              ),
+            timeoutMs,
+          )
         }),
       ])
       await client.execute('qmp_capabilities')
@@ -111,7 +138,13 @@ export class QmpClient extends EventEmitter {
 
   /** Run a command; resolves with its `return`, rejects with HV_QMP (QEMU said error) or HV_TIMEOUT. */
   execute<T = unknown>(command: string, args?: Record<string, unknown>, opts: { timeoutMs?: number } = {}): Promise<T> {
-    if (this.#closed) return Promise.reject(new HvError(HV_QMP, `Cannot run QMP '${command}': the connection to ${this.path} is closed; the VM process has exited.`))
+    if (this.#closed)
+      return Promise.reject(
+        new HvError(
+          HV_QMP,
+          `Cannot run QMP '${command}': the connection to ${this.path} is closed; the VM process has exited.`,
+        ),
+      )
     const id = `v${this.#nextId++}`
     const msg: Record<string, unknown> = { execute: command }
     if (args) msg.arguments = args
@@ -121,7 +154,12 @@ export class QmpClient extends EventEmitter {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id)
-        reject(new HvError(HV_TIMEOUT, `QMP '${command}' got no reply within ${timeoutMs} ms; QEMU is busy or hung, try again or stop the machine.`))
+        reject(
+          new HvError(
+            HV_TIMEOUT,
+            `QMP '${command}' got no reply within ${timeoutMs} ms; QEMU is busy or hung, try again or stop the machine.`,
+          ),
+        )
       }, timeoutMs)
       this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer, command })
       this.#trace?.('>', line)
@@ -130,7 +168,11 @@ export class QmpClient extends EventEmitter {
   }
 
   /** Resolve on the next event named `name` (optionally matching `where`), or HV_TIMEOUT. */
-  waitEvent(name: string, timeoutMs: number, where: (data: Record<string, unknown>) => boolean = () => true): Promise<Record<string, unknown>> {
+  waitEvent(
+    name: string,
+    timeoutMs: number,
+    where: (data: Record<string, unknown>) => boolean = () => true,
+  ): Promise<Record<string, unknown>> {
     return new Promise((resolve, reject) => {
       const onEvent = (data: Record<string, unknown> = {}): void => {
         if (!where(data)) return
@@ -195,7 +237,9 @@ export class QmpClient extends EventEmitter {
     clearTimeout(p.timer)
     if ('error' in msg) {
       const e = msg.error as { class?: string; desc?: string }
-      p.reject(new HvError(HV_QMP, `QEMU refused '${p.command}': ${e.desc ?? 'unknown error'} (${e.class ?? 'Error'}).`))
+      p.reject(
+        new HvError(HV_QMP, `QEMU refused '${p.command}': ${e.desc ?? 'unknown error'} (${e.class ?? 'Error'}).`),
+      )
     } else {
       p.resolve(msg.return)
     }

@@ -11,8 +11,17 @@ import { HvError, HV_NOT_FOUND, HV_BAD_STATE, HV_NO_SPACE } from '../errors.ts'
 import { FakeTerminal } from './terminal.ts'
 
 export const TEST_MANIFEST: HvManifest = Object.freeze({
-  name: 'test', create: true, register: true, start: true, stop: true, suspend: true, resume: true,
-  delete: true, status: true, console: true, info: true,
+  name: 'test',
+  create: true,
+  register: true,
+  start: true,
+  stop: true,
+  suspend: true,
+  resume: true,
+  delete: true,
+  status: true,
+  console: true,
+  info: true,
 })
 
 export const SAVED_STATE_FILE = 'state.sav'
@@ -58,9 +67,14 @@ export class TestDriver implements HvDriver {
 
   async info(): Promise<HostInfo> {
     return {
-      processor: 'Virtuoso test CPU', cpus: 4, bogomips: this.#opts.bogomips ?? 4000,
-      memory: this.#opts.memory ?? 16384, storage: this.#opts.storage ?? 1024 * 1024,
-      hv: 'test', accel: 'none', cpuLimit: 'none',
+      processor: 'Virtuoso test CPU',
+      cpus: 4,
+      bogomips: this.#opts.bogomips ?? 4000,
+      memory: this.#opts.memory ?? 16384,
+      storage: this.#opts.storage ?? 1024 * 1024,
+      hv: 'test',
+      accel: 'none',
+      cpuLimit: 'none',
       notes: ['test driver: machines are simulated in memory; no CPU share is enforced'],
     }
   }
@@ -69,7 +83,10 @@ export class TestDriver implements HvDriver {
     const g = diskGeometry(config.hd)
     const free = this.#opts.storage ?? 1024 * 1024
     if (g.bytes > free * 1048576) {
-      throw new HvError(HV_NO_SPACE, `Cannot create the disk of machine '${id}': it needs ${Math.ceil(g.bytes / 1048576)} MB but the test host has ${free} MB free; ask for a smaller disk.`)
+      throw new HvError(
+        HV_NO_SPACE,
+        `Cannot create the disk of machine '${id}': it needs ${Math.ceil(g.bytes / 1048576)} MB but the test host has ${free} MB free; ask for a smaller disk.`,
+      )
     }
     if (this.#opts.writeFiles) await createDisk(join(this.#dir, id), config.hd, { freeBytes: free * 1048576 })
     this.#vms.set(id, { config, power: 'off', saved: false, files: new Map(), term: null })
@@ -81,7 +98,8 @@ export class TestDriver implements HvDriver {
 
   async start(id: string, config: VmConfig): Promise<void> {
     const vm = this.#vm(id)
-    if (vm.power !== 'off') throw new HvError(HV_BAD_STATE, `Cannot start machine '${id}': its fake VMM is already running; stop it first.`)
+    if (vm.power !== 'off')
+      throw new HvError(HV_BAD_STATE, `Cannot start machine '${id}': its fake VMM is already running; stop it first.`)
     vm.config = config
     vm.power = 'running'
     vm.saved = false
@@ -97,7 +115,8 @@ export class TestDriver implements HvDriver {
 
   async suspend(id: string): Promise<void> {
     const vm = this.#vm(id)
-    if (vm.power === 'off') throw new HvError(HV_BAD_STATE, `Cannot suspend machine '${id}': its fake VMM is not running; start it first.`)
+    if (vm.power === 'off')
+      throw new HvError(HV_BAD_STATE, `Cannot suspend machine '${id}': its fake VMM is not running; start it first.`)
     vm.power = 'off'
     vm.saved = true
     vm.term?.end()
@@ -107,7 +126,8 @@ export class TestDriver implements HvDriver {
 
   async resume(id: string, config: VmConfig): Promise<void> {
     const vm = this.#vm(id)
-    if (!vm.saved) throw new HvError(HV_BAD_STATE, `Cannot resume machine '${id}': it has no saved state; start it instead.`)
+    if (!vm.saved)
+      throw new HvError(HV_BAD_STATE, `Cannot resume machine '${id}': it has no saved state; start it instead.`)
     vm.config = config
     vm.power = 'running'
     vm.saved = false
@@ -125,9 +145,19 @@ export class TestDriver implements HvDriver {
 
   async console(id: string): Promise<Duplex> {
     const vm = this.#vm(id)
-    if (vm.power !== 'running') throw new HvError(HV_BAD_STATE, `Cannot open the console of machine '${id}': it is not running; start it first.`)
+    if (vm.power !== 'running')
+      throw new HvError(HV_BAD_STATE, `Cannot open the console of machine '${id}': it is not running; start it first.`)
     vm.term?.end()
-    const term = new FakeTerminal({ files: vm.files, poweroff: () => { vm.power = 'off'; term.end() } }, { banner: true })
+    const term = new FakeTerminal(
+      {
+        files: vm.files,
+        poweroff: () => {
+          vm.power = 'off'
+          term.end()
+        },
+      },
+      { banner: true },
+    )
     vm.term = term
     return term
   }

@@ -52,7 +52,11 @@ export class FakeTerminal extends Duplex {
   /** One command line; `;` separates commands. Returns what the shell prints. */
   #run(line: string): string {
     let out = ''
-    for (const cmd of line.split(';').map((c) => c.trim()).filter(Boolean)) out += this.#one(cmd)
+    for (const cmd of line
+      .split(';')
+      .map((c) => c.trim())
+      .filter(Boolean))
+      out += this.#one(cmd)
     return out
   }
 

@@ -44,10 +44,21 @@ export function Form(p: FormProps): React.JSX.Element {
     if (busy) return
     setError(null)
     let r: unknown
-    try { r = p.onSubmit(latest.current) } catch (err) { setError(errorMessage(err)); return }
+    try {
+      r = p.onSubmit(latest.current)
+    } catch (err) {
+      setError(errorMessage(err))
+      return
+    }
     if (r && typeof (r as Promise<unknown>).then === 'function') {
       setBusy(true)
-      ;(r as Promise<unknown>).then(() => setBusy(false), (err) => { setBusy(false); setError(errorMessage(err)) })
+      ;(r as Promise<unknown>).then(
+        () => setBusy(false),
+        (err) => {
+          setBusy(false)
+          setError(errorMessage(err))
+        },
+      )
     }
   }
 
@@ -73,22 +84,40 @@ export function Form(p: FormProps): React.JSX.Element {
   const labelWidth = Math.min(24, Math.max(...p.fields.map((f) => f.label.length)) + 1)
   return (
     <Box flexDirection="column" width={p.width}>
-      <Text color={tone('title')} bold>{p.title}</Text>
-      {p.note && <Text color={tone('muted')} wrap="truncate">{p.note}</Text>}
+      <Text color={tone('title')} bold>
+        {p.title}
+      </Text>
+      {p.note && (
+        <Text color={tone('muted')} wrap="truncate">
+          {p.note}
+        </Text>
+      )}
       {p.fields.map((f, i) => {
         const cur = i === at
         const v = values[f.name] ?? ''
         const locked = f.kind === 'locked'
-        const body = f.kind === 'choice' ? (f.options ?? []).map((o) => (o === v ? `[${o}]` : ` ${o} `)).join('') : shown(f, v) + (cur ? '▏' : '')
+        const body =
+          f.kind === 'choice'
+            ? (f.options ?? []).map((o) => (o === v ? `[${o}]` : ` ${o} `)).join('')
+            : shown(f, v) + (cur ? '▏' : '')
         return (
           <Text key={f.name} wrap="truncate" color={locked ? tone('locked') : undefined}>
-            <Text color={cur ? tone('accent') : undefined} bold={cur}>{cur ? '> ' : '  '}{f.label.padEnd(labelWidth)}</Text>
+            <Text color={cur ? tone('accent') : undefined} bold={cur}>
+              {cur ? '> ' : '  '}
+              {f.label.padEnd(labelWidth)}
+            </Text>
             <Text inverse={cur && f.kind !== 'choice'}>{body}</Text>
             {locked ? '  (locked)' : f.hint ? <Text color={tone('muted')}>{'  ' + f.hint}</Text> : ''}
           </Text>
         )
       })}
-      <Text color={error ? tone('error') : tone('muted')} wrap="truncate">{busy ? `${p.submitLabel ?? 'submit'}…` : error ? `✗ ${error}` : `<⏎ on last field / ctrl+s> ${p.submitLabel ?? 'submit'}  <esc> cancel`}</Text>
+      <Text color={error ? tone('error') : tone('muted')} wrap="truncate">
+        {busy
+          ? `${p.submitLabel ?? 'submit'}…`
+          : error
+            ? `✗ ${error}`
+            : `<⏎ on last field / ctrl+s> ${p.submitLabel ?? 'submit'}  <esc> cancel`}
+      </Text>
     </Box>
   )
 }

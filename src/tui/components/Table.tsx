@@ -29,14 +29,30 @@ export function Table(p: TableProps): React.JSX.Element {
   const more = lines.length > p.height ? ` [${start + 1}-${start + visible.length}/${lines.length}]` : ''
   return (
     <Box flexDirection="column">
-      {p.title !== undefined && <Text color={tone('title')} bold wrap="truncate">{p.title}{more}</Text>}
-      <Text color={tone('muted')} bold wrap="truncate">{'  ' + header}</Text>
-      {visible.length === 0 && <Text color={tone('muted')} wrap="truncate">{'  ' + (p.empty ?? 'nothing here yet')}</Text>}
+      {p.title !== undefined && (
+        <Text color={tone('title')} bold wrap="truncate">
+          {p.title}
+          {more}
+        </Text>
+      )}
+      <Text color={tone('muted')} bold wrap="truncate">
+        {'  ' + header}
+      </Text>
+      {visible.length === 0 && (
+        <Text color={tone('muted')} wrap="truncate">
+          {'  ' + (p.empty ?? 'nothing here yet')}
+        </Text>
+      )}
       {visible.map((line, i) => {
         const idx = start + i
         const isSel = idx === sel
         return (
-          <Text key={idx} wrap="truncate" inverse={isSel && p.focused !== false} color={p.tones?.[idx] ? tone(p.tones[idx]!) : undefined}>
+          <Text
+            key={idx}
+            wrap="truncate"
+            inverse={isSel && p.focused !== false}
+            color={p.tones?.[idx] ? tone(p.tones[idx]!) : undefined}
+          >
             {(isSel && p.focused !== false ? '> ' : '  ') + line}
           </Text>
         )

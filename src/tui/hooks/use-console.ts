@@ -59,14 +59,20 @@ export function useConsole(o: UseConsoleOptions): ConsoleState {
   size.current = { cols, rows }
   const fps = o.fps ?? DEFAULT_CONSOLE_FPS
 
-  const setPhase = (p: ConsolePhase) => { phaseRef.current = p; if (alive.current) setPhaseState(p) }
+  const setPhase = (p: ConsolePhase) => {
+    phaseRef.current = p
+    if (alive.current) setPhaseState(p)
+  }
 
   const draw = useCallback(() => {
     if (timer.current || !alive.current) return
-    timer.current = setTimeout(() => {
-      timer.current = null
-      if (alive.current) setScreen(readScreen(t.term, t.cursorVisible))
-    }, Math.round(1000 / fps))
+    timer.current = setTimeout(
+      () => {
+        timer.current = null
+        if (alive.current) setScreen(readScreen(t.term, t.cursorVisible))
+      },
+      Math.round(1000 / fps),
+    )
     timer.current.unref?.()
   }, [fps])
 
@@ -81,36 +87,51 @@ export function useConsole(o: UseConsoleOptions): ConsoleState {
     const id = ++attempt.current
     drop()
     if (!o.open) {
-      setReason({ code: 'TUI_CONSOLE_UNAVAILABLE', message: 'this session cannot dial providers; use `virtuoso console VMID`' })
+      setReason({
+        code: 'TUI_CONSOLE_UNAVAILABLE',
+        message: 'this session cannot dial providers; use `virtuoso console VMID`',
+      })
       setPhase('failed')
       return
     }
     setReason(null)
     setPhase('connecting')
-    o.open(o.vmId, size.current).then((l) => {
-      if (id !== attempt.current || !alive.current) { void l.detach().catch(() => {}); return }
-      link.current = l
-      // A fresh screen: the provider's repaint draws it all again.
-      t.term.reset()
-      t.cursorVisible = true
-      if (l.closed) { setReason({ code: 'NODE_CONNECTION_CLOSED', message: 'the console session ended at once' }); setPhase('ended'); return }
-      setPhase('attached')
-      // The view may have changed size while we dialed.
-      const s = size.current
-      if (s.cols !== o.cols || s.rows !== o.rows) l.resize(s.cols, s.rows)
-      l.on('data', (b) => { t.term.write(b, draw) })
-      l.once('end', (end) => {
-        if (link.current === l) link.current = null
+    o.open(o.vmId, size.current).then(
+      (l) => {
+        if (id !== attempt.current || !alive.current) {
+          void l.detach().catch(() => {})
+          return
+        }
+        link.current = l
+        // A fresh screen: the provider's repaint draws it all again.
+        t.term.reset()
+        t.cursorVisible = true
+        if (l.closed) {
+          setReason({ code: 'NODE_CONNECTION_CLOSED', message: 'the console session ended at once' })
+          setPhase('ended')
+          return
+        }
+        setPhase('attached')
+        // The view may have changed size while we dialed.
+        const s = size.current
+        if (s.cols !== o.cols || s.rows !== o.rows) l.resize(s.cols, s.rows)
+        l.on('data', (b) => {
+          t.term.write(b, draw)
+        })
+        l.once('end', (end) => {
+          if (link.current === l) link.current = null
+          if (id !== attempt.current) return
+          if (alive.current) setReason(end)
+          setPhase('ended')
+          draw()
+        })
+      },
+      (err) => {
         if (id !== attempt.current) return
-        if (alive.current) setReason(end)
-        setPhase('ended')
-        draw()
-      })
-    }, (err) => {
-      if (id !== attempt.current) return
-      if (alive.current) setReason(infoOf(err))
-      setPhase('failed')
-    })
+        if (alive.current) setReason(infoOf(err))
+        setPhase('failed')
+      },
+    )
   }, [o.vmId, o.open, draw, drop])
 
   // Connect when the view opens on a started machine, and when it becomes started again.
@@ -121,7 +142,14 @@ export function useConsole(o: UseConsoleOptions): ConsoleState {
   }, [o.enabled, o.vmId])
 
   // Another machine, or the view goes: leave the console.
-  useEffect(() => () => { attempt.current++; drop(); setPhase('idle') }, [o.vmId])
+  useEffect(
+    () => () => {
+      attempt.current++
+      drop()
+      setPhase('idle')
+    },
+    [o.vmId],
+  )
 
   useEffect(() => {
     if (t.term.cols === cols && t.term.rows === rows) return
@@ -146,7 +174,9 @@ export function useConsole(o: UseConsoleOptions): ConsoleState {
     reason,
     screen,
     modes: { applicationCursorKeys: t.term.modes.applicationCursorKeysMode },
-    write: (bytes) => { if (bytes && phaseRef.current === 'attached') link.current?.write(bytes) },
+    write: (bytes) => {
+      if (bytes && phaseRef.current === 'attached') link.current?.write(bytes)
+    },
     detach: async () => {
       attempt.current++
       const l = link.current

@@ -23,7 +23,15 @@ export interface FrameApi {
 
 const noop = () => {}
 export const FrameContext = createContext<FrameApi>({
-  readOnly: false, inputFree: true, confirming: false, flash: noop, runAction: (a) => { void a.run() }, setViewActions: noop, capture: noop,
+  readOnly: false,
+  inputFree: true,
+  confirming: false,
+  flash: noop,
+  runAction: (a) => {
+    void a.run()
+  },
+  setViewActions: noop,
+  capture: noop,
 })
 
 export function useFrame(): FrameApi {
@@ -36,7 +44,9 @@ export function useFrame(): FrameApi {
  */
 export function useViewActions(actions: KeyAction[] | null): void {
   const frame = useFrame()
-  useLayoutEffect(() => { if (actions) frame.setViewActions(actions) })
+  useLayoutEffect(() => {
+    if (actions) frame.setViewActions(actions)
+  })
   // A layout cleanup runs before the next screen's layout effect publishes, so it never clobbers it.
   useLayoutEffect(() => () => frame.setViewActions([]), [])
 }

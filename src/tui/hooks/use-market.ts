@@ -44,7 +44,10 @@ export class Replica {
   /** Rows learned from a call (backfill): added where the feed has not already said something. */
   merge(table: string, rows: unknown[], keyOf: (r: any) => string): void {
     const t = this.table(table)
-    for (const r of rows) { const k = keyOf(r); if (!t.has(k)) t.set(k, r) }
+    for (const r of rows) {
+      const k = keyOf(r)
+      if (!t.has(k)) t.set(k, r)
+    }
   }
 
   rows<T>(name: string): T[] {
@@ -83,12 +86,17 @@ export function toMigrationRow(m: any): MigrationRow {
   return { ...m, from: end(m.from), to: end(m.to), error }
 }
 
-export function derive(r: Replica, me: Identity | null, extra: { online?: Record<string, boolean>; balance?: number | null; ready?: boolean } = {}): MarketData {
+export function derive(
+  r: Replica,
+  me: Identity | null,
+  extra: { online?: Record<string, boolean>; balance?: number | null; ready?: boolean } = {},
+): MarketData {
   const pms = r.rows<PmRow>('pm').sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id))
   const pmById = new Map(pms.map((p) => [p.id, p]))
   const user = me ? ((r.table('users').get(me.username) as UserRow | undefined) ?? null) : null
   const mine = new Set(pms.filter((p) => p.owner === me?.username).map((p) => p.id))
-  const vms = r.rows<VmRow>('vm')
+  const vms = r
+    .rows<VmRow>('vm')
     .filter((v) => !me || (me.type === 'buyer' ? v.owner === me.username : !!v.pmId && mine.has(v.pmId)))
     .sort((a, b) => a.created - b.created || a.id.localeCompare(b.id))
   return {
@@ -114,7 +122,11 @@ export interface Market {
 }
 
 /** Follow the feed while logged in as `me`; `onError` gets feed failures (the status line). */
-export function useMarket(api: MarketApi | null, me: Identity | null, opts: { throttleMs?: number; onError?: (err: Error) => void } = {}): Market {
+export function useMarket(
+  api: MarketApi | null,
+  me: Identity | null,
+  opts: { throttleMs?: number; onError?: (err: Error) => void } = {},
+): Market {
   const replica = useRef(new Replica())
   const [version, setVersion] = useState(0)
   const [online, setOnline] = useState<Record<string, boolean>>({})
@@ -133,38 +145,71 @@ export function useMarket(api: MarketApi | null, me: Identity | null, opts: { th
     let onlineTimer: NodeJS.Timeout | undefined
     const bump = () => {
       if (timer) return
-      timer = setTimeout(() => { timer = undefined; if (live) setVersion((v) => v + 1) }, opts.throttleMs ?? DEFAULT_THROTTLE_MS)
+      timer = setTimeout(() => {
+        timer = undefined
+        if (live) setVersion((v) => v + 1)
+      }, opts.throttleMs ?? DEFAULT_THROTTLE_MS)
     }
-    const fail = (err: any) => { if (live) onError.current?.(err instanceof Error ? err : new Error(String(err?.message ?? err))) }
+    const fail = (err: any) => {
+      if (live) onError.current?.(err instanceof Error ? err : new Error(String(err?.message ?? err)))
+    }
     // Online state of my physical machines is not in the feed; ask again when they change.
     const refreshOnline = () => {
       if (me.type !== 'provider' || onlineTimer) return
       onlineTimer = setTimeout(() => {
         onlineTimer = undefined
-        api.call<{ pms?: Array<{ id?: string; pmId?: string; online?: boolean }> }>('machines').then((res) => {
-          if (live) setOnline(Object.fromEntries((res.pms ?? []).map((p) => [p.pmId ?? p.id, p.online !== false])))
-        }, () => {})
+        api.call<{ pms?: Array<{ id?: string; pmId?: string; online?: boolean }> }>('machines').then(
+          (res) => {
+            if (live) setOnline(Object.fromEntries((res.pms ?? []).map((p) => [p.pmId ?? p.id, p.online !== false])))
+          },
+          () => {},
+        )
       }, 300)
     }
-    api.subscribe(-1, (kind, rows) => {
-      if (!live) return
-      const touched = r.apply(rows)
-      if (kind === 'snapshot') setReady(true)
-      if (touched.has('pm') || touched.has('vm')) refreshOnline()
-      bump()
-    }).then(() => { if (live) setReady(true) }, fail)
-    api.call<{ events?: EventRow[] }>('log', { limit: LOG_BACKFILL }).then((res) => {
-      if (live && Array.isArray(res?.events)) { r.merge('events', res.events, (e) => String(e.seq)); bump() }
-    }, () => {})
-    api.call<{ balance?: number }>('account').then((res) => { if (live && typeof res?.balance === 'number') setBalance(res.balance) }, () => {})
+    api
+      .subscribe(-1, (kind, rows) => {
+        if (!live) return
+        const touched = r.apply(rows)
+        if (kind === 'snapshot') setReady(true)
+        if (touched.has('pm') || touched.has('vm')) refreshOnline()
+        bump()
+      })
+      .then(() => {
+        if (live) setReady(true)
+      }, fail)
+    api.call<{ events?: EventRow[] }>('log', { limit: LOG_BACKFILL }).then(
+      (res) => {
+        if (live && Array.isArray(res?.events)) {
+          r.merge('events', res.events, (e) => String(e.seq))
+          bump()
+        }
+      },
+      () => {},
+    )
+    api.call<{ balance?: number }>('account').then(
+      (res) => {
+        if (live && typeof res?.balance === 'number') setBalance(res.balance)
+      },
+      () => {},
+    )
     refreshOnline()
-    return () => { live = false; clearTimeout(timer); clearTimeout(onlineTimer) }
+    return () => {
+      live = false
+      clearTimeout(timer)
+      clearTimeout(onlineTimer)
+    }
   }, [api, me?.username, me?.type])
 
-  const data = useMemo(() => derive(replica.current, me, { online, balance, ready }), [version, me, online, balance, ready])
-  const call = useCallback(<T = any>(method: string, params: unknown = {}) => {
-    if (!api) return Promise.reject(new Error('not connected to a market'))
-    return api.call<T>(method, params)
-  }, [api])
+  const data = useMemo(
+    () => derive(replica.current, me, { online, balance, ready }),
+    [version, me, online, balance, ready],
+  )
+  const call = useCallback(
+    <T = any>(method: string, params: unknown = {}) => {
+      if (!api) return Promise.reject(new Error('not connected to a market'))
+      return api.call<T>(method, params)
+    },
+    [api],
+  )
   return { data, call }
 }

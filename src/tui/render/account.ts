@@ -9,7 +9,9 @@ export const HOUR_MS = 3_600_000
 export const DEFAULT_RUNWAY_WARNING_MS = 24 * HOUR_MS
 
 /** What a machine costs per hour right now (micro-units, may be fractional): storage always once stored, running while started. */
-export function burnPerHour(v: Pick<VmRow, 'pmId' | 'state' | 'storagePrice' | 'storagePeriod' | 'runningPrice' | 'runningPeriod'>): number {
+export function burnPerHour(
+  v: Pick<VmRow, 'pmId' | 'state' | 'storagePrice' | 'storagePeriod' | 'runningPrice' | 'runningPeriod'>,
+): number {
   if (!v.pmId) return 0
   const storage = v.storagePeriod > 0 ? (v.storagePrice * 3600) / v.storagePeriod : 0
   const running = v.state === 'started' && v.runningPeriod > 0 ? (v.runningPrice * 3600) / v.runningPeriod : 0
@@ -27,7 +29,11 @@ export function runway(balance: number, perHour: number): number | null {
 }
 
 /** The warning line, or null when the balance is safe. */
-export function balanceWarning(balance: number, perHour: number, thresholdMs = DEFAULT_RUNWAY_WARNING_MS): string | null {
+export function balanceWarning(
+  balance: number,
+  perHour: number,
+  thresholdMs = DEFAULT_RUNWAY_WARNING_MS,
+): string | null {
   if (perHour <= 0) return balance < 0 ? `balance is negative (${money(balance)}): deposit before storing more` : null
   if (balance <= 0) return `balance exhausted: machines are charged ${moneyApprox(perHour)}/h; deposit or stop them`
   const left = runway(balance, perHour)!
@@ -40,13 +46,22 @@ const BARS = '▁▂▃▄▅▆▇█'
 /** One character per value, scaled to the largest; zero is the lowest bar. */
 export function sparkline(values: number[]): string {
   const max = Math.max(0, ...values)
-  return values.map((v) => (max <= 0 || v <= 0 ? BARS[0] : BARS[Math.min(7, 1 + Math.floor((v / max) * 6.999))])).join('')
+  return values
+    .map((v) => (max <= 0 || v <= 0 ? BARS[0] : BARS[Math.min(7, 1 + Math.floor((v / max) * 6.999))]))
+    .join('')
 }
 
 export type Flow = 'spend' | 'income'
 
 /** Sum of my ledger flow into `n` equal time buckets ending at `end`. Deposits are neither. */
-export function bucketLedger(entries: LedgerEntry[], me: string, flow: Flow, end: number, spanMs: number, n: number): number[] {
+export function bucketLedger(
+  entries: LedgerEntry[],
+  me: string,
+  flow: Flow,
+  end: number,
+  spanMs: number,
+  n: number,
+): number[] {
   const out = new Array<number>(Math.max(0, n)).fill(0)
   if (n <= 0 || spanMs <= 0) return out
   const start = end - spanMs
@@ -76,7 +91,14 @@ export const BUYER_ACCOUNT_COLUMNS: Column[] = [
 ]
 
 export function buyerAccountRow(v: VmRow): string[] {
-  return [v.name || v.id.slice(0, 8), v.state, money(v.chargedStorage), money(v.chargedRunning), v.storageDebt ? money(v.storageDebt) : '-', moneyApprox(burnPerHour(v))]
+  return [
+    v.name || v.id.slice(0, 8),
+    v.state,
+    money(v.chargedStorage),
+    money(v.chargedRunning),
+    v.storageDebt ? money(v.storageDebt) : '-',
+    moneyApprox(burnPerHour(v)),
+  ]
 }
 
 export const PROVIDER_ACCOUNT_COLUMNS: Column[] = [
@@ -94,7 +116,22 @@ export function earnedBy(entries: LedgerEntry[], me: string, match: (e: LedgerEn
 /** A physical machine's line and one indented line per machine on it. */
 export function providerAccountRows(pm: PmRow, vms: VmRow[], ledger: LedgerEntry[], me: string): string[][] {
   const rate = totalBurn(vms)
-  const rows: string[][] = [[pm.name, '', `${vms.length} vm${vms.length === 1 ? '' : 's'}`, money(earnedBy(ledger, me, (e) => e.pmId === pm.id)), moneyApprox(rate)]]
-  for (const v of vms) rows.push([`  └ ${v.name || v.id.slice(0, 8)}`, v.owner, v.state, money(earnedBy(ledger, me, (e) => e.vmId === v.id)), moneyApprox(burnPerHour(v))])
+  const rows: string[][] = [
+    [
+      pm.name,
+      '',
+      `${vms.length} vm${vms.length === 1 ? '' : 's'}`,
+      money(earnedBy(ledger, me, (e) => e.pmId === pm.id)),
+      moneyApprox(rate),
+    ],
+  ]
+  for (const v of vms)
+    rows.push([
+      `  └ ${v.name || v.id.slice(0, 8)}`,
+      v.owner,
+      v.state,
+      money(earnedBy(ledger, me, (e) => e.vmId === v.id)),
+      moneyApprox(burnPerHour(v)),
+    ])
   return rows
 }

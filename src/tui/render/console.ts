@@ -18,7 +18,10 @@ export interface CellStyle {
   strikethrough?: boolean
 }
 
-export interface Run { text: string; style: CellStyle }
+export interface Run {
+  text: string
+  style: CellStyle
+}
 
 export interface Screen {
   cols: number
@@ -29,12 +32,31 @@ export interface Screen {
 }
 
 /** The 16 ANSI colours as Ink (chalk) names; 16..255 and RGB become hex. */
-const ANSI16 = ['black', 'red', 'green', 'yellow', 'blue', 'magenta', 'cyan', 'white',
-  'gray', 'redBright', 'greenBright', 'yellowBright', 'blueBright', 'magentaBright', 'cyanBright', 'whiteBright']
+const ANSI16 = [
+  'black',
+  'red',
+  'green',
+  'yellow',
+  'blue',
+  'magenta',
+  'cyan',
+  'white',
+  'gray',
+  'redBright',
+  'greenBright',
+  'yellowBright',
+  'blueBright',
+  'magentaBright',
+  'cyanBright',
+  'whiteBright',
+]
 
 export function paletteColor(n: number): string {
   if (n < 16) return ANSI16[n]
-  if (n >= 232) { const v = 8 + (n - 232) * 10; return hex(v, v, v) }
+  if (n >= 232) {
+    const v = 8 + (n - 232) * 10
+    return hex(v, v, v)
+  }
   const i = n - 16
   const level = (c: number) => (c === 0 ? 0 : 55 + c * 40)
   return hex(level(Math.floor(i / 36)), level(Math.floor(i / 6) % 6), level(i % 6))
@@ -65,8 +87,16 @@ function styleOf(c: IBufferCell): CellStyle {
 }
 
 export function sameStyle(a: CellStyle, b: CellStyle): boolean {
-  return a.fg === b.fg && a.bg === b.bg && !!a.bold === !!b.bold && !!a.dim === !!b.dim && !!a.italic === !!b.italic &&
-    !!a.underline === !!b.underline && !!a.inverse === !!b.inverse && !!a.strikethrough === !!b.strikethrough
+  return (
+    a.fg === b.fg &&
+    a.bg === b.bg &&
+    !!a.bold === !!b.bold &&
+    !!a.dim === !!b.dim &&
+    !!a.italic === !!b.italic &&
+    !!a.underline === !!b.underline &&
+    !!a.inverse === !!b.inverse &&
+    !!a.strikethrough === !!b.strikethrough
+  )
 }
 
 const isPlain = (s: CellStyle) => !s.bg && !s.inverse && !s.underline && !s.strikethrough
@@ -105,7 +135,12 @@ function pushRun(runs: Run[], text: string, style: CellStyle): void {
 }
 
 /** A screen of plain text (tests, placeholders). */
-export function plainScreen(lines: string[], cols: number, rows: number, cursor = { x: 0, y: 0, visible: true }): Screen {
+export function plainScreen(
+  lines: string[],
+  cols: number,
+  rows: number,
+  cursor = { x: 0, y: 0, visible: true },
+): Screen {
   const out: Run[][] = []
   for (let y = 0; y < rows; y++) out.push(lines[y] ? [{ text: lines[y], style: {} }] : [])
   return { cols, rows, lines: out, cursor }
@@ -127,7 +162,8 @@ export function consoleRows(screen: Screen, opts: RowOptions = {}): Run[][] {
   for (let y = 0; y < screen.rows; y++) {
     let runs = cut(screen.lines[y] ?? [], screen.cols)
     if (opts.noColor) runs = merge(runs.map((r) => ({ text: r.text, style: withoutColor(r.style) })))
-    if (opts.cursor !== false && screen.cursor.visible && screen.cursor.y === y && screen.cursor.x < screen.cols) runs = withCursor(runs, screen.cursor.x)
+    if (opts.cursor !== false && screen.cursor.visible && screen.cursor.y === y && screen.cursor.x < screen.cols)
+      runs = withCursor(runs, screen.cursor.x)
     rows.push(runs.length ? runs : [{ text: ' ', style: {} }])
   }
   return rows
@@ -164,7 +200,11 @@ function withCursor(runs: Run[], x: number): Run[] {
   let placed = false
   for (const r of runs) {
     const chars = [...r.text]
-    if (placed || x < col || x >= col + chars.length) { out.push(r); col += chars.length; continue }
+    if (placed || x < col || x >= col + chars.length) {
+      out.push(r)
+      col += chars.length
+      continue
+    }
     const at = x - col
     if (at > 0) out.push({ text: chars.slice(0, at).join(''), style: r.style })
     out.push({ text: chars[at], style: { ...r.style, inverse: !r.style.inverse } })
@@ -186,10 +226,22 @@ export function rowText(runs: Run[]): string {
 
 /** What ink's useInput reports for a key (the parts this needs). */
 export interface InkKey {
-  upArrow?: boolean; downArrow?: boolean; leftArrow?: boolean; rightArrow?: boolean
-  pageUp?: boolean; pageDown?: boolean; home?: boolean; end?: boolean
-  return?: boolean; escape?: boolean; tab?: boolean; backspace?: boolean; delete?: boolean
-  ctrl?: boolean; shift?: boolean; meta?: boolean
+  upArrow?: boolean
+  downArrow?: boolean
+  leftArrow?: boolean
+  rightArrow?: boolean
+  pageUp?: boolean
+  pageDown?: boolean
+  home?: boolean
+  end?: boolean
+  return?: boolean
+  escape?: boolean
+  tab?: boolean
+  backspace?: boolean
+  delete?: boolean
+  ctrl?: boolean
+  shift?: boolean
+  meta?: boolean
 }
 
 export interface KeyModes {
@@ -204,7 +256,8 @@ export interface KeyModes {
  */
 export function keyBytes(input: string, key: InkKey, modes: KeyModes = {}): string {
   const mod = 1 + (key.shift ? 1 : 0) + (key.meta && !key.escape ? 2 : 0) + (key.ctrl ? 4 : 0)
-  const cursorKey = (c: string) => (mod > 1 ? `\x1b[1;${mod}${c}` : modes.applicationCursorKeys ? `\x1bO${c}` : `\x1b[${c}`)
+  const cursorKey = (c: string) =>
+    mod > 1 ? `\x1b[1;${mod}${c}` : modes.applicationCursorKeys ? `\x1bO${c}` : `\x1b[${c}`
   if (key.upArrow) return cursorKey('A')
   if (key.downArrow) return cursorKey('B')
   if (key.rightArrow) return cursorKey('C')
@@ -248,7 +301,8 @@ export type StatusTone = 'ok' | 'warn' | 'error' | 'muted'
 export function consoleStatus(s: ConsoleStatusInput): { text: string; tone: StatusTone } {
   const on = s.provider ? ` on ${s.provider}` : ''
   if (s.phase === 'connecting') return { text: `connecting to the console of ${s.machine}${on}…`, tone: 'muted' }
-  if (s.phase === 'attached') return { text: `${s.machine}${on} · ${s.cols}×${s.rows} · live, ${DETACH_HINT} detaches`, tone: 'ok' }
+  if (s.phase === 'attached')
+    return { text: `${s.machine}${on} · ${s.cols}×${s.rows} · live, ${DETACH_HINT} detaches`, tone: 'ok' }
   if (s.phase === 'idle' || !s.reason) {
     if (s.state && s.state !== 'started') return { text: notStarted(s.machine, s.state), tone: 'warn' }
     return { text: `console of ${s.machine}${on}`, tone: 'muted' }
@@ -257,17 +311,32 @@ export function consoleStatus(s: ConsoleStatusInput): { text: string; tone: Stat
   switch (code) {
     case 'HV_CONSOLE_TAKEN_OVER':
       return { text: 'another viewer took over this console (one at a time); r takes it back', tone: 'warn' }
-    case 'HV_CONSOLE_VM_STOPPED': case 'HV_CONSOLE_VM_SUSPENDED': case 'HV_CONSOLE_VM_MIGRATING':
-    case 'HV_CONSOLE_VM_GONE': case 'HV_CONSOLE_ENDED': case 'HV_CONSOLE_HUNG_UP': case 'HV_CONSOLE_SHUTDOWN':
+    case 'HV_CONSOLE_VM_STOPPED':
+    case 'HV_CONSOLE_VM_SUSPENDED':
+    case 'HV_CONSOLE_VM_MIGRATING':
+    case 'HV_CONSOLE_VM_GONE':
+    case 'HV_CONSOLE_ENDED':
+    case 'HV_CONSOLE_HUNG_UP':
+    case 'HV_CONSOLE_SHUTDOWN':
       return { text: message, tone: 'warn' }
     case 'MARKET_PROVIDER_OFFLINE':
-      return { text: `provider${s.provider ? ` ${s.provider}` : ''} is offline: its console comes back with its node; r retries`, tone: 'error' }
-    case 'NODE_UNREACHABLE': case 'NODE_TIMEOUT':
-      return { text: `the provider node${s.provider ? ` of ${s.provider}` : ''} did not answer; r retries`, tone: 'error' }
+      return {
+        text: `provider${s.provider ? ` ${s.provider}` : ''} is offline: its console comes back with its node; r retries`,
+        tone: 'error',
+      }
+    case 'NODE_UNREACHABLE':
+    case 'NODE_TIMEOUT':
+      return {
+        text: `the provider node${s.provider ? ` of ${s.provider}` : ''} did not answer; r retries`,
+        tone: 'error',
+      }
     case 'NODE_CONNECTION_CLOSED':
       return { text: `the connection to ${s.provider ?? 'the provider'} closed; r reconnects`, tone: 'error' }
     case 'MARKET_ACTION_NOT_ALLOWED':
-      return { text: s.state && s.state !== 'started' ? notStarted(s.machine, s.state) : `${s.machine}: ${message}`, tone: 'warn' }
+      return {
+        text: s.state && s.state !== 'started' ? notStarted(s.machine, s.state) : `${s.machine}: ${message}`,
+        tone: 'warn',
+      }
     case 'TUI_CONSOLE_UNAVAILABLE':
       return { text: message, tone: 'error' }
     default:

@@ -39,14 +39,20 @@ export function bytes(n: number | null | undefined): string {
   if (n === null || n === undefined || !Number.isFinite(n) || n < 0) return '-'
   let v = n
   let i = 0
-  while (v >= 1024 && i < UNITS.length - 1) { v /= 1024; i++ }
+  while (v >= 1024 && i < UNITS.length - 1) {
+    v /= 1024
+    i++
+  }
   return `${i === 0 ? v : v.toFixed(v >= 100 ? 0 : 1)} ${UNITS[i]}`
 }
 
 /** Sizes in the tables are MB: 512 -> 512M, 2048 -> 2G, 1536 -> 1.5G. */
 export function mb(n: number | null | undefined): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return '-'
-  if (n >= 1024) { const g = n / 1024; return `${Number.isInteger(g) ? g : g.toFixed(1)}G` }
+  if (n >= 1024) {
+    const g = n / 1024
+    return `${Number.isInteger(g) ? g : g.toFixed(1)}G`
+  }
   return `${n}M`
 }
 

@@ -47,7 +47,9 @@ export function vmRow(v: VmRow & { actions?: string[] }, pms: ReadonlyMap<string
     v.pmId ? (pm?.name ?? shortId(v.pmId)) : '-',
     v.pmId ? `${money(v.storagePrice)}/${period(v.storagePeriod)}` : '-',
     v.pmId ? `${money(v.runningPrice)}/${period(v.runningPeriod)}` : '-',
-    vmActions(v).map((a) => VM_ACTION_KEYS[a].description.replace('…', '')).join(','),
+    vmActions(v)
+      .map((a) => VM_ACTION_KEYS[a].description.replace('…', ''))
+      .join(','),
   ]
 }
 
@@ -57,9 +59,13 @@ export function vmDetails(v: VmRow, pm: PmRow | undefined): string[] {
     `${v.id}  ${v.configName ? `config ${v.configName}, ` : ''}${mb(v.memory)} mem, ${mb(v.hd)} disk, speed ${v.speed}, os ${v.os ?? 'blank'}`,
   ]
   if (v.pmId) {
-    lines.push(`on ${pm ? `${pm.name} (${pm.owner})` : v.pmId}: storage ${money(v.storagePrice)} per ${period(v.storagePeriod)}, running ${money(v.runningPrice)} per ${period(v.runningPeriod)}; charged ${money(v.chargedStorage + v.chargedRunning)}`)
+    lines.push(
+      `on ${pm ? `${pm.name} (${pm.owner})` : v.pmId}: storage ${money(v.storagePrice)} per ${period(v.storagePeriod)}, running ${money(v.runningPrice)} per ${period(v.runningPeriod)}; charged ${money(v.chargedStorage + v.chargedRunning)}`,
+    )
   } else {
-    lines.push(`bids: storage ${v.bidStorage === null ? 'any' : money(v.bidStorage)}/day, running ${v.bidRunning === null ? 'any' : money(v.bidRunning)}/hour`)
+    lines.push(
+      `bids: storage ${v.bidStorage === null ? 'any' : money(v.bidStorage)}/day, running ${v.bidRunning === null ? 'any' : money(v.bidRunning)}/hour`,
+    )
   }
   return lines
 }
@@ -107,10 +113,22 @@ export const PM_VM_COLUMNS: Column[] = [
 ]
 
 export function pmVmRow(v: VmRow): string[] {
-  return [v.name || shortId(v.id), v.owner, v.state, mb(v.memory), mb(v.hd), String(v.speed), `${money(v.runningPrice)}/${period(v.runningPeriod)}`]
+  return [
+    v.name || shortId(v.id),
+    v.owner,
+    v.state,
+    mb(v.memory),
+    mb(v.hd),
+    String(v.speed),
+    `${money(v.runningPrice)}/${period(v.runningPeriod)}`,
+  ]
 }
 
 /** Free = total - used, never negative. */
 export function free(p: PmRow): { speed: number; memory: number; storage: number } {
-  return { speed: Math.max(0, p.speed - p.usedSpeed), memory: Math.max(0, p.memory - p.usedMemory), storage: Math.max(0, p.storage - p.usedStorage) }
+  return {
+    speed: Math.max(0, p.speed - p.usedSpeed),
+    memory: Math.max(0, p.memory - p.usedMemory),
+    storage: Math.max(0, p.storage - p.usedStorage),
+  }
 }

@@ -15,7 +15,15 @@ export const CONFIG_COLUMNS: Column[] = [
 ]
 
 export function configRow(c: ConfigRow): string[] {
-  return [c.name, c.os ?? 'blank', mb(c.memory), mb(c.hd), String(c.speed), money(c.askedStoragePrice), money(c.askedRunningPrice)]
+  return [
+    c.name,
+    c.os ?? 'blank',
+    mb(c.memory),
+    mb(c.hd),
+    String(c.speed),
+    money(c.askedStoragePrice),
+    money(c.askedRunningPrice),
+  ]
 }
 
 /** One provider's asks in common units (micro-units, may be fractional). */
@@ -30,7 +38,9 @@ export interface UnitPrices {
 
 export const UNIT_LABELS = { speedHour: '/h per 1000bm', memoryHour: '/h per GB mem', storageDay: '/day per GB disk' }
 
-export function unitPrices(pm: Pick<PmRow, 'speedPrice' | 'speedUnit' | 'memoryPrice' | 'memoryUnit' | 'storagePrice' | 'storageUnit'>): UnitPrices {
+export function unitPrices(
+  pm: Pick<PmRow, 'speedPrice' | 'speedUnit' | 'memoryPrice' | 'memoryUnit' | 'storagePrice' | 'storageUnit'>,
+): UnitPrices {
   return {
     speedHour: (pm.speedPrice * 3600 * 1000) / Math.max(1, pm.speedUnit),
     memoryHour: (pm.memoryPrice * 3600 * 1024) / Math.max(1, pm.memoryUnit),
@@ -48,7 +58,11 @@ export function marketAverages(pms: PmRow[]): UnitPrices | null {
     sum.memoryHour += u.memoryHour
     sum.storageDay += u.storageDay
   }
-  return { speedHour: sum.speedHour / pms.length, memoryHour: sum.memoryHour / pms.length, storageDay: sum.storageDay / pms.length }
+  return {
+    speedHour: sum.speedHour / pms.length,
+    memoryHour: sum.memoryHour / pms.length,
+    storageDay: sum.storageDay / pms.length,
+  }
 }
 
 /** "+12%" / "-5%" / "avg" against the average. */

@@ -58,14 +58,30 @@ export interface MigrationCard {
   tone: 'ok' | 'late' | 'failed' | 'done'
 }
 
-export function migrationCard(m: MigrationRow, names: { vm: string; from: string; to: string }, now: number, width: number): MigrationCard {
+export function migrationCard(
+  m: MigrationRow,
+  names: { vm: string; from: string; to: string },
+  now: number,
+  width: number,
+): MigrationCard {
   const age = heartbeatAge(m, now)
   const failed = isFailed(m)
   const done = isDone(m)
   const late = !failed && !done && age !== null && age > HEARTBEAT_LATE_MS
   const beat = failed || done ? '' : `  beat ${age === null ? '-' : duration(age)} ago${late ? ' (late)' : ''}`
-  const title = truncate(`${names.vm}  ${names.from} → ${names.to}  ${m.method}  ${failed ? 'FAILED' : m.phase}${beat}`, width)
-  if (failed) return { title, detail: truncate(`  ${m.error ? `reason: ${m.error}` : `ended in phase ${m.phase}`}; the machine stays on ${names.from}`, width), tone: 'failed' }
+  const title = truncate(
+    `${names.vm}  ${names.from} → ${names.to}  ${m.method}  ${failed ? 'FAILED' : m.phase}${beat}`,
+    width,
+  )
+  if (failed)
+    return {
+      title,
+      detail: truncate(
+        `  ${m.error ? `reason: ${m.error}` : `ended in phase ${m.phase}`}; the machine stays on ${names.from}`,
+        width,
+      ),
+      tone: 'failed',
+    }
   const pct = done ? 100 : percent(m.bytesDone, m.bytesTotal)
   const eta = etaMs(m, now)
   const tail = ` ${String(pct).padStart(3)}%  ${bytes(m.bytesDone)}/${bytes(m.bytesTotal)}  ${m.rate ? `${bytes(m.rate)}/s` : '-'}  ETA ${done ? '0s' : duration(eta)}`

@@ -5,8 +5,14 @@ import type { Field } from './form.ts'
 import { money } from './format.ts'
 
 export const DEFAULT_ASKS = {
-  speedUnit: '500', speedPrice: '0.000002', memoryUnit: '256', memoryPrice: '0.000001',
-  runningPeriod: '3600', storageUnit: '1024', storagePrice: '0.01', storagePeriod: '1',
+  speedUnit: '500',
+  speedPrice: '0.000002',
+  memoryUnit: '256',
+  memoryPrice: '0.000001',
+  runningPeriod: '3600',
+  storageUnit: '1024',
+  storagePrice: '0.01',
+  storagePeriod: '1',
 }
 
 function priceFields(v: Record<string, string>): Field[] {
@@ -24,8 +30,13 @@ function priceFields(v: Record<string, string>): Field[] {
 
 export function asksOf(p: PmRow): Record<string, string> {
   return {
-    speedUnit: String(p.speedUnit), speedPrice: money(p.speedPrice), memoryUnit: String(p.memoryUnit), memoryPrice: money(p.memoryPrice),
-    runningPeriod: String(p.runningPeriod), storageUnit: String(p.storageUnit), storagePrice: money(p.storagePrice),
+    speedUnit: String(p.speedUnit),
+    speedPrice: money(p.speedPrice),
+    memoryUnit: String(p.memoryUnit),
+    memoryPrice: money(p.memoryPrice),
+    runningPeriod: String(p.runningPeriod),
+    storageUnit: String(p.storageUnit),
+    storagePrice: money(p.storagePrice),
     storagePeriod: String(+(p.storagePeriod / 86400).toFixed(4)),
   }
 }
@@ -57,14 +68,17 @@ const DAYS = /^\d+(\.\d+)?$/
 function prices(v: Record<string, string>): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   for (const k of ['speedUnit', 'memoryUnit', 'runningPeriod', 'storageUnit']) {
-    if (!INT.test(v[k]?.trim() ?? '') || Number(v[k]) <= 0) throw new Error(`${k}: "${v[k] ?? ''}" is not a positive whole number`)
+    if (!INT.test(v[k]?.trim() ?? '') || Number(v[k]) <= 0)
+      throw new Error(`${k}: "${v[k] ?? ''}" is not a positive whole number`)
     out[k] = Number(v[k])
   }
   for (const k of ['speedPrice', 'memoryPrice', 'storagePrice']) {
-    if (!MONEY.test(v[k]?.trim() ?? '')) throw new Error(`${k}: "${v[k] ?? ''}" is not an amount (digits, at most 6 decimals)`)
+    if (!MONEY.test(v[k]?.trim() ?? ''))
+      throw new Error(`${k}: "${v[k] ?? ''}" is not an amount (digits, at most 6 decimals)`)
     out[k] = v[k].trim()
   }
-  if (!DAYS.test(v.storagePeriod?.trim() ?? '') || Number(v.storagePeriod) <= 0) throw new Error(`storage period: "${v.storagePeriod ?? ''}" is not a number of days`)
+  if (!DAYS.test(v.storagePeriod?.trim() ?? '') || Number(v.storagePeriod) <= 0)
+    throw new Error(`storage period: "${v.storagePeriod ?? ''}" is not a number of days`)
   out.storagePeriodDays = v.storagePeriod.trim()
   return out
 }

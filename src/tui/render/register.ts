@@ -10,8 +10,12 @@ const MONEY = /^\d{1,12}(\.\d{1,6})?$/
 export function configValues(c: ConfigRow | undefined): Record<string, string> {
   if (!c) return { memory: '', hd: '', speed: '', os: 'linux', bidStorage: '', bidRunning: '' }
   return {
-    memory: String(c.memory), hd: String(c.hd), speed: String(c.speed), os: c.os ?? 'none',
-    bidStorage: c.askedStoragePrice ? money(c.askedStoragePrice) : '', bidRunning: c.askedRunningPrice ? money(c.askedRunningPrice) : '',
+    memory: String(c.memory),
+    hd: String(c.hd),
+    speed: String(c.speed),
+    os: c.os ?? 'none',
+    bidStorage: c.askedStoragePrice ? money(c.askedStoragePrice) : '',
+    bidRunning: c.askedRunningPrice ? money(c.askedRunningPrice) : '',
   }
 }
 
@@ -19,7 +23,13 @@ export function registerFields(configs: ConfigRow[], chosen?: string): Field[] {
   const c = configs.find((x) => x.name === chosen) ?? configs[0]
   const v = configValues(c)
   return [
-    { name: 'config', label: 'configuration', kind: 'choice', options: [...configs.map((x) => x.name), CUSTOM], value: c?.name ?? CUSTOM },
+    {
+      name: 'config',
+      label: 'configuration',
+      kind: 'choice',
+      options: [...configs.map((x) => x.name), CUSTOM],
+      value: c?.name ?? CUSTOM,
+    },
     { name: 'name', label: 'name', value: '', hint: 'optional' },
     { name: 'memory', label: 'memory (MB)', value: v.memory },
     { name: 'hd', label: 'disk (MB)', value: v.hd },
@@ -41,7 +51,8 @@ export function onConfigChange(configs: ConfigRow[], prev: string | undefined) {
 
 function int(v: string, what: string): number {
   const n = Number(v.trim())
-  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n <= 0) throw new Error(`${what}: "${v}" is not a positive whole number`)
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n <= 0)
+    throw new Error(`${what}: "${v}" is not a positive whole number`)
   return n
 }
 
@@ -52,15 +63,21 @@ function bid(v: string, what: string): string | undefined {
   return t
 }
 
-const strip = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== ''))
+const strip = (o: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== ''))
 
 /** Params of `register`: by configuration name when its sizes are unchanged, else explicit sizes. */
 export function registerParams(values: Record<string, string>, configs: ConfigRow[]): Record<string, unknown> {
   const c = configs.find((x) => x.name === values.config)
   const sizes = { memory: int(values.memory, 'memory'), hd: int(values.hd, 'disk'), speed: int(values.speed, 'speed') }
   const os = values.os === 'none' ? null : values.os
-  const bids = { bidStorage: bid(values.bidStorage, 'storage bid'), bidRunning: bid(values.bidRunning, 'running bid'), name: values.name.trim() || undefined }
-  if (c && c.memory === sizes.memory && c.hd === sizes.hd && c.speed === sizes.speed && (c.os ?? null) === os) return strip({ config: c.name, ...bids })
+  const bids = {
+    bidStorage: bid(values.bidStorage, 'storage bid'),
+    bidRunning: bid(values.bidRunning, 'running bid'),
+    name: values.name.trim() || undefined,
+  }
+  if (c && c.memory === sizes.memory && c.hd === sizes.hd && c.speed === sizes.speed && (c.os ?? null) === os)
+    return strip({ config: c.name, ...bids })
   return { ...strip({ ...sizes, ...bids }), os }
 }
 
@@ -71,16 +88,32 @@ export function editFields(v: VmRow): Field[] {
     { name: 'hd', label: 'disk (MB)', value: String(v.hd) },
     { name: 'speed', label: 'speed (bogomips)', value: String(v.speed) },
     { name: 'os', label: 'os', kind: 'choice', options: ['linux', 'none'], value: v.os ? 'linux' : 'none' },
-    { name: 'bidStorage', label: 'bid storage/day', value: v.bidStorage === null ? '' : money(v.bidStorage), hint: 'empty = any' },
-    { name: 'bidRunning', label: 'bid running/hour', value: v.bidRunning === null ? '' : money(v.bidRunning), hint: 'empty = any' },
+    {
+      name: 'bidStorage',
+      label: 'bid storage/day',
+      value: v.bidStorage === null ? '' : money(v.bidStorage),
+      hint: 'empty = any',
+    },
+    {
+      name: 'bidRunning',
+      label: 'bid running/hour',
+      value: v.bidRunning === null ? '' : money(v.bidRunning),
+      hint: 'empty = any',
+    },
   ]
 }
 
 export function editParams(vmId: string, values: Record<string, string>): Record<string, unknown> {
   return {
     vmId,
-    ...strip({ name: values.name.trim(), bidStorage: bid(values.bidStorage, 'storage bid'), bidRunning: bid(values.bidRunning, 'running bid') }),
-    memory: int(values.memory, 'memory'), hd: int(values.hd, 'disk'), speed: int(values.speed, 'speed'),
+    ...strip({
+      name: values.name.trim(),
+      bidStorage: bid(values.bidStorage, 'storage bid'),
+      bidRunning: bid(values.bidRunning, 'running bid'),
+    }),
+    memory: int(values.memory, 'memory'),
+    hd: int(values.hd, 'disk'),
+    speed: int(values.speed, 'speed'),
     os: values.os === 'none' ? null : values.os,
   }
 }

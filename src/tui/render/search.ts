@@ -29,7 +29,8 @@ export function totalPerDay(r: Pick<SearchResult, 'storagePerDay' | 'runningPerH
 
 /** Sorted cheapest first by the chosen price (the hub sorts too; this keeps a re-sort local). */
 export function sortResults(rows: SearchResult[], sort: SortKey): SearchResult[] {
-  const key = (r: SearchResult) => (sort === 'running' ? r.runningPerHour : sort === 'storage' ? r.storagePerDay : totalPerDay(r))
+  const key = (r: SearchResult) =>
+    sort === 'running' ? r.runningPerHour : sort === 'storage' ? r.storagePerDay : totalPerDay(r)
   return [...rows].sort((a, b) => key(a) - key(b) || a.name.localeCompare(b.name))
 }
 
@@ -45,7 +46,12 @@ export const SEARCH_COLUMNS: Column[] = [
 
 export function searchRow(r: SearchResult): string[] {
   return [
-    r.name, r.owner, money(r.storagePerDay), money(r.runningPerHour), money(totalPerDay(r)),
-    `${period(r.storagePeriod)}/${period(r.runningPeriod)}`, r.withinBids ? 'ok' : 'over',
+    r.name,
+    r.owner,
+    money(r.storagePerDay),
+    money(r.runningPerHour),
+    money(totalPerDay(r)),
+    `${period(r.storagePeriod)}/${period(r.runningPeriod)}`,
+    r.withinBids ? 'ok' : 'over',
   ]
 }

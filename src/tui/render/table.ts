@@ -20,7 +20,8 @@ export function fitColumns(cols: Column[], rows: string[][], width: number): num
   const total = () => widths.reduce((a, b) => a + b, 0) + GAP * Math.max(0, cols.length - 1)
   while (total() > width) {
     let widest = -1
-    for (let i = 0; i < widths.length; i++) if (widths[i] > mins[i] && (widest < 0 || widths[i] > widths[widest])) widest = i
+    for (let i = 0; i < widths.length; i++)
+      if (widths[i] > mins[i] && (widest < 0 || widths[i] > widths[widest])) widest = i
     if (widest < 0) break
     widths[widest]--
   }
@@ -31,13 +32,23 @@ export function fitColumns(cols: Column[], rows: string[][], width: number): num
 }
 
 export function formatRow(cols: Column[], widths: number[], cells: string[]): string {
-  return cols.map((c, i) => pad(cells[i] ?? '', widths[i], c.align)).join(' '.repeat(GAP)).trimEnd()
+  return cols
+    .map((c, i) => pad(cells[i] ?? '', widths[i], c.align))
+    .join(' '.repeat(GAP))
+    .trimEnd()
 }
 
 /** The header line and the row lines, fitted to width. */
 export function renderTable(cols: Column[], rows: string[][], width: number): { header: string; lines: string[] } {
   const widths = fitColumns(cols, rows, width)
-  return { header: formatRow(cols, widths, cols.map((c) => c.header)), lines: rows.map((r) => formatRow(cols, widths, r)) }
+  return {
+    header: formatRow(
+      cols,
+      widths,
+      cols.map((c) => c.header),
+    ),
+    lines: rows.map((r) => formatRow(cols, widths, r)),
+  }
 }
 
 /** First row to show so `selected` stays visible in a window of `height` rows. */

@@ -7,8 +7,16 @@ import { Table } from '../components/Table.tsx'
 import { useViewActions } from '../hooks/use-frame.ts'
 import { useSelection } from '../hooks/use-selection.ts'
 import {
-  balanceWarning, bucketLedger, BUYER_ACCOUNT_COLUMNS, buyerAccountRow, ledgerSpan, PROVIDER_ACCOUNT_COLUMNS,
-  providerAccountRows, runway, sparkline, totalBurn,
+  balanceWarning,
+  bucketLedger,
+  BUYER_ACCOUNT_COLUMNS,
+  buyerAccountRow,
+  ledgerSpan,
+  PROVIDER_ACCOUNT_COLUMNS,
+  providerAccountRows,
+  runway,
+  sparkline,
+  totalBurn,
 } from '../render/account.ts'
 import { duration, money, moneyApprox } from '../render/format.ts'
 import { useTone } from '../theme.ts'
@@ -33,7 +41,14 @@ export function Account(p: AccountProps): React.JSX.Element {
   const warning = buyer && p.balance !== null ? balanceWarning(balance, rate) : null
   const rows = buyer
     ? p.vms.map(buyerAccountRow)
-    : p.pms.flatMap((pm) => providerAccountRows(pm, p.vms.filter((v) => v.pmId === pm.id), p.ledger, p.me.username))
+    : p.pms.flatMap((pm) =>
+        providerAccountRows(
+          pm,
+          p.vms.filter((v) => v.pmId === pm.id),
+          p.ledger,
+          p.me.username,
+        ),
+      )
   const tableHeight = Math.max(1, p.height - 7)
   const [i] = useSelection(rows.length, { page: tableHeight })
   useViewActions([])
@@ -46,11 +61,15 @@ export function Account(p: AccountProps): React.JSX.Element {
     <Box flexDirection="column">
       <Text wrap="truncate">
         <Text bold>Balance {p.balance === null ? '…' : money(p.balance)}</Text>
-        <Text color={tone('muted')}>{buyer
-          ? `  ·  burning ${moneyApprox(rate)}/h now${left === null ? '' : `  ·  lasts ${duration(left)}`}`
-          : `  ·  earning ${moneyApprox(rate)}/h now`}</Text>
+        <Text color={tone('muted')}>
+          {buyer
+            ? `  ·  burning ${moneyApprox(rate)}/h now${left === null ? '' : `  ·  lasts ${duration(left)}`}`
+            : `  ·  earning ${moneyApprox(rate)}/h now`}
+        </Text>
       </Text>
-      <Text color={warning ? tone('warn') : tone('ok')} bold={!!warning} wrap="truncate">{warning ? `⚠ ${warning}` : buyer ? 'balance is fine at the current rate' : ' '}</Text>
+      <Text color={warning ? tone('warn') : tone('ok')} bold={!!warning} wrap="truncate">
+        {warning ? `⚠ ${warning}` : buyer ? 'balance is fine at the current rate' : ' '}
+      </Text>
       <Table
         title={buyer ? 'Charges per machine' : 'Income per physical machine, and per machine on it'}
         columns={buyer ? BUYER_ACCOUNT_COLUMNS : PROVIDER_ACCOUNT_COLUMNS}
@@ -60,7 +79,9 @@ export function Account(p: AccountProps): React.JSX.Element {
         selected={i}
         empty={buyer ? 'no machines are charged yet' : 'no physical machines yet'}
       />
-      <Text color={tone('muted')} wrap="truncate">{buyer ? 'spend' : 'income'} over the last {duration(span)} (total {money(total)}):</Text>
+      <Text color={tone('muted')} wrap="truncate">
+        {buyer ? 'spend' : 'income'} over the last {duration(span)} (total {money(total)}):
+      </Text>
       <Text color={tone('accent')}>{sparkline(buckets)}</Text>
     </Box>
   )

@@ -37,43 +37,67 @@ export interface BuyerMachinesProps {
 
 export type Mode = 'list' | 'register' | 'edit' | 'search' | 'migrate'
 
-export const STATE_TONES: Record<string, Tone | undefined> = { started: 'ok', migrating: 'warn', suspended: 'muted', registered: undefined, stored: undefined, stopped: undefined }
+export const STATE_TONES: Record<string, Tone | undefined> = {
+  started: 'ok',
+  migrating: 'warn',
+  suspended: 'muted',
+  registered: undefined,
+  stored: undefined,
+  stopped: undefined,
+}
 
 const label = (v: VmRow) => v.name || v.id.slice(0, 8)
 
 export function BuyerMachines(p: BuyerMachinesProps): React.JSX.Element {
   const tone = useTone()
   const frame = useFrame()
-  const [mode, setMode] = useState<Mode>(p.registerConfig ? 'register' : p.initialMode ?? 'list')
+  const [mode, setMode] = useState<Mode>(p.registerConfig ? 'register' : (p.initialMode ?? 'list'))
   const tableHeight = Math.max(1, p.height - 5)
   const [i] = useSelection(p.vms.length, { active: mode === 'list', page: tableHeight })
   const vm = p.vms[i]
   const pm = vm?.pmId ? p.pmById.get(vm.pmId) : undefined
-  useEffect(() => { p.onSelect?.(vm) }, [vm?.id])
+  useEffect(() => {
+    p.onSelect?.(vm)
+  }, [vm?.id])
   const back = () => setMode('list')
 
   const verb = (a: VmAction, v: VmRow): KeyAction => {
     const k = VM_ACTION_KEYS[a]
     const base = { key: k.key, description: k.description, dangerous: k.dangerous }
     const simple = (method: string, done: string) => ({
-      ...base, mutates: true, confirm: `${k.description[0].toUpperCase()}${k.description.slice(1)} ${label(v)}${pm ? ` on ${pm.name}` : ''}?`,
+      ...base,
+      mutates: true,
+      confirm: `${k.description[0].toUpperCase()}${k.description.slice(1)} ${label(v)}${pm ? ` on ${pm.name}` : ''}?`,
       run: () => p.call(method, { vmId: v.id }).then(() => `${label(v)}: ${done}`),
     })
     switch (a) {
-      case 'search': case 'store': return { ...base, mutates: a === 'store', run: () => setMode('search') }
-      case 'edit': return { ...base, mutates: true, run: () => setMode('edit') }
-      case 'start': return simple('start', 'starting')
-      case 'stop': return simple('stop', 'stopping')
-      case 'suspend': return simple('suspend', 'suspending')
-      case 'resume': return simple('resume', 'resuming')
-      case 'delete': return simple('delete', 'deleted')
-      case 'view': return { ...base, run: () => p.onConsole?.(v) }
-      case 'migrate': return { ...base, dangerous: false, mutates: true, run: () => setMode('migrate') } // asks in the dialog
-      case 'migrationstatus': return { ...base, run: () => p.onWatchMigration?.(v) }
+      case 'search':
+      case 'store':
+        return { ...base, mutates: a === 'store', run: () => setMode('search') }
+      case 'edit':
+        return { ...base, mutates: true, run: () => setMode('edit') }
+      case 'start':
+        return simple('start', 'starting')
+      case 'stop':
+        return simple('stop', 'stopping')
+      case 'suspend':
+        return simple('suspend', 'suspending')
+      case 'resume':
+        return simple('resume', 'resuming')
+      case 'delete':
+        return simple('delete', 'deleted')
+      case 'view':
+        return { ...base, run: () => p.onConsole?.(v) }
+      case 'migrate':
+        return { ...base, dangerous: false, mutates: true, run: () => setMode('migrate') } // asks in the dialog
+      case 'migrationstatus':
+        return { ...base, run: () => p.onWatchMigration?.(v) }
     }
   }
 
-  const listActions: KeyAction[] = [{ key: 'n', description: 'register new', mutates: true, run: () => setMode('register') }]
+  const listActions: KeyAction[] = [
+    { key: 'n', description: 'register new', mutates: true, run: () => setMode('register') },
+  ]
   if (vm) {
     const seen = new Set<string>()
     for (const a of vmActions(vm)) {
@@ -96,10 +120,12 @@ export function BuyerMachines(p: BuyerMachinesProps): React.JSX.Element {
         submitLabel="register"
         onChange={onConfigChange(p.configs, fields[0].value)}
         onCancel={back}
-        onSubmit={(values) => p.call('register', registerParams(values, p.configs)).then((v: VmRow) => {
-          back()
-          frame.flash(`registered ${v?.name || v?.id || 'machine'}: press f to find a provider`, 'ok')
-        })}
+        onSubmit={(values) =>
+          p.call('register', registerParams(values, p.configs)).then((v: VmRow) => {
+            back()
+            frame.flash(`registered ${v?.name || v?.id || 'machine'}: press f to find a provider`, 'ok')
+          })
+        }
       />
     )
   }
@@ -111,7 +137,12 @@ export function BuyerMachines(p: BuyerMachinesProps): React.JSX.Element {
         fields={editFields(vm)}
         submitLabel="save"
         onCancel={back}
-        onSubmit={(values) => p.call('edit', editParams(vm.id, values)).then(() => { back(); frame.flash(`${label(vm)}: saved`, 'ok') })}
+        onSubmit={(values) =>
+          p.call('edit', editParams(vm.id, values)).then(() => {
+            back()
+            frame.flash(`${label(vm)}: saved`, 'ok')
+          })
+        }
       />
     )
   }
@@ -123,7 +154,12 @@ export function BuyerMachines(p: BuyerMachinesProps): React.JSX.Element {
         height={p.height}
         initial={p.initialResults}
         load={(sort) => p.call('search', { vmId: vm.id, sort }).then((r) => r.results ?? [])}
-        onPick={(r) => p.call('store', { vmId: vm.id, pmId: r.pmId }).then(() => { back(); return `${label(vm)}: stored on ${r.name}` })}
+        onPick={(r) =>
+          p.call('store', { vmId: vm.id, pmId: r.pmId }).then(() => {
+            back()
+            return `${label(vm)}: stored on ${r.name}`
+          })
+        }
         onClose={back}
       />
     )
@@ -137,11 +173,13 @@ export function BuyerMachines(p: BuyerMachinesProps): React.JSX.Element {
         height={p.height}
         initial={p.initialResults}
         load={() => p.call('search', { vmId: vm.id, sort: 'total' }).then((r) => r.results ?? [])}
-        onMigrate={(to: SearchResult, method: Method) => p.call('migrate', { vmId: vm.id, to: to.pmId, method }).then(() => {
-          back()
-          p.onWatchMigration?.(vm)
-          return `${label(vm)}: migrating to ${to.name} by ${method}`
-        })}
+        onMigrate={(to: SearchResult, method: Method) =>
+          p.call('migrate', { vmId: vm.id, to: to.pmId, method }).then(() => {
+            back()
+            p.onWatchMigration?.(vm)
+            return `${label(vm)}: migrating to ${to.name} by ${method}`
+          })
+        }
         onClose={back}
       />
     )
@@ -158,7 +196,12 @@ export function BuyerMachines(p: BuyerMachinesProps): React.JSX.Element {
         selected={i}
         empty="no machines yet: press n to register one (or pick a configuration in Market)"
       />
-      {vm && vmDetails(vm, pm).map((line, k) => <Text key={k} color={tone('muted')} wrap="truncate">{line}</Text>)}
+      {vm &&
+        vmDetails(vm, pm).map((line, k) => (
+          <Text key={k} color={tone('muted')} wrap="truncate">
+            {line}
+          </Text>
+        ))}
     </Box>
   )
 }

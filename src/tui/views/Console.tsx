@@ -33,57 +33,105 @@ export function Console(p: ConsoleProps): React.JSX.Element {
   const width = Math.max(10, p.width ?? 80)
   const rows = Math.max(1, (p.height ?? 19) - 1)
   const vm = p.vm
-  const c = useConsole({ vmId: vm?.id ?? null, open: p.open ?? null, cols: width, rows, enabled: vm?.state === 'started', fps: p.fps })
+  const c = useConsole({
+    vmId: vm?.id ?? null,
+    open: p.open ?? null,
+    cols: width,
+    rows,
+    enabled: vm?.state === 'started',
+    fps: p.fps,
+  })
   const live = c.phase === 'attached' || c.phase === 'connecting'
-  const back = () => { void c.detach(); p.onBack?.() }
+  const back = () => {
+    void c.detach()
+    p.onBack?.()
+  }
 
   useCapture(live, `<${DETACH_HINT}> detach and back to machines  ·  every other key goes to the machine`, true)
   useKeys((_name, input, key) => {
     if (input === DETACH_KEY) return back()
     if (c.phase === 'attached') c.write(keyBytes(input, key, c.modes))
   }, live)
-  useViewActions(live ? [] : [
-    ...(p.onBack ? [{ key: 'esc', description: 'back to machines', run: back }, { key: DETACH_KEY, description: 'back', run: back, hidden: true }] : []),
-    ...(vm && vm.state === 'started' ? [{ key: 'r', description: 'reconnect', run: () => c.reconnect() }] : []),
-  ])
+  useViewActions(
+    live
+      ? []
+      : [
+          ...(p.onBack
+            ? [
+                { key: 'esc', description: 'back to machines', run: back },
+                { key: DETACH_KEY, description: 'back', run: back, hidden: true },
+              ]
+            : []),
+          ...(vm && vm.state === 'started' ? [{ key: 'r', description: 'reconnect', run: () => c.reconnect() }] : []),
+        ],
+  )
 
   if (!vm) {
     return (
       <Box flexDirection="column">
-        <Text color={tone('title')} bold>Console</Text>
+        <Text color={tone('title')} bold>
+          Console
+        </Text>
         <Text>No machine chosen: in Machines, select a started machine and press v.</Text>
       </Box>
     )
   }
   const label = vm.name || vm.id
-  const status = consoleStatus({ phase: c.phase, machine: label, provider: p.pm?.name, state: vm.state, reason: c.reason, cols: width, rows })
+  const status = consoleStatus({
+    phase: c.phase,
+    machine: label,
+    provider: p.pm?.name,
+    state: vm.state,
+    reason: c.reason,
+    cols: width,
+    rows,
+  })
   const screen = consoleRows(c.screen, { noColor, cursor: c.phase === 'attached' })
   return (
     <Box flexDirection="column">
       <Text wrap="truncate">
-        <Text color={tone('title')} bold>Console </Text>
+        <Text color={tone('title')} bold>
+          Console{' '}
+        </Text>
         <Text color={tone(STATUS_TONES[status.tone] ?? 'muted')}>{status.text}</Text>
       </Text>
-      {screen.map((runs, y) => <Row key={y} runs={runs} />)}
+      {screen.map((runs, y) => (
+        <Row key={y} runs={runs} />
+      ))}
     </Box>
   )
 }
 
-const Row = React.memo(function Row({ runs }: { runs: Run[] }) {
-  return (
-    <Text wrap="truncate">
-      {runs.map((r, i) => (
-        <Text key={i} color={r.style.fg} backgroundColor={r.style.bg} bold={r.style.bold} dimColor={r.style.dim} italic={r.style.italic}
-          underline={r.style.underline} inverse={r.style.inverse} strikethrough={r.style.strikethrough}>{r.text}</Text>
-      ))}
-    </Text>
-  )
-}, (a, b) => sameRuns(a.runs, b.runs))
+const Row = React.memo(
+  function Row({ runs }: { runs: Run[] }) {
+    return (
+      <Text wrap="truncate">
+        {runs.map((r, i) => (
+          <Text
+            key={i}
+            color={r.style.fg}
+            backgroundColor={r.style.bg}
+            bold={r.style.bold}
+            dimColor={r.style.dim}
+            italic={r.style.italic}
+            underline={r.style.underline}
+            inverse={r.style.inverse}
+            strikethrough={r.style.strikethrough}
+          >
+            {r.text}
+          </Text>
+        ))}
+      </Text>
+    )
+  },
+  (a, b) => sameRuns(a.runs, b.runs),
+)
 
 function sameRuns(a: Run[], b: Run[]): boolean {
   if (a.length !== b.length) return false
   for (let i = 0; i < a.length; i++) {
-    const x = a[i], y = b[i]
+    const x = a[i],
+      y = b[i]
     if (x.text !== y.text || JSON.stringify(x.style) !== JSON.stringify(y.style)) return false
   }
   return true

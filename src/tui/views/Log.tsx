@@ -21,7 +21,9 @@ export function Log(p: LogProps): React.JSX.Element {
   const rows = orderEvents(p.events)
   const [follow, setFollow] = useState(true)
   const [i, setI] = useState(Math.max(0, rows.length - 1))
-  useEffect(() => { if (follow) setI(Math.max(0, rows.length - 1)) }, [rows.length, follow])
+  useEffect(() => {
+    if (follow) setI(Math.max(0, rows.length - 1))
+  }, [rows.length, follow])
   const height = Math.max(1, p.height - 2)
   useKeys((name) => {
     const next = moveIndex(i, name, rows.length, height)

@@ -16,11 +16,19 @@ export interface LoginProps {
 
 export function Login(p: LoginProps): React.JSX.Element {
   const tone = useTone()
-  useKeys((name) => { if (name === 'ctrl+n') p.onSignup() })
+  useKeys((name) => {
+    if (name === 'ctrl+n') p.onSignup()
+  })
   return (
     <Box flexDirection="column">
-      <Text color={tone('accent')} bold>Virtuoso: raw virtual machines, bought and sold peer to peer</Text>
-      {p.market && <Text color={tone('muted')} wrap="truncate">market {p.market}</Text>}
+      <Text color={tone('accent')} bold>
+        Virtuoso: raw virtual machines, bought and sold peer to peer
+      </Text>
+      {p.market && (
+        <Text color={tone('muted')} wrap="truncate">
+          market {p.market}
+        </Text>
+      )}
       <Text> </Text>
       <Form
         title="Log in"
@@ -34,7 +42,10 @@ export function Login(p: LoginProps): React.JSX.Element {
         onCancel={p.onQuit}
       />
       <Text> </Text>
-      <Text color={tone('muted')}>No account? <Text color={tone('accent')}>ctrl+n</Text> signs up (buyer or provider). <Text color={tone('accent')}>esc</Text> quits.</Text>
+      <Text color={tone('muted')}>
+        No account? <Text color={tone('accent')}>ctrl+n</Text> signs up (buyer or provider).{' '}
+        <Text color={tone('accent')}>esc</Text> quits.
+      </Text>
     </Box>
   )
 }

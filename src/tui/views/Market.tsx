@@ -6,7 +6,14 @@ import type { AccountType, ConfigRow, PmRow } from '../../market/types.ts'
 import { Table } from '../components/Table.tsx'
 import { useViewActions } from '../hooks/use-frame.ts'
 import { useSelection } from '../hooks/use-selection.ts'
-import { averagesLine, CONFIG_COLUMNS, configRow, marketAverages, PROVIDER_COLUMNS, providerRow } from '../render/market.ts'
+import {
+  averagesLine,
+  CONFIG_COLUMNS,
+  configRow,
+  marketAverages,
+  PROVIDER_COLUMNS,
+  providerRow,
+} from '../render/market.ts'
 import type { KeyAction } from '../keys.ts'
 import { useTone } from '../theme.ts'
 
@@ -37,9 +44,16 @@ export function Market(p: MarketProps): React.JSX.Element {
   const [pi] = useSelection(p.pms.length, { active: pane === 'providers', page: providerRows })
   const avg = marketAverages(p.pms)
   const config = p.configs[ci]
-  const actions: KeyAction[] = [{ key: 'tab', description: pane === 'configs' ? 'providers' : 'configurations', run: () => setPane(pane === 'configs' ? 'providers' : 'configs') }]
+  const actions: KeyAction[] = [
+    {
+      key: 'tab',
+      description: pane === 'configs' ? 'providers' : 'configurations',
+      run: () => setPane(pane === 'configs' ? 'providers' : 'configs'),
+    },
+  ]
   if (p.accountType === 'buyer' && pane === 'configs' && config) {
-    if (p.onRegister) actions.push({ key: 'n', description: 'register this', mutates: true, run: () => p.onRegister!(config) })
+    if (p.onRegister)
+      actions.push({ key: 'n', description: 'register this', mutates: true, run: () => p.onRegister!(config) })
     if (p.onSearch) actions.push({ key: 'f', description: 'find providers', run: () => p.onSearch!(config) })
   }
   useViewActions(actions)
@@ -65,7 +79,9 @@ export function Market(p: MarketProps): React.JSX.Element {
         focused={pane === 'providers'}
         empty="no provider machines yet"
       />
-      <Text color={tone('muted')} wrap="truncate">{averagesLine(avg)}</Text>
+      <Text color={tone('muted')} wrap="truncate">
+        {averagesLine(avg)}
+      </Text>
     </Box>
   )
 }

@@ -11,7 +11,7 @@ import { errorMessage } from '../Frame.tsx'
 import { useTone } from '../theme.ts'
 
 export const METHODS = ['RSYNC', 'SCP'] as const
-export type Method = typeof METHODS[number]
+export type Method = (typeof METHODS)[number]
 
 export interface MigrateDialogProps {
   vm: VmRow
@@ -26,7 +26,10 @@ export interface MigrateDialogProps {
 
 /** Destinations: anywhere with room except where it is now. */
 export function destinations(results: SearchResult[], vm: Pick<VmRow, 'pmId'>): SearchResult[] {
-  return sortResults(results.filter((r) => r.pmId !== vm.pmId), 'total')
+  return sortResults(
+    results.filter((r) => r.pmId !== vm.pmId),
+    'total',
+  )
 }
 
 export function MigrateDialog(p: MigrateDialogProps): React.JSX.Element {
@@ -39,22 +42,52 @@ export function MigrateDialog(p: MigrateDialogProps): React.JSX.Element {
   useEffect(() => {
     if (p.initial) return
     let live = true
-    p.load().then((r) => { if (live) setResults(r) }, (err) => { if (live) { setResults([]); frame.flash(errorMessage(err), 'error') } })
-    return () => { live = false }
+    p.load().then(
+      (r) => {
+        if (live) setResults(r)
+      },
+      (err) => {
+        if (live) {
+          setResults([])
+          frame.flash(errorMessage(err), 'error')
+        }
+      },
+    )
+    return () => {
+      live = false
+    }
   }, [])
   const to = rows[i]
   const toggle = () => setMethod(method === 'RSYNC' ? 'SCP' : 'RSYNC')
   const name = p.vm.name || p.vm.id.slice(0, 8)
   useViewActions([
-    ...(to ? [{ key: 'enter', description: `migrate to ${to.name}`, dangerous: true, confirm: `Migrate ${name} from ${p.from?.name ?? p.vm.pmId} to ${to.name} by ${method}?`, run: () => p.onMigrate(to, method) }] : []),
+    ...(to
+      ? [
+          {
+            key: 'enter',
+            description: `migrate to ${to.name}`,
+            dangerous: true,
+            confirm: `Migrate ${name} from ${p.from?.name ?? p.vm.pmId} to ${to.name} by ${method}?`,
+            run: () => p.onMigrate(to, method),
+          },
+        ]
+      : []),
     { key: 'right', description: `method ${method}`, run: toggle },
     { key: 'left', description: 'method', run: toggle, hidden: true },
     { key: 'esc', description: 'back', run: p.onClose },
   ])
   return (
     <Box flexDirection="column">
-      <Text color={tone('title')} bold wrap="truncate">Migrate {name} (now on {p.from?.name ?? p.vm.pmId ?? '-'}, {p.vm.state})</Text>
-      <Text wrap="truncate">method: {METHODS.map((m) => (m === method ? `[${m}]` : ` ${m} `)).join(' ')}  <Text color={tone('muted')}>{method === 'RSYNC' ? 'sends only blocks the destination lacks' : 'copies the whole disk over SSH'}</Text></Text>
+      <Text color={tone('title')} bold wrap="truncate">
+        Migrate {name} (now on {p.from?.name ?? p.vm.pmId ?? '-'}, {p.vm.state})
+      </Text>
+      <Text wrap="truncate">
+        method: {METHODS.map((m) => (m === method ? `[${m}]` : ` ${m} `)).join(' ')}
+        {'  '}
+        <Text color={tone('muted')}>
+          {method === 'RSYNC' ? 'sends only blocks the destination lacks' : 'copies the whole disk over SSH'}
+        </Text>
+      </Text>
       <Table
         title="destination"
         columns={SEARCH_COLUMNS}
@@ -64,7 +97,9 @@ export function MigrateDialog(p: MigrateDialogProps): React.JSX.Element {
         selected={i}
         empty={results ? 'no other provider machine has room for it' : 'looking for destinations…'}
       />
-      <Text color={tone('muted')} wrap="truncate">The machine stays where it is until the hub commits; a failure reverts it.</Text>
+      <Text color={tone('muted')} wrap="truncate">
+        The machine stays where it is until the hub commits; a failure reverts it.
+      </Text>
     </Box>
   )
 }

@@ -24,22 +24,42 @@ export function Migrations(p: MigrationsProps): React.JSX.Element {
   const perPage = Math.max(1, Math.floor((p.height - 1) / 2))
   const [i] = useSelection(rows.length, { page: perPage })
   useViewActions([])
-  const vmName = (id: string) => { const v = p.vms.find((x) => x.id === id); return v?.name || id.slice(0, 8) }
+  const vmName = (id: string) => {
+    const v = p.vms.find((x) => x.id === id)
+    return v?.name || id.slice(0, 8)
+  }
   const pmName = (id: string) => p.pmById.get(id)?.name ?? id.slice(0, 8)
   const start = scrollStart(i, rows.length, perPage)
   const active = rows.filter((m) => !isDone(m) && !isFailed(m)).length
   return (
     <Box flexDirection="column">
-      <Text color={tone('title')} bold wrap="truncate">Migrations ({active} running, {rows.length} in all){rows.length > perPage ? ` [${start + 1}-${Math.min(rows.length, start + perPage)}/${rows.length}]` : ''}</Text>
-      {rows.length === 0 && <Text color={tone('muted')}>  no migrations yet: in Machines, select a stored, stopped or suspended machine and press m</Text>}
+      <Text color={tone('title')} bold wrap="truncate">
+        Migrations ({active} running, {rows.length} in all)
+        {rows.length > perPage ? ` [${start + 1}-${Math.min(rows.length, start + perPage)}/${rows.length}]` : ''}
+      </Text>
+      {rows.length === 0 && (
+        <Text color={tone('muted')}>
+          {'  no migrations yet: in Machines, select a stored, stopped or suspended machine and press m'}
+        </Text>
+      )}
       {rows.slice(start, start + perPage).map((m, k) => {
-        const card = migrationCard(m, { vm: vmName(m.vmId), from: pmName(m.from), to: pmName(m.to) }, p.now, p.width - 2)
-        const t = card.tone === 'failed' ? 'error' : card.tone === 'late' ? 'warn' : card.tone === 'done' ? 'ok' : 'accent'
+        const card = migrationCard(
+          m,
+          { vm: vmName(m.vmId), from: pmName(m.from), to: pmName(m.to) },
+          p.now,
+          p.width - 2,
+        )
+        const t =
+          card.tone === 'failed' ? 'error' : card.tone === 'late' ? 'warn' : card.tone === 'done' ? 'ok' : 'accent'
         const sel = start + k === i
         return (
           <Box key={m.id} flexDirection="column">
-            <Text wrap="truncate" inverse={sel} bold>{(sel ? '> ' : '  ') + card.title}</Text>
-            <Text wrap="truncate" color={tone(t)}>{card.detail}</Text>
+            <Text wrap="truncate" inverse={sel} bold>
+              {(sel ? '> ' : '  ') + card.title}
+            </Text>
+            <Text wrap="truncate" color={tone(t)}>
+              {card.detail}
+            </Text>
           </Box>
         )
       })}

@@ -37,13 +37,24 @@ export function ProviderMachines(p: ProviderMachinesProps): React.JSX.Element {
   if (pm) {
     actions.push(
       { key: 'e', description: 'edit prices', mutates: true, run: () => setMode('edit') },
-      ...(pm.drainUntil ? [] : [{
-        key: 'n', description: 'drain', dangerous: true,
-        confirm: `Drain ${pm.name}? ${on.length} machine(s) get ${DEFAULT_DRAIN} to move away, then it goes`,
-        run: () => p.call('pm.delete', { pmId: pm.id, drain: DEFAULT_DRAIN }).then(() => `${pm.name}: draining for ${DEFAULT_DRAIN}`),
-      }]),
+      ...(pm.drainUntil
+        ? []
+        : [
+            {
+              key: 'n',
+              description: 'drain',
+              dangerous: true,
+              confirm: `Drain ${pm.name}? ${on.length} machine(s) get ${DEFAULT_DRAIN} to move away, then it goes`,
+              run: () =>
+                p
+                  .call('pm.delete', { pmId: pm.id, drain: DEFAULT_DRAIN })
+                  .then(() => `${pm.name}: draining for ${DEFAULT_DRAIN}`),
+            },
+          ]),
       {
-        key: 'd', description: 'delete', dangerous: true,
+        key: 'd',
+        description: 'delete',
+        dangerous: true,
         confirm: `Delete ${pm.name} now${on.length ? ` with its ${on.length} machine(s)` : ''}?`,
         run: () => p.call('pm.delete', { pmId: pm.id }).then(() => `${pm.name}: deleted`),
       },
@@ -60,7 +71,12 @@ export function ProviderMachines(p: ProviderMachinesProps): React.JSX.Element {
         fields={addFields(pm)}
         submitLabel="add"
         onCancel={back}
-        onSubmit={(v) => p.call('pm.add', addParams(v)).then((r: PmRow) => { back(); frame.flash(`added ${r?.name ?? v.name}`, 'ok') })}
+        onSubmit={(v) =>
+          p.call('pm.add', addParams(v)).then((r: PmRow) => {
+            back()
+            frame.flash(`added ${r?.name ?? v.name}`, 'ok')
+          })
+        }
       />
     )
   }
@@ -72,7 +88,12 @@ export function ProviderMachines(p: ProviderMachinesProps): React.JSX.Element {
         fields={pmEditFields(pm)}
         submitLabel="save"
         onCancel={back}
-        onSubmit={(v) => p.call('pm.edit', pmEditParams(pm.id, v)).then(() => { back(); frame.flash(`${pm.name}: saved`, 'ok') })}
+        onSubmit={(v) =>
+          p.call('pm.edit', pmEditParams(pm.id, v)).then(() => {
+            back()
+            frame.flash(`${pm.name}: saved`, 'ok')
+          })
+        }
       />
     )
   }
@@ -89,7 +110,11 @@ export function ProviderMachines(p: ProviderMachinesProps): React.JSX.Element {
         selected={i}
         empty="no physical machines yet: start `virtuoso node`, then press a and enter its pairing code"
       />
-      {pm && <Text color={tone('muted')} wrap="truncate">{pmPriceLine(pm)}</Text>}
+      {pm && (
+        <Text color={tone('muted')} wrap="truncate">
+          {pmPriceLine(pm)}
+        </Text>
+      )}
       {pm && (
         <Table
           title={`Virtual machines on ${pm.name} (${on.length})`}

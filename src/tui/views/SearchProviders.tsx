@@ -32,12 +32,36 @@ export function SearchProviders(p: SearchProvidersProps): React.JSX.Element {
   useEffect(() => {
     if (p.initial && sort === 'total') return
     let live = true
-    p.load(sort).then((r) => { if (live) { setResults(r); setError(null) } }, (err) => { if (live) { setError(errorMessage(err)); frame.flash(errorMessage(err), 'error') } })
-    return () => { live = false }
+    p.load(sort).then(
+      (r) => {
+        if (live) {
+          setResults(r)
+          setError(null)
+        }
+      },
+      (err) => {
+        if (live) {
+          setError(errorMessage(err))
+          frame.flash(errorMessage(err), 'error')
+        }
+      },
+    )
+    return () => {
+      live = false
+    }
   }, [sort])
   const chosen = rows[i]
   useViewActions([
-    ...(chosen ? [{ key: 'enter', description: `${p.pickLabel ?? 'store'} on ${chosen.name}`, mutates: true, run: () => p.onPick(chosen) }] : []),
+    ...(chosen
+      ? [
+          {
+            key: 'enter',
+            description: `${p.pickLabel ?? 'store'} on ${chosen.name}`,
+            mutates: true,
+            run: () => p.onPick(chosen),
+          },
+        ]
+      : []),
     { key: 'o', description: `sort: ${sort}`, run: () => setSort(nextSort(sort)) },
     { key: 'esc', description: 'back', run: p.onClose },
   ])
@@ -50,10 +74,14 @@ export function SearchProviders(p: SearchProvidersProps): React.JSX.Element {
         width={p.width}
         height={Math.max(1, p.height - 4)}
         selected={i}
-        empty={error ? `search failed: ${error}` : results ? 'no provider machine has room for it right now' : 'searching…'}
+        empty={
+          error ? `search failed: ${error}` : results ? 'no provider machine has room for it right now' : 'searching…'
+        }
         tones={rows.map((r) => (r.withinBids ? undefined : 'warn'))}
       />
-      <Text color={tone('muted')} wrap="truncate">TOTAL/DAY = storage per day + running 24 h; CHARGED = storage/running charge periods; BIDS over = above your bid</Text>
+      <Text color={tone('muted')} wrap="truncate">
+        TOTAL/DAY = storage per day + running 24 h; CHARGED = storage/running charge periods; BIDS over = above your bid
+      </Text>
     </Box>
   )
 }

@@ -5,7 +5,12 @@ import { Form } from '../components/Form.tsx'
 import { useKeys } from '../hooks/use-keys.ts'
 import { useTone } from '../theme.ts'
 
-export interface SignupValues { user: string; type: 'buyer' | 'provider'; email: string; password: string }
+export interface SignupValues {
+  user: string
+  type: 'buyer' | 'provider'
+  email: string
+  password: string
+}
 
 export interface SignupProps {
   width: number
@@ -18,16 +23,27 @@ export const MIN_PASSWORD = 8
 export function signupValues(v: Record<string, string>): SignupValues {
   if (v.password !== v.repeat) throw new Error('the two passwords differ')
   if (v.password.length < MIN_PASSWORD) throw new Error(`use a password of at least ${MIN_PASSWORD} characters`)
-  return { user: v.user.trim(), type: v.type === 'provider' ? 'provider' : 'buyer', email: v.email.trim(), password: v.password }
+  return {
+    user: v.user.trim(),
+    type: v.type === 'provider' ? 'provider' : 'buyer',
+    email: v.email.trim(),
+    password: v.password,
+  }
 }
 
 export function Signup(p: SignupProps): React.JSX.Element {
   const tone = useTone()
-  useKeys((name) => { if (name === 'ctrl+l') p.onLogin() })
+  useKeys((name) => {
+    if (name === 'ctrl+l') p.onLogin()
+  })
   return (
     <Box flexDirection="column">
-      <Text color={tone('accent')} bold>Virtuoso: new account</Text>
-      <Text color={tone('muted')} wrap="truncate">Buyers rent machines; providers sell their machines' speed, memory and storage.</Text>
+      <Text color={tone('accent')} bold>
+        Virtuoso: new account
+      </Text>
+      <Text color={tone('muted')} wrap="truncate">
+        Buyers rent machines; providers sell their machines' speed, memory and storage.
+      </Text>
       <Text> </Text>
       <Form
         title="Sign up"
@@ -44,7 +60,9 @@ export function Signup(p: SignupProps): React.JSX.Element {
         onCancel={p.onLogin}
       />
       <Text> </Text>
-      <Text color={tone('muted')}><Text color={tone('accent')}>ctrl+l</Text> or <Text color={tone('accent')}>esc</Text> back to log in.</Text>
+      <Text color={tone('muted')}>
+        <Text color={tone('accent')}>ctrl+l</Text> or <Text color={tone('accent')}>esc</Text> back to log in.
+      </Text>
     </Box>
   )
 }

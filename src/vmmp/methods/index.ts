@@ -10,20 +10,29 @@ export type { MigrationMethod, MigrationSource, PullOptions, PullResult, ServeCo
 export class MethodRegistry {
   private methods = new Map<string, MigrationMethod>()
 
-  constructor(methods: MigrationMethod[] = []) { for (const m of methods) this.register(m) }
+  constructor(methods: MigrationMethod[] = []) {
+    for (const m of methods) this.register(m)
+  }
 
   register(m: MigrationMethod): this {
-    if (!/^[A-Z][A-Z0-9_]{0,31}$/.test(m.name)) throw vmmpError.bad(`method name '${m.name}' is not a VMMP method token`)
+    if (!/^[A-Z][A-Z0-9_]{0,31}$/.test(m.name))
+      throw vmmpError.bad(`method name '${m.name}' is not a VMMP method token`)
     this.methods.set(m.name, m)
     return this
   }
 
-  unregister(name: string): boolean { return this.methods.delete(name) }
+  unregister(name: string): boolean {
+    return this.methods.delete(name)
+  }
 
   /** The names a QUERY is answered with, in preference order (registration order). */
-  names(): string[] { return [...this.methods.keys()] }
+  names(): string[] {
+    return [...this.methods.keys()]
+  }
 
-  has(name: string): boolean { return this.methods.has(name) }
+  has(name: string): boolean {
+    return this.methods.has(name)
+  }
 
   get(name: string): MigrationMethod {
     const m = this.methods.get(name)

@@ -11,7 +11,20 @@ import { mkdir, open, statfs, type FileHandle } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { BlocksClient, MAX_BLOCKS_PER_REQUEST, serveBlocks } from '../blocks.ts'
 import { fsError, vmmpError } from '../errors.ts'
-import { BLOCK_SIZE, HASH_BYTES, ZERO_HASH, blockCount, hashBlock, hashFile, invalidateManifests, isZeroHash, loadCachedEntries, rootOf, saveManifest, type FileManifest } from '../manifest.ts'
+import {
+  BLOCK_SIZE,
+  HASH_BYTES,
+  ZERO_HASH,
+  blockCount,
+  hashBlock,
+  hashFile,
+  invalidateManifests,
+  isZeroHash,
+  loadCachedEntries,
+  rootOf,
+  saveManifest,
+  type FileManifest,
+} from '../manifest.ts'
 import { checkName, clearIncomplete, listFiles, markIncomplete } from '../paths.ts'
 import type { MigrationMethod, PullOptions, PullResult } from './types.ts'
 
@@ -24,7 +37,12 @@ export interface RsyncOptions extends PullOptions {
   verify?: 'written' | 'full'
 }
 
-interface Task { file: number; start: number; count: number; zero: boolean }
+interface Task {
+  file: number
+  start: number
+  count: number
+  zero: boolean
+}
 
 const ZERO_BUF = Buffer.alloc(BLOCK_SIZE * MAX_BLOCKS_PER_REQUEST)
 
@@ -32,7 +50,8 @@ const ZERO_BUF = Buffer.alloc(BLOCK_SIZE * MAX_BLOCKS_PER_REQUEST)
 function localHash(old: FileManifest | null, newSize: number, i: number): Buffer | null {
   if (!old) return ZERO_HASH // fresh sparse file: all holes
   const end = i * BLOCK_SIZE + BLOCK_SIZE
-  if (old.size === newSize || end <= Math.min(old.size, newSize)) return i < blockCount(old.size) ? old.hashes.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES) : ZERO_HASH
+  if (old.size === newSize || end <= Math.min(old.size, newSize))
+    return i < blockCount(old.size) ? old.hashes.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES) : ZERO_HASH
   if (i * BLOCK_SIZE >= old.size) return ZERO_HASH // grown region: a hole
   return null // the block straddling the old or new end changed length
 }
@@ -47,7 +66,14 @@ function plan(file: number, remote: Buffer, size: number, old: FileManifest | nu
     if (have && have.equals(want)) continue
     const zero = isZeroHash(want)
     const last = tasks[tasks.length - 1]
-    if (last && last.file === file && last.zero === zero && last.start + last.count === i && last.count < MAX_BLOCKS_PER_REQUEST) last.count++
+    if (
+      last &&
+      last.file === file &&
+      last.zero === zero &&
+      last.start + last.count === i &&
+      last.count < MAX_BLOCKS_PER_REQUEST
+    )
+      last.count++
     else tasks.push({ file, start: i, count: 1, zero })
   }
   return tasks
@@ -67,22 +93,36 @@ export async function rsyncPull(opts: RsyncOptions): Promise<PullResult> {
   const mux = opts.src.mux
   if (!mux) throw vmmpError.protocol('RSYNC needs src.mux (the HyperDHT connection to the origin)')
   const dir = opts.destDir
-  try { await mkdir(dir, { recursive: true }) } catch (err) { throw fsError('creating', dir, err) }
+  try {
+    await mkdir(dir, { recursive: true })
+  } catch (err) {
+    throw fsError('creating', dir, err)
+  }
   let done = 0
   let total = 0
-  const client = await BlocksClient.open(mux, opts.migrationId, { stallMs: opts.stallMs, signal: opts.signal, onActivity: () => opts.onProgress?.(done, total) })
+  const client = await BlocksClient.open(mux, opts.migrationId, {
+    stallMs: opts.stallMs,
+    signal: opts.signal,
+    onActivity: () => opts.onProgress?.(done, total),
+  })
   const handles: FileHandle[] = []
   try {
     const files = client.files.map((f) => ({ ...f, name: checkName(f.name) }))
     const remote = await Promise.all(files.map((_, i) => client.hashes(i)))
-    files.forEach((f, i) => { if (rootOf(f.size, remote[i]) !== f.root) throw vmmpError.corrupt(`hash list of ${f.name} does not match its root`) })
+    files.forEach((f, i) => {
+      if (rootOf(f.size, remote[i]) !== f.root)
+        throw vmmpError.corrupt(`hash list of ${f.name} does not match its root`)
+    })
 
     // What we already hold: a still-valid cached entry, else hash what is on disk (feeding the stall watch).
     const cached = await loadCachedEntries(dir)
     const old: (FileManifest | null)[] = []
     for (const f of files) {
       let m = cached.get(f.name) ?? null
-      if (!m) m = await hashFile(join(dir, f.name), f.name, { signal: opts.signal, onProgress: () => client.touch() }).catch(() => null)
+      if (!m)
+        m = await hashFile(join(dir, f.name), f.name, { signal: opts.signal, onProgress: () => client.touch() }).catch(
+          () => null,
+        )
       old.push(m)
     }
     const tasks = files.flatMap((f, i) => plan(i, remote[i], f.size, old[i]))
@@ -102,7 +142,9 @@ export async function rsyncPull(opts: RsyncOptions): Promise<PullResult> {
           const fh = await open(path, old[i] ? 'r+' : 'w+')
           handles.push(fh)
           if (!old[i] || old[i]!.size !== f.size) await fh.truncate(f.size)
-        } catch (err) { throw fsError('opening', path, err) }
+        } catch (err) {
+          throw fsError('opening', path, err)
+        }
       }
       let next = 0
       let failure: unknown = null
@@ -118,32 +160,55 @@ export async function rsyncPull(opts: RsyncOptions): Promise<PullResult> {
             data = await client.blocks(t.file, t.start, t.count)
             for (let b = 0; b < t.count; b++) {
               const want = remote[t.file].subarray((t.start + b) * HASH_BYTES, (t.start + b + 1) * HASH_BYTES)
-              if (!hashBlock(data.subarray(b * BLOCK_SIZE, Math.min(len, (b + 1) * BLOCK_SIZE))).equals(want)) throw vmmpError.corrupt(`block ${t.start + b} of ${f.name} does not match the origin's manifest`)
+              if (!hashBlock(data.subarray(b * BLOCK_SIZE, Math.min(len, (b + 1) * BLOCK_SIZE))).equals(want))
+                throw vmmpError.corrupt(`block ${t.start + b} of ${f.name} does not match the origin's manifest`)
             }
           }
-          try { await handles[t.file].write(data, 0, len, pos) } catch (err) { throw fsError('writing', join(dir, f.name), err) }
+          try {
+            await handles[t.file].write(data, 0, len, pos)
+          } catch (err) {
+            throw fsError('writing', join(dir, f.name), err)
+          }
           bytesWritten += len
           if (!t.zero) done += len
           opts.onProgress?.(done, total)
         }
       }
-      const results = await Promise.allSettled(Array.from({ length: opts.inflight ?? DEFAULT_INFLIGHT }, () => worker().catch((err) => {
-        failure ??= err
-        client.close() // wakes the other workers' pending requests
-        throw err
-      })))
+      const results = await Promise.allSettled(
+        Array.from({ length: opts.inflight ?? DEFAULT_INFLIGHT }, () =>
+          worker().catch((err) => {
+            failure ??= err
+            client.close() // wakes the other workers' pending requests
+            throw err
+          }),
+        ),
+      )
       if (failure) throw failure
       void results
-      for (const [i, fh] of handles.entries()) { try { await fh.sync() } catch (err) { throw fsError('syncing', join(dir, files[i].name), err) } }
-      if (opts.verify !== 'full') await verifyWritten(handles, tasks, remote, files).catch((err) => { throw fsError('verifying', dir, err) })
+      for (const [i, fh] of handles.entries()) {
+        try {
+          await fh.sync()
+        } catch (err) {
+          throw fsError('syncing', join(dir, files[i].name), err)
+        }
+      }
+      if (opts.verify !== 'full')
+        await verifyWritten(handles, tasks, remote, files).catch((err) => {
+          throw fsError('verifying', dir, err)
+        })
     }
     const fresh = await finalManifest(dir, files, remote, opts.verify === 'full')
     await saveManifest(dir, { version: opts.cacheVersion ?? client.version ?? 0, files: fresh })
     await clearIncomplete(dir)
     const names = new Set(files.map((f) => f.name))
     return {
-      method: 'RSYNC', files: files.map((f) => f.name), bytesOnWire: client.bytesOnWire, bytesWritten,
-      bytesTotal: files.reduce((s, f) => s + f.size, 0), extraFiles: (await listFiles(dir)).filter((n) => !names.has(n)), verified: true,
+      method: 'RSYNC',
+      files: files.map((f) => f.name),
+      bytesOnWire: client.bytesOnWire,
+      bytesWritten,
+      bytesTotal: files.reduce((s, f) => s + f.size, 0),
+      extraFiles: (await listFiles(dir)).filter((n) => !names.has(n)),
+      verified: true,
     }
   } finally {
     client.close()
@@ -152,20 +217,31 @@ export async function rsyncPull(opts: RsyncOptions): Promise<PullResult> {
 }
 
 /** Re-read what we wrote and check it against the manifest: catches a lying disk or a write-path bug. */
-async function verifyWritten(handles: FileHandle[], tasks: Task[], remote: Buffer[], files: { name: string; size: number }[]): Promise<void> {
+async function verifyWritten(
+  handles: FileHandle[],
+  tasks: Task[],
+  remote: Buffer[],
+  files: { name: string; size: number }[],
+): Promise<void> {
   const buf = Buffer.allocUnsafe(BLOCK_SIZE * MAX_BLOCKS_PER_REQUEST)
   for (const t of tasks) {
     const len = Math.min(t.count * BLOCK_SIZE, files[t.file].size - t.start * BLOCK_SIZE)
     await handles[t.file].read(buf, 0, len, t.start * BLOCK_SIZE)
     for (let b = 0; b < t.count; b++) {
       const want = remote[t.file].subarray((t.start + b) * HASH_BYTES, (t.start + b + 1) * HASH_BYTES)
-      if (!hashBlock(buf.subarray(b * BLOCK_SIZE, Math.min(len, (b + 1) * BLOCK_SIZE))).equals(want)) throw vmmpError.corrupt(`block ${t.start + b} of ${files[t.file].name} reads back wrong after writing`)
+      if (!hashBlock(buf.subarray(b * BLOCK_SIZE, Math.min(len, (b + 1) * BLOCK_SIZE))).equals(want))
+        throw vmmpError.corrupt(`block ${t.start + b} of ${files[t.file].name} reads back wrong after writing`)
     }
   }
 }
 
 /** The manifest to cache for the arrived copy: the origin's hashes with our files' stat stamps (or a full re-hash). */
-async function finalManifest(dir: string, files: { name: string; size: number; root: string }[], remote: Buffer[], full: boolean): Promise<FileManifest[]> {
+async function finalManifest(
+  dir: string,
+  files: { name: string; size: number; root: string }[],
+  remote: Buffer[],
+  full: boolean,
+): Promise<FileManifest[]> {
   const out: FileManifest[] = []
   for (const [i, f] of files.entries()) {
     const path = join(dir, f.name)
@@ -175,10 +251,13 @@ async function finalManifest(dir: string, files: { name: string; size: number; r
       out.push(m)
       continue
     }
-    const fh = await open(path, 'r').catch((err) => { throw fsError('opening', path, err) })
+    const fh = await open(path, 'r').catch((err) => {
+      throw fsError('opening', path, err)
+    })
     const st = await fh.stat().finally(() => fh.close())
     if (st.size !== f.size) throw vmmpError.corrupt(`${f.name} is ${st.size} bytes, the origin has ${f.size}`)
-    if (rootOf(st.size, remote[i]) !== f.root) throw vmmpError.corrupt(`${f.name} does not match the origin's whole-file hash`)
+    if (rootOf(st.size, remote[i]) !== f.root)
+      throw vmmpError.corrupt(`${f.name} does not match the origin's whole-file hash`)
     out.push({ name: f.name, size: st.size, root: f.root, hashes: remote[i], mtimeMs: st.mtimeMs, ino: st.ino })
   }
   return out

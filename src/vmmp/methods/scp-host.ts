@@ -6,9 +6,15 @@ import type { AddressInfo } from 'node:net'
 import { CredentialStore, handleMigrationSftp, migrationCredentials } from './scp-server.ts'
 import { requireNativeCrypto } from './scp.ts'
 
-export interface MigrationSshServer { port: number; hostKey: string; close(): Promise<void> }
+export interface MigrationSshServer {
+  port: number
+  hostKey: string
+  close(): Promise<void>
+}
 
-export async function startMigrationSshServer(opts: { host?: string; port?: number; store?: CredentialStore; hostKey?: string } = {}): Promise<MigrationSshServer> {
+export async function startMigrationSshServer(
+  opts: { host?: string; port?: number; store?: CredentialStore; hostKey?: string } = {},
+): Promise<MigrationSshServer> {
   requireNativeCrypto()
   const store = opts.store ?? migrationCredentials
   const hostKey = opts.hostKey ?? ssh2.utils.generateKeyPairSync('ed25519').private
@@ -22,11 +28,16 @@ export async function startMigrationSshServer(opts: { host?: string; port?: numb
     client.on('ready', () => {
       client.on('session', (accept) => {
         const session = accept()
-        session.on('sftp', (acceptSftp) => { if (share) handleMigrationSftp(acceptSftp(), share) })
+        session.on('sftp', (acceptSftp) => {
+          if (share) handleMigrationSftp(acceptSftp(), share)
+        })
       })
     })
   })
-  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve()) })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve())
+  })
   return {
     port: (server.address() as AddressInfo).port,
     hostKey,

@@ -17,8 +17,16 @@ export const MANIFEST_FILE = '.vmmp-manifest'
 export const MAX_READ = 256 * 1024
 export const DEFAULT_CREDENTIAL_TTL_MS = 60 * 60 * 1000
 
-export interface MigrationShare { dir: string; files: string[]; version?: number | null }
-export interface MigrationGrant extends MigrationShare { migrationId: string; secret: string; expiresAt: number }
+export interface MigrationShare {
+  dir: string
+  files: string[]
+  version?: number | null
+}
+export interface MigrationGrant extends MigrationShare {
+  migrationId: string
+  secret: string
+  expiresAt: number
+}
 
 /** One-time credentials: the hub hands the same random secret to both providers for one migration. */
 export class CredentialStore {
@@ -29,13 +37,18 @@ export class CredentialStore {
     this.grants.set(g.migrationId, { ...g, expiresAt: Date.now() + (g.ttlMs ?? DEFAULT_CREDENTIAL_TTL_MS) })
   }
 
-  revoke(migrationId: string): void { this.grants.delete(migrationId) }
+  revoke(migrationId: string): void {
+    this.grants.delete(migrationId)
+  }
 
   /** The share a (user = migration id, password = secret) pair unlocks, or null. Constant-time on the secret. */
   check(user: string, password: string): MigrationShare | null {
     const g = this.grants.get(user)
     if (!g) return null
-    if (g.expiresAt < Date.now()) { this.grants.delete(user); return null }
+    if (g.expiresAt < Date.now()) {
+      this.grants.delete(user)
+      return null
+    }
     const a = createHash('sha256').update(g.secret).digest()
     const b = createHash('sha256').update(String(password)).digest()
     return timingSafeEqual(a, b) ? { dir: g.dir, files: g.files, version: g.version ?? null } : null
@@ -48,7 +61,8 @@ export const grantMigrationCredential = (g: Parameters<CredentialStore['grant']>
 export const revokeMigrationCredential = (id: string) => migrationCredentials.revoke(id)
 export const checkMigrationCredential = (user: string, password: string) => migrationCredentials.check(user, password)
 
-type Open = { kind: 'file'; fh: FileHandle; size: number } | { kind: 'mem'; data: Buffer } | { kind: 'dir'; listed: boolean }
+type Open =
+  { kind: 'file'; fh: FileHandle; size: number } | { kind: 'mem'; data: Buffer } | { kind: 'dir'; listed: boolean }
 
 /** Serve one SFTP session: only OPEN(read)/READ/STAT/CLOSE/readdir of the share; every write is refused. */
 export function handleMigrationSftp(sftp: SFTPWrapper, share: MigrationShare): void {
@@ -57,10 +71,22 @@ export function handleMigrationSftp(sftp: SFTPWrapper, share: MigrationShare): v
   let manifest: Promise<Buffer> | null = null
   const allowed = new Set(share.files)
   const clean = (p: string) => p.replace(/^\/+/, '').replace(/^\.\//, '')
-  const handleBuf = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b }
+  const handleBuf = (n: number) => {
+    const b = Buffer.alloc(4)
+    b.writeUInt32BE(n)
+    return b
+  }
   const lookup = (h: Buffer) => (h.length === 4 ? handles.get(h.readUInt32BE(0)) : undefined)
-  const manifestBytes = () => (manifest ??= manifestFor(share.dir, share.files, share.version ?? null).then(serializeManifest))
-  const fileAttrs = (size: number, dir = false): Attributes => ({ mode: (dir ? 0o40555 : 0o100444), uid: 0, gid: 0, size, atime: 0, mtime: 0 })
+  const manifestBytes = () =>
+    (manifest ??= manifestFor(share.dir, share.files, share.version ?? null).then(serializeManifest))
+  const fileAttrs = (size: number, dir = false): Attributes => ({
+    mode: dir ? 0o40555 : 0o100444,
+    uid: 0,
+    gid: 0,
+    size,
+    atime: 0,
+    mtime: 0,
+  })
   const deny = (reqid: number) => sftp.status(reqid, STATUS_CODE.PERMISSION_DENIED, 'read-only migration share')
 
   async function statOf(name: string): Promise<Attributes | null> {
@@ -68,20 +94,33 @@ export function handleMigrationSftp(sftp: SFTPWrapper, share: MigrationShare): v
     if (name === MANIFEST_FILE) return fileAttrs((await manifestBytes()).length)
     if (!allowed.has(name)) return null
     const fh = await open(join(share.dir, name), 'r')
-    try { return fileAttrs((await fh.stat()).size) } finally { await fh.close() }
+    try {
+      return fileAttrs((await fh.stat()).size)
+    } finally {
+      await fh.close()
+    }
   }
 
   sftp.on('OPEN', (reqid, filename, flags) => {
     const name = clean(filename)
     if (flags & (OPEN_MODE.WRITE | OPEN_MODE.APPEND | OPEN_MODE.CREAT | OPEN_MODE.TRUNC)) return deny(reqid)
     const h = nextHandle++
-    const done = (o: Open) => { handles.set(h, o); sftp.handle(reqid, handleBuf(h)) }
+    const done = (o: Open) => {
+      handles.set(h, o)
+      sftp.handle(reqid, handleBuf(h))
+    }
     if (name === MANIFEST_FILE) {
-      manifestBytes().then((data) => done({ kind: 'mem', data }), () => sftp.status(reqid, STATUS_CODE.FAILURE, 'manifest unavailable'))
+      manifestBytes().then(
+        (data) => done({ kind: 'mem', data }),
+        () => sftp.status(reqid, STATUS_CODE.FAILURE, 'manifest unavailable'),
+      )
       return
     }
     if (!allowed.has(name)) return sftp.status(reqid, STATUS_CODE.NO_SUCH_FILE)
-    open(join(share.dir, name), 'r').then(async (fh) => done({ kind: 'file', fh, size: (await fh.stat()).size }), () => sftp.status(reqid, STATUS_CODE.NO_SUCH_FILE))
+    open(join(share.dir, name), 'r').then(
+      async (fh) => done({ kind: 'file', fh, size: (await fh.stat()).size }),
+      () => sftp.status(reqid, STATUS_CODE.NO_SUCH_FILE),
+    )
   })
 
   sftp.on('READ', (reqid, handle, offset, length) => {
@@ -94,20 +133,29 @@ export function handleMigrationSftp(sftp: SFTPWrapper, share: MigrationShare): v
     }
     if (offset >= o.size) return sftp.status(reqid, STATUS_CODE.EOF)
     const buf = Buffer.allocUnsafe(Math.min(len, o.size - offset))
-    o.fh.read(buf, 0, buf.length, offset).then(({ bytesRead }) => {
-      if (bytesRead === 0) sftp.status(reqid, STATUS_CODE.EOF)
-      else sftp.data(reqid, buf.subarray(0, bytesRead))
-    }, () => sftp.status(reqid, STATUS_CODE.FAILURE, 'read failed'))
+    o.fh.read(buf, 0, buf.length, offset).then(
+      ({ bytesRead }) => {
+        if (bytesRead === 0) sftp.status(reqid, STATUS_CODE.EOF)
+        else sftp.data(reqid, buf.subarray(0, bytesRead))
+      },
+      () => sftp.status(reqid, STATUS_CODE.FAILURE, 'read failed'),
+    )
   })
 
   sftp.on('FSTAT', (reqid, handle) => {
     const o = lookup(handle)
     if (!o) return sftp.status(reqid, STATUS_CODE.FAILURE, 'bad handle')
-    sftp.attrs(reqid, o.kind === 'file' ? fileAttrs(o.size) : o.kind === 'mem' ? fileAttrs(o.data.length) : fileAttrs(0, true))
+    sftp.attrs(
+      reqid,
+      o.kind === 'file' ? fileAttrs(o.size) : o.kind === 'mem' ? fileAttrs(o.data.length) : fileAttrs(0, true),
+    )
   })
 
   const onStat = (reqid: number, path: string) => {
-    statOf(clean(path)).then((a) => (a ? sftp.attrs(reqid, a) : sftp.status(reqid, STATUS_CODE.NO_SUCH_FILE)), () => sftp.status(reqid, STATUS_CODE.NO_SUCH_FILE))
+    statOf(clean(path)).then(
+      (a) => (a ? sftp.attrs(reqid, a) : sftp.status(reqid, STATUS_CODE.NO_SUCH_FILE)),
+      () => sftp.status(reqid, STATUS_CODE.NO_SUCH_FILE),
+    )
   }
   sftp.on('STAT', onStat)
   sftp.on('LSTAT', onStat)
@@ -133,16 +181,37 @@ export function handleMigrationSftp(sftp: SFTPWrapper, share: MigrationShare): v
     if (!o || o.kind !== 'dir') return sftp.status(reqid, STATUS_CODE.FAILURE, 'bad handle')
     if (o.listed) return sftp.status(reqid, STATUS_CODE.EOF)
     o.listed = true
-    Promise.all([MANIFEST_FILE, ...share.files].map(async (n) => ({ filename: n, longname: n, attrs: (await statOf(n).catch(() => null)) ?? fileAttrs(0) })))
-      .then((list) => sftp.name(reqid, list), () => sftp.status(reqid, STATUS_CODE.FAILURE))
+    Promise.all(
+      [MANIFEST_FILE, ...share.files].map(async (n) => ({
+        filename: n,
+        longname: n,
+        attrs: (await statOf(n).catch(() => null)) ?? fileAttrs(0),
+      })),
+    ).then(
+      (list) => sftp.name(reqid, list),
+      () => sftp.status(reqid, STATUS_CODE.FAILURE),
+    )
   })
 
   sftp.on('REALPATH', (reqid, path) => {
     const name = clean(path)
-    sftp.name(reqid, [{ filename: name === '' || name === '.' ? '/' : `/${name}`, longname: '', attrs: {} as Attributes }])
+    sftp.name(reqid, [
+      { filename: name === '' || name === '.' ? '/' : `/${name}`, longname: '', attrs: {} as Attributes },
+    ])
   })
 
-  for (const ev of ['WRITE', 'FSETSTAT', 'SETSTAT', 'REMOVE', 'RMDIR', 'MKDIR', 'RENAME', 'READLINK', 'SYMLINK', 'EXTENDED'] as const) {
+  for (const ev of [
+    'WRITE',
+    'FSETSTAT',
+    'SETSTAT',
+    'REMOVE',
+    'RMDIR',
+    'MKDIR',
+    'RENAME',
+    'READLINK',
+    'SYMLINK',
+    'EXTENDED',
+  ] as const) {
     sftp.on(ev as 'WRITE', (reqid: number) => deny(reqid))
   }
 

@@ -13,7 +13,19 @@ import { createRequire } from 'node:module'
 import { mkdir, open, rename, rm, statfs, type FileHandle } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fsError, vmmpError, VmmpError } from '../errors.ts'
-import { BLOCK_SIZE, HASH_BYTES, blockCount, hashBlock, hashFile, invalidateManifests, isZeroHash, parseManifest, rootOf, saveManifest, type FileManifest } from '../manifest.ts'
+import {
+  BLOCK_SIZE,
+  HASH_BYTES,
+  blockCount,
+  hashBlock,
+  hashFile,
+  invalidateManifests,
+  isZeroHash,
+  parseManifest,
+  rootOf,
+  saveManifest,
+  type FileManifest,
+} from '../manifest.ts'
 import { checkName, clearIncomplete, listFiles, markIncomplete } from '../paths.ts'
 import { DEFAULT_STALL_MS, StallWatch } from '../stall.ts'
 import { MANIFEST_FILE } from './scp-server.ts'
@@ -31,9 +43,17 @@ export function requireNativeCrypto(): void {
   if (!require('ssh2/lib/protocol/crypto.js').bindingAvailable) throw vmmpError.slowCrypto()
 }
 
-export interface ScpOptions extends PullOptions { inflight?: number; readyTimeoutMs?: number }
+export interface ScpOptions extends PullOptions {
+  inflight?: number
+  readyTimeoutMs?: number
+}
 
-interface Task { file: number; pos: number; len: number; firstBlock: number }
+interface Task {
+  file: number
+  pos: number
+  len: number
+  firstBlock: number
+}
 
 function sftpCall<T>(fn: (cb: (err: Error | null | undefined, v: T) => void) => void): Promise<T> {
   return new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v))))
@@ -45,11 +65,14 @@ async function readAll(sftp: SFTPWrapper, name: string): Promise<Buffer> {
   let pos = 0
   for (;;) {
     const buf = Buffer.allocUnsafe(SCP_CHUNK)
-    const n = await new Promise<number>((resolve, reject) => sftp.read(h, buf, 0, buf.length, pos, (err, bytes) => {
-      if (err && (err as { code?: number }).code === 1) resolve(0) // EOF
-      else if (err) reject(err)
-      else resolve(bytes)
-    }))
+    const n = await new Promise<number>((resolve, reject) =>
+      sftp.read(h, buf, 0, buf.length, pos, (err, bytes) => {
+        if (err && (err as { code?: number }).code === 1)
+          resolve(0) // EOF
+        else if (err) reject(err)
+        else resolve(bytes)
+      }),
+    )
     if (n === 0) break
     parts.push(buf.subarray(0, n))
     pos += n
@@ -68,9 +91,18 @@ export async function scpPull(opts: ScpOptions): Promise<PullResult> {
   let sock: Socket | null = null
   let failure: VmmpError | null = null
   let wake: (err: VmmpError) => void = () => {}
-  const failed = new Promise<never>((_, reject) => { wake = reject })
+  const failed = new Promise<never>((_, reject) => {
+    wake = reject
+  })
   failed.catch(() => {})
-  const fail = (err: VmmpError) => { if (!failure) { failure = err; wake(err); ssh.end(); sock?.destroy() } }
+  const fail = (err: VmmpError) => {
+    if (!failure) {
+      failure = err
+      wake(err)
+      ssh.end()
+      sock?.destroy()
+    }
+  }
   const watch = new StallWatch(opts.stallMs ?? DEFAULT_STALL_MS, fail)
   const onAbort = () => fail(vmmpError.aborted())
   opts.signal?.addEventListener('abort', onAbort, { once: true })
@@ -81,16 +113,29 @@ export async function scpPull(opts: ScpOptions): Promise<PullResult> {
     const tcp = tcpConnect(src.port, src.host)
     sock = tcp
     tcp.on('error', () => {})
-    ssh.on('error', (err) => fail((err as { level?: string }).level === 'client-authentication' ? vmmpError.unauthorized(`SSH login as ${src.username}`) : vmmpError.closed(`the SSH connection (${err.message})`)))
+    ssh.on('error', (err) =>
+      fail(
+        (err as { level?: string }).level === 'client-authentication'
+          ? vmmpError.unauthorized(`SSH login as ${src.username}`)
+          : vmmpError.closed(`the SSH connection (${err.message})`),
+      ),
+    )
     ssh.on('close', () => fail(vmmpError.closed('the SSH connection')))
-    await race(new Promise<void>((resolve) => {
-      ssh.once('ready', () => resolve())
-      ssh.connect({
-        sock: tcp, username: src.username, password: src.password, readyTimeout: opts.readyTimeoutMs ?? 20_000,
-        // AES-GCM runs on AES-NI through the native binding: the fastest cipher here.
-        algorithms: { cipher: ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'chacha20-poly1305@openssh.com', 'aes128-ctr'] },
-      })
-    }))
+    await race(
+      new Promise<void>((resolve) => {
+        ssh.once('ready', () => resolve())
+        ssh.connect({
+          sock: tcp,
+          username: src.username,
+          password: src.password,
+          readyTimeout: opts.readyTimeoutMs ?? 20_000,
+          // AES-GCM runs on AES-NI through the native binding: the fastest cipher here.
+          algorithms: {
+            cipher: ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'chacha20-poly1305@openssh.com', 'aes128-ctr'],
+          },
+        })
+      }),
+    )
     watch.touch()
     const sftp = await race(sftpCall<SFTPWrapper>((cb) => ssh.sftp(cb)))
     // Private knobs, deliberately: 256 KiB data packets need both the read cap and the inbound packet cap raised.
@@ -100,7 +145,9 @@ export async function scpPull(opts: ScpOptions): Promise<PullResult> {
     const manifest = parseManifest(raw)
     if (!manifest) throw vmmpError.corrupt('the origin sent an unreadable manifest')
     const files = manifest.files.map((f) => ({ ...f, name: checkName(f.name) }))
-    for (const f of files) if (f.hashes.length !== blockCount(f.size) * HASH_BYTES || rootOf(f.size, f.hashes) !== f.root) throw vmmpError.corrupt(`hash list of ${f.name} does not match its root`)
+    for (const f of files)
+      if (f.hashes.length !== blockCount(f.size) * HASH_BYTES || rootOf(f.size, f.hashes) !== f.root)
+        throw vmmpError.corrupt(`hash list of ${f.name} does not match its root`)
 
     // Non-zero blocks only, in runs of up to 256 KiB.
     const tasks: Task[] = []
@@ -110,7 +157,8 @@ export async function scpPull(opts: ScpOptions): Promise<PullResult> {
         if (isZeroHash(f.hashes.subarray(b * HASH_BYTES, (b + 1) * HASH_BYTES))) continue
         const len = Math.min(BLOCK_SIZE, f.size - b * BLOCK_SIZE)
         const last = tasks[tasks.length - 1]
-        if (last && last.file === i && last.pos + last.len === b * BLOCK_SIZE && last.len + len <= SCP_CHUNK) last.len += len
+        if (last && last.file === i && last.pos + last.len === b * BLOCK_SIZE && last.len + len <= SCP_CHUNK)
+          last.len += len
         else tasks.push({ file: i, pos: b * BLOCK_SIZE, len, firstBlock: b })
       }
     }
@@ -120,7 +168,9 @@ export async function scpPull(opts: ScpOptions): Promise<PullResult> {
       await mkdir(staging, { recursive: true })
       const s = await statfs(staging)
       if (s.bavail * s.bsize < total * 1.01) throw vmmpError.noSpace(dir)
-    } catch (err) { throw fsError('preparing', staging, err) }
+    } catch (err) {
+      throw fsError('preparing', staging, err)
+    }
     const remote: Buffer[] = []
     for (const f of files) {
       const path = join(staging, f.name)
@@ -129,7 +179,9 @@ export async function scpPull(opts: ScpOptions): Promise<PullResult> {
         const fh = await open(path, 'w')
         handles.push(fh)
         await fh.truncate(f.size) // a hole: blocks we skip stay unallocated
-      } catch (err) { throw fsError('creating', path, err) }
+      } catch (err) {
+        throw fsError('creating', path, err)
+      }
       remote.push(await race(sftpCall<Buffer>((cb) => sftp.open(f.name, 'r', cb))))
     }
 
@@ -142,32 +194,59 @@ export async function scpPull(opts: ScpOptions): Promise<PullResult> {
         const t = tasks[next++]
         const f = files[t.file]
         let got = 0
-        while (got < t.len) { // a server may answer short reads: keep asking until the run is complete
-          const n = await race(new Promise<number>((resolve, reject) => sftp.read(remote[t.file], buf, got, t.len - got, t.pos + got, (err, bytes) => (err ? reject(vmmpError.io(`reading ${f.name}`, err)) : resolve(bytes)))))
+        while (got < t.len) {
+          // a server may answer short reads: keep asking until the run is complete
+          const n = await race(
+            new Promise<number>((resolve, reject) =>
+              sftp.read(remote[t.file], buf, got, t.len - got, t.pos + got, (err, bytes) =>
+                err ? reject(vmmpError.io(`reading ${f.name}`, err)) : resolve(bytes),
+              ),
+            ),
+          )
           if (n === 0) throw vmmpError.protocol(`${f.name} ended early`)
           got += n
           watch.touch()
         }
         for (let off = 0, b = t.firstBlock; off < t.len; off += BLOCK_SIZE, b++) {
-          if (!hashBlock(buf.subarray(off, Math.min(t.len, off + BLOCK_SIZE))).equals(f.hashes.subarray(b * HASH_BYTES, (b + 1) * HASH_BYTES))) throw vmmpError.corrupt(`block ${b} of ${f.name} does not match the origin's manifest`)
+          if (
+            !hashBlock(buf.subarray(off, Math.min(t.len, off + BLOCK_SIZE))).equals(
+              f.hashes.subarray(b * HASH_BYTES, (b + 1) * HASH_BYTES),
+            )
+          )
+            throw vmmpError.corrupt(`block ${b} of ${f.name} does not match the origin's manifest`)
         }
-        try { await handles[t.file].write(buf, 0, t.len, t.pos) } catch (err) { throw fsError('writing', join(staging, f.name), err) }
+        try {
+          await handles[t.file].write(buf, 0, t.len, t.pos)
+        } catch (err) {
+          throw fsError('writing', join(staging, f.name), err)
+        }
         bytesWritten += t.len
         done += t.len
         opts.onProgress?.(done, total)
       }
     }
-    const results = await Promise.allSettled(Array.from({ length: opts.inflight ?? DEFAULT_SCP_INFLIGHT }, () => worker().catch((err) => { fail(err instanceof VmmpError ? err : vmmpError.io('copying', err)); throw err })))
+    const results = await Promise.allSettled(
+      Array.from({ length: opts.inflight ?? DEFAULT_SCP_INFLIGHT }, () =>
+        worker().catch((err) => {
+          fail(err instanceof VmmpError ? err : vmmpError.io('copying', err))
+          throw err
+        }),
+      ),
+    )
     const firstErr = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined
     if (firstErr || failure) throw firstErr?.reason ?? failure
     ssh.end()
-    for (const fh of handles) await fh.sync().catch((err) => { throw fsError('syncing', staging, err) })
+    for (const fh of handles)
+      await fh.sync().catch((err) => {
+        throw fsError('syncing', staging, err)
+      })
 
     // Whole-file check on what is on our disk now, then swap it in.
     const arrived: FileManifest[] = []
     for (const f of files) {
       const m = await hashFile(join(staging, f.name), f.name, { onProgress: () => watch.touch() })
-      if (m.size !== f.size || m.root !== f.root) throw vmmpError.corrupt(`${f.name} does not match the origin's size and whole-file hash`)
+      if (m.size !== f.size || m.root !== f.root)
+        throw vmmpError.corrupt(`${f.name} does not match the origin's size and whole-file hash`)
       arrived.push(m)
     }
     await markIncomplete(dir, opts.migrationId)
@@ -181,8 +260,13 @@ export async function scpPull(opts: ScpOptions): Promise<PullResult> {
     await clearIncomplete(dir)
     const names = new Set(files.map((f) => f.name))
     return {
-      method: 'SCP', files: files.map((f) => f.name), bytesOnWire: tcp.bytesRead + tcp.bytesWritten, bytesWritten,
-      bytesTotal: files.reduce((s, f) => s + f.size, 0), extraFiles: (await listFiles(dir)).filter((n) => !names.has(n)), verified: true,
+      method: 'SCP',
+      files: files.map((f) => f.name),
+      bytesOnWire: tcp.bytesRead + tcp.bytesWritten,
+      bytesWritten,
+      bytesTotal: files.reduce((s, f) => s + f.size, 0),
+      extraFiles: (await listFiles(dir)).filter((n) => !names.has(n)),
+      verified: true,
     }
   } catch (err) {
     if (err instanceof VmmpError) throw err
