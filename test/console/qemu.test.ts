@@ -1,6 +1,6 @@
 // The SSH console against a real QEMU guest (fixtures/guest/build, TCG): the screen picks up the
 // boot from the serial chardev, and the real OpenSSH client logs in and runs a command in the
-// guest's shell. Skipped when the guest image has not been built.
+// guest's shell. Fails (never skips) when the guest image is not built, naming the fix.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -19,8 +19,10 @@ let hv: Hypervisor
 let screens: ConsoleScreens
 let server: SshConsoleServer
 
-describe.skipIf(!built)('console of a real QEMU guest', () => {
+describe('console of a real QEMU guest', () => {
   beforeAll(async () => {
+    if (!built)
+      throw new Error('the guest image is not built (fixtures/guest/build/vmlinuz): run `bash scripts/setup.sh`')
     dir = await mkdtemp(join(tmpdir(), 'virtuoso-console-qemu-'))
     hv = await Hypervisor.open({ driver: 'qemu', dir: join(dir, 'machines'), accel: 'tcg', stopTimeoutMs: 10_000 })
     await hv.create('guest1', { memory: 128, hd: 2048, speed: 1000, os: 'linux' })
