@@ -1,7 +1,7 @@
 // `virtuoso admin …`: operator commands through the hub's local admin socket (DATA/hub/admin.sock).
 import type { Argv } from 'yargs'
 import { join, resolve } from 'node:path'
-import { callAdmin } from '../node/admin-socket.ts'
+import { callAdmin } from '../hub/admin-socket.ts'
 import { fail, print } from './output.ts'
 import { formatMoney } from '../market/pricing.ts'
 import * as render from './render.ts'

@@ -1,9 +1,9 @@
 // Which market a command talks to, in order: --market/--bootstrap flags, VIRTUOSO_MARKET /
 // VIRTUOSO_BOOTSTRAP, then the profile saved by `virtuoso login`.
-import { MarketClient } from '../node/client.ts'
-import { parseBootstrap } from '../node/dht.ts'
-import { parseKey } from '../node/identity.ts'
-import { readProfile, type Profile } from '../node/profile.ts'
+import { MarketClient } from '../client/market-client.ts'
+import { parseBootstrap } from '../net/dht.ts'
+import { parseKey } from '../net/identity.ts'
+import { readProfile, type Profile } from '../client/profile.ts'
 import { VirtuosoError } from '../errors.ts'
 
 export interface GlobalArgs {

@@ -1,9 +1,9 @@
 // Long-running processes: `virtuoso dht` and `virtuoso node`. Both print what others need to reach
 // them, then serve until SIGTERM/SIGINT, and shut down cleanly (that is what systemd sends).
 import type { Argv } from 'yargs'
-import { runBootstrap, parseBootstrap, formatBootstrap } from '../node/dht.ts'
-import { startNode } from '../node/node.ts'
-import { parseKey } from '../node/identity.ts'
+import { runBootstrap, parseBootstrap, formatBootstrap } from '../net/dht.ts'
+import { startNode } from './node.ts'
+import { parseKey } from '../net/identity.ts'
 import { fail } from './output.ts'
 
 function untilSignal(close: () => Promise<void>): Promise<void> {

@@ -50,7 +50,7 @@ export function uiCommands(y: Argv): Argv {
       async (argv) => {
         const json = !!argv.json
         try {
-          const { startDemo, DEMO_BUYER } = await import('../node/demo.ts')
+          const { startDemo, DEMO_BUYER } = await import('./demo.ts')
           const demo = await startDemo({ dir: argv.dir, fresh: argv.fresh, hv: argv.hv })
           let stopping = false
           const stop = async () => {

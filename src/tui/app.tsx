@@ -2,7 +2,7 @@
 // the user quits, with the terminal restored (alternate screen left, cursor shown, raw mode off).
 import React from 'react'
 import { render } from 'ink'
-import type { MarketClient } from '../node/client.ts'
+import type { MarketClient } from '../client/market-client.ts'
 import { App, type Session, type ViewName } from './Dashboard.tsx'
 import { noColorFromEnv } from './theme.ts'
 import type { Identity } from '../market/types.ts'
@@ -44,7 +44,7 @@ export async function runTui(opts: TuiOptions = {}): Promise<void> {
   const save = opts.saveSession ?? owned
   const onSession = async (s: Session) => {
     if (!save || !market || !bootstrap) return
-    const { readProfile, writeProfile } = await import('../node/profile.ts')
+    const { readProfile, writeProfile } = await import('../client/profile.ts')
     const prev = (await readProfile()) ?? { market, bootstrap }
     await writeProfile({
       ...prev,
@@ -58,7 +58,7 @@ export async function runTui(opts: TuiOptions = {}): Promise<void> {
   }
   const onLogout = async () => {
     if (!save) return
-    const { clearSession } = await import('../node/profile.ts')
+    const { clearSession } = await import('../client/profile.ts')
     await clearSession()
   }
 

@@ -2,8 +2,8 @@
 // provider's console@1 dialed on the market client's own DHT node (one node per user, as
 // `virtuoso console` does). The view sees only ConsoleLink, so view tests hand it an in-memory one.
 import type DHT from 'hyperdht'
-import { ConsoleSession, type ConsoleEnd } from '../node/console-client.ts'
-import type { TicketAnswer } from '../node/console-hub.ts'
+import { ConsoleSession, type ConsoleEnd } from '../console/client.ts'
+import type { TicketAnswer } from '../console/hub.ts'
 import { VirtuosoError } from '../errors.ts'
 import type { MarketApi } from './hooks/use-market.ts'
 

@@ -5,7 +5,7 @@
 import type Protomux from 'protomux'
 import type { Channel, Message } from 'protomux'
 import c from 'compact-encoding'
-import { PROTOCOLS } from '../node/protocols.ts'
+import { PROTOCOLS } from '../net/protocols.ts'
 import {
   answerUnsupported,
   decode,

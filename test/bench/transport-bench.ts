@@ -5,8 +5,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import DHT from 'hyperdht'
-import { Hub } from '../../src/node/hub.ts'
-import { MarketClient } from '../../src/node/client.ts'
+import { Hub } from '../../src/hub/hub.ts'
+import { MarketClient } from '../../src/client/market-client.ts'
 import type { BenchRow } from './table.ts'
 
 export async function transportBench(opts: { requests?: number; window?: number } = {}): Promise<BenchRow[]> {

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Hypervisor } from '../../src/hv/hypervisor.ts'
-import type { CloseReason, ConsoleViewer } from '../../src/hv/console.ts'
+import type { CloseReason, ConsoleViewer } from '../../src/console/screens.ts'
 
 export const CONFIG = { memory: 128, hd: 2048, speed: 1000, os: 'linux' }
 

@@ -2,8 +2,8 @@
 // owner of a started machine, signed by the hub and naming its provider node; passwords forwarded.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import DHT from 'hyperdht'
-import { consoleMethods, consoleTicket, consolePasswd, type ConsoleHub } from '../../src/node/console-hub.ts'
-import { verifyTicket } from '../../src/node/console-ticket.ts'
+import { consoleMethods, consoleTicket, consolePasswd, type ConsoleHub } from '../../src/console/hub.ts'
+import { verifyTicket } from '../../src/console/ticket.ts'
 import { addPm, codeOf, user, world, type World } from '../market/helpers.ts'
 
 let w: World

@@ -2,8 +2,8 @@
 // current screen, one viewer at a time, stop/suspend/migrate close viewers with their reason.
 import { afterEach, describe, expect, it } from 'vitest'
 import xterm from '@xterm/headless'
-import { ConsoleScreens } from '../../src/hv/console.ts'
-import { renderScreen } from '../../src/hv/console-render.ts'
+import { ConsoleScreens } from '../../src/console/screens.ts'
+import { renderScreen } from '../../src/console/render.ts'
 import { RecordingViewer, testHv } from './helpers.ts'
 
 let cleanup: (() => Promise<void>) | null = null

@@ -1,7 +1,7 @@
 // Console tickets: signed by the pinned hub, for this node and machine, unexpired, used once.
 import { describe, expect, it } from 'vitest'
 import DHT from 'hyperdht'
-import { signTicket, verifyTicket, TicketVerifier, TICKET_TTL_MS } from '../../src/node/console-ticket.ts'
+import { signTicket, verifyTicket, TicketVerifier, TICKET_TTL_MS } from '../../src/console/ticket.ts'
 
 const hub = DHT.keyPair()
 const node = DHT.keyPair().publicKey.toString('hex')

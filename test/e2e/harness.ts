@@ -1,7 +1,7 @@
 // Real processes for end-to-end tests: `virtuoso dht`, hubs and provider nodes started through the
 // CLI, on 127.0.0.1 only, and CLI calls made the way a user makes them.
 import { execa } from 'execa'
-import { spawnVirtuoso as spawnChild, VIRTUOSO_BIN, type Child } from '../../src/node/child.ts'
+import { spawnVirtuoso as spawnChild, VIRTUOSO_BIN, type Child } from '../../src/cli/child.ts'
 import { vi } from 'vitest'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto'
 import { Market } from '../../src/market/market.ts'
 import type { ProviderGateway } from '../../src/market/gateway.ts'
 import type { Identity, PmRow } from '../../src/market/types.ts'
-import { hashPairingCode } from '../../src/node/pairing.ts'
+import { hashPairingCode } from '../../src/market/pairing.ts'
 
 export class FakeGateway implements ProviderGateway {
   calls: Array<{ nodeKey: string; method: string; params: any }> = []

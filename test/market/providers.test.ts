@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest'
 import { world, user, addPm, codeOf, nodeKeyOf, INFO, SHEET, DAY, type World } from './helpers.ts'
-import { hashPairingCode } from '../../src/node/pairing.ts'
+import { hashPairingCode } from '../../src/market/pairing.ts'
 import type { Identity } from '../../src/market/types.ts'
 
 describe('providers', () => {

@@ -5,7 +5,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import type { Change, ConfigRow, EventRow, Identity, LedgerEntry, PmRow, UserRow, VmRow } from '../../market/types.ts'
 import type { MigrationRow } from '../render/migrations.ts'
 
-/** What the TUI needs of a MarketClient (src/node/client.ts): the real one, or a stand-in in view tests. */
+/** What the TUI needs of a MarketClient (src/client/market-client.ts): the real one, or a stand-in in view tests. */
 export interface MarketApi {
   token: string
   call<T = any>(method: string, params?: unknown): Promise<T>

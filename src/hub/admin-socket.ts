@@ -5,7 +5,7 @@ import { createServer, createConnection, type Server } from 'node:net'
 import { chmod, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { errorInfo, VirtuosoError } from '../errors.ts'
-import { nodeError } from './errors.ts'
+import { nodeError } from '../net/errors.ts'
 
 export const ADMIN_SOCKET = 'admin.sock'
 

@@ -2,10 +2,10 @@
 // market@1 for calls and replica@1 for the live change feed.
 import type DHT from 'hyperdht'
 import type { NoiseSocket } from 'hyperdht'
-import { RpcChannel } from './rpc.ts'
-import { PROTOCOLS } from './protocols.ts'
-import { dial } from './dial.ts'
-import { createDhtNode, type Bootstrap } from './dht.ts'
+import { RpcChannel } from '../net/rpc.ts'
+import { PROTOCOLS } from '../net/protocols.ts'
+import { dial } from '../net/dial.ts'
+import { createDhtNode, type Bootstrap } from '../net/dht.ts'
 import type { Change } from '../market/types.ts'
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 15_000

@@ -6,9 +6,9 @@ import type DHT from 'hyperdht'
 import type { KeyPair, NoiseSocket, Server } from 'hyperdht'
 import Protomux from 'protomux'
 import { errorInfo } from '../errors.ts'
-import type { Attachment, ConsoleScreens } from '../hv/console.ts'
-import { TicketVerifier } from './console-ticket.ts'
-import { openConsoleChannel, validSize, type ConsoleCtl } from './console-wire.ts'
+import type { Attachment, ConsoleScreens } from './screens.ts'
+import { TicketVerifier } from './ticket.ts'
+import { openConsoleChannel, validSize, type ConsoleCtl } from './wire.ts'
 
 /** How long a viewer has to present its ticket after connecting. */
 export const DEFAULT_ATTACH_TIMEOUT_MS = 10_000

@@ -9,9 +9,9 @@ import { existsSync } from 'node:fs'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { packageRoot } from '../root.ts'
-import { MarketClient } from './client.ts'
-import { parseBootstrap } from './dht.ts'
-import { callAdmin } from './admin-socket.ts'
+import { MarketClient } from '../client/market-client.ts'
+import { parseBootstrap } from '../net/dht.ts'
+import { callAdmin } from '../hub/admin-socket.ts'
 
 const ROOT = packageRoot()
 

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { writeOnceAtomic } from '../../src/secret-file.ts'
-import { loadHostKey } from '../../src/node/ssh-console.ts'
-import { loadIdentity } from '../../src/node/identity.ts'
+import { loadHostKey } from '../../src/console/ssh.ts'
+import { loadIdentity } from '../../src/net/identity.ts'
 
 const dirs: string[] = []
 const fresh = async () => {

@@ -4,8 +4,8 @@
 import type { Market } from '../market/market.ts'
 import type { Change, Identity } from '../market/types.ts'
 import { visibleTo } from '../market/feed.ts'
-import type { RpcChannel } from './rpc.ts'
-import { nodeError } from './errors.ts'
+import type { RpcChannel } from '../net/rpc.ts'
+import { nodeError } from '../net/errors.ts'
 
 /** Changes sent per event frame: keeps frames well under the RPC body limit. */
 export const CHANGES_PER_FRAME = 500

@@ -5,11 +5,11 @@ import type DHT from 'hyperdht'
 import type { KeyPair, NoiseSocket } from 'hyperdht'
 import Protomux from 'protomux'
 import type { Hypervisor } from '../hv/hypervisor.ts'
-import { RpcChannel } from './rpc.ts'
-import { PROTOCOLS } from './protocols.ts'
-import { nodeError } from './errors.ts'
-import { hashPairingCode } from './pairing.ts'
-import { DEFAULT_ATTEMPT_MS } from './dial.ts'
+import { RpcChannel } from '../net/rpc.ts'
+import { PROTOCOLS } from '../net/protocols.ts'
+import { nodeError } from '../net/errors.ts'
+import { hashPairingCode } from '../market/pairing.ts'
+import { DEFAULT_ATTEMPT_MS } from '../net/dial.ts'
 
 /** How often the agent checks that the hub still answers, and how long it waits for it. */
 export const PING_MS = 1000
@@ -25,7 +25,7 @@ export interface ProviderOptions {
   retryMs?: number
   maxRetryMs?: number
   log?: (line: string) => void
-  /** Console service (src/node/console-provider.ts): answers 'console.*' commands, adds SSH details to hello. */
+  /** Console service (src/console/service.ts): answers 'console.*' commands, adds SSH details to hello. */
   console?: { command(method: string, params: unknown): Promise<unknown>; helloInfo(): object }
   /** Migration server (src/vmmp/server.ts): vmmp@1 on the hub connection, 'migration.*' commands. */
   migration?: { attachHub(mux: Protomux): unknown; command(method: string, params: unknown): Promise<unknown> }

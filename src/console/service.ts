@@ -11,11 +11,11 @@ import { join } from 'node:path'
 import type DHT from 'hyperdht'
 import type { KeyPair } from 'hyperdht'
 import type { Hypervisor } from '../hv/hypervisor.ts'
-import { ConsoleScreens, closeReasons, type ScreenOptions } from '../hv/console.ts'
-import { ConsoleServer, type ConsoleServerOptions } from './console-server.ts'
-import { ConsolePasswords } from './console-passwords.ts'
-import { SshConsoleServer, type SshCredential } from './ssh-console.ts'
-import { nodeError } from './errors.ts'
+import { ConsoleScreens, closeReasons, type ScreenOptions } from './screens.ts'
+import { ConsoleServer, type ConsoleServerOptions } from './server.ts'
+import { ConsolePasswords } from './passwords.ts'
+import { SshConsoleServer, type SshCredential } from './ssh.ts'
+import { nodeError } from '../net/errors.ts'
 
 export interface ConsoleServiceOptions {
   dht: DHT

@@ -9,8 +9,8 @@
 import c from 'compact-encoding'
 import type Protomux from 'protomux'
 import type { Channel, Message } from 'protomux'
-import { PROTOCOLS } from './protocols.ts'
-import { nodeError } from './errors.ts'
+import { PROTOCOLS } from '../net/protocols.ts'
+import { nodeError } from '../net/errors.ts'
 
 /** No control message needs more; bounds what a peer can make us parse. */
 export const MAX_CTL_BYTES = 16 * 1024

@@ -8,9 +8,9 @@ import { EventEmitter } from 'node:events'
 import type { Duplex } from 'node:stream'
 import xterm from '@xterm/headless'
 import type { Terminal } from '@xterm/headless'
-import type { Hypervisor } from './hypervisor.ts'
-import type { HvVm } from './types.ts'
-import { renderScreen } from './console-render.ts'
+import type { Hypervisor } from '../hv/hypervisor.ts'
+import type { HvVm } from '../hv/types.ts'
+import { renderScreen } from './render.ts'
 
 export const DEFAULT_COLS = 80
 export const DEFAULT_ROWS = 24

@@ -4,7 +4,7 @@ import createTestnet from 'hyperdht/testnet.js'
 import DHT, { type NoiseSocket } from 'hyperdht'
 import Protomux from 'protomux'
 import c from 'compact-encoding'
-import { RpcChannel, MAX_BODY_BYTES } from '../../src/node/rpc.ts'
+import { RpcChannel, MAX_BODY_BYTES } from '../../src/net/rpc.ts'
 import { VirtuosoError } from '../../src/errors.ts'
 
 const PROTOCOL = 'virtuoso/test@1'

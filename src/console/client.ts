@@ -5,8 +5,8 @@ import type DHT from 'hyperdht'
 import type { NoiseSocket } from 'hyperdht'
 import Protomux from 'protomux'
 import { VirtuosoError } from '../errors.ts'
-import { nodeError } from './errors.ts'
-import { openConsoleChannel, type ConsoleWire } from './console-wire.ts'
+import { nodeError } from '../net/errors.ts'
+import { openConsoleChannel, type ConsoleWire } from './wire.ts'
 
 export const DEFAULT_CONSOLE_CONNECT_TIMEOUT_MS = 15_000
 /** One attempt's share of that: an attach answers in well under a second on a live connection. */

@@ -12,8 +12,8 @@ import type { Identity, VmRow, PmRow } from '../market/types.ts'
 import { ownVm, requireBuyer } from '../market/context.ts'
 import { requireAction } from '../market/statusrelations.ts'
 import { errors } from '../market/errors.ts'
-import { signTicket, TICKET_TTL_MS } from './console-ticket.ts'
-import { checkConsolePassword } from './console-passwords.ts'
+import { signTicket, TICKET_TTL_MS } from './ticket.ts'
+import { checkConsolePassword } from './passwords.ts'
 
 export interface ConsoleHub {
   market: Market
