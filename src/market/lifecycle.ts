@@ -10,6 +10,7 @@ import { errors } from './errors.ts'
 import { eventOp, userOrigin } from './events.ts'
 import { versionAfter } from './gateway.ts'
 import { formatMoney, quote } from './pricing.ts'
+import { roomOp } from './room.ts'
 import { roomProblem } from './search.ts'
 import { requireAction } from './statusrelations.ts'
 import type { Op } from './store.ts'
@@ -98,17 +99,7 @@ export async function storeVm(ctx: Ctx, who: Identity | null, vmId: string, pmId
     ops.push(
       { type: 'put', table: 'vm', key: vm.id, value: stored },
       { type: 'put', table: 'pairings', key: vm.id, value: { vmId: vm.id, pmId: pm.id } },
-      {
-        type: 'put',
-        table: 'pm',
-        key: pm.id,
-        value: {
-          ...pm,
-          usedSpeed: pm.usedSpeed + vm.speed,
-          usedMemory: pm.usedMemory + vm.memory,
-          usedStorage: pm.usedStorage + vm.hd,
-        },
-      },
+      ...roomOp(ctx, pm.id, vm, 1),
       ...wallet.flush(),
       eventOp(now, {
         origin: userOrigin(buyer),
@@ -273,17 +264,7 @@ function removeOps(ctx: Ctx, vm0: VmRow, pm: PmRow, now: number, origin: string,
   ops.push(
     { type: 'del', table: 'vm', key: vm.id },
     { type: 'del', table: 'pairings', key: vm.id },
-    {
-      type: 'put',
-      table: 'pm',
-      key: pm.id,
-      value: {
-        ...pm,
-        usedSpeed: pm.usedSpeed - vm.speed,
-        usedMemory: pm.usedMemory - vm.memory,
-        usedStorage: pm.usedStorage - vm.hd,
-      },
-    },
+    ...roomOp(ctx, pm.id, vm, -1),
     ...wallet.flush(),
     eventOp(now, {
       origin,
@@ -318,9 +299,11 @@ export async function deleteVm(ctx: Ctx, who: Identity | null, vmId: string): Pr
       ])
       return
     }
-    const pm = pmOf(ctx, vm)
-    await command(ctx, pm, vm, 'vm.delete', {})
-    await ctx.store.write(removeOps(ctx, ctx.store.get('vm', vmId)!, pm, ctx.clock(), userOrigin(buyer), ''))
+    await command(ctx, pmOf(ctx, vm), vm, 'vm.delete', {})
+    // Re-read after the await: billing may have charged the machine and others changed the pm meanwhile.
+    const now2 = ctx.clock()
+    const vm2 = ctx.store.get('vm', vmId)!
+    await ctx.store.write(removeOps(ctx, vm2, pmOf(ctx, vm2), now2, userOrigin(buyer), ''))
   })
 }
 
@@ -330,13 +313,13 @@ export async function evict(ctx: Ctx, vmId: string): Promise<boolean> {
   if (!vm0 || vm0.state === 'migrating' || ctx.locks.has(vmId)) return false
   return withVmLock(ctx, vmId, async () => {
     let vm = ctx.store.get('vm', vmId)!
-    const pm = pmOf(ctx, vm)
     if (vm.state === 'started') {
-      const version = await command(ctx, pm, vm, 'vm.stop', { version: vm.version })
+      const version = await command(ctx, pmOf(ctx, vm), vm, 'vm.stop', { version: vm.version })
+      vm = ctx.store.get('vm', vmId)! // re-read after the await (billing may have charged it)
       const { ops } = transitionOps(
         ctx,
         vm,
-        pm,
+        pmOf(ctx, vm),
         'stop',
         version,
         ctx.clock(),
@@ -346,10 +329,10 @@ export async function evict(ctx: Ctx, vmId: string): Promise<boolean> {
       await ctx.store.write(ops)
       vm = ctx.store.get('vm', vmId)!
     }
-    await command(ctx, pm, vm, 'vm.delete', {})
-    await ctx.store.write(
-      removeOps(ctx, vm, pm, ctx.clock(), 'hub', ': its provider machine was withdrawn and the drain deadline passed'),
-    )
+    await command(ctx, pmOf(ctx, vm), vm, 'vm.delete', {})
+    vm = ctx.store.get('vm', vmId)!
+    const why = ': its provider machine was withdrawn and the drain deadline passed'
+    await ctx.store.write(removeOps(ctx, vm, pmOf(ctx, vm), ctx.clock(), 'hub', why))
     return true
   })
 }

@@ -14,6 +14,7 @@ import { accrue } from './billing.ts'
 import { errors, marketError } from './errors.ts'
 import { eventOp, userOrigin } from './events.ts'
 import { formatMoney, quote } from './pricing.ts'
+import { roomOp } from './room.ts'
 import { roomProblem } from './search.ts'
 import { requireAction } from './statusrelations.ts'
 import type { Op } from './store.ts'
@@ -157,17 +158,7 @@ export async function beginMigration(
     await ctx.store.write([
       { type: 'put', table: 'migrations', key: row.id, value: row },
       { type: 'put', table: 'vm', key: vm.id, value: { ...vm, state: 'migrating', prevState: vm.state } },
-      {
-        type: 'put',
-        table: 'pm',
-        key: to.id,
-        value: {
-          ...to,
-          usedSpeed: to.usedSpeed + vm.speed,
-          usedMemory: to.usedMemory + vm.memory,
-          usedStorage: to.usedStorage + vm.hd,
-        },
-      },
+      ...roomOp(ctx, to.id, vm, 1),
       eventOp(now, {
         origin: userOrigin(requireUser(who)),
         type: 'vm.migrate',
@@ -267,17 +258,7 @@ export async function commitMigration(ctx: Ctx, id: string, newVersion: number):
   ops.push(
     { type: 'put', table: 'vm', key: vm.id, value: vm },
     { type: 'put', table: 'pairings', key: vm.id, value: { vmId: vm.id, pmId: to.id } },
-    {
-      type: 'put',
-      table: 'pm',
-      key: from.id,
-      value: {
-        ...from,
-        usedSpeed: from.usedSpeed - vm.speed,
-        usedMemory: from.usedMemory - vm.memory,
-        usedStorage: from.usedStorage - vm.hd,
-      },
-    },
+    ...roomOp(ctx, from.id, vm, -1),
     ...wallet.flush(),
     { type: 'put', table: 'migrations', key: id, value: done },
     eventOp(now, {
@@ -314,18 +295,7 @@ export async function revertMigration(
   const ops: Op[] = [{ type: 'put', table: 'migrations', key: id, value: done }]
   if (vm && vm.state === 'migrating')
     ops.push({ type: 'put', table: 'vm', key: vm.id, value: { ...vm, state: m.prevState, prevState: null } })
-  if (to && vm)
-    ops.push({
-      type: 'put',
-      table: 'pm',
-      key: to.id,
-      value: {
-        ...to,
-        usedSpeed: to.usedSpeed - vm.speed,
-        usedMemory: to.usedMemory - vm.memory,
-        usedStorage: to.usedStorage - vm.hd,
-      },
-    })
+  if (to && vm) ops.push(...roomOp(ctx, to.id, vm, -1))
   ops.push(
     eventOp(now, {
       origin: 'hub',

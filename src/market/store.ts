@@ -163,6 +163,9 @@ export class Store extends EventEmitter {
   write(ops: Op[], opts: { sync?: boolean } = {}): Promise<Change[]> {
     if (this.broken) return Promise.reject(errors.storageFailed(this.broken))
     if (ops.length === 0) return Promise.resolve([])
+    // Every check before anything is touched: an op refused halfway would leave memory ahead of disk.
+    const problem = this.check(ops)
+    if (problem) return Promise.reject(problem)
     // A chained batch: measured 2.6x faster than an array batch for tens of thousands of ops.
     const batch = this.db.batch()
     const changes: Change[] = []
@@ -184,7 +187,6 @@ export class Store extends EventEmitter {
         key = op.key
         const m = this.cache.get(op.table)!
         prev = m.get(key)
-        if (prev === undefined) throw new RangeError(`patch of a missing row ${table}/${key}`)
         value = { ...(prev as object), ...op.fields }
         m.set(key, value)
         const id = `${table}!${key}`
@@ -241,6 +243,21 @@ export class Store extends EventEmitter {
         throw errors.storageFailed(err)
       },
     )
+  }
+
+  /** Why a batch cannot be applied (a patch of a row missing at that point of the batch), or null. */
+  private check(ops: Op[]): Error | null {
+    const present = new Map<string, boolean>()
+    for (const op of ops) {
+      if (op.type === 'append') continue
+      const id = `${op.table}!${op.key}`
+      if (!this.cache.has(op.table)) return errors.badInput('write', `table ${op.table} is not a cached table`)
+      if (op.type === 'put') present.set(id, true)
+      else if (op.type === 'del') present.set(id, false)
+      else if (!(present.get(id) ?? this.cache.get(op.table)!.has(op.key)))
+        return errors.badInput('write', `patch of a missing row ${op.table}/${op.key}`)
+    }
+    return null
   }
 
   private dropPatch(batch: { del(key: string): unknown }, table: string, key: string): void {
