@@ -197,6 +197,7 @@ export class Hub implements ProviderGateway {
     }
     if (!this.nodes.has(nodeKey)) throw nodeError.forbidden('say node.hello first')
     if (method === 'node.ping') return {}
+    if (method === 'node.vm.exited') return this.market.guestExited(nodeKey, params)
     if (method === 'node.event') {
       const p = params as any
       return this.market.nodeEvent(nodeKey, p)

@@ -53,6 +53,9 @@ export class Hypervisor extends EventEmitter {
   #vms = new Map<string, VmRecord>()
   #locks = new Map<string, Promise<unknown>>()
   #closed = false
+  /** Guests that stopped by themselves since open (id -> version after), including those found at
+   *  open: whoever reports them (the provider agent) may start listening for 'exit' late. */
+  readonly exits = new Map<string, number>()
 
   private constructor(driver: HvDriver, dir: string, store: StateStore, stopTimeoutMs: number) {
     super()
@@ -248,8 +251,13 @@ export class Hypervisor extends EventEmitter {
     if (!this.manifest.status) return rec
     const power = await this.driver.status(rec.id)
     if (power !== 'off' && rec.state !== 'running') return this.#save({ ...rec, state: 'running' })
-    if (power === 'off' && rec.state === 'running')
-      return this.#save({ ...rec, state: 'stopped', version: rec.version + 1 })
+    if (power === 'off' && rec.state === 'running') {
+      const saved = await this.#save({ ...rec, state: 'stopped', version: rec.version + 1 })
+      // Nobody asked for this stop: the provider agent reports it to the hub (versions stay in sync).
+      this.exits.set(saved.id, saved.version)
+      this.emit('exit', { id: saved.id, version: saved.version })
+      return saved
+    }
     return rec
   }
 

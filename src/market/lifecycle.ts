@@ -146,7 +146,7 @@ function checkCanRun(ctx: Ctx, vm: VmRow, pm: PmRow, now: number): void {
 }
 
 /** The state change itself, with the charges up to `now`: one batch's ops. */
-function transitionOps(
+export function transitionOps(
   ctx: Ctx,
   vm0: VmRow,
   pm: PmRow,
@@ -155,6 +155,7 @@ function transitionOps(
   now: number,
   origin: string,
   note = '',
+  eventType = `vm.${action}`,
 ): { ops: Op[]; vm: VmRow } {
   const vm = { ...vm0 }
   const wallet = new Wallet(ctx.store)
@@ -183,7 +184,7 @@ function transitionOps(
     ...wallet.flush(),
     eventOp(now, {
       origin,
-      type: `vm.${action}`,
+      type: eventType,
       message: `${action} ${vm.name} on ${pm.name} (version ${version})${note}`,
       users: [vm.owner, pm.owner],
       vmId: vm.id,

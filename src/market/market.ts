@@ -14,6 +14,7 @@ import * as providersMod from './providers.ts'
 import * as billing from './billing.ts'
 import * as admin from './admin.ts'
 import * as migrationsMod from './migrations.ts'
+import { guestExited, type ExitAnswer } from './exits.ts'
 import { account } from './account.ts'
 import { pricePass } from './prices.ts'
 import { search, type Offer, type SearchInput } from './search.ts'
@@ -225,6 +226,10 @@ export class Market extends EventEmitter {
   }
   nodeOffline(nodeKey: string): Promise<void> {
     return providersMod.nodeOffline(this.ctx, nodeKey)
+  }
+  /** The node's guest stopped by itself (see exits.ts). */
+  guestExited(nodeKey: string, report: unknown): Promise<ExitAnswer> {
+    return guestExited(this.ctx, nodeKey, report)
   }
   nodeEvent(nodeKey: string, e: { type?: unknown; message?: unknown; vmId?: unknown }): Promise<{ ok: true }> {
     return providersMod.nodeEvent(this.ctx, nodeKey, e)

@@ -14,6 +14,8 @@ import { DEFAULT_ATTEMPT_MS } from '../net/dial.ts'
 /** How often the agent checks that the hub still answers, and how long it waits for it. */
 export const PING_MS = 1000
 export const PING_TIMEOUT_MS = 3000
+/** How often running guests are checked for having powered off or crashed by themselves. */
+export const EXIT_POLL_MS = 2000
 
 export interface ProviderOptions {
   dht: DHT
@@ -29,6 +31,7 @@ export interface ProviderOptions {
   console?: { command(method: string, params: unknown): Promise<unknown>; helloInfo(): object }
   /** Migration server (src/vmmp/server.ts): vmmp@1 on the hub connection, 'migration.*' commands. */
   migration?: { attachHub(mux: Protomux): unknown; command(method: string, params: unknown): Promise<unknown> }
+  exitPollMs?: number
 }
 
 export class ProviderAgent {
@@ -43,10 +46,20 @@ export class ProviderAgent {
   pmId: string | null = null
   /** Said hello at least once (the first hello is always logged: operators and tests wait for it). */
   private helloed = false
+  /** Guest exits the hub has not acknowledged yet (vmId -> version after): resent until it has. */
+  private exits = new Map<string, number>()
+  private exitPoll: NodeJS.Timeout | null = null
+  private flushing = false
 
   constructor(private opts: ProviderOptions) {
     this.retry = opts.retryMs ?? 500
     this.connected = new Promise((resolve) => (this.connectedOnce = resolve))
+    for (const [id, version] of opts.hv.exits) this.exits.set(id, version)
+    opts.hv.on('exit', (e: { id: string; version: number }) => {
+      this.exits.set(e.id, e.version)
+      this.opts.log?.(`machine ${e.id} stopped by itself (powered off or crashed); telling the hub`)
+      void this.flushExits()
+    })
   }
 
   get nodeKey(): string {
@@ -55,10 +68,13 @@ export class ProviderAgent {
 
   start(): void {
     this.dial()
+    this.exitPoll = setInterval(() => void this.pollExits(), this.opts.exitPollMs ?? EXIT_POLL_MS)
+    this.exitPoll.unref()
   }
 
   async close(): Promise<void> {
     this.stopped = true
+    if (this.exitPoll) clearInterval(this.exitPoll)
     if (this.retryTimer) clearTimeout(this.retryTimer)
     this.socket?.destroy()
   }
@@ -104,6 +120,7 @@ export class ProviderAgent {
         this.helloed = true
         this.connectedOnce()
         this.watchHub(control, socket)
+        void this.flushExits()
       })
       .catch((err) => {
         this.opts.log?.(`hub refused this node: ${(err as Error).message}`)
@@ -120,6 +137,34 @@ export class ProviderAgent {
     }, PING_MS)
     timer.unref()
     socket.once('close', () => clearInterval(timer))
+  }
+
+  /** Asks the hypervisor about every running guest: one found off raises 'exit' (see above). */
+  private async pollExits(): Promise<void> {
+    const hv = this.opts.hv
+    try {
+      for (const vm of await hv.list()) if (vm.state === 'running') await hv.refresh(vm.id).catch(() => {})
+    } catch {
+      return // closed meanwhile
+    }
+    void this.flushExits()
+  }
+
+  /** Reports pending exits; the hub answers `retry` while the machine is busy there (a migration). */
+  private async flushExits(): Promise<void> {
+    const control = this.control
+    if (!control || this.flushing || this.exits.size === 0) return
+    this.flushing = true
+    try {
+      for (const [vmId, version] of [...this.exits]) {
+        const res = await control.request<{ retry?: boolean }>('node.vm.exited', { vmId, version })
+        if (!res?.retry && this.exits.get(vmId) === version) this.exits.delete(vmId)
+      }
+    } catch (err) {
+      this.opts.log?.(`could not report a guest exit to the hub yet: ${(err as Error).message}; will retry`)
+    } finally {
+      this.flushing = false
+    }
   }
 
   private async onCommand(method: string, params: unknown): Promise<unknown> {
