@@ -9,17 +9,9 @@ import { uiCommands } from './cli/ui-commands.ts'
 import { consoleCommands } from './cli/console-commands.ts'
 import { migrateCommands } from './cli/migrate-commands.ts'
 import { fail } from './cli/output.ts'
+import { globalOptions } from './cli/connect.ts'
 
-let y: Argv = yargs(hideBin(process.argv))
-  .scriptName('virtuoso')
-  .usage('$0 <command> [options]')
-  .option('json', { type: 'boolean', default: false, global: true, describe: 'machine-readable output' })
-  .option('market', { type: 'string', global: true, describe: "market key (the hub's public key); or VIRTUOSO_MARKET" })
-  .option('bootstrap', {
-    type: 'string',
-    global: true,
-    describe: 'DHT bootstrap HOST:PORT or "public"; or VIRTUOSO_BOOTSTRAP',
-  })
+let y: Argv = globalOptions(yargs(hideBin(process.argv)).scriptName('virtuoso').usage('$0 <command> [options]'))
 y = processCommands(y)
 y = sessionCommands(y)
 y = marketCommands(y)

@@ -16,8 +16,15 @@ export interface Child {
   stop(signal?: NodeJS.Signals): Promise<number | undefined>
 }
 
-export function spawnVirtuoso(args: string[], opts: { env?: Record<string, string>; stderrFile?: string } = {}): Child {
-  const proc = execa('node', [VIRTUOSO_BIN, ...args], {
+export interface SpawnOptions {
+  env?: Record<string, string>
+  stderrFile?: string
+  /** Node's arguments before `args` (default: bin/virtuoso.js); tests name a test-only entry here. */
+  entry?: string[]
+}
+
+export function spawnVirtuoso(args: string[], opts: SpawnOptions = {}): Child {
+  const proc = execa('node', [...(opts.entry ?? [VIRTUOSO_BIN]), ...args], {
     env: { ...opts.env, VIRTUOSO_DEBUG: '' },
     reject: false,
     buffer: false,

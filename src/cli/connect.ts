@@ -1,5 +1,6 @@
 // Which market a command talks to, in order: --market/--bootstrap flags, VIRTUOSO_MARKET /
 // VIRTUOSO_BOOTSTRAP, then the profile saved by `virtuoso login`.
+import type { Argv } from 'yargs'
 import { MarketClient } from '../client/market-client.ts'
 import { parseBootstrap } from '../net/dht.ts'
 import { parseKey } from '../net/identity.ts'
@@ -10,6 +11,22 @@ export interface GlobalArgs {
   market?: string
   bootstrap?: string
   json?: boolean
+}
+
+/** The options every command takes. */
+export function globalOptions(y: Argv): Argv<GlobalArgs> {
+  return y
+    .option('json', { type: 'boolean', default: false, global: true, describe: 'machine-readable output' })
+    .option('market', {
+      type: 'string',
+      global: true,
+      describe: "market key (the hub's public key); or VIRTUOSO_MARKET",
+    })
+    .option('bootstrap', {
+      type: 'string',
+      global: true,
+      describe: 'DHT bootstrap HOST:PORT or "public"; or VIRTUOSO_BOOTSTRAP',
+    })
 }
 
 export async function resolveTarget(

@@ -30,6 +30,8 @@ export interface NodeOptions {
   ssh?: false | { host?: string; port?: number }
   /** Hub: how long the migration agent waits for a HEARTBEAT before reverting. */
   heartbeatWindowMs?: number
+  /** Provider: faults the migration server injects (tests only: test/e2e/fault-node.ts sets them). */
+  migrationFaults?: MigrationFaults
 }
 
 export interface RunningNode {
@@ -85,7 +87,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         keyPair: providerKeys,
         hv,
         log: opts.log,
-        faults: migrationFaults(),
+        faults: opts.migrationFaults,
         closeConsole: (vmId) => consoleSvc?.screens.migrate(vmId),
         sshAddress: () => {
           const i = consoleSvc?.info()
@@ -133,16 +135,5 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     async close() {
       for (const c of closers) await c().catch(() => {})
     },
-  }
-}
-
-/** Fault injection for the migration tests (VIRTUOSO_VMMP_FAULTS='{"corrupt":true}' …); see MigrationFaults. */
-function migrationFaults(): MigrationFaults | undefined {
-  const raw = process.env.VIRTUOSO_VMMP_FAULTS
-  if (!raw) return undefined
-  try {
-    return JSON.parse(raw) as MigrationFaults
-  } catch {
-    throw nodeError.config('VIRTUOSO_VMMP_FAULTS is not JSON')
   }
 }

@@ -2,7 +2,7 @@
 // them, then serve until SIGTERM/SIGINT, and shut down cleanly (that is what systemd sends).
 import type { Argv } from 'yargs'
 import { runBootstrap, parseBootstrap, formatBootstrap } from '../net/dht.ts'
-import { startNode } from './node.ts'
+import { startNode, type NodeOptions } from './node.ts'
 import { parseKey } from '../net/identity.ts'
 import { fail } from './output.ts'
 
@@ -22,27 +22,35 @@ function untilSignal(close: () => Promise<void>): Promise<void> {
 }
 
 export function processCommands(y: Argv): Argv {
-  return y
-    .command(
-      'dht',
-      'run a DHT bootstrap node for a private network',
-      (a) =>
-        a
-          .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to bind' })
-          .option('port', { type: 'number', default: 49737, describe: 'UDP port to bind' }),
-      async (argv) => {
-        try {
-          const net = await runBootstrap({ host: argv.host, port: argv.port })
-          const line = `${net.address.host}:${net.address.port}`
-          if (argv.json) process.stdout.write(JSON.stringify({ bootstrap: line }) + '\n')
-          else process.stdout.write(`DHT bootstrap listening on ${line}\n`)
-          await untilSignal(() => net.destroy())
-        } catch (err) {
-          fail(err, !!argv.json)
-        }
-      },
-    )
-    .command(
+  return nodeCommand()(dhtCommand(y))
+}
+
+function dhtCommand(y: Argv): Argv {
+  return y.command(
+    'dht',
+    'run a DHT bootstrap node for a private network',
+    (a) =>
+      a
+        .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to bind' })
+        .option('port', { type: 'number', default: 49737, describe: 'UDP port to bind' }),
+    async (argv) => {
+      try {
+        const net = await runBootstrap({ host: argv.host, port: argv.port })
+        const line = `${net.address.host}:${net.address.port}`
+        if (argv.json) process.stdout.write(JSON.stringify({ bootstrap: line }) + '\n')
+        else process.stdout.write(`DHT bootstrap listening on ${line}\n`)
+        await untilSignal(() => net.destroy())
+      } catch (err) {
+        fail(err, !!argv.json)
+      }
+    },
+  )
+}
+
+/** `virtuoso node`; `extra` reaches startNode as is (test/e2e/fault-node.ts injects migration faults). */
+export function nodeCommand(extra: Pick<NodeOptions, 'migrationFaults'> = {}): (y: Argv) => Argv {
+  return (y) =>
+    y.command(
       'node',
       'run a node: the hub (--hub), a provider agent (--market KEY), or both',
       (a) =>
@@ -99,6 +107,7 @@ export function processCommands(y: Argv): Argv {
             heartbeatWindowMs: argv['heartbeat-window'],
             log,
             ssh: argv['ssh-port'] === -1 ? false : { host: argv['ssh-host'], port: argv['ssh-port'] },
+            ...extra,
           })
           const info = {
             market: node.hub ? node.key : marketText,

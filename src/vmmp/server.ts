@@ -54,7 +54,7 @@ export const CACHE_DIR = '.vmmp-cache'
 export const ARRIVED_MARKER = '.vmmp-arrived'
 const PEER_ID = Buffer.from('peer')
 
-/** Fault injection for tests (VIRTUOSO_VMMP_FAULTS): never set in production. */
+/** Fault injection for tests, passed only as a constructor option (the `virtuoso` command never sets it). */
 export interface MigrationFaults {
   /** Origin: delay each blocks@1 answer (a slow link, so a test can kill something mid-copy). */
   serveDelayMs?: number

@@ -6,6 +6,7 @@ import { vi } from 'vitest'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import type { MigrationFaults } from '../../src/vmmp/server.ts'
 
 // Every CLI call is a new process that loads TypeScript and dials the DHT (~1 s, several when CI's
 // two cores also boot guests): end-to-end tests get room for that.
@@ -15,6 +16,9 @@ export const ROOT = resolve(import.meta.dirname, '../..')
 export const BIN = VIRTUOSO_BIN
 
 export type Proc = Child
+/** Migration faults a restarted provider injects (test/e2e/fault-node.ts); see MigrationFaults. */
+export type Faults = MigrationFaults
+const FAULT_NODE = [join(ROOT, 'bin/run-ts.js'), join(ROOT, 'test/e2e/fault-node.ts')]
 
 export function spawnVirtuoso(args: string[], env: Record<string, string> = {}): Proc {
   return spawnChild(args, { env })
@@ -77,11 +81,9 @@ export async function startMarket(
   const hub = spawnVirtuoso(hubArgs)
   const [, market] = await hub.waitFor(/market key: ([0-9a-f]{64})/)
   const providers: Array<{ proc: Proc; nodeKey: string; pairing: string; data: string; hv: 'test' | 'qemu' }> = []
-  const spawnProvider = async (data: string, hv: 'test' | 'qemu', env: Record<string, string> = {}) => {
-    const proc = spawnVirtuoso(
-      ['node', '--data', data, '--market', market, '--bootstrap', bootstrap, '--hv', hv, '--accel', 'tcg'],
-      env,
-    )
+  const spawnProvider = async (data: string, hv: 'test' | 'qemu', faults?: Faults) => {
+    const args = ['node', '--data', data, '--market', market, '--bootstrap', bootstrap, '--hv', hv, '--accel', 'tcg']
+    const proc = faults ? spawnChild([JSON.stringify(faults), ...args], { entry: FAULT_NODE }) : spawnChild(args)
     const [, nodeKey] = await proc.waitFor(/node key: ([0-9a-f]{64})/)
     const [, pairing] = await proc.waitFor(/pairing code: (\S+)/)
     // Ready once the hub has its hello (the pairing code works from then on).
@@ -103,14 +105,14 @@ export async function startMarket(
     env,
     hubArgs,
     /** One more provider node (its own data dir and hypervisor); returns its index. */
-    async addProvider(hv: 'test' | 'qemu', env: Record<string, string> = {}) {
-      providers.push(await spawnProvider(join(root, `provider${providers.length}`), hv, env))
+    async addProvider(hv: 'test' | 'qemu', faults?: Faults) {
+      providers.push(await spawnProvider(join(root, `provider${providers.length}`), hv, faults))
       return providers.length - 1
     },
-    /** Restart provider i (same data, same node key), e.g. with fault-injection env. */
-    async restartProvider(i: number, env: Record<string, string> = {}, signal: NodeJS.Signals = 'SIGTERM') {
+    /** Restart provider i (same data, same node key), e.g. with migration faults injected. */
+    async restartProvider(i: number, faults?: Faults, signal: NodeJS.Signals = 'SIGTERM') {
       await providers[i].proc.stop(signal)
-      providers[i] = await spawnProvider(providers[i].data, providers[i].hv, env)
+      providers[i] = await spawnProvider(providers[i].data, providers[i].hv, faults)
     },
     async stop() {
       for (const p of providers) await p.proc.stop()

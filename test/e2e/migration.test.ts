@@ -16,7 +16,7 @@ const as = (who: string, args: string[], input?: string) =>
   cli(home(who), [...args, '--json'], { env: market.env, input })
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const pms: string[] = []
-const SLOW = JSON.stringify({ serveDelayMs: 2500 })
+const SLOW = { serveDelayMs: 2500 }
 const MiB = 1024 * 1024
 
 const PRICES = [
@@ -259,7 +259,7 @@ describe('faults: nothing lost, exactly one live copy', () => {
   }
 
   beforeAll(async () => {
-    await market.restartProvider(0, { VIRTUOSO_VMMP_FAULTS: SLOW }) // a slow origin: time to break things mid-copy
+    await market.restartProvider(0, SLOW) // a slow origin: time to break things mid-copy
     await online(0)
     vm = await newVm(pms[0])
     await scribble(machineDir(0, vm), 64 * MiB)
@@ -304,7 +304,7 @@ describe('faults: nothing lost, exactly one live copy', () => {
   }, 90_000)
 
   it('heartbeats dropped: reverted within the heartbeat window', async () => {
-    await market.restartProvider(1, { VIRTUOSO_VMMP_FAULTS: JSON.stringify({ dropHeartbeats: true }) })
+    await market.restartProvider(1, { dropHeartbeats: true })
     await online(1)
     const t0 = Date.now()
     await reverted(as('alice', ['migrate', vm, '--to', pms[1]]), 'VMMP_STALLED')
@@ -312,7 +312,7 @@ describe('faults: nothing lost, exactly one live copy', () => {
   }, 90_000)
 
   it('a disk that fills up at the destination: VMMP_NO_SPACE, reverted', async () => {
-    await market.restartProvider(1, { VIRTUOSO_VMMP_FAULTS: JSON.stringify({ freeBytes: 4 * MiB }) })
+    await market.restartProvider(1, { freeBytes: 4 * MiB })
     await online(1)
     await reverted(as('alice', ['migrate', vm, '--to', pms[1]]), 'VMMP_NO_SPACE')
   }, 90_000)
@@ -324,13 +324,13 @@ describe('faults: nothing lost, exactly one live copy', () => {
     await market.providers[0].proc.stop('SIGKILL')
     const res = await run
     expect(res.exitCode).not.toBe(0)
-    await market.restartProvider(0, { VIRTUOSO_VMMP_FAULTS: JSON.stringify({ corrupt: true }) })
+    await market.restartProvider(0, { corrupt: true })
     await online(0)
     await reverted(res)
   }, 90_000)
 
   it('a block corrupted in transit: VMMP_CORRUPT, reverted', async () => {
-    await market.restartProvider(0, { VIRTUOSO_VMMP_FAULTS: JSON.stringify({ corrupt: true }) })
+    await market.restartProvider(0, { corrupt: true })
     await online(0)
     await market.restartProvider(1)
     await online(1)
