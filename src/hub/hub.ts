@@ -57,6 +57,9 @@ export class Hub implements ProviderGateway {
 
   async start(): Promise<void> {
     this.market = await Market.open({ dir: this.opts.dir, gateway: this, clock: this.opts.clock })
+    this.market.on('problem', (p: { what: string; error: unknown }) =>
+      this.opts.log?.(`${p.what}: ${(p.error as Error)?.message ?? String(p.error)}`),
+    )
     this.replica = new ReplicaServer(this.market)
     this.migrations = new MigrationAgent({
       market: this.market,
@@ -144,7 +147,10 @@ export class Hub implements ProviderGateway {
       onClose: () => {
         if (this.nodes.get(remoteKey) !== control) return
         this.nodes.delete(remoteKey)
-        if (!this.closing) void this.market.nodeOffline(remoteKey).catch(() => {})
+        if (!this.closing)
+          void this.market
+            .nodeOffline(remoteKey)
+            .catch((err) => this.opts.log?.(`node ${remoteKey.slice(0, 8)} offline: ${(err as Error).message}`))
       },
     })
     this.migrations.attach(remoteKey, mux) // vmmp@1: only provider nodes open it

@@ -12,6 +12,10 @@ export interface Ctx {
   /** VM ids with an action in flight (in-process lock: the hub is the only writer). */
   locks: Set<string>
   sessionTtlMs: number
+  /** Machines whose suspend-for-funds failed, by error code: the failure is logged once, not every pass. */
+  suspendFailing: Map<string, string>
+  /** Problems no caller waits for (a daemon's step failed): the hub logs them. */
+  problem: (what: string, err: unknown) => void
 }
 
 export function requireBuyer(who: Identity | null, what: string): Identity {

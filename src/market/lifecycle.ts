@@ -74,7 +74,18 @@ export async function storeVm(ctx: Ctx, who: Identity | null, vmId: string, pmId
       q = check(vm, pm) // prices are fixed now, at the moment of storing (report §5.2.3)
     } catch (err) {
       // Lost a race (room, funds, an edit): the provider's copy must not outlive the refusal.
-      await ctx.gateway.command(pm0.nodeKey, 'vm.delete', { vmId }).catch(() => {})
+      await ctx.gateway.command(pm0.nodeKey, 'vm.delete', { vmId }).catch((e) =>
+        ctx.store.write([
+          eventOp(ctx.clock(), {
+            origin: 'hub',
+            type: 'vm.orphan',
+            message: `the store of ${vm0.name} was refused after ${pm0.name} created it, and removing that copy failed (${(e as Error).message}); delete machine ${vmId} on the node`,
+            users: [pm0.owner],
+            vmId,
+            pmId: pm0.id,
+          }),
+        ]),
+      )
       throw err
     }
     const now = ctx.clock()
@@ -230,6 +241,10 @@ export async function suspendForFunds(ctx: Ctx, vmId: string): Promise<boolean> 
     try {
       version = await command(ctx, pm, vm, 'vm.suspend', { version: vm.version })
     } catch (err) {
+      // Logged once per cause, not at every billing pass while the provider stays offline.
+      const code = (err as { code?: string }).code ?? 'ERROR'
+      if (ctx.suspendFailing.get(vmId) === code) return false
+      ctx.suspendFailing.set(vmId, code)
       await ctx.store.write([
         eventOp(ctx.clock(), {
           origin: 'hub',
@@ -242,6 +257,7 @@ export async function suspendForFunds(ctx: Ctx, vmId: string): Promise<boolean> 
       ])
       return false
     }
+    ctx.suspendFailing.delete(vmId)
     const { ops } = transitionOps(
       ctx,
       ctx.store.get('vm', vmId)!,

@@ -2,7 +2,7 @@
 // enforces who may do what (inside, so no caller can skip it) and forwards committed changes as
 // 'change' events for the replica feed. Every method taking `who` checks it itself.
 import { EventEmitter } from 'node:events'
-import { Store } from './store.ts'
+import { Store, type StoreOptions } from './store.ts'
 import type { ProviderGateway } from './gateway.ts'
 import type { Ctx } from './context.ts'
 import { requireUser } from './context.ts'
@@ -31,6 +31,8 @@ export interface MarketOptions {
   sessionTtlMs?: number
   /** Where the standard configurations come from on first open (default fixtures/configs.json). */
   configsFile?: URL | string
+  /** Fault injection into the store's writes (see StoreOptions.fault). */
+  storeFault?: StoreOptions['fault']
 }
 
 /** A replica further behind than this gets a snapshot instead of the backlog. */
@@ -55,14 +57,22 @@ export class Market extends EventEmitter {
   ) {
     super()
     this.setMaxListeners(0)
-    this.ctx = { store: db, gateway, clock, locks: new Set(), sessionTtlMs }
+    this.ctx = {
+      store: db,
+      gateway,
+      clock,
+      locks: new Set(),
+      sessionTtlMs,
+      suspendFailing: new Map(),
+      problem: (what, err) => this.emit('problem', { what, error: err }),
+    }
     db.on('change', (c: Change) => this.emit('change', c))
     db.on('reset', () => this.emit('reset'))
   }
 
   static async open(opts: MarketOptions): Promise<Market> {
     let audience: ReturnType<typeof audienceOf> | null = null
-    const db = await Store.open(opts.dir, { audience: (t, k, v) => audience!(t, k, v) })
+    const db = await Store.open(opts.dir, { audience: (t, k, v) => audience!(t, k, v), fault: opts.storeFault })
     audience = audienceOf(db) // built once: it runs for every row written
     const market = new Market(
       db,
@@ -242,7 +252,11 @@ export class Market extends EventEmitter {
     while (this.billing) await this.billing.catch(() => {})
     const run = (async () => {
       const report = await billing.billingPass(this.ctx, now)
-      for (const id of report.toSuspend) await lifecycle.suspendForFunds(this.ctx, id).catch(() => false)
+      for (const id of report.toSuspend)
+        await lifecycle.suspendForFunds(this.ctx, id).catch((err) => {
+          this.ctx.problem(`suspending ${id} for lack of funds`, err)
+          return false
+        })
       return report
     })()
     this.billing = run

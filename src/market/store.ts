@@ -46,6 +46,9 @@ export type Audience = (table: TableName, key: string, value: any) => string[] |
 export interface StoreOptions {
   /** Who a row concerns, recorded on its Change (see feed.ts). */
   audience?: Audience
+  /** Fault injection (tests, the simulation): an error returned here fails the batch as the disk
+   *  would (the store then refuses writes until reopened); null lets it through. */
+  fault?: (ops: readonly Op[]) => Error | null
 }
 
 /** Rows read per iterator step when loading: large steps keep the native round trips few. */
@@ -230,7 +233,8 @@ export class Store extends EventEmitter {
         `{"seq":${seq},"table":"${table}","key":${JSON.stringify(key)}${audience ? `,"audience":${JSON.stringify(audience)}` : ''}${deleted ? ',"deleted":true' : ''}}`,
       )
     }
-    const run = this.tail.then(() => batch.write({ sync }))
+    const fault = this.opts.fault?.(ops) ?? null
+    const run = this.tail.then(() => (fault ? batch.close().then(() => Promise.reject(fault)) : batch.write({ sync })))
     this.tail = run.catch(() => {})
     return run.then(
       () => {

@@ -164,7 +164,10 @@ export class MigrationAgent implements Migrator {
     const method = input.method ?? offered[0]
     if (!method || !offered.includes(method)) throw vmmpError.unknownMethod(String(method), offered)
     const row = await this.market.beginMigration(who, { ...input, method })
-    void this.run(row, from.nodeKey)
+    // Nobody awaits the run: anything it throws is logged here, never an unhandled rejection.
+    this.run(row, from.nodeKey).catch((err) =>
+      this.opts.log?.(`migration ${row.id}: ${errorInfo(err).message}; it stays open and is resolved by recovery`),
+    )
     return row
   }
 

@@ -47,6 +47,8 @@ export interface World {
   market: Market
   gateway: FakeGateway
   clock: { t: number }
+  /** When set, every store write fails with it (a disk failure; the store then refuses writes). */
+  diskFault: Error | null
   reopen(): Promise<Market>
   close(): Promise<void>
 }
@@ -55,14 +57,17 @@ export async function world(opts: { keepDir?: string } = {}): Promise<World> {
   const dir = opts.keepDir ?? (await mkdtemp(join(tmpdir(), 'virtuoso-market-')))
   const gateway = new FakeGateway()
   const clock = { t: T0 }
+  const fault: { w?: World } = {}
+  const storeFault = () => fault.w?.diskFault ?? null
   const w: World = {
     dir,
     gateway,
     clock,
-    market: await Market.open({ dir, gateway, clock: () => clock.t }),
+    diskFault: null,
+    market: await Market.open({ dir, gateway, clock: () => clock.t, storeFault }),
     async reopen() {
       await w.market.close()
-      w.market = await Market.open({ dir, gateway, clock: () => clock.t })
+      w.market = await Market.open({ dir, gateway, clock: () => clock.t, storeFault })
       return w.market
     },
     async close() {
@@ -70,6 +75,7 @@ export async function world(opts: { keepDir?: string } = {}): Promise<World> {
       await rm(dir, { recursive: true, force: true })
     },
   }
+  fault.w = w
   return w
 }
 
@@ -115,4 +121,17 @@ export async function codeOf(fn: () => unknown): Promise<string> {
     return (err as any).code ?? 'NO_CODE'
   }
   return 'NO_ERROR'
+}
+
+/** Resolves when `pred` holds, checked at each committed market change. */
+export function untilChange(m: Market, pred: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    if (pred()) return resolve()
+    const on = () => {
+      if (!pred()) return
+      m.off('change', on)
+      resolve()
+    }
+    m.on('change', on)
+  })
 }
