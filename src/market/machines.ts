@@ -59,6 +59,13 @@ export async function register(ctx: Ctx, who: Identity | null, input: RegisterIn
   const id = randomUUID()
   let base: Pick<VmRow, 'configName' | 'processor' | 'os' | 'memory' | 'hd' | 'speed'>
   if (input.config !== undefined) {
+    // A standard configuration fixes the sizes; an override used to be dropped without a word.
+    const extra = (['memory', 'hd', 'speed'] as const).filter((k) => input[k] !== undefined && input[k] !== null)
+    if (extra.length)
+      throw errors.badInput(
+        extra.map((k) => `--${k}`).join(', '),
+        `--config fixes memory, hd and speed; register with --config alone and change sizes with \`virtuoso edit\`, or give all three sizes without --config`,
+      )
     const c = findConfig(ctx, input.config)
     base = { configName: c.name, processor: c.processor, os: c.os, memory: c.memory, hd: c.hd, speed: c.speed }
     if (input.os !== undefined) base.os = checkOs(input.os)

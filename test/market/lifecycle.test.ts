@@ -176,4 +176,16 @@ describe('lifecycle', () => {
     const e = await w.market.edit(buyer, vm.id, { memory: 256, bidRunning: 9 })
     expect(e).toMatchObject({ memory: 256, bidRunning: 9 })
   })
+
+  it('refuses sizes given with a configuration instead of dropping them (issue 11, item 17)', async () => {
+    const before = w.market.db.rows('vm').size
+    for (const extra of [{ memory: 512 }, { hd: 9000 }, { speed: 50 }]) {
+      const err = await w.market.register(buyer, { config: 'small', ...extra }).catch((e) => e)
+      expect(err.code).toBe('MARKET_BAD_INPUT')
+      expect(err.message).toMatch(new RegExp(`--${Object.keys(extra)[0]}`))
+    }
+    expect(w.market.db.rows('vm').size).toBe(before)
+    // The configuration alone, and os with it, still register.
+    expect((await w.market.register(buyer, { config: 'small', os: 'linux' })).configName).toBe('small')
+  })
 })
