@@ -44,18 +44,23 @@ function uint(tok: string, what: string, max = Number.MAX_SAFE_INTEGER): number 
   return n
 }
 
-function clip(s: string): string {
+function clip(v: unknown): string {
+  const s = typeof v === 'string' ? v : typeof v
   const t = s.length > 40 ? s.slice(0, 40) + '…' : s
   return t.replace(/[^\x20-\x7e]/g, '?')
 }
 
+// Every check tests the type first: a RegExp coerces its argument, so undefined, null or ['X']
+// would otherwise pass as the strings 'undefined', 'null' or 'X' and be sent.
 function checkId(id: string): string {
-  if (!ID.test(id)) throw vmmpError.bad(`machine id '${clip(id)}' must be 1-128 chars of A-Z a-z 0-9 . _ : -`)
+  if (typeof id !== 'string' || !ID.test(id))
+    throw vmmpError.bad(`machine id '${clip(id)}' must be 1-128 chars of A-Z a-z 0-9 . _ : -`)
   return id
 }
 
 function checkMethod(m: string): string {
-  if (!METHOD.test(m)) throw vmmpError.bad(`method '${clip(m)}' must be an upper-case name like RSYNC`)
+  if (typeof m !== 'string' || !METHOD.test(m))
+    throw vmmpError.bad(`method '${clip(m)}' must be an upper-case name like RSYNC`)
   return m
 }
 
@@ -65,19 +70,23 @@ function endpoint(key: string, port: string, what: string): Endpoint {
 }
 
 function checkVersion(v: number, what: string): string {
-  if (!Number.isSafeInteger(v) || v < 0) throw vmmpError.bad(`${what} must be a non-negative safe integer`)
+  if (!Number.isSafeInteger(v) || v < 0 || Object.is(v, -0))
+    throw vmmpError.bad(`${what} must be a non-negative safe integer`)
   return String(v)
 }
 
 function checkEndpoint(e: Endpoint, what: string): string {
-  if (!e || typeof e.key !== 'string' || !KEY.test(e.key))
+  if (!e || typeof e !== 'object' || typeof e.key !== 'string' || !KEY.test(e.key))
     throw vmmpError.bad(`${what} key must be 64 lowercase hex chars`)
-  if (!Number.isInteger(e.port) || e.port < 0 || e.port > 65535) throw vmmpError.bad(`${what} port must be 0-65535`)
+  if (!Number.isInteger(e.port) || e.port < 0 || e.port > 65535 || Object.is(e.port, -0))
+    throw vmmpError.bad(`${what} port must be 0-65535`)
   return `${e.key} ${e.port}`
 }
 
 /** Encode a message; validates every field so we never emit a frame a strict peer would reject. */
 export function encode(msg: VmmpMessage): string {
+  if (!msg || typeof msg !== 'object') throw vmmpError.bad('a message must be an object')
+  if (typeof msg.type !== 'string') throw vmmpError.bad('a message needs a type')
   const head = `<VMMP ${VMMP_VERSION} ${msg.type} ${checkId(msg.id)}`
   switch (msg.type) {
     case 'QUERY':
@@ -85,6 +94,7 @@ export function encode(msg: VmmpMessage): string {
     case 'RESULTS':
       if (!Array.isArray(msg.methods) || msg.methods.length > MAX_METHODS)
         throw vmmpError.bad(`at most ${MAX_METHODS} methods`)
+      if (new Set(msg.methods).size !== msg.methods.length) throw vmmpError.bad('RESULTS lists a method twice')
       return `${head} ${[String(msg.methods.length), ...msg.methods.map(checkMethod)].join(' ')}>`
     case 'REQ':
       return `${head} ${checkVersion(msg.version, 'VERSION')} ${checkEndpoint(msg.origin, 'ORIG')} ${checkEndpoint(msg.central, 'CENTRAL')} ${checkMethod(msg.method)}>`
@@ -171,8 +181,9 @@ export function decode(text: string): VmmpMessage {
 
 /** `<VMMP-X 1.0 PROGRESS id DONE TOTAL>`: the one extension frame (see GRAMMAR.md). */
 export function encodeProgress(p: Omit<VmmpProgress, 'type'>): string {
-  if (!Number.isSafeInteger(p.done) || !Number.isSafeInteger(p.total) || p.done < 0 || p.total < 0)
-    throw vmmpError.bad('progress needs non-negative integers')
+  if (!p || typeof p !== 'object') throw vmmpError.bad('progress must be an object')
+  const bad = (n: number) => !Number.isSafeInteger(n) || n < 0 || Object.is(n, -0)
+  if (bad(p.done) || bad(p.total)) throw vmmpError.bad('progress needs non-negative integers')
   return `<VMMP-X ${VMMP_VERSION} PROGRESS ${checkId(p.id)} ${p.done} ${p.total}>`
 }
 
