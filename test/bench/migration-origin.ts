@@ -3,10 +3,11 @@
 import DHT from 'hyperdht'
 import Protomux from 'protomux'
 import { serveBlocks, type Authorization } from '../../src/vmmp/blocks.ts'
-import { migrationCredentials } from '../../src/vmmp/methods/scp-server.ts'
+import { CredentialStore } from '../../src/vmmp/credentials.ts'
 import { startMigrationSshServer } from '../../src/vmmp/methods/scp-host.ts'
 
 const grants = new Map<string, Authorization>()
+const credentials = new CredentialStore()
 process.on('message', async (m: any) => {
   if (m.type === 'start') {
     const dht = new DHT({ bootstrap: m.bootstrap, host: '127.0.0.1' })
@@ -17,11 +18,11 @@ process.on('message', async (m: any) => {
       serveBlocks(Protomux.from(socket), { authorize: (id) => grants.get(id) ?? null })
     })
     await server.listen(keyPair)
-    const ssh = await startMigrationSshServer()
+    const ssh = await startMigrationSshServer({ store: credentials })
     process.send!({ type: 'ready', key: keyPair.publicKey.toString('hex'), sshPort: ssh.port })
   } else if (m.type === 'grant') {
     grants.set(m.id, m.auth)
-    migrationCredentials.grant({ migrationId: m.id, secret: m.secret, ...m.auth })
+    credentials.grant({ migrationId: m.id, secret: m.secret, ...m.auth })
     process.send!({ type: 'granted', id: m.id })
   } else if (m.type === 'stop') process.exit(0)
 })

@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Client, type SFTPWrapper } from 'ssh2'
-import { CredentialStore } from '../../src/vmmp/methods/scp-server.ts'
+import { CredentialStore } from '../../src/vmmp/credentials.ts'
 import { startMigrationSshServer, type MigrationSshServer } from '../../src/vmmp/methods/scp-host.ts'
 import { scpPull } from '../../src/vmmp/methods/scp.ts'
 import { isIncomplete } from '../../src/vmmp/paths.ts'

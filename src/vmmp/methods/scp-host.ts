@@ -1,9 +1,10 @@
-// A minimal ssh2 Server that only serves migration SFTP shares: what tests and the benchmark run on
-// 127.0.0.1, and a fallback for a provider without the console's SSH server. The console server
-// mounts the same two functions (checkMigrationCredential, handleMigrationSftp) alongside consoles.
+// A minimal ssh2 Server that only serves migration SFTP shares, for tests and the benchmark on
+// 127.0.0.1. A provider node mounts the same share on its console's SSH server instead
+// (CredentialStore.sshCredential).
 import ssh2 from 'ssh2'
 import type { AddressInfo } from 'node:net'
-import { CredentialStore, handleMigrationSftp, migrationCredentials } from './scp-server.ts'
+import type { CredentialStore } from '../credentials.ts'
+import { handleMigrationSftp } from './scp-server.ts'
 import { requireNativeCrypto } from './scp.ts'
 
 export interface MigrationSshServer {
@@ -12,11 +13,14 @@ export interface MigrationSshServer {
   close(): Promise<void>
 }
 
-export async function startMigrationSshServer(
-  opts: { host?: string; port?: number; store?: CredentialStore; hostKey?: string } = {},
-): Promise<MigrationSshServer> {
+export async function startMigrationSshServer(opts: {
+  store: CredentialStore
+  host?: string
+  port?: number
+  hostKey?: string
+}): Promise<MigrationSshServer> {
   requireNativeCrypto()
-  const store = opts.store ?? migrationCredentials
+  const store = opts.store
   const hostKey = opts.hostKey ?? ssh2.utils.generateKeyPairSync('ed25519').private
   const server = new ssh2.Server({ hostKeys: [hostKey] }, (client) => {
     let share: ReturnType<CredentialStore['check']> = null

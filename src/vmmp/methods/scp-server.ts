@@ -1,65 +1,19 @@
 // The origin's side of SCP: an SFTP subsystem restricted, read-only, to one machine's files, for one
-// migration's one-time credential. The console's ssh2 Server mounts it: on authentication it asks
-// `checkMigrationCredential(user, password)`; on an 'sftp' session it calls `handleMigrationSftp`.
+// migration's credential (credentials.ts). The provider's ssh2 server mounts it: on authentication it
+// asks the origin's CredentialStore; on an 'sftp' session it calls `handleMigrationSftp`.
 // Besides the machine's files the root lists one virtual file, `.vmmp-manifest` (the block manifest,
 // manifest.ts's binary form), so the destination can skip zero blocks and verify every block.
 import { open, type FileHandle } from 'node:fs/promises'
-import { timingSafeEqual, createHash } from 'node:crypto'
 import { join } from 'node:path'
 import ssh2 from 'ssh2'
 import type { Attributes, SFTPWrapper } from 'ssh2'
 import { manifestFor, serializeManifest } from '../manifest.ts'
-import { vmmpError } from '../errors.ts'
+import type { MigrationShare } from '../credentials.ts'
 
 const { STATUS_CODE, OPEN_MODE } = ssh2.utils.sftp
 export const MANIFEST_FILE = '.vmmp-manifest'
 /** Reads larger than this are clipped: 256 KiB matches OpenSSH's packet limit, and our client's request size. */
 export const MAX_READ = 256 * 1024
-export const DEFAULT_CREDENTIAL_TTL_MS = 60 * 60 * 1000
-
-export interface MigrationShare {
-  dir: string
-  files: string[]
-  version?: number | null
-}
-export interface MigrationGrant extends MigrationShare {
-  migrationId: string
-  secret: string
-  expiresAt: number
-}
-
-/** One-time credentials: the hub hands the same random secret to both providers for one migration. */
-export class CredentialStore {
-  private grants = new Map<string, MigrationGrant>()
-
-  grant(g: { migrationId: string; secret: string; ttlMs?: number } & MigrationShare): void {
-    if (g.secret.length < 16) throw vmmpError.bad('a migration secret needs at least 16 characters')
-    this.grants.set(g.migrationId, { ...g, expiresAt: Date.now() + (g.ttlMs ?? DEFAULT_CREDENTIAL_TTL_MS) })
-  }
-
-  revoke(migrationId: string): void {
-    this.grants.delete(migrationId)
-  }
-
-  /** The share a (user = migration id, password = secret) pair unlocks, or null. Constant-time on the secret. */
-  check(user: string, password: string): MigrationShare | null {
-    const g = this.grants.get(user)
-    if (!g) return null
-    if (g.expiresAt < Date.now()) {
-      this.grants.delete(user)
-      return null
-    }
-    const a = createHash('sha256').update(g.secret).digest()
-    const b = createHash('sha256').update(String(password)).digest()
-    return timingSafeEqual(a, b) ? { dir: g.dir, files: g.files, version: g.version ?? null } : null
-  }
-}
-
-/** The process-wide store the provider's migration server fills and the SSH server consults. */
-export const migrationCredentials = new CredentialStore()
-export const grantMigrationCredential = (g: Parameters<CredentialStore['grant']>[0]) => migrationCredentials.grant(g)
-export const revokeMigrationCredential = (id: string) => migrationCredentials.revoke(id)
-export const checkMigrationCredential = (user: string, password: string) => migrationCredentials.check(user, password)
 
 type Open =
   { kind: 'file'; fh: FileHandle; size: number } | { kind: 'mem'; data: Buffer } | { kind: 'dir'; listed: boolean }

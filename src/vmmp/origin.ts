@@ -1,0 +1,127 @@
+// The origin's side of a migration on a provider node (report §7.2.3). 'migration.prepare-origin'
+// refuses unless the machine is here, at the hub's version, and not running; it closes console
+// viewers and authorizes exactly one destination key for exactly one migration id (blocks@1 on this
+// node's HyperDHT server, and an SSH login for SCP that lasts until the release or an hour).
+// 'migration.release' after a commit unregisters the machine but KEEPS its files (and block
+// manifests) under `<machines>/.vmmp-cache/<id>/`: if the machine ever comes back, that copy is the
+// RSYNC base and only changed blocks move. After a revert it only revokes the authorization.
+// Migrations are keyed by migration id here: blocks@1 and the SSH user name it.
+import type Protomux from 'protomux'
+import { mkdir, rename, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Hypervisor } from '../hv/hypervisor.ts'
+import { HvError, HV_BAD_STATE } from '../hv/errors.ts'
+import { nodeError } from '../net/errors.ts'
+import { PROTOCOLS } from '../net/protocols.ts'
+import type { SshCredential } from '../console/ssh.ts'
+import { serveBlocks } from './blocks.ts'
+import { CredentialStore } from './credentials.ts'
+import { CACHE_DIR, PEER_CHANNEL_ID, requireCount, requireText, type MigrationFaults } from './params.ts'
+
+export interface OriginOptions {
+  hv: Hypervisor
+  /** Hang up console viewers of a machine about to leave. */
+  closeConsole?: (vmId: string) => void
+  /** Where this node's SSH server listens (SCP pulls from it), or null. */
+  sshAddress?: () => { host: string; port: number } | null
+  faults?: Pick<MigrationFaults, 'serveDelayMs' | 'corrupt'>
+  log?: (line: string) => void
+}
+
+interface Outgoing {
+  migrationId: string
+  vmId: string
+  destKey: string
+  dir: string
+  files: string[]
+  version: number
+}
+
+export class MigrationOrigin {
+  private outgoing = new Map<string, Outgoing>()
+  readonly credentials = new CredentialStore()
+
+  constructor(private opts: OriginOptions) {}
+
+  /** {migrationId, vmId, version, destKey, secret} -> {files, sshHost, sshPort} */
+  async prepare(p: Record<string, any>): Promise<unknown> {
+    const migrationId = requireText(p.migrationId, 'migrationId')
+    const vmId = requireText(p.vmId, 'vmId')
+    const version = requireCount(p.version, 'version')
+    const destKey = requireText(p.destKey, 'destKey')
+    const secret = requireText(p.secret, 'secret')
+    const hv = this.opts.hv
+    const vm = await hv.refresh(vmId)
+    if (!['registered', 'stopped', 'suspended'].includes(vm.state))
+      throw new HvError(
+        HV_BAD_STATE,
+        `machine ${vmId} is ${vm.state} here; only a stored, stopped or suspended machine can leave`,
+      )
+    if (vm.version !== version) throw nodeError.versionMismatch(vmId, version, vm.version)
+    this.opts.closeConsole?.(vmId)
+    const files = await hv.files(vmId)
+    const dir = hv.dirOf(vmId)
+    this.outgoing.set(migrationId, { migrationId, vmId, destKey, dir, files, version })
+    this.credentials.grant({ migrationId, secret, dir, files, version })
+    const ssh = this.opts.sshAddress?.() ?? null
+    return { files, sshHost: ssh?.host ?? null, sshPort: ssh?.port ?? null }
+  }
+
+  /** {migrationId, vmId, version, committed} -> {cached} */
+  async release(p: Record<string, any>): Promise<unknown> {
+    const migrationId = requireText(p.migrationId, 'migrationId')
+    const vmId = requireText(p.vmId, 'vmId')
+    this.outgoing.delete(migrationId)
+    this.credentials.revoke(migrationId)
+    if (p.committed !== true) return { cached: false }
+    const hv = this.opts.hv
+    const vm = await hv.get(vmId).catch(() => null)
+    // Already released, or not the copy that left.
+    if (!vm || (Number.isInteger(p.version) && vm.version !== p.version)) return { cached: false }
+    const cache = join(hv.dir, CACHE_DIR, vmId)
+    await mkdir(join(hv.dir, CACHE_DIR), { recursive: true })
+    await rm(cache, { recursive: true, force: true })
+    await rename(hv.dirOf(vmId), cache)
+    await hv.delete(vmId)
+    this.opts.log?.(`vmmp: ${vmId} left for good; its files stay cached for a return trip`)
+    return { cached: true }
+  }
+
+  /** Hook for this node's HyperDHT server: serve blocks@1 to the destination a migration names. */
+  onPeer(mux: Protomux): { busy(): boolean } {
+    let open = 0
+    mux.pair({ protocol: PROTOCOLS.vmmp, id: PEER_CHANNEL_ID }, () => {
+      const ch = mux.createChannel({
+        protocol: PROTOCOLS.vmmp,
+        id: PEER_CHANNEL_ID,
+        onopen: () => {
+          open++
+        },
+        onclose: () => {
+          open = Math.max(0, open - 1)
+        },
+      })
+      ch?.open()
+    })
+    const faults = this.opts.faults
+    serveBlocks(mux, {
+      authorize: (migrationId, remoteKey) => {
+        const o = this.outgoing.get(migrationId)
+        if (!o || remoteKey.toString('hex') !== o.destKey) return null
+        return { vmId: o.vmId, dir: o.dir, files: o.files, version: o.version }
+      },
+      delayMs: faults?.serveDelayMs,
+      mutateBlock: faults?.corrupt
+        ? (_f, _i, data) => {
+            if (data.length) data[0] ^= 0xff
+          }
+        : undefined,
+    })
+    return { busy: () => open > 0 }
+  }
+
+  /** The migration login for the node's SSH server (SCP reads the share over SFTP). */
+  sshCredential(): SshCredential {
+    return this.credentials.sshCredential()
+  }
+}
