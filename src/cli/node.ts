@@ -11,6 +11,7 @@ import { ProviderAgent } from '../provider/agent.ts'
 import { newPairingCode } from '../market/pairing.ts'
 import { nodeError } from '../net/errors.ts'
 import { ConsoleService } from '../console/service.ts'
+import { VnetService } from '../vnet/service.ts'
 import { MigrationServer, type MigrationFaults } from '../vmmp/server.ts'
 
 export interface NodeOptions {
@@ -81,6 +82,10 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         test: { writeFiles: true },
       })
       closers.unshift(() => hv.close())
+      // The buyers' networks: a switch port for every running guest with a network card.
+      const vnet = new VnetService({ hv, log: opts.log })
+      await vnet.start()
+      closers.unshift(async () => vnet.close())
       let consoleSvc: ConsoleService | null = null
       const migration: MigrationServer = new MigrationServer({
         dht,

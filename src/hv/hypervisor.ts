@@ -183,6 +183,16 @@ export class Hypervisor extends EventEmitter {
     return stream as unknown as Duplex
   }
 
+  /** The unix socket of a running machine's network card (see HvDriver.nicSocket). */
+  async nicSocket(id: string): Promise<string> {
+    this.#open()
+    checkId(id)
+    const rec = this.#rec(id)
+    if (!rec.config.nic) throw notSupported(this.manifest.name, 'a network card on a machine made without one')
+    if (!this.driver.nicSocket) throw notSupported(this.manifest.name, 'nicSocket')
+    return this.driver.nicSocket(id)
+  }
+
   /** Files of the machine, relative to `dirOf(id)`: disk descriptor, extents, saved state if suspended. */
   async files(id: string): Promise<string[]> {
     this.#open()
@@ -352,7 +362,9 @@ function view(rec: VmRecord): HvVm {
 }
 
 function copyConfig(c: VmConfig): VmConfig {
-  return { memory: c.memory, hd: c.hd, speed: c.speed, os: c.os }
+  const out: VmConfig = { memory: c.memory, hd: c.hd, speed: c.speed, os: c.os }
+  if (c.nic) out.nic = { mac: c.nic.mac, net: c.nic.net, address: c.nic.address, prefix: c.nic.prefix }
+  return out
 }
 
 export function checkId(id: unknown): asserts id is string {
@@ -377,6 +389,7 @@ export function checkConfig(c: unknown): asserts c is VmConfig {
     )
   }
   checkDiskSize(hd)
+  checkNic((c as Record<string, unknown>).nic)
   if (typeof speed !== 'number' || !Number.isInteger(speed) || speed < 1) {
     throw badInput(
       'speed',
@@ -391,6 +404,26 @@ export function checkConfig(c: unknown): asserts c is VmConfig {
       "use 'linux' for the guest image or null for a blank disk",
     )
   }
+}
+
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/
+
+function checkNic(nic: unknown): void {
+  if (nic === undefined || nic === null) return
+  const n = nic as Record<string, unknown>
+  const fix = 'pass { mac, net, address, prefix } as the market issued them'
+  if (typeof n !== 'object') throw badInput('network card', 'it is not an object', fix)
+  // A unicast MAC: QEMU refuses a multicast one, and a switch could never learn it.
+  if (typeof n.mac !== 'string' || !MAC.test(n.mac) || (parseInt(n.mac.slice(0, 2), 16) & 1) === 1)
+    throw badInput('MAC address', `${JSON.stringify(n.mac)} is not a unicast MAC like 02:00:00:00:00:01`, fix)
+  if (typeof n.net !== 'string' || !/^[A-Za-z0-9._:-]{1,128}$/.test(n.net))
+    throw badInput('network id', `${JSON.stringify(n.net)} is not a network id`, fix)
+  const m = typeof n.address === 'string' ? IPV4.exec(n.address) : null
+  if (!m || m.slice(1).some((x) => Number(x) > 255))
+    throw badInput('address', `${JSON.stringify(n.address)} is not an IPv4 address`, fix)
+  if (typeof n.prefix !== 'number' || !Number.isInteger(n.prefix) || n.prefix < 8 || n.prefix > 30)
+    throw badInput('prefix', `${String(n.prefix)} is not a prefix length from 8 to 30`, fix)
 }
 
 function checkVersion(v: unknown): number {

@@ -11,6 +11,20 @@ export interface VmConfig {
   hd: number
   speed: number
   os: string | null
+  /** The machine's network card (report §6.2.3); absent on machines made before networks existed. */
+  nic?: NicConfig | null
+}
+
+/**
+ * A virtio-net card with the market's MAC, attached to the provider's switch (src/vnet) over a unix
+ * socket. `net`, `address` and `prefix` are the market's assignment: the hypervisor only keeps them
+ * with the machine (they travel with it on migration); the switch answers DHCP with them.
+ */
+export interface NicConfig {
+  mac: string
+  net: string
+  address: string
+  prefix: number
 }
 
 /** Provider-side states (report §6.2.3). `created` = files made, not yet registered with the VMM. */
@@ -80,6 +94,8 @@ export interface HvDriver {
   status(id: string): Promise<'running' | 'paused' | 'off'>
   /** The guest's serial console as a byte stream (read = guest output, write = keystrokes). */
   console(id: string): Promise<Duplex>
+  /** Optional: the unix socket on which the running machine's NIC carries Ethernet frames (QEMU stream). */
+  nicSocket?(id: string): Promise<string>
   /** Files that make up the machine (disk descriptor, extents, saved state), relative to its directory. */
   files(id: string): Promise<string[]>
   /**

@@ -9,6 +9,7 @@ export const QEMU_PID = 'qemu.pid'
 export const NBD_PID = 'nbd.pid'
 export const SAVED_STATE = 'state.sav'
 export const VM_FILE = 'vm.json'
+export const NIC_SOCK = 'net.sock'
 
 export interface GuestBoot {
   kernel: string
@@ -28,6 +29,8 @@ export interface QemuArgsInput {
   boot: GuestBoot | null
   /** Absolute path of a saved state to load (resume): QEMU starts paused (-S) and waits for `cont`. */
   incoming?: string | null
+  /** The market-issued MAC of the machine's network card; null = no card. */
+  mac?: string | null
 }
 
 /** QEMU opts values double their commas. */
@@ -62,9 +65,27 @@ export function qemuArgs(a: QemuArgsInput): string[] {
     '-drive',
     `if=virtio,format=raw,cache=writeback,file.driver=nbd,file.server.type=unix,file.server.path=${opt(`${a.sockDir}/${NBD_SOCK}`)}`,
   ]
+  args.push(...nicArgs(a.mac ?? null))
   if (a.boot) args.push('-kernel', a.boot.kernel, '-initrd', a.boot.initrd, '-append', a.boot.cmdline)
   if (a.incoming) args.push('-S', '-incoming', `exec:cat ${shq(a.incoming)}`)
   return args
+}
+
+/**
+ * The network card: virtio-net whose frames QEMU carries on a unix socket it listens on (`-netdev
+ * stream`, QEMU >= 7.2), one 4-byte big-endian length before each frame. QEMU is the server so a
+ * guest keeps its card across agent restarts (it takes the next connection; measured here) and
+ * starts without waiting for the switch. The saved state of a suspended machine includes the card,
+ * so a machine keeps the same card (or none) for its whole life.
+ */
+export function nicArgs(mac: string | null): string[] {
+  if (!mac) return []
+  return [
+    '-netdev',
+    `stream,id=net0,server=on,addr.type=unix,addr.path=${NIC_SOCK}`,
+    '-device',
+    `virtio-net-pci,netdev=net0,mac=${mac}`,
+  ]
 }
 
 export function nbdArgs(dir: string, sockDir: string, descriptor: string): string[] {

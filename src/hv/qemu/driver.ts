@@ -33,6 +33,7 @@ import {
   SAVED_STATE,
   SERIAL_SOCK,
   VM_FILE,
+  NIC_SOCK,
   nbdArgs,
   qemuArgs,
   type GuestBoot,
@@ -246,6 +247,10 @@ export class QemuDriver implements HvDriver {
     }
   }
 
+  async nicSocket(id: string): Promise<string> {
+    return join(await shortDir(this.#vmDir(id)), NIC_SOCK)
+  }
+
   async console(id: string): Promise<Duplex> {
     if (!(await this.#running(id)))
       throw new HvError(
@@ -316,10 +321,14 @@ export class QemuDriver implements HvDriver {
       what: `serve the disk of machine '${id}'`,
     })
     try {
-      await launch(this.#o.qemu, qemuArgs({ id, dir, sockDir, memory: config.memory, accel, boot, incoming }), {
-        cwd: dir,
-        what: `start machine '${id}'`,
-      })
+      await launch(
+        this.#o.qemu,
+        qemuArgs({ id, dir, sockDir, memory: config.memory, accel, boot, incoming, mac: config.nic?.mac }),
+        {
+          cwd: dir,
+          what: `start machine '${id}'`,
+        },
+      )
       const mon = await this.#monitor(id)
       try {
         if (incoming) {

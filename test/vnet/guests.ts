@@ -1,0 +1,33 @@
+// Test helpers for real guests on a network: a console that answers, the guest's DHCP address.
+import type { Hypervisor } from '../../src/hv/hypervisor.ts'
+import { ConsoleSession } from '../hv/console.ts'
+
+export const BOOT_MS = 150_000
+
+/** The guest's shell, once it answers (it may still be booting: keep poking). */
+export async function shell(hv: Hypervisor, id: string, timeoutMs = BOOT_MS): Promise<ConsoleSession> {
+  const term = new ConsoleSession(await hv.console(id))
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      if ((await term.run('echo "pi""ng"', 3000)).includes('ping')) return term
+    } catch (err) {
+      if (Date.now() > deadline) throw err
+    }
+  }
+}
+
+/** Waits in the guest until DHCP gave eth0 its address, and returns it. */
+export async function dhcpAddress(term: ConsoleSession, timeoutMs = BOOT_MS): Promise<string> {
+  const out = await term.run(
+    "while ! ifconfig eth0 | grep -q 'inet addr'; do sleep 0.2; done; ifconfig eth0 | grep -o 'inet addr:[0-9.]*'",
+    timeoutMs,
+  )
+  return out.trim().replace('inet addr:', '')
+}
+
+/** Packets a `ping -c N` got back, run in the guest. */
+export async function pingCount(term: ConsoleSession, address: string, count: number, waitS = 5): Promise<number> {
+  const out = await term.run(`ping -c ${count} -W ${waitS} ${address} | grep -o "[0-9]* packets received"`, 90_000)
+  return Number(out.trim().split(' ')[0])
+}

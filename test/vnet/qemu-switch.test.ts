@@ -1,0 +1,127 @@
+// Real guests (TCG) on one provider's switch: two machines of one network reach each other by their
+// market addresses (DHCP from the switch), a machine of another buyer's network sees none of their
+// frames, a guest that forges its MAC is dropped and counted, and an agent restart keeps the network.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Hypervisor } from '../../src/hv/hypervisor.ts'
+import type { NicConfig } from '../../src/hv/types.ts'
+import { VnetService } from '../../src/vnet/service.ts'
+import { Switch } from '../../src/vnet/switch.ts'
+import type { ConsoleSession } from '../hv/console.ts'
+import { BOOT_MS, dhcpAddress, pingCount, shell } from './guests.ts'
+
+const PREFIX = join(tmpdir(), 'virtuoso-vnet-')
+let dir = ''
+let hv: Hypervisor
+let sw: Switch
+let svc: VnetService
+const con: Record<string, ConsoleSession> = {}
+
+const NICS: Record<string, NicConfig> = {
+  a: { mac: '02:00:00:00:00:0a', net: 'net-one', address: '10.42.0.2', prefix: 24 },
+  b: { mac: '02:00:00:00:00:0b', net: 'net-one', address: '10.42.0.3', prefix: 24 },
+  // Another buyer's network, with the very same address as `a`.
+  c: { mac: '02:00:00:00:00:0c', net: 'net-two', address: '10.42.0.2', prefix: 24 },
+}
+
+async function ours(): Promise<number[]> {
+  const pids: number[] = []
+  for (const p of await readdir('/proc')) {
+    if (!/^\d+$/.test(p)) continue
+    try {
+      if ((await readFile(`/proc/${p}/cmdline`, 'utf8')).includes(dir)) pids.push(Number(p))
+    } catch {
+      /* gone */
+    }
+  }
+  return pids
+}
+
+const addressOf = (name: string) => dhcpAddress(con[name])
+
+const rx = async (name: string) => Number((await con[name].run('cat /sys/class/net/eth0/statistics/rx_packets')).trim())
+
+beforeAll(async () => {
+  dir = await mkdtemp(PREFIX)
+  hv = await Hypervisor.open({ driver: 'qemu', dir, accel: 'tcg', stopTimeoutMs: 5_000 })
+  sw = new Switch()
+  svc = new VnetService({ hv, switch: sw })
+  await svc.start()
+  for (const [name, nic] of Object.entries(NICS)) {
+    await hv.create(name, { memory: 128, hd: 2100, speed: 1000, os: 'linux', nic })
+    await hv.register(name)
+    await hv.start(name)
+  }
+  for (const name of Object.keys(NICS)) {
+    await svc.attached(name)
+    con[name] = await shell(hv, name)
+  }
+}, 4 * BOOT_MS)
+
+afterAll(async () => {
+  for (const c of Object.values(con)) c.close()
+  svc?.close()
+  await hv?.close()
+  for (const pid of await ours())
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {
+      /* gone */
+    }
+  await rm(dir, { recursive: true, force: true })
+})
+
+describe('one provider switch, real guests', () => {
+  it(
+    'every guest gets its market address from the switch by DHCP',
+    async () => {
+      expect(await addressOf('a')).toBe('10.42.0.2')
+      expect(await addressOf('b')).toBe('10.42.0.3')
+      expect(await addressOf('c')).toBe('10.42.0.2')
+    },
+    BOOT_MS,
+  )
+
+  it('two machines of a network ping each other, and a file sent with nc arrives intact', async () => {
+    expect(await pingCount(con.a, '10.42.0.3', 3, 5)).toBe(3)
+    expect(await pingCount(con.b, '10.42.0.2', 2, 5)).toBe(2)
+    con.b.send('nc -l -p 5000 > /tmp/got')
+    const sent = await con.a.run('dd if=/dev/urandom of=/tmp/f bs=1024 count=512 2>/dev/null; md5sum < /tmp/f')
+    await con.a.run('until nc 10.42.0.3 5000 < /tmp/f; do sleep 0.2; done', 60_000)
+    const got = await con.b.run('md5sum < /tmp/got; stat -c %s /tmp/got')
+    expect(got).toBe(`${sent.trim()}\n524288\n`)
+  }, 180_000)
+
+  it("another buyer's machine on the same provider sees none of the network's frames", async () => {
+    const before = await rx('c')
+    const fromC = sw.stats('c')!.txFrames
+    // ARP requests are broadcasts: they go to every port of net-one and must reach no other.
+    await con.a.run('arping -c 3 -I eth0 10.42.0.3 >/dev/null; ping -c 3 10.42.0.3 >/dev/null', 60_000)
+    await con.b.run('arping -c 3 -I eth0 10.42.0.2 >/dev/null', 60_000)
+    expect(await rx('c')).toBe(before)
+    expect(sw.stats('c')!.txFrames).toBe(fromC)
+    // c has the same address as a, and b's address does not exist on its network.
+    expect(await pingCount(con.c, '10.42.0.3', 2, 1)).toBe(0)
+  }, 180_000)
+
+  it('a guest that forges its MAC is dropped and counted, and is back once it stops', async () => {
+    const spoofed = sw.stats('a')!.spoofed
+    await con.a.run('ifconfig eth0 down; ifconfig eth0 hw ether 02:00:00:00:00:99; ifconfig eth0 10.42.0.2 up')
+    expect(await pingCount(con.a, '10.42.0.3', 2, 1)).toBe(0)
+    expect(sw.stats('a')!.spoofed).toBeGreaterThan(spoofed)
+    await con.a.run('ifconfig eth0 down; ifconfig eth0 hw ether 02:00:00:00:00:0a; ifconfig eth0 10.42.0.2 up')
+    expect(await pingCount(con.a, '10.42.0.3', 2, 5)).toBe(2)
+  }, 180_000)
+
+  it('a restarted agent (a new switch) finds the running guests and their network again', async () => {
+    svc.close()
+    sw = new Switch()
+    svc = new VnetService({ hv, switch: sw })
+    await svc.start()
+    await svc.attached('a')
+    await svc.attached('b')
+    expect(await pingCount(con.a, '10.42.0.3', 2, 5)).toBe(2)
+  }, 120_000)
+})
