@@ -2,6 +2,7 @@
 import type { Argv } from 'yargs'
 import { join, resolve } from 'node:path'
 import { callAdmin } from '../hub/admin-socket.ts'
+import { exportStopped, hubAnswers, importFile, verifyStopped } from '../hub/export-file.ts'
 import { fail, print } from './output.ts'
 import { formatMoney } from '../market/pricing.ts'
 import * as render from './render.ts'
@@ -33,12 +34,16 @@ export function adminCommands(y: Argv): Argv {
         )
         .command(
           'export <file>',
-          'write every table to FILE (JSON lines)',
+          'write every table, from one snapshot, to FILE (the hub may be running)',
           (b) => b,
           async (argv) => {
             try {
-              const r = await callAdmin(hubDir(argv.data), 'export', { file: resolve(String(argv.file)) })
-              print(!!argv.json, r, () => `exported ${r.rows} rows to ${r.file}`)
+              const dir = hubDir(argv.data)
+              const file = resolve(String(argv.file))
+              const r = (await hubAnswers(dir))
+                ? await callAdmin(dir, 'export', { file })
+                : await exportStopped(dir, file)
+              print(!!argv.json, r, () => `exported ${r.rows} rows (ledger seq ${r.ledgerSeq}) to ${r.file}`)
             } catch (err) {
               fail(err, !!argv.json)
             }
@@ -46,12 +51,38 @@ export function adminCommands(y: Argv): Argv {
         )
         .command(
           'import <file>',
-          'load every table from FILE into an empty hub',
+          'load every table from FILE into a stopped, empty hub (all or nothing)',
           (b) => b,
           async (argv) => {
             try {
-              const r = await callAdmin(hubDir(argv.data), 'import', { file: resolve(String(argv.file)) })
-              print(!!argv.json, r, () => `imported ${r.rows} rows from ${r.file}`)
+              const json = !!argv.json
+              const r = await importFile(hubDir(argv.data), resolve(String(argv.file)), {
+                onProgress: json ? undefined : (n, total) => process.stdout.write(`importing: ${n} of ${total} rows\n`),
+              })
+              print(
+                json,
+                r,
+                () => `imported ${r.rows} rows (ledger seq ${r.ledgerSeq}, ${r.accounts} accounts) from ${r.file}`,
+              )
+            } catch (err) {
+              fail(err, !!argv.json)
+            }
+          },
+        )
+        .command(
+          'verify',
+          "replay the ledger against every account's balance (the hub may be running)",
+          (b) => b,
+          async (argv) => {
+            try {
+              const dir = hubDir(argv.data)
+              const r = (await hubAnswers(dir)) ? await callAdmin(dir, 'verify') : await verifyStopped(dir)
+              const ok = r.differences.length === 0 && r.problems.length === 0
+              print(!!argv.json, { ok, ...r }, () => render.verify(r))
+              if (!ok) {
+                if (!argv.json) process.stderr.write(`virtuoso: ${dir}: the ledger does not match the balances\n`)
+                process.exitCode = 1
+              }
             } catch (err) {
               fail(err, !!argv.json)
             }
@@ -70,7 +101,7 @@ export function adminCommands(y: Argv): Argv {
             }
           },
         )
-        .demandCommand(1, 'admin needs a subcommand: credit, export, import or log'),
+        .demandCommand(1, 'admin needs a subcommand: credit, export, import, verify or log'),
     () => {},
   )
 }

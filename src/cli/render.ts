@@ -3,6 +3,7 @@ import { table } from './output.ts'
 import { formatMoney } from '../market/pricing.ts'
 import type { ConfigRow, PmRow, VmRow } from '../market/types.ts'
 import type { ProviderMachine } from '../market/machines.ts'
+import type { ReplayResult } from '../market/snapshot.ts'
 
 const m = (v: number | null | undefined) => (v === null || v === undefined ? '-' : formatMoney(v))
 const short = (id: string | null | undefined) => (id ? id.slice(0, 8) : '-')
@@ -147,4 +148,23 @@ export function account(r: any): string {
 
 export function event(e: any): string {
   return `${new Date(e.time).toISOString()}  ${String(e.origin).padEnd(14)} ${String(e.type).padEnd(16)} ${e.message}`
+}
+
+/** `admin verify`: the replay's summary, then one row per account whose balance differs from its ledger. */
+export function verify(r: ReplayResult): string {
+  const lines = [
+    `ledger replayed: ${r.entries} entries (last seq ${r.ledgerSeq}), ${r.accounts} accounts, deposits ${m(r.deposits)}`,
+  ]
+  for (const p of r.problems) lines.push(`ledger damaged: ${p}`)
+  if (r.differences.length === 0 && r.problems.length === 0) lines.push('every balance matches the ledger')
+  if (r.differences.length)
+    lines.push(
+      table(r.differences, [
+        { header: 'ACCOUNT', get: (d) => d.username },
+        { header: 'BALANCE', get: (d) => (d.balance === null ? 'no account' : m(d.balance)), align: 'right' },
+        { header: 'LEDGER', get: (d) => m(d.ledger), align: 'right' },
+        { header: 'DIFFERENCE', get: (d) => m(d.difference), align: 'right' },
+      ]),
+    )
+  return lines.join('\n')
 }

@@ -13,6 +13,7 @@ import { VirtuosoError } from '../errors.ts'
 import { RpcChannel } from '../net/rpc.ts'
 import { nodeError } from '../net/errors.ts'
 import { serveAdmin } from './admin-socket.ts'
+import { snapshotAdminCall } from './export-file.ts'
 import { ReplicaServer } from './replica-server.ts'
 import { PROTOCOLS } from '../net/protocols.ts'
 import { consoleMethods } from '../console/hub.ts'
@@ -212,6 +213,8 @@ export class Hub implements ProviderGateway {
   }
 
   private async adminCall(method: string, params: unknown): Promise<unknown> {
+    const snapshot = snapshotAdminCall(this.market.db, this.opts.dir, method, params)
+    if (snapshot) return snapshot
     const m = Object.prototype.hasOwnProperty.call(adminMethods, method) ? adminMethods[method] : undefined
     if (!m) throw nodeError.unknownMethod(method)
     return m.run(this.market, null, params)

@@ -21,6 +21,10 @@ export type MarketCode =
   | 'MARKET_VERSION_MISMATCH'
   | 'MARKET_BUSY'
   | 'MARKET_STORAGE_FAILED'
+  | 'MARKET_HUB_RUNNING'
+  | 'MARKET_NOT_EMPTY'
+  | 'MARKET_EXPORT_INVALID'
+  | 'MARKET_UNBALANCED'
 
 export function marketError(code: MarketCode, message: string, cause?: unknown): VirtuosoError {
   return new VirtuosoError(code, message, { cause })
@@ -94,4 +98,15 @@ export const errors = {
       `the hub could not write its database (${(cause as Error)?.message ?? String(cause)}); restart the hub`,
       cause,
     ),
+  hubRunning: (dir: string, what: string) =>
+    marketError('MARKET_HUB_RUNNING', `the hub at ${dir} is running: stop it first (${what} never runs on a live hub)`),
+  notEmpty: (dir: string, what: string) =>
+    marketError(
+      'MARKET_NOT_EMPTY',
+      `${dir} already holds a market (${what}): import only into a new data directory; nothing was changed`,
+    ),
+  exportInvalid: (file: string, why: string) =>
+    marketError('MARKET_EXPORT_INVALID', `${file} is not a whole export (${why}); nothing was imported`),
+  unbalanced: (where: string, why: string) =>
+    marketError('MARKET_UNBALANCED', `${where}: balances do not match the ledger (${why})`),
 }

@@ -67,7 +67,6 @@ export class Market extends EventEmitter {
       problem: (what, err) => this.emit('problem', { what, error: err }),
     }
     db.on('change', (c: Change) => this.emit('change', c))
-    db.on('reset', () => this.emit('reset'))
   }
 
   static async open(opts: MarketOptions): Promise<Market> {
@@ -279,12 +278,6 @@ export class Market extends EventEmitter {
   }
   logAll(opts: { after?: number; limit?: number } = {}): Promise<EventRow[]> {
     return listEvents(this.ctx, null, opts)
-  }
-  exportAll(): AsyncGenerator<string> {
-    return this.db.exportLines()
-  }
-  importAll(lines: AsyncIterable<string> | Iterable<string>): Promise<number> {
-    return this.db.importLines(lines)
   }
   audit(): Promise<admin.Audit> {
     return admin.audit(this.ctx)

@@ -2,11 +2,6 @@
 // socket). Params are checked strictly here: a wrong type or an unknown field is MARKET_BAD_INPUT
 // before any rule runs. Money travels as decimal strings ("0.0005"), parsed exactly; results carry
 // integer micro-units. Authorization is checked again inside the Market.
-import { createReadStream, createWriteStream } from 'node:fs'
-import { once } from 'node:events'
-import { access } from 'node:fs/promises'
-import { isAbsolute } from 'node:path'
-import { createInterface } from 'node:readline'
 import type { Market } from './market.ts'
 import type { Identity } from './types.ts'
 import { errors } from './errors.ts'
@@ -210,38 +205,10 @@ const table: Record<string, (name: string) => MethodDef> = {
 
 export const methods: Record<string, MethodDef> = Object.fromEntries(Object.entries(table).map(([k, f]) => [k, f(k)]))
 
-const FILE = { file: str({ max: 4096 }) }
-function absolute(file: string): string {
-  if (!isAbsolute(file))
-    throw errors.badInput('file', 'give an absolute path (the hub resolves nothing against its own directory)')
-  return file
-}
-
 const adminTable: Record<string, (name: string) => MethodDef> = {
   credit: def('none', { username: str({ max: 32 }), amount: money() }, (m, _w, p) => m.credit(p.username, p.amount)),
   'log-all': def('none', { after: opt(int()), limit: opt(int()) }, async (m, _w, p) => ({ events: await m.logAll(p) })),
   audit: def('none', {}, (m) => m.audit()),
-  /** Writes every table to `file` as JSON lines, on the hub's machine. */
-  export: def('none', FILE, async (m, _w, p) => {
-    const out = createWriteStream(absolute(p.file), { mode: 0o600 })
-    let rows = -1 // the header line is not a row
-    for await (const line of m.exportAll()) {
-      rows++
-      if (!out.write(line + '\n')) await once(out, 'drain')
-    }
-    out.end()
-    await once(out, 'finish')
-    return { file: p.file, rows }
-  }),
-  /** Replaces every table with the contents of an export file. */
-  import: def('none', FILE, async (m, _w, p) => {
-    await access(absolute(p.file)).catch(() => {
-      throw errors.badInput('file', `${p.file} cannot be read on the hub's machine`)
-    })
-    const rl = createInterface({ input: createReadStream(p.file), crlfDelay: Infinity })
-    const rows = await m.importAll(rl)
-    return { file: p.file, rows }
-  }),
 }
 
 export const adminMethods: Record<string, MethodDef> = Object.fromEntries(

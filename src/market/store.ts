@@ -27,6 +27,7 @@ import {
   type Tables,
 } from './rows.ts'
 import { errors } from './errors.ts'
+import { settleSwap } from './swap.ts'
 
 export type Op =
   | { type: 'put'; table: CachedTable; key: string; value: unknown }
@@ -79,6 +80,7 @@ export class Store extends EventEmitter {
   }
 
   static async open(dir: string, opts: StoreOptions = {}): Promise<Store> {
+    await settleSwap(dir) // an import cut between its two renames is finished or undone first
     // A large write buffer keeps a billing pass (tens of MB) from stalling on memtable flushes.
     const db = new Level<string, string>(dir, {
       keyEncoding: 'utf8',
@@ -93,9 +95,9 @@ export class Store extends EventEmitter {
 
   /** A table's rows as [key without the table prefix, raw JSON], in batches of LOAD_STEP: one
    *  await per batch, not per row, keeps a restart with 100,000 machines fast. */
-  private async *batches(table: string): AsyncGenerator<Array<[string, string]>> {
+  private async *batches(table: string, snapshot?: Snapshot): AsyncGenerator<Rows> {
     const p = prefix(table)
-    const it = this.db.iterator({ gt: p, lt: upper(table) })
+    const it = this.db.iterator({ gt: p, lt: upper(table), snapshot })
     try {
       for (;;) {
         const entries = await it.nextv(LOAD_STEP)
@@ -323,59 +325,64 @@ export class Store extends EventEmitter {
     }
   }
 
-  /** Every row of every table as JSON lines `{"table","key","value"}` (the report's switchdb). */
-  async *exportLines(): AsyncGenerator<string> {
-    await this.flushed()
-    yield JSON.stringify({ virtuoso: 'market-export', version: 1 })
-    for (const t of ALL_TABLES) {
-      for await (const entries of this.batches(t))
-        for (const [k, v] of entries) yield `{"table":${JSON.stringify(t)},"key":${JSON.stringify(k)},"value":${v}}`
+  /**
+   * Every row of `tables` as read from one LevelDB snapshot: a batch boundary, whatever writes
+   * commit meanwhile (an export or a verify on a running hub). Rows come as [key, raw JSON] in
+   * batches, table by table in the order asked.
+   */
+  async *snapshot(tables: readonly TableName[] = ALL_TABLES): AsyncGenerator<{ table: TableName; rows: Rows }> {
+    const snap = this.db.snapshot()
+    try {
+      for (const table of tables) for await (const rows of this.batches(table, snap)) yield { table, rows }
+    } finally {
+      await snap.close()
     }
   }
+}
 
-  /**
-   * Replaces the whole database with an export. Not a change-feed write: replicas see the `changes`
-   * table of the export and must resubscribe ('reset' is emitted).
-   */
-  async importLines(lines: AsyncIterable<string> | Iterable<string>): Promise<number> {
-    await this.flushed()
-    const known = new Set<string>(ALL_TABLES)
-    const pending: Array<{ type: 'put'; key: string; value: string }> = []
-    let first = true
-    let count = 0
-    const all: Array<typeof pending> = []
-    for await (const raw of lines as AsyncIterable<string>) {
-      const line = raw.trim()
-      if (!line) continue
-      let row: any
-      try {
-        row = JSON.parse(line)
-      } catch (err) {
-        throw errors.badInput('import', `line ${count + 1} is not JSON`)
-      }
-      if (first) {
-        first = false
-        if (row?.virtuoso !== 'market-export')
-          throw errors.badInput('import', 'the file does not start with a market export header')
-        if (row.version !== 1)
-          throw errors.badInput('import', `export version ${row.version} is not supported (expected 1)`)
-        continue
-      }
-      if (!row || !known.has(row.table) || typeof row.key !== 'string' || !('value' in row)) {
-        throw errors.badInput('import', `line ${count + 2} is not a {table, key, value} row of a known table`)
-      }
-      pending.push({ type: 'put', key: prefix(row.table) + row.key, value: JSON.stringify(row.value) })
-      count++
-      if (pending.length >= 10_000) all.push(pending.splice(0))
+type Rows = Array<[string, string]>
+type Snapshot = ReturnType<Level<string, string>['snapshot']>
+
+/**
+ * Fills a new, empty database with raw rows (an import's staging store, see swap.ts). Rows go in
+ * batches; the last one is synced, which makes every earlier write durable with it.
+ */
+export class RawWriter {
+  private batch: ReturnType<Level<string, string>['batch']>
+  private constructor(private db: Level<string, string>) {
+    this.batch = db.batch() // chained: measured 2.6x faster than an array batch (see write)
+  }
+
+  static async create(dir: string): Promise<RawWriter> {
+    const db = new Level<string, string>(dir, {
+      keyEncoding: 'utf8',
+      valueEncoding: 'utf8',
+      errorIfExists: true,
+      writeBufferSize: WRITE_BUFFER,
+    } as any)
+    await db.open()
+    return new RawWriter(db)
+  }
+
+  /** Adds one row; true when the batch is full and `flush()` should be awaited before the next. */
+  put(table: TableName, key: string, raw: string): boolean {
+    this.batch.put(prefix(table) + key, raw)
+    return this.batch.length >= LOAD_STEP * 5
+  }
+
+  async flush(sync = false): Promise<void> {
+    const full = this.batch
+    this.batch = this.db.batch()
+    await full.write({ sync })
+  }
+
+  /** Writes what is left, synced, and closes; `commit` false just closes (the staging is thrown away). */
+  async close(commit: boolean): Promise<void> {
+    try {
+      if (commit) await this.flush(true)
+      else await this.batch.close()
+    } finally {
+      await this.db.close()
     }
-    if (first) throw errors.badInput('import', 'the file is empty')
-    all.push(pending)
-    // Everything was read and checked before the old database is touched.
-    await this.db.clear()
-    for (const b of all) await this.db.batch(b, { sync: true })
-    this.broken = null
-    await this.load()
-    this.emit('reset')
-    return count
   }
 }

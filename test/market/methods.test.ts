@@ -1,7 +1,4 @@
 import { describe, it, expect, afterEach } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { world, user, addPm, codeOf, type World } from './helpers.ts'
 import { methods, adminMethods } from '../../src/market/methods.ts'
 
@@ -43,7 +40,7 @@ describe('RPC method table', () => {
     expect(methods.store.auth).toBe('buyer')
     expect(methods.migrate.auth).toBe('buyer')
     expect(methods['pm.add'].auth).toBe('provider')
-    expect(Object.keys(adminMethods).sort()).toEqual(['audit', 'credit', 'export', 'import', 'log-all'])
+    expect(Object.keys(adminMethods).sort()).toEqual(['audit', 'credit', 'log-all'])
     expect(methods.credit).toBeUndefined()
   })
 
@@ -103,18 +100,5 @@ describe('RPC method table', () => {
     expect(pacct.pms[0]).toMatchObject({ pmId: pm.id, income: 6000, vms: [{ vmId: vm.id, storage: 6000, running: 0 }] })
     await methods.logout.run(w.market, w.market.authenticate(login.token), {})
     expect(await codeOf(() => w.market.authenticate(login.token))).toBe('MARKET_AUTH_REQUIRED')
-    const dir = await mkdtemp(join(tmpdir(), 'virtuoso-export-'))
-    try {
-      const file = join(dir, 'market.jsonl')
-      const out: any = await adminMethods.export.run(w.market, null, { file })
-      expect(out.rows).toBeGreaterThan(10)
-      expect(await codeOf(() => adminMethods.export.run(w.market, null, { file: 'relative.jsonl' }))).toBe(
-        'MARKET_BAD_INPUT',
-      )
-      const back: any = await adminMethods.import.run(w.market, null, { file })
-      expect(back.rows).toBe(out.rows)
-    } finally {
-      await rm(dir, { recursive: true, force: true })
-    }
   })
 })
