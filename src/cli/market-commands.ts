@@ -66,6 +66,7 @@ export function marketCommands(y: Argv): Argv {
           .option('hd', { type: 'number', describe: 'disk, MB' })
           .option('speed', { type: 'number', describe: 'speed, bogomips' })
           .option('os', { type: 'string', describe: "'linux' boots the guest image; 'none' a blank disk" })
+          .option('net', { type: 'string', describe: 'your network to join (default: `default`, made on first use)' })
           .option('bid-storage', money('most you will pay for storage, per day'))
           .option('bid-running', money('most you will pay for running, per hour')),
       params: (a) =>
@@ -76,10 +77,23 @@ export function marketCommands(y: Argv): Argv {
           hd: a.hd,
           speed: a.speed,
           os: a.os === 'none' ? null : a.os,
+          net: a.net,
           bidStorage: a['bid-storage'],
           bidRunning: a['bid-running'],
         }),
       render: render.vm,
+    },
+    {
+      command: 'net <action> [name]',
+      describe: 'your private networks: net create NAME [--subnet CIDR] | net list | net delete NAME',
+      method: (a) => `net.${a.action}`,
+      options: (a) =>
+        a
+          .positional('action', { choices: ['create', 'list', 'delete'] })
+          .option('subnet', { type: 'string', describe: 'create: a private IPv4 network (default 10.42.0.0/24)' }),
+      params: (a) => (a.action === 'list' ? {} : strip({ name: a.name ?? '', subnet: a.subnet })),
+      render: (r, a) =>
+        a.action === 'list' ? render.networks(r) : a.action === 'create' ? render.network(r) : render.ok(r),
     },
     {
       command: 'edit <vmid>',

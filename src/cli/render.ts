@@ -81,6 +81,7 @@ export function machines(r: any): string {
       { header: 'STATE', get: (v) => v.state },
       { header: 'VER', get: (v) => v.version, align: 'right' },
       { header: 'PROVIDER', get: (v) => v.pmId },
+      { header: 'NETWORK', get: (v: any) => (v.address ? `${v.netName ?? '?'} ${v.address}` : '-') },
       {
         header: 'STORAGE',
         get: (v) => (v.pmId ? `${m(v.storagePrice)}/${dur(v.storagePeriod)}` : '-'),
@@ -106,6 +107,24 @@ export function machines(r: any): string {
       return [head, ...vms].join('\n')
     })
     .join('\n')
+}
+
+export function networks(r: any): string {
+  const nets: any[] = r.networks ?? []
+  if (!nets.length) return 'no networks yet: `virtuoso net create NAME`, or register a machine (it joins `default`)'
+  return nets
+    .map((n) => {
+      const head = `${n.name}  ${n.subnet}  ${n.members.length} machine(s)`
+      const rows = n.members.map(
+        (v: any) => `    ${v.address}  ${v.mac}  ${v.name}  ${v.state}${v.pmId ? `  on ${v.pmId}` : ''}`,
+      )
+      return [head, ...rows].join('\n')
+    })
+    .join('\n')
+}
+
+export function network(n: any): string {
+  return `network ${n.name} ${n.subnet}`
 }
 
 export function search(r: any): string {

@@ -25,6 +25,9 @@ export type MarketCode =
   | 'MARKET_NOT_EMPTY'
   | 'MARKET_EXPORT_INVALID'
   | 'MARKET_UNBALANCED'
+  | 'MARKET_NET_EXISTS'
+  | 'MARKET_NET_IN_USE'
+  | 'MARKET_NET_FULL'
 
 export function marketError(code: MarketCode, message: string, cause?: unknown): VirtuosoError {
   return new VirtuosoError(code, message, { cause })
@@ -92,6 +95,18 @@ export const errors = {
     ),
   busy: (vmId: string) =>
     marketError('MARKET_BUSY', `another action on machine ${vmId} is in progress; wait for it to finish and try again`),
+  netExists: (name: string) =>
+    marketError('MARKET_NET_EXISTS', `you already have a network named ${name}; pick another name`),
+  netInUse: (name: string, count: number) =>
+    marketError(
+      'MARKET_NET_IN_USE',
+      `network ${name} still has ${count} machine(s); delete them first (\`virtuoso net list\` shows them)`,
+    ),
+  netFull: (name: string, subnet: string) =>
+    marketError(
+      'MARKET_NET_FULL',
+      `network ${name} (${subnet}) has no free address; create a network with a larger --subnet`,
+    ),
   storageFailed: (cause: unknown) =>
     marketError(
       'MARKET_STORAGE_FAILED',

@@ -23,6 +23,8 @@ export function audienceOf(store: Store): (table: TableName, key: string, value:
     switch (table) {
       case 'users':
         return [key]
+      case 'networks':
+        return [value.owner]
       case 'vm':
         return list(value.owner, pmOwner(value.pmId))
       case 'pairings':

@@ -4,6 +4,7 @@
 // in ONE batch, the new state together with the charges it implies and an event.
 // Checks done before the await are done again after it: the world may have moved meanwhile.
 import type { Ctx } from './context.ts'
+import { hvConfig } from './networks.ts'
 import { ownVm, requireBuyer, withVmLock } from './context.ts'
 import { accrue } from './billing.ts'
 import { errors } from './errors.ts'
@@ -64,7 +65,7 @@ export async function storeVm(ctx: Ctx, who: Identity | null, vmId: string, pmId
       return q
     }
     check(vm0, pm0)
-    const config = { memory: vm0.memory, hd: vm0.hd, speed: vm0.speed, os: vm0.os }
+    const config = hvConfig(ctx, vm0)
     const version = await command(ctx, pm0, vm0, 'vm.create', { config, version: vm0.version })
     const vm = ctx.store.get('vm', vmId)
     const pm = ctx.store.get('pm', pmId)

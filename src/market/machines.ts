@@ -8,6 +8,7 @@ import { errors } from './errors.ts'
 import { eventOp, userOrigin } from './events.ts'
 import { free } from './search.ts'
 import { allowedActions } from './statusrelations.ts'
+import { assignNic } from './networks.ts'
 import type { Identity, Micro, VmAction, VmRow } from './types.ts'
 
 export const LIMITS = {
@@ -27,6 +28,8 @@ export interface RegisterInput {
   os?: string | null
   bidStorage?: Micro | null
   bidRunning?: Micro | null
+  /** The buyer's network to join (default: `default`, made on first use). */
+  net?: string
 }
 
 function checkInt(what: keyof typeof LIMITS, v: unknown): number {
@@ -80,6 +83,7 @@ export async function register(ctx: Ctx, who: Identity | null, input: RegisterIn
     }
   }
   const now = ctx.clock()
+  const nic = assignNic(ctx, buyer.username, input.net)
   const vm: VmRow = {
     id,
     owner: buyer.username,
@@ -103,8 +107,10 @@ export async function register(ctx: Ctx, who: Identity | null, input: RegisterIn
     chargedStorage: 0,
     chargedRunning: 0,
     created: now,
+    ...nic.fields,
   }
   await ctx.store.write([
+    ...nic.ops,
     { type: 'put', table: 'vm', key: id, value: vm },
     eventOp(now, {
       origin: userOrigin(buyer),
@@ -117,7 +123,7 @@ export async function register(ctx: Ctx, who: Identity | null, input: RegisterIn
   return vm
 }
 
-export type EditInput = Omit<RegisterInput, 'config'>
+export type EditInput = Omit<RegisterInput, 'config' | 'net'>
 
 export async function edit(ctx: Ctx, who: Identity | null, vmId: string, patch: EditInput): Promise<VmRow> {
   const buyer = requireBuyer(who, 'edit')
@@ -148,6 +154,8 @@ export async function edit(ctx: Ctx, who: Identity | null, vmId: string, patch: 
 export interface BuyerMachine extends VmRow {
   provider: { pmId: string; name: string; owner: string; online: boolean } | null
   actions: readonly VmAction[]
+  /** The name of its network (see VmRow.netId, address, mac). */
+  netName: string | null
 }
 
 export interface ProviderMachine {
@@ -193,6 +201,7 @@ export function machines(
         ...vm,
         provider: pm ? { pmId: pm.id, name: pm.name, owner: pm.owner, online: ctx.gateway.online(pm.nodeKey) } : null,
         actions: allowedActions(vm.state),
+        netName: vm.netId ? (ctx.store.get('networks', vm.netId)?.name ?? null) : null,
       })
     }
     return { type: 'buyer', vms: vms.sort((a, b) => a.created - b.created || a.id.localeCompare(b.id)) }

@@ -14,6 +14,7 @@ import * as providersMod from './providers.ts'
 import * as billing from './billing.ts'
 import * as admin from './admin.ts'
 import * as migrationsMod from './migrations.ts'
+import * as networks from './networks.ts'
 import { guestExited, type ExitAnswer } from './exits.ts'
 import { account } from './account.ts'
 import { pricePass } from './prices.ts'
@@ -137,6 +138,15 @@ export class Market extends EventEmitter {
   }
   machines(who: Identity | null): ReturnType<typeof machinesMod.machines> {
     return machinesMod.machines(this.ctx, who)
+  }
+  netCreate(who: Identity | null, input: { name: string; subnet?: string }) {
+    return networks.netCreate(this.ctx, who, input)
+  }
+  netList(who: Identity | null): ReturnType<typeof networks.netList> {
+    return networks.netList(this.ctx, who)
+  }
+  netDelete(who: Identity | null, name: string): Promise<void> {
+    return networks.netDelete(this.ctx, who, name)
   }
   search(who: Identity | null, input: SearchInput): Offer[] {
     return search(this.ctx, who, input)

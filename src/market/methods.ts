@@ -154,7 +154,17 @@ const table: Record<string, (name: string) => MethodDef> = {
   whoami: def('user', {}, (m, w) => m.whoami(w)),
   configs: def('none', {}, (m) => ({ configs: m.configs() })),
   providers: def('none', {}, (m) => m.providers()),
-  register: def('buyer', { config: opt(str({ max: 64 })), ...VM_SPEC }, (m, w, p) => m.register(w, p)),
+  register: def('buyer', { config: opt(str({ max: 64 })), net: opt(str({ max: 32 })), ...VM_SPEC }, (m, w, p) =>
+    m.register(w, p),
+  ),
+  'net.create': def('buyer', { name: str({ max: 32 }), subnet: opt(str({ max: 32 })) }, (m, w, p) =>
+    m.netCreate(w, p as any),
+  ),
+  'net.list': def('buyer', {}, (m, w) => ({ networks: m.netList(w) })),
+  'net.delete': def('buyer', { name: str({ max: 32 }) }, async (m, w, p) => {
+    await m.netDelete(w, p.name)
+    return { ok: true }
+  }),
   edit: def('buyer', { ...VMID, ...VM_SPEC }, (m, w, { vmId, ...patch }) => m.edit(w, vmId, patch)),
   machines: def('user', {}, (m, w) => m.machines(w)),
   search: def(

@@ -1,5 +1,5 @@
 // Rows of the hub-only tables (never sent to clients; see feed.ts) and the table list.
-import type { ConfigRow, EventRow, LedgerEntry, PmRow, UserRow, VmRow, Change } from './types.ts'
+import type { ConfigRow, EventRow, LedgerEntry, NetRow, PmRow, UserRow, VmRow, Change } from './types.ts'
 
 export interface SessionRow {
   /** sha256 of the token: a stolen database does not yield working sessions. */
@@ -54,6 +54,7 @@ export interface Tables {
   pm: PmRow
   pairings: PairingRow
   nodes: NodeRow
+  networks: NetRow
   migrations: Record<string, unknown>
   meta: unknown
   ledger: LedgerEntry
@@ -74,6 +75,7 @@ export const CACHED_TABLES = [
   'pm',
   'pairings',
   'nodes',
+  'networks',
   'migrations',
   'meta',
 ] as const

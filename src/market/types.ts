@@ -117,6 +117,21 @@ export interface VmRow {
   chargedStorage: Micro
   chargedRunning: Micro
   created: number
+  /** Its network card (report §6.2.3): the buyer's network, the market's address in it and the MAC.
+   *  Fixed at registration for the machine's whole life; absent on machines made before networks. */
+  netId?: string | null
+  address?: string | null
+  mac?: string | null
+}
+
+/** A buyer's private network (the report's VNET): machines of it reach each other by `address`. */
+export interface NetRow {
+  id: string
+  owner: string
+  name: string
+  /** IPv4 CIDR, e.g. 10.42.0.0/24; the first host is the switch's (DHCP server). */
+  subnet: string
+  created: number
 }
 
 export interface LedgerEntry {

@@ -14,6 +14,7 @@
 // After a hub restart `recover()` resolves every open migration: the destination holds the
 // machine complete at VERSION+1 -> commit; anything else -> abort there and revert.
 import { randomBytes } from 'node:crypto'
+import { hvConfig } from '../market/networks.ts'
 import type Protomux from 'protomux'
 import type { Market, Migrator } from '../market/market.ts'
 import type { ProviderGateway } from '../market/gateway.ts'
@@ -197,7 +198,7 @@ export class MigrationAgent implements Migrator {
           }),
         ])
         const vm = this.market.ctx.store.get('vm', row.vmId)!
-        const config = { memory: vm.memory, hd: vm.hd, speed: vm.speed, os: vm.os }
+        const config = hvConfig(this.market.ctx, vm)
         await Promise.race([
           stopped,
           this.cmd(to, 'migration.prepare-dest', {

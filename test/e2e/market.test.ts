@@ -232,6 +232,26 @@ describe('log --follow', () => {
 })
 
 describe('operator', () => {
+  it('networks: create, register --net, list, machines shows the address, delete refused while used', async () => {
+    const created = await as('alice', ['net', 'create', 'lab', '--subnet', '192.168.5.0/24'])
+    expect(created.json).toMatchObject({ name: 'lab', subnet: '192.168.5.0/24' })
+    expect((await as('alice', ['net', 'create', 'lab'])).json.error.code).toBe('MARKET_NET_EXISTS')
+    const reg = await as('alice', ['register', '--config', 'small', '--name', 'labvm', '--net', 'lab'])
+    expect(reg.json).toMatchObject({ address: '192.168.5.2' })
+    expect(reg.json.mac).toMatch(/^02(:[0-9a-f]{2}){5}$/)
+    const list = await as('alice', ['net', 'list'])
+    const lab = list.json.networks.find((n: any) => n.name === 'lab')
+    expect(lab.members.map((m: any) => [m.name, m.address])).toEqual([['labvm', '192.168.5.2']])
+    const text = await cli(home('alice'), ['machines'], { env: market.env })
+    expect(text.stdout).toMatch(/labvm .*lab 192\.168\.5\.2/)
+    const inUse = await cli(home('alice'), ['net', 'delete', 'lab'], { env: market.env })
+    expect(inUse.exitCode).not.toBe(0)
+    expect(inUse.stderr.trim().split('\n')).toHaveLength(1)
+    expect((await as('alice', ['delete', reg.json.id])).exitCode).toBe(0)
+    expect((await as('alice', ['net', 'delete', 'lab'])).exitCode).toBe(0)
+    expect((await as('bob', ['net', 'delete', 'lab'])).json.error.code).toBe('MARKET_NOT_FOUND')
+  })
+
   it('admin credit refuses when the hub data dir is wrong', async () => {
     const r = await cli(home('op'), ['admin', 'credit', 'alice', '1', '--data', join(root.path, 'nowhere'), '--json'])
     expect(r.exitCode).not.toBe(0)

@@ -23,7 +23,17 @@ describe('lifecycle', () => {
     expect(w.gateway.calls.at(-1)).toEqual({
       nodeKey: pm.nodeKey,
       method: 'vm.create',
-      params: { vmId: vm.id, config: { memory: 128, hd: 2100, speed: 1000, os: null }, version: 0 },
+      params: {
+        vmId: vm.id,
+        config: {
+          memory: 128,
+          hd: 2100,
+          speed: 1000,
+          os: null,
+          nic: { mac: vm.mac, net: vm.netId, address: vm.address, prefix: 24 },
+        },
+        version: 0,
+      },
     })
     expect(s).toMatchObject({
       state: 'stored',

@@ -21,6 +21,9 @@ describe('RPC method table', () => {
         'machines',
         'migrate',
         'migrations',
+        'net.create',
+        'net.delete',
+        'net.list',
         'pm.add',
         'pm.delete',
         'pm.edit',
@@ -40,6 +43,7 @@ describe('RPC method table', () => {
     expect(methods.store.auth).toBe('buyer')
     expect(methods.migrate.auth).toBe('buyer')
     expect(methods['pm.add'].auth).toBe('provider')
+    expect(methods['net.create'].auth).toBe('buyer')
     expect(Object.keys(adminMethods).sort()).toEqual(['audit', 'credit', 'log-all'])
     expect(methods.credit).toBeUndefined()
   })
