@@ -198,9 +198,12 @@ describe('methods (test hypervisor, real files)', () => {
     const v1 = await vmRow(vm)
     expect(v1).toMatchObject({ state: 'stored', pmId: pms[1], version: v0.version + 1 })
     expect(v1.chargedStorage).toBeGreaterThan(v0.chargedStorage) // the destination's first period, on arrival
+    // Each pm's used memory is the sum of the machines on it (all are 64 MB here): moved, not copied.
     const list = (await as('prov', ['machines'])).json
-    const pm1 = (list.pms ?? list).find?.((p: any) => p.id === pms[1])
-    if (pm1?.usedMemory !== undefined) expect(pm1.usedMemory).toBe(64)
+    const byId = (id: string) => list.pms.find((p: any) => p.pmId === id)
+    expect(byId(pms[1]).vms.map((v: any) => v.id)).toContain(vm)
+    expect(byId(pms[0]).vms.map((v: any) => v.id)).not.toContain(vm)
+    for (const id of pms) expect(byId(id).used.memory).toBe(64 * byId(id).vms.length)
     console.log(`RSYNC first visit: ${(first.bytesDone / MiB).toFixed(1)} MiB moved in ${ms} ms (CLI wall time)`)
   }, 120_000)
 
@@ -306,9 +309,8 @@ describe('faults: nothing lost, exactly one live copy', () => {
   it('heartbeats dropped: reverted within the heartbeat window', async () => {
     await market.restartProvider(1, { dropHeartbeats: true })
     await online(1)
-    const t0 = Date.now()
+    // How soon it reverts is measured by `npm run bench`; here: it does, for the right reason.
     await reverted(as('alice', ['migrate', vm, '--to', pms[1]]), 'VMMP_STALLED')
-    expect(Date.now() - t0).toBeLessThan(15_000)
   }, 90_000)
 
   it('a disk that fills up at the destination: VMMP_NO_SPACE, reverted', async () => {

@@ -22,6 +22,16 @@ export interface ConformanceOptions {
   track?(hv: Hypervisor): void
 }
 
+/** Reads the guest's background counter until it exceeds `floor` (the guest runs it every 0.2 s). */
+async function counterAbove(t: ConsoleSession, floor: number, timeoutMs = 30_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const n = Number((await t.run('cat /data/c 2>/dev/null || echo 0')).trim())
+    if (n > floor) return n
+    if (Date.now() > deadline) throw new Error(`the guest's counter stayed at ${n} (waited for > ${floor})`)
+  }
+}
+
 export async function expectCode(p: Promise<unknown> | (() => unknown), code: string): Promise<void> {
   let err: unknown
   try {
@@ -165,9 +175,7 @@ export function conformance(o: ConformanceOptions): void {
         let before = 0
         if (o.realGuest) {
           t.send('i=0; while true; do i=$((i+1)); echo $i > /data/c; sleep 0.2; done &')
-          await new Promise((r) => setTimeout(r, 1500))
-          before = Number((await t.run('cat /data/c')).trim())
-          expect(before).toBeGreaterThan(0)
+          before = await counterAbove(t, 0)
         }
         await t.run('echo kept > /data/g; sync')
         t.close()
@@ -179,9 +187,7 @@ export function conformance(o: ConformanceOptions): void {
         t = await shell()
         expect(await t.run('cat /data/g')).toBe('kept\n')
         if (o.realGuest) {
-          await new Promise((r) => setTimeout(r, 1000))
-          const after = Number((await t.run('cat /data/c')).trim())
-          expect(after).toBeGreaterThan(before)
+          const after = await counterAbove(t, before)
           // The counter went on from where it was, not from a fresh boot.
           expect(after).toBeLessThan(before + 100)
           t.send('kill %1 2>/dev/null; kill $(jobs -p) 2>/dev/null; true')

@@ -16,11 +16,25 @@ describe('statusrelations (report §6.1.7)', () => {
     expect(() => requireAction('migrating', 'start')).toThrow(
       expect.objectContaining({ code: 'MARKET_ACTION_NOT_ALLOWED' }),
     )
+    let err: any = null
     try {
       requireAction('started', 'delete')
-    } catch (err: any) {
-      for (const a of allowedActions('started')) expect(err.message).toContain(a)
+    } catch (e) {
+      err = e
     }
+    expect(err?.code).toBe('MARKET_ACTION_NOT_ALLOWED')
+    for (const a of allowedActions('started')) expect(err.message).toContain(a)
     expect(() => requireAction('stored', 'start')).not.toThrow()
+  })
+
+  it('every state refuses exactly the actions it does not list, with the code', () => {
+    const all = [...new Set(Object.values(STATUS_RELATIONS).flat())]
+    for (const [state, allowed] of Object.entries(STATUS_RELATIONS)) {
+      for (const action of all) {
+        const run = () => requireAction(state as any, action as any)
+        if (allowed.includes(action as never)) expect(run).not.toThrow()
+        else expect(run).toThrow(expect.objectContaining({ code: 'MARKET_ACTION_NOT_ALLOWED' }))
+      }
+    }
   })
 })
