@@ -10,6 +10,7 @@ import { access, constants, mkdir, readFile, rename, rm, stat, writeFile } from 
 import { delimiter } from 'node:path'
 import type { DriverContext, HostInfo, HvDriver, HvManifest, VmConfig } from '../types.ts'
 import { createDisk, descriptorName, diskGeometry, freeBytes } from '../disk.ts'
+import { checkImportedDisk, checkSavedState } from '../imported.ts'
 import {
   HvError,
   HV_BAD_INPUT,
@@ -291,17 +292,11 @@ export class QemuDriver implements HvDriver {
 
   async import(id: string, config: VmConfig): Promise<'stopped' | 'suspended'> {
     const dir = this.#vmDir(id)
-    const g = diskGeometry(config.hd)
-    for (const f of [descriptorName(), ...g.extents.map((e) => e.file)]) {
-      const st = await stat(join(dir, f)).catch(() => null)
-      if (!st)
-        throw new HvError(
-          HV_BAD_INPUT,
-          `Cannot import machine '${id}': ${f} is missing from ${dir}; copy all its files first.`,
-        )
-    }
+    await checkImportedDisk(id, dir, config.hd)
+    const suspended = await exists(join(dir, SAVED_STATE))
+    if (suspended) await checkSavedState(id, join(dir, SAVED_STATE))
     await this.#writeVm(id, config)
-    return (await exists(join(dir, SAVED_STATE))) ? 'suspended' : 'stopped'
+    return suspended ? 'suspended' : 'stopped'
   }
 
   /** Host-side view for tests and the benchmark: pids of the machine's processes. */

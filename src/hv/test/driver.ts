@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { rm, mkdir, writeFile } from 'node:fs/promises'
 import type { DriverContext, HostInfo, HvDriver, HvManifest, VmConfig } from '../types.ts'
 import { createDisk, diskGeometry, descriptorName } from '../disk.ts'
+import { checkImportedDisk } from '../imported.ts'
 import { HvError, HV_NOT_FOUND, HV_BAD_STATE, HV_NO_SPACE } from '../errors.ts'
 import { FakeTerminal } from './terminal.ts'
 
@@ -172,7 +173,10 @@ export class TestDriver implements HvDriver {
 
   /** Adopt a machine whose files were put in place by someone else (migration). */
   async import(id: string, config: VmConfig, hint: { suspended?: boolean } = {}): Promise<'stopped' | 'suspended'> {
-    if (this.#opts.writeFiles) await mkdir(join(this.#dir, id), { recursive: true })
+    if (this.#opts.writeFiles) {
+      await mkdir(join(this.#dir, id), { recursive: true })
+      await checkImportedDisk(id, join(this.#dir, id), config.hd)
+    }
     const saved = hint.suspended === true
     this.#vms.set(id, { config, power: 'off', saved, files: new Map(), term: null })
     return saved ? 'suspended' : 'stopped'
