@@ -36,14 +36,19 @@ export async function exportFile(store: Store, file: string): Promise<ExportResu
   const stats = { rows: 0, ledgerSeq: 0 }
   const hash = createHash('sha256')
   let pos = HEADER_BYTES
+  // One write in flight while the next batch is read: the disk and LevelDB work side by side.
+  let writing: Promise<unknown> = Promise.resolve()
   try {
     for await (const lines of exportRows(store, stats)) {
       if (!lines.length) continue
       const buf = Buffer.from(lines.join('\n') + '\n')
       hash.update(buf)
-      await fh.write(buf, 0, buf.length, pos)
+      await writing
+      writing = fh.write(buf, 0, buf.length, pos)
+      writing.catch(() => {}) // awaited on the next turn; until then a failure must not count as unhandled
       pos += buf.length
     }
+    await writing
     const sha256 = hash.digest('hex')
     await fh.write(formatHeader({ ledgerSeq: stats.ledgerSeq, rows: stats.rows, sha256 }), 0)
     await fh.sync()
@@ -51,6 +56,7 @@ export async function exportFile(store: Store, file: string): Promise<ExportResu
     await rename(tmp, file)
     return { file, rows: stats.rows, ledgerSeq: stats.ledgerSeq, sha256, bytes: pos }
   } catch (err) {
+    await writing.catch(() => {})
     await fh.close().catch(() => {})
     await rm(tmp, { force: true })
     throw err
@@ -77,9 +83,9 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** Opens the store of a stopped hub; a hub holding it (LevelDB's lock) is MARKET_HUB_RUNNING. */
-export async function openStopped(hubDir: string, what: string): Promise<Store> {
+export async function openStopped(hubDir: string, what: string, snapshotOnly = false): Promise<Store> {
   try {
-    return await Store.open(hubDir)
+    return await Store.open(hubDir, { snapshotOnly })
   } catch (err: any) {
     if (err?.code === 'LEVEL_LOCKED' || err?.cause?.code === 'LEVEL_LOCKED') throw errors.hubRunning(hubDir, what)
     throw err
@@ -89,7 +95,7 @@ export async function openStopped(hubDir: string, what: string): Promise<Store> 
 async function openExisting(hubDir: string, what: string): Promise<Store> {
   if (!(await exists(hubDir)) && !(await exists(`${hubDir}.replaced`)))
     throw errors.badInput('data', `${hubDir} holds no hub: give the data directory the hub runs with`)
-  return openStopped(hubDir, what)
+  return openStopped(hubDir, what, true)
 }
 
 /** Export of a stopped hub (a running one exports itself, through the admin socket). */

@@ -133,7 +133,8 @@ export class Replay {
 export async function verifyStore(store: Store): Promise<ReplayResult> {
   const replay = new Replay()
   for await (const { table, rows } of store.snapshot(['users', 'patches', 'ledger']))
-    for (const [key, raw] of rows) replay.row(table, key, JSON.parse(raw))
+    for (const [key, raw] of rows)
+      if (table !== 'patches' || key.startsWith('users!')) replay.row(table, key, JSON.parse(raw)) // not the machines' charges
   return replay.result()
 }
 

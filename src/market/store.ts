@@ -50,6 +50,9 @@ export interface StoreOptions {
   /** Fault injection (tests, the simulation): an error returned here fails the batch as the disk
    *  would (the store then refuses writes until reopened); null lets it through. */
   fault?: (ops: readonly Op[]) => Error | null
+  /** Only to read snapshots (export or verify of a stopped hub): nothing is loaded into memory,
+   *  so cached tables read empty, and every write is refused. Saves the whole load (seconds). */
+  snapshotOnly?: boolean
 }
 
 /** Rows read per iterator step when loading: large steps keep the native round trips few. */
@@ -89,7 +92,11 @@ export class Store extends EventEmitter {
     } as any)
     await db.open()
     const store = new Store(db, opts)
-    await store.load()
+    if (!opts.snapshotOnly) await store.load()
+    else {
+      for (const t of CACHED_TABLES) store.cache.set(t, new Map())
+      store.broken = new Error('the store was opened only to read snapshots')
+    }
     return store
   }
 

@@ -35,7 +35,7 @@ function p50(xs: number[]): number {
   return s[Math.floor(s.length / 2)]
 }
 
-async function seed(m: Market): Promise<void> {
+export async function seed(m: Market): Promise<void> {
   const ops: Op[] = []
   const flush = async () => {
     await m.db.write(ops.splice(0))

@@ -1,8 +1,9 @@
 // `npm run bench`: every benchmark in one run, each measure printed beside its target or the peer
 // it must beat (OpenSSH rsync/scp, bare QEMU), the peer measured in this same run on the same files.
-// Pick some with `npm run bench -- market transport` (names: market transport hv console migration).
+// Pick some with `npm run bench -- market transport` (names: market export transport hv console migration).
 import { printTable, type BenchRow } from './table.ts'
 import { marketBench } from './market-bench.ts'
+import { exportBench } from './export-bench.ts'
 import { transportBench } from './transport-bench.ts'
 import { hvBench } from './hv-bench.ts'
 import { consoleBench } from './console-bench.ts'
@@ -10,6 +11,7 @@ import { migrationBench } from './migration-bench.ts'
 
 const suites: Record<string, () => Promise<BenchRow[]>> = {
   market: async () => marketBench(),
+  export: async () => exportBench(),
   transport: async () => transportBench(),
   hv: async () =>
     (await hvBench()).map((r) => ({
