@@ -4,7 +4,7 @@
 // a file that is damaged, does not balance, or an import killed halfway changes nothing.
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises'
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises'
 import { createConnection } from 'node:net'
 import { dirname, isAbsolute, join } from 'node:path'
 import { StringDecoder } from 'node:string_decoder'
@@ -125,6 +125,9 @@ export interface ImportResult {
   accounts: number
 }
 
+/** The files LevelDB keeps in a store's directory. */
+const STORE_FILE = /^(CURRENT|LOCK|LOG|LOG\.old|MANIFEST-\d+|\d+\.(ldb|log|sst|dbtmp))$/
+
 /** What makes a store not empty: a fresh hub holds only the seeded configurations. */
 function contents(store: Store): string | null {
   const users = store.rows('users').size
@@ -146,6 +149,9 @@ export async function importFile(
   await mkdir(dirname(hubDir), { recursive: true, mode: 0o700 })
   await settleSwap(hubDir)
   const created = !(await exists(hubDir))
+  // The swap replaces the whole directory: refuse one that holds anything but a store (never delete it).
+  const foreign = created ? undefined : (await readdir(hubDir)).find((f) => !STORE_FILE.test(f) && f !== ADMIN_SOCKET)
+  if (foreign) throw errors.notEmpty(hubDir, `${foreign}, which is not part of a hub's store`)
   // Held open until the swap: LevelDB's lock keeps a hub from starting on the old store meanwhile.
   const target = await openStopped(hubDir, 'import')
   let swapped = false

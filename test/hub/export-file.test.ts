@@ -3,7 +3,7 @@
 // nothing; `verify` names each account whose balance is not its ledger; a swap cut between its two
 // renames is undone at the next open.
 import { afterEach, describe, expect, it } from 'vitest'
-import { mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -144,6 +144,11 @@ describe('export file', () => {
     expect(await codeOf(() => importFile(w.dir, file))).toBe('MARKET_NOT_EMPTY')
     const after = await exportStopped(w.dir, join(d, 'after.jsonl'))
     expect(after.sha256).toBe(before.sha256)
+
+    const odd = join(d, 'odd', 'hub')
+    await mkdir(join(odd, 'images'), { recursive: true }) // not a store: never replaced, never deleted
+    expect(await codeOf(() => importFile(odd, file))).toBe('MARKET_NOT_EMPTY')
+    expect((await stat(join(odd, 'images'))).isDirectory()).toBe(true)
 
     const fresh = join(d, 'fresh', 'hub')
     await (await Market.open({ dir: fresh, gateway: new FakeGateway() })).close()
