@@ -8,6 +8,7 @@ import { adminCommands } from './cli/admin-commands.ts'
 import { uiCommands } from './cli/ui-commands.ts'
 import { consoleCommands } from './cli/console-commands.ts'
 import { migrateCommands } from './cli/migrate-commands.ts'
+import { imageCommands } from './cli/image-commands.ts'
 import { fail } from './cli/output.ts'
 import { globalOptions } from './cli/connect.ts'
 
@@ -19,6 +20,7 @@ y = adminCommands(y)
 y = uiCommands(y)
 y = consoleCommands(y)
 y = migrateCommands(y)
+y = imageCommands(y)
 await y
   .demandCommand(1, 'say what to do: `virtuoso --help` lists the commands')
   .strict()

@@ -89,6 +89,23 @@ export function adminCommands(y: Argv): Argv {
           },
         )
         .command(
+          'image add <name> <file>',
+          "publish a raw disk image from the hub's machine in the image catalog",
+          (b) => b.option('os', { type: 'string', demandOption: true, describe: 'the OS it installs, e.g. debian-12' }),
+          async (argv) => {
+            try {
+              const r = await callAdmin(hubDir(argv.data), 'image.add', {
+                name: String(argv.name),
+                os: argv.os,
+                file: resolve(String(argv.file)),
+              })
+              print(!!argv.json, r, () => `added image ${r.name} (${r.os}, ${r.size} bytes, digest ${r.digest})`)
+            } catch (err) {
+              fail(err, !!argv.json)
+            }
+          },
+        )
+        .command(
           'log',
           'the whole event log',
           (b) => b.option('limit', { type: 'number', default: 100 }),
@@ -101,7 +118,7 @@ export function adminCommands(y: Argv): Argv {
             }
           },
         )
-        .demandCommand(1, 'admin needs a subcommand: credit, export, import, verify or log'),
+        .demandCommand(1, 'admin needs a subcommand: credit, export, import, verify, image add or log'),
     () => {},
   )
 }

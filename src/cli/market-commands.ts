@@ -67,6 +67,7 @@ export function marketCommands(y: Argv): Argv {
           .option('speed', { type: 'number', describe: 'speed, bogomips' })
           .option('os', { type: 'string', describe: "'linux' boots the guest image; 'none' a blank disk" })
           .option('net', { type: 'string', describe: 'your network to join (default: `default`, made on first use)' })
+          .option('image', { type: 'string', describe: 'a catalog image for its disk (see `images`)' })
           .option('bid-storage', money('most you will pay for storage, per day'))
           .option('bid-running', money('most you will pay for running, per hour')),
       params: (a) =>
@@ -78,6 +79,7 @@ export function marketCommands(y: Argv): Argv {
           speed: a.speed,
           os: a.os === 'none' ? null : a.os,
           net: a.net,
+          image: a.image,
           bidStorage: a['bid-storage'],
           bidRunning: a['bid-running'],
         }),
@@ -106,6 +108,7 @@ export function marketCommands(y: Argv): Argv {
           .option('hd', { type: 'number' })
           .option('speed', { type: 'number' })
           .option('os', { type: 'string' })
+          .option('image', { type: 'string', describe: 'a catalog image (see `images`)' })
           .option('bid-storage', money('per day'))
           .option('bid-running', money('per hour')),
       params: (a) =>
@@ -116,6 +119,7 @@ export function marketCommands(y: Argv): Argv {
           hd: a.hd,
           speed: a.speed,
           os: a.os === 'none' ? null : a.os,
+          image: a.image,
           bidStorage: a['bid-storage'],
           bidRunning: a['bid-running'],
         }),
@@ -137,15 +141,6 @@ export function marketCommands(y: Argv): Argv {
           .option('sort', { choices: ['running', 'storage', 'total'], default: 'total' }),
       params: (a) => strip({ vmId: a.vmid, config: a.config, sort: a.sort }),
       render: render.search,
-    },
-    {
-      command: 'store <vmid>',
-      describe: 'store a registered machine on a provider machine',
-      method: 'store',
-      options: (a) =>
-        a.option('on', { type: 'string', demandOption: true, describe: 'physical machine id (from `search`)' }),
-      params: (a) => ({ vmId: a.vmid, pmId: a.on }),
-      render: render.vm,
     },
     ...(['start', 'stop', 'suspend', 'resume', 'delete'] as const).map((verb): Spec => ({
       command: `${verb} <vmid>`,

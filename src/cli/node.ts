@@ -13,6 +13,9 @@ import { nodeError } from '../net/errors.ts'
 import { ConsoleService } from '../console/service.ts'
 import { VnetService } from '../vnet/service.ts'
 import { MigrationServer, type MigrationFaults } from '../vmmp/server.ts'
+import { ImageStore } from '../vmmp/image-store.ts'
+import { ImageService } from '../provider/images.ts'
+import type { ImageServeFaults } from '../hub/images.ts'
 
 export interface NodeOptions {
   data: string
@@ -33,6 +36,15 @@ export interface NodeOptions {
   heartbeatWindowMs?: number
   /** Provider: faults the migration server injects (tests only: test/e2e/fault-node.ts sets them). */
   migrationFaults?: MigrationFaults
+  /** Images: test fault injection (constructor options, never the environment). */
+  images?: {
+    /** How this node's hub serves image blocks (corrupt blocks, a lying manifest). */
+    hubFaults?: ImageServeFaults
+    /** Free bytes the image store sees (a full disk). */
+    freeBytes?: () => number
+    /** No image bytes for this long from every source = VMMP_STALLED. */
+    stallMs?: number
+  }
 }
 
 export interface RunningNode {
@@ -52,6 +64,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   let hub: Hub | null = null
   let provider: ProviderAgent | null = null
   let pairingCode: string | null = null
+  // One content-addressed store per node: the hub's catalog files and the provider's cache alike.
+  const images = new ImageStore(join(opts.data, 'images'), { freeBytes: opts.images?.freeBytes })
+  await images.sweepPartials()
   try {
     if (opts.hub) {
       const hubOpts: HubOptions = {
@@ -62,6 +77,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         billingIntervalMs: opts.billingIntervalMs,
         priceIntervalMs: opts.priceIntervalMs,
         heartbeatWindowMs: opts.heartbeatWindowMs,
+        images,
+        imageFaults: opts.images?.hubFaults,
       }
       hub = new Hub(hubOpts)
       await hub.start()
@@ -94,6 +111,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         log: opts.log,
         faults: opts.migrationFaults,
         closeConsole: (vmId) => consoleSvc?.screens.migrate(vmId),
+        authorizeOther: (id) => images.authorize(id),
         sshAddress: () => {
           const i = consoleSvc?.info()
           return i?.sshHost && i.sshPort ? { host: i.sshHost, port: i.sshPort } : null
@@ -115,7 +133,18 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       const svc = consoleSvc
       closers.unshift(() => svc.close())
       pairingCode = newPairingCode()
+      const imageSvc = new ImageService({
+        dht,
+        keyPair: providerKeys,
+        store: images,
+        hv,
+        hubMux: () => provider?.hubMux ?? null,
+        report: (vmId, done, total) => provider?.progress(vmId, done, total),
+        stallMs: opts.images?.stallMs,
+        log: opts.log,
+      })
       provider = new ProviderAgent({
+        images: imageSvc,
         dht,
         keyPair: providerKeys,
         marketKey,

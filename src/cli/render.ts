@@ -56,11 +56,19 @@ export function vm(v: VmRow): string {
   return [
     `machine ${v.id} (${v.name})`,
     `  state ${v.state}, version ${v.version}${v.pmId ? `, on ${v.pmId}` : ''}`,
-    `  ${v.memory} MB memory, ${v.hd} MB disk, speed ${v.speed}, os ${v.os ?? 'none'}`,
+    `  ${v.memory} MB memory, ${v.hd} MB disk, speed ${v.speed}, os ${v.os ?? 'none'}${v.image ? `, image ${v.image}` : ''}`,
     v.pmId
       ? `  storage ${m(v.storagePrice)} per ${dur(v.storagePeriod)}, running ${m(v.runningPrice)} per ${dur(v.runningPeriod)}`
       : `  bids: storage ${m(v.bidStorage)}/day, running ${m(v.bidRunning)}/hour`,
   ].join('\n')
+}
+
+/** A machine's image delivery as '37% of 1.2 GiB' while it runs, '-' otherwise. */
+export function delivery(v: VmRow): string {
+  const d = v.delivery
+  if (!d) return '-'
+  const pct = d.bytesTotal > 0 ? Math.min(100, Math.floor((d.bytesDone / d.bytesTotal) * 100)) : 0
+  return `${pct}% of ${(d.bytesTotal / 1048576).toFixed(1)} MiB`
 }
 
 export function vmOrOk(r: any): string {
@@ -79,6 +87,8 @@ export function machines(r: any): string {
       { header: 'VMID', get: (v) => v.id },
       { header: 'NAME', get: (v) => v.name },
       { header: 'STATE', get: (v) => v.state },
+      { header: 'IMAGE', get: (v) => v.image ?? '-' },
+      { header: 'DELIVERY', get: (v) => delivery(v) },
       { header: 'VER', get: (v) => v.version, align: 'right' },
       { header: 'PROVIDER', get: (v) => v.pmId },
       { header: 'NETWORK', get: (v: any) => (v.address ? `${v.netName ?? '?'} ${v.address}` : '-') },

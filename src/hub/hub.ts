@@ -18,6 +18,9 @@ import { ReplicaServer } from './replica-server.ts'
 import { PROTOCOLS } from '../net/protocols.ts'
 import { consoleMethods } from '../console/hub.ts'
 import { MigrationAgent } from '../vmmp/agent.ts'
+import { serveBlocks } from '../vmmp/blocks.ts'
+import type { ImageStore } from '../vmmp/image-store.ts'
+import { addImageFile, type ImageServeFaults } from './images.ts'
 
 export interface HubOptions {
   dir: string
@@ -33,6 +36,10 @@ export interface HubOptions {
   log?: (line: string) => void
   /** Migration: how long the agent waits for a HEARTBEAT before reverting (default 5 s). */
   heartbeatWindowMs?: number
+  /** The node's image store: catalog images the operator adds, served to provider nodes over blocks@1. */
+  images?: ImageStore
+  /** Fault injection for tests: how the hub serves image blocks. */
+  imageFaults?: ImageServeFaults
 }
 
 export const DEFAULT_BILLING_INTERVAL_MS = 1000
@@ -97,10 +104,11 @@ export class Hub implements ProviderGateway {
     return this.nodes.has(nodeKey)
   }
 
-  async command(nodeKey: string, method: string, params: object): Promise<any> {
+  async command(nodeKey: string, method: string, params: object, opts: { timeoutMs?: number } = {}): Promise<any> {
     const ch = this.nodes.get(nodeKey)
     if (!ch) throw nodeError.offline(`provider node ${nodeKey.slice(0, 8)}`)
-    return ch.request(method, params, { timeoutMs: this.opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS })
+    const timeoutMs = opts.timeoutMs ?? this.opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS
+    return ch.request(method, params, { timeoutMs })
   }
 
   private every(ms: number, name: string, fn: () => Promise<unknown>): void {
@@ -155,6 +163,13 @@ export class Hub implements ProviderGateway {
       },
     })
     this.migrations.attach(remoteKey, mux) // vmmp@1: only provider nodes open it
+    const images = this.opts.images
+    // Catalog images go to provider nodes only (those that said hello), never to clients.
+    if (images)
+      serveBlocks(mux, {
+        authorize: (id, key) => (this.nodes.has(key.toString('hex')) ? images.authorize(id) : null),
+        ...this.opts.imageFaults,
+      })
     const replica: RpcChannel = new RpcChannel(mux, {
       protocol: PROTOCOLS.replica,
       handler: (method, params, token) => this.replica.handle(replica, method, params, this.identify(token, true)),
@@ -205,6 +220,7 @@ export class Hub implements ProviderGateway {
     if (!this.nodes.has(nodeKey)) throw nodeError.forbidden('say node.hello first')
     if (method === 'node.ping') return {}
     if (method === 'node.vm.exited') return this.market.guestExited(nodeKey, params)
+    if (method === 'node.progress') return this.market.deliveryProgress(nodeKey, (params ?? {}) as any)
     if (method === 'node.event') {
       const p = params as any
       return this.market.nodeEvent(nodeKey, p)
@@ -215,6 +231,7 @@ export class Hub implements ProviderGateway {
   private async adminCall(method: string, params: unknown): Promise<unknown> {
     const snapshot = snapshotAdminCall(this.market.db, this.opts.dir, method, params)
     if (snapshot) return snapshot
+    if (method === 'image.add') return addImageFile(this.market, this.opts.images ?? null, params)
     const m = Object.prototype.hasOwnProperty.call(adminMethods, method) ? adminMethods[method] : undefined
     if (!m) throw nodeError.unknownMethod(method)
     return m.run(this.market, null, params)

@@ -6,7 +6,7 @@ import type { Change, Identity } from './types.ts'
 import type { TableName } from './rows.ts'
 import type { Store } from './store.ts'
 
-export const PUBLIC_TABLES: ReadonlySet<string> = new Set(['config', 'pm', 'statusrelations'])
+export const PUBLIC_TABLES: ReadonlySet<string> = new Set(['config', 'pm', 'statusrelations', 'images'])
 /** Never sent: session hashes, password hashes, node pairing hashes, hub bookkeeping. */
 export const SECRET_TABLES: ReadonlySet<string> = new Set(['sessions', 'credentials', 'nodes', 'meta', 'changes'])
 

@@ -2,7 +2,10 @@
 // in-memory double. The market never talks to the network itself.
 //
 // Commands the market sends (params -> result):
-//   'vm.create'  {vmId, config: {memory, hd, speed, os}, version} -> {version}
+//   'vm.create'  {vmId, config: {memory, hd, speed, os}, version, image?: {digest}} -> {version}
+//                (with an image, the disk starts as a copy of the cached image; see delivery.ts)
+//   'image.fetch' {vmId, name, digest, size, sources: ('hub' | node key)[]} -> {bytes}
+//   'image.import' {file} -> {digest, size}       (a provider publishes a file on its node)
 //   'vm.start' | 'vm.resume'  {vmId, version} -> {version}
 //   'vm.stop'  | 'vm.suspend' {vmId, version} -> {version}
 //   'vm.delete' {vmId} -> {}
@@ -11,7 +14,8 @@
 // (register), stop and suspend raise it by one, start and resume do not: the hub refuses the result
 // (MARKET_VERSION_MISMATCH) unless the answer equals its own new version.
 export interface ProviderGateway {
-  command(nodeKey: string, method: string, params: object): Promise<any>
+  /** `timeoutMs` overrides the hub's command timeout (an image delivery runs as long as it moves bytes). */
+  command(nodeKey: string, method: string, params: object, opts?: { timeoutMs?: number }): Promise<any>
   online(nodeKey: string): boolean
 }
 

@@ -17,6 +17,7 @@ import { requireAction } from './statusrelations.ts'
 import type { Op } from './store.ts'
 import type { Identity, PmRow, VmRow, VmState } from './types.ts'
 import { Wallet } from './wallet.ts'
+import { beginDelivery, fetchImage, revertDelivery, settled } from './delivery.ts'
 
 /** Asks the provider to act on a machine; checks the version it answers against the hub's. */
 export async function command(
@@ -66,8 +67,20 @@ export async function storeVm(ctx: Ctx, who: Identity | null, vmId: string, pmId
     }
     check(vm0, pm0)
     const config = hvConfig(ctx, vm0)
-    const version = await command(ctx, pm0, vm0, 'vm.create', { config, version: vm0.version })
-    const vm = ctx.store.get('vm', vmId)
+    // A machine with a catalog image shows 'migrating' while the image travels (delivery.ts).
+    const delivering = await beginDelivery(ctx, buyer, vmId, pm0)
+    let version: number
+    let delivered: VmRow['delivered'] = null
+    try {
+      if (delivering) delivered = await fetchImage(ctx, vmId, pm0)
+      const image = delivering ? { image: { digest: vm0.imageDigest } } : {}
+      version = await command(ctx, pm0, vm0, 'vm.create', { config, version: vm0.version, ...image })
+    } catch (err) {
+      if (delivering) await revertDelivery(ctx, vmId, err)
+      throw err
+    }
+    const vmNow = ctx.store.get('vm', vmId)
+    const vm = vmNow && settled(vmNow)
     const pm = ctx.store.get('pm', pmId)
     let q
     try {
@@ -87,6 +100,7 @@ export async function storeVm(ctx: Ctx, who: Identity | null, vmId: string, pmId
           }),
         ]),
       )
+      if (delivering) await revertDelivery(ctx, vmId, err)
       throw err
     }
     const now = ctx.clock()
@@ -105,6 +119,7 @@ export async function storeVm(ctx: Ctx, who: Identity | null, vmId: string, pmId
       runningCredit: 0,
       runningPaidUntil: null,
       chargedStorage: vm.chargedStorage + q.storagePrice,
+      ...(delivered ? { delivered } : {}),
     }
     const ops: Op[] = []
     if (q.storagePrice > 0) ops.push(wallet.transfer('storage', now, vm.owner, pm.owner, q.storagePrice, vm.id, pm.id))

@@ -7,6 +7,7 @@ import { findConfig, MIN_HD_MB } from './catalog.ts'
 import { errors } from './errors.ts'
 import { eventOp, userOrigin } from './events.ts'
 import { free } from './search.ts'
+import { resolveOs } from './images.ts'
 import { allowedActions } from './statusrelations.ts'
 import { assignNic } from './networks.ts'
 import type { Identity, Micro, VmAction, VmRow } from './types.ts'
@@ -26,6 +27,8 @@ export interface RegisterInput {
   hd?: number
   speed?: number
   os?: string | null
+  /** A catalog image (see images.ts); its OS becomes the machine's. */
+  image?: string | null
   bidStorage?: Micro | null
   bidRunning?: Micro | null
   /** The buyer's network to join (default: `default`, made on first use). */
@@ -72,6 +75,7 @@ export async function register(ctx: Ctx, who: Identity | null, input: RegisterIn
     const c = findConfig(ctx, input.config)
     base = { configName: c.name, processor: c.processor, os: c.os, memory: c.memory, hd: c.hd, speed: c.speed }
     if (input.os !== undefined) base.os = checkOs(input.os)
+    if (input.image === undefined && input.os === undefined && c.image) input = { ...input, image: c.image }
   } else {
     base = {
       configName: null,
@@ -82,6 +86,10 @@ export async function register(ctx: Ctx, who: Identity | null, input: RegisterIn
       speed: checkInt('speed', input.speed),
     }
   }
+  const os =
+    input.image !== undefined && input.image !== null
+      ? resolveOs(ctx, { image: input.image, os: input.os === undefined ? undefined : checkOs(input.os) }, base.hd)
+      : resolveOs(ctx, { os: base.os }, base.hd)
   const now = ctx.clock()
   const nic = assignNic(ctx, buyer.username, input.net)
   const vm: VmRow = {
@@ -89,6 +97,7 @@ export async function register(ctx: Ctx, who: Identity | null, input: RegisterIn
     owner: buyer.username,
     name: input.name !== undefined ? checkName(input.name) : (base.configName ?? `vm-${id.slice(0, 8)}`),
     ...base,
+    ...os,
     state: 'registered',
     prevState: null,
     version: 0,
@@ -130,12 +139,15 @@ export async function edit(ctx: Ctx, who: Identity | null, vmId: string, patch: 
   const vm = { ...ownVm(ctx, buyer, vmId) }
   if (vm.state !== 'registered') throw errors.actionNotAllowed('edit', vm.state, allowedActions(vm.state))
   if (patch.name !== undefined) vm.name = checkName(patch.name)
-  if (patch.os !== undefined) vm.os = checkOs(patch.os)
   for (const k of ['memory', 'hd', 'speed'] as const) {
     if (patch[k] === undefined) continue
     vm[k] = checkInt(k, patch[k])
     vm.configName = null // no longer a standard configuration
   }
+  if (patch.os !== undefined || patch.image !== undefined) {
+    const os = patch.os !== undefined ? checkOs(patch.os) : undefined
+    Object.assign(vm, resolveOs(ctx, { os, image: patch.image ?? (os === undefined ? vm.image : undefined) }, vm.hd))
+  } else if (vm.image) Object.assign(vm, resolveOs(ctx, { image: vm.image }, vm.hd)) // a smaller disk must still fit
   if (patch.bidStorage !== undefined) vm.bidStorage = checkBid('bidStorage', patch.bidStorage)
   if (patch.bidRunning !== undefined) vm.bidRunning = checkBid('bidRunning', patch.bidRunning)
   await ctx.store.write([

@@ -16,6 +16,8 @@ import * as admin from './admin.ts'
 import * as migrationsMod from './migrations.ts'
 import * as networks from './networks.ts'
 import { guestExited, type ExitAnswer } from './exits.ts'
+import * as imagesMod from './images.ts'
+import { deliveryProgress, revertStaleDeliveries } from './delivery.ts'
 import { account } from './account.ts'
 import { pricePass } from './prices.ts'
 import { search, type Offer, type SearchInput } from './search.ts'
@@ -23,7 +25,7 @@ import { listEvents } from './events.ts'
 import { audienceOf, visibleTo } from './feed.ts'
 import { CACHED_TABLES } from './rows.ts'
 import { VirtuosoError } from '../errors.ts'
-import type { Change, ConfigRow, EventRow, Identity, Micro, PmRow, UserRow, VmRow } from './types.ts'
+import type { Change, ConfigRow, EventRow, Identity, ImageRow, Micro, PmRow, UserRow, VmRow } from './types.ts'
 
 export interface MarketOptions {
   dir: string
@@ -92,6 +94,7 @@ export class Market extends EventEmitter {
           value: { ...n, online: false },
         })),
       )
+    await revertStaleDeliveries(market.ctx) // no delivery survives a restart: those machines are registered again
     return market
   }
 
@@ -127,6 +130,21 @@ export class Market extends EventEmitter {
   }
   providers(): ReturnType<typeof providersMod.providers> {
     return providersMod.providers(this.ctx)
+  }
+
+  // --- the image catalog (images.ts, delivery.ts) ---
+  images(): imagesMod.ImageListing[] {
+    return imagesMod.listImages(this.ctx)
+  }
+  /** The operator's image, already imported into the hub's image store. */
+  addHubImage(input: imagesMod.ImageInput): Promise<ImageRow> {
+    return imagesMod.addHubImage(this.ctx, input)
+  }
+  publishImage(who: Identity | null, input: { name: string; os: string; pmId: string; file: string }) {
+    return imagesMod.publishImage(this.ctx, who, input)
+  }
+  deliveryProgress(nodeKey: string, p: { vmId?: unknown; done?: unknown; total?: unknown }): Promise<{ ok: boolean }> {
+    return deliveryProgress(this.ctx, nodeKey, p)
   }
 
   // --- buyers ---

@@ -2,6 +2,7 @@
 // socket). Params are checked strictly here: a wrong type or an unknown field is MARKET_BAD_INPUT
 // before any rule runs. Money travels as decimal strings ("0.0005"), parsed exactly; results carry
 // integer micro-units. Authorization is checked again inside the Market.
+import { isAbsolute } from 'node:path'
 import type { Market } from './market.ts'
 import type { Identity } from './types.ts'
 import { errors } from './errors.ts'
@@ -128,6 +129,7 @@ const VM_SPEC: Schema = {
   hd: opt(int()),
   speed: opt(int()),
   os: opt(str({ max: 32, nullable: true })),
+  image: opt(str({ max: 64, nullable: true })),
   bidStorage: opt(money({ nullable: true })),
   bidRunning: opt(money({ nullable: true })),
 }
@@ -154,6 +156,15 @@ const table: Record<string, (name: string) => MethodDef> = {
   whoami: def('user', {}, (m, w) => m.whoami(w)),
   configs: def('none', {}, (m) => ({ configs: m.configs() })),
   providers: def('none', {}, (m) => m.providers()),
+  images: def('none', {}, (m) => ({ images: m.images() })),
+  'image.publish': def(
+    'provider',
+    { name: str({ max: 64 }), os: str({ max: 32 }), pmId: str({ max: 64 }), file: str({ max: 4096 }) },
+    (m, w, p) => {
+      if (!isAbsolute(p.file)) throw errors.badInput('file', 'give the absolute path of the file on your node')
+      return m.publishImage(w, p as any)
+    },
+  ),
   register: def('buyer', { config: opt(str({ max: 64 })), net: opt(str({ max: 32 })), ...VM_SPEC }, (m, w, p) =>
     m.register(w, p),
   ),

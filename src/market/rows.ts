@@ -1,5 +1,5 @@
 // Rows of the hub-only tables (never sent to clients; see feed.ts) and the table list.
-import type { ConfigRow, EventRow, LedgerEntry, NetRow, PmRow, UserRow, VmRow, Change } from './types.ts'
+import type { ConfigRow, EventRow, ImageRow, LedgerEntry, NetRow, PmRow, UserRow, VmRow, Change } from './types.ts'
 
 export interface SessionRow {
   /** sha256 of the token: a stolen database does not yield working sessions. */
@@ -56,6 +56,7 @@ export interface Tables {
   nodes: NodeRow
   networks: NetRow
   migrations: Record<string, unknown>
+  images: ImageRow
   meta: unknown
   ledger: LedgerEntry
   events: EventRow
@@ -77,6 +78,7 @@ export const CACHED_TABLES = [
   'nodes',
   'networks',
   'migrations',
+  'images',
   'meta',
 ] as const
 export type CachedTable = (typeof CACHED_TABLES)[number]

@@ -49,6 +49,8 @@ export interface ConfigRow {
   /** Market average for running it, per hour. */
   askedRunningPrice: Micro
   pricedAt: number | null
+  /** The catalog image a preconfiguration installs (images.ts); absent = the OS alone. */
+  image?: string | null
 }
 
 /** A provider's physical machine (table pmseller). speed, memory and storage are locked once added. */
@@ -122,6 +124,13 @@ export interface VmRow {
   netId?: string | null
   address?: string | null
   mac?: string | null
+  /** The catalog image its disk starts from (images.ts), pinned by digest at register; absent = none. */
+  image?: string | null
+  imageDigest?: string | null
+  /** While its image is delivered at store (state 'migrating', as in report §6.3.1); absent = none. */
+  delivery?: Delivery | null
+  /** How its image arrived at store: bytes moved (0 = the provider had it cached), from whom, how long. */
+  delivered?: { image: string; bytes: number; bySource: Record<string, number>; ms: number } | null
 }
 
 /** A buyer's private network (the report's VNET): machines of it reach each other by `address`. */
@@ -132,6 +141,30 @@ export interface NetRow {
   /** IPv4 CIDR, e.g. 10.42.0.0/24; the first host is the switch's (DHCP server). */
   subnet: string
   created: number
+}
+
+/** Progress of an image on its way to the provider machine a machine is being stored on. */
+export interface Delivery {
+  pmId: string
+  image: string
+  bytesDone: number
+  bytesTotal: number
+  started: number
+}
+
+/** A catalog image (report §6.3.1 preconfigurations): content-addressed raw disk bytes. */
+export interface ImageRow {
+  name: string
+  os: string
+  /** Bytes of the raw disk image. */
+  size: number
+  /** Hex SHA-256 hash-list root of its 64 KiB block manifest (src/vmmp/manifest.ts rootOf). */
+  digest: string
+  /** 'hub' (the operator) or the provider's username. */
+  publisher: string
+  /** Who holds it: 'hub', or provider node keys that have it cached or published it. */
+  servers: string[]
+  published: number
 }
 
 export interface LedgerEntry {

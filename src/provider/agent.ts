@@ -32,11 +32,17 @@ export interface ProviderOptions {
   /** Migration server (src/vmmp/server.ts): vmmp@1 on the hub connection, 'migration.*' commands. */
   migration?: { attachHub(mux: Protomux): unknown; command(method: string, params: unknown): Promise<unknown> }
   exitPollMs?: number
+  /** Images (src/provider/images.ts): 'image.*' commands, and the disk of a machine stored with one. */
+  images?: {
+    command(method: string, params: unknown): Promise<unknown>
+    makeDisk(vmId: string, hdMb: number, digest: string): Promise<number>
+  }
 }
 
 export class ProviderAgent {
   private socket: NoiseSocket | null = null
   private control: RpcChannel | null = null
+  private mux: Protomux | null = null
   private stopped = false
   private retry: number
   private retryTimer: NodeJS.Timeout | null = null
@@ -87,6 +93,7 @@ export class ProviderAgent {
     socket.on('error', () => {})
     socket.on('close', () => {
       this.control = null
+      this.mux = null
       if (this.stopped) return
       this.retryTimer = setTimeout(() => this.dial(), this.retry)
       this.retry = Math.min(this.retry * 2, this.opts.maxRetryMs ?? 4_000)
@@ -109,6 +116,7 @@ export class ProviderAgent {
           pairingCodeHash: hashPairingCode(this.opts.pairingCode),
         })
         this.control = control
+        this.mux = mux
         this.retry = this.opts.retryMs ?? 500
         if (res.pmId !== this.pmId || !this.helloed)
           this.opts.log?.(
@@ -173,6 +181,7 @@ export class ProviderAgent {
     const id = typeof p.vmId === 'string' ? p.vmId : ''
     if (method.startsWith('console.') && this.opts.console) return this.opts.console.command(method, params)
     if (method.startsWith('migration.') && this.opts.migration) return this.opts.migration.command(method, params)
+    if (method.startsWith('image.') && this.opts.images) return this.opts.images.command(method, params)
     switch (method) {
       case 'info':
         return hv.info()
@@ -181,6 +190,16 @@ export class ProviderAgent {
       case 'vm.create': {
         if (typeof p.version !== 'number') throw nodeError.badFrame('vm.create needs the version before the action')
         await hv.create(id, p.config, { version: p.version })
+        if (p.image !== undefined) {
+          // The disk starts as the cached catalog image; a machine whose disk failed is not kept.
+          try {
+            if (!this.opts.images) throw nodeError.badFrame('this node cannot make disks from images')
+            await this.opts.images.makeDisk(id, p.config?.hd, p.image?.digest)
+          } catch (err) {
+            await hv.delete(id).catch(() => {})
+            throw err
+          }
+        }
         return { version: (await hv.register(id)).version }
       }
       case 'vm.start':
@@ -210,6 +229,16 @@ export class ProviderAgent {
     if (typeof version !== 'number') return
     const vm = await this.opts.hv.get(id)
     if (vm.version !== version) throw nodeError.versionMismatch(id, version, vm.version)
+  }
+
+  /** The connection to the hub while it is up (the hub serves catalog images over it). */
+  get hubMux(): Protomux | null {
+    return this.mux
+  }
+
+  /** Progress of an image arriving for a machine being stored (the hub shows it on the machine). */
+  progress(vmId: string, done: number, total: number): void {
+    this.control?.request('node.progress', { vmId, done, total }).catch(() => {})
   }
 
   /** Tell the hub something happened here (a guest powered itself off, …) for its event log. */

@@ -107,6 +107,8 @@ export interface BlocksServerOptions {
   keepaliveMs?: number
   /** Test hook: mutate a block after it is read (to prove the destination rejects corruption). */
   mutateBlock?: (file: string, index: number, data: Buffer) => void
+  /** Test hook: change a HASHES answer before it is sent (a source whose manifest lies). */
+  mutateHashes?: (file: string, data: Buffer) => void
   /** Test hook: wait this long before answering each BLOCKS request (a slow link, for mid-copy faults). */
   delayMs?: number
 }
@@ -212,11 +214,9 @@ function serveOne(mux: Protomux, id: Buffer, remoteKey: Buffer, opts: BlocksServ
         : r.op === OP_HASHES
           ? Promise.resolve().then(() => {
               const f = fileOf(r, MAX_HASHES_PER_REQUEST)
-              reply({
-                id: r.id,
-                error: '',
-                data: f.hashes.subarray(r.start * HASH_BYTES, (r.start + r.count) * HASH_BYTES),
-              })
+              let data = f.hashes.subarray(r.start * HASH_BYTES, (r.start + r.count) * HASH_BYTES)
+              if (opts.mutateHashes) opts.mutateHashes(f.name, (data = Buffer.from(data)))
+              reply({ id: r.id, error: '', data })
             })
           : r.op === OP_BLOCKS
             ? onBlocks(r)

@@ -14,6 +14,7 @@ export const VMMP_CLOSED = 'VMMP_CLOSED'
 export const VMMP_ABORTED = 'VMMP_ABORTED'
 export const VMMP_IO = 'VMMP_IO'
 export const VMMP_PROTOCOL = 'VMMP_PROTOCOL'
+export const VMMP_DIGEST_MISMATCH = 'VMMP_DIGEST_MISMATCH'
 
 export type VmmpErrorCode =
   | typeof VMMP_BAD_MESSAGE
@@ -28,6 +29,7 @@ export type VmmpErrorCode =
   | typeof VMMP_ABORTED
   | typeof VMMP_IO
   | typeof VMMP_PROTOCOL
+  | typeof VMMP_DIGEST_MISMATCH
 
 export class VmmpError extends VirtuosoError {
   constructor(code: VmmpErrorCode, message: string, options: { cause?: unknown } = {}) {
@@ -88,6 +90,11 @@ export const vmmpError = {
   io: (what: string, cause?: unknown) =>
     new VmmpError(VMMP_IO, `I/O error ${what}: ${cause instanceof Error ? cause.message : String(cause)}.`, { cause }),
   protocol: (why: string) => new VmmpError(VMMP_PROTOCOL, `Peer broke the transfer protocol: ${why}.`),
+  digestMismatch: (what: string) =>
+    new VmmpError(
+      VMMP_DIGEST_MISMATCH,
+      `Digest mismatch: ${what}; the source does not hold the image the catalog names, nothing was kept.`,
+    ),
 }
 
 /** Map a filesystem error to our codes: ENOSPC/EDQUOT are the destination's problem to fix. */

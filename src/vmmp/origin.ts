@@ -14,7 +14,7 @@ import { HvError, HV_BAD_STATE } from '../hv/errors.ts'
 import { nodeError } from '../net/errors.ts'
 import { PROTOCOLS } from '../net/protocols.ts'
 import type { SshCredential } from '../console/ssh.ts'
-import { serveBlocks } from './blocks.ts'
+import { serveBlocks, type Authorize } from './blocks.ts'
 import { CredentialStore } from './credentials.ts'
 import { CACHE_DIR, PEER_CHANNEL_ID, requireCount, requireText, type MigrationFaults } from './params.ts'
 
@@ -26,6 +26,8 @@ export interface OriginOptions {
   sshAddress?: () => { host: string; port: number } | null
   faults?: Pick<MigrationFaults, 'serveDelayMs' | 'corrupt'>
   log?: (line: string) => void
+  /** blocks@1 channels that are no migration of ours (catalog images this node caches: image-store.ts). */
+  authorizeOther?: Authorize
 }
 
 interface Outgoing {
@@ -107,7 +109,8 @@ export class MigrationOrigin {
     serveBlocks(mux, {
       authorize: (migrationId, remoteKey) => {
         const o = this.outgoing.get(migrationId)
-        if (!o || remoteKey.toString('hex') !== o.destKey) return null
+        if (!o) return this.opts.authorizeOther?.(migrationId, remoteKey) ?? null
+        if (remoteKey.toString('hex') !== o.destKey) return null
         return { vmId: o.vmId, dir: o.dir, files: o.files, version: o.version }
       },
       delayMs: faults?.serveDelayMs,

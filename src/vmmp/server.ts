@@ -17,6 +17,7 @@ import type { Hypervisor } from '../hv/hypervisor.ts'
 import { errorInfo } from '../errors.ts'
 import { nodeError } from '../net/errors.ts'
 import type { SshCredential } from '../console/ssh.ts'
+import type { Authorize } from './blocks.ts'
 import { VmmpChannel } from './channel.ts'
 import { defaultMethods, type MethodRegistry } from './methods/index.ts'
 import { MigrationOrigin } from './origin.ts'
@@ -40,6 +41,8 @@ export interface MigrationServerOptions {
   stallMs?: number
   faults?: MigrationFaults
   log?: (line: string) => void
+  /** blocks@1 channels that are no migration of ours (catalog images this node caches: image-store.ts). */
+  authorizeOther?: Authorize
 }
 
 export class MigrationServer {

@@ -15,6 +15,8 @@ describe('RPC method table', () => {
         'configs',
         'delete',
         'edit',
+        'image.publish',
+        'images',
         'log',
         'login',
         'logout',
@@ -42,6 +44,8 @@ describe('RPC method table', () => {
     expect(methods.signup.auth).toBe('none')
     expect(methods.store.auth).toBe('buyer')
     expect(methods.migrate.auth).toBe('buyer')
+    expect(methods.images.auth).toBe('none')
+    expect(methods['image.publish'].auth).toBe('provider')
     expect(methods['pm.add'].auth).toBe('provider')
     expect(methods['net.create'].auth).toBe('buyer')
     expect(Object.keys(adminMethods).sort()).toEqual(['audit', 'credit', 'log-all'])

@@ -1,0 +1,142 @@
+// A provider node's images: the hub's 'image.*' commands (fetch a catalog image into the node's
+// cache from the hub and from peers at once; import a file a provider publishes), the buyer's disk
+// made from a cached image at 'vm.create', and blocks@1 service of cached images to other nodes.
+import type DHT from 'hyperdht'
+import type { KeyPair, NoiseSocket } from 'hyperdht'
+import type Protomux from 'protomux'
+import { isAbsolute } from 'node:path'
+import type { Hypervisor } from '../hv/hypervisor.ts'
+import { copyImageToDisk } from '../hv/image-disk.ts'
+import { HvError, HV_IMAGE_MISSING } from '../hv/errors.ts'
+import { fetchImage, type FetchImageResult, type ImageSource } from '../vmmp/image-fetch.ts'
+import { checkDigest, type ImageStore } from '../vmmp/image-store.ts'
+import { blockHash, isZeroHash } from '../vmmp/manifest.ts'
+import { dialPeer } from '../vmmp/peer-dial.ts'
+import { errorInfo } from '../errors.ts'
+import { nodeError } from '../net/errors.ts'
+
+/** Progress reports to the hub at most this often (each is one patched row in the market). */
+export const PROGRESS_INTERVAL_MS = 200
+export const HUB_SOURCE = 'hub'
+
+export interface ImageServiceOptions {
+  dht: DHT
+  keyPair: KeyPair
+  store: ImageStore
+  hv: Hypervisor
+  /** The live connection to the hub (it serves the catalog's own images over it), or null. */
+  hubMux: () => Protomux | null
+  /** Send node.progress for a machine whose image is arriving. */
+  report: (vmId: string, done: number, total: number) => void
+  stallMs?: number
+  log?: (line: string) => void
+}
+
+export class ImageService {
+  private fetching = new Map<string, Promise<FetchImageResult>>()
+
+  constructor(private opts: ImageServiceOptions) {}
+
+  async command(method: string, params: unknown): Promise<unknown> {
+    const p = (params ?? {}) as Record<string, any>
+    switch (method) {
+      case 'image.fetch':
+        return this.fetch(p)
+      case 'image.import': {
+        if (typeof p.file !== 'string' || !isAbsolute(p.file))
+          throw nodeError.badFrame('image.import needs an absolute file path')
+        return this.opts.store.import(p.file)
+      }
+      default:
+        throw nodeError.unknownMethod(method)
+    }
+  }
+
+  private async fetch(p: Record<string, any>): Promise<unknown> {
+    const digest = checkDigest(p.digest)
+    if (!Number.isSafeInteger(p.size) || p.size <= 0) throw nodeError.badFrame('image.fetch needs a size')
+    const vmId = typeof p.vmId === 'string' ? p.vmId : ''
+    const sources: string[] = Array.isArray(p.sources) ? p.sources.filter((s: unknown) => typeof s === 'string') : []
+    let last = 0
+    const progress = (done: number, total: number, force = false) => {
+      const now = Date.now()
+      if (!force && now - last < PROGRESS_INTERVAL_MS) return
+      last = now
+      if (vmId) this.opts.report(vmId, done, total)
+    }
+    // Two stores of one image at once share one fetch.
+    let run = this.fetching.get(digest)
+    if (!run) {
+      run = this.pull(digest, p.size, sources, progress).finally(() => this.fetching.delete(digest))
+      this.fetching.set(digest, run)
+    }
+    const res = await run
+    progress(p.size, p.size, true)
+    return res
+  }
+
+  private async pull(
+    digest: string,
+    size: number,
+    keys: string[],
+    progress: (done: number, total: number) => void,
+  ): Promise<FetchImageResult> {
+    if (await this.opts.store.has(digest)) return { bytes: 0, bytesOnWire: 0, bySource: {} }
+    const sockets: NoiseSocket[] = []
+    const sources: ImageSource[] = []
+    try {
+      await Promise.all(
+        keys.map(async (k) => {
+          if (k === HUB_SOURCE) {
+            const mux = this.opts.hubMux()
+            if (mux) sources.push({ name: HUB_SOURCE, mux })
+            return
+          }
+          if (!/^[0-9a-f]{64}$/.test(k)) return
+          try {
+            const { socket, mux } = await dialPeer(this.opts.dht, Buffer.from(k, 'hex'), {
+              keyPair: this.opts.keyPair,
+              deadlineMs: 10_000,
+            })
+            sockets.push(socket)
+            sources.push({ name: k.slice(0, 8), mux })
+          } catch (err) {
+            this.opts.log?.(`images: peer ${k.slice(0, 8)} unreachable: ${errorInfo(err).message}`)
+          }
+        }),
+      )
+      const t0 = Date.now()
+      const res = await fetchImage({
+        store: this.opts.store,
+        digest,
+        size,
+        sources,
+        stallMs: this.opts.stallMs,
+        onProgress: progress,
+      })
+      this.opts.log?.(
+        `images: fetched ${digest.slice(0, 12)} in ${Date.now() - t0} ms (${res.bytes} bytes from ${Object.entries(
+          res.bySource,
+        )
+          .map(([n, b]) => `${n}: ${b}`)
+          .join(', ')})`,
+      )
+      return res
+    } finally {
+      for (const s of sockets) s.destroy()
+    }
+  }
+
+  /** Write a cached image onto a freshly created machine's disk. */
+  async makeDisk(vmId: string, hdMb: number, digest: string): Promise<number> {
+    const m = await this.opts.store.manifest(checkDigest(digest))
+    if (!m) throw new HvError(HV_IMAGE_MISSING, `image ${digest.slice(0, 12)}… is not cached on this node; store again`)
+    return copyImageToDisk({
+      image: this.opts.store.pathOf(digest),
+      size: m.size,
+      dir: this.opts.hv.dirOf(vmId),
+      hdMb,
+      isZeroBlock: (i) => isZeroHash(blockHash(m, i)),
+    })
+  }
+}
