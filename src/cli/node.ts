@@ -138,7 +138,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         keyPair: providerKeys,
         store: images,
         hv,
-        hubMux: () => provider?.hubMux ?? null,
+        marketKey,
         report: (vmId, done, total) => provider?.progress(vmId, done, total),
         stallMs: opts.images?.stallMs,
         log: opts.log,

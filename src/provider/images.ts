@@ -14,6 +14,19 @@ import { blockHash, isZeroHash } from '../vmmp/manifest.ts'
 import { dialPeer } from '../vmmp/peer-dial.ts'
 import { errorInfo } from '../errors.ts'
 import { nodeError } from '../net/errors.ts'
+import { dial } from '../net/dial.ts'
+import { PROTOCOLS } from '../net/protocols.ts'
+
+/** A second connection to the hub for image blocks; it is up once market@1 (every hub opens it) opens. */
+async function dialHub(dht: DHT, key: Buffer, keyPair: KeyPair): Promise<{ socket: NoiseSocket; mux: Protomux }> {
+  const { socket, value } = await dial(dht, key, { keyPair, deadlineMs: 10_000, what: 'the hub' }, (mux) => {
+    let opened!: () => void
+    const p = new Promise<void>((resolve) => (opened = resolve))
+    mux.createChannel({ protocol: PROTOCOLS.market, onopen: () => opened() })?.open()
+    return { opened: p, value: mux }
+  })
+  return { socket, mux: value }
+}
 
 /** Progress reports to the hub at most this often (each is one patched row in the market). */
 export const PROGRESS_INTERVAL_MS = 200
@@ -24,8 +37,8 @@ export interface ImageServiceOptions {
   keyPair: KeyPair
   store: ImageStore
   hv: Hypervisor
-  /** The live connection to the hub (it serves the catalog's own images over it), or null. */
-  hubMux: () => Protomux | null
+  /** The hub's key: it serves the catalog's own images, over a connection of their own (below). */
+  marketKey: Buffer
   /** Send node.progress for a machine whose image is arriving. */
   report: (vmId: string, done: number, total: number) => void
   stallMs?: number
@@ -88,8 +101,15 @@ export class ImageService {
       await Promise.all(
         keys.map(async (k) => {
           if (k === HUB_SOURCE) {
-            const mux = this.opts.hubMux()
-            if (mux) sources.push({ name: HUB_SOURCE, mux })
+            // Not over the control connection: a queue of image blocks there would delay the hub's
+            // pings past their timeout under load, and the agent would drop the hub.
+            try {
+              const { socket, mux } = await dialHub(this.opts.dht, this.opts.marketKey, this.opts.keyPair)
+              sockets.push(socket)
+              sources.push({ name: HUB_SOURCE, mux })
+            } catch (err) {
+              this.opts.log?.(`images: the hub is unreachable for blocks: ${errorInfo(err).message}`)
+            }
             return
           }
           if (!/^[0-9a-f]{64}$/.test(k)) return

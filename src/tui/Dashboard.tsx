@@ -304,6 +304,7 @@ function ViewBody(b: BodyProps): React.JSX.Element {
           vms={d.vms}
           pmById={d.pmById}
           configs={d.configs}
+          images={d.images}
           width={width}
           height={height}
           call={b.call}

@@ -20,7 +20,7 @@ const MiB = 1024 * 1024
 const secs = (ms: number) => Math.round(ms) / 1000
 const mb = (b: number) => Math.round((b / MiB) * 10) / 10
 
-async function startSshd(dir: string): Promise<{ port: number; key: string; proc: ChildProcess }> {
+export async function startSshd(dir: string): Promise<{ port: number; key: string; proc: ChildProcess }> {
   const hostKey = join(dir, 'host_ed25519')
   const key = join(dir, 'client_ed25519')
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey])

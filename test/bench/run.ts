@@ -1,6 +1,6 @@
 // `npm run bench`: every benchmark in one run, each measure printed beside its target or the peer
 // it must beat (OpenSSH rsync/scp, bare QEMU), the peer measured in this same run on the same files.
-// Pick some with `npm run bench -- market transport` (names: market export transport hv console migration).
+// Pick some with `npm run bench -- market transport` (names: market export transport hv console migration images).
 import { printTable, type BenchRow } from './table.ts'
 import { marketBench } from './market-bench.ts'
 import { exportBench } from './export-bench.ts'
@@ -8,6 +8,7 @@ import { transportBench } from './transport-bench.ts'
 import { hvBench } from './hv-bench.ts'
 import { consoleBench } from './console-bench.ts'
 import { migrationBench } from './migration-bench.ts'
+import { imagesBench } from './images-bench.ts'
 
 const suites: Record<string, () => Promise<BenchRow[]>> = {
   market: async () => marketBench(),
@@ -30,6 +31,7 @@ const suites: Record<string, () => Promise<BenchRow[]>> = {
       target: r.overGuestP50Ms === null ? '-' : `p50 < 20 ms beyond the guest's echo (here +${r.overGuestP50Ms} ms)`,
     })),
   migration: async () => migrationBench(),
+  images: async () => imagesBench(),
 }
 
 const wanted = process.argv.slice(2).filter((a) => a !== '--')

@@ -39,7 +39,7 @@ beforeAll(async () => {
   }
   const credit = await cli(home('op'), ['admin', 'credit', 'alice', '100', '--data', join(root.path, 'hub')])
   expect(credit.exitCode).toBe(0)
-}, 120_000)
+}, 300_000)
 
 afterAll(async () => {
   await market?.stop()

@@ -196,6 +196,23 @@ describe('image catalog and delivery', () => {
     expect(sha(await readFile(cached.pathOf(digest)))).toBe(sha(await readFile(join(root, 'tiny.img'))))
   })
 
+  it('a provider publishes a file on its node; a store elsewhere fetches it from that node', async () => {
+    await makeImage(join(root, 'pub.img'), 8 * 1024 * 1024, 0.5, 7)
+    await expect(
+      m.publishImage(alice, { name: 'pub', os: 'pubos', pmId: pms[1].id, file: join(root, 'pub.img') }),
+    ).rejects.toMatchObject({ code: 'MARKET_FORBIDDEN' })
+    const row = await m.publishImage(prov, { name: 'pub', os: 'pubos', pmId: pms[1].id, file: join(root, 'pub.img') })
+    expect(row).toMatchObject({ publisher: 'prov', servers: [providers[1].provider!.nodeKey] })
+    const vm = await m.register(alice, { config: 'small', image: 'pub' })
+    const stored = await m.store(alice, vm.id, pms[0].id)
+    expect(Object.keys(stored.delivered!.bySource)).toEqual([providers[1].provider!.nodeKey.slice(0, 8)])
+    const fh = await open(join(root, 'p0', 'machines', vm.id, 'disk-f001.vmdk'), 'r')
+    const head = Buffer.alloc(8 * 1024 * 1024)
+    await fh.read(head, 0, head.length, 0)
+    await fh.close()
+    expect(sha(head)).toBe(sha(await readFile(join(root, 'pub.img'))))
+  })
+
   it('after a migration the machine has its disk on the destination', async () => {
     const [vm] = [...m.db.values('vm')].filter((v) => v.pmId === pms[0].id)
     const before = sha(await diskHead(0, vm.id))

@@ -315,6 +315,53 @@ describe('forms', () => {
     expect(initialValues(fields)).toEqual({ a: 'x', b: '', c: 'p', d: '' })
     expect(shown(fields[3], 'abc')).toBe('•••')
   })
+  it('register picks a catalog image; its OS is not sent with it', () => {
+    const images = [
+      {
+        name: 'debian-12',
+        os: 'debian-12',
+        size: 1,
+        digest: 'a'.repeat(64),
+        publisher: 'hub',
+        servers: ['hub'],
+        published: 1,
+      },
+    ]
+    expect(registerFields(configs, 'medium').some((f) => f.name === 'image')).toBe(false)
+    const f = registerFields(configs, 'medium', images)
+    const img = f.find((x) => x.name === 'image')!
+    expect(img.options).toEqual(['none', 'debian-12'])
+    const values = { ...initialValues(f), image: 'debian-12' }
+    expect(registerParams(values, configs)).toEqual({
+      config: 'medium',
+      image: 'debian-12',
+      bidStorage: '0.04',
+      bidRunning: '0.012',
+    })
+    expect(registerParams({ ...values, memory: '2048' }, configs)).toMatchObject({ memory: 2048, image: 'debian-12' })
+    expect(registerParams({ ...values, image: 'none' }, configs)).toEqual({
+      config: 'medium',
+      bidStorage: '0.04',
+      bidRunning: '0.012',
+    })
+  })
+  it('a machine receiving its image shows the delivery in its row and details', () => {
+    const v = {
+      ...vms[3],
+      state: 'migrating' as const,
+      image: 'debian-12',
+      imageDigest: 'b'.repeat(64),
+      delivery: {
+        pmId: 'pm-alpha-1',
+        image: 'debian-12',
+        bytesDone: 512 * 1048576,
+        bytesTotal: 2048 * 1048576,
+        started: 1,
+      },
+    }
+    expect(vmRow(v, pmById)[1]).toBe('migrating 25%')
+    expect(vmDetails(v, undefined)[1]).toMatch(/^image debian-12: delivering to pm-alpha, 25% of 2G/)
+  })
   it('registers by configuration name when unchanged, else by explicit sizes', () => {
     const f = registerFields(configs, 'medium')
     const values = initialValues(f)

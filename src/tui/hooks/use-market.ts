@@ -2,7 +2,17 @@
 // (replica@1), plus the market@1 calls the views make. Views never touch the client: they get the
 // arrays and `call` from here, so a change in the market's shapes is an edit to this file only.
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
-import type { Change, ConfigRow, EventRow, Identity, LedgerEntry, PmRow, UserRow, VmRow } from '../../market/types.ts'
+import type {
+  Change,
+  ConfigRow,
+  ImageRow,
+  EventRow,
+  Identity,
+  LedgerEntry,
+  PmRow,
+  UserRow,
+  VmRow,
+} from '../../market/types.ts'
 import type { MigrationRow } from '../render/migrations.ts'
 
 /** What the TUI needs of a MarketClient (src/client/market-client.ts): the real one, or a stand-in in view tests. */
@@ -60,6 +70,8 @@ export interface MarketData {
   user: UserRow | null
   balance: number | null
   configs: ConfigRow[]
+  /** The image catalog (a public table). */
+  images: ImageRow[]
   pms: PmRow[]
   pmById: ReadonlyMap<string, PmRow>
   /** Buyer: my machines. Provider: the machines on my physical machines. */
@@ -104,6 +116,7 @@ export function derive(
     user,
     balance: user?.balance ?? extra.balance ?? null,
     configs: r.rows<ConfigRow>('config').sort((a, b) => a.memory - b.memory || a.name.localeCompare(b.name)),
+    images: r.rows<ImageRow>('images').sort((a, b) => a.name.localeCompare(b.name)),
     pms,
     pmById,
     vms,

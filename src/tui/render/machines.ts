@@ -42,7 +42,7 @@ export function vmRow(v: VmRow & { actions?: string[] }, pms: ReadonlyMap<string
   const pm = v.pmId ? pms.get(v.pmId) : undefined
   return [
     v.name || shortId(v.id),
-    v.state,
+    v.delivery ? `${v.state} ${deliveryPercent(v)}%` : v.state,
     String(v.version),
     v.pmId ? (pm?.name ?? shortId(v.pmId)) : '-',
     v.pmId ? `${money(v.storagePrice)}/${period(v.storagePeriod)}` : '-',
@@ -53,11 +53,26 @@ export function vmRow(v: VmRow & { actions?: string[] }, pms: ReadonlyMap<string
   ]
 }
 
+/** How far a machine's image delivery is, 0-100 (its row shows it beside 'migrating'). */
+export function deliveryPercent(v: VmRow): number {
+  const d = v.delivery
+  if (!d || d.bytesTotal <= 0) return 0
+  return Math.min(100, Math.floor((d.bytesDone / d.bytesTotal) * 100))
+}
+
 /** The detail lines under the table for the selected machine. */
 export function vmDetails(v: VmRow, pm: PmRow | undefined): string[] {
   const lines = [
     `${v.id}  ${v.configName ? `config ${v.configName}, ` : ''}${mb(v.memory)} mem, ${mb(v.hd)} disk, speed ${v.speed}, os ${v.os ?? 'blank'}`,
   ]
+  if (v.image) {
+    const d = v.delivery
+    lines.push(
+      d
+        ? `image ${v.image}: delivering to ${d.pmId.slice(0, 8)}, ${deliveryPercent(v)}% of ${mb(Math.ceil(d.bytesTotal / 1048576))}`
+        : `image ${v.image} (digest ${String(v.imageDigest).slice(0, 12)}…)${v.delivered ? `, delivered ${mb(Math.round(v.delivered.bytes / 1048576))} in ${(v.delivered.ms / 1000).toFixed(1)} s` : ''}`,
+    )
+  }
   if (v.pmId) {
     lines.push(
       `on ${pm ? `${pm.name} (${pm.owner})` : v.pmId}: storage ${money(v.storagePrice)} per ${period(v.storagePeriod)}, running ${money(v.runningPrice)} per ${period(v.runningPeriod)}; charged ${money(v.chargedStorage + v.chargedRunning)}`,

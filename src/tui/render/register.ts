@@ -1,10 +1,12 @@
 // Register / edit forms of a buyer's machine (editconfiguration.pl, registerconfiguration.pl): the
 // fields, filled from a standard configuration, and the market@1 params they submit.
-import type { ConfigRow, VmRow } from '../../market/types.ts'
+import type { ConfigRow, ImageRow, VmRow } from '../../market/types.ts'
 import type { Field } from './form.ts'
 import { money } from './format.ts'
 
 export const CUSTOM = 'custom'
+/** The image choice that installs none (the configuration's OS alone). */
+export const NO_IMAGE = 'none'
 const MONEY = /^\d{1,12}(\.\d{1,6})?$/
 
 export function configValues(c: ConfigRow | undefined): Record<string, string> {
@@ -19,7 +21,7 @@ export function configValues(c: ConfigRow | undefined): Record<string, string> {
   }
 }
 
-export function registerFields(configs: ConfigRow[], chosen?: string): Field[] {
+export function registerFields(configs: ConfigRow[], chosen?: string, images: ImageRow[] = []): Field[] {
   const c = configs.find((x) => x.name === chosen) ?? configs[0]
   const v = configValues(c)
   return [
@@ -35,6 +37,18 @@ export function registerFields(configs: ConfigRow[], chosen?: string): Field[] {
     { name: 'hd', label: 'disk (MB)', value: v.hd },
     { name: 'speed', label: 'speed (bogomips)', value: v.speed },
     { name: 'os', label: 'os', kind: 'choice', options: ['linux', 'none'], value: v.os === 'none' ? 'none' : 'linux' },
+    ...(images.length
+      ? [
+          {
+            name: 'image',
+            label: 'image',
+            kind: 'choice' as const,
+            options: [NO_IMAGE, ...images.map((i) => i.name)],
+            value: c?.image && images.some((i) => i.name === c.image) ? c.image : NO_IMAGE,
+            hint: 'its OS replaces os',
+          },
+        ]
+      : []),
     { name: 'bidStorage', label: 'bid storage/day', value: v.bidStorage, hint: 'empty = any' },
     { name: 'bidRunning', label: 'bid running/hour', value: v.bidRunning, hint: 'empty = any' },
   ]
@@ -71,6 +85,18 @@ export function registerParams(values: Record<string, string>, configs: ConfigRo
   const c = configs.find((x) => x.name === values.config)
   const sizes = { memory: int(values.memory, 'memory'), hd: int(values.hd, 'disk'), speed: int(values.speed, 'speed') }
   const os = values.os === 'none' ? null : values.os
+  // A catalog image brings its own OS: the os choice is not sent with it.
+  if (values.image && values.image !== NO_IMAGE) {
+    const image = values.image
+    const bids = strip({
+      bidStorage: bid(values.bidStorage, 'storage bid'),
+      bidRunning: bid(values.bidRunning, 'running bid'),
+      name: values.name.trim() || undefined,
+    })
+    if (c && c.memory === sizes.memory && c.hd === sizes.hd && c.speed === sizes.speed)
+      return { config: c.name, image, ...bids }
+    return { ...sizes, image, ...bids }
+  }
   const bids = {
     bidStorage: bid(values.bidStorage, 'storage bid'),
     bidRunning: bid(values.bidRunning, 'running bid'),

@@ -2,7 +2,7 @@
 // the actions the state allows; register, edit, search+store, start/stop/suspend/resume/delete, migrate.
 import React, { useEffect, useState } from 'react'
 import { Box, Text } from 'ink'
-import type { ConfigRow, PmRow, VmAction, VmRow } from '../../market/types.ts'
+import type { ConfigRow, ImageRow, PmRow, VmAction, VmRow } from '../../market/types.ts'
 import { Table } from '../components/Table.tsx'
 import { Form } from '../components/Form.tsx'
 import { useFrame, useViewActions } from '../hooks/use-frame.ts'
@@ -21,6 +21,8 @@ export interface BuyerMachinesProps {
   vms: Array<VmRow & { actions?: string[] }>
   pmById: ReadonlyMap<string, PmRow>
   configs: ConfigRow[]
+  /** The image catalog: register picks one. */
+  images?: ImageRow[]
   width: number
   height: number
   call: Call
@@ -110,7 +112,7 @@ export function BuyerMachines(p: BuyerMachinesProps): React.JSX.Element {
   useViewActions(mode === 'list' ? listActions : mode === 'search' || mode === 'migrate' ? null : [])
 
   if (mode === 'register') {
-    const fields = registerFields(p.configs, p.registerConfig ?? undefined)
+    const fields = registerFields(p.configs, p.registerConfig ?? undefined, p.images ?? [])
     return (
       <Form
         title="Register a machine"

@@ -1,0 +1,127 @@
+// Image delivery benchmark, one run, one image (1 GiB raw, ~40% of its 64 KiB blocks data, the rest
+// holes), a real market on 127.0.0.1 (DHT, hub, three provider nodes as processes, test driver):
+//   - `virtuoso store` of a machine with the image on a provider that lacks it (the whole CLI
+//     command: delivery from the hub, the disk written from the cache, the store committed), beside
+//     OpenSSH `scp` of the same file to a throwaway sshd on 127.0.0.1;
+//   - the same on a second provider, when the hub and the first provider both serve it (two
+//     sources at once), beside the one-source store;
+//   - a second store on the first provider (cached: 0 bytes move).
+import { execFileSync, type ChildProcess } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { execa } from 'execa'
+import { spawnVirtuoso, VIRTUOSO_BIN, type Child } from '../../src/cli/child.ts'
+import { makeImage } from '../vmmp/helpers.ts'
+import { startSshd } from './migration-bench.ts'
+import type { BenchRow } from './table.ts'
+
+const MiB = 1024 * 1024
+const secs = (ms: number) => Math.round(ms) / 1000
+
+export async function imagesBench(opts: { size?: number; dataFraction?: number } = {}): Promise<BenchRow[]> {
+  const size = opts.size ?? 1024 * MiB
+  const root = await mkdtemp(join(tmpdir(), 'images-bench-'))
+  const procs: Child[] = []
+  let sshd: ChildProcess | null = null
+  try {
+    const image = join(root, 'bench.img')
+    await makeImage(image, size, opts.dataFraction ?? 0.4)
+    const dht = spawnVirtuoso(['dht', '--port', '0'])
+    procs.push(dht)
+    const [, bootstrap] = await dht.waitFor(/listening on (\S+)/)
+    const hub = spawnVirtuoso(['node', '--hub', '--data', join(root, 'hub'), '--bootstrap', bootstrap])
+    procs.push(hub)
+    const [, market] = await hub.waitFor(/market key: ([0-9a-f]{64})/)
+    const env = { VIRTUOSO_MARKET: market, VIRTUOSO_BOOTSTRAP: bootstrap, VIRTUOSO_HOME: join(root, 'home') }
+    const cli = async (args: string[], input = '') => {
+      const t = performance.now()
+      const r = await execa('node', [VIRTUOSO_BIN, ...args, '--json'], { env, input, reject: false })
+      const ms = performance.now() - t
+      const last = String(r.stdout).trim().split('\n').pop() ?? ''
+      const json = JSON.parse(last || '{}')
+      if (r.exitCode !== 0) throw new Error(`virtuoso ${args.join(' ')}: ${last} ${r.stderr}`)
+      return { ms, json }
+    }
+    const admin = (args: string[]) => cli(['admin', ...args, '--data', join(root, 'hub')])
+    await admin(['image', 'add', 'bench', image, '--os', 'benchos'])
+    const pairings: string[] = []
+    for (let i = 0; i < 3; i++) {
+      const p = spawnVirtuoso([
+        'node',
+        '--data',
+        join(root, `p${i}`),
+        '--market',
+        market,
+        '--bootstrap',
+        bootstrap,
+        '--hv',
+        'test',
+      ])
+      procs.push(p)
+      pairings.push((await p.waitFor(/pairing code: (\S+)/))[1])
+      for (let t = 0; !p.errLines.some((l) => /connected to the hub|bound to the market/.test(l)); t++) {
+        if (t > 300) throw new Error('a provider never reached the hub')
+        await new Promise((r) => setTimeout(r, 100))
+      }
+    }
+    const login = async (u: string, type: string) => {
+      await cli(
+        ['signup', '--user', u, '--type', type, '--email', `${u}@example.org`, '--password-stdin'],
+        'pw-bench-1\n',
+      )
+      await cli(['login', '--user', u, '--password-stdin'], 'pw-bench-1\n')
+    }
+    await login('prov', 'provider')
+    const pms: string[] = []
+    for (const [i, code] of pairings.entries())
+      pms.push((await cli(['pm', 'add', '--pairing', code, '--name', `pm${i}`])).json.id)
+    await login('buyer', 'buyer')
+    await admin(['credit', 'buyer', '1000'])
+    const vm = async () => (await cli(['register', '--config', 'small', '--image', 'bench'])).json.id as string
+    const [a, b, c] = [await vm(), await vm(), await vm()]
+
+    const one = await cli(['store', a, '--on', pms[0]])
+    const two = await cli(['store', b, '--on', pms[1]])
+    const cached = await cli(['store', c, '--on', pms[0]])
+
+    const ssh = await startSshd(root)
+    sshd = ssh.proc
+    const scpArgs = ['-q', '-i', ssh.key, '-P', String(ssh.port), '-o', 'StrictHostKeyChecking=no']
+    scpArgs.push('-o', 'UserKnownHostsFile=/dev/null', image, `root@127.0.0.1:${root}/scp.img`)
+    const t = performance.now()
+    execFileSync('scp', scpArgs)
+    const scpMs = performance.now() - t
+
+    const data = one.json.delivered.bytes as number
+    const by = Object.values(two.json.delivered.bySource as Record<string, number>)
+    return [
+      {
+        name: `store with image delivery, 1 source (${Math.round(size / MiB)} MiB image, ${Math.round(data / MiB)} MiB data)`,
+        value: secs(one.ms),
+        unit: 's',
+        peer: secs(scpMs),
+        peerName: 'OpenSSH scp of the file',
+        target: 'the whole `virtuoso store` no slower than scp of the file',
+      },
+      {
+        name: `store with image delivery, 2 sources at once (MiB each: ${by.map((x) => Math.round(x / MiB)).join(' + ')})`,
+        value: secs(two.ms),
+        unit: 's',
+        peer: secs(one.ms),
+        peerName: 'the same store from 1 source',
+        target: 'faster than one source when the link, not the CPU, is the limit',
+      },
+      {
+        name: `second store of the image on the same provider (${cached.json.delivered.bytes} bytes moved)`,
+        value: secs(cached.ms),
+        unit: 's',
+        target: '0 image bytes',
+      },
+    ]
+  } finally {
+    sshd?.kill()
+    for (const p of procs.reverse()) await p.stop().catch(() => {})
+    await rm(root, { recursive: true, force: true })
+  }
+}
