@@ -21,14 +21,22 @@ export interface SpawnOptions {
   stderrFile?: string
   /** Node's arguments before `args` (default: bin/virtuoso.js); tests name a test-only entry here. */
   entry?: string[]
+  /** Own process group (signals to the parent's group miss it), and it exits when the parent's end of
+   *  its stdin closes, even if the parent was killed with SIGKILL (VIRTUOSO_EXIT_WITH_STDIN). */
+  tiedToParent?: boolean
 }
 
+/** How long `stop` waits for a clean exit before SIGKILL (a node gives up on its own after 4 s). */
+export const STOP_GRACE_MS = 6000
+
 export function spawnVirtuoso(args: string[], opts: SpawnOptions = {}): Child {
+  const tied = !!opts.tiedToParent
   const proc = execa('node', [...(opts.entry ?? [VIRTUOSO_BIN]), ...args], {
-    env: { ...opts.env, VIRTUOSO_DEBUG: '' },
+    env: { ...opts.env, VIRTUOSO_DEBUG: '', ...(tied ? { VIRTUOSO_EXIT_WITH_STDIN: '1' } : {}) },
     reject: false,
     buffer: false,
-    cleanup: true,
+    cleanup: !tied,
+    detached: tied,
     ...(opts.stderrFile ? { stderr: { file: opts.stderrFile } } : {}),
   })
   const lines: string[] = []
@@ -91,7 +99,9 @@ export function spawnVirtuoso(args: string[], opts: SpawnOptions = {}): Child {
     async stop(signal = 'SIGTERM') {
       if (proc.exitCode !== null && proc.exitCode !== undefined) return proc.exitCode
       proc.kill(signal)
+      const kill = setTimeout(() => proc.kill('SIGKILL'), STOP_GRACE_MS)
       const r = await proc
+      clearTimeout(kill)
       return r.exitCode
     },
   }

@@ -1,10 +1,11 @@
 // `virtuoso demo` (= `npm start`): a whole market on 127.0.0.1 — a DHT bootstrap, a hub and three
 // providers with different prices, as real child processes running real QEMU guests — seeded with
 // accounts and machines in several states, then the dashboard logged in as the buyer.
-// A second run reuses the data (unless `fresh`); quitting suspends the running guests through the
-// market (so nothing is lost and the tables stay true) and stops every process it started.
+// It runs the project's set-up step first (scripts/setup.sh); when QEMU is missing and cannot be
+// installed (no root, no sudo), it runs on the in-memory hypervisor and says so. A second run reuses
+// the data (unless `fresh`). `stop` works at any moment: once seeded it suspends the running guests
+// through the market (so nothing is lost and the tables stay true), then ends every process it started.
 import { execa } from 'execa'
-import { spawnVirtuoso, type Child } from './child.ts'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
@@ -12,6 +13,7 @@ import { packageRoot } from '../root.ts'
 import { MarketClient } from '../client/market-client.ts'
 import { parseBootstrap } from '../net/dht.ts'
 import { callAdmin } from '../hub/admin-socket.ts'
+import { DemoProcesses } from './demo-processes.ts'
 
 const ROOT = packageRoot()
 
@@ -26,7 +28,8 @@ const PROVIDER_PASSWORD = 'provider-password'
 export interface DemoOptions {
   dir?: string
   fresh?: boolean
-  hv?: 'qemu' | 'test'
+  /** auto (the default): QEMU when the set-up step finds or installs it, else the in-memory driver. */
+  hv?: 'auto' | 'qemu' | 'test'
   log?: (line: string) => void
 }
 
@@ -34,110 +37,154 @@ export interface Demo {
   market: string
   bootstrap: string
   dir: string
+  hv: 'qemu' | 'test'
+  /** Why the demo does not run what was asked (no QEMU): shown in the dashboard header. */
+  notice: string | null
   buyer: MarketClient
   providerNames: string[]
-  stop(): Promise<void>
 }
 
-export async function ensureGuestImage(log: (line: string) => void): Promise<void> {
-  if (
-    existsSync(join(ROOT, 'fixtures/guest/build/vmlinuz')) &&
-    existsSync(join(ROOT, 'fixtures/guest/build/initrd.img'))
-  )
-    return
-  log('building the guest image (first run only)…')
-  const r = await execa('bash', [join(ROOT, 'fixtures/guest/build.sh')], { reject: false, all: true })
-  if (r.exitCode !== 0)
-    throw Object.assign(new Error(String(r.all).trim().split('\n').pop() ?? 'the guest image build failed'), {
-      code: 'NODE_CONFIG',
-    })
+/** scripts/setup.sh's answer: 0 ready, 2 packages missing and not installable here (see its header). */
+export async function runSetup(log: (line: string) => void): Promise<{ qemu: boolean }> {
+  const p = execa('bash', [join(ROOT, 'scripts/setup.sh')], { reject: false, stdout: 'ignore', stderr: 'pipe' })
+  let last = ''
+  p.stderr?.setEncoding('utf8')
+  let buf = ''
+  p.stderr?.on('data', (chunk: string) => {
+    buf += chunk
+    const lines = buf.split('\n')
+    buf = lines.pop() ?? ''
+    for (const l of lines) if (l.trim()) log((last = l))
+  })
+  const r = await p
+  if (buf.trim()) log((last = buf))
+  if (r.exitCode === 0) return { qemu: true }
+  if (r.exitCode === 2) return { qemu: false }
+  throw Object.assign(new Error(last.replace(/^setup: /, '') || 'scripts/setup.sh failed'), { code: 'NODE_CONFIG' })
 }
 
-export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
-  const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'))
-  const dir = resolve(opts.dir ?? '.virtuoso-demo')
-  if (opts.fresh) await rm(dir, { recursive: true, force: true })
-  await mkdir(dir, { recursive: true })
-  const hv = opts.hv ?? 'qemu'
-  if (hv === 'qemu') await ensureGuestImage(log)
-  const children: Child[] = []
-  const stopChildren = async () => {
-    for (const c of children.reverse()) await c.stop('SIGTERM')
+export class DemoRun {
+  readonly dir: string
+  readonly procs = new DemoProcesses()
+  #opts: DemoOptions
+  #log: (line: string) => void
+  #t0 = Date.now()
+  #buyer: MarketClient | null = null
+  #stopping: Promise<void> | null = null
+
+  constructor(opts: DemoOptions = {}) {
+    this.#opts = opts
+    this.dir = resolve(opts.dir ?? '.virtuoso-demo')
+    const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'))
+    this.#log = (l) => log(`[${((Date.now() - this.#t0) / 1000).toFixed(1)}s] ${l}`)
   }
-  try {
-    log('starting the DHT bootstrap, the hub and three providers on 127.0.0.1…')
-    const dht = spawnVirtuoso(['dht', '--port', '0'], { stderrFile: join(dir, 'dht.log') })
-    children.push(dht)
-    const [, bootstrap] = await dht.waitFor(/listening on (\S+)/)
-    const hub = spawnVirtuoso(
-      ['node', '--hub', '--data', join(dir, 'hub'), '--bootstrap', bootstrap, '--price-interval', '5000'],
-      { stderrFile: join(dir, 'hub.log') },
-    )
-    children.push(hub)
-    const [, market] = await hub.waitFor(/market key: ([0-9a-f]{64})/)
-    const pairings: string[] = []
-    for (const p of DEMO_PROVIDERS) {
-      const c = spawnVirtuoso(
-        [
-          'node',
-          '--data',
-          join(dir, p.name),
-          '--market',
-          market,
-          '--bootstrap',
-          bootstrap,
-          '--hv',
-          hv,
-          '--accel',
-          'tcg',
-        ],
-        { stderrFile: join(dir, `${p.name}.log`) },
-      )
-      children.push(c)
-      pairings.push((await c.waitFor(/pairing code: (\S+)/))[1])
+
+  get stopping(): boolean {
+    return this.#stopping !== null
+  }
+
+  async start(): Promise<Demo> {
+    const log = this.#log
+    const dir = this.dir
+    const asked = this.#opts.hv ?? 'auto'
+    let hv: 'qemu' | 'test' = asked === 'test' ? 'test' : 'qemu'
+    let notice: string | null = null
+    if (asked !== 'test') {
+      log('set-up: system packages, native modules, guest image')
+      const { qemu } = await runSetup(log)
+      if (!qemu) {
+        if (asked === 'qemu')
+          throw Object.assign(new Error('QEMU is not installed (--hv qemu): run the apt-get line above as root'), {
+            code: 'NODE_CONFIG',
+          })
+        hv = 'test'
+        notice = 'in-memory machines: no QEMU'
+        log('QEMU is missing and this user cannot install it: the demo runs on the in-memory hypervisor')
+      }
     }
+    const seededFile = join(dir, 'seeded.json')
+    const seeded = existsSync(seededFile) ? await readDemoInfo(dir).catch(() => null) : null
+    if (this.#opts.fresh || (seeded && (seeded.hv ?? 'qemu') !== hv)) {
+      if (!this.#opts.fresh) log(`the demo data in ${dir} was made with --hv ${seeded?.hv ?? 'qemu'}: starting over`)
+      await rm(dir, { recursive: true, force: true })
+    }
+    await mkdir(dir, { recursive: true })
+    const stopIfAsked = () => {
+      if (this.#stopping)
+        throw Object.assign(new Error('the demo was stopped while starting'), { code: 'NODE_STOPPED' })
+    }
+    stopIfAsked()
+    log('starting the DHT bootstrap on 127.0.0.1')
+    const dht = this.procs.spawn(['dht', '--port', '0'], join(dir, 'dht.log'))
+    const [, bootstrap] = await dht.waitFor(/listening on (\S+)/)
+    stopIfAsked()
+    log('starting the hub')
+    const hub = this.procs.spawn(
+      ['node', '--hub', '--data', join(dir, 'hub'), '--bootstrap', bootstrap, '--price-interval', '5000'],
+      join(dir, 'hub.log'),
+    )
+    const [, market] = await hub.waitFor(/market key: ([0-9a-f]{64})/)
+    stopIfAsked()
+    log(`starting providers ${DEMO_PROVIDERS.map((p) => p.name).join(', ')} (hypervisor: ${hv})`)
+    const providers = DEMO_PROVIDERS.map((p) => {
+      const data = join(dir, p.name)
+      this.procs.provider(data)
+      const args = ['node', '--data', data, '--market', market, '--bootstrap', bootstrap, '--hv', hv, '--accel', 'tcg']
+      return this.procs.spawn(args, join(dir, `${p.name}.log`))
+    })
+    const pairings = await Promise.all(providers.map(async (c) => (await c.waitFor(/pairing code: (\S+)/))[1]))
+    stopIfAsked()
     const connect = (token = '') =>
       MarketClient.connect({ marketKey: Buffer.from(market, 'hex'), bootstrap: parseBootstrap(bootstrap), token })
-    const seededFile = join(dir, 'seeded.json')
-    if (!existsSync(seededFile)) {
-      try {
-        await seed({ connect, pairings, hubDir: join(dir, 'hub', 'hub'), log })
-      } catch (err) {
-        // A half-seeded market would refuse the next seeding (users exist): start clean next time.
-        await stopChildren()
-        children.length = 0
-        await rm(dir, { recursive: true, force: true })
-        throw err
-      }
-      await writeFile(seededFile, JSON.stringify({ market, at: new Date().toISOString() }) + '\n')
+    if (!seeded || this.#opts.fresh || (seeded.hv ?? 'qemu') !== hv) {
+      await seed({ connect, pairings, hubDir: join(dir, 'hub', 'hub'), log, hv, stopIfAsked })
+      await writeFile(seededFile, JSON.stringify({ market, hv, at: new Date().toISOString() }) + '\n')
     }
+    stopIfAsked()
+    log('logging in as the buyer "demo"')
     const anon = await connect()
     const login = await anon.call('login', { username: DEMO_BUYER.user, password: DEMO_BUYER.password })
     await anon.close()
-    const buyer = await connect(login.token)
+    this.#buyer = await connect(login.token)
+    stopIfAsked()
+    log('ready')
     return {
       market,
       bootstrap,
       dir,
-      buyer,
+      hv,
+      notice,
+      buyer: this.#buyer,
       providerNames: DEMO_PROVIDERS.map((p) => p.user),
-      async stop() {
-        log('suspending running machines and stopping the demo…')
-        try {
-          const { vms } = await buyer.call('machines')
-          for (const v of vms)
-            if (v.state === 'started')
-              await buyer.call('suspend', { vmId: v.id }, { timeoutMs: 120_000 }).catch(() => {})
-        } catch {
-          /* the hub may already be gone */
-        }
-        await buyer.close().catch(() => {})
-        await stopChildren()
-      },
     }
-  } catch (err) {
-    await stopChildren()
-    throw err
+  }
+
+  /** Ends the demo from any point of its start-up or after; safe to call more than once. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop()
+    return this.#stopping
+  }
+
+  async #stop(): Promise<void> {
+    const buyer = this.#buyer
+    if (buyer) {
+      this.#log('suspending the running machines through the market')
+      try {
+        const { vms } = await buyer.call('machines')
+        await Promise.all(
+          vms
+            .filter((v: { state: string }) => v.state === 'started')
+            .map((v: { id: string }) => buyer.call('suspend', { vmId: v.id }, { timeoutMs: 60_000 }).catch(() => {})),
+        )
+      } catch {
+        /* the hub may already be gone: the guests are ended below */
+      }
+      await buyer.close().catch(() => {})
+    }
+    this.#log('stopping the providers, the hub and the DHT bootstrap')
+    await this.procs.stop()
+    // Stopped while seeding: a half-seeded market would refuse the next seeding (the users exist).
+    if (!existsSync(join(this.dir, 'seeded.json'))) await rm(this.dir, { recursive: true, force: true })
   }
 }
 
@@ -159,8 +206,10 @@ async function seed(o: {
   pairings: string[]
   hubDir: string
   log: (l: string) => void
+  hv: 'qemu' | 'test'
+  stopIfAsked: () => void
 }): Promise<void> {
-  o.log('seeding accounts, provider machines and machines (booting real guests under TCG takes a little while)…')
+  o.log('seeding: the buyer "demo" with credit, the providers acme, budget, premium and their machines')
   const anon = await o.connect()
   const login = async (user: string, password: string) =>
     (await anon.call('login', { username: user, password })).token as string
@@ -198,19 +247,23 @@ async function seed(o: {
     await prov.close()
   }
   const buyer = await o.connect(await login(DEMO_BUYER.user, DEMO_BUYER.password))
+  if (o.hv === 'qemu') o.log('booting three guests under QEMU/TCG (web, batch, archive): ~5 s each')
   const make = async (name: string, config: string, pm: string | null) => {
+    o.stopIfAsked()
     const vm = await buyer.call('register', { config, name })
     if (pm) await buyer.call('store', { vmId: vm.id, pmId: pm }, { timeoutMs: 120_000 })
     return vm.id as string
   }
+  // Registered one by one (ids in a stable order), booted side by side.
   const web = await make('web', 'linux-small', pmIds[0])
-  await buyer.call('start', { vmId: web }, { timeoutMs: 120_000 })
   const batch = await make('batch', 'linux-small', pmIds[2])
-  await buyer.call('start', { vmId: batch }, { timeoutMs: 120_000 })
-  await buyer.call('suspend', { vmId: batch }, { timeoutMs: 120_000 })
   const archive = await make('archive', 'linux-small', pmIds[2])
-  await buyer.call('start', { vmId: archive }, { timeoutMs: 120_000 })
-  await buyer.call('stop', { vmId: archive }, { timeoutMs: 120_000 })
+  const act = (verb: string, vmId: string) => buyer.call(verb, { vmId }, { timeoutMs: 120_000 })
+  await Promise.all([
+    act('start', web),
+    act('start', batch).then(() => act('suspend', batch)),
+    act('start', archive).then(() => act('stop', archive)),
+  ])
   await make('spare', 'small', pmIds[1])
   await make('planned', 'linux-medium', null)
   await buyer.close()
@@ -220,6 +273,6 @@ async function seed(o: {
   )
 }
 
-export async function readDemoInfo(dir: string): Promise<unknown> {
+export async function readDemoInfo(dir: string): Promise<{ market: string; hv?: 'qemu' | 'test'; at: string }> {
   return JSON.parse(await readFile(join(dir, 'seeded.json'), 'utf8'))
 }

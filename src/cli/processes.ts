@@ -6,18 +6,34 @@ import { startNode, type NodeOptions } from './node.ts'
 import { parseKey } from '../net/identity.ts'
 import { fail } from './output.ts'
 
+/** A node gives up on a clean shutdown after this long (a hub whose DHT is gone can hang in close). */
+export const SHUTDOWN_LIMIT_MS = 4000
+
 function untilSignal(close: () => Promise<void>): Promise<void> {
   return new Promise((resolve) => {
-    const stop = async (sig: string) => {
-      process.stderr.write(`${sig}: shutting down\n`)
-      const force = setTimeout(() => process.exit(1), 15_000)
+    let stopping = false
+    const stop = async (why: string) => {
+      if (stopping) return
+      stopping = true
+      process.stderr.write(`${why}: shutting down\n`)
+      const force = setTimeout(() => {
+        process.stderr.write(`shutdown took over ${SHUTDOWN_LIMIT_MS} ms: exiting anyway\n`)
+        process.exit(1)
+      }, SHUTDOWN_LIMIT_MS)
       force.unref()
       await close()
       resolve()
       process.exit(0)
     }
-    process.once('SIGTERM', () => void stop('SIGTERM'))
-    process.once('SIGINT', () => void stop('SIGINT'))
+    // SIGHUP: the terminal that started it closed.
+    for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(sig, () => void stop(sig))
+    // Started by the demo with a pipe on stdin: the pipe closing means the demo is gone (even killed with
+    // SIGKILL), so this node must go too.
+    if (process.env.VIRTUOSO_EXIT_WITH_STDIN === '1') {
+      process.stdin.on('end', () => void stop('stdin closed'))
+      process.stdin.on('error', () => void stop('stdin closed'))
+      process.stdin.resume()
+    }
   })
 }
 
@@ -109,6 +125,18 @@ export function nodeCommand(extra: Pick<NodeOptions, 'migrationFaults'> = {}): (
             ssh: argv['ssh-port'] === -1 ? false : { host: argv['ssh-host'], port: argv['ssh-port'] },
             ...extra,
           })
+          const served = untilSignal(() => node.close())
+          if (node.hub && !json) process.stdout.write(`market key: ${node.key}\n`)
+          if (node.provider) {
+            // The pairing code is printed once the hub knows this node: a `pm add` with it then works at once.
+            process.stdout.write(json ? '' : `node key: ${node.provider.nodeKey}\n`)
+            const waiting = setTimeout(
+              () => log('waiting for the hub to answer before printing the pairing code'),
+              3000,
+            )
+            await node.provider.connected
+            clearTimeout(waiting)
+          }
           const info = {
             market: node.hub ? node.key : marketText,
             nodeKey: node.provider?.nodeKey ?? null,
@@ -117,11 +145,9 @@ export function nodeCommand(extra: Pick<NodeOptions, 'migrationFaults'> = {}): (
           }
           if (json) process.stdout.write(JSON.stringify(info) + '\n')
           else {
-            if (node.hub) process.stdout.write(`market key: ${node.key}\n`)
-            if (node.provider)
-              process.stdout.write(`node key: ${node.provider.nodeKey}\npairing code: ${node.pairingCode}\n`)
+            if (node.provider) process.stdout.write(`pairing code: ${node.pairingCode}\n`)
           }
-          await untilSignal(() => node.close())
+          await served
         } catch (err) {
           fail(err, json)
         }

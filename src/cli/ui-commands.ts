@@ -28,7 +28,7 @@ export function uiCommands(y: Argv): Argv {
     )
     .command(
       'demo',
-      'a local demo market (DHT, hub, three providers with real QEMU guests) in the dashboard',
+      'a local demo market (DHT, hub, three providers with real QEMU guests) in the dashboard; runs the set-up step first',
       (a) =>
         a
           .option('fresh', {
@@ -38,9 +38,9 @@ export function uiCommands(y: Argv): Argv {
           })
           .option('dir', { type: 'string', default: '.virtuoso-demo', describe: 'where the demo keeps its data' })
           .option('hv', {
-            choices: ['qemu', 'test'] as const,
-            default: 'qemu' as const,
-            describe: 'hypervisor of the demo providers',
+            choices: ['auto', 'qemu', 'test'] as const,
+            default: 'auto' as const,
+            describe: 'hypervisor of the demo providers (auto: QEMU if installed or installable, else test)',
           })
           .option('headless', {
             type: 'boolean',
@@ -49,26 +49,33 @@ export function uiCommands(y: Argv): Argv {
           }),
       async (argv) => {
         const json = !!argv.json
+        // A closed terminal makes writes fail (EIO): nothing may crash the stop that follows.
+        for (const s of [process.stdout, process.stderr, process.stdin]) s.on('error', () => {})
+        const { DemoRun, DEMO_BUYER } = await import('./demo.ts')
+        const run = new DemoRun({ dir: argv.dir, fresh: argv.fresh, hv: argv.hv })
+        let quitTui: (() => void) | null = null
+        const stop = async (code = 0) => {
+          quitTui?.()
+          await run.stop()
+          process.exit(code)
+        }
+        // Ctrl-C, a closed terminal (SIGHUP) or SIGTERM, during start-up or after: end everything.
+        for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => void stop(0))
         try {
-          const { startDemo, DEMO_BUYER } = await import('./demo.ts')
-          const demo = await startDemo({ dir: argv.dir, fresh: argv.fresh, hv: argv.hv })
-          let stopping = false
-          const stop = async () => {
-            if (stopping) return
-            stopping = true
-            await demo.stop()
-            process.exit(0)
-          }
-          process.once('SIGTERM', () => void stop())
-          process.once('SIGHUP', () => void stop())
+          const demo = await run.start()
           const hint =
             `market ${demo.market.slice(0, 12)}… on ${demo.bootstrap}; logged in as buyer "${DEMO_BUYER.user}". ` +
             `To act as a provider: press L (log out), then log in as acme, budget or premium (password provider-password).`
           if (argv.headless) {
             process.stdout.write(
-              JSON.stringify({ market: demo.market, bootstrap: demo.bootstrap, buyer: DEMO_BUYER.user }) + '\n',
+              JSON.stringify({
+                market: demo.market,
+                bootstrap: demo.bootstrap,
+                buyer: DEMO_BUYER.user,
+                hv: demo.hv,
+                notice: demo.notice,
+              }) + '\n',
             )
-            process.once('SIGINT', () => void stop())
             return
           }
           process.stderr.write(hint + '\n')
@@ -80,9 +87,13 @@ export function uiCommands(y: Argv): Argv {
             market: demo.market,
             bootstrap: demo.bootstrap,
             saveSession: false,
+            notice: demo.notice ?? undefined,
+            onMounted: (quit) => (quitTui = quit),
           })
-          await stop()
+          await stop(0)
         } catch (err) {
+          if (run.stopping) return // the stop in progress exits
+          await run.stop().catch(() => {})
           fail(err, json)
         }
       },

@@ -55,6 +55,8 @@ export interface AppProps {
   size?: { columns?: number; rows?: number }
   now?: number
   initialView?: ViewName
+  /** A warning kept in the header (e.g. the demo running on the in-memory hypervisor). */
+  notice?: string
   /** How the Console view reaches a machine (default: a ticket over `api`, then console@1 on its DHT node). */
   openConsole?: OpenConsole | null
 }
@@ -162,6 +164,7 @@ function Root(p: AppProps): React.JSX.Element {
         <Text color={tone('accent')} bold>
           Virtuoso
         </Text>
+        {p.notice ? <Text color={tone('warn')}>{`  [${p.notice}]`}</Text> : null}
         {me ? (
           <Text>
             {`  ${me.username} (${me.type})  balance `}

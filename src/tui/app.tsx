@@ -21,6 +21,10 @@ export interface TuiOptions {
   /** Default: NO_COLOR from the environment. */
   noColor?: boolean
   initialView?: ViewName
+  /** A warning kept in the header (the demo on the in-memory hypervisor says so). */
+  notice?: string
+  /** Called once the dashboard is on screen, with a function that closes it (the demo's signal handlers). */
+  onMounted?: (quit: () => void) => void
   stdin?: NodeJS.ReadStream
   stdout?: NodeJS.WriteStream
 }
@@ -80,11 +84,13 @@ export async function runTui(opts: TuiOptions = {}): Promise<void> {
         onLogout={onLogout}
         onQuit={() => quit()}
         initialView={opts.initialView}
+        notice={opts.notice}
       />,
       // Ctrl-C quits through the App (Frame's onInterrupt), so a live console can send it to the machine.
       { stdout, stdin: opts.stdin ?? process.stdin, exitOnCtrlC: false, patchConsole: true },
     )
     quit = () => instance.unmount()
+    opts.onMounted?.(() => instance.unmount())
     // A hub that goes away ends the session: say so on the normal screen after leaving.
     let lost = false
     void closed.then(() => {

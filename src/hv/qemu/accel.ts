@@ -1,8 +1,11 @@
 // --accel auto|kvm|tcg. KVM is only used when a short probe boot reaches the guest's shell: on some
 // hosts /dev/kvm exists but guests hang under it (design.md, Known pitfalls), so its presence proves nothing.
-import { spawn } from 'node:child_process'
+// The probe costs up to 8 s, so its result is kept per host boot (probe-cache.ts), and the probe QEMU
+// runs under `timeout` and is killed when this process exits: a KVM guest that hangs spins at 100% CPU.
+import { spawn, spawnSync } from 'node:child_process'
 import { access, constants } from 'node:fs/promises'
 import { HvError, HV_BAD_INPUT } from '../errors.ts'
+import { readProbe, writeProbe } from './probe-cache.ts'
 
 export type AccelMode = 'auto' | 'kvm' | 'tcg'
 export interface AccelChoice {
@@ -19,6 +22,8 @@ export interface ProbeOptions {
   initrd: string | null
   marker: string
   timeoutMs?: number
+  /** Where probe results are kept per host boot (default: probe-cache.ts's file; null = not kept). */
+  cacheFile?: string | null
 }
 
 export function chooseAccel(mode: AccelMode, p: ProbeOptions): Promise<AccelChoice> {
@@ -45,21 +50,39 @@ async function choose(mode: AccelMode, p: ProbeOptions): Promise<AccelChoice> {
   if (!hasKvm) return { accel: 'tcg', note: 'accel: TCG, because /dev/kvm is missing' }
   if (!p.kernel || !p.initrd)
     return { accel: 'tcg', note: 'accel: TCG, because the guest image needed for the KVM probe is not built' }
+  return probeKvm(p)
+}
+
+/** The probe itself, or its result kept from earlier in this host boot. */
+export async function probeKvm(p: ProbeOptions): Promise<AccelChoice> {
+  const key = `${p.qemu}\0${p.kernel}`
+  const kept = await readProbe(key, p.cacheFile)
+  if (kept) return { accel: kept.accel, note: `${kept.note} (probed earlier in this boot)` }
   const t0 = Date.now()
   const ok = await probe(p)
-  return ok
+  const choice: AccelChoice = ok
     ? { accel: 'kvm', note: `accel: KVM (a probe guest reached its shell in ${Date.now() - t0} ms)` }
     : {
         accel: 'tcg',
         note: `accel: TCG, because a probe guest under KVM did not reach its shell within ${p.timeoutMs ?? PROBE_TIMEOUT_MS} ms`,
       }
+  await writeProbe(key, choice, p.cacheFile).catch(() => {})
+  return choice
 }
 
+const hasTimeout = (): boolean => spawnSync('timeout', ['--version'], { stdio: 'ignore' }).status === 0
+
 function probe(p: ProbeOptions): Promise<boolean> {
+  const timeoutMs = p.timeoutMs ?? PROBE_TIMEOUT_MS
+  // `timeout` ends the probe even if this process is killed with SIGKILL; the exit hook covers the rest.
+  const bounded = hasTimeout()
+  const cmd = bounded ? 'timeout' : p.qemu
+  const pre = bounded ? ['-k', '1', '-s', 'KILL', String(Math.ceil(timeoutMs / 1000) + 1), p.qemu] : []
   return new Promise((resolve) => {
     const child = spawn(
-      p.qemu,
+      cmd,
       [
+        ...pre,
         '-accel',
         'kvm',
         '-nodefaults',
@@ -80,12 +103,16 @@ function probe(p: ProbeOptions): Promise<boolean> {
       { stdio: ['ignore', 'pipe', 'ignore'] },
     )
     let out = ''
+    // SIGTERM to `timeout` reaches QEMU, and `-k 1` follows with SIGKILL; without `timeout`, SIGKILL.
+    const end = (): void => void child.kill(bounded ? 'SIGTERM' : 'SIGKILL')
+    process.once('exit', end)
     const done = (ok: boolean): void => {
       clearTimeout(timer)
-      child.kill('SIGKILL')
+      process.off('exit', end)
+      end()
       resolve(ok)
     }
-    const timer = setTimeout(() => done(false), p.timeoutMs ?? PROBE_TIMEOUT_MS)
+    const timer = setTimeout(() => done(false), timeoutMs)
     child.stdout!.on('data', (b: Buffer) => {
       out += b.toString('latin1')
       if (out.includes(p.marker)) done(true)
