@@ -7,7 +7,7 @@
 // through the market (so nothing is lost and the tables stay true), then ends every process it started.
 import { execa } from 'execa'
 import { existsSync } from 'node:fs'
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { packageRoot } from '../root.ts'
 import { MarketClient } from '../client/market-client.ts'
@@ -184,7 +184,10 @@ export class DemoRun {
     this.#log('stopping the providers, the hub and the DHT bootstrap')
     await this.procs.stop()
     // Stopped while seeding: a half-seeded market would refuse the next seeding (the users exist).
-    if (!existsSync(join(this.dir, 'seeded.json'))) await rm(this.dir, { recursive: true, force: true })
+    // The logs stay: an error names them.
+    if (!existsSync(join(this.dir, 'seeded.json')))
+      for (const name of await readdir(this.dir).catch(() => [] as string[]))
+        if (!name.endsWith('.log')) await rm(join(this.dir, name), { recursive: true, force: true })
   }
 }
 
