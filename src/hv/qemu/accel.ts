@@ -77,7 +77,7 @@ function probe(p: ProbeOptions): Promise<boolean> {
   // `timeout` ends the probe even if this process is killed with SIGKILL; the exit hook covers the rest.
   const bounded = hasTimeout()
   const cmd = bounded ? 'timeout' : p.qemu
-  const pre = bounded ? ['-k', '1', '-s', 'KILL', String(Math.ceil(timeoutMs / 1000) + 1), p.qemu] : []
+  const pre = bounded ? ['-s', 'KILL', String(Math.ceil(timeoutMs / 1000) + 1), p.qemu] : []
   return new Promise((resolve) => {
     const child = spawn(
       cmd,
@@ -100,11 +100,18 @@ function probe(p: ProbeOptions): Promise<boolean> {
         '-serial',
         'stdio',
       ],
-      { stdio: ['ignore', 'pipe', 'ignore'] },
+      { stdio: ['ignore', 'pipe', 'ignore'], detached: true },
     )
     let out = ''
-    // SIGTERM to `timeout` reaches QEMU, and `-k 1` follows with SIGKILL; without `timeout`, SIGKILL.
-    const end = (): void => void child.kill(bounded ? 'SIGTERM' : 'SIGKILL')
+    // The probe runs in a process group of its own: SIGKILL to the group ends `timeout` and QEMU together
+    // (a signal to `timeout` alone is lost if it arrives before timeout has noted its child's pid).
+    const end = (): void => {
+      try {
+        if (child.pid) process.kill(-child.pid, 'SIGKILL')
+      } catch {
+        /* already gone */
+      }
+    }
     process.once('exit', end)
     const done = (ok: boolean): void => {
       clearTimeout(timer)
