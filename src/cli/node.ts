@@ -12,6 +12,8 @@ import { newPairingCode } from '../market/pairing.ts'
 import { nodeError } from '../net/errors.ts'
 import { ConsoleService } from '../console/service.ts'
 import { VnetService } from '../vnet/service.ts'
+import { VnetPeers } from '../vnet/peers.ts'
+import { Switch } from '../vnet/switch.ts'
 import { MigrationServer, type MigrationFaults } from '../vmmp/server.ts'
 import { ImageStore } from '../vmmp/image-store.ts'
 import { ImageService } from '../provider/images.ts'
@@ -100,7 +102,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       })
       closers.unshift(() => hv.close())
       // The buyers' networks: a switch port for every running guest with a network card.
-      const vnet = new VnetService({ hv, log: opts.log })
+      const sw = new Switch()
+      const peers = new VnetPeers({ dht, keyPair: providerKeys, hubKey: marketKey, sw, log: opts.log })
+      const vnet = new VnetService({ hv, switch: sw, peers, log: opts.log })
       await vnet.start()
       closers.unshift(async () => vnet.close())
       let consoleSvc: ConsoleService | null = null
@@ -126,7 +130,11 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         dataDir: join(opts.data, 'console'),
         ssh: opts.ssh,
         log: opts.log,
-        onPeer: (mux) => migration.onPeer(mux),
+        onPeer: (mux, socket) => {
+          const m = migration.onPeer(mux)
+          const v = peers.onPeer(mux, socket)
+          return { busy: () => m.busy() || v.busy() }
+        },
       })
       await consoleSvc.start()
       consoleSvc.ssh?.addCredential(migration.sshCredential()) // SCP uses the provider's one SSH port
@@ -153,7 +161,10 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         log: opts.log,
         console: consoleSvc,
         migration,
+        vnet,
       })
+      const agent = provider
+      vnet.hubRequest = (method, params) => agent.request(method, params)
       provider.start()
       closers.unshift(() => provider!.close())
     }

@@ -21,6 +21,7 @@ import { MigrationAgent } from '../vmmp/agent.ts'
 import { serveBlocks } from '../vmmp/blocks.ts'
 import type { ImageStore } from '../vmmp/image-store.ts'
 import { addImageFile, type ImageServeFaults } from './images.ts'
+import { VnetHub } from '../vnet/hub.ts'
 
 export interface HubOptions {
   dir: string
@@ -56,6 +57,7 @@ export class Hub implements ProviderGateway {
   private replica!: ReplicaServer
   private closing = false
   migrations!: MigrationAgent
+  private vnet!: VnetHub
 
   constructor(private opts: HubOptions) {}
 
@@ -77,6 +79,11 @@ export class Hub implements ProviderGateway {
       log: this.opts.log,
     })
     this.market.migrator = this.migrations
+    this.vnet = new VnetHub({
+      market: this.market,
+      secretKey: this.opts.keyPair.secretKey,
+      command: (nodeKey, method, params) => this.command(nodeKey, method, params as object),
+    })
     await this.runDaemon('billing', () => this.market.billingPass())
     this.server = this.opts.dht.createServer((socket) => this.onConnection(socket))
     await this.server.listen(this.opts.keyPair)
@@ -219,6 +226,7 @@ export class Hub implements ProviderGateway {
     }
     if (!this.nodes.has(nodeKey)) throw nodeError.forbidden('say node.hello first')
     if (method === 'node.ping') return {}
+    if (method === 'node.vnet.join') return this.vnet.join(nodeKey, params)
     if (method === 'node.vm.exited') return this.market.guestExited(nodeKey, params)
     if (method === 'node.progress') return this.market.deliveryProgress(nodeKey, (params ?? {}) as any)
     if (method === 'node.event') {

@@ -37,6 +37,8 @@ export interface ProviderOptions {
     command(method: string, params: unknown): Promise<unknown>
     makeDisk(vmId: string, hdMb: number, digest: string): Promise<number>
   }
+  /** Buyers' networks (src/vnet/service.ts): 'vnet.*' commands. */
+  vnet?: { command(method: string, params: unknown): Promise<unknown> }
 }
 
 export class ProviderAgent {
@@ -182,6 +184,7 @@ export class ProviderAgent {
     if (method.startsWith('console.') && this.opts.console) return this.opts.console.command(method, params)
     if (method.startsWith('migration.') && this.opts.migration) return this.opts.migration.command(method, params)
     if (method.startsWith('image.') && this.opts.images) return this.opts.images.command(method, params)
+    if (method.startsWith('vnet.') && this.opts.vnet) return this.opts.vnet.command(method, params)
     switch (method) {
       case 'info':
         return hv.info()
@@ -239,6 +242,12 @@ export class ProviderAgent {
   /** Progress of an image arriving for a machine being stored (the hub shows it on the machine). */
   progress(vmId: string, done: number, total: number): void {
     this.control?.request('node.progress', { vmId, done, total }).catch(() => {})
+  }
+
+  /** A request to the hub on control@1 (e.g. node.vnet.join); fails while the hub is not connected. */
+  async request<T = unknown>(method: string, params: unknown): Promise<T> {
+    if (!this.control) throw nodeError.closed(`asking the hub for ${method}`)
+    return this.control.request<T>(method, params)
   }
 
   /** Tell the hub something happened here (a guest powered itself off, …) for its event log. */

@@ -88,6 +88,8 @@ declare module 'protomux' {
       onopen?: (handshake?: any) => void | Promise<void>
       onclose?: () => void | Promise<void>
       ondestroy?: () => void | Promise<void>
+      /** The connection's write buffer emptied (after a send returned false). */
+      ondrain?: () => void | Promise<void>
     }): Channel | null
     pair(opts: { protocol: string; id?: Buffer | null }, cb: (id: Buffer | null) => void): void
     unpair(opts: { protocol: string; id?: Buffer | null }): void

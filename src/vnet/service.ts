@@ -5,6 +5,9 @@ import type { Hypervisor } from '../hv/hypervisor.ts'
 import type { HvVm } from '../hv/types.ts'
 import { GuestPort } from './guest-port.ts'
 import { Switch, type PortStats } from './switch.ts'
+import type { VnetPeers } from './peers.ts'
+
+export const JOIN_RETRY_MS = 1000
 
 export interface VnetServiceOptions {
   hv: Hypervisor
@@ -12,6 +15,8 @@ export interface VnetServiceOptions {
   /** Default route handed to guests by DHCP (outbound NAT); null keeps networks closed. */
   router?: (net: string) => string | null
   log?: (line: string) => void
+  /** Carries the networks to other providers (vnet@1); without it a network stays on this host. */
+  peers?: VnetPeers
 }
 
 export class VnetService {
@@ -20,6 +25,10 @@ export class VnetService {
   private onChange = (vm: HvVm) => void this.follow(vm)
   private onDelete = (id: string) => this.detach(id)
   private closed = false
+  /** Network of each attached machine: a network is carried while one of its machines runs here. */
+  private netOf = new Map<string, string>()
+  /** Asks the hub (control@1) for a membership; set once the provider agent exists. */
+  hubRequest: ((method: string, params: unknown) => Promise<any>) | null = null
 
   constructor(private opts: VnetServiceOptions) {
     this.sw = opts.switch ?? new Switch()
@@ -56,6 +65,9 @@ export class VnetService {
     if (this.ports.has(vm.id) || this.closed) return
     const lease = { address: nic.address, prefix: nic.prefix, router: this.opts.router?.(nic.net) ?? null }
     this.ports.set(vm.id, new GuestPort(this.sw, { id: vm.id, net: nic.net, mac: nic.mac, lease }, path))
+    const first = ![...this.netOf.values()].includes(nic.net)
+    this.netOf.set(vm.id, nic.net)
+    if (first) void this.joinNet(nic.net)
   }
 
   private detach(id: string): void {
@@ -63,6 +75,42 @@ export class VnetService {
     if (!p) return
     this.ports.delete(id)
     p.close()
+    const net = this.netOf.get(id)
+    this.netOf.delete(id)
+    if (net && ![...this.netOf.values()].includes(net)) this.opts.peers?.leave(net)
+  }
+
+  private carries(net: string): boolean {
+    return !this.closed && [...this.netOf.values()].includes(net)
+  }
+
+  /** Gets the hub's membership of `net` for this provider and the other providers to carry it with. */
+  private async joinNet(net: string): Promise<void> {
+    const peers = this.opts.peers
+    if (!peers) return
+    while (this.carries(net)) {
+      try {
+        if (!this.hubRequest) throw new Error('not connected to the hub yet')
+        const r = await this.hubRequest('node.vnet.join', { net })
+        if (this.carries(net)) peers.join(net, r.membership, r.peers)
+        return
+      } catch (err) {
+        this.opts.log?.(`vnet: joining network ${net.slice(0, 8)}: ${(err as Error).message}; retrying`)
+        await new Promise((r) => setTimeout(r, JOIN_RETRY_MS))
+      }
+    }
+  }
+
+  /** Commands from the hub: 'vnet.peers' {net, peers} when the providers of a network change. */
+  async command(method: string, params: unknown): Promise<unknown> {
+    const p = (params ?? {}) as { net?: unknown; peers?: unknown }
+    if (method !== 'vnet.peers' || typeof p.net !== 'string' || !Array.isArray(p.peers))
+      throw new Error(`unknown vnet command ${method}`)
+    this.opts.peers?.setPeers(
+      p.net,
+      p.peers.filter((x): x is string => typeof x === 'string'),
+    )
+    return {}
   }
 
   close(): void {
@@ -70,5 +118,6 @@ export class VnetService {
     this.opts.hv.off('change', this.onChange)
     this.opts.hv.off('delete', this.onDelete)
     for (const id of [...this.ports.keys()]) this.detach(id)
+    this.opts.peers?.close()
   }
 }

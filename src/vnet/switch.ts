@@ -78,6 +78,7 @@ export class Switch extends EventEmitter {
     if (this.ports.has(spec.id)) this.removePort(spec.id)
     const port: Port = { ...spec, stats: zero(), queues: new Map(), turn: [], blocked: false }
     this.ports.set(spec.id, port)
+    this.emit('port', spec.id)
     if (!this.tables.has(spec.net)) this.tables.set(spec.net, new Map())
     if (spec.kind === 'guest' && spec.mac) {
       this.tables.get(spec.net)!.set(spec.mac, spec.id)
