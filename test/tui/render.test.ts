@@ -175,6 +175,9 @@ describe('machines', () => {
     ])
     expect(vmDetails(vms[3], undefined)[1]).toBe('bids: storage 0.01/day, running 0.0036/hour')
     expect(vmDetails(vms[0], pms[0])[1]).toContain('charged 0.056')
+    const onNet = { ...vms[0], netId: 'n1', address: '10.42.0.2', mac: '02:00:00:00:00:01' }
+    expect(vmDetails(onNet, pms[0]).at(-1)).toBe('network address 10.42.0.2, MAC 02:00:00:00:00:01')
+    expect(vmDetails(vms[0], pms[0]).some((l) => l.startsWith('network'))).toBe(false)
   })
   it('renders a provider machine with used/total resources and state', () => {
     expect(pmRow({ ...pms[0], online: true }, 2)).toEqual(['alpha', 'online', '1500/8000', '1.3G/16G', '5G/200G', '2'])

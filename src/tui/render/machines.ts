@@ -82,6 +82,7 @@ export function vmDetails(v: VmRow, pm: PmRow | undefined): string[] {
       `bids: storage ${v.bidStorage === null ? 'any' : money(v.bidStorage)}/day, running ${v.bidRunning === null ? 'any' : money(v.bidRunning)}/hour`,
     )
   }
+  if (v.address) lines.push(`network address ${v.address}, MAC ${v.mac ?? '-'}`)
   return lines
 }
 
