@@ -227,12 +227,12 @@ export class Hub implements ProviderGateway {
     if (!this.nodes.has(nodeKey)) throw nodeError.forbidden('say node.hello first')
     if (method === 'node.ping') return {}
     if (method === 'node.vnet.join') return this.vnet.join(nodeKey, params)
+    // Reports are taken only from keys a provider bound by pairing (an unbound hello is all others get).
+    if (!this.market.ctx.store.get('nodes', nodeKey)?.pmId)
+      throw nodeError.forbidden(`${method} is only for nodes added to a provider account (virtuoso pm add)`)
     if (method === 'node.vm.exited') return this.market.guestExited(nodeKey, params)
     if (method === 'node.progress') return this.market.deliveryProgress(nodeKey, (params ?? {}) as any)
-    if (method === 'node.event') {
-      const p = params as any
-      return this.market.nodeEvent(nodeKey, p)
-    }
+    if (method === 'node.event') return this.market.nodeEvent(nodeKey, params as any)
     throw nodeError.unknownMethod(method)
   }
 

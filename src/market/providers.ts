@@ -13,6 +13,15 @@ import { evict } from './lifecycle.ts'
 import { HOUR_S } from './pricing.ts'
 import { hashPairingCode } from './pairing.ts'
 import type { NodeInfo, NodeRow } from './rows.ts'
+import {
+  checkPairingAttempts,
+  checkRoomForWindow,
+  expiredUnbound,
+  pairingFailed,
+  pairingSucceeded,
+  PAIRING_WINDOW_MS,
+  windowOpen,
+} from './node-window.ts'
 import type { Op } from './store.ts'
 import type { Identity, Micro, PmRow } from './types.ts'
 
@@ -79,17 +88,27 @@ export async function nodeHello(
     throw errors.badInput('pairingCodeHash', 'must be 64 hex digits')
   const now = ctx.clock()
   const old = ctx.store.get('nodes', nodeKey)
+  const bound = !!old?.pmId
+  const inWindow = windowOpen(old, now)
+  if (!bound && !inWindow) checkRoomForWindow(ctx, now)
   const row: NodeRow = {
     nodeKey,
     online: true,
     lastSeen: now,
     info,
-    // A bound node has used its code; a new one only matters once it is unbound again.
-    pairingCodeHash: old?.pmId ? null : (hash ?? old?.pairingCodeHash ?? null),
+    // A bound node has used its code; an unbound one keeps the code of its window's first hello.
+    pairingCodeHash: bound ? null : inWindow ? old!.pairingCodeHash : (hash ?? null),
+    pairingUntil: bound ? null : inWindow ? old!.pairingUntil : now + PAIRING_WINDOW_MS,
     pmId: old?.pmId ?? null,
   }
   const pm = row.pmId ? ctx.store.get('pm', row.pmId) : undefined
+  if (!bound && inWindow) {
+    // A repeat within the window: the connection is fresh, nothing else is, and nothing is logged.
+    await ctx.store.write([{ type: 'put', table: 'nodes', key: nodeKey, value: row }])
+    return { pmId: null }
+  }
   await ctx.store.write([
+    ...expiredUnbound(ctx, now),
     { type: 'put', table: 'nodes', key: nodeKey, value: row },
     eventOp(now, {
       origin: nodeOrigin(nodeKey),
@@ -166,16 +185,18 @@ export async function pmAdd(ctx: Ctx, who: Identity | null, input: PmAddInput): 
   if (typeof input.pairing !== 'string' || !input.pairing.trim()) throw errors.pairingInvalid()
   const base = input.like !== undefined ? ownPm(ctx, provider, input.like) : undefined
   const sheet = checkSheet({ ...(base ? pick(base) : DEFAULT_SHEET), ...definedOnly(input) })
+  const now = ctx.clock()
+  checkPairingAttempts(ctx, provider.username, now)
   const hash = hashPairingCode(input.pairing)
   let node: NodeRow | undefined
   for (const n of ctx.store.values('nodes'))
-    if (n.pairingCodeHash === hash && n.pmId === null) {
+    if (n.pairingCodeHash === hash && windowOpen(n, now)) {
       node = n
       break
     }
-  if (!node || !node.info || !ctx.gateway.online(node.nodeKey)) throw errors.pairingInvalid()
+  if (!node || !node.info || !ctx.gateway.online(node.nodeKey)) throw pairingFailed(ctx, provider.username, now)
+  pairingSucceeded(ctx, provider.username)
   const id = randomUUID()
-  const now = ctx.clock()
   const name = input.name !== undefined ? checkName(input.name) : base ? `${base.name}-copy` : `pm-${id.slice(0, 8)}`
   const pm: PmRow = {
     id,
@@ -198,7 +219,12 @@ export async function pmAdd(ctx: Ctx, who: Identity | null, input: PmAddInput): 
   }
   await ctx.store.write([
     { type: 'put', table: 'pm', key: id, value: pm },
-    { type: 'put', table: 'nodes', key: node.nodeKey, value: { ...node, pmId: id, pairingCodeHash: null } },
+    {
+      type: 'put',
+      table: 'nodes',
+      key: node.nodeKey,
+      value: { ...node, pmId: id, pairingCodeHash: null, pairingUntil: null },
+    },
     eventOp(now, {
       origin: userOrigin(provider),
       type: 'pm.add',

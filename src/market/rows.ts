@@ -37,6 +37,8 @@ export interface NodeRow {
   info: NodeInfo | null
   /** sha256 of the node's current one-time pairing code; cleared once used. */
   pairingCodeHash: string | null
+  /** An unbound node's pairing window ends here (node-window.ts); null once bound. */
+  pairingUntil?: number | null
   pmId: string | null
 }
 
