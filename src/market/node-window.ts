@@ -12,7 +12,7 @@ import type { Op } from './store.ts'
 
 export const PAIRING_WINDOW_MS = 10 * 60_000
 export const MAX_UNBOUND_NODES = 256
-export const MAX_PAIRING_FAILURES = 5
+export const MAX_PAIRING_FAILURES = 20
 
 const failures = new WeakMap<Ctx, Map<string, { count: number; since: number }>>()
 
