@@ -3,7 +3,6 @@
 // A subscriber that has seen nothing, or is too far behind, gets a snapshot of what it may see first.
 import type { Market } from '../market/market.ts'
 import type { Change, Identity } from '../market/types.ts'
-import { visibleTo } from '../market/feed.ts'
 import type { RpcChannel } from '../net/rpc.ts'
 import { nodeError } from '../net/errors.ts'
 
@@ -45,7 +44,11 @@ export class ReplicaServer {
     const backlog = since >= 0 ? await this.market.changesSince(since) : null
     let last: number
     if (backlog) {
-      const mine = backlog.filter((c) => visibleTo(c, who))
+      const mine: Change[] = []
+      for (const c of backlog) {
+        const v = this.market.viewFor(c, who)
+        if (v) mine.push(v)
+      }
       for (let i = 0; i < mine.length; i += CHANGES_PER_FRAME)
         channel.event('changes', mine.slice(i, i + CHANGES_PER_FRAME))
       last = backlog.length ? backlog[backlog.length - 1].seq : since
@@ -64,9 +67,10 @@ export class ReplicaServer {
 
   private onChange(c: Change): void {
     for (const sub of this.subs.values()) {
-      if (!visibleTo(c, sub.who)) continue
-      if (sub.ready) sub.channel.event('changes', [c])
-      else sub.queue.push(c)
+      const v = this.market.viewFor(c, sub.who)
+      if (!v) continue
+      if (sub.ready) sub.channel.event('changes', [v])
+      else sub.queue.push(v)
     }
   }
 }

@@ -2,7 +2,7 @@
 // that user, a provider's machines and the machines on them to that provider, hub secrets to nobody.
 // The audience of a row is fixed when it is written (store.ts asks `audienceOf`), so a deletion,
 // whose value is null, still reaches exactly the users the row concerned.
-import type { Change, Identity } from './types.ts'
+import type { Change, Identity, VmRow } from './types.ts'
 import type { TableName } from './rows.ts'
 import type { Store } from './store.ts'
 
@@ -45,4 +45,31 @@ export function visibleTo(change: Change, who: Identity | null): boolean {
   if (PUBLIC_TABLES.has(change.table)) return true
   if (SECRET_TABLES.has(change.table) || !who) return false
   return change.audience?.includes(who.username) ?? false
+}
+
+/** What of a buyer's machine its provider is sent: everything but the buyer's own bids. */
+const BUYER_ONLY_VM_FIELDS = ['bidStorage', 'bidRunning'] as const
+
+/**
+ * The change as `who` may receive it, or null. A row is judged by the audience of the value being
+ * sent, not only the one it had when written: a replayed change carries the row's latest value, and a
+ * machine that migrated away is no longer its old provider's business, so a user who was in the
+ * audience but is not any more receives a deletion of the key (their replica drops the row) instead of
+ * the new value. A provider receives a buyer's machine without the buyer's bids.
+ */
+export function viewFor(
+  change: Change,
+  who: Identity | null,
+  audience: (table: TableName, key: string, value: any) => string[] | undefined,
+): Change | null {
+  if (!visibleTo(change, who)) return null
+  if (PUBLIC_TABLES.has(change.table) || change.value == null || !who) return change
+  const current = audience(change.table as TableName, change.key, change.value)
+  if (current && !current.includes(who.username)) return { ...change, value: null }
+  if (change.table === 'vm' && (change.value as VmRow).owner !== who.username) {
+    const value: Record<string, unknown> = { ...(change.value as VmRow) }
+    for (const f of BUYER_ONLY_VM_FIELDS) delete value[f]
+    return { ...change, value }
+  }
+  return change
 }

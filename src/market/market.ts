@@ -22,7 +22,7 @@ import { account } from './account.ts'
 import { pricePass } from './prices.ts'
 import { search, type Offer, type SearchInput } from './search.ts'
 import { listEvents } from './events.ts'
-import { audienceOf, visibleTo } from './feed.ts'
+import { audienceOf, viewFor } from './feed.ts'
 import { CACHED_TABLES } from './rows.ts'
 import { VirtuosoError } from '../errors.ts'
 import type { Change, ConfigRow, EventRow, Identity, ImageRow, Micro, PmRow, UserRow, VmRow } from './types.ts'
@@ -324,6 +324,13 @@ export class Market extends EventEmitter {
     return rows.length > MAX_BACKLOG ? null : rows
   }
 
+  /** The change as `who` may receive it on the feed, or null (see feed.ts viewFor). */
+  viewFor(change: Change, who: Identity | null): Change | null {
+    this.audience ??= audienceOf(this.db)
+    return viewFor(change, who, this.audience)
+  }
+  private audience: ReturnType<typeof audienceOf> | null = null
+
   /** Every row `who` may see, as changes stamped with the current seq. */
   async snapshot(who: Identity | null): Promise<{ seq: number; rows: Change[] }> {
     const seq = this.db.seq('changes')
@@ -333,7 +340,8 @@ export class Market extends EventEmitter {
       const c: Change = { seq, table, key, value }
       const a = aud(table as any, key, value)
       if (a) c.audience = a
-      if (visibleTo(c, who)) rows.push(c)
+      const v = viewFor(c, who, aud)
+      if (v && v.value !== null) rows.push(v)
     }
     for (const t of CACHED_TABLES) for (const [k, v] of this.db.rows(t)) add(t, k, v)
     if (who) {
