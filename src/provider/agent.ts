@@ -6,8 +6,9 @@ import type { KeyPair, NoiseSocket } from 'hyperdht'
 import Protomux from 'protomux'
 import type { Hypervisor } from '../hv/hypervisor.ts'
 import { RpcChannel } from '../net/rpc.ts'
-import { PROTOCOLS } from '../net/protocols.ts'
+import { vmCommand } from './commands.ts'
 import { nodeError } from '../net/errors.ts'
+import { PROTOCOLS } from '../net/protocols.ts'
 import { hashPairingCode } from '../market/pairing.ts'
 import { DEFAULT_ATTEMPT_MS } from '../net/dial.ts'
 
@@ -180,58 +181,14 @@ export class ProviderAgent {
   private async onCommand(method: string, params: unknown): Promise<unknown> {
     const p = (params ?? {}) as any
     const hv = this.opts.hv
-    const id = typeof p.vmId === 'string' ? p.vmId : ''
     if (method.startsWith('console.') && this.opts.console) return this.opts.console.command(method, params)
     if (method.startsWith('migration.') && this.opts.migration) return this.opts.migration.command(method, params)
     if (method.startsWith('image.') && this.opts.images) return this.opts.images.command(method, params)
     if (method.startsWith('vnet.') && this.opts.vnet) return this.opts.vnet.command(method, params)
-    switch (method) {
-      case 'info':
-        return hv.info()
-      case 'vm.list':
-        return hv.list()
-      case 'vm.create': {
-        if (typeof p.version !== 'number') throw nodeError.badFrame('vm.create needs the version before the action')
-        await hv.create(id, p.config, { version: p.version })
-        if (p.image !== undefined) {
-          // The disk starts as the cached catalog image; a machine whose disk failed is not kept.
-          try {
-            if (!this.opts.images) throw nodeError.badFrame('this node cannot make disks from images')
-            await this.opts.images.makeDisk(id, p.config?.hd, p.image?.digest)
-          } catch (err) {
-            await hv.delete(id).catch(() => {})
-            throw err
-          }
-        }
-        return { version: (await hv.register(id)).version }
-      }
-      case 'vm.start':
-        await this.checkVersion(id, p.version)
-        return { version: (await hv.start(id)).version }
-      case 'vm.stop':
-        await this.checkVersion(id, p.version)
-        return { version: (await hv.stop(id)).version }
-      case 'vm.suspend':
-        await this.checkVersion(id, p.version)
-        return { version: (await hv.suspend(id)).version }
-      case 'vm.resume':
-        await this.checkVersion(id, p.version)
-        return { version: (await hv.resume(id)).version }
-      case 'vm.delete':
-        await hv.delete(id)
-        return {}
-      case 'vm.status':
-        return hv.get(id)
-      default:
-        throw nodeError.unknownMethod(method)
-    }
-  }
-
-  /** The hub and this node must agree on a machine's version before it changes (report §7.1.5). */
-  private async checkVersion(id: string, version: unknown): Promise<void> {
-    if (typeof version !== 'number') return
-    const vm = await this.opts.hv.get(id)
-    if (vm.version !== version) throw nodeError.versionMismatch(id, version, vm.version)
+    if (method === 'info') return hv.info()
+    if (method === 'vm.list') return hv.list()
+    const images = this.opts.images
+    return vmCommand(hv, method, p, images ? { makeDisk: (id, hd, digest) => images.makeDisk(id, hd, digest) } : {})
   }
 
   /** The connection to the hub while it is up (the hub serves catalog images over it). */
