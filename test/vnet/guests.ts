@@ -10,6 +10,9 @@ export async function shell(hv: Hypervisor, id: string, timeoutMs = BOOT_MS): Pr
   const deadline = Date.now() + timeoutMs
   for (;;) {
     try {
+      // Keys typed while the guest boots can leave half a line (an open quote) in the shell: Ctrl-C
+      // drops it before each try.
+      term.stream.write('\x03')
       if ((await term.run('echo "pi""ng"', 3000)).includes('ping')) return term
     } catch (err) {
       if (Date.now() > deadline) throw err
