@@ -4,7 +4,8 @@
 #      sudo when it works without a password); otherwise prints the exact apt-get line;
 #   2. the native modules npm may have left unbuilt (npm 11 holds back install scripts; ssh2 then
 #      falls back silently to JS crypto, 2-13x slower);
-#   3. the guest image (fixtures/guest/build.sh, cached).
+#   3. the OS images (fixtures/images/build.sh: `linux` and `debian-12`, cached; it builds the
+#      busybox guest of fixtures/guest first).
 # Exit status, for callers (the demo reads it):
 #   0  everything is there
 #   2  packages are missing and this user cannot install them (the apt-get line was printed)
@@ -21,9 +22,15 @@ PKGS=(
   openssh-client  # ssh/scp: the console and SCP tests, and the benchmarks' peers
   openssh-server  # sshd: the SCP benchmark's peer
   rsync           # the RSYNC benchmark's peer
+  mmdebstrap      # builds the debian-12 image from Debian's archive
+  grub-pc-bin     # GRUB for BIOS (grub-mkimage, boot.img) in every OS image
+  e2fsprogs       # mke2fs -d: the images' root file systems, made without mounting
+  fdisk           # sfdisk: the images' partition tables
+  xorriso         # the machines' first-boot seeds (NoCloud ISO 9660)
+  vncsnapshot     # a real VNC client: the screen tests take pictures through `virtuoso vnc`
 )
 # The programs the code runs, checked after an install (a package can be there but broken).
-TOOLS=(qemu-system-x86_64 qemu-img qemu-nbd)
+TOOLS=(qemu-system-x86_64 qemu-img qemu-nbd xorriso)
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CHECK="" NO_IMAGE="" QUIET=""
@@ -93,13 +100,14 @@ if [[ -d "$HERE/node_modules/ssh2" ]]; then
   say "native modules load (classic-level, sodium-native, ssh2 crypto)"
 fi
 
-# 3. The guest image (needs apt-get download, not root)
+# 3. The OS images (linux needs apt-get download only; debian-12 needs root for mmdebstrap)
 if [[ -z "$NO_IMAGE" ]]; then
   if [[ -n "$CHECK" ]]; then
-    [[ -s "$HERE/fixtures/guest/build/vmlinuz" && -s "$HERE/fixtures/guest/build/initrd.img" ]] \
-      || die "the guest image is not built; run: bash scripts/setup.sh"
+    for os in linux debian-12; do
+      [[ -s "$HERE/fixtures/images/build/$os.img" ]] || die "the $os image is not built; run: bash scripts/setup.sh"
+    done
   else
-    QUIET="$QUIET" bash "$HERE/fixtures/guest/build.sh" || exit 1
+    QUIET="$QUIET" bash "$HERE/fixtures/images/build.sh" || exit 1
   fi
 fi
 

@@ -9,6 +9,7 @@ import { uiCommands } from './cli/ui-commands.ts'
 import { consoleCommands } from './cli/console-commands.ts'
 import { migrateCommands } from './cli/migrate-commands.ts'
 import { imageCommands } from './cli/image-commands.ts'
+import { screenCommands } from './cli/screen-commands.ts'
 import { fail } from './cli/output.ts'
 import { globalOptions } from './cli/connect.ts'
 
@@ -21,6 +22,7 @@ y = uiCommands(y)
 y = consoleCommands(y)
 y = migrateCommands(y)
 y = imageCommands(y)
+y = screenCommands(y)
 await y
   .demandCommand(1, 'say what to do: `virtuoso --help` lists the commands')
   .strict()

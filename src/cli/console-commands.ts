@@ -88,7 +88,7 @@ async function passwd(a: Args, vmId: string): Promise<void> {
   }
 }
 
-function loggedIn(market: string, profile: { market?: string; token?: string } | null): string {
+export function loggedIn(market: string, profile: { market?: string; token?: string } | null): string {
   const token = profile?.market === market ? profile.token : undefined
   if (!token)
     throw new VirtuosoError(
@@ -104,7 +104,7 @@ function sshLine(t: TicketAnswer): string {
 }
 
 /** Returns the exit code: 0 when the user detached or the session ended normally. */
-async function attach(a: Args, vmId: string): Promise<number> {
+export async function attach(a: Args, vmId: string): Promise<number> {
   const { market, bootstrap, profile } = await resolveTarget(a)
   const token = loggedIn(market, profile)
   // One DHT node for both the hub and the provider: a second would pay for bootstrapping again.
@@ -146,6 +146,8 @@ async function attach(a: Args, vmId: string): Promise<number> {
       },
     })
     process.stderr.write(`\r\n${end.message}\r\n`)
+    // A piped stdin that is still open would keep this process alive after the session.
+    if (!process.stdin.isTTY) process.stdin.destroy()
     return end.code === 'NODE_CONNECTION_CLOSED' ? 1 : 0
   } finally {
     await dht.destroy()

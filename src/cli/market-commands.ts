@@ -3,6 +3,7 @@ import type { Argv } from 'yargs'
 import { withClient, type GlobalArgs } from './connect.ts'
 import { fail, print } from './output.ts'
 import * as render from './render.ts'
+import { attach } from './console-commands.ts'
 
 type Args = GlobalArgs & Record<string, any>
 
@@ -14,6 +15,8 @@ interface Spec {
   params?: (a: Args) => unknown
   render?: (result: any, a: Args) => string
   auth?: boolean
+  /** Runs after the result is printed; returns the exit code. */
+  after?: (result: any, a: Args) => Promise<number>
 }
 
 function add(y: Argv, s: Spec): Argv {
@@ -27,6 +30,7 @@ function add(y: Argv, s: Spec): Argv {
         const method = typeof s.method === 'string' ? s.method : s.method(a)
         const result = await withClient(a, (c) => c.call(method, s.params ? s.params(a) : {}), { auth: s.auth ?? true })
         print(!!a.json, result, () => (s.render ? s.render(result, a) : render.ok(result)))
+        if (s.after) process.exitCode = await s.after(result, a)
       } catch (err) {
         fail(err, !!a.json)
       }
@@ -148,6 +152,14 @@ export function marketCommands(y: Argv): Argv {
       method: verb,
       params: (a) => ({ vmId: a.vmid }),
       render: render.vmOrOk,
+      // Report §6.3.2-6.3.3: start and resume lead straight to the machine's console.
+      ...(verb === 'start' || verb === 'resume'
+        ? {
+            options: (y: Argv) =>
+              y.option('console', { type: 'boolean', default: false, describe: 'attach to its console once it runs' }),
+            after: async (_r: unknown, a: Args) => (a.console ? attach(a, a.vmid) : 0),
+          }
+        : {}),
     })),
     {
       command: 'account',

@@ -6,7 +6,7 @@ import type { NoiseSocket } from 'hyperdht'
 import Protomux from 'protomux'
 import { VirtuosoError } from '../errors.ts'
 import { nodeError } from '../net/errors.ts'
-import { openConsoleChannel, type ConsoleWire } from './wire.ts'
+import { openConsoleChannel, type ConsoleWire, type ScreenMode } from './wire.ts'
 
 export const DEFAULT_CONSOLE_CONNECT_TIMEOUT_MS = 15_000
 /** One attempt's share of that: an attach answers in well under a second on a live connection. */
@@ -20,6 +20,8 @@ export interface ConsoleDialOptions {
   cols?: number
   rows?: number
   timeoutMs?: number
+  /** What to open: the serial console (default), the VNC screen, one screenshot, or frames. */
+  mode?: ScreenMode
 }
 
 export interface ConsoleEnd {
@@ -34,6 +36,9 @@ export interface ConsoleEnd {
 export class ConsoleSession extends EventEmitter {
   vmId = ''
   private ended = false
+  private markDone!: (end: ConsoleEnd) => void
+  /** Why the session ended, also for a caller that starts listening after it did. */
+  readonly done = new Promise<ConsoleEnd>((resolve) => (this.markDone = resolve))
 
   // The repaint can arrive in the same packet as 'attached', before the caller had a chance to
   // listen: keep output until the first 'data' listener, then hand it over in order.
@@ -122,7 +127,7 @@ export class ConsoleSession extends EventEmitter {
       session = new ConsoleSession(socket, wire)
       socket.once('close', () => wire.close())
       wire.opened.then(
-        () => wire.sendCtl({ t: 'attach', ticket: opts.ticket, cols: opts.cols, rows: opts.rows }),
+        () => wire.sendCtl({ t: 'attach', ticket: opts.ticket, cols: opts.cols, rows: opts.rows, mode: opts.mode }),
         () => {},
       )
     })
@@ -159,6 +164,7 @@ export class ConsoleSession extends EventEmitter {
   private finish(end: ConsoleEnd): void {
     if (this.ended) return
     this.ended = true
+    this.markDone(end)
     this.emit('end', end)
     this.socket.end()
     setTimeout(() => this.socket.destroy(), 1000).unref()

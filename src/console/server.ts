@@ -8,7 +8,12 @@ import Protomux from 'protomux'
 import { errorInfo } from '../errors.ts'
 import type { Attachment, ConsoleScreens } from './screens.ts'
 import { TicketVerifier } from './ticket.ts'
-import { openConsoleChannel, validSize, type ConsoleCtl } from './wire.ts'
+import { openConsoleChannel, validSize, SCREEN_MODES, SHOT_DONE, type ConsoleCtl, type ScreenMode } from './wire.ts'
+import type { Displays } from './display.ts'
+import type { ConsoleViewer } from './screens.ts'
+
+/** A PNG goes out in pieces of this size (protomux frames stay small). */
+const SHOT_CHUNK = 64 * 1024
 
 /** How long a viewer has to present its ticket after connecting. */
 export const DEFAULT_ATTACH_TIMEOUT_MS = 10_000
@@ -20,6 +25,8 @@ export interface ConsoleServerOptions {
   /** The market key this provider pins: only tickets it signed are accepted. */
   hubKey: Buffer
   screens: ConsoleScreens
+  /** The machines' displays (VNC, screenshots, frames); without it only the serial console is served. */
+  displays?: Displays
   attachTimeoutMs?: number
   clock?: () => number
   log?: (line: string) => void
@@ -86,21 +93,43 @@ export class ConsoleServer {
           )
         attaching = true
         try {
+          const mode: ScreenMode = m.mode ?? 'serial'
+          if (!SCREEN_MODES.includes(mode) || (mode !== 'serial' && !this.opts.displays))
+            throw Object.assign(new Error(`this provider serves no '${String(mode)}' screen`), {
+              code: 'NODE_BAD_FRAME',
+            })
           const claims = this.verifier.accept(m.ticket)
+          const viewer: ConsoleViewer = {
+            write: (b) => wire.sendData(b),
+            close: (reason) => {
+              wire.sendCtl({ t: 'closed', code: reason.code, message: reason.message })
+              hangUp()
+            },
+          }
+          const size = validSize(m.cols, m.rows)
+          if (mode !== 'serial') {
+            this.opts.log?.(`console: ${claims.user} opened the ${mode} screen of ${claims.vmId}`)
+            const d = this.opts.displays!
+            if (mode === 'shot') {
+              const png = await d.shot(claims.vmId)
+              wire.sendCtl({ t: 'attached', vmId: claims.vmId, cols: 0, rows: 0 })
+              for (let i = 0; i < png.length; i += SHOT_CHUNK) wire.sendData(png.subarray(i, i + SHOT_CHUNK))
+              viewer.close({ code: SHOT_DONE, message: `screenshot of ${claims.vmId}: ${png.length} bytes` })
+              return
+            }
+            attachment =
+              mode === 'vnc'
+                ? await d.vnc(claims.vmId, viewer)
+                : d.frames(claims.vmId, size ?? { cols: 80, rows: 24 }, viewer)
+            if (wire.closed) return attachment.detach()
+            wire.sendCtl({ t: 'attached', vmId: claims.vmId, cols: size?.cols ?? 0, rows: size?.rows ?? 0 })
+            clearTimeout(timer)
+            return
+          }
           const screen = await this.opts.screens.get(claims.vmId)
           if (wire.closed) return
-          const size = validSize(m.cols, m.rows)
           this.opts.log?.(`console: ${claims.user} attached to ${claims.vmId}`)
-          attachment = screen.attach(
-            {
-              write: (b) => wire.sendData(b),
-              close: (reason) => {
-                wire.sendCtl({ t: 'closed', code: reason.code, message: reason.message })
-                hangUp()
-              },
-            },
-            size ?? undefined,
-          )
+          attachment = screen.attach(viewer, size ?? undefined)
           // Sent now, so it arrives before the screen repaint that attach() sends once rendered.
           wire.sendCtl({ t: 'attached', vmId: claims.vmId, cols: screen.cols, rows: screen.rows })
           clearTimeout(timer)

@@ -13,6 +13,7 @@ import type { KeyPair } from 'hyperdht'
 import type { Hypervisor } from '../hv/hypervisor.ts'
 import { ConsoleScreens, closeReasons, type ScreenOptions } from './screens.ts'
 import { ConsoleServer, type ConsoleServerOptions } from './server.ts'
+import { Displays } from './display.ts'
 import { ConsolePasswords } from './passwords.ts'
 import { SshConsoleServer, type SshCredential } from './ssh.ts'
 import { nodeError } from '../net/errors.ts'
@@ -45,6 +46,7 @@ export const CONSOLE_COMMANDS = ['console.passwd', 'console.close', 'console.inf
 
 export class ConsoleService {
   readonly screens: ConsoleScreens
+  readonly displays: Displays
   readonly passwords: ConsolePasswords
   private server: ConsoleServer
   ssh: SshConsoleServer | null = null
@@ -53,12 +55,14 @@ export class ConsoleService {
 
   constructor(private opts: ConsoleServiceOptions) {
     this.screens = new ConsoleScreens(opts.hv, opts.screen)
+    this.displays = new Displays(opts.hv)
     this.passwords = new ConsolePasswords(join(opts.dataDir, 'console-passwords'))
     this.server = new ConsoleServer({
       dht: opts.dht,
       keyPair: opts.keyPair,
       hubKey: opts.marketKey,
       screens: this.screens,
+      displays: this.displays,
       log: opts.log,
       onPeer: opts.onPeer,
     })
@@ -131,6 +135,7 @@ export class ConsoleService {
   async close(): Promise<void> {
     this.opts.hv.off('delete', this.onDelete)
     this.screens.close()
+    this.displays.close()
     await this.server.close()
     await this.ssh?.close()
   }

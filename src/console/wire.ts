@@ -2,10 +2,15 @@
 // JSON objects (attach with a ticket, resize, detach; attached, closed, error); terminal bytes go
 // as raw buffers in their own message type, so keystrokes and screen output never pay for JSON.
 //
-//   viewer → provider   ctl {t:'attach', ticket, cols, rows}   then data (keystrokes),
+//   viewer → provider   ctl {t:'attach', ticket, cols, rows, mode?}   then data (keystrokes),
 //                       ctl {t:'resize', cols, rows}, ctl {t:'detach'}
 //   provider → viewer   ctl {t:'attached', vmId, cols, rows}   then data (screen repaint, live output),
 //                       ctl {t:'closed', code, message} or ctl {t:'error', code, message}, then close
+// `mode` picks what the data carries (the same ticket grants each; src/console/display.ts):
+//   'serial' (default)  the serial console, as above
+//   'vnc'               RFB both ways, relayed to QEMU's VNC server (one viewer; a new one takes over)
+//   'shot'              the provider sends one PNG of the screen, then closed {code: SCREEN_SHOT_DONE}
+//   'frames'            the provider sends a frame (src/console/frame.ts) of the screen a few times a second
 import c from 'compact-encoding'
 import type Protomux from 'protomux'
 import type { Channel, Message } from 'protomux'
@@ -15,8 +20,12 @@ import { nodeError } from '../net/errors.ts'
 /** No control message needs more; bounds what a peer can make us parse. */
 export const MAX_CTL_BYTES = 16 * 1024
 
+export type ScreenMode = 'serial' | 'vnc' | 'shot' | 'frames'
+export const SCREEN_MODES: readonly ScreenMode[] = ['serial', 'vnc', 'shot', 'frames']
+export const SHOT_DONE = 'SCREEN_SHOT_DONE'
+
 export type ConsoleCtl =
-  | { t: 'attach'; ticket: string; cols?: number; rows?: number }
+  | { t: 'attach'; ticket: string; cols?: number; rows?: number; mode?: ScreenMode }
   | { t: 'resize'; cols: number; rows: number }
   | { t: 'detach' }
   | { t: 'attached'; vmId: string; cols: number; rows: number }

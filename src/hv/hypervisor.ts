@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events'
 import { join, resolve } from 'node:path'
 import { mkdir } from 'node:fs/promises'
 import type { Duplex } from 'node:stream'
-import type { HostInfo, HvDriver, HvManifest, HvState, HvVm, VmConfig } from './types.ts'
+import type { GuestSetup, HostInfo, HvDriver, HvManifest, HvState, HvVm, VmConfig } from './types.ts'
 import { StateStore, type AnyLevel, type VmRecord } from './store.ts'
 import { checkDiskSize } from './disk.ts'
 import { badInput, badState, closed, exists, noSpace, notFound, notSupported } from './errors.ts'
@@ -43,6 +43,8 @@ const FROM = {
   resume: ['suspended'],
   delete: ['created', 'registered', 'stopped', 'suspended'],
   console: ['running'],
+  screenshot: ['running'],
+  vnc: ['running'],
 } as const satisfies Record<string, readonly HvState[]>
 
 export class Hypervisor extends EventEmitter {
@@ -111,7 +113,8 @@ export class Hypervisor extends EventEmitter {
     return this.#serial(id, async () => view(await this.#reconcile(this.#rec(id))))
   }
 
-  async create(id: string, config: VmConfig, opts: { version?: number } = {}): Promise<HvVm> {
+  /** `blank`: an empty disk even for an OS, for a caller that writes a catalog image onto it. */
+  async create(id: string, config: VmConfig, opts: { version?: number; blank?: boolean } = {}): Promise<HvVm> {
     this.#check('create')
     checkId(id)
     checkConfig(config)
@@ -123,7 +126,7 @@ export class Hypervisor extends EventEmitter {
         if (storage < config.hd) throw noSpace(id, config.hd, storage, this.dirOf(id))
       }
       const cfg = copyConfig(config)
-      await this.driver.create(id, cfg)
+      await this.driver.create(id, cfg, { blank: opts.blank })
       return view(await this.#save(newRecord(id, cfg, version, null, 'created')))
     })
   }
@@ -191,6 +194,41 @@ export class Hypervisor extends EventEmitter {
     if (!rec.config.nic) throw notSupported(this.manifest.name, 'a network card on a machine made without one')
     if (!this.driver.nicSocket) throw notSupported(this.manifest.name, 'nicSocket')
     return this.driver.nicSocket(id)
+  }
+
+  /** What the guest learns at its next boot: hostname, the buyer's SSH keys, root's password hash. */
+  async setGuest(id: string, guest: GuestSetup): Promise<void> {
+    this.#open()
+    checkId(id)
+    checkGuest(guest)
+    const set = this.driver.setGuest?.bind(this.driver)
+    if (!set) throw notSupported(this.manifest.name, 'setGuest')
+    await this.#serial(id, async () => {
+      this.#rec(id)
+      await set(id, { hostname: guest.hostname, sshKeys: [...guest.sshKeys], passwordHash: guest.passwordHash ?? null })
+    })
+  }
+
+  /** Write the machine's screen to `file` (PNG, or PPM). Only while running. */
+  async screenshot(id: string, file: string, format: 'png' | 'ppm' = 'png'): Promise<void> {
+    const shot = this.driver.screenshot?.bind(this.driver)
+    if (!shot) throw notSupported(this.manifest.name, 'screenshot')
+    await this.#verb(id, 'screenshot', async () => {
+      await shot(id, resolve(file), format)
+      return null
+    })
+  }
+
+  /** A stream to the machine's VNC server (RFB). Only while running; a new one replaces the old. */
+  async vnc(id: string): Promise<Duplex> {
+    const open = this.driver.vnc?.bind(this.driver)
+    if (!open) throw notSupported(this.manifest.name, 'vnc')
+    let stream: Duplex | null = null
+    await this.#verb(id, 'vnc', async () => {
+      stream = await open(id)
+      return null
+    })
+    return stream as unknown as Duplex
   }
 
   /** Files of the machine, relative to `dirOf(id)`: disk descriptor, extents, saved state if suspended. */
@@ -328,8 +366,9 @@ export class Hypervisor extends EventEmitter {
     if (this.#closed) throw closed()
   }
 
-  #check(verb: keyof HvManifest | 'console'): void {
+  #check(verb: keyof HvManifest | 'console' | 'screenshot' | 'vnc'): void {
     this.#open()
+    if (verb === 'screenshot' || verb === 'vnc') return
     if (verb !== 'name' && this.manifest[verb] !== true) throw notSupported(this.manifest.name, verb)
   }
 }
@@ -424,6 +463,28 @@ function checkNic(nic: unknown): void {
     throw badInput('address', `${JSON.stringify(n.address)} is not an IPv4 address`, fix)
   if (typeof n.prefix !== 'number' || !Number.isInteger(n.prefix) || n.prefix < 8 || n.prefix > 30)
     throw badInput('prefix', `${String(n.prefix)} is not a prefix length from 8 to 30`, fix)
+}
+
+export const HOSTNAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
+/** One OpenSSH public key line: type, base64 body, optional comment; no quotes or newlines. */
+export const SSH_KEY_PATTERN =
+  /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-[a-z0-9@.-]+) [A-Za-z0-9+/=]+( [^"\n\r]*)?$/
+/** A crypt(3) hash ($id$salt$hash): what chpasswd and usermod -p take. */
+export const CRYPT_PATTERN = /^\$[0-9a-z]+\$[./A-Za-z0-9$=,]+$/
+
+export function checkGuest(g: unknown): asserts g is GuestSetup {
+  if (!g || typeof g !== 'object') throw badInput('guest set-up', 'none was given', 'pass { hostname, sshKeys }')
+  const { hostname, sshKeys, passwordHash } = g as Record<string, unknown>
+  if (typeof hostname !== 'string' || !HOSTNAME_PATTERN.test(hostname))
+    throw badInput('hostname', `${JSON.stringify(hostname)} is not a host name`, 'use a-z, 0-9 and inner dashes')
+  if (
+    !Array.isArray(sshKeys) ||
+    sshKeys.length > 32 ||
+    !sshKeys.every((k) => typeof k === 'string' && SSH_KEY_PATTERN.test(k))
+  )
+    throw badInput('SSH keys', 'each must be one OpenSSH public key line', 'pass the contents of a .pub file')
+  if (passwordHash != null && (typeof passwordHash !== 'string' || !CRYPT_PATTERN.test(passwordHash)))
+    throw badInput('password hash', 'it is not a crypt(3) hash', "make one with 'openssl passwd -6'")
 }
 
 function checkVersion(v: unknown): number {

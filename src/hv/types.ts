@@ -27,6 +27,16 @@ export interface NicConfig {
   prefix: number
 }
 
+/**
+ * What a machine learns at boot from the market (a NoCloud seed, src/hv/qemu/seed.ts): its name, the
+ * buyer's SSH public keys, and root's password as a crypt(3) hash (the console password).
+ */
+export interface GuestSetup {
+  hostname: string
+  sshKeys: string[]
+  passwordHash?: string | null
+}
+
 /** Provider-side states (report §6.2.3). `created` = files made, not yet registered with the VMM. */
 export type HvState = 'created' | 'registered' | 'running' | 'stopped' | 'suspended'
 
@@ -81,7 +91,8 @@ export interface HvDriver {
   open(ctx: DriverContext): Promise<void>
   close(): Promise<void>
   info(): Promise<HostInfo>
-  create(id: string, config: VmConfig): Promise<void>
+  /** `blank`: leave the disk empty even for an OS (the caller writes a catalog image onto it). */
+  create(id: string, config: VmConfig, opts?: { blank?: boolean }): Promise<void>
   register(id: string, config: VmConfig): Promise<void>
   start(id: string, config: VmConfig): Promise<void>
   /** Clean power-down, forced after `timeoutMs`. */
@@ -96,6 +107,12 @@ export interface HvDriver {
   console(id: string): Promise<Duplex>
   /** Optional: the unix socket on which the running machine's NIC carries Ethernet frames (QEMU stream). */
   nicSocket?(id: string): Promise<string>
+  /** Optional: what the guest learns at its next boot (first-boot seed). */
+  setGuest?(id: string, guest: GuestSetup): Promise<void>
+  /** Optional: write the current screen to `file` as PNG (or PPM, which is quicker to read back). */
+  screenshot?(id: string, file: string, format?: 'png' | 'ppm'): Promise<void>
+  /** Optional: a stream to the machine's VNC server (RFB); one at a time, a new one replaces the old. */
+  vnc?(id: string): Promise<Duplex>
   /** Files that make up the machine (disk descriptor, extents, saved state), relative to its directory. */
   files(id: string): Promise<string[]>
   /**

@@ -39,7 +39,7 @@ export async function vmCommand(hv: Hypervisor, method: string, p: any, opts: Vm
       const had = await find(hv, id)
       if (had && had.state === 'registered' && had.version === p.version + 1 && sameSize(had.config, p.config))
         return { version: had.version } // made already; the answer was lost
-      await hv.create(id, p.config, { version: p.version })
+      await hv.create(id, p.config, { version: p.version, blank: p.image !== undefined })
       if (p.image !== undefined) {
         // The disk starts as the cached catalog image; a machine whose disk failed is not kept.
         try {

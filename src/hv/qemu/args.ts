@@ -10,12 +10,8 @@ export const NBD_PID = 'nbd.pid'
 export const SAVED_STATE = 'state.sav'
 export const VM_FILE = 'vm.json'
 export const NIC_SOCK = 'net.sock'
-
-export interface GuestBoot {
-  kernel: string
-  initrd: string
-  cmdline: string
-}
+export const VNC_SOCK = 'vnc.sock'
+export const SEED_ISO = 'seed.iso'
 
 export interface QemuArgsInput {
   id: string
@@ -25,8 +21,8 @@ export interface QemuArgsInput {
   sockDir: string
   memory: number
   accel: 'kvm' | 'tcg'
-  /** Kernel boot of the guest image (os 'linux'); null boots the disk (os null). */
-  boot: GuestBoot | null
+  /** Attach `seed.iso` (the first-boot NoCloud seed) as a second, read-only virtio disk. */
+  seed: boolean
   /** Absolute path of a saved state to load (resume): QEMU starts paused (-S) and waits for `cont`. */
   incoming?: string | null
   /** The market-issued MAC of the machine's network card; null = no card. */
@@ -46,8 +42,14 @@ export function qemuArgs(a: QemuArgsInput): string[] {
     '-pidfile',
     `${a.dir}/${QEMU_PID}`,
     '-nodefaults',
+    // Every machine has a screen: a standard VGA card, shown to nobody on the host, served by
+    // QEMU's VNC server on a unix socket that the provider carries to the buyer (src/console/vnc*).
     '-display',
     'none',
+    '-vga',
+    'std',
+    '-vnc',
+    `unix:${VNC_SOCK}`,
     '-machine',
     `pc,accel=${a.accel}`,
     '-m',
@@ -66,7 +68,8 @@ export function qemuArgs(a: QemuArgsInput): string[] {
     `if=virtio,format=raw,cache=writeback,file.driver=nbd,file.server.type=unix,file.server.path=${opt(`${a.sockDir}/${NBD_SOCK}`)}`,
   ]
   args.push(...nicArgs(a.mac ?? null))
-  if (a.boot) args.push('-kernel', a.boot.kernel, '-initrd', a.boot.initrd, '-append', a.boot.cmdline)
+  // The firmware boots the disk: the OS (bootloader and kernel) lives in the machine's image.
+  if (a.seed) args.push('-drive', `if=virtio,format=raw,readonly=on,file=${SEED_ISO}`)
   if (a.incoming) args.push('-S', '-incoming', `exec:cat ${shq(a.incoming)}`)
   return args
 }

@@ -8,19 +8,13 @@ import { join, resolve } from 'node:path'
 import { packageRoot } from '../../root.ts'
 import { access, constants, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { delimiter } from 'node:path'
-import type { DriverContext, HostInfo, HvDriver, HvManifest, VmConfig } from '../types.ts'
+import type { DriverContext, GuestSetup, HostInfo, HvDriver, HvManifest, VmConfig } from '../types.ts'
 import { createDisk, descriptorName, diskGeometry, freeBytes } from '../disk.ts'
 import { checkImportedDisk, checkSavedState } from '../imported.ts'
-import {
-  HvError,
-  HV_BAD_INPUT,
-  HV_BAD_STATE,
-  HV_EXISTS,
-  HV_IMAGE_MISSING,
-  HV_NOT_FOUND,
-  HV_VMM_FAILED,
-  noSpace,
-} from '../errors.ts'
+import { DEFAULT_IMAGE_DIR, imageFile } from '../image.ts'
+import { copyImageToDisk } from '../image-disk.ts'
+import { defaultGuest, readGuest, writeGuest, writeSeed } from './seed.ts'
+import { HvError, HV_BAD_INPUT, HV_BAD_STATE, HV_EXISTS, HV_NOT_FOUND, HV_VMM_FAILED, noSpace } from '../errors.ts'
 import { Monitor } from './monitor.ts'
 import { alive, launch, missing, readPid, shortDir, terminate, waitGone } from './proc.ts'
 import { chooseAccel, type AccelChoice, type AccelMode } from './accel.ts'
@@ -35,9 +29,9 @@ import {
   SERIAL_SOCK,
   VM_FILE,
   NIC_SOCK,
+  VNC_SOCK,
   nbdArgs,
   qemuArgs,
-  type GuestBoot,
 } from './args.ts'
 
 export const QEMU_MANIFEST: HvManifest = Object.freeze({
@@ -56,15 +50,20 @@ export const QEMU_MANIFEST: HvManifest = Object.freeze({
 
 export const DEFAULT_GUEST_DIR = join(packageRoot(), 'fixtures/guest/build') + '/'
 export const READY_MARKER = 'VIRTUOSO-GUEST-READY'
-export const DEFAULT_CMDLINE = 'console=ttyS0 quiet'
 
 export interface QemuDriverOptions {
   accel?: AccelMode
   /** qemu-system-x86_64 binary (name in PATH or a path). */
   qemu?: string
   qemuNbd?: string
-  /** Where vmlinuz, initrd.img (and manifest.json) of the 'linux' guest are. */
+  /** Where vmlinuz and initrd.img of the busybox guest are (only the KVM probe boots them). */
   guestDir?: string
+  /** Where `<os>.img` files are (fixtures/images/build); ignored when `image` is given. */
+  imageDir?: string
+  /** The image file of an OS (the market's catalog passes its cached, verified copy). */
+  image?: (os: string) => Promise<string>
+  /** xorriso binary, which makes the first-boot seed. */
+  xorriso?: string
   /** Free bytes of the machine directory, instead of statfs (tests inject a full disk). */
   freeBytes?: (dir: string) => Promise<number> | number
   /** Longest wait for saving or loading a machine state. */
@@ -79,6 +78,7 @@ export class QemuDriver implements HvDriver {
     QemuDriverOptions
   #dir = ''
   #consoles = new Map<string, Socket>()
+  #vncs = new Map<string, Socket>()
   #accel: AccelChoice | null = null
   #cpu: CpuInfo | null = null
   #limiter: CpuLimiter | null = null
@@ -111,8 +111,9 @@ export class QemuDriver implements HvDriver {
   }
 
   async close(): Promise<void> {
-    for (const s of this.#consoles.values()) s.destroy()
+    for (const s of [...this.#consoles.values(), ...this.#vncs.values()]) s.destroy()
     this.#consoles.clear()
+    this.#vncs.clear()
   }
 
   async info(): Promise<HostInfo> {
@@ -131,13 +132,10 @@ export class QemuDriver implements HvDriver {
     }
   }
 
-  async create(id: string, config: VmConfig): Promise<void> {
-    if (config.os !== null && config.os !== 'linux') {
-      throw new HvError(
-        HV_IMAGE_MISSING,
-        `Cannot create machine '${id}': no guest image for OS '${config.os}' (only 'linux', or none for a blank disk).`,
-      )
-    }
+  async create(id: string, config: VmConfig, opts: { blank?: boolean } = {}): Promise<void> {
+    // A missing image fails before anything is made. A blank machine (os null), or one whose disk
+    // the caller fills (a catalog image), gets a blank disk.
+    const image = config.os === null || opts.blank ? null : await this.#image(config.os)
     const dir = this.#vmDir(id)
     if (await exists(join(dir, descriptorName())))
       throw new HvError(
@@ -150,11 +148,37 @@ export class QemuDriver implements HvDriver {
         freeBytes: await this.#free(this.#dir),
         onNoSpace: (need, free) => noSpace(id, need, free, this.#dir),
       })
+      if (image) {
+        const size = (await stat(image)).size
+        await copyImageToDisk({ image, size, dir, hdMb: config.hd, isZeroBlock: () => false })
+      }
       await this.#writeVm(id, config)
     } catch (err) {
       await rm(dir, { recursive: true, force: true })
       throw err
     }
+  }
+
+  async setGuest(id: string, guest: GuestSetup): Promise<void> {
+    await this.#need(id)
+    await writeGuest(this.#vmDir(id), guest)
+  }
+
+  async screenshot(id: string, file: string, format: 'png' | 'ppm' = 'png'): Promise<void> {
+    if (!(await this.#running(id)))
+      throw new HvError(HV_BAD_STATE, `Cannot take a screenshot of machine '${id}': it is not running; start it first.`)
+    const mon = await this.#monitor(id)
+    try {
+      await mon.screendump(file, format)
+    } finally {
+      mon.close()
+    }
+  }
+
+  async vnc(id: string): Promise<Duplex> {
+    if (!(await this.#running(id)))
+      throw new HvError(HV_BAD_STATE, `Cannot open the screen of machine '${id}': it is not running; start it first.`)
+    return this.#attach(this.#vncs, id, VNC_SOCK, 'screen')
   }
 
   async register(id: string, config: VmConfig): Promise<void> {
@@ -258,9 +282,14 @@ export class QemuDriver implements HvDriver {
         HV_BAD_STATE,
         `Cannot open the console of machine '${id}': its QEMU is not running; start it first.`,
       )
-    // QEMU serves one console client at a time: a new viewer replaces the old one.
-    this.#dropConsole(id)
-    const path = join(await shortDir(this.#vmDir(id)), SERIAL_SOCK)
+    return this.#attach(this.#consoles, id, SERIAL_SOCK, 'console')
+  }
+
+  /** One client per socket and machine (QEMU serves one console client): a new one replaces the old. */
+  async #attach(map: Map<string, Socket>, id: string, file: string, what: string): Promise<Socket> {
+    map.get(id)?.destroy()
+    map.delete(id)
+    const path = join(await shortDir(this.#vmDir(id)), file)
     const sock = await new Promise<Socket>((res, rej) => {
       const s = connect(path)
       s.once('connect', () => res(s))
@@ -268,16 +297,16 @@ export class QemuDriver implements HvDriver {
         rej(
           new HvError(
             HV_VMM_FAILED,
-            `Cannot open the console of machine '${id}': ${e.message}; the machine may be shutting down.`,
+            `Cannot open the ${what} of machine '${id}': ${e.message}; the machine may be shutting down.`,
             { cause: e },
           ),
         ),
       )
     })
     sock.on('error', () => {})
-    this.#consoles.set(id, sock)
+    map.set(id, sock)
     sock.once('close', () => {
-      if (this.#consoles.get(id) === sock) this.#consoles.delete(id)
+      if (map.get(id) === sock) map.delete(id)
     })
     return sock
   }
@@ -307,7 +336,9 @@ export class QemuDriver implements HvDriver {
 
   async #boot(id: string, config: VmConfig, incoming: string | null): Promise<void> {
     const dir = this.#vmDir(id)
-    const boot = config.os === 'linux' ? await this.#guest() : null
+    // The seed is made again at every boot and resume (a saved state expects the same drives).
+    const seed = config.os !== null
+    if (seed) await writeSeed(dir, id, (await readGuest(dir)) ?? defaultGuest(id), this.#o.xorriso)
     const accel = (await this.#accelChoice()).accel
     const sockDir = await shortDir(dir)
     await this.#cleanup(id)
@@ -318,11 +349,8 @@ export class QemuDriver implements HvDriver {
     try {
       await launch(
         this.#o.qemu,
-        qemuArgs({ id, dir, sockDir, memory: config.memory, accel, boot, incoming, mac: config.nic?.mac }),
-        {
-          cwd: dir,
-          what: `start machine '${id}'`,
-        },
+        qemuArgs({ id, dir, sockDir, memory: config.memory, accel, seed, incoming, mac: config.nic?.mac }),
+        { cwd: dir, what: `start machine '${id}'` },
       )
       const mon = await this.#monitor(id)
       try {
@@ -352,7 +380,8 @@ export class QemuDriver implements HvDriver {
     const dir = this.#vmDir(id)
     await terminate(await readPid(join(dir, NBD_PID)), dir, 10_000)
     await this.#limiter?.remove(id)
-    for (const f of [QMP_SOCK, SERIAL_SOCK, NBD_SOCK, QEMU_PID, NBD_PID]) await rm(join(dir, f), { force: true })
+    for (const f of [QMP_SOCK, SERIAL_SOCK, VNC_SOCK, NBD_SOCK, QEMU_PID, NBD_PID])
+      await rm(join(dir, f), { force: true })
   }
 
   async #monitor(id: string, timeoutMs = 10_000): Promise<Monitor> {
@@ -365,27 +394,14 @@ export class QemuDriver implements HvDriver {
   }
 
   #dropConsole(id: string): void {
-    this.#consoles.get(id)?.destroy()
-    this.#consoles.delete(id)
+    for (const map of [this.#consoles, this.#vncs]) {
+      map.get(id)?.destroy()
+      map.delete(id)
+    }
   }
 
-  async #guest(): Promise<GuestBoot> {
-    const g = resolve(this.#o.guestDir)
-    const kernel = join(g, 'vmlinuz')
-    const initrd = join(g, 'initrd.img')
-    if (!(await exists(kernel)) || !(await exists(initrd))) {
-      throw new HvError(
-        HV_IMAGE_MISSING,
-        `The 'linux' guest image is not built (${kernel} or initrd.img missing); run fixtures/guest/build.sh.`,
-      )
-    }
-    let cmdline = DEFAULT_CMDLINE
-    try {
-      cmdline = JSON.parse(await readFile(join(g, 'manifest.json'), 'utf8')).cmdline ?? cmdline
-    } catch {
-      /* older builds have no manifest */
-    }
-    return { kernel, initrd, cmdline }
+  async #image(os: string): Promise<string> {
+    return this.#o.image ? this.#o.image(os) : imageFile(this.#o.imageDir ?? DEFAULT_IMAGE_DIR, os)
   }
 
   async #accelChoice(): Promise<AccelChoice> {

@@ -49,6 +49,11 @@ export class Monitor {
     }
   }
 
+  /** The current screen as a file (QEMU 7.1+ writes PNG itself; `file` is a path QEMU can write). */
+  async screendump(file: string, format: 'png' | 'ppm' = 'png'): Promise<void> {
+    await this.qmp.execute('screendump', { filename: file, format })
+  }
+
   async pause(): Promise<void> {
     await this.qmp.execute('stop')
   }

@@ -1,0 +1,99 @@
+// The screen of a running machine (QEMU VGA), beside its serial console:
+//   `virtuoso screenshot VMID out.png`  writes the current screen as PNG
+//   `virtuoso vnc VMID [--port N]`      a VNC port on 127.0.0.1 for any VNC viewer, until Ctrl-C
+// Both show the hub's console ticket to the provider over console@1, so only the owner of a running
+// machine gets its screen; one VNC viewer at a time (a second one takes over).
+import type { Argv } from 'yargs'
+import { writeFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import { resolveTarget, type GlobalArgs } from './connect.ts'
+import { fail, print } from './output.ts'
+import { loggedIn } from './console-commands.ts'
+import { MarketClient } from '../client/market-client.ts'
+import { createDhtNode, parseBootstrap } from '../net/dht.ts'
+import { parseKey } from '../net/identity.ts'
+import type { TicketAnswer } from '../console/hub.ts'
+import { screenshot, VncPort } from '../console/display-client.ts'
+
+type Args = GlobalArgs & Record<string, any>
+
+export function screenCommands(y: Argv): Argv {
+  return y
+    .command(
+      'screenshot <vmid> <file>',
+      "write a running machine's screen to FILE as PNG",
+      (a) => a.positional('vmid', { type: 'string' }).positional('file', { type: 'string' }),
+      async (argv) => {
+        const a = argv as unknown as Args
+        try {
+          await withHub(a, async (client, dht) => {
+            const png = await screenshot(dht, await client.call<TicketAnswer>('console.ticket', { vmId: a.vmid }))
+            const file = resolve(a.file)
+            await writeFile(file, png)
+            print(!!a.json, { file, bytes: png.length }, () => `wrote ${file} (${png.length} bytes)`)
+          })
+        } catch (err) {
+          fail(err, !!a.json)
+        }
+      },
+    )
+    .command(
+      'vnc <vmid>',
+      "serve a running machine's screen to VNC viewers on 127.0.0.1 (Ctrl-C ends)",
+      (a) =>
+        a
+          .positional('vmid', { type: 'string' })
+          .option('port', { type: 'number', default: 0, describe: 'local port (0: any free one)' }),
+      async (argv) => {
+        const a = argv as unknown as Args
+        try {
+          await withHub(a, async (client, dht) => {
+            // Checked once now, so a wrong id or a stopped machine fails here and not in the viewer.
+            await client.call<TicketAnswer>('console.ticket', { vmId: a.vmid })
+            const port = new VncPort({
+              dht,
+              port: a.port,
+              ticket: () => client.call<TicketAnswer>('console.ticket', { vmId: a.vmid }),
+              onEnd: (end) => process.stderr.write(`vnc: viewer session ended: ${end.message}\n`),
+              onError: (err) => process.stderr.write(`vnc: ${(err as Error).message}\n`),
+            })
+            const p = await port.listen()
+            print(
+              !!a.json,
+              { vmId: a.vmid, host: '127.0.0.1', port: p },
+              () => `VNC screen of ${a.vmid} on 127.0.0.1:${p} (e.g. vncviewer 127.0.0.1::${p}); Ctrl-C ends`,
+            )
+            await new Promise<void>((done) => {
+              process.once('SIGINT', done)
+              process.once('SIGTERM', done)
+            })
+            await port.close()
+          })
+        } catch (err) {
+          fail(err, !!a.json)
+        }
+      },
+    )
+}
+
+/** A logged-in market client and the DHT node it uses (the provider is dialed on the same node). */
+async function withHub<T>(a: Args, fn: (c: MarketClient, dht: ReturnType<typeof createDhtNode>) => Promise<T>) {
+  const { market, bootstrap, profile } = await resolveTarget(a)
+  const token = loggedIn(market, profile)
+  const dht = createDhtNode(parseBootstrap(bootstrap))
+  try {
+    const client = await MarketClient.connect({
+      marketKey: parseKey(market),
+      bootstrap: parseBootstrap(bootstrap),
+      token,
+      dht,
+    })
+    try {
+      return await fn(client, dht)
+    } finally {
+      await client.close()
+    }
+  } finally {
+    await dht.destroy()
+  }
+}

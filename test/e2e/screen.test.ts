@@ -1,0 +1,126 @@
+// A machine's screen end to end, on a real QEMU provider (TCG) driven through the CLI as a buyer
+// uses it: `screenshot` writes a valid PNG; Debian's vncsnapshot (a real VNC client) takes a picture
+// through `virtuoso vnc` whose size is the guest's mode; a second viewer takes over from the first;
+// another buyer gets neither; `start --console` attaches once the machine runs.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { join } from 'node:path'
+import { readFile } from 'node:fs/promises'
+import { connect, type Socket } from 'node:net'
+import { execa } from 'execa'
+import { cli, spawnVirtuoso, startMarket, tempDir } from './harness.ts'
+import { readPng } from '../hv/png.ts'
+
+let root: Awaited<ReturnType<typeof tempDir>>
+let market: Awaited<ReturnType<typeof startMarket>>
+const home = (who: string) => join(root.path, 'home-' + who)
+const as = (who: string, args: string[], input?: string) =>
+  cli(home(who), [...args, '--json'], { env: market.env, input })
+const PRICES = ['--speed-unit', '100', '--speed-price', '0.000001', '--memory-unit', '64', '--memory-price', '0.000001']
+const PRICES2 = ['--running-period', '60', '--storage-unit', '1024', '--storage-price', '0.01', '--storage-period', '1']
+let vm = ''
+
+beforeAll(async () => {
+  root = await tempDir('virtuoso-e2e-screen-')
+  market = await startMarket(root.path, { providers: 1, hv: 'qemu' })
+  const signup = (u: string, type: string) =>
+    as(u, ['signup', '--user', u, '--type', type, '--email', `${u}@example.org`, '--password-stdin'], `${u}-password\n`)
+  await signup('prov', 'provider')
+  await signup('alice', 'buyer')
+  await signup('bob', 'buyer')
+  for (const u of ['prov', 'alice', 'bob']) await as(u, ['login', '--user', u, '--password-stdin'], `${u}-password\n`)
+  const pm = await as('prov', [
+    'pm',
+    'add',
+    '--pairing',
+    market.providers[0].pairing,
+    '--name',
+    'p0',
+    ...PRICES,
+    ...PRICES2,
+  ])
+  expect(pm.exitCode).toBe(0)
+  await cli(home('op'), ['admin', 'credit', 'alice', '100', '--data', join(root.path, 'hub'), '--json'])
+  const reg = await as('alice', ['register', '--memory', '128', '--hd', '2100', '--speed', '100', '--os', 'linux'])
+  vm = reg.json.id
+  expect((await as('alice', ['store', vm, '--on', pm.json.id])).json.state).toBe('stored')
+  expect((await as('alice', ['start', vm])).json.state).toBe('started')
+}, 180_000)
+
+afterAll(async () => {
+  if (vm) await as('alice', ['stop', vm]).catch(() => {})
+  await market?.stop()
+  await root?.remove()
+}, 120_000)
+
+describe('the screen of a machine', () => {
+  it('screenshot writes a valid PNG; vncsnapshot through `virtuoso vnc` gets a picture of the same size', async () => {
+    const file = join(root.path, 'screen.png')
+    const shot = await as('alice', ['screenshot', vm, file])
+    expect(shot.exitCode).toBe(0)
+    const png = readPng(await readFile(file))
+    expect(png.width).toBeGreaterThanOrEqual(640)
+
+    const vnc = spawnVirtuoso(['vnc', vm, '--json'], { ...market.env, VIRTUOSO_HOME: home('alice') })
+    try {
+      const [line] = await vnc.waitFor(/"port":\d+/, 60_000)
+      const port = Number(/"port":(\d+)/.exec(line)![1])
+      const jpg = join(root.path, 'vnc.jpg')
+      await execa('vncsnapshot', ['-quiet', `127.0.0.1::${port}`, jpg], { timeout: 60_000 })
+      expect(jpegSize(await readFile(jpg))).toEqual({ width: png.width, height: png.height })
+
+      // One viewer at a time: the second takes over, the first is hung up.
+      const a = await rfbViewer(port)
+      const aClosed = new Promise((r) => a.once('close', r))
+      const b = await rfbViewer(port)
+      await aClosed
+      expect(b.destroyed).toBe(false)
+      b.destroy()
+    } finally {
+      await vnc.stop()
+    }
+  })
+
+  it('another buyer gets neither the screen nor a VNC port', async () => {
+    const shot = await as('bob', ['screenshot', vm, join(root.path, 'bob.png')])
+    expect(shot.json.error.code).toBe('MARKET_NOT_FOUND')
+    const vnc = await as('bob', ['vnc', vm])
+    expect(vnc.exitCode).not.toBe(0)
+    expect(vnc.json.error.code).toBe('MARKET_NOT_FOUND')
+  })
+
+  it('start --console attaches once the machine runs; Ctrl-] detaches and leaves it running', async () => {
+    expect((await as('alice', ['stop', vm])).json.state).toBe('stopped')
+    const p = spawnVirtuoso(['start', vm, '--console'], { ...market.env, VIRTUOSO_HOME: home('alice') })
+    try {
+      await p.waitFor(/VIRTUOSO-GUEST-READY/, 120_000).catch((e) => {
+        throw new Error(`${e.message}; stdout: ${JSON.stringify(p.lines.join('\n').slice(-600))}`)
+      })
+      p.proc.stdin?.write(Buffer.from([0x1d]))
+      expect((await p.proc).exitCode).toBe(0)
+    } finally {
+      await p.stop()
+    }
+    expect((await as('alice', ['machines'])).json.vms.find((m: any) => m.id === vm).state).toBe('started')
+  }, 300_000)
+})
+
+/** Connect as a VNC viewer would and read the server's RFB greeting. */
+function rfbViewer(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1')
+    s.once('error', reject)
+    s.once('data', (b) => (/^RFB 003\.00\d\n/.test(b.toString('latin1')) ? resolve(s) : reject(new Error('not RFB'))))
+  })
+}
+
+/** Width and height from a JPEG's start-of-frame marker. */
+function jpegSize(b: Buffer): { width: number; height: number } {
+  let i = 2
+  while (i < b.length) {
+    const marker = b[i + 1]
+    const len = b.readUInt16BE(i + 2)
+    if (marker >= 0xc0 && marker <= 0xc3) return { height: b.readUInt16BE(i + 5), width: b.readUInt16BE(i + 7) }
+    i += 2 + len
+  }
+  throw new Error('no SOF marker in the JPEG')
+}
