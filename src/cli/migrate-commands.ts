@@ -7,7 +7,7 @@ import type { Argv } from 'yargs'
 import { withClient, type GlobalArgs } from './connect.ts'
 import { fail, print, table } from './output.ts'
 import { VirtuosoError } from '../errors.ts'
-import type { MigrationRow } from '../market/migrations.ts'
+import { formatPhases, type MigrationRow } from '../market/migrations.ts'
 
 type Args = GlobalArgs & Record<string, any>
 
@@ -49,6 +49,7 @@ export function migrationsTable(r: any): string {
       get: (m) => (m.finished ? `${((m.finished - m.started) / 1000).toFixed(1)}s` : '-'),
       align: 'right',
     },
+    { header: 'PHASES', get: (m) => formatPhases(m.phases, ', ') },
     { header: 'ERROR', get: (m) => m.error?.message ?? '' },
   ])
 }
@@ -130,7 +131,8 @@ async function migrate(a: Args): Promise<void> {
     json,
     final,
     () =>
-      `migrated ${final.vmName} to ${final.to.name} by ${final.method} in ${secs} s (${bytes(final.bytesDone)} moved, version ${final.newVersion})`,
+      `migrated ${final.vmName} to ${final.to.name} by ${final.method} in ${secs} s (${bytes(final.bytesDone)} moved, version ${final.newVersion})` +
+      (final.phases ? `\n  ${formatPhases(final.phases)}` : ''),
   )
 }
 

@@ -212,13 +212,20 @@ export class Market extends EventEmitter {
   migrationProgress(id: string, patch: migrationsMod.ProgressPatch): Promise<void> {
     return migrationsMod.progress(this.ctx, id, patch)
   }
-  commitMigration(id: string, newVersion: number): Promise<migrationsMod.MigrationRow> {
-    return migrationsMod.commitMigration(this.ctx, id, newVersion)
+  commitMigration(
+    id: string,
+    newVersion: number,
+    phases?: migrationsMod.MigrationPhases,
+  ): Promise<migrationsMod.MigrationRow> {
+    return migrationsMod.commitMigration(this.ctx, id, newVersion, phases)
   }
   revertMigration(id: string, reason: { code: string; message: string }): Promise<migrationsMod.MigrationRow> {
     return migrationsMod.revertMigration(this.ctx, id, reason)
   }
-  migrationSettled(id: string, patch: { originReleased?: boolean; destCleaned?: boolean }): Promise<void> {
+  migrationSettled(
+    id: string,
+    patch: { originReleased?: boolean; destCleaned?: boolean; phases?: migrationsMod.MigrationPhases },
+  ): Promise<void> {
     return migrationsMod.markSettled(this.ctx, id, patch)
   }
   getMigration(id: string): migrationsMod.MigrationRow {

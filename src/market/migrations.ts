@@ -24,6 +24,28 @@ import { Wallet } from './wallet.ts'
 export type MigrationPhase = 'preparing' | 'copying' | 'committed' | 'failed'
 export const OPEN_PHASES: readonly MigrationPhase[] = ['preparing', 'copying']
 
+/** Where a migration's time went, in ms (null: not reached, or not reported by an older destination).
+ *  query: QUERY -> RESULTS; prepare: begin + both providers prepared; copy: REQ until the destination
+ *  has the bytes; verify: its checks and registration; commit: RESP -> the commit batch written. */
+export interface MigrationPhases {
+  query: number | null
+  prepare: number | null
+  copy: number | null
+  verify: number | null
+  commit: number | null
+}
+
+const PHASE_NAMES = ['query', 'prepare', 'copy', 'verify', 'commit'] as const
+
+/** "query 12ms · prepare 80ms · copy 1.21s · verify 40ms · commit 9ms"; '' when none is known. */
+export function formatPhases(p: MigrationPhases | null | undefined, sep = ' · '): string {
+  if (!p) return ''
+  const t = (v: number) => (v < 1000 ? `${v}ms` : `${(v / 1000).toFixed(2)}s`)
+  return PHASE_NAMES.filter((k) => typeof p[k] === 'number')
+    .map((k) => `${k} ${t(p[k]!)}`)
+    .join(sep)
+}
+
 export interface MigrationEnd {
   pmId: string
   nodeKey: string
@@ -60,6 +82,8 @@ export interface MigrationRow {
   /** Settling after the decision: the origin released (cached) or the destination's copy removed. */
   originReleased: boolean
   destCleaned: boolean
+  /** Per-phase timing; absent in rows written before it existed. */
+  phases?: MigrationPhases | null
 }
 
 export interface MigrateInput {
@@ -204,7 +228,7 @@ export function listMigrations(ctx: Ctx, who: Identity | null): MigrationRow[] {
 }
 
 export type ProgressPatch = Partial<
-  Pick<MigrationRow, 'phase' | 'bytesDone' | 'bytesTotal' | 'rate' | 'eta' | 'lastHeartbeat'>
+  Pick<MigrationRow, 'phase' | 'bytesDone' | 'bytesTotal' | 'rate' | 'eta' | 'lastHeartbeat' | 'phases'>
 >
 
 /** Live figures for clients; only while the migration is open (a late frame never reopens it). */
@@ -215,7 +239,12 @@ export async function progress(ctx: Ctx, id: string, patch: ProgressPatch): Prom
 }
 
 /** RESP SUCCESS: one batch moves everything (report §7.3.3). Idempotent for an already committed one. */
-export async function commitMigration(ctx: Ctx, id: string, newVersion: number): Promise<MigrationRow> {
+export async function commitMigration(
+  ctx: Ctx,
+  id: string,
+  newVersion: number,
+  phases?: MigrationPhases,
+): Promise<MigrationRow> {
   const m = getMigration(ctx, id)
   if (m.phase === 'committed') return m
   if (!OPEN_PHASES.includes(m.phase)) throw errors.actionNotAllowed('commit', `migration ${m.phase}`, [])
@@ -254,6 +283,7 @@ export async function commitMigration(ctx: Ctx, id: string, newVersion: number):
     finished: now,
     eta: 0,
     bytesDone: Math.max(m.bytesDone, m.bytesTotal),
+    ...(phases ? { phases } : {}),
   }
   ops.push(
     { type: 'put', table: 'vm', key: vm.id, value: vm },
@@ -313,7 +343,7 @@ export async function revertMigration(
 export async function markSettled(
   ctx: Ctx,
   id: string,
-  patch: { originReleased?: boolean; destCleaned?: boolean },
+  patch: { originReleased?: boolean; destCleaned?: boolean; phases?: MigrationPhases },
 ): Promise<void> {
   const m = getMigration(ctx, id)
   await ctx.store.write([{ type: 'put', table: 'migrations', key: id, value: { ...m, ...patch } }])

@@ -18,14 +18,15 @@ import { hvConfig } from '../market/networks.ts'
 import type Protomux from 'protomux'
 import type { Market, Migrator } from '../market/market.ts'
 import type { ProviderGateway } from '../market/gateway.ts'
-import type { MigrateInput, MigrationRow, ProgressPatch } from '../market/migrations.ts'
+import type { MigrateInput, MigrationPhases, MigrationRow, ProgressPatch } from '../market/migrations.ts'
 import type { Identity } from '../market/types.ts'
 import { errorInfo, VirtuosoError } from '../errors.ts'
 import { VmmpChannel } from './channel.ts'
-import type { VmmpMessage, VmmpProgress } from './codec.ts'
+import type { VmmpMessage, VmmpProgress, VmmpTiming } from './codec.ts'
 import { vmmpError } from './errors.ts'
 
 export const DEFAULT_HEARTBEAT_WINDOW_MS = 5000
+const ms = (t: number): number => Math.round(t)
 export const DEFAULT_QUERY_TIMEOUT_MS = 10_000
 export const DEFAULT_RECOVER_WAIT_MS = 20_000
 export const DEFAULT_SETTLE_INTERVAL_MS = 2000
@@ -47,6 +48,7 @@ export interface AgentOptions {
 interface Waiter {
   onMessage(m: VmmpMessage): void
   onProgress?(p: VmmpProgress): void
+  onTiming?(t: VmmpTiming): void
   onClose(): void
 }
 
@@ -80,6 +82,9 @@ export class MigrationAgent implements Migrator {
       },
       onProgress: (p) => {
         if (this.channels.get(nodeKey) === ch) for (const w of this.waiters.get(nodeKey) ?? []) w.onProgress?.(p)
+      },
+      onTiming: (t) => {
+        if (this.channels.get(nodeKey) === ch) for (const w of this.waiters.get(nodeKey) ?? []) w.onTiming?.(t)
       },
       onReject: (err) =>
         this.opts.log?.(`vmmp: rejected a frame from ${nodeKey.slice(0, 8)}: ${errorInfo(err).message}`),
@@ -161,12 +166,15 @@ export class MigrationAgent implements Migrator {
           `the last migration of ${vm.id} is still being cleaned up on its providers; try again in a few seconds`,
         )
     }
+    const t0 = performance.now()
     const offered = await this.query(to.nodeKey, vm.id)
+    const t1 = performance.now()
     const method = input.method ?? offered[0]
     if (!method || !offered.includes(method)) throw vmmpError.unknownMethod(String(method), offered)
     const row = await this.market.beginMigration(who, { ...input, method })
+    const phases: MigrationPhases = { query: ms(t1 - t0), prepare: null, copy: null, verify: null, commit: null }
     // Nobody awaits the run: anything it throws is logged here, never an unhandled rejection.
-    this.run(row, from.nodeKey).catch((err) =>
+    this.run(row, from.nodeKey, phases, t1).catch((err) =>
       this.opts.log?.(`migration ${row.id}: ${errorInfo(err).message}; it stays open and is resolved by recovery`),
     )
     return row
@@ -176,7 +184,7 @@ export class MigrationAgent implements Migrator {
     return this.opts.gateway.command(nodeKey, method, params)
   }
 
-  private async run(row: MigrationRow, originKey: string): Promise<void> {
+  private async run(row: MigrationRow, originKey: string, phases: MigrationPhases, t1: number): Promise<void> {
     const secret = randomBytes(24).toString('base64url')
     const to = row.to.nodeKey
     let stop: () => void = () => {}
@@ -212,9 +220,17 @@ export class MigrationAgent implements Migrator {
             secret,
           }),
         ])
-        await this.market.migrationProgress(row.id, { phase: 'copying', lastHeartbeat: Date.now() })
-        const version = await Promise.race([stopped, this.transfer(row, o.sshPort ?? 0)])
-        await this.market.commitMigration(row.id, version)
+        const t2 = performance.now()
+        phases.prepare = ms(t2 - t1)
+        await this.market.migrationProgress(row.id, { phase: 'copying', lastHeartbeat: Date.now(), phases })
+        const t3 = performance.now()
+        const version = await Promise.race([stopped, this.transfer(row, o.sshPort ?? 0, phases)])
+        const t4 = performance.now()
+        // Without a TIMING frame (an older destination) the whole REQ -> RESP time counts as copy.
+        if (phases.copy === null) phases.copy = ms(t4 - t3)
+        await this.market.commitMigration(row.id, version, phases)
+        phases.commit = ms(performance.now() - t4)
+        await this.market.migrationSettled(row.id, { phases })
         this.opts.log?.(`migration ${row.id}: ${row.vmId} committed on ${row.to.name} at version ${version}`)
       } catch (err) {
         if (this.closing) return
@@ -233,7 +249,7 @@ export class MigrationAgent implements Migrator {
   }
 
   /** REQ, then HEARTBEATs until RESP; resolves with VERSION' on SUCCESS. */
-  private transfer(row: MigrationRow, originPort: number): Promise<number> {
+  private transfer(row: MigrationRow, originPort: number, phases: MigrationPhases): Promise<number> {
     const to = row.to.nodeKey
     const ch = this.channel(to)
     const window = this.opts.heartbeatWindowMs ?? DEFAULT_HEARTBEAT_WINDOW_MS
@@ -312,6 +328,11 @@ export class MigrationAgent implements Migrator {
           }
           const eta = rate > 0 ? Math.max(0, Math.round((p.total - p.done) / rate)) : null
           write({ bytesDone: p.done, bytesTotal: p.total, rate: Math.round(rate), eta, lastHeartbeat: now })
+        },
+        onTiming: (t) => {
+          if (t.id !== row.vmId) return
+          phases.copy = t.copyMs
+          phases.verify = t.verifyMs
         },
         onClose: () => finish(vmmpError.closed('the migration (the destination disconnected)')),
       })

@@ -1,6 +1,6 @@
 // vmmp@1: the VMMP 1.0 text frames (codec.ts) on a protomux channel of the hub <-> provider
 // control connection. Message 0 carries the five 1.0 messages; message 1 the extension frames
-// (PROGRESS) that a plain 1.0 peer never has to parse. A frame that does not decode is answered
+// (PROGRESS, TIMING) that a plain 1.0 peer never has to parse. A frame that does not decode is answered
 // per GRAMMAR.md (an unknown version gets a 1.0 answer) or dropped with `onReject`.
 import type Protomux from 'protomux'
 import type { Channel, Message } from 'protomux'
@@ -9,17 +9,20 @@ import { PROTOCOLS } from '../net/protocols.ts'
 import {
   answerUnsupported,
   decode,
-  decodeProgress,
+  decodeExt,
   encode,
   encodeProgress,
+  encodeTiming,
   type VmmpMessage,
   type VmmpProgress,
+  type VmmpTiming,
 } from './codec.ts'
 import { VmmpVersionError } from './errors.ts'
 
 export interface VmmpChannelHandlers {
   onMessage(msg: VmmpMessage): void
   onProgress?(p: VmmpProgress): void
+  onTiming?(t: VmmpTiming): void
   /** Methods to answer a QUERY in an unsupported version with (destination side). */
   methods?(): string[]
   onReject?(err: unknown, frame: string): void
@@ -70,6 +73,9 @@ export class VmmpChannel {
   sendProgress(p: Omit<VmmpProgress, 'type'>): void {
     if (!this.closed) this.ext.send(encodeProgress(p))
   }
+  sendTiming(t: Omit<VmmpTiming, 'type'>): void {
+    if (!this.closed) this.ext.send(encodeTiming(t))
+  }
   /** Raw text, for tests of what a strict peer does with a bad frame. */
   sendRaw(text: string): void {
     if (!this.closed) this.frame.send(text)
@@ -95,7 +101,9 @@ export class VmmpChannel {
 
   private onExt(text: string): void {
     try {
-      this.h.onProgress?.(decodeProgress(text))
+      const x = decodeExt(text)
+      if (x.type === 'TIMING') this.h.onTiming?.(x)
+      else this.h.onProgress?.(x)
     } catch (err) {
       this.h.onReject?.(err, text)
     }

@@ -31,6 +31,14 @@ export interface VmmpProgress {
   total: number
 }
 
+/** Extension frame: where the destination's time went (copy, then verify + register), sent before RESP. */
+export interface VmmpTiming {
+  type: 'TIMING'
+  id: string
+  copyMs: number
+  verifyMs: number
+}
+
 const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/
 const METHOD = /^[A-Z][A-Z0-9_]{0,31}$/
 const KEY = /^[0-9a-f]{64}$/
@@ -185,6 +193,23 @@ export function encodeProgress(p: Omit<VmmpProgress, 'type'>): string {
   const bad = (n: number) => !Number.isSafeInteger(n) || n < 0 || Object.is(n, -0)
   if (bad(p.done) || bad(p.total)) throw vmmpError.bad('progress needs non-negative integers')
   return `<VMMP-X ${VMMP_VERSION} PROGRESS ${checkId(p.id)} ${p.done} ${p.total}>`
+}
+
+/** `<VMMP-X 1.0 TIMING id COPYMS VERIFYMS>`: the destination's phase times, in ms (see GRAMMAR.md). */
+export function encodeTiming(t: Omit<VmmpTiming, 'type'>): string {
+  if (!t || typeof t !== 'object') throw vmmpError.bad('timing must be an object')
+  const bad = (n: number) => !Number.isSafeInteger(n) || n < 0 || Object.is(n, -0)
+  if (bad(t.copyMs) || bad(t.verifyMs)) throw vmmpError.bad('timing needs non-negative integers')
+  return `<VMMP-X ${VMMP_VERSION} TIMING ${checkId(t.id)} ${t.copyMs} ${t.verifyMs}>`
+}
+
+/** Any extension frame: PROGRESS or TIMING. */
+export function decodeExt(text: string): VmmpProgress | VmmpTiming {
+  const toks = lex(text, 'VMMP-X')
+  if (toks[2] !== 'TIMING') return decodeProgress(text)
+  if (toks[1] !== VMMP_VERSION) throw new VmmpVersionError(toks[1], SUPPORTED_VERSIONS, toks[2] ?? null, null)
+  if (toks.length !== 6) throw vmmpError.bad('TIMING takes id COPYMS VERIFYMS')
+  return { type: 'TIMING', id: checkId(toks[3]), copyMs: uint(toks[4], 'COPYMS'), verifyMs: uint(toks[5], 'VERIFYMS') }
 }
 
 export function decodeProgress(text: string): VmmpProgress {

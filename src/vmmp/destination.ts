@@ -160,13 +160,18 @@ export class MigrationDestination {
       const source = await this.sourceFor(inc)
       socket = source.socket
       const result = await this.pull(inc, source.src, signal, progress)
+      const pulled = Date.now()
       await this.register(inc, result)
+      // Copy = reaching the origin and pulling; verify = the method's checks plus registering.
+      const verifyMs = (result.verifyMs ?? 0) + (Date.now() - pulled)
+      const copyMs = Math.max(0, pulled - t0 - (result.verifyMs ?? 0))
       this.opts.log?.(
         `vmmp: ${vmId} arrived by ${inc.method} in ${Date.now() - t0} ms (${result.bytesOnWire} bytes on the ` +
           `wire, ${result.bytesWritten} written of ${result.bytesTotal})`,
       )
       clearInterval(timer)
       ch.sendProgress({ id: vmId, done: progress.total, total: progress.total })
+      ch.sendTiming({ id: vmId, copyMs, verifyMs })
       ch.send({ type: 'RESP', id: vmId, version: inc.version + 1, ok: true })
     } catch (err) {
       clearInterval(timer)

@@ -191,6 +191,12 @@ describe('methods (test hypervisor, real files)', () => {
     expect(r.exitCode, r.stdout + r.stderr).toBe(0)
     first = r.json
     expect(first).toMatchObject({ phase: 'committed', method: 'RSYNC', newVersion: v0.version + 1 })
+    // Where the time went: every phase the destination and the hub time, known at commit.
+    for (const k of ['query', 'prepare', 'copy', 'verify']) expect(first.phases[k], k).toBeGreaterThanOrEqual(0)
+    const listed = (await as('alice', ['migrations'])).json
+    const row = (listed.migrations ?? listed).find((m: any) => m.id === first.id)
+    expect(row.phases.commit).toBeGreaterThanOrEqual(0)
+    expect(row.phases.copy).toBeLessThanOrEqual(ms)
     expect(r.stdout).toMatch(/"progress"/)
     expect(await digest(machineDir(1, vm))).toEqual(before)
     expect(await liveCopies(vm)).toEqual([1])

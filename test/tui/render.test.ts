@@ -275,6 +275,17 @@ describe('migrations', () => {
     expect(failed.detail).toContain('reason: heartbeat lost: bravo went silent for 5 s; the machine stays on alpha')
     const done = migrationCard({ ...migrations[0], phase: 'done' }, { vm: 'b', from: 'a', to: 'c' }, NOW, 80)
     expect(done.detail).toContain('100%')
+    const phases = { query: 12, prepare: 80, copy: 1210, verify: 40, commit: 9 }
+    const timed = migrationCard(
+      { ...migrations[0], phase: 'committed', started: NOW - 2000, finished: NOW - 500, phases },
+      { vm: 'b', from: 'a', to: 'c' },
+      NOW,
+      120,
+    )
+    expect(timed.tone).toBe('done')
+    expect(timed.detail).toBe(
+      '  done in 1.5s, 1.0 GiB moved: query 12ms · prepare 80ms · copy 1.21s · verify 40ms · commit 9ms',
+    )
     expect(isFailed(migrations[1])).toBe(true)
     expect(isDone({ phase: 'done', error: null })).toBe(true)
     expect(orderMigrations([migrations[1], migrations[0]]).map((m) => m.id)).toEqual(['mig-1', 'mig-0'])

@@ -5,9 +5,11 @@ import { randomBytes } from 'node:crypto'
 import {
   answerUnsupported,
   decode,
+  decodeExt,
   decodeProgress,
   encode,
   encodeProgress,
+  encodeTiming,
   type VmmpMessage,
 } from '../../src/vmmp/codec.ts'
 import { VmmpError, VmmpVersionError } from '../../src/vmmp/errors.ts'
@@ -116,6 +118,18 @@ describe('VMMP codec', () => {
     expect(decodeProgress(f)).toEqual({ type: 'PROGRESS', id: ID, done: 5, total: 10 })
     expect(code(() => decode(f))).toBe('VMMP_BAD_MESSAGE')
     expect(code(() => decodeProgress(`<VMMP 1.0 HEARTBEAT ${ID}>`))).toBe('VMMP_BAD_MESSAGE')
+  })
+
+  it('carries the destination phase times in a TIMING extension frame, checked like PROGRESS', () => {
+    const f = encodeTiming({ id: ID, copyMs: 1200, verifyMs: 40 })
+    expect(f).toBe(`<VMMP-X 1.0 TIMING ${ID} 1200 40>`)
+    expect(decodeExt(f)).toEqual({ type: 'TIMING', id: ID, copyMs: 1200, verifyMs: 40 })
+    expect(decodeExt(encodeProgress({ id: ID, done: 1, total: 2 }))).toMatchObject({ type: 'PROGRESS' })
+    expect(code(() => decode(f))).toBe('VMMP_BAD_MESSAGE')
+    expect(code(() => decodeExt(`<VMMP-X 1.0 TIMING ${ID} 12>`))).toBe('VMMP_BAD_MESSAGE')
+    expect(code(() => decodeExt(`<VMMP-X 1.0 TIMING ${ID} -1 4>`))).toBe('VMMP_BAD_MESSAGE')
+    expect(code(() => encodeTiming({ id: ID, copyMs: 1.5, verifyMs: 0 }))).toBe('VMMP_BAD_MESSAGE')
+    expect(code(() => decodeExt(`<VMMP-X 2.0 TIMING ${ID} 1 2>`))).toBe('VMMP_UNSUPPORTED_VERSION')
   })
 
   it('fuzz: random bytes and mutations never half-parse', () => {

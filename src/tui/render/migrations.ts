@@ -1,6 +1,7 @@
 // Migrations view: one card per migration, live: phase, a progress bar, rate, ETA, heartbeat age,
-// and the reason when it failed.
+// and the reason when it failed; a finished one shows where its time went, phase by phase.
 import { bytes, duration, percent, truncate } from './format.ts'
+import { formatPhases, type MigrationPhases } from '../../market/migrations.ts'
 
 export interface MigrationRow {
   id: string
@@ -18,7 +19,10 @@ export interface MigrationRow {
   lastHeartbeat: number | null
   error: string | null
   started?: number
+  finished?: number | null
   owner?: string
+  /** Where the time went (query, prepare, copy, verify, commit), once known. */
+  phases?: MigrationPhases | null
 }
 
 /** A heartbeat older than this is shown as late (the agent gives up within seconds). */
@@ -82,6 +86,11 @@ export function migrationCard(
       ),
       tone: 'failed',
     }
+  if (done && m.phases) {
+    const took = m.started && m.finished ? ` in ${(Math.max(0, m.finished - m.started) / 1000).toFixed(1)}s` : ''
+    const moved = `${bytes(Math.max(m.bytesDone, m.bytesTotal))} moved`
+    return { title, detail: truncate(`  done${took}, ${moved}: ${formatPhases(m.phases)}`, width), tone: 'done' }
+  }
   const pct = done ? 100 : percent(m.bytesDone, m.bytesTotal)
   const eta = etaMs(m, now)
   const tail = ` ${String(pct).padStart(3)}%  ${bytes(m.bytesDone)}/${bytes(m.bytesTotal)}  ${m.rate ? `${bytes(m.rate)}/s` : '-'}  ETA ${done ? '0s' : duration(eta)}`

@@ -130,6 +130,7 @@ export async function rsyncPull(opts: RsyncOptions): Promise<PullResult> {
     total = tasks.reduce((s, t) => s + (t.zero ? 0 : fetchBytes(t)), 0)
     const resized = files.some((f, i) => old[i]?.size !== f.size)
     let bytesWritten = 0
+    let verifyFrom = 0
 
     if (tasks.length > 0 || resized) {
       await markIncomplete(dir, opts.migrationId)
@@ -185,6 +186,7 @@ export async function rsyncPull(opts: RsyncOptions): Promise<PullResult> {
       )
       if (failure) throw failure
       void results
+      verifyFrom = performance.now()
       for (const [i, fh] of handles.entries()) {
         try {
           await fh.sync()
@@ -197,6 +199,7 @@ export async function rsyncPull(opts: RsyncOptions): Promise<PullResult> {
           throw fsError('verifying', dir, err)
         })
     }
+    verifyFrom ||= performance.now()
     const fresh = await finalManifest(dir, files, remote, opts.verify === 'full')
     await saveManifest(dir, { version: opts.cacheVersion ?? client.version ?? 0, files: fresh })
     await clearIncomplete(dir)
@@ -209,6 +212,7 @@ export async function rsyncPull(opts: RsyncOptions): Promise<PullResult> {
       bytesTotal: files.reduce((s, f) => s + f.size, 0),
       extraFiles: (await listFiles(dir)).filter((n) => !names.has(n)),
       verified: true,
+      verifyMs: Math.round(performance.now() - verifyFrom),
     }
   } finally {
     client.close()

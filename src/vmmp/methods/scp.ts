@@ -236,6 +236,7 @@ export async function scpPull(opts: ScpOptions): Promise<PullResult> {
     const firstErr = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined
     if (firstErr || failure) throw firstErr?.reason ?? failure
     ssh.end()
+    const verifyFrom = performance.now()
     for (const fh of handles)
       await fh.sync().catch((err) => {
         throw fsError('syncing', staging, err)
@@ -267,6 +268,7 @@ export async function scpPull(opts: ScpOptions): Promise<PullResult> {
       bytesTotal: files.reduce((s, f) => s + f.size, 0),
       extraFiles: (await listFiles(dir)).filter((n) => !names.has(n)),
       verified: true,
+      verifyMs: Math.round(performance.now() - verifyFrom),
     }
   } catch (err) {
     if (err instanceof VmmpError) throw err

@@ -40,6 +40,8 @@ export interface PullResult {
   /** Files in destDir the origin did not list (e.g. a stale saved state): the caller decides. */
   extraFiles: string[]
   verified: true
+  /** Of the pull's time, the part spent syncing and checking what arrived (the rest is copying). */
+  verifyMs?: number
 }
 
 export interface ServeContext {
