@@ -33,7 +33,7 @@ export interface NodeOptions {
   dht?: DHT
   log?: (line: string) => void
   /** The provider's SSH console: bind address and port (default 127.0.0.1, any free port); false = none. */
-  ssh?: false | { host?: string; port?: number }
+  ssh?: false | { host?: string; advertise?: string; port?: number }
   /** Hub: how long the migration agent waits for a HEARTBEAT before reverting. */
   heartbeatWindowMs?: number
   /** Provider: faults the migration server injects (tests only: test/e2e/fault-node.ts sets them). */

@@ -5,6 +5,7 @@ import { runBootstrap, parseBootstrap, formatBootstrap } from '../net/dht.ts'
 import { startNode, type NodeOptions } from './node.ts'
 import { parseKey } from '../net/identity.ts'
 import { fail } from './output.ts'
+import { isWildcard } from '../console/advertise.ts'
 
 /** A node gives up on a clean shutdown after this long (a hub whose DHT is gone can hang in close). */
 export const SHUTDOWN_LIMIT_MS = 4000
@@ -90,10 +91,16 @@ export function nodeCommand(extra: Pick<NodeOptions, 'migrationFaults'> = {}): (
             type: 'number',
             describe: 'hub: ms without a migration HEARTBEAT before reverting (default 5000)',
           })
-          .option('ssh-host', {
+          .option('ssh-bind', {
             type: 'string',
             default: '127.0.0.1',
-            describe: 'provider: address the SSH console binds',
+            describe: 'provider: address the SSH console listens on (0.0.0.0 = every interface)',
+          })
+          .option('ssh-host', {
+            type: 'string',
+            describe:
+              'provider: address published for the SSH console (default: the bind address, or for 0.0.0.0 ' +
+              "this machine's first non-loopback IPv4 address)",
           })
           .option('ssh-port', {
             type: 'number',
@@ -122,7 +129,15 @@ export function nodeCommand(extra: Pick<NodeOptions, 'migrationFaults'> = {}): (
             priceIntervalMs: argv['price-interval'],
             heartbeatWindowMs: argv['heartbeat-window'],
             log,
-            ssh: argv['ssh-port'] === -1 ? false : { host: argv['ssh-host'], port: argv['ssh-port'] },
+            ssh:
+              argv['ssh-port'] === -1
+                ? false
+                : {
+                    // Before --ssh-bind, --ssh-host was the bind address: a wildcard there still binds it.
+                    host: isWildcard(argv['ssh-host'] ?? '127.0.0.1') ? argv['ssh-host'] : argv['ssh-bind'],
+                    advertise: argv['ssh-host'],
+                    port: argv['ssh-port'],
+                  },
             ...extra,
           })
           const served = untilSignal(() => node.close())

@@ -8,6 +8,7 @@
 //   'console.close'  {vmId, reason?: 'migrating'} -> {}   hang up its viewer ('migrating': also until it runs again)
 //   'console.info'   {} -> ConsoleInfo               where viewers reach this node
 import { join } from 'node:path'
+import { advertisedHost } from './advertise.ts'
 import type DHT from 'hyperdht'
 import type { KeyPair } from 'hyperdht'
 import type { Hypervisor } from '../hv/hypervisor.ts'
@@ -28,7 +29,16 @@ export interface ConsoleServiceOptions {
   /** The node's data dir: host key and console passwords live under it. */
   dataDir: string
   /** SSH console; false turns it off. Default: 127.0.0.1, any free port. */
-  ssh?: false | { host?: string; port?: number; failDelayMs?: number; credentials?: SshCredential[] }
+  ssh?:
+    | false
+    | {
+        host?: string
+        /** The address published for viewers (default: advertise.ts finds one; never a wildcard). */
+        advertise?: string
+        port?: number
+        failDelayMs?: number
+        credentials?: SshCredential[]
+      }
   screen?: ScreenOptions
   log?: (line: string) => void
   /** Passed to the console@1 server: other protocols served on the node's key (migration). */
@@ -87,8 +97,9 @@ export class ConsoleService {
         log: this.opts.log,
       })
       const at = await this.ssh.start()
-      this.sshHost = at.host
-      this.opts.log?.(`ssh console on ${at.host}:${at.port} (host key ${at.fingerprint})`)
+      this.sshHost = advertisedHost(at.host, o.advertise)
+      const shown = this.sshHost === at.host ? '' : `, published as ${this.sshHost}:${at.port}`
+      this.opts.log?.(`ssh console on ${at.host}:${at.port}${shown} (host key ${at.fingerprint})`)
     }
     return this.info()
   }
