@@ -17,7 +17,8 @@ function newestSource(dir) {
   return newest
 }
 
-if (existsSync(bundle) && statSync(bundle).mtimeMs >= newestSource(join(root, 'src'))) {
+const src = join(root, 'src')
+if (existsSync(bundle) && (!existsSync(src) || statSync(bundle).mtimeMs >= newestSource(src))) {
   await import(pathToFileURL(bundle).href)
 } else {
   const { register } = await import('tsx/esm/api')

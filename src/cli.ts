@@ -12,8 +12,14 @@ import { imageCommands } from './cli/image-commands.ts'
 import { screenCommands } from './cli/screen-commands.ts'
 import { fail } from './cli/output.ts'
 import { globalOptions } from './cli/connect.ts'
+import { doctorCommand } from './cli/doctor.ts'
+import { completionShell, packageVersion, setupCommand } from './cli/about.ts'
 
+// yargs picks the completion script's dialect (bash or zsh) from the environment when it is created.
+completionShell(process.argv.slice(2))
 let y: Argv = globalOptions(yargs(hideBin(process.argv)).scriptName('virtuoso').usage('$0 <command> [options]'))
+  .version(packageVersion())
+  .completion('completion', 'print the shell completion script: bash or zsh (default: from $SHELL)')
 y = processCommands(y)
 y = sessionCommands(y)
 y = marketCommands(y)
@@ -23,6 +29,8 @@ y = consoleCommands(y)
 y = migrateCommands(y)
 y = imageCommands(y)
 y = screenCommands(y)
+y = doctorCommand(y)
+y = setupCommand(y)
 await y
   .demandCommand(1, 'say what to do: `virtuoso --help` lists the commands')
   .strict()

@@ -6,6 +6,7 @@ import { exportStopped, hubAnswers, importFile, verifyStopped } from '../hub/exp
 import { fail, print } from './output.ts'
 import { formatMoney } from '../market/pricing.ts'
 import * as render from './render.ts'
+import { defaultDataDir } from './data-dir.ts'
 
 const hubDir = (data: string) => join(resolve(data), 'hub')
 
@@ -15,7 +16,12 @@ export function adminCommands(y: Argv): Argv {
     "operator commands on the hub's own machine",
     (a) =>
       a
-        .option('data', { type: 'string', demandOption: true, describe: "the hub's data directory" })
+        .option('data', {
+          type: 'string',
+          default: defaultDataDir(),
+          defaultDescription: '$XDG_DATA_HOME/virtuoso or ~/.local/share/virtuoso',
+          describe: "the hub's data directory",
+        })
         .command(
           'credit <user> <amount>',
           'deposit AMOUNT (e.g. 25.50) into an account',

@@ -14,6 +14,7 @@ import { MarketClient } from '../client/market-client.ts'
 import { parseBootstrap } from '../net/dht.ts'
 import { callAdmin } from '../hub/admin-socket.ts'
 import { DemoProcesses } from './demo-processes.ts'
+import { defaultDemoDir } from './data-dir.ts'
 
 const ROOT = packageRoot()
 
@@ -74,7 +75,7 @@ export class DemoRun {
 
   constructor(opts: DemoOptions = {}) {
     this.#opts = opts
-    this.dir = resolve(opts.dir ?? '.virtuoso-demo')
+    this.dir = resolve(opts.dir ?? defaultDemoDir())
     const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'))
     this.#log = (l) => log(`[${((Date.now() - this.#t0) / 1000).toFixed(1)}s] ${l}`)
   }

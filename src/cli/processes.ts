@@ -5,6 +5,7 @@ import { runBootstrap, parseBootstrap, formatBootstrap } from '../net/dht.ts'
 import { startNode, type NodeOptions } from './node.ts'
 import { parseKey } from '../net/identity.ts'
 import { fail } from './output.ts'
+import { defaultDataDir } from './data-dir.ts'
 import { isWildcard } from '../console/advertise.ts'
 
 /** A node gives up on a clean shutdown after this long (a hub whose DHT is gone can hang in close). */
@@ -72,7 +73,12 @@ export function nodeCommand(extra: Pick<NodeOptions, 'migrationFaults'> = {}): (
       'run a node: the hub (--hub), a provider agent (--market KEY), or both',
       (a) =>
         a
-          .option('data', { type: 'string', demandOption: true, describe: 'data directory (keys, tables, machines)' })
+          .option('data', {
+            type: 'string',
+            default: defaultDataDir(),
+            defaultDescription: '$XDG_DATA_HOME/virtuoso or ~/.local/share/virtuoso',
+            describe: 'data directory (keys, tables, machines)',
+          })
           .option('hub', { type: 'boolean', default: false, describe: 'be the hub of a market' })
           .option('provide', {
             type: 'boolean',

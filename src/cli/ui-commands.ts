@@ -2,6 +2,7 @@
 // local market with real QEMU guests, then the dashboard logged in as its buyer).
 import type { Argv } from 'yargs'
 import { fail } from './output.ts'
+import { defaultDemoDir } from './data-dir.ts'
 import type { GlobalArgs } from './connect.ts'
 
 export function uiCommands(y: Argv): Argv {
@@ -34,9 +35,14 @@ export function uiCommands(y: Argv): Argv {
           .option('fresh', {
             type: 'boolean',
             default: false,
-            describe: 'start from empty data instead of reusing .virtuoso-demo',
+            describe: 'start from empty data instead of reusing the demo directory',
           })
-          .option('dir', { type: 'string', default: '.virtuoso-demo', describe: 'where the demo keeps its data' })
+          .option('dir', {
+            type: 'string',
+            default: defaultDemoDir(),
+            defaultDescription: '$XDG_DATA_HOME/virtuoso/demo or ~/.local/share/virtuoso/demo',
+            describe: 'where the demo keeps its data',
+          })
           .option('hv', {
             choices: ['auto', 'qemu', 'test'] as const,
             default: 'auto' as const,

@@ -60,6 +60,7 @@ export async function probeKvm(p: ProbeOptions): Promise<AccelChoice> {
   if (kept) return { accel: kept.accel, note: `${kept.note} (probed earlier in this boot)` }
   const t0 = Date.now()
   const ok = await probe(p)
+  if (ok === null) return { accel: 'tcg', note: `accel: TCG, because ${p.qemu} could not be run for the KVM probe` }
   const choice: AccelChoice = ok
     ? { accel: 'kvm', note: `accel: KVM (a probe guest reached its shell in ${Date.now() - t0} ms)` }
     : {
@@ -72,7 +73,8 @@ export async function probeKvm(p: ProbeOptions): Promise<AccelChoice> {
 
 const hasTimeout = (): boolean => spawnSync('timeout', ['--version'], { stdio: 'ignore' }).status === 0
 
-function probe(p: ProbeOptions): Promise<boolean> {
+/** true: the guest reached its shell; false: it did not in time; null: QEMU could not be run (not kept). */
+function probe(p: ProbeOptions): Promise<boolean | null> {
   const timeoutMs = p.timeoutMs ?? PROBE_TIMEOUT_MS
   // `timeout` ends the probe even if this process is killed with SIGKILL; the exit hook covers the rest.
   const bounded = hasTimeout()
@@ -113,7 +115,7 @@ function probe(p: ProbeOptions): Promise<boolean> {
       }
     }
     process.once('exit', end)
-    const done = (ok: boolean): void => {
+    const done = (ok: boolean | null): void => {
       clearTimeout(timer)
       process.off('exit', end)
       end()
@@ -124,7 +126,8 @@ function probe(p: ProbeOptions): Promise<boolean> {
       out += b.toString('latin1')
       if (out.includes(p.marker)) done(true)
     })
-    child.once('error', () => done(false))
-    child.once('exit', () => done(false))
+    child.once('error', () => done(null))
+    // 126/127: `timeout` could not run QEMU at all.
+    child.once('exit', (code) => done(bounded && (code === 126 || code === 127) ? null : false))
   })
 }
