@@ -125,7 +125,7 @@ describe('table', () => {
 
 describe('market', () => {
   it('shows a configuration with its market-average prices', () => {
-    expect(configRow(configs[0])).toEqual(['small', 'linux', '256M', '1G', '500', '0.01', '0.0036'])
+    expect(configRow(configs[0])).toEqual(['small', 'linux', '256M', '2G', '500', '0.01', '0.0036'])
     expect(configRow(configs[2])[1]).toBe('blank')
   })
   it('normalizes asks and compares each provider with the average', () => {
@@ -185,7 +185,7 @@ describe('machines', () => {
     expect(pmState(pms[2])).toBe('draining')
     expect(pmState(pms[0])).toBe('?')
     expect(free(pms[0])).toEqual({ speed: 6500, memory: 15104, storage: 199680 })
-    expect(pmVmRow(vms[0])).toEqual(['web', 'alice', 'started', '256M', '1G', '500', '0.0072/1h'])
+    expect(pmVmRow(vms[0])).toEqual(['web', 'alice', 'started', '256M', '2G', '500', '0.0072/1h'])
   })
 })
 
