@@ -26,7 +26,7 @@ PKGS=(
   grub-pc-bin     # GRUB for BIOS (grub-mkimage, boot.img) in every OS image
   e2fsprogs       # mke2fs -d: the images' root file systems, made without mounting
   fdisk           # sfdisk: the images' partition tables
-  xorriso         # the machines' first-boot seeds (NoCloud ISO 9660)
+  xorriso         # first-boot seeds (NoCloud ISO 9660); the install-media test's ISO
   vncsnapshot     # a real VNC client: the screen tests take pictures through `virtuoso vnc`
 )
 # The programs the code runs, checked after an install (a package can be there but broken).

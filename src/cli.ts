@@ -10,6 +10,7 @@ import { consoleCommands } from './cli/console-commands.ts'
 import { migrateCommands } from './cli/migrate-commands.ts'
 import { imageCommands } from './cli/image-commands.ts'
 import { screenCommands } from './cli/screen-commands.ts'
+import { mediaCommands } from './cli/media-commands.ts'
 import { fail } from './cli/output.ts'
 import { globalOptions } from './cli/connect.ts'
 import { doctorCommand } from './cli/doctor.ts'
@@ -31,6 +32,7 @@ y = imageCommands(y)
 y = screenCommands(y)
 y = doctorCommand(y)
 y = setupCommand(y)
+y = mediaCommands(y)
 await y
   .demandCommand(1, 'say what to do: `virtuoso --help` lists the commands')
   .strict()

@@ -17,6 +17,7 @@ import { Switch } from '../vnet/switch.ts'
 import { MigrationServer, type MigrationFaults } from '../vmmp/server.ts'
 import { ImageStore } from '../vmmp/image-store.ts'
 import { ImageService } from '../provider/images.ts'
+import { MediaService } from '../provider/media.ts'
 import type { ImageServeFaults } from '../hub/images.ts'
 
 export interface NodeOptions {
@@ -151,8 +152,19 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         stallMs: opts.images?.stallMs,
         log: opts.log,
       })
+      const media = new ImageStore(join(opts.data, 'media'), { freeBytes: opts.images?.freeBytes })
+      await media.sweepPartials()
+      const mediaSvc = new MediaService({
+        dht,
+        keyPair: providerKeys,
+        store: media,
+        hv,
+        stallMs: opts.images?.stallMs,
+        log: opts.log,
+      })
       provider = new ProviderAgent({
         images: imageSvc,
+        media: mediaSvc,
         dht,
         keyPair: providerKeys,
         marketKey,

@@ -56,7 +56,7 @@ export function vm(v: VmRow): string {
   return [
     `machine ${v.id} (${v.name})`,
     `  state ${v.state}, version ${v.version}${v.pmId ? `, on ${v.pmId}` : ''}`,
-    `  ${v.memory} MB memory, ${v.hd} MB disk, speed ${v.speed}, os ${v.os ?? 'none'}${v.image ? `, image ${v.image}` : ''}`,
+    `  ${v.memory} MB memory, ${v.hd} MB disk, speed ${v.speed}, os ${v.os ?? 'none'}${v.image ? `, image ${v.image}` : ''}${v.media ? `, media ${v.media.name}` : ''}`,
     v.pmId
       ? `  storage ${m(v.storagePrice)} per ${dur(v.storagePeriod)}, running ${m(v.runningPrice)} per ${dur(v.runningPeriod)}`
       : `  bids: storage ${m(v.bidStorage)}/day, running ${m(v.bidRunning)}/hour`,

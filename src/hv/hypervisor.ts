@@ -131,6 +131,21 @@ export class Hypervisor extends EventEmitter {
     })
   }
 
+  /** Attach (a path) or detach (null) install media; it takes effect at the machine's next boot. */
+  async setMedia(id: string, path: string | null): Promise<HvVm> {
+    this.#open()
+    checkId(id)
+    if (path !== null && (typeof path !== 'string' || !path.startsWith('/')))
+      throw badInput('media', `${JSON.stringify(path)} is not an absolute path`, 'give the ISO file of this node')
+    return this.#serial(id, async () => {
+      const rec = this.#rec(id)
+      const config = { ...rec.config }
+      if (path) config.media = path
+      else delete config.media
+      return view(await this.#save({ ...rec, config }))
+    })
+  }
+
   async register(id: string): Promise<HvVm> {
     return this.#verb(id, 'register', async (rec) => {
       await this.driver.register(id, rec.config)
@@ -403,6 +418,7 @@ function view(rec: VmRecord): HvVm {
 function copyConfig(c: VmConfig): VmConfig {
   const out: VmConfig = { memory: c.memory, hd: c.hd, speed: c.speed, os: c.os }
   if (c.nic) out.nic = { mac: c.nic.mac, net: c.nic.net, address: c.nic.address, prefix: c.nic.prefix }
+  if (c.media) out.media = c.media
   return out
 }
 

@@ -13,6 +13,8 @@ export interface VmConfig {
   os: string | null
   /** The machine's network card (report §6.2.3); absent on machines made before networks existed. */
   nic?: NicConfig | null
+  /** Install media (an ISO on this node, absolute path) attached as a CD-ROM from the next boot. */
+  media?: string | null
 }
 
 /**

@@ -17,6 +17,7 @@ import * as migrationsMod from './migrations.ts'
 import * as networks from './networks.ts'
 import { guestExited, type ExitAnswer } from './exits.ts'
 import * as imagesMod from './images.ts'
+import * as mediaMod from './media.ts'
 import { deliveryProgress, revertStaleDeliveries } from './delivery.ts'
 import { account } from './account.ts'
 import { pricePass } from './prices.ts'
@@ -145,6 +146,13 @@ export class Market extends EventEmitter {
   }
   deliveryProgress(nodeKey: string, p: { vmId?: unknown; done?: unknown; total?: unknown }): Promise<{ ok: boolean }> {
     return deliveryProgress(this.ctx, nodeKey, p)
+  }
+
+  attachMedia(who: Identity | null, input: mediaMod.MediaInput): Promise<VmRow> {
+    return mediaMod.attachMedia(this.ctx, who, input)
+  }
+  detachMedia(who: Identity | null, vmId: string): Promise<VmRow> {
+    return mediaMod.detachMedia(this.ctx, who, vmId)
   }
 
   // --- buyers ---

@@ -157,6 +157,12 @@ const table: Record<string, (name: string) => MethodDef> = {
   configs: def('none', {}, (m) => ({ configs: m.configs() })),
   providers: def('none', {}, (m) => m.providers()),
   images: def('none', {}, (m) => ({ images: m.images() })),
+  'media.attach': def(
+    'buyer',
+    { ...VMID, name: str({ max: 128 }), digest: str({ max: 64 }), size: int(), source: str({ max: 64 }) },
+    (m, w, p) => m.attachMedia(w, p as any),
+  ),
+  'media.detach': def('buyer', VMID, (m, w, p) => m.detachMedia(w, p.vmId)),
   'image.publish': def(
     'provider',
     { name: str({ max: 64 }), os: str({ max: 32 }), pmId: str({ max: 64 }), file: str({ max: 4096 }) },

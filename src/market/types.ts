@@ -131,6 +131,8 @@ export interface VmRow {
   delivery?: Delivery | null
   /** How its image arrived at store: bytes moved (0 = the provider had it cached), from whom, how long. */
   delivered?: { image: string; bytes: number; bySource: Record<string, number>; ms: number } | null
+  /** Install media attached as a CD-ROM from the next boot (media.ts); absent = none. */
+  media?: { name: string; digest: string; size: number } | null
 }
 
 /** A buyer's private network (the report's VNET): machines of it reach each other by `address`. */

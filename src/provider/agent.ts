@@ -40,6 +40,11 @@ export interface ProviderOptions {
   }
   /** Buyers' networks (src/vnet/service.ts): 'vnet.*' commands. */
   vnet?: { command(method: string, params: unknown): Promise<unknown> }
+  /** Install media (src/provider/media.ts): 'media.*' commands; a deleted machine's ISO is dropped. */
+  media?: {
+    command(method: string, params: unknown): Promise<unknown>
+    forget(path: string | null | undefined): Promise<void>
+  }
 }
 
 export class ProviderAgent {
@@ -185,10 +190,15 @@ export class ProviderAgent {
     if (method.startsWith('migration.') && this.opts.migration) return this.opts.migration.command(method, params)
     if (method.startsWith('image.') && this.opts.images) return this.opts.images.command(method, params)
     if (method.startsWith('vnet.') && this.opts.vnet) return this.opts.vnet.command(method, params)
+    if (method.startsWith('media.') && this.opts.media) return this.opts.media.command(method, params)
     if (method === 'info') return hv.info()
     if (method === 'vm.list') return hv.list()
     const images = this.opts.images
-    return vmCommand(hv, method, p, images ? { makeDisk: (id, hd, digest) => images.makeDisk(id, hd, digest) } : {})
+    const media = this.opts.media
+    return vmCommand(hv, method, p, {
+      ...(images ? { makeDisk: (id: string, hd: number, digest: string) => images.makeDisk(id, hd, digest) } : {}),
+      ...(media ? { forgetMedia: (path: string | null | undefined) => media.forget(path) } : {}),
+    })
   }
 
   /** The connection to the hub while it is up (the hub serves catalog images over it). */

@@ -29,6 +29,8 @@ const sameSize = (a: HvVm['config'], b: any) =>
 export interface VmCommandOptions {
   /** Makes a new machine's disk from a cached catalog image (src/provider images). */
   makeDisk?: (id: string, hdMb: number, digest: string) => Promise<unknown>
+  /** After a delete: the provider keeps install media only while a machine has it attached. */
+  forgetMedia?: (path: string | null | undefined) => Promise<void>
 }
 
 export async function vmCommand(hv: Hypervisor, method: string, p: any, opts: VmCommandOptions = {}): Promise<unknown> {
@@ -68,9 +70,12 @@ export async function vmCommand(hv: Hypervisor, method: string, p: any, opts: Vm
       const verb = method.slice(3) as 'start' | 'stop' | 'suspend' | 'resume'
       return { version: (await hv[verb](id)).version }
     }
-    case 'vm.delete':
-      if (await find(hv, id)) await hv.delete(id)
+    case 'vm.delete': {
+      const vm = await find(hv, id)
+      if (vm) await hv.delete(id)
+      await opts.forgetMedia?.(vm ? vm.config.media : null)
       return {} // gone already: the answer was lost
+    }
     case 'vm.status':
       return hv.get(id)
     default:

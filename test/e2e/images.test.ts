@@ -27,6 +27,7 @@ beforeAll(async () => {
   for (const [u, type] of [
     ['prov', 'provider'],
     ['alice', 'buyer'],
+    ['bob', 'buyer'],
   ]) {
     const pw = `${u}-password`
     await as(u, ['signup', '--user', u, '--type', type, '--email', `${u}@example.org`, '--password-stdin'], pw + '\n')
@@ -120,6 +121,21 @@ describe('images through the CLI', () => {
     expect(Object.keys(r.json.delivered.bySource)).toHaveLength(2)
     const list = await cli(home('anyone'), ['images'], { env: market.env })
     expect(list.stdout).toMatch(/hub, pm0, pm1/)
+  })
+
+  it('media attach sends an ISO from the CLI to the provider; another buyer is refused; detach', async () => {
+    const iso = join(root.path, 'install.iso')
+    await makeImage(iso, 4 * 1024 * 1024, 0.8, 5)
+    expect((await as('bob', ['media', 'attach', vms[1], iso])).json.error.code).toBe('MARKET_NOT_FOUND')
+    const r = await as('alice', ['media', 'attach', vms[1], iso])
+    expect(r.exitCode).toBe(0)
+    expect(r.json.media).toMatchObject({ name: 'install.iso', size: 4 * 1024 * 1024 })
+    const held = join(root.path, 'provider0', 'media', r.json.media.digest, 'image.raw')
+    expect(sha(await readFile(held))).toBe(sha(await readFile(iso)))
+    const d = await as('alice', ['media', 'detach', vms[1]])
+    expect(d.exitCode).toBe(0)
+    expect(d.json.media).toBeNull()
+    await expect(readFile(held)).rejects.toMatchObject({ code: 'ENOENT' })
   })
 
   it('a migrated machine keeps its disk', async () => {

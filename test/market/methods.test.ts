@@ -21,6 +21,8 @@ describe('RPC method table', () => {
         'login',
         'logout',
         'machines',
+        'media.attach',
+        'media.detach',
         'migrate',
         'migrations',
         'net.create',

@@ -18,6 +18,8 @@ import { waitFor } from '../console/helpers.ts'
 import { makeImage } from '../vmmp/helpers.ts'
 import { manifestStats } from '../../src/vmmp/manifest.ts'
 import { ImageStore } from '../../src/vmmp/image-store.ts'
+import { serveMedia } from '../../src/client/media-source.ts'
+import { readdir } from 'node:fs/promises'
 
 const SIZE = 32 * 1024 * 1024
 let testnet: Awaited<ReturnType<typeof createTestnet>>
@@ -55,6 +57,7 @@ beforeAll(async () => {
   m = hub.hub!.market
   await m.signup({ username: 'prov', type: 'provider', email: 'p@example.org', password: 'correct horse' })
   await m.signup({ username: 'alice', type: 'buyer', email: 'a@example.org', password: 'correct horse' })
+  await m.signup({ username: 'bob', type: 'buyer', email: 'b@example.org', password: 'correct horse' })
   await m.credit('alice', 100_000_000)
   for (let i = 0; i < 3; i++) {
     const node = await startNode({
@@ -220,5 +223,66 @@ describe('image catalog and delivery', () => {
     await waitFor(() => ['committed', 'failed'].includes(m.getMigration(mig.id).phase), 60_000, 'migration')
     expect(m.getMigration(mig.id).phase).toBe('committed')
     expect(sha(await diskHead(1, vm.id))).toBe(before)
+  })
+})
+
+describe('install media', () => {
+  const bob = { username: 'bob', type: 'buyer' as const }
+  const mediaDir = (i: number) => join(root, `p${i}`, 'media')
+  const held = async (i: number) =>
+    (await readdir(mediaDir(i)).catch(() => [] as string[])).filter((n) => !n.startsWith('.'))
+  const hvOf = (i: number) => providers[i].provider!['opts'].hv
+
+  it('attaches an ISO from the buyer, verified; another buyer is refused; detach drops it', async () => {
+    await makeImage(join(root, 'install.iso'), 6 * 1024 * 1024, 0.7, 11)
+    const vm = await m.register(alice, { config: 'small' })
+    await m.store(alice, vm.id, pms[0].id)
+    const src = await serveMedia(testnet.createNode(), join(root, 'install.iso'), providers[0].provider!.nodeKey)
+    const input = { vmId: vm.id, name: 'install.iso', digest: src.digest, size: src.size, source: src.key }
+    try {
+      await expect(m.attachMedia(bob, input)).rejects.toMatchObject({ code: 'MARKET_NOT_FOUND' })
+      const after = await m.attachMedia(alice, input)
+      expect(after.media).toEqual({ name: 'install.iso', digest: src.digest, size: src.size })
+    } finally {
+      await src.close()
+    }
+    const path = (await hvOf(0).get(vm.id)).config.media
+    expect(path).toBe(join(mediaDir(0), src.digest, 'image.raw'))
+    expect(sha(await readFile(path!))).toBe(sha(await readFile(join(root, 'install.iso'))))
+    await expect(m.detachMedia(bob, vm.id)).rejects.toMatchObject({ code: 'MARKET_NOT_FOUND' })
+    const detached = await m.detachMedia(alice, vm.id)
+    expect(detached.media).toBeNull()
+    expect((await hvOf(0).get(vm.id)).config.media).toBeUndefined()
+    expect(await held(0)).toEqual([])
+  })
+
+  it('a deleted machine takes its ISO with it', async () => {
+    const vm = await m.register(alice, { config: 'small' })
+    await m.store(alice, vm.id, pms[0].id)
+    const src = await serveMedia(testnet.createNode(), join(root, 'install.iso'), providers[0].provider!.nodeKey)
+    try {
+      await m.attachMedia(alice, { vmId: vm.id, name: 'i.iso', digest: src.digest, size: src.size, source: src.key })
+    } finally {
+      await src.close()
+    }
+    expect(await held(0)).toEqual([src.digest])
+    await m.delete(alice, vm.id)
+    expect(await held(0)).toEqual([])
+  })
+
+  it('refuses an ISO larger than the provider has free, before a byte moves', async () => {
+    const vm = await m.register(alice, { config: 'small' })
+    await m.store(alice, vm.id, pms[2].id)
+    const src = await serveMedia(testnet.createNode(), join(root, 'install.iso'), providers[2].provider!.nodeKey)
+    try {
+      await expect(
+        m.attachMedia(alice, { vmId: vm.id, name: 'big.iso', digest: src.digest, size: src.size, source: src.key }),
+      ).rejects.toMatchObject({ code: 'VMMP_NO_SPACE' })
+    } finally {
+      await src.close()
+    }
+    expect(m.db.get('vm', vm.id)!.media ?? null).toBeNull()
+    // Nothing at all, not even a partial copy: it was refused before the fetch began.
+    expect(await readdir(mediaDir(2)).catch(() => [])).toEqual([])
   })
 })

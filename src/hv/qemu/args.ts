@@ -23,6 +23,8 @@ export interface QemuArgsInput {
   accel: 'kvm' | 'tcg'
   /** Attach `seed.iso` (the first-boot NoCloud seed) as a second, read-only virtio disk. */
   seed: boolean
+  /** Install media: an ISO attached as a CD-ROM, booted first (the installer) while attached. */
+  media?: string | null
   /** Absolute path of a saved state to load (resume): QEMU starts paused (-S) and waits for `cont`. */
   incoming?: string | null
   /** The market-issued MAC of the machine's network card; null = no card. */
@@ -70,6 +72,10 @@ export function qemuArgs(a: QemuArgsInput): string[] {
   args.push(...nicArgs(a.mac ?? null))
   // The firmware boots the disk: the OS (bootloader and kernel) lives in the machine's image.
   if (a.seed) args.push('-drive', `if=virtio,format=raw,readonly=on,file=${SEED_ISO}`)
+  if (a.media) {
+    args.push('-drive', `if=ide,index=2,media=cdrom,readonly=on,format=raw,file=${opt(a.media)}`)
+    args.push('-boot', 'order=dc') // the installer first; after `media detach` the disk it installed to
+  }
   if (a.incoming) args.push('-S', '-incoming', `exec:cat ${shq(a.incoming)}`)
   return args
 }

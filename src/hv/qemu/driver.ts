@@ -349,7 +349,17 @@ export class QemuDriver implements HvDriver {
     try {
       await launch(
         this.#o.qemu,
-        qemuArgs({ id, dir, sockDir, memory: config.memory, accel, seed, incoming, mac: config.nic?.mac }),
+        qemuArgs({
+          id,
+          dir,
+          sockDir,
+          memory: config.memory,
+          accel,
+          seed,
+          incoming,
+          mac: config.nic?.mac,
+          media: config.media,
+        }),
         { cwd: dir, what: `start machine '${id}'` },
       )
       const mon = await this.#monitor(id)
