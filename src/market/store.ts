@@ -142,6 +142,8 @@ export class Store extends EventEmitter {
 
   async close(): Promise<void> {
     await this.flushed()
+    // A caller still holding the store after close gets a coded error, not level's plain one.
+    this.broken ??= new Error('the store is closed')
     await this.db.close()
   }
 

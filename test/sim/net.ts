@@ -1,0 +1,103 @@
+// The simulation's network and provider nodes: every hub -> node command waits in a queue until the
+// scheduler decides its fate (delivered, lost before the node sees it, lost on the way back after
+// the node acted, delivered twice, or left waiting while others overtake it). Nodes are real
+// Hypervisors (test driver) running the real provider command code (src/provider/commands.ts).
+import { join } from 'node:path'
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { Hypervisor } from '../../src/hv/hypervisor.ts'
+import { vmCommand } from '../../src/provider/commands.ts'
+import type { ProviderGateway } from '../../src/market/gateway.ts'
+import { VirtuosoError } from '../../src/errors.ts'
+
+export interface SimNode {
+  key: string
+  hv: Hypervisor
+  online: boolean
+  diskFull: boolean
+  /** Guest exits not yet acknowledged by the hub (the agent resends them, src/provider/agent.ts). */
+  exits: Map<string, number>
+}
+
+/** Which simulated operation is running: a message records its sender, so the scheduler knows when
+ *  every operation is either finished or waiting for the network (and only then decides again). */
+export const opContext = new AsyncLocalStorage<number>()
+
+export interface Message {
+  op: number | undefined
+  node: SimNode
+  method: string
+  params: any
+  resolve(v: unknown): void
+  reject(e: unknown): void
+  /** The hub generation that sent it: a restarted hub never hears old answers. */
+  gen: number
+}
+
+const lost = (method: string) => new VirtuosoError('NODE_TIMEOUT', `${method}: no answer from the provider`)
+
+export class SimNet implements ProviderGateway {
+  queue: Message[] = []
+  nodes = new Map<string, SimNode>()
+  gen = 0
+
+  static async node(dir: string, key: string): Promise<SimNode> {
+    const hv = await Hypervisor.open({ driver: 'test', dir: join(dir, key.slice(0, 8)) })
+    return { key, hv, online: true, diskFull: false, exits: new Map() }
+  }
+
+  online(nodeKey: string): boolean {
+    return this.nodes.get(nodeKey)?.online ?? false
+  }
+
+  command(nodeKey: string, method: string, params: object): Promise<any> {
+    const node = this.nodes.get(nodeKey)
+    if (!node?.online) return Promise.reject(new VirtuosoError('NODE_OFFLINE', `node ${nodeKey.slice(0, 8)} offline`))
+    const op = opContext.getStore()
+    return new Promise((resolve, reject) =>
+      this.queue.push({ op, node, method, params, resolve, reject, gen: this.gen }),
+    )
+  }
+
+  /** Carries out a message on its node as the provider agent would. */
+  async apply(m: Message): Promise<{ ok: true; value: unknown } | { ok: false; error: unknown }> {
+    try {
+      if (m.method === 'vm.create' && m.node.diskFull)
+        throw new VirtuosoError('HV_NO_SPACE', 'the provider disk is full')
+      if (m.method === 'migration.copy') return { ok: true, value: await this.copyIn(m.node, m.params) }
+      if (m.method === 'migration.release' || m.method === 'migration.abort') {
+        await vmCommand(m.node.hv, 'vm.delete', { vmId: m.params.vmId }).catch(() => {})
+        return { ok: true, value: {} }
+      }
+      return { ok: true, value: await vmCommand(m.node.hv, m.method, m.params) }
+    } catch (error) {
+      return { ok: false, error }
+    }
+  }
+
+  /** The destination's side of a migration: the machine arrives at version + 1 (report §7.1.5). */
+  private async copyIn(node: SimNode, p: any): Promise<{ version: number }> {
+    if (node.diskFull) throw new VirtuosoError('VMMP_NO_SPACE', 'the destination disk is full')
+    const had = await node.hv.get(p.vmId).catch(() => null)
+    if (had && had.version === p.version + 1) return { version: had.version }
+    if (had) await node.hv.delete(p.vmId)
+    const vm = await node.hv.importVm(p.vmId, p.config, { version: p.version + 1, suspended: p.suspended })
+    return { version: vm.version }
+  }
+
+  /** Settles message `i` of the queue with the fate chosen by the scheduler. */
+  async settle(i: number, fate: 'deliver' | 'lose-request' | 'lose-reply' | 'duplicate'): Promise<void> {
+    const [m] = this.queue.splice(i, 1)
+    const live = m.gen === this.gen && m.node.online
+    if (fate === 'lose-request' || !live) return m.reject(lost(m.method))
+    const r = await this.apply(m)
+    if (fate === 'duplicate') await this.apply(m)
+    if (fate === 'lose-reply') return m.reject(lost(m.method))
+    if (r.ok) m.resolve(r.value)
+    else m.reject(r.error)
+  }
+
+  /** A hub restart: answers to the old hub never arrive. */
+  dropAll(): void {
+    for (const m of this.queue.splice(0)) m.reject(lost(m.method))
+  }
+}
