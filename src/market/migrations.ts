@@ -125,6 +125,9 @@ export function checkMigration(
   const to = typeof input.to === 'string' ? ctx.store.get('pm', input.to) : undefined
   if (!to) throw errors.notFound('provider machine', String(input.to))
   if (to.id === from.id) throw migrationErrors.samePm(to.id)
+  // Install media stays on the provider that fetched it (media.ts): it does not travel with the disk.
+  if (vm.media)
+    throw errors.actionNotAllowed('migrate', `${vm.state} with media ${vm.media.name} attached`, ['media detach first'])
   const now = ctx.clock()
   const preview = { ...vm }
   const wallet = new Wallet(ctx.store)

@@ -249,6 +249,9 @@ describe('install media', () => {
     const path = (await hvOf(0).get(vm.id)).config.media
     expect(path).toBe(join(mediaDir(0), src.digest, 'image.raw'))
     expect(sha(await readFile(path!))).toBe(sha(await readFile(join(root, 'install.iso'))))
+    await expect(m.migrate(alice, { vmId: vm.id, to: pms[1].id })).rejects.toMatchObject({
+      code: 'MARKET_ACTION_NOT_ALLOWED',
+    })
     await expect(m.detachMedia(bob, vm.id)).rejects.toMatchObject({ code: 'MARKET_NOT_FOUND' })
     const detached = await m.detachMedia(alice, vm.id)
     expect(detached.media).toBeNull()
