@@ -1,5 +1,7 @@
 // Commands that are one market@1 call each: build params from flags, call, render.
 import type { Argv } from 'yargs'
+import { readFileSync } from 'node:fs'
+import { VirtuosoError } from '../errors.ts'
 import { withClient, type GlobalArgs } from './connect.ts'
 import { fail, print } from './output.ts'
 import * as render from './render.ts'
@@ -38,6 +40,15 @@ function add(y: Argv, s: Spec): Argv {
   )
 }
 
+/** The key file's text; the market checks that it holds OpenSSH public keys. */
+function readKeyFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new VirtuosoError('CLI_USAGE', `cannot read the SSH key file ${file}: ${(err as Error).message}`)
+  }
+}
+
 const money = (describe: string) => ({ type: 'string' as const, describe })
 const strip = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined))
 
@@ -71,6 +82,10 @@ export function marketCommands(y: Argv): Argv {
           .option('speed', { type: 'number', describe: 'speed, bogomips' })
           .option('os', { type: 'string', describe: "'linux' boots the guest image; 'none' a blank disk" })
           .option('net', { type: 'string', describe: 'your network to join (default: `default`, made on first use)' })
+          .option('ssh-key', {
+            type: 'string',
+            describe: "an SSH public key file (.pub) for root's login on the machine",
+          })
           .option('image', { type: 'string', describe: 'a catalog image for its disk (see `images`)' })
           .option('bid-storage', money('most you will pay for storage, per day'))
           .option('bid-running', money('most you will pay for running, per hour')),
@@ -83,6 +98,7 @@ export function marketCommands(y: Argv): Argv {
           speed: a.speed,
           os: a.os === 'none' ? null : a.os,
           net: a.net,
+          sshKey: a['ssh-key'] === undefined ? undefined : readKeyFile(a['ssh-key']),
           image: a.image,
           bidStorage: a['bid-storage'],
           bidRunning: a['bid-running'],

@@ -142,6 +142,17 @@ export async function storeVm(ctx: Ctx, who: Identity | null, vmId: string, pmId
   })
 }
 
+/** What the provider's first-boot seed tells the guest: a host name made from the machine's name. */
+export function guestSetup(vm: VmRow): { hostname: string; sshKeys: string[] } {
+  const host = vm.name
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 63)
+    .replace(/-+$/, '')
+  return { hostname: host || `vm-${vm.id.slice(0, 8)}`, sshKeys: vm.sshKeys ?? [] }
+}
+
 type StateAction = 'start' | 'stop' | 'suspend' | 'resume'
 const METHOD: Record<StateAction, string> = {
   start: 'vm.start',
@@ -230,7 +241,9 @@ export async function act(ctx: Ctx, who: Identity | null, vmId: string, action: 
     requireAction(vm.state, action)
     const pm = pmOf(ctx, vm)
     if (action === 'start' || action === 'resume') checkCanRun(ctx, vm, pm, ctx.clock())
-    const version = await command(ctx, pm, vm, METHOD[action], { version: vm.version })
+    // A machine learns its name and its owner's keys at boot (the provider's first-boot seed).
+    const params = action === 'start' || action === 'resume' ? { version: vm.version, guest: guestSetup(vm) } : {}
+    const version = await command(ctx, pm, vm, METHOD[action], { version: vm.version, ...params })
     const now = ctx.clock()
     const { ops, vm: next } = transitionOps(
       ctx,

@@ -33,6 +33,25 @@ export interface RegisterInput {
   bidRunning?: Micro | null
   /** The buyer's network to join (default: `default`, made on first use). */
   net?: string
+  /** A .pub file's text: its key lines go to root in the guest at boot (`register --ssh-key FILE`). */
+  sshKey?: string
+}
+
+/** One OpenSSH public key line (the hypervisor's first-boot seed takes nothing else). */
+const SSH_KEY = /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-[a-z0-9@.-]+) [A-Za-z0-9+/=]+( [^"\n\r]*)?$/
+
+function checkSshKeys(v: unknown): string[] | undefined {
+  if (v === undefined || v === null) return undefined
+  const keys =
+    typeof v === 'string'
+      ? v
+          .split('\n')
+          .map((l) => l.trim())
+          .filter((l) => l && !l.startsWith('#'))
+      : []
+  if (!keys.length || keys.length > 32 || !keys.every((k) => SSH_KEY.test(k)))
+    throw errors.badInput('sshKey', 'give an OpenSSH public key file (.pub), e.g. ssh-ed25519 AAAA… you@host')
+  return keys
 }
 
 function checkInt(what: keyof typeof LIMITS, v: unknown): number {
@@ -90,6 +109,7 @@ export async function register(ctx: Ctx, who: Identity | null, input: RegisterIn
     input.image !== undefined && input.image !== null
       ? resolveOs(ctx, { image: input.image, os: input.os === undefined ? undefined : checkOs(input.os) }, base.hd)
       : resolveOs(ctx, { os: base.os }, base.hd)
+  const sshKeys = checkSshKeys(input.sshKey)
   const now = ctx.clock()
   const nic = assignNic(ctx, buyer.username, input.net)
   const vm: VmRow = {
@@ -117,6 +137,7 @@ export async function register(ctx: Ctx, who: Identity | null, input: RegisterIn
     chargedRunning: 0,
     created: now,
     ...nic.fields,
+    ...(sshKeys ? { sshKeys } : {}),
   }
   await ctx.store.write([
     ...nic.ops,

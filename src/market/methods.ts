@@ -171,8 +171,10 @@ const table: Record<string, (name: string) => MethodDef> = {
       return m.publishImage(w, p as any)
     },
   ),
-  register: def('buyer', { config: opt(str({ max: 64 })), net: opt(str({ max: 32 })), ...VM_SPEC }, (m, w, p) =>
-    m.register(w, p),
+  register: def(
+    'buyer',
+    { config: opt(str({ max: 64 })), net: opt(str({ max: 32 })), sshKey: opt(str({ max: 65536 })), ...VM_SPEC },
+    (m, w, p) => m.register(w, p),
   ),
   'net.create': def('buyer', { name: str({ max: 32 }), subnet: opt(str({ max: 32 })) }, (m, w, p) =>
     m.netCreate(w, p as any),

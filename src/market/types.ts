@@ -124,6 +124,8 @@ export interface VmRow {
   netId?: string | null
   address?: string | null
   mac?: string | null
+  /** The buyer's SSH public keys, put into the guest at boot (register --ssh-key); absent = none. */
+  sshKeys?: string[]
   /** The catalog image its disk starts from (images.ts), pinned by digest at register; absent = none. */
   image?: string | null
   imageDigest?: string | null

@@ -68,6 +68,8 @@ export async function vmCommand(hv: Hypervisor, method: string, p: any, opts: Vm
         if (t.bump === 0 && vm.state === t.state) return { version: vm.version } // started already
       }
       const verb = method.slice(3) as 'start' | 'stop' | 'suspend' | 'resume'
+      // The hub says at every start what the guest's first-boot seed carries (name, the owner's keys).
+      if ((verb === 'start' || verb === 'resume') && p.guest && hv.driver.setGuest) await hv.setGuest(id, p.guest)
       return { version: (await hv[verb](id)).version }
     }
     case 'vm.delete': {

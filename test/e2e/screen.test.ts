@@ -1,10 +1,10 @@
 // A machine's screen end to end, on a real QEMU provider (TCG) driven through the CLI as a buyer
 // uses it: `screenshot` writes a valid PNG; Debian's vncsnapshot (a real VNC client) takes a picture
 // through `virtuoso vnc` whose size is the guest's mode; a second viewer takes over from the first;
-// another buyer gets neither; `start --console` attaches once the machine runs.
+// another buyer gets neither; `start --console` attaches once the machine runs, which the seed named.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { join } from 'node:path'
-import { readFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { connect, type Socket } from 'node:net'
 import { execa } from 'execa'
 import { cli, spawnVirtuoso, startMarket, tempDir } from './harness.ts'
@@ -40,7 +40,13 @@ beforeAll(async () => {
   ])
   expect(pm.exitCode).toBe(0)
   await cli(home('op'), ['admin', 'credit', 'alice', '100', '--data', join(root.path, 'hub'), '--json'])
-  const reg = await as('alice', ['register', '--memory', '128', '--hd', '2100', '--speed', '100', '--os', 'linux'])
+  const key = join(root.path, 'id.pub')
+  await writeFile(key, 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIScreenTestKeyScreenTestKeyScreenTestKey0 alice@test\n')
+  const bad = join(root.path, 'bad.pub')
+  await writeFile(bad, 'not a key\n')
+  const spec = ['register', '--memory', '128', '--hd', '2100', '--speed', '100', '--os', 'linux', '--name', 'Web 1']
+  expect((await as('alice', [...spec, '--ssh-key', bad])).json.error.code).toBe('MARKET_BAD_INPUT')
+  const reg = await as('alice', [...spec, '--ssh-key', key])
   vm = reg.json.id
   expect((await as('alice', ['store', vm, '--on', pm.json.id])).json.state).toBe('stored')
   expect((await as('alice', ['start', vm])).json.state).toBe('started')
@@ -89,12 +95,17 @@ describe('the screen of a machine', () => {
   })
 
   it('start --console attaches once the machine runs; Ctrl-] detaches and leaves it running', async () => {
-    expect((await as('alice', ['stop', vm])).json.state).toBe('stopped')
+    const stop = await as('alice', ['stop', vm])
+    expect(stop.json.state, stop.stdout + stop.stderr).toBe('stopped')
     const p = spawnVirtuoso(['start', vm, '--console'], { ...market.env, VIRTUOSO_HOME: home('alice') })
     try {
       await p.waitFor(/VIRTUOSO-GUEST-READY/, 120_000).catch((e) => {
-        throw new Error(`${e.message}; stdout: ${JSON.stringify(p.lines.join('\n').slice(-600))}`)
+        throw new Error(`${e.message}; stdout: ${p.lines.join('\n').slice(-400)}`)
       })
+      // The first-boot seed named the guest after the machine ('Web 1' -> web-1); a command ends the
+      // prompt's line.
+      p.proc.stdin?.write('echo "seed""-ok"\r')
+      await p.waitFor(/web-1:~# echo/, 30_000)
       p.proc.stdin?.write(Buffer.from([0x1d]))
       expect((await p.proc).exitCode).toBe(0)
     } finally {

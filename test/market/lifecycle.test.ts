@@ -61,10 +61,26 @@ describe('lifecycle', () => {
     expect((await w.market.suspend(buyer, vm.id)).state).toBe('suspended')
     expect(w.market.db.get('vm', vm.id)!.version).toBe(3)
     expect((await w.market.resume(buyer, vm.id)).version).toBe(3)
-    expect(w.gateway.calls.at(-1)!.params).toEqual({ vmId: vm.id, version: 3 })
+    // Start and resume carry what the guest's first-boot seed says: its name and the owner's keys.
+    expect(w.gateway.calls.at(-1)!.params).toEqual({
+      vmId: vm.id,
+      version: 3,
+      guest: { hostname: 'small', sshKeys: [] },
+    })
     w.gateway.lie = 7
     expect(await codeOf(() => w.market.stop(buyer, vm.id))).toBe('MARKET_VERSION_MISMATCH')
     expect(w.market.db.get('vm', vm.id)!.state).toBe('started')
+  })
+
+  it("register --ssh-key: the key file's lines reach the guest at start; anything else is refused", async () => {
+    const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILifecycleTestKeyLifecycleTestKeyLifecycle0 a@b'
+    expect(await codeOf(() => w.market.register(buyer, { config: 'small', sshKey: 'not a key' }))).toBe(
+      'MARKET_BAD_INPUT',
+    )
+    const vm = await w.market.register(buyer, { config: 'small', name: 'My Web_1', sshKey: `# mine\n${key}\n` })
+    await w.market.store(buyer, vm.id, pm.id)
+    await w.market.start(buyer, vm.id)
+    expect(w.gateway.calls.at(-1)!.params.guest).toEqual({ hostname: 'my-web-1', sshKeys: [key] })
   })
 
   it('refuses actions the state does not allow', async () => {
