@@ -96,8 +96,11 @@ export async function login(
   const got = await scrypt(password.slice(0, MAX_PASSWORD), salt, params, want.length)
   if (!cred || !timingSafeEqual(got, want)) throw errors.badCredentials()
   const user = userRow(ctx, username)
-  const ttl = input.ttlMs ?? ctx.sessionTtlMs
-  if (!Number.isSafeInteger(ttl) || ttl <= 0) throw errors.badInput('ttl', 'must be a positive number of milliseconds')
+  const asked = input.ttlMs ?? ctx.sessionTtlMs
+  if (!Number.isSafeInteger(asked) || asked <= 0)
+    throw errors.badInput('ttl', 'must be a positive number of milliseconds')
+  // The client may ask for less, never for more than the hub's own lifetime (issue 11, item 8).
+  const ttl = Math.min(asked, ctx.sessionTtlMs)
   const token = randomBytes(32).toString('hex')
   const now = ctx.clock()
   const session: SessionRow = { id: tokenHash(token), username, created: now, expires: now + ttl }

@@ -61,6 +61,16 @@ describe('accounts', () => {
     expect(await codeOf(() => w.market.authenticate(b.token))).toBe('MARKET_AUTH_REQUIRED')
   })
 
+  it('caps the session lifetime a client asks for at the hub lifetime (issue 11, item 8)', async () => {
+    await w.market.signup({ username: 'fay', type: 'buyer', email: 'f@example.org', password: 'password1' })
+    const long = await w.market.login({ username: 'fay', password: 'password1', ttlMs: 100 * 365 * DAY })
+    expect(long.expires).toBe(w.clock.t + 7 * DAY)
+    w.clock.t += 7 * DAY
+    expect(await codeOf(() => w.market.authenticate(long.token))).toBe('MARKET_SESSION_EXPIRED')
+    const short = await w.market.login({ username: 'fay', password: 'password1', ttlMs: 60_000 })
+    expect(short.expires).toBe(w.clock.t + 60_000)
+  })
+
   it('keeps sessions across a restart', async () => {
     await w.market.signup({ username: 'erin', type: 'buyer', email: 'e@example.org', password: 'password1' })
     const { token } = await w.market.login({ username: 'erin', password: 'password1' })
