@@ -11,6 +11,7 @@ import { createHash, hash as oneShot } from 'node:crypto'
 import { open, readdir, rename, rm, stat, writeFile, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fsError, vmmpError } from './errors.ts'
+import { dataRanges } from './holes.ts'
 
 export const BLOCK_SIZE = 64 * 1024
 export const HASH_BYTES = 32
@@ -67,7 +68,7 @@ export function hashBlock(block: Buffer): Buffer {
   return isZero(block) ? ZERO_HASH : (oneShot('sha256', block, 'buffer') as unknown as Buffer)
 }
 
-/** Hash one file in a single sequential pass: block hashes, then the root from them. */
+/** Hash one file in a single sequential pass over its data (holes skipped): block hashes, then the root. */
 export async function hashFile(path: string, name: string, opts: HashOptions = {}): Promise<FileManifest> {
   let fh
   try {
@@ -80,25 +81,28 @@ export async function hashFile(path: string, name: string, opts: HashOptions = {
     const size = st.size
     const hashes = Buffer.alloc(blockCount(size) * HASH_BYTES)
     const buf = Buffer.allocUnsafe(READ_CHUNK)
-    let pos = 0
-    while (pos < size) {
-      if (opts.signal?.aborted) throw vmmpError.aborted()
-      const want = Math.min(READ_CHUNK, size - pos)
-      let got = 0
-      while (got < want) {
-        const { bytesRead } = await fh.read(buf, got, want - got, pos + got)
-        if (bytesRead === 0) throw vmmpError.io(`reading ${path}`, new Error('file shrank while hashing'))
-        got += bytesRead
+    // Blocks wholly inside a hole keep their ZERO_HASH (hashes starts zero-filled) and are never read.
+    for (const [from, to] of blockRanges((await dataRanges(path, size)) ?? [[0, size]], size)) {
+      let pos = from
+      while (pos < to) {
+        if (opts.signal?.aborted) throw vmmpError.aborted()
+        const want = Math.min(READ_CHUNK, to - pos)
+        let got = 0
+        while (got < want) {
+          const { bytesRead } = await fh.read(buf, got, want - got, pos + got)
+          if (bytesRead === 0) throw vmmpError.io(`reading ${path}`, new Error('file shrank while hashing'))
+          got += bytesRead
+        }
+        const chunk = buf.subarray(0, want)
+        for (let off = 0; off < want; off += BLOCK_SIZE) {
+          hashBlock(chunk.subarray(off, Math.min(off + BLOCK_SIZE, want))).copy(
+            hashes,
+            ((pos + off) / BLOCK_SIZE) * HASH_BYTES,
+          )
+        }
+        pos += want
+        opts.onProgress?.(pos)
       }
-      const chunk = buf.subarray(0, want)
-      for (let off = 0; off < want; off += BLOCK_SIZE) {
-        hashBlock(chunk.subarray(off, Math.min(off + BLOCK_SIZE, want))).copy(
-          hashes,
-          ((pos + off) / BLOCK_SIZE) * HASH_BYTES,
-        )
-      }
-      pos += want
-      opts.onProgress?.(pos)
     }
     return { name, size, root: rootOf(size, hashes), hashes, mtimeMs: st.mtimeMs, ino: st.ino }
   } catch (err) {
@@ -106,6 +110,20 @@ export async function hashFile(path: string, name: string, opts: HashOptions = {
   } finally {
     await fh.close()
   }
+}
+
+/** Byte ranges widened to whole blocks and merged: the blocks that must be read and hashed. */
+export function blockRanges(ranges: Array<[number, number]>, size: number): Array<[number, number]> {
+  const out: Array<[number, number]> = []
+  for (const [s, e] of ranges) {
+    if (e <= s) continue
+    const from = Math.floor(s / BLOCK_SIZE) * BLOCK_SIZE
+    const to = Math.min(size, Math.ceil(e / BLOCK_SIZE) * BLOCK_SIZE)
+    const last = out[out.length - 1]
+    if (last && from <= last[1]) last[1] = Math.max(last[1], to)
+    else out.push([from, to])
+  }
+  return out
 }
 
 export const manifestPath = (dir: string, version: number): string => join(dir, `.manifest-${version}.bin`)
