@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark in one run, each measure printed beside its target or the peer
 // it must beat (OpenSSH rsync/scp, bare QEMU), the peer measured in this same run on the same files.
-// Pick some with `npm run bench -- market transport` (names: market export transport hv console migration images vnet).
+// Pick some with `npm run bench -- market transport`
+// (names: market export transport hv console migration images vnet migration-flow).
 import { printTable, type BenchRow } from './table.ts'
 import { marketBench } from './market-bench.ts'
 import { exportBench } from './export-bench.ts'
@@ -10,6 +11,7 @@ import { consoleBench } from './console-bench.ts'
 import { migrationBench } from './migration-bench.ts'
 import { imagesBench } from './images-bench.ts'
 import { vnetBench } from './vnet-bench.ts'
+import { migrationFlowBench } from './migration-flow-bench.ts'
 
 const suites: Record<string, () => Promise<BenchRow[]>> = {
   market: async () => marketBench(),
@@ -34,6 +36,7 @@ const suites: Record<string, () => Promise<BenchRow[]>> = {
   migration: async () => migrationBench(),
   images: async () => imagesBench(),
   vnet: async () => vnetBench(),
+  'migration-flow': async () => migrationFlowBench(),
 }
 
 const wanted = process.argv.slice(2).filter((a) => a !== '--')
