@@ -19,6 +19,7 @@ import { ImageStore } from '../vmmp/image-store.ts'
 import { ImageService } from '../provider/images.ts'
 import { MediaService } from '../provider/media.ts'
 import type { ImageServeFaults } from '../hub/images.ts'
+import { privateDir } from '../secret-file.ts'
 
 export interface NodeOptions {
   data: string
@@ -59,7 +60,7 @@ export interface RunningNode {
 }
 
 export async function startNode(opts: NodeOptions): Promise<RunningNode> {
-  await mkdir(opts.data, { recursive: true, mode: 0o700 })
+  await privateDir(opts.data)
   const keyPair = await loadIdentity(opts.data)
   const dht = opts.dht ?? createDhtNode(opts.bootstrap)
   const closers: Array<() => Promise<void>> = []

@@ -6,6 +6,7 @@ import { mkdir, readFile, rm, writeFile, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import { VirtuosoError } from '../errors.ts'
 import { checkId } from '../hv/hypervisor.ts'
+import { privateDir } from '../secret-file.ts'
 
 export const MIN_CONSOLE_PASSWORD = 8
 export const MAX_CONSOLE_PASSWORD = 1024
@@ -39,7 +40,7 @@ export class ConsolePasswords {
   async set(vmId: string, password: string): Promise<void> {
     checkId(vmId)
     checkConsolePassword(password)
-    await mkdir(this.dir, { recursive: true, mode: 0o700 })
+    await privateDir(this.dir)
     const salt = randomBytes(16)
     const hash = await scrypt(password, salt, SCRYPT)
     const line = `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64')}$${hash.toString('base64')}\n`

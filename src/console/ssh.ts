@@ -13,6 +13,7 @@ import type { Connection, AuthContext, Session, ServerChannel } from 'ssh2'
 import type { ConsoleScreens } from './screens.ts'
 import type { ConsolePasswords } from './passwords.ts'
 import { errorInfo } from '../errors.ts'
+import { privateDir } from '../secret-file.ts'
 
 export const DEFAULT_SSH_HOST = '127.0.0.1'
 /** First wait after a wrong password; it doubles for each further failure on the same user. */
@@ -61,7 +62,7 @@ export interface HostKey {
 
 /** The host key, made once and kept (mode 0600): clients pin it, so it must survive restarts. */
 export async function loadHostKey(dir: string): Promise<HostKey> {
-  await mkdir(dir, { recursive: true, mode: 0o700 })
+  await privateDir(dir)
   const file = join(dir, HOST_KEY_FILE)
   let privateKey: string
   try {

@@ -1,13 +1,13 @@
 // A node's identity: its Noise key pair, kept in DATA/identity.json (mode 0600) so that a hub's
 // market key (its public key) survives restarts.
 import { mkdir, readFile, chmod } from 'node:fs/promises'
-import { writeOnceAtomic } from '../secret-file.ts'
+import { privateDir, writeOnceAtomic } from '../secret-file.ts'
 import { join } from 'node:path'
 import DHT, { type KeyPair } from 'hyperdht'
 import { nodeError } from './errors.ts'
 
 export async function loadIdentity(dir: string): Promise<KeyPair> {
-  await mkdir(dir, { recursive: true, mode: 0o700 })
+  await privateDir(dir)
   const file = join(dir, 'identity.json')
   let text: string | null = null
   try {

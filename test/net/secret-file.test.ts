@@ -1,8 +1,8 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { writeOnceAtomic } from '../../src/secret-file.ts'
+import { privateDir, writeOnceAtomic } from '../../src/secret-file.ts'
 import { loadHostKey } from '../../src/console/ssh.ts'
 import { loadIdentity } from '../../src/net/identity.ts'
 
@@ -38,5 +38,17 @@ describe('secrets made once', () => {
     const dir = await fresh()
     const ids = await Promise.all(Array.from({ length: 5 }, () => loadIdentity(dir)))
     expect(new Set(ids.map((k) => k.publicKey.toString('hex'))).size).toBe(1)
+  })
+
+  it('a data directory that already exists with wider rights is made private (issue 11, item 9)', async () => {
+    const dir = join(await fresh(), 'data')
+    await mkdir(dir, { mode: 0o755 })
+    await chmod(dir, 0o755)
+    await privateDir(dir)
+    expect((await stat(dir)).mode & 0o777).toBe(0o700)
+    await loadIdentity(dir) // the node's own path goes through it too
+    await chmod(dir, 0o755)
+    await loadIdentity(dir)
+    expect((await stat(dir)).mode & 0o777).toBe(0o700)
   })
 })
