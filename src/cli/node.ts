@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { mkdir } from 'node:fs/promises'
 import type DHT from 'hyperdht'
 import { Hypervisor } from '../hv/hypervisor.ts'
-import { createDhtNode, type Bootstrap } from '../net/dht.ts'
+import { createDhtNode, type Bootstrap, type Reach } from '../net/dht.ts'
 import { loadIdentity } from '../net/identity.ts'
 import { Hub, type HubOptions } from '../hub/hub.ts'
 import { ProviderAgent } from '../provider/agent.ts'
@@ -33,6 +33,8 @@ export interface NodeOptions {
   billingIntervalMs?: number
   priceIntervalMs?: number
   dht?: DHT
+  /** Where peers reach this node (its own DHT node only): `--public-address`, `--firewalled`. */
+  reach?: Reach
   log?: (line: string) => void
   /** The provider's SSH console: bind address and port (default 127.0.0.1, any free port); false = none. */
   ssh?: false | { host?: string; advertise?: string; port?: number }
@@ -62,7 +64,7 @@ export interface RunningNode {
 export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   await privateDir(opts.data)
   const keyPair = await loadIdentity(opts.data)
-  const dht = opts.dht ?? createDhtNode(opts.bootstrap)
+  const dht = opts.dht ?? createDhtNode(opts.bootstrap, { serve: true, ...opts.reach })
   const closers: Array<() => Promise<void>> = []
   if (!opts.dht) closers.push(() => dht.destroy())
   let hub: Hub | null = null

@@ -1,7 +1,7 @@
 // Long-running processes: `virtuoso dht` and `virtuoso node`. Both print what others need to reach
 // them, then serve until SIGTERM/SIGINT, and shut down cleanly (that is what systemd sends).
 import type { Argv } from 'yargs'
-import { runBootstrap, parseBootstrap, formatBootstrap } from '../net/dht.ts'
+import { runBootstrap, parseBootstrap, formatBootstrap, parsePublicAddress } from '../net/dht.ts'
 import { startNode, type NodeOptions } from './node.ts'
 import { parseKey } from '../net/identity.ts'
 import { fail } from './output.ts'
@@ -108,6 +108,14 @@ export function nodeCommand(extra: Pick<NodeOptions, 'migrationFaults'> = {}): (
               'provider: address published for the SSH console (default: the bind address, or for 0.0.0.0 ' +
               "this machine's first non-loopback IPv4 address)",
           })
+          .option('public-address', {
+            type: 'string',
+            describe: 'HOST:PORT (UDP) where peers reach this node directly: binds PORT, not firewalled',
+          })
+          .option('firewalled', {
+            type: 'boolean',
+            describe: 'peers must holepunch to this node (behind a NAT); default: not on loopback or --public-address',
+          })
           .option('ssh-port', {
             type: 'number',
             default: 0,
@@ -134,6 +142,7 @@ export function nodeCommand(extra: Pick<NodeOptions, 'migrationFaults'> = {}): (
             billingIntervalMs: argv['billing-interval'],
             priceIntervalMs: argv['price-interval'],
             heartbeatWindowMs: argv['heartbeat-window'],
+            reach: { publicAddress: parsePublicAddress(argv['public-address']), firewalled: argv.firewalled },
             log,
             ssh:
               argv['ssh-port'] === -1

@@ -1,7 +1,8 @@
 // HyperDHT nodes. A private network (tests, the demo, a company's own market) runs `virtuoso dht`
 // and names it with --bootstrap HOST:PORT; the public DHT is used only when asked for by name
 // ("public"), so nothing ever dials the Internet by accident.
-import DHT from 'hyperdht'
+import DHT, { type DHTOptions } from 'hyperdht'
+import { networkInterfaces } from 'node:os'
 import { nodeError } from './errors.ts'
 
 export type Bootstrap = Array<{ host: string; port: number }> | 'public'
@@ -30,12 +31,60 @@ export function formatBootstrap(b: Bootstrap): string {
 
 const isLoopback = (host: string) => host.startsWith('127.') || host === '::1'
 
-/** A client or server node. On a loopback-only network it binds 127.0.0.1 (a node bound to 0.0.0.0
- *  tries the machine's other address and its connections time out here). */
-export function createDhtNode(bootstrap: Bootstrap): DHT {
-  if (bootstrap === 'public') return new DHT()
-  const host = bootstrap.every((b) => isLoopback(b.host)) ? '127.0.0.1' : '0.0.0.0'
-  return new DHT({ bootstrap, host })
+/** Where a serving node (hub, provider) can be reached; see `serverReach`. */
+export interface Reach {
+  /** HOST:PORT peers reach this node at (UDP): it binds PORT, is not firewalled and is persistent. */
+  publicAddress?: { host: string; port: number }
+  /** Force the NAT setting: true = peers must holepunch to this node, false = they dial it directly. */
+  firewalled?: boolean
+}
+
+export interface DhtNodeOptions extends Reach {
+  /** The node serves (createServer): it needs the NAT setting of where it runs, see below. */
+  serve?: boolean
+}
+
+/**
+ * A client or server node. On a loopback-only network it binds 127.0.0.1 (a node bound to 0.0.0.0
+ * tries the machine's other address and its connections time out here).
+ *
+ * A serving node on loopback or at a public address is *not firewalled*. HyperDHT's default
+ * (firewalled until its NAT analysis says otherwise) made 6 of 10 dials from fresh processes
+ * half-open here: the dialing side races a LAN shortcut (ping the server's local address, then
+ * send) against the holepunch; the firewalled server, whose NAT analysis is not yet stable,
+ * aborts the holepunch and destroys its end of the stream ~10-50 ms later, while the client,
+ * whose `open` needs no answer from the server, already counts the connection as open and never
+ * hears back. A server that says it is reachable (firewall OPEN) is dialed directly, and accepts
+ * the first packet on its stream: 10 of 10 (test/net/dial-processes.test.ts).
+ */
+export function createDhtNode(bootstrap: Bootstrap, opts: DhtNodeOptions = {}): DHT {
+  const loopback = bootstrap !== 'public' && bootstrap.every((b) => isLoopback(b.host))
+  const node: DHTOptions = bootstrap === 'public' ? {} : { bootstrap, host: loopback ? '127.0.0.1' : '0.0.0.0' }
+  if (opts.publicAddress) {
+    node.port = opts.publicAddress.port
+    node.host = localAddresses().has(opts.publicAddress.host) ? opts.publicAddress.host : '0.0.0.0'
+    node.ephemeral = false // reachable at a stable address: it may as well route for the DHT
+  }
+  // Elsewhere HyperDHT's own NAT analysis decides (it starts firewalled and may open up).
+  const known = opts.serve && (loopback || opts.publicAddress) ? false : undefined
+  const firewalled = opts.firewalled ?? known
+  if (firewalled !== undefined) node.firewalled = firewalled
+  return new DHT(node)
+}
+
+function localAddresses(): Set<string> {
+  const out = new Set<string>()
+  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) out.add(a.address)
+  return out
+}
+
+/** `--public-address HOST:PORT` */
+export function parsePublicAddress(text: string | undefined): Reach['publicAddress'] {
+  if (text === undefined || text === '') return undefined
+  const m = /^\s*([^:\s]+):(\d{1,5})\s*$/.exec(text)
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535)
+    throw nodeError.config(`bad --public-address "${text}": expected HOST:PORT (the UDP port peers reach)`)
+  return { host: m[1], port: Number(m[2]) }
 }
 
 export interface BootstrapNetwork {
