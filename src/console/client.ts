@@ -6,11 +6,10 @@ import type { NoiseSocket } from 'hyperdht'
 import Protomux from 'protomux'
 import { VirtuosoError } from '../errors.ts'
 import { nodeError } from '../net/errors.ts'
+import { RETRY_MS } from '../net/dial.ts'
 import { openConsoleChannel, type ConsoleWire, type ScreenMode } from './wire.ts'
 
 export const DEFAULT_CONSOLE_CONNECT_TIMEOUT_MS = 15_000
-/** One attempt's share of that: an attach answers in well under a second on a live connection. */
-export const CONSOLE_ATTEMPT_MS = 3_000
 
 export interface ConsoleDialOptions {
   dht: DHT
@@ -65,17 +64,19 @@ export class ConsoleSession extends EventEmitter {
     else this.emit('data', b)
   }
 
-  /** Dials with retries: a HyperDHT connection now and then reports open while the provider never
-   *  sees it (see dial.ts); such an attempt is dropped after a few seconds and a new one made. The
-   *  ticket is only spent when the provider receives it, so retrying with it is safe. */
+  /** Dials until the deadline: a connection that fails outright (the provider not yet announced) is
+   *  dialed again; a live one is never dropped for being slow (the half-open dials that once needed
+   *  that had their cause in the serving nodes' NAT setting, see net/dht.ts). The ticket is only
+   *  spent when the provider receives it, so retrying with it is safe. */
   static async dial(opts: ConsoleDialOptions): Promise<ConsoleSession> {
     const deadline = Date.now() + (opts.timeoutMs ?? DEFAULT_CONSOLE_CONNECT_TIMEOUT_MS)
     for (;;) {
       const left = deadline - Date.now()
       try {
-        return await ConsoleSession.dialOnce({ ...opts, timeoutMs: Math.max(1, Math.min(CONSOLE_ATTEMPT_MS, left)) })
+        return await ConsoleSession.dialOnce({ ...opts, timeoutMs: Math.max(1, left) })
       } catch (err) {
         if ((err as { code?: string }).code !== 'NODE_UNREACHABLE' || deadline - Date.now() < 200) throw err
+        await new Promise((r) => setTimeout(r, RETRY_MS))
       }
     }
   }

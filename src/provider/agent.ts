@@ -1,6 +1,7 @@
 // The provider agent: keeps a control@1 connection to the hub it pins (the market key), reports the
 // host it runs on, and carries out the hub's commands with its Hypervisor. It takes commands from
 // no one else: the channel exists only on the connection it dialed to the hub's key.
+import { EventEmitter } from 'node:events'
 import type DHT from 'hyperdht'
 import type { KeyPair, NoiseSocket } from 'hyperdht'
 import Protomux from 'protomux'
@@ -10,11 +11,16 @@ import { vmCommand } from './commands.ts'
 import { nodeError } from '../net/errors.ts'
 import { PROTOCOLS } from '../net/protocols.ts'
 import { hashPairingCode } from '../market/pairing.ts'
-import { DEFAULT_ATTEMPT_MS } from '../net/dial.ts'
 
 /** How often the agent checks that the hub still answers, and how long it waits for it. */
 export const PING_MS = 1000
 export const PING_TIMEOUT_MS = 3000
+/** A connection to the hub whose control@1 has not opened by then is redialed. */
+export const OPEN_TIMEOUT_MS = 5000
+/** Redial the hub at once, then after RETRY_MS doubling up to MAX_RETRY_MS: a restarted hub is
+ *  announced again within a second or two, and the agent must be back within 5 s (issue 16). */
+export const RETRY_MS = 100
+export const MAX_RETRY_MS = 1000
 /** How often running guests are checked for having powered off or crashed by themselves. */
 export const EXIT_POLL_MS = 2000
 
@@ -24,7 +30,7 @@ export interface ProviderOptions {
   marketKey: Buffer
   hv: Hypervisor
   pairingCode: string
-  /** Wait between reconnection attempts; doubles up to maxRetryMs. */
+  /** Wait between failed reconnection attempts; doubles up to maxRetryMs (RETRY_MS, MAX_RETRY_MS). */
   retryMs?: number
   maxRetryMs?: number
   log?: (line: string) => void
@@ -47,7 +53,9 @@ export interface ProviderOptions {
   }
 }
 
-export class ProviderAgent {
+/** Events: 'hello' ({ pmId, offlineMs }) after every hello the hub answered (offlineMs: how long the
+ *  agent was without a hub, 0 the first time); 'offline' when a connection that had said hello closes. */
+export class ProviderAgent extends EventEmitter {
   private socket: NoiseSocket | null = null
   private control: RpcChannel | null = null
   private mux: Protomux | null = null
@@ -64,9 +72,11 @@ export class ProviderAgent {
   private exits = new Map<string, number>()
   private exitPoll: NodeJS.Timeout | null = null
   private flushing = false
+  private offlineSince = 0
 
   constructor(private opts: ProviderOptions) {
-    this.retry = opts.retryMs ?? 500
+    super()
+    this.retry = 0
     this.connected = new Promise((resolve) => (this.connectedOnce = resolve))
     for (const [id, version] of opts.hv.exits) this.exits.set(id, version)
     opts.hv.on('exit', (e: { id: string; version: number }) => {
@@ -99,12 +109,20 @@ export class ProviderAgent {
     this.socket = socket
     socket.setKeepAlive(5000)
     socket.on('error', () => {})
+    let helloed = false
     socket.on('close', () => {
       this.control = null
       this.mux = null
+      if (helloed) {
+        this.offlineSince = Date.now()
+        this.emit('offline')
+      }
       if (this.stopped) return
       this.retryTimer = setTimeout(() => this.dial(), this.retry)
-      this.retry = Math.min(this.retry * 2, this.opts.maxRetryMs ?? 4_000)
+      this.retry = Math.min(
+        Math.max(this.retry * 2, this.opts.retryMs ?? RETRY_MS),
+        this.opts.maxRetryMs ?? MAX_RETRY_MS,
+      )
     })
     const mux = Protomux.from(socket)
     const control = new RpcChannel(mux, {
@@ -112,8 +130,9 @@ export class ProviderAgent {
       handler: (method, params) => this.onCommand(method, params),
     })
     this.opts.migration?.attachHub(mux)
-    // A connection that reports open but never opens its channel is redialed (see dial.ts).
-    const stuck = setTimeout(() => socket.destroy(), DEFAULT_ATTEMPT_MS)
+    // Kept for a hub whose NAT setting is wrong (see net/dht.ts): a connection whose channel never
+    // opens is dropped and redialed, as a dead one is. On loopback it never fired in the benchmarks.
+    const stuck = setTimeout(() => socket.destroy(), OPEN_TIMEOUT_MS)
     socket.once('close', () => clearTimeout(stuck))
     control.opened
       .then(async () => {
@@ -125,7 +144,11 @@ export class ProviderAgent {
         })
         this.control = control
         this.mux = mux
-        this.retry = this.opts.retryMs ?? 500
+        this.retry = 0
+        helloed = true
+        const offlineMs = this.offlineSince ? Date.now() - this.offlineSince : 0
+        if (this.offlineSince) this.opts.log?.(`back on the hub after ${offlineMs} ms without it`)
+        this.offlineSince = 0
         if (res.pmId !== this.pmId || !this.helloed)
           this.opts.log?.(
             res.pmId
@@ -135,6 +158,7 @@ export class ProviderAgent {
         this.pmId = res.pmId
         this.helloed = true
         this.connectedOnce()
+        this.emit('hello', { pmId: res.pmId, offlineMs })
         this.watchHub(control, socket)
         void this.flushExits()
       })
