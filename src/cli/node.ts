@@ -5,6 +5,8 @@ import { mkdir } from 'node:fs/promises'
 import type DHT from 'hyperdht'
 import { Hypervisor } from '../hv/hypervisor.ts'
 import { createDhtNode, type Bootstrap, type Reach } from '../net/dht.ts'
+import { announce } from '../net/discovery.ts'
+import { marketTopic } from '../net/topics.ts'
 import { loadIdentity } from '../net/identity.ts'
 import { Hub, type HubOptions } from '../hub/hub.ts'
 import { ProviderAgent } from '../provider/agent.ts'
@@ -89,6 +91,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       hub = new Hub(hubOpts)
       await hub.start()
       closers.unshift(() => hub!.close())
+      // Findable by the market key's topic too (net/topics.ts), where a standby hub will announce.
+      const announced = announce(dht, marketTopic(keyPair.publicKey), keyPair)
+      closers.unshift(async () => void announced.stop()) // a shutdown does not wait for the DHT
     }
     const marketKey = opts.market ?? (opts.hub && opts.provide ? keyPair.publicKey : undefined)
     if (marketKey) {
