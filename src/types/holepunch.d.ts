@@ -102,12 +102,16 @@ declare module 'compact-encoding' {
   export default c
 }
 
-declare module 'b4a' {
-  const b4a: any
-  export default b4a
-}
-
 declare module 'hyperswarm' {
   const Hyperswarm: any
   export default Hyperswarm
+}
+
+declare module '@hyperswarm/secret-stream' {
+  import { Duplex } from 'node:stream'
+  export default class SecretStream extends Duplex {
+    constructor(isInitiator: boolean, rawStream?: Duplex, opts?: object)
+    publicKey: Buffer
+    remotePublicKey: Buffer
+  }
 }
