@@ -1,5 +1,7 @@
-// Read requests per second from one client to a real hub over the real transport (HyperDHT on
-// loopback, Noise, protomux market@1), with a window of requests in flight as a busy TUI would.
+// The transport, each figure beside its peer or target measured in the same run: read requests per
+// second from one client to a real hub (HyperDHT on loopback, Noise, protomux market@1) with a
+// window in flight as a busy TUI would; one-shot CLI calls (transport-cli.ts); reconnection of a
+// provider agent (transport-reconnect.ts); one stream's throughput (transport-stream.ts).
 import createTestnet from 'hyperdht/testnet.js'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -8,8 +10,74 @@ import DHT from 'hyperdht'
 import { Hub } from '../../src/hub/hub.ts'
 import { MarketClient } from '../../src/client/market-client.ts'
 import type { BenchRow } from './table.ts'
+import { cliCalls, pct } from './transport-cli.ts'
+import { reconnects } from './transport-reconnect.ts'
+import { streamThroughput } from './transport-stream.ts'
 
-export async function transportBench(opts: { requests?: number; window?: number } = {}): Promise<BenchRow[]> {
+const ms = (xs: number[]) => `p50 ${pct(xs, 50)} ms, max ${xs.length ? pct(xs, 100) : '-'} ms`
+const fmt = (x: number) => (Number.isFinite(x) ? `${Math.round(x)}` : 'none within 30 s')
+
+export async function transportBench(opts: { calls?: number } = {}): Promise<BenchRow[]> {
+  const rows = await readsBench()
+  const calls = opts.calls ?? 200
+  const c = await cliCalls(calls)
+  const help = pct(c.helpMs, 50)
+  const rtt = Math.round([...c.roundTripMs].sort((a, b) => a - b)[c.roundTripMs.length >> 1] * 10) / 10
+  const budget = Math.round(1.5 * help + rtt)
+  const within = c.wallMs.filter((x) => x <= budget).length
+  rows.push(
+    {
+      name: `one-shot CLI call (configs --json), p50 of ${calls} (p99 ${pct(c.wallMs, 99)} ms)`,
+      value: pct(c.wallMs, 50),
+      unit: 'ms',
+      peer: help,
+      peerName: 'virtuoso --help p50',
+      target: `<= 1.5 x --help + 1 round trip (${rtt} ms) = ${budget} ms; ${within}/${calls} within`,
+    },
+    {
+      name: `time to first channel, p50 of ${calls} calls (p99 ${pct(c.firstChannelMs, 99)} ms)`,
+      value: pct(c.firstChannelMs, 50),
+      unit: 'ms',
+      target: `first attempt: ${c.attempts.filter((a) => a === 1).length}/${calls}`,
+    },
+  )
+  const r = await reconnects(5)
+  rows.push(
+    {
+      name: `provider back after the hub's end of its link is killed (${ms(r.dropMs)})`,
+      value: pct(r.dropMs, 50),
+      unit: 'ms',
+      peer: fmt(pct(r.swarmDropMs, 50)),
+      peerName: `hyperswarm joinPeer, same fault: ${r.swarmDropMs.map(fmt).join(', ')} ms`,
+      target: '<= 5000 ms',
+    },
+    {
+      name: `provider back after a hub restart (${ms(r.restartMs)}; after it listens ${ms(r.afterListenMs)})`,
+      value: pct(r.restartMs, 50),
+      unit: 'ms',
+      peer: fmt(pct(r.swarmRestartMs, 50)),
+      peerName: `hyperswarm joinPeer: ${r.swarmRestartMs.map(fmt).join(', ')} ms`,
+      target: '<= 5000 ms',
+    },
+  )
+  const testnet = await createTestnet(3)
+  try {
+    const t = await streamThroughput(testnet.bootstrap, 256)
+    rows.push({
+      name: 'one stream between two processes, 256 MiB',
+      value: t.ours,
+      unit: 'MiB/s',
+      peer: t.tcp,
+      peerName: 'TCP + @hyperswarm/secret-stream',
+      target: '-',
+    })
+  } finally {
+    await testnet.destroy()
+  }
+  return rows
+}
+
+async function readsBench(opts: { requests?: number; window?: number } = {}): Promise<BenchRow[]> {
   const requests = opts.requests ?? 20_000
   const window = opts.window ?? 64
   const testnet = await createTestnet(3)
