@@ -8,6 +8,7 @@ import Protomux from 'protomux'
 import type { Hypervisor } from '../hv/hypervisor.ts'
 import { RpcChannel } from '../net/rpc.ts'
 import { vmCommand } from './commands.ts'
+import { forgetRelays } from '../net/dht.ts'
 import { nodeError } from '../net/errors.ts'
 import { PROTOCOLS } from '../net/protocols.ts'
 import { hashPairingCode } from '../market/pairing.ts'
@@ -116,6 +117,7 @@ export class ProviderAgent extends EventEmitter {
       if (helloed) {
         this.offlineSince = Date.now()
         this.emit('offline')
+        forgetRelays(this.opts.dht, this.opts.marketKey) // the hub may come back through other nodes
       }
       if (this.stopped) return
       this.retryTimer = setTimeout(() => this.dial(), this.retry)
