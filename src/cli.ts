@@ -12,7 +12,7 @@ import { imageCommands } from './cli/image-commands.ts'
 import { screenCommands } from './cli/screen-commands.ts'
 import { mediaCommands } from './cli/media-commands.ts'
 import { fail } from './cli/output.ts'
-import { globalOptions } from './cli/connect.ts'
+import { globalOptions } from './cli/options.ts'
 import { doctorCommand } from './cli/doctor.ts'
 import { completionShell, packageVersion, setupCommand } from './cli/about.ts'
 

@@ -4,7 +4,8 @@
 // `virtuoso console passwd VMID` sets the password for `ssh -p PORT VMID@HOST` instead.
 import type { Argv } from 'yargs'
 import type { Readable, Writable } from 'node:stream'
-import { resolveTarget, type GlobalArgs } from './connect.ts'
+import { resolveTarget } from '../client/connect.ts'
+import type { GlobalArgs } from './options.ts'
 import { fail, print } from './output.ts'
 import { readPassword } from './password.ts'
 import { MarketClient } from '../client/market-client.ts'
@@ -100,7 +101,10 @@ export function loggedIn(market: string, profile: { market?: string; token?: str
 
 function sshLine(t: TicketAnswer): string {
   if (!t.ssh) return ''
-  return `ssh -p ${t.ssh.port} ${t.ssh.user}@${t.ssh.host ?? 'PROVIDER-HOST'}${t.ssh.fingerprint ? `  (host key ${t.ssh.fingerprint})` : ''}`
+  return (
+    `ssh -p ${t.ssh.port} ` +
+    `${t.ssh.user}@${t.ssh.host ?? 'PROVIDER-HOST'}${t.ssh.fingerprint ? `  (host key ${t.ssh.fingerprint})` : ''}`
+  )
 }
 
 /** Returns the exit code: 0 when the user detached or the session ended normally. */

@@ -273,7 +273,8 @@ async function seed(o: {
   await buyer.close()
   await anon.close()
   o.log(
-    'seeded: buyer "demo" (password demo-password) with machines started, suspended, stopped, stored and registered; providers acme, budget, premium (password provider-password)',
+    'seeded: buyer "demo" (password demo-password) with machines started, suspended, stopped, stored and ' +
+      'registered; providers acme, budget, premium (password provider-password)',
   )
 }
 

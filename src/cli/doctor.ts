@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { packageRoot } from '../root.ts'
 import { defaultDataDir } from './data-dir.ts'
 import { fail } from './output.ts'
-import type { GlobalArgs } from './connect.ts'
+import type { GlobalArgs } from './options.ts'
 
 export interface Check {
   name: string

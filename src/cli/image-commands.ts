@@ -3,7 +3,8 @@
 // one line per update otherwise, one {"progress": …} line per update with --json, then the machine.
 import type { Argv } from 'yargs'
 import { resolve } from 'node:path'
-import { withClient, type GlobalArgs } from './connect.ts'
+import { withClient } from '../client/connect.ts'
+import type { GlobalArgs } from './options.ts'
 import { fail, print, table } from './output.ts'
 import { bytes } from './migrate-commands.ts'
 import * as render from './render.ts'

@@ -2,7 +2,8 @@
 // owner's, only while it is stored or stopped). The ISO goes from this client straight to the
 // machine's provider node, content-addressed and verified there (src/client/media-source.ts).
 import type { Argv } from 'yargs'
-import { withClient, type GlobalArgs } from './connect.ts'
+import { withClient } from '../client/connect.ts'
+import type { GlobalArgs } from './options.ts'
 import { fail, print } from './output.ts'
 import * as render from './render.ts'
 import { serveMedia } from '../client/media-source.ts'

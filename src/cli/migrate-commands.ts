@@ -4,7 +4,8 @@
 // otherwise, and with --json one {"progress": …} line per update, then the final row (or
 // {"error": …} and a non-zero exit when it failed and was reverted).
 import type { Argv } from 'yargs'
-import { withClient, type GlobalArgs } from './connect.ts'
+import { withClient } from '../client/connect.ts'
+import type { GlobalArgs } from './options.ts'
 import { fail, print, table } from './output.ts'
 import { VirtuosoError } from '../errors.ts'
 import { formatPhases, type MigrationRow } from '../market/migrations.ts'
@@ -30,7 +31,10 @@ export function progressLine(m: MigrationRow, now = Date.now(), width = 24): str
   const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`
   const beat = m.lastHeartbeat ? `${Math.max(0, Math.round((now - m.lastHeartbeat) / 100) / 10)}s ago` : '-'
   const eta = m.eta === null ? '-' : `${m.eta}s`
-  return `${m.phase.padEnd(9)} ${bar} ${String(Math.round(frac * 100)).padStart(3)}%  ${bytes(m.bytesDone)}/${bytes(m.bytesTotal)}  ${bytes(m.rate)}/s  eta ${eta}  heartbeat ${beat}`
+  return (
+    `${m.phase.padEnd(9)} ${bar} ${String(Math.round(frac * 100)).padStart(3)}%  ` +
+    `${bytes(m.bytesDone)}/${bytes(m.bytesTotal)}  ${bytes(m.rate)}/s  eta ${eta}  heartbeat ${beat}`
+  )
 }
 
 export function migrationsTable(r: any): string {
@@ -131,7 +135,8 @@ async function migrate(a: Args): Promise<void> {
     json,
     final,
     () =>
-      `migrated ${final.vmName} to ${final.to.name} by ${final.method} in ${secs} s (${bytes(final.bytesDone)} moved, version ${final.newVersion})` +
+      `migrated ${final.vmName} to ${final.to.name} by ${final.method} in ${secs} s (${bytes(final.bytesDone)} ` +
+      `moved, version ${final.newVersion})` +
       (final.phases ? `\n  ${formatPhases(final.phases)}` : ''),
   )
 }

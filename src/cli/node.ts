@@ -1,7 +1,6 @@
 // `virtuoso node`: one process per node. With `hub` it is the market's hub; with a market key it is
 // a provider agent for that market; it may be both (then it provides to its own market).
 import { join } from 'node:path'
-import { mkdir } from 'node:fs/promises'
 import type DHT from 'hyperdht'
 import { Hypervisor } from '../hv/hypervisor.ts'
 import { createDhtNode, type Bootstrap, type Reach } from '../net/dht.ts'

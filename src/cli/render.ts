@@ -48,7 +48,8 @@ export function providers(r: any): string {
     { header: 'STATE', get: (p: any) => (p.drainUntil ? 'draining' : p.online === false ? 'offline' : 'open') },
   ])
   return avg && avg.machines
-    ? `${t}\nmarket average over ${avg.machines} machines: speed ${m(avg.speedPerHour)}/hour, memory ${m(avg.memoryPerHour)}/hour, storage ${m(avg.storagePerDay)}/day`
+    ? `${t}\nmarket average over ${avg.machines} machines: speed ${m(avg.speedPerHour)}/hour, memory ` +
+        `${m(avg.memoryPerHour)}/hour, storage ${m(avg.storagePerDay)}/day`
     : t
 }
 
@@ -56,9 +57,11 @@ export function vm(v: VmRow): string {
   return [
     `machine ${v.id} (${v.name})`,
     `  state ${v.state}, version ${v.version}${v.pmId ? `, on ${v.pmId}` : ''}`,
-    `  ${v.memory} MB memory, ${v.hd} MB disk, speed ${v.speed}, os ${v.os ?? 'none'}${v.image ? `, image ${v.image}` : ''}${v.media ? `, media ${v.media.name}` : ''}`,
+    `  ${v.memory} MB memory, ${v.hd} MB disk, speed ${v.speed}, os ${v.os ?? 'none'}` +
+      `${v.image ? `, image ${v.image}` : ''}${v.media ? `, media ${v.media.name}` : ''}`,
     v.pmId
-      ? `  storage ${m(v.storagePrice)} per ${dur(v.storagePeriod)}, running ${m(v.runningPrice)} per ${dur(v.runningPeriod)}`
+      ? `  storage ${m(v.storagePrice)} per ${dur(v.storagePeriod)}, running ${m(v.runningPrice)} per ` +
+        `${dur(v.runningPeriod)}`
       : `  bids: storage ${m(v.bidStorage)}/day, running ${m(v.bidRunning)}/hour`,
   ].join('\n')
 }
@@ -110,9 +113,11 @@ export function machines(r: any): string {
     return 'no physical machines yet: start `virtuoso node --market KEY`, then `virtuoso pm add --pairing CODE …`'
   return pms
     .map((p) => {
+      const draining = p.drainUntil ? `  draining until ${new Date(p.drainUntil).toISOString()}` : ''
       const head =
-        `${p.pmId}  ${p.name}  ${p.online ? 'online' : 'offline'}${p.drainUntil ? `  draining until ${new Date(p.drainUntil).toISOString()}` : ''}\n` +
-        `  speed ${p.used.speed}/${p.total.speed} used, memory ${p.used.memory}/${p.total.memory} MB used, storage ${p.used.storage}/${p.total.storage} MB used`
+        `${p.pmId}  ${p.name}  ${p.online ? 'online' : 'offline'}${draining}\n` +
+        `  speed ${p.used.speed}/${p.total.speed} used, memory ${p.used.memory}/${p.total.memory} MB used, ` +
+        `storage ${p.used.storage}/${p.total.storage} MB used`
       const vms = p.vms.map((v) => `    ${v.id}  ${v.owner}  ${v.state}  ${v.memory} MB  ${v.hd} MB  speed ${v.speed}`)
       return [head, ...vms].join('\n')
     })
@@ -179,10 +184,11 @@ export function event(e: any): string {
   return `${new Date(e.time).toISOString()}  ${String(e.origin).padEnd(14)} ${String(e.type).padEnd(16)} ${e.message}`
 }
 
-/** `admin verify`: the replay's summary, then one row per account whose balance differs from its ledger. */
+/** `admin verify`: the replay summary, then one row per account whose balance differs from its ledger. */
 export function verify(r: ReplayResult): string {
   const lines = [
-    `ledger replayed: ${r.entries} entries (last seq ${r.ledgerSeq}), ${r.accounts} accounts, deposits ${m(r.deposits)}`,
+    `ledger replayed: ${r.entries} entries (last seq ${r.ledgerSeq}), ${r.accounts} accounts, ` +
+      `deposits ${m(r.deposits)}`,
   ]
   for (const p of r.problems) lines.push(`ledger damaged: ${p}`)
   if (r.differences.length === 0 && r.problems.length === 0) lines.push('every balance matches the ledger')

@@ -1,7 +1,8 @@
 // signup, login, logout, log: the commands that read a password, keep the session in the
 // profile, or follow the change feed.
 import type { Argv } from 'yargs'
-import { connect, resolveTarget, withClient, type GlobalArgs } from './connect.ts'
+import { connect, resolveTarget, withClient } from '../client/connect.ts'
+import type { GlobalArgs } from './options.ts'
 import { fail, print } from './output.ts'
 import { readPassword } from './password.ts'
 import { clearSession, readProfile, writeProfile } from '../client/profile.ts'
@@ -74,7 +75,8 @@ export function sessionCommands(y: Argv): Argv {
         const a = argv as unknown as Args
         try {
           const p = await readProfile()
-          if (p?.token) await withClient(a, (c) => c.call('logout', {}), { auth: true }).catch(() => {}) // forget it here even if the hub is away
+          // Forget the session here even if the hub is away.
+          if (p?.token) await withClient(a, (c) => c.call('logout', {}), { auth: true }).catch(() => {})
           await clearSession()
           print(!!a.json, { ok: true }, () => 'logged out')
         } catch (err) {

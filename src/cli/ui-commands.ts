@@ -3,7 +3,7 @@
 import type { Argv } from 'yargs'
 import { fail } from './output.ts'
 import { defaultDemoDir } from './data-dir.ts'
-import type { GlobalArgs } from './connect.ts'
+import type { GlobalArgs } from './options.ts'
 
 export function uiCommands(y: Argv): Argv {
   return y
@@ -29,7 +29,8 @@ export function uiCommands(y: Argv): Argv {
     )
     .command(
       'demo',
-      'a local demo market (DHT, hub, three providers with real QEMU guests) in the dashboard; runs the set-up step first',
+      'a local demo market (DHT, hub, three providers with real QEMU guests) in the dashboard; ' +
+        'runs the set-up step first',
       (a) =>
         a
           .option('fresh', {
@@ -71,7 +72,8 @@ export function uiCommands(y: Argv): Argv {
           const demo = await run.start()
           const hint =
             `market ${demo.market.slice(0, 12)}… on ${demo.bootstrap}; logged in as buyer "${DEMO_BUYER.user}". ` +
-            `To act as a provider: press L (log out), then log in as acme, budget or premium (password provider-password).`
+            `To act as a provider: press L (log out), then log in as acme, budget or premium (password ` +
+            `provider-password).`
           if (argv.headless) {
             process.stdout.write(
               JSON.stringify({

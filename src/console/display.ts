@@ -42,10 +42,10 @@ export class Displays {
       this.vncs.delete(vmId)
       v.close(closeReasons.ended(vmId))
     })
-    const displays = this
+    const mine = () => this.vncs.get(vmId) === slot
     return {
       get attached() {
-        return displays.vncs.get(vmId) === slot
+        return mine()
       },
       input: (b) => {
         if (this.vncs.get(vmId) === slot) stream.write(b)

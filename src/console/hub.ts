@@ -8,8 +8,7 @@
 import type { KeyPair } from 'hyperdht'
 import type { Market } from '../market/market.ts'
 import type { ProviderGateway } from '../market/gateway.ts'
-import type { Identity, VmRow, PmRow } from '../market/types.ts'
-import { ownVm, requireBuyer } from '../market/context.ts'
+import type { Identity } from '../market/types.ts'
 import { requireAction } from '../market/statusrelations.ts'
 import { errors } from '../market/errors.ts'
 import { signTicket, TICKET_TTL_MS } from './ticket.ts'
@@ -31,21 +30,9 @@ export interface TicketAnswer {
   ssh: { host: string | null; port: number; fingerprint: string | null; user: string } | null
 }
 
-/** Where a buyer's machine is: its row, its provider machine, and that machine's node. */
-function placed(hub: ConsoleHub, who: Identity | null, vmId: unknown, what: string): { vm: VmRow; pm: PmRow } {
-  const me = requireBuyer(who, what)
-  if (typeof vmId !== 'string' || vmId.length === 0 || vmId.length > 64)
-    throw errors.badInput(what, '"vmId" must be a machine id')
-  const ctx = hub.market.ctx
-  const vm = ownVm(ctx, me, vmId)
-  const pm = vm.pmId ? (ctx.store.get('pm', vm.pmId) as PmRow | undefined) : undefined
-  if (!pm) throw errors.actionNotAllowed(what, vm.state, ['stored on a provider'])
-  return { vm, pm }
-}
-
 export async function consoleTicket(hub: ConsoleHub, who: Identity | null, params: unknown): Promise<TicketAnswer> {
   const p = (params ?? {}) as { vmId?: unknown }
-  const { vm, pm } = placed(hub, who, p.vmId, 'view the console of a machine')
+  const { vm, pm } = hub.market.placement(who, p.vmId, 'view the console of a machine')
   requireAction(vm.state, 'view')
   if (!hub.gateway.online(pm.nodeKey)) throw errors.providerOffline(pm.id)
   const now = hub.market.now()
@@ -55,8 +42,7 @@ export async function consoleTicket(hub: ConsoleHub, who: Identity | null, param
     now,
   )
   // The node reports where its SSH console listens at every hello; the pm row keeps what it said when added.
-  const info =
-    (hub.market.ctx.store.get('nodes', pm.nodeKey) as { info?: Record<string, unknown> } | undefined)?.info ?? {}
+  const info = hub.market.nodeInfo(pm.nodeKey)
   const port = typeof info.sshPort === 'number' ? info.sshPort : pm.sshPort
   const fingerprint = typeof info.sshFingerprint === 'string' ? info.sshFingerprint : pm.sshFingerprint
   const host = typeof info.sshHost === 'string' ? info.sshHost : null
@@ -71,7 +57,7 @@ export async function consoleTicket(hub: ConsoleHub, who: Identity | null, param
 
 export async function consolePasswd(hub: ConsoleHub, who: Identity | null, params: unknown): Promise<{ ok: true }> {
   const p = (params ?? {}) as { vmId?: unknown; password?: unknown }
-  const { vm, pm } = placed(hub, who, p.vmId, 'set a console password')
+  const { vm, pm } = hub.market.placement(who, p.vmId, 'set a console password')
   if (vm.state === 'migrating')
     throw errors.actionNotAllowed('set a console password', vm.state, ['stored', 'started', 'stopped', 'suspended'])
   checkConsolePassword(p.password)

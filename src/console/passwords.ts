@@ -2,10 +2,10 @@
 // machine). Only a scrypt hash is stored, one small file per machine (mode 0600), so a copied data
 // dir gives nobody a console. The owner sets it through the hub (`virtuoso console passwd`).
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto'
-import { mkdir, readFile, rm, writeFile, rename } from 'node:fs/promises'
+import { readFile, rm, writeFile, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import { VirtuosoError } from '../errors.ts'
-import { checkId } from '../hv/hypervisor.ts'
+import { checkVmId } from '../hv/validate.ts'
 import { privateDir } from '../secret-file.ts'
 
 export const MIN_CONSOLE_PASSWORD = 8
@@ -38,7 +38,7 @@ export class ConsolePasswords {
   constructor(readonly dir: string) {}
 
   async set(vmId: string, password: string): Promise<void> {
-    checkId(vmId)
+    checkVmId(vmId)
     checkConsolePassword(password)
     await privateDir(this.dir)
     const salt = randomBytes(16)
@@ -76,7 +76,7 @@ export class ConsolePasswords {
 
   private async read(vmId: string): Promise<string | null> {
     try {
-      checkId(vmId)
+      checkVmId(vmId)
     } catch {
       return null
     }

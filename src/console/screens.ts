@@ -153,19 +153,19 @@ export class ConsoleScreen extends EventEmitter {
       for (const b of slot.queue) v.write(b)
       slot.queue = null
     })
-    const screen = this
+    const mine = () => this.viewer === slot
     return {
       get attached() {
-        return screen.viewer === slot
+        return mine()
       },
-      input(data) {
-        if (screen.viewer === slot && !screen.closed) screen.stream.write(data)
+      input: (data) => {
+        if (mine() && !this.closed) this.stream.write(data)
       },
-      resize(cols, rows) {
-        if (screen.viewer === slot) screen.resize(cols, rows)
+      resize: (cols, rows) => {
+        if (mine()) this.resize(cols, rows)
       },
-      detach() {
-        if (screen.viewer === slot) screen.viewer = null
+      detach: () => {
+        if (mine()) this.viewer = null
       },
     }
   }

@@ -4,7 +4,7 @@
 // request we do not listen for). Credentials are pluggable: each kind checks a user/password pair
 // and, if it grants, gets the authenticated connection; the console password is the built-in kind
 // and the migration helper can add a one-time credential with an SFTP subsystem the same way.
-import { readFile, chmod, mkdir } from 'node:fs/promises'
+import { readFile, chmod } from 'node:fs/promises'
 import { writeOnceAtomic } from '../secret-file.ts'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'

@@ -72,7 +72,7 @@ export async function callAdmin(dir: string, method: string, params: unknown = {
         const ans = JSON.parse(buf.slice(0, nl))
         if (ans.ok) resolve(ans.result)
         else reject(new VirtuosoError(ans.error.code, ans.error.message))
-      } catch (err) {
+      } catch {
         reject(nodeError.badFrame('the admin socket answered something that is not JSON'))
       }
     })

@@ -9,7 +9,7 @@ import { Market } from '../market/market.ts'
 import { methods, adminMethods } from '../market/methods.ts'
 import type { ProviderGateway } from '../market/gateway.ts'
 import type { Identity } from '../market/types.ts'
-import { VirtuosoError } from '../errors.ts'
+import { marketError } from '../market/errors.ts'
 import { RpcChannel } from '../net/rpc.ts'
 import { nodeError } from '../net/errors.ts'
 import { serveAdmin } from './admin-socket.ts'
@@ -187,7 +187,7 @@ export class Hub implements ProviderGateway {
   private identify(token: string, optional = false): Identity | null {
     if (!token) {
       if (optional) return null
-      throw new VirtuosoError('MARKET_AUTH_REQUIRED', 'you are not logged in: run `virtuoso login` first')
+      throw marketError('MARKET_AUTH_REQUIRED', 'you are not logged in: run `virtuoso login` first')
     }
     return this.market.authenticate(token)
   }
@@ -206,9 +206,9 @@ export class Hub implements ProviderGateway {
     if (!m) throw nodeError.unknownMethod(method)
     const who = m.auth === 'none' ? (token ? this.identify(token, true) : null) : this.identify(token)
     if (m.auth === 'buyer' && who?.type !== 'buyer')
-      throw new VirtuosoError('MARKET_FORBIDDEN', `only buyers may ${method}; you are logged in as a ${who?.type}`)
+      throw marketError('MARKET_FORBIDDEN', `only buyers may ${method}; you are logged in as a ${who?.type}`)
     if (m.auth === 'provider' && who?.type !== 'provider')
-      throw new VirtuosoError('MARKET_FORBIDDEN', `only providers may ${method}; you are logged in as a ${who?.type}`)
+      throw marketError('MARKET_FORBIDDEN', `only providers may ${method}; you are logged in as a ${who?.type}`)
     return m.run(this.market, who, params)
   }
 

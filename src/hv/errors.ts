@@ -41,7 +41,8 @@ export class HvError extends VirtuosoError {
 export function notSupported(driver: string, verb: string): HvError {
   return new HvError(
     HV_NOT_SUPPORTED,
-    `Cannot ${verb}: the '${driver}' hypervisor driver does not support it; use a driver whose manifest lists '${verb}'.`,
+    `Cannot ${verb}: the '${driver}' hypervisor driver does not support it; use a driver whose manifest lists ` +
+      `'${verb}'.`,
   )
 }
 
@@ -70,7 +71,8 @@ export function badInput(what: string, why: string, todo: string): HvError {
 export function noSpace(id: string, needMb: number, freeMb: number, dir: string): HvError {
   return new HvError(
     HV_NO_SPACE,
-    `Cannot create the disk of machine '${id}': it needs ${needMb} MB but only ${freeMb} MB are free in ${dir}; free some space or ask for a smaller disk.`,
+    `Cannot create the disk of machine '${id}': it needs ${needMb} MB but only ${freeMb} MB are free in ${dir}; ` +
+      `free some space or ask for a smaller disk.`,
   )
 }
 

@@ -8,10 +8,12 @@ import { mkdir } from 'node:fs/promises'
 import type { Duplex } from 'node:stream'
 import type { GuestSetup, HostInfo, HvDriver, HvManifest, HvState, HvVm, VmConfig } from './types.ts'
 import { StateStore, type AnyLevel, type VmRecord } from './store.ts'
-import { checkDiskSize } from './disk.ts'
 import { badInput, badState, closed, exists, noSpace, notFound, notSupported } from './errors.ts'
 import type { TestDriverOptions } from './test/driver.ts'
 import type { QemuDriverOptions } from './qemu/driver.ts'
+import { checkGuest, checkVersion, checkVmConfig, checkVmId } from './validate.ts'
+
+export { ID_PATTERN, MIN_MEMORY_MB, MAX_MEMORY_MB, OS_PATTERN, checkVmConfig, checkVmId } from './validate.ts'
 
 export type Accel = 'auto' | 'kvm' | 'tcg'
 
@@ -30,10 +32,6 @@ export interface HypervisorOptions {
 }
 
 export const DEFAULT_STOP_TIMEOUT_MS = 20_000
-export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/
-export const MIN_MEMORY_MB = 16
-export const MAX_MEMORY_MB = 1024 * 1024
-export const OS_PATTERN = /^[a-z0-9][a-z0-9._-]{0,31}$/
 
 const FROM = {
   register: ['created'],
@@ -102,22 +100,22 @@ export class Hypervisor extends EventEmitter {
 
   async get(id: string): Promise<HvVm> {
     this.#open()
-    checkId(id)
+    checkVmId(id)
     return view(this.#rec(id))
   }
 
   /** Ask the driver what the machine is doing now and fix the stored state if it drifted. */
   async refresh(id: string): Promise<HvVm> {
     this.#open()
-    checkId(id)
+    checkVmId(id)
     return this.#serial(id, async () => view(await this.#reconcile(this.#rec(id))))
   }
 
   /** `blank`: an empty disk even for an OS, for a caller that writes a catalog image onto it. */
   async create(id: string, config: VmConfig, opts: { version?: number; blank?: boolean } = {}): Promise<HvVm> {
     this.#check('create')
-    checkId(id)
-    checkConfig(config)
+    checkVmId(id)
+    checkVmConfig(config)
     const version = checkVersion(opts.version ?? 0)
     return this.#serial(id, async () => {
       if (this.#vms.has(id)) throw exists(id)
@@ -134,7 +132,7 @@ export class Hypervisor extends EventEmitter {
   /** Attach (a path) or detach (null) install media; it takes effect at the machine's next boot. */
   async setMedia(id: string, path: string | null): Promise<HvVm> {
     this.#open()
-    checkId(id)
+    checkVmId(id)
     if (path !== null && (typeof path !== 'string' || !path.startsWith('/')))
       throw badInput('media', `${JSON.stringify(path)} is not an absolute path`, 'give the ISO file of this node')
     return this.#serial(id, async () => {
@@ -204,7 +202,7 @@ export class Hypervisor extends EventEmitter {
   /** The unix socket of a running machine's network card (see HvDriver.nicSocket). */
   async nicSocket(id: string): Promise<string> {
     this.#open()
-    checkId(id)
+    checkVmId(id)
     const rec = this.#rec(id)
     if (!rec.config.nic) throw notSupported(this.manifest.name, 'a network card on a machine made without one')
     if (!this.driver.nicSocket) throw notSupported(this.manifest.name, 'nicSocket')
@@ -214,7 +212,7 @@ export class Hypervisor extends EventEmitter {
   /** What the guest learns at its next boot: hostname, the buyer's SSH keys, root's password hash. */
   async setGuest(id: string, guest: GuestSetup): Promise<void> {
     this.#open()
-    checkId(id)
+    checkVmId(id)
     checkGuest(guest)
     const set = this.driver.setGuest?.bind(this.driver)
     if (!set) throw notSupported(this.manifest.name, 'setGuest')
@@ -249,13 +247,13 @@ export class Hypervisor extends EventEmitter {
   /** Files of the machine, relative to `dirOf(id)`: disk descriptor, extents, saved state if suspended. */
   async files(id: string): Promise<string[]> {
     this.#open()
-    checkId(id)
+    checkVmId(id)
     this.#rec(id)
     return this.driver.files(id)
   }
 
   dirOf(id: string): string {
-    checkId(id)
+    checkVmId(id)
     return join(this.dir, id)
   }
 
@@ -269,8 +267,8 @@ export class Hypervisor extends EventEmitter {
     opts: { version: number; origin?: string | null; suspended?: boolean },
   ): Promise<HvVm> {
     this.#open()
-    checkId(id)
-    checkConfig(config)
+    checkVmId(id)
+    checkVmConfig(config)
     const version = checkVersion(opts?.version)
     const origin = opts.origin ?? null
     if (origin !== null && (typeof origin !== 'string' || origin.length === 0 || origin.length > 256)) {
@@ -330,7 +328,7 @@ export class Hypervisor extends EventEmitter {
     fn: (rec: VmRecord) => Promise<{ state: HvState; version?: number; bump?: boolean } | null>,
   ): Promise<HvVm> {
     this.#check(verb)
-    checkId(id)
+    checkVmId(id)
     return this.#serial(id, async () => {
       let rec = this.#rec(id)
       if (verb !== 'delete' || rec.state === 'running') rec = await this.#reconcile(rec)
@@ -420,91 +418,4 @@ function copyConfig(c: VmConfig): VmConfig {
   if (c.nic) out.nic = { mac: c.nic.mac, net: c.nic.net, address: c.nic.address, prefix: c.nic.prefix }
   if (c.media) out.media = c.media
   return out
-}
-
-export function checkId(id: unknown): asserts id is string {
-  if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
-    throw badInput(
-      'machine id',
-      `${JSON.stringify(id)} must be 1-64 letters, digits, '-' or '_', starting with a letter or digit`,
-      'use the id the market issued (e.g. a UUID)',
-    )
-  }
-}
-
-export function checkConfig(c: unknown): asserts c is VmConfig {
-  if (!c || typeof c !== 'object')
-    throw badInput('machine configuration', 'none was given', 'pass { memory, hd, speed, os }')
-  const { memory, hd, speed, os } = c as Record<string, unknown>
-  if (typeof memory !== 'number' || !Number.isInteger(memory) || memory < MIN_MEMORY_MB || memory > MAX_MEMORY_MB) {
-    throw badInput(
-      'memory size',
-      `${String(memory)} is not a whole number of MB between ${MIN_MEMORY_MB} and ${MAX_MEMORY_MB}`,
-      'give the memory in MB, e.g. 128',
-    )
-  }
-  checkDiskSize(hd)
-  checkNic((c as Record<string, unknown>).nic)
-  if (typeof speed !== 'number' || !Number.isInteger(speed) || speed < 1) {
-    throw badInput(
-      'speed',
-      `${String(speed)} is not a positive whole number of bogomips`,
-      'give the speed in bogomips, e.g. 1000',
-    )
-  }
-  if (os !== null && (typeof os !== 'string' || !OS_PATTERN.test(os))) {
-    throw badInput(
-      'os',
-      `${JSON.stringify(os)} is not an OS name`,
-      "use 'linux' for the guest image or null for a blank disk",
-    )
-  }
-}
-
-const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/
-const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/
-
-function checkNic(nic: unknown): void {
-  if (nic === undefined || nic === null) return
-  const n = nic as Record<string, unknown>
-  const fix = 'pass { mac, net, address, prefix } as the market issued them'
-  if (typeof n !== 'object') throw badInput('network card', 'it is not an object', fix)
-  // A unicast MAC: QEMU refuses a multicast one, and a switch could never learn it.
-  if (typeof n.mac !== 'string' || !MAC.test(n.mac) || (parseInt(n.mac.slice(0, 2), 16) & 1) === 1)
-    throw badInput('MAC address', `${JSON.stringify(n.mac)} is not a unicast MAC like 02:00:00:00:00:01`, fix)
-  if (typeof n.net !== 'string' || !/^[A-Za-z0-9._:-]{1,128}$/.test(n.net))
-    throw badInput('network id', `${JSON.stringify(n.net)} is not a network id`, fix)
-  const m = typeof n.address === 'string' ? IPV4.exec(n.address) : null
-  if (!m || m.slice(1).some((x) => Number(x) > 255))
-    throw badInput('address', `${JSON.stringify(n.address)} is not an IPv4 address`, fix)
-  if (typeof n.prefix !== 'number' || !Number.isInteger(n.prefix) || n.prefix < 8 || n.prefix > 30)
-    throw badInput('prefix', `${String(n.prefix)} is not a prefix length from 8 to 30`, fix)
-}
-
-export const HOSTNAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
-/** One OpenSSH public key line: type, base64 body, optional comment; no quotes or newlines. */
-export const SSH_KEY_PATTERN =
-  /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-[a-z0-9@.-]+) [A-Za-z0-9+/=]+( [^"\n\r]*)?$/
-/** A crypt(3) hash ($id$salt$hash): what chpasswd and usermod -p take. */
-export const CRYPT_PATTERN = /^\$[0-9a-z]+\$[./A-Za-z0-9$=,]+$/
-
-export function checkGuest(g: unknown): asserts g is GuestSetup {
-  if (!g || typeof g !== 'object') throw badInput('guest set-up', 'none was given', 'pass { hostname, sshKeys }')
-  const { hostname, sshKeys, passwordHash } = g as Record<string, unknown>
-  if (typeof hostname !== 'string' || !HOSTNAME_PATTERN.test(hostname))
-    throw badInput('hostname', `${JSON.stringify(hostname)} is not a host name`, 'use a-z, 0-9 and inner dashes')
-  if (
-    !Array.isArray(sshKeys) ||
-    sshKeys.length > 32 ||
-    !sshKeys.every((k) => typeof k === 'string' && SSH_KEY_PATTERN.test(k))
-  )
-    throw badInput('SSH keys', 'each must be one OpenSSH public key line', 'pass the contents of a .pub file')
-  if (passwordHash != null && (typeof passwordHash !== 'string' || !CRYPT_PATTERN.test(passwordHash)))
-    throw badInput('password hash', 'it is not a crypt(3) hash', "make one with 'openssl passwd -6'")
-}
-
-function checkVersion(v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
-    throw badInput('version', `${String(v)} is not a whole number >= 0`, 'pass the version the market holds')
-  return v
 }

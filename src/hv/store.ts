@@ -4,7 +4,6 @@ import { Level } from 'level'
 import type { AbstractLevel } from 'abstract-level'
 import type { HvVm } from './types.ts'
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyLevel = AbstractLevel<any, any, any>
 
 export interface VmRecord extends HvVm {

@@ -54,7 +54,7 @@ export async function fetchImage(ctx: Ctx, vmId: string, pm: PmRow): Promise<Non
   const img = ctx.store.get('images', vm.image!)!
   const sources = img.servers.filter((s) => s !== pm.nodeKey && (s === HUB_SERVER || ctx.gateway.online(s)))
   if (!ctx.gateway.online(pm.nodeKey)) throw errors.providerOffline(pm.id)
-  let res: { bytes?: number; bySource?: Record<string, number> } = {}
+  let res: { bytes?: number; bySource?: Record<string, number> }
   const t0 = ctx.clock()
   try {
     res = await ctx.gateway.command(

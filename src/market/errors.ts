@@ -63,7 +63,8 @@ export const errors = {
   storageDebt: (vmId: string, debt: string) =>
     marketError(
       'MARKET_STORAGE_DEBT',
-      `machine ${vmId} owes ${debt} for storage; it cannot start or migrate until the debt is paid (credit your account)`,
+      `machine ${vmId} owes ${debt} for storage; it cannot start or migrate until the debt is paid (credit your ` +
+        `account)`,
     ),
   noRoom: (pmId: string, why: string) =>
     marketError(
@@ -73,25 +74,29 @@ export const errors = {
   pairingInvalid: () =>
     marketError(
       'MARKET_PAIRING_INVALID',
-      'no connected provider node shows that pairing code (wrong, already used, or the node is offline); start the node and copy the code it prints',
+      'no connected provider node shows that pairing code (wrong, already used, or the node is offline); start ' +
+        'the node and copy the code it prints',
     ),
   pmBusy: (pmId: string, count: number) =>
     marketError(
       'MARKET_PM_BUSY',
-      `provider machine ${pmId} still holds ${count} stored machine(s); use --drain DURATION to give their owners time to move`,
+      `provider machine ${pmId} still holds ${count} stored machine(s); use --drain DURATION to give their ` +
+        `owners time to move`,
     ),
   providerOffline: (pmId: string) =>
     marketError('MARKET_PROVIDER_OFFLINE', `provider machine ${pmId} is offline; try again when its node is connected`),
   providerFailed: (action: string, vmId: string, cause: unknown) =>
     marketError(
       'MARKET_PROVIDER_FAILED',
-      `the provider could not ${action} machine ${vmId}: ${(cause as Error)?.message ?? String(cause)}; nothing was changed, try again`,
+      `the provider could not ${action} machine ${vmId}: ${(cause as Error)?.message ?? String(cause)}; nothing ` +
+        `was changed, try again`,
       cause,
     ),
   versionMismatch: (vmId: string, ours: number, theirs: unknown) =>
     marketError(
       'MARKET_VERSION_MISMATCH',
-      `machine ${vmId}: the provider reports version ${String(theirs)} but the hub expects ${ours}; the operator should check the event log`,
+      `machine ${vmId}: the provider reports version ${String(theirs)} but the hub expects ${ours}; the ` +
+        `operator should check the event log`,
     ),
   busy: (vmId: string) =>
     marketError('MARKET_BUSY', `another action on machine ${vmId} is in progress; wait for it to finish and try again`),

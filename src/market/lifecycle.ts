@@ -93,7 +93,9 @@ export async function storeVm(ctx: Ctx, who: Identity | null, vmId: string, pmId
           eventOp(ctx.clock(), {
             origin: 'hub',
             type: 'vm.orphan',
-            message: `the store of ${vm0.name} was refused after ${pm0.name} created it, and removing that copy failed (${(e as Error).message}); delete machine ${vmId} on the node`,
+            message:
+              `the store of ${vm0.name} was refused after ${pm0.name} created it, and removing that copy ` +
+              `failed (${(e as Error).message}); delete machine ${vmId} on the node`,
             users: [pm0.owner],
             vmId,
             pmId: pm0.id,
@@ -131,7 +133,9 @@ export async function storeVm(ctx: Ctx, who: Identity | null, vmId: string, pmId
       eventOp(now, {
         origin: userOrigin(buyer),
         type: 'vm.store',
-        message: `stored ${vm.name} on ${pm.name} (${formatMoney(q.storagePrice)} per ${q.storagePeriod} s storage, ${formatMoney(q.runningPrice)} per ${q.runningPeriod} s running)`,
+        message:
+          `stored ${vm.name} on ${pm.name} (${formatMoney(q.storagePrice)} per ${q.storagePeriod} s ` +
+          `storage, ${formatMoney(q.runningPrice)} per ${q.runningPeriod} s running)`,
         users: [vm.owner, pm.owner],
         vmId: vm.id,
         pmId: pm.id,
@@ -315,7 +319,9 @@ function removeOps(ctx: Ctx, vm0: VmRow, pm: PmRow, now: number, origin: string,
     eventOp(now, {
       origin,
       type: 'vm.delete',
-      message: `deleted ${vm.name} from ${pm.name}${why}${vm.storageDebt > 0 ? `; unpaid storage ${formatMoney(vm.storageDebt)} written off` : ''}`,
+      message:
+        `deleted ${vm.name} from ` +
+        `${pm.name}${why}${vm.storageDebt > 0 ? `; unpaid storage ${formatMoney(vm.storageDebt)} written off` : ''}`,
       users: [vm.owner, pm.owner],
       vmId: vm.id,
       pmId: pm.id,

@@ -89,7 +89,8 @@ export async function register(ctx: Ctx, who: Identity | null, input: RegisterIn
     if (extra.length)
       throw errors.badInput(
         extra.map((k) => `--${k}`).join(', '),
-        `--config fixes memory, hd and speed; register with --config alone and change sizes with \`virtuoso edit\`, or give all three sizes without --config`,
+        `--config fixes memory, hd and speed; register with --config alone and change sizes with \`virtuoso ` +
+          `edit\`, or give all three sizes without --config`,
       )
     const c = findConfig(ctx, input.config)
     base = { configName: c.name, processor: c.processor, os: c.os, memory: c.memory, hd: c.hd, speed: c.speed }

@@ -23,6 +23,7 @@ import { account } from './account.ts'
 import { pricePass } from './prices.ts'
 import { search, type Offer, type SearchInput } from './search.ts'
 import { listEvents } from './events.ts'
+import * as placementMod from './placement.ts'
 import { audienceOf, viewFor } from './feed.ts'
 import { CACHED_TABLES } from './rows.ts'
 import { VirtuosoError } from '../errors.ts'
@@ -244,6 +245,21 @@ export class Market extends EventEmitter {
   }
   unsettledMigrations(): migrationsMod.MigrationRow[] {
     return migrationsMod.unsettledMigrations(this.ctx)
+  }
+
+  // --- the hub's own services (console tickets, the migration agent) ---
+  vm(vmId: string): VmRow {
+    return placementMod.machineRow(this.ctx, vmId)
+  }
+  placement(who: Identity | null, vmId: unknown, what: string): { vm: VmRow; pm: PmRow } {
+    return placementMod.placement(this.ctx, who, vmId, what)
+  }
+  nodeInfo(nodeKey: string): Record<string, unknown> {
+    return placementMod.nodeInfo(this.ctx, nodeKey)
+  }
+  /** What a provider's hypervisor is told about a machine (sizes, OS, its network card). */
+  hvConfig(vm: VmRow): ReturnType<typeof networks.hvConfig> {
+    return networks.hvConfig(this.ctx, vm)
   }
 
   // --- everyone ---

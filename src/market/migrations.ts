@@ -297,7 +297,9 @@ export async function commitMigration(
     eventOp(now, {
       origin: 'hub',
       type: 'vm.migrated',
-      message: `${vm.name} arrived on ${to.name} from ${from.name} (version ${newVersion}, ${formatMoney(q.storagePrice)} per ${q.storagePeriod} s storage there)`,
+      message:
+        `${vm.name} arrived on ${to.name} from ${from.name} (version ${newVersion}, ` +
+        `${formatMoney(q.storagePrice)} per ${q.storagePeriod} s storage there)`,
       users: m.users,
       vmId: vm.id,
       pmId: to.id,
@@ -333,7 +335,9 @@ export async function revertMigration(
     eventOp(now, {
       origin: 'hub',
       type: 'vm.migrate.failed',
-      message: `migration of ${m.vmName} to ${m.to.name} failed and was reverted; it is ${m.prevState} on ${m.from.name} again: ${reason.message}`,
+      message:
+        `migration of ${m.vmName} to ${m.to.name} failed and was reverted; it is ${m.prevState} on ` +
+        `${m.from.name} again: ${reason.message}`,
       users: m.users,
       vmId: m.vmId,
       pmId: m.from.pmId,

@@ -319,7 +319,9 @@ export async function pmDelete(
       eventOp(now, {
         origin: userOrigin(provider),
         type: 'pm.drain',
-        message: `${pm.name}, which holds ${vm.name}, leaves the market at ${new Date(drainUntil).toISOString()}; migrate the machine away before then or it will be deleted`,
+        message:
+          `${pm.name}, which holds ${vm.name}, leaves the market at ` +
+          `${new Date(drainUntil).toISOString()}; migrate the machine away before then or it will be deleted`,
         users: [vm.owner, pm.owner],
         vmId: id,
         pmId: pm.id,

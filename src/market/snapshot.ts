@@ -134,7 +134,8 @@ export async function verifyStore(store: Store): Promise<ReplayResult> {
   const replay = new Replay()
   for await (const { table, rows } of store.snapshot(['users', 'patches', 'ledger']))
     for (const [key, raw] of rows)
-      if (table !== 'patches' || key.startsWith('users!')) replay.row(table, key, JSON.parse(raw)) // not the machines' charges
+      // Patches of users count; the machines' charges do not.
+      if (table !== 'patches' || key.startsWith('users!')) replay.row(table, key, JSON.parse(raw))
   return replay.result()
 }
 

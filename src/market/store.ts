@@ -230,7 +230,8 @@ export class Store extends EventEmitter {
         this.dropPatch(batch, table, key)
       }
       const seq = ++this.seqs.changes
-      // A row that changes hands (only a put can: a patch never moves a machine) (a machine moving to another provider) concerns its old and new audience.
+      // A row that changes hands (a machine moving to another provider; only a put can do that, a patch
+      // never moves a machine) concerns its old and new audience.
       let audience = this.opts.audience?.(table, key, value)
       if (prev !== undefined && audience && op.type === 'put') {
         const before = this.opts.audience!(table, key, prev)
@@ -241,7 +242,8 @@ export class Store extends EventEmitter {
       changes.push(change)
       batch.put(
         prefix('changes') + seqKey(seq),
-        `{"seq":${seq},"table":"${table}","key":${JSON.stringify(key)}${audience ? `,"audience":${JSON.stringify(audience)}` : ''}${deleted ? ',"deleted":true' : ''}}`,
+        `{"seq":${seq},"table":"${table}","key":${JSON.stringify(key)}` +
+          `${audience ? `,"audience":${JSON.stringify(audience)}` : ''}${deleted ? ',"deleted":true' : ''}}`,
       )
     }
     const fault = this.opts.fault?.(ops) ?? null

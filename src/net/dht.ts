@@ -14,7 +14,8 @@ export const BOOTSTRAP_NODES = 3
 export function parseBootstrap(text: string | undefined): Bootstrap {
   if (!text)
     throw nodeError.config(
-      'no DHT bootstrap given: pass --bootstrap HOST:PORT (from `virtuoso dht`), set VIRTUOSO_BOOTSTRAP, or say "public"',
+      'no DHT bootstrap given: pass --bootstrap HOST:PORT (from `virtuoso dht`), set VIRTUOSO_BOOTSTRAP, or say ' +
+        '"public"',
     )
   if (text.trim() === 'public') return 'public'
   return text.split(',').map((part) => {

@@ -1,6 +1,6 @@
 // A node's identity: its Noise key pair, kept in DATA/identity.json (mode 0600) so that a hub's
 // market key (its public key) survives restarts.
-import { mkdir, readFile, chmod } from 'node:fs/promises'
+import { readFile, chmod } from 'node:fs/promises'
 import { privateDir, writeOnceAtomic } from '../secret-file.ts'
 import { join } from 'node:path'
 import DHT, { type KeyPair } from 'hyperdht'
@@ -23,7 +23,8 @@ export async function loadIdentity(dir: string): Promise<KeyPair> {
       return kp
     } catch (err) {
       throw nodeError.config(
-        `${file} is damaged (${(err as Error).message}); restore it from a backup, or move it away to make a new identity (a hub gets a new market key)`,
+        `${file} is damaged (${(err as Error).message}); restore it from a backup, or move it away to make a ` +
+          `new identity (a hub gets a new market key)`,
       )
     }
   }

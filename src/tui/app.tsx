@@ -8,7 +8,10 @@ import { noColorFromEnv } from './theme.ts'
 import type { Identity } from '../market/types.ts'
 
 export interface TuiOptions {
-  /** A connected client; otherwise one is made from market/bootstrap/profile (src/cli/connect.ts) and closed at the end. */
+  /**
+   * A connected client; otherwise one is made from market/bootstrap/profile (src/client/connect.ts) and
+   * closed at the end.
+   */
   client?: MarketClient
   /** Hide every action that changes the market. */
   readOnly?: boolean
@@ -39,7 +42,7 @@ export async function runTui(opts: TuiOptions = {}): Promise<void> {
   let market = opts.market ?? (client ? client.remoteKey : undefined)
   let bootstrap = opts.bootstrap
   if (!client) {
-    const { connect, resolveTarget } = await import('../cli/connect.ts')
+    const { connect, resolveTarget } = await import('../client/connect.ts')
     const target = await resolveTarget({ market: opts.market, bootstrap: opts.bootstrap })
     market = target.market
     bootstrap = target.bootstrap

@@ -14,7 +14,6 @@
 // After a hub restart `recover()` resolves every open migration: the destination holds the
 // machine complete at VERSION+1 -> commit; anything else -> abort there and revert.
 import { randomBytes } from 'node:crypto'
-import { hvConfig } from '../market/networks.ts'
 import type Protomux from 'protomux'
 import type { Market, Migrator } from '../market/market.ts'
 import type { ProviderGateway } from '../market/gateway.ts'
@@ -205,8 +204,8 @@ export class MigrationAgent implements Migrator {
             secret,
           }),
         ])
-        const vm = this.market.ctx.store.get('vm', row.vmId)!
-        const config = hvConfig(this.market.ctx, vm)
+        const vm = this.market.vm(row.vmId)
+        const config = this.market.hvConfig(vm)
         await Promise.race([
           stopped,
           this.cmd(to, 'migration.prepare-dest', {
@@ -356,7 +355,7 @@ export class MigrationAgent implements Migrator {
         while (!this.opts.gateway.online(m.to.nodeKey) && Date.now() < deadline && !this.closing)
           await new Promise((r) => setTimeout(r, 200))
         if (this.closing) return
-        let complete = false
+        let complete: boolean
         try {
           complete =
             (

@@ -60,7 +60,7 @@ function clip(v: unknown): string {
 
 // Every check tests the type first: a RegExp coerces its argument, so undefined, null or ['X']
 // would otherwise pass as the strings 'undefined', 'null' or 'X' and be sent.
-function checkId(id: string): string {
+function checkFrameId(id: string): string {
   if (typeof id !== 'string' || !ID.test(id))
     throw vmmpError.bad(`machine id '${clip(id)}' must be 1-128 chars of A-Z a-z 0-9 . _ : -`)
   return id
@@ -95,7 +95,7 @@ function checkEndpoint(e: Endpoint, what: string): string {
 export function encode(msg: VmmpMessage): string {
   if (!msg || typeof msg !== 'object') throw vmmpError.bad('a message must be an object')
   if (typeof msg.type !== 'string') throw vmmpError.bad('a message needs a type')
-  const head = `<VMMP ${VMMP_VERSION} ${msg.type} ${checkId(msg.id)}`
+  const head = `<VMMP ${VMMP_VERSION} ${msg.type} ${checkFrameId(msg.id)}`
   switch (msg.type) {
     case 'QUERY':
       return `${head} METHODS>`
@@ -105,7 +105,10 @@ export function encode(msg: VmmpMessage): string {
       if (new Set(msg.methods).size !== msg.methods.length) throw vmmpError.bad('RESULTS lists a method twice')
       return `${head} ${[String(msg.methods.length), ...msg.methods.map(checkMethod)].join(' ')}>`
     case 'REQ':
-      return `${head} ${checkVersion(msg.version, 'VERSION')} ${checkEndpoint(msg.origin, 'ORIG')} ${checkEndpoint(msg.central, 'CENTRAL')} ${checkMethod(msg.method)}>`
+      return (
+        `${head} ${checkVersion(msg.version, 'VERSION')} ${checkEndpoint(msg.origin, 'ORIG')} ` +
+        `${checkEndpoint(msg.central, 'CENTRAL')} ${checkMethod(msg.method)}>`
+      )
     case 'HEARTBEAT':
       return `${head}>`
     case 'RESP':
@@ -149,7 +152,7 @@ export function decode(text: string): VmmpMessage {
       ID.test(id) ? id : null,
     )
   }
-  checkId(id)
+  checkFrameId(id)
   switch (type) {
     case 'QUERY':
       arity(toks, 5, 'id METHODS')
@@ -192,7 +195,7 @@ export function encodeProgress(p: Omit<VmmpProgress, 'type'>): string {
   if (!p || typeof p !== 'object') throw vmmpError.bad('progress must be an object')
   const bad = (n: number) => !Number.isSafeInteger(n) || n < 0 || Object.is(n, -0)
   if (bad(p.done) || bad(p.total)) throw vmmpError.bad('progress needs non-negative integers')
-  return `<VMMP-X ${VMMP_VERSION} PROGRESS ${checkId(p.id)} ${p.done} ${p.total}>`
+  return `<VMMP-X ${VMMP_VERSION} PROGRESS ${checkFrameId(p.id)} ${p.done} ${p.total}>`
 }
 
 /** `<VMMP-X 1.0 TIMING id COPYMS VERIFYMS>`: the destination's phase times, in ms (see GRAMMAR.md). */
@@ -200,7 +203,7 @@ export function encodeTiming(t: Omit<VmmpTiming, 'type'>): string {
   if (!t || typeof t !== 'object') throw vmmpError.bad('timing must be an object')
   const bad = (n: number) => !Number.isSafeInteger(n) || n < 0 || Object.is(n, -0)
   if (bad(t.copyMs) || bad(t.verifyMs)) throw vmmpError.bad('timing needs non-negative integers')
-  return `<VMMP-X ${VMMP_VERSION} TIMING ${checkId(t.id)} ${t.copyMs} ${t.verifyMs}>`
+  return `<VMMP-X ${VMMP_VERSION} TIMING ${checkFrameId(t.id)} ${t.copyMs} ${t.verifyMs}>`
 }
 
 /** Any extension frame: PROGRESS or TIMING. */
@@ -209,7 +212,12 @@ export function decodeExt(text: string): VmmpProgress | VmmpTiming {
   if (toks[2] !== 'TIMING') return decodeProgress(text)
   if (toks[1] !== VMMP_VERSION) throw new VmmpVersionError(toks[1], SUPPORTED_VERSIONS, toks[2] ?? null, null)
   if (toks.length !== 6) throw vmmpError.bad('TIMING takes id COPYMS VERIFYMS')
-  return { type: 'TIMING', id: checkId(toks[3]), copyMs: uint(toks[4], 'COPYMS'), verifyMs: uint(toks[5], 'VERIFYMS') }
+  return {
+    type: 'TIMING',
+    id: checkFrameId(toks[3]),
+    copyMs: uint(toks[4], 'COPYMS'),
+    verifyMs: uint(toks[5], 'VERIFYMS'),
+  }
 }
 
 export function decodeProgress(text: string): VmmpProgress {
@@ -217,7 +225,7 @@ export function decodeProgress(text: string): VmmpProgress {
   if (toks[1] !== VMMP_VERSION) throw new VmmpVersionError(toks[1], SUPPORTED_VERSIONS, toks[2] ?? null, null)
   if (toks[2] !== 'PROGRESS') throw vmmpError.bad(`unknown extension '${clip(toks[2])}'`)
   if (toks.length !== 6) throw vmmpError.bad('PROGRESS takes id DONE TOTAL')
-  return { type: 'PROGRESS', id: checkId(toks[3]), done: uint(toks[4], 'DONE'), total: uint(toks[5], 'TOTAL') }
+  return { type: 'PROGRESS', id: checkFrameId(toks[3]), done: uint(toks[4], 'DONE'), total: uint(toks[5], 'TOTAL') }
 }
 
 /** What a 1.0 receiver answers to a frame in a version it does not speak (GRAMMAR.md §Versions):

@@ -15,6 +15,8 @@ export const VMMP_ABORTED = 'VMMP_ABORTED'
 export const VMMP_IO = 'VMMP_IO'
 export const VMMP_PROTOCOL = 'VMMP_PROTOCOL'
 export const VMMP_DIGEST_MISMATCH = 'VMMP_DIGEST_MISMATCH'
+/** The destination answered RESP FAIL; its own reason comes with its abort answer. */
+export const VMMP_REMOTE_FAIL = 'VMMP_REMOTE_FAIL'
 
 export type VmmpErrorCode =
   | typeof VMMP_BAD_MESSAGE
@@ -30,6 +32,7 @@ export type VmmpErrorCode =
   | typeof VMMP_IO
   | typeof VMMP_PROTOCOL
   | typeof VMMP_DIGEST_MISMATCH
+  | typeof VMMP_REMOTE_FAIL
 
 export class VmmpError extends VirtuosoError {
   constructor(code: VmmpErrorCode, message: string, options: { cause?: unknown } = {}) {
@@ -49,7 +52,8 @@ export class VmmpVersionError extends VmmpError {
   ) {
     super(
       VMMP_UNSUPPORTED_VERSION,
-      `VMMP ${version} is not supported (this node speaks ${supported.join(', ')}); resend in ${supported[supported.length - 1]}.`,
+      `VMMP ${version} is not supported (this node speaks ${supported.join(', ')}); resend in ` +
+        `${supported[supported.length - 1]}.`,
     )
     this.name = 'VmmpVersionError'
   }
@@ -60,7 +64,8 @@ export const vmmpError = {
   unknownMethod: (name: string, known: string[]) =>
     new VmmpError(
       VMMP_UNKNOWN_METHOD,
-      `Migration method '${name}' is not supported here (known: ${known.join(', ') || 'none'}); pick one the destination listed in RESULTS.`,
+      `Migration method '${name}' is not supported here (known: ${known.join(', ') || 'none'}); pick one the ` +
+        `destination listed in RESULTS.`,
     ),
   unauthorized: (what: string) =>
     new VmmpError(
@@ -81,7 +86,8 @@ export const vmmpError = {
   slowCrypto: () =>
     new VmmpError(
       VMMP_SLOW_CRYPTO,
-      "ssh2's native crypto binding did not load (SCP would run 2-13x slower); reinstall ssh2 with install scripts allowed.",
+      "ssh2's native crypto binding did not load (SCP would run 2-13x slower); reinstall ssh2 with install " +
+        'scripts allowed.',
     ),
   closed: (what: string) =>
     new VmmpError(VMMP_CLOSED, `Connection closed during ${what}; the copy was not accepted, retry the migration.`),

@@ -4,7 +4,8 @@
 // whole-file hash. That whole-file hash is a SHA-256 hash-list root, SHA-256("vmmp-root-1" | u64 size |
 // block hashes), not sha256sum's value: it binds every byte just as strongly (a zero block's entry is
 // only ever produced by zeros) but checking it never hashes the zeros of a sparse disk a second time,
-// which measured 1 s per GiB here and would dominate a 1%-changed migration. Cached next to the machine as `.manifest-<version>.bin` so an unchanged machine
+// which measured 1 s per GiB here and would dominate a 1%-changed migration. Cached next to the machine as
+// `.manifest-<version>.bin` so an unchanged machine
 // moves without its disk being read again; each file entry is trusted only while the file's size,
 // mtime and inode still match what was recorded when it was hashed.
 import { createHash, hash as oneShot } from 'node:crypto'
@@ -203,7 +204,7 @@ export async function loadCachedEntries(dir: string): Promise<Map<string, FileMa
     .map((m) => Number(m![1]))
     .sort((a, b) => b - a)
   for (const v of versions) {
-    let m: MachineManifest | null = null
+    let m: MachineManifest | null
     try {
       m = parseManifest(await readFile(manifestPath(dir, v)))
     } catch {

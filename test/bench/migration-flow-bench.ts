@@ -49,7 +49,7 @@ export async function migrationFlowBench(): Promise<BenchRow[]> {
     })
     const ms = performance.now() - t
     const out = String(r.stdout)
-    let json: any = null
+    let json: any
     try {
       json = JSON.parse(out.trim().split('\n').pop() ?? '')
     } catch {
@@ -59,7 +59,7 @@ export async function migrationFlowBench(): Promise<BenchRow[]> {
     return { ms, json, out }
   }
   let vm = ''
-  let pmDirs: string[] = []
+  const pmDirs: string[] = []
   try {
     const dht = spawnVirtuoso(['dht', '--port', '0'])
     procs.push(dht)

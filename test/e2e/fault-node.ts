@@ -2,7 +2,7 @@
 // fault tests: `node bin/run-ts.js test/e2e/fault-node.ts FAULTS_JSON node --data …`. The production
 // command has no way to set them; only this test entry does.
 import yargs from 'yargs'
-import { globalOptions } from '../../src/cli/connect.ts'
+import { globalOptions } from '../../src/cli/options.ts'
 import { nodeCommand } from '../../src/cli/processes.ts'
 import type { MigrationFaults } from '../../src/vmmp/server.ts'
 

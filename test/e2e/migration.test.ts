@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { open, readdir } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { cli, spawnVirtuoso, startMarket, tempDir } from './harness.ts'
 
 let root: Awaited<ReturnType<typeof tempDir>>
@@ -121,7 +121,7 @@ async function migrateInBackground(vmId: string, to: string, method = 'RSYNC') {
     result: (async () => {
       const r = await p.proc
       const last = p.lines.filter((l) => l.trim()).pop() ?? ''
-      let json: any = null
+      let json: any
       try {
         json = JSON.parse(last)
       } catch {

@@ -142,7 +142,6 @@ export async function runSeed(seed: number, steps = 120): Promise<RunResult> {
     // make a replay pick other machines).
     const made: string[] = []
     const vmIds = () => made.filter((id) => market.db.get('vm', id))
-    const nodeOf = (pmId: string) => net.nodes.get(market.db.get('pm', pmId)!.nodeKey)!
     const owner = (vmId: string) => buyers.find((b) => b.username === market.db.get('vm', vmId)?.owner)!
 
     let step = 0

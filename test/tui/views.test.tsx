@@ -345,7 +345,7 @@ describe('Migrations', () => {
     const f = v.frame()
     expect(f).toContain('Migrations (1 running, 2 in all)')
     expect(f).toContain('batch  alpha → bravo  RSYNC  copying  beat 1s ago')
-    expect(f).toMatch(/█+░+  39%  400 MiB\/1\.0 GiB  80\.0 MiB\/s  ETA 8s/)
+    expect(f).toMatch(/█+░+ {2}39% {2}400 MiB\/1\.0 GiB {2}80\.0 MiB\/s {2}ETA 8s/)
     expect(f).toContain('cache  alpha → bravo  SCP  FAILED')
     expect(f).toContain('reason: heartbeat lost')
     v.rerender(

@@ -61,7 +61,8 @@ describe('VMMP encoder agrees with the decoder', () => {
       try {
         frame = encode(msg)
       } catch (err) {
-        if (!(err instanceof VmmpError)) throw new Error(`seed ${seed}: ${String(err)} for ${JSON.stringify(msg)}`)
+        if (!(err instanceof VmmpError))
+          throw new Error(`seed ${seed}: ${String(err)} for ${JSON.stringify(msg)}`, { cause: err })
         continue
       }
       emitted++

@@ -155,7 +155,7 @@ describe('VMMP codec', () => {
         }
         frame = chars.join('')
       }
-      let msg: VmmpMessage | null = null
+      let msg: VmmpMessage | null
       try {
         msg = decode(frame)
       } catch (err) {

@@ -65,7 +65,9 @@ export async function probeKvm(p: ProbeOptions): Promise<AccelChoice> {
     ? { accel: 'kvm', note: `accel: KVM (a probe guest reached its shell in ${Date.now() - t0} ms)` }
     : {
         accel: 'tcg',
-        note: `accel: TCG, because a probe guest under KVM did not reach its shell within ${p.timeoutMs ?? PROBE_TIMEOUT_MS} ms`,
+        note:
+          `accel: TCG, because a probe guest under KVM did not reach its shell within ` +
+          `${p.timeoutMs ?? PROBE_TIMEOUT_MS} ms`,
       }
   await writeProbe(key, choice, p.cacheFile).catch(() => {})
   return choice

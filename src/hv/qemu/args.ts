@@ -67,7 +67,8 @@ export function qemuArgs(a: QemuArgsInput): string[] {
     // The VMDK is served by qemu-nbd: QEMU refuses to save the state of a VM with a vmdk node
     // ("does not support live migration"), and suspend is a migration to a file.
     '-drive',
-    `if=virtio,format=raw,cache=writeback,file.driver=nbd,file.server.type=unix,file.server.path=${opt(`${a.sockDir}/${NBD_SOCK}`)}`,
+    'if=virtio,format=raw,cache=writeback,file.driver=nbd,file.server.type=unix,' +
+      `file.server.path=${opt(`${a.sockDir}/${NBD_SOCK}`)}`,
   ]
   args.push(...nicArgs(a.mac ?? null))
   // The firmware boots the disk: the OS (bootloader and kernel) lives in the machine's image.

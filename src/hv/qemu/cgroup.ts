@@ -34,7 +34,8 @@ export async function detectCpuLimiter(): Promise<CpuLimiter> {
   const controllers = (await readFile(join(mount, 'cgroup.controllers'), 'utf8').catch(() => '')).trim().split(/\s+/)
   if (!controllers.includes('cpu')) {
     return none(
-      `speed is not enforced: cgroup v2 at ${mount} lacks the cpu controller (available: ${controllers.filter(Boolean).join(', ') || 'none'}; on hybrid hosts cpu is bound to cgroup v1)`,
+      `speed is not enforced: cgroup v2 at ${mount} lacks the cpu controller (available: ` +
+        `${controllers.filter(Boolean).join(', ') || 'none'}; on hybrid hosts cpu is bound to cgroup v1)`,
     )
   }
   const self =

@@ -6,20 +6,20 @@ import { connect, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { join, resolve } from 'node:path'
 import { packageRoot } from '../../root.ts'
-import { access, constants, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
-import { delimiter } from 'node:path'
+import { mkdir, rename, rm, stat } from 'node:fs/promises'
 import type { DriverContext, GuestSetup, HostInfo, HvDriver, HvManifest, VmConfig } from '../types.ts'
 import { createDisk, descriptorName, diskGeometry, freeBytes } from '../disk.ts'
 import { checkImportedDisk, checkSavedState } from '../imported.ts'
 import { DEFAULT_IMAGE_DIR, imageFile } from '../image.ts'
 import { copyImageToDisk } from '../image-disk.ts'
 import { defaultGuest, readGuest, writeGuest, writeSeed } from './seed.ts'
-import { HvError, HV_BAD_INPUT, HV_BAD_STATE, HV_EXISTS, HV_NOT_FOUND, HV_VMM_FAILED, noSpace } from '../errors.ts'
+import { HvError, HV_BAD_STATE, HV_EXISTS, HV_NOT_FOUND, HV_VMM_FAILED, noSpace } from '../errors.ts'
 import { Monitor } from './monitor.ts'
-import { alive, launch, missing, readPid, shortDir, terminate, waitGone } from './proc.ts'
+import { alive, launch, readPid, shortDir, terminate, waitGone } from './proc.ts'
 import { chooseAccel, type AccelChoice, type AccelMode } from './accel.ts'
 import { detectCpuLimiter, type CpuLimiter } from './cgroup.ts'
 import { cpuInfo, memoryMb, type CpuInfo } from './host.ts'
+import { exists, readVmRecord, which, writeVmRecord } from './files.ts'
 import {
   NBD_PID,
   NBD_SOCK,
@@ -27,7 +27,6 @@ import {
   QMP_SOCK,
   SAVED_STATE,
   SERIAL_SOCK,
-  VM_FILE,
   NIC_SOCK,
   VNC_SOCK,
   nbdArgs,
@@ -152,7 +151,7 @@ export class QemuDriver implements HvDriver {
         const size = (await stat(image)).size
         await copyImageToDisk({ image, size, dir, hdMb: config.hd, isZeroBlock: () => false })
       }
-      await this.#writeVm(id, config)
+      await writeVmRecord(this.#vmDir(id), id, config)
     } catch (err) {
       await rm(dir, { recursive: true, force: true })
       throw err
@@ -183,7 +182,7 @@ export class QemuDriver implements HvDriver {
 
   async register(id: string, config: VmConfig): Promise<void> {
     await this.#need(id)
-    await this.#writeVm(id, config)
+    await writeVmRecord(this.#vmDir(id), id, config)
   }
 
   async start(id: string, config: VmConfig): Promise<void> {
@@ -312,7 +311,7 @@ export class QemuDriver implements HvDriver {
   }
 
   async files(id: string): Promise<string[]> {
-    const { config } = await this.#readVm(id)
+    const { config } = await readVmRecord(this.#vmDir(id), id)
     const g = diskGeometry(config.hd)
     const out = [descriptorName(), ...g.extents.map((e) => e.file)]
     if (await exists(join(this.#vmDir(id), SAVED_STATE))) out.push(SAVED_STATE)
@@ -324,7 +323,7 @@ export class QemuDriver implements HvDriver {
     await checkImportedDisk(id, dir, config.hd)
     const suspended = await exists(join(dir, SAVED_STATE))
     if (suspended) await checkSavedState(id, join(dir, SAVED_STATE))
-    await this.#writeVm(id, config)
+    await writeVmRecord(this.#vmDir(id), id, config)
     return suspended ? 'suspended' : 'stopped'
   }
 
@@ -436,47 +435,7 @@ export class QemuDriver implements HvDriver {
       throw new HvError(HV_NOT_FOUND, `Machine '${id}' has no disk in ${this.#vmDir(id)}; create it again.`)
   }
 
-  async #writeVm(id: string, config: VmConfig): Promise<void> {
-    await writeFile(join(this.#vmDir(id), VM_FILE), JSON.stringify({ id, config }, null, 2) + '\n')
-  }
-
-  async #readVm(id: string): Promise<{ id: string; config: VmConfig }> {
-    try {
-      return JSON.parse(await readFile(join(this.#vmDir(id), VM_FILE), 'utf8'))
-    } catch (err) {
-      throw new HvError(
-        HV_NOT_FOUND,
-        `Machine '${id}' has no ${VM_FILE} in ${this.#vmDir(id)}; it was never created here.`,
-        { cause: err },
-      )
-    }
-  }
-
   #vmDir(id: string): string {
     return join(this.#dir, id)
   }
-}
-
-async function exists(p: string): Promise<boolean> {
-  return access(p).then(
-    () => true,
-    () => false,
-  )
-}
-
-/** Resolve a program name in PATH (or check a path) now, so a missing QEMU fails at open, not mid-start. */
-async function which(bin: string): Promise<string> {
-  const candidates = bin.includes('/')
-    ? [resolve(bin)]
-    : (process.env.PATH ?? '/usr/bin:/bin').split(delimiter).map((d) => join(d, bin))
-  for (const c of candidates) {
-    if (
-      await access(c, constants.X_OK).then(
-        () => true,
-        () => false,
-      )
-    )
-      return c
-  }
-  throw missing(bin)
 }

@@ -87,7 +87,8 @@ export class Monitor {
       if (info.status === 'failed' || info.status === 'cancelled') {
         throw new HvError(
           HV_QMP,
-          `Saving the machine state failed: ${info['error-desc'] ?? info.status}; the machine is still paused in QEMU, stop it or retry.`,
+          `Saving the machine state failed: ${info['error-desc'] ?? info.status}; the machine is still paused ` +
+            `in QEMU, stop it or retry.`,
         )
       }
       if (Date.now() > deadline)

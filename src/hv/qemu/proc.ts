@@ -89,7 +89,8 @@ export function launch(bin: string, args: string[], opts: { cwd: string; what: s
 export function missing(bin: string, cause?: unknown): HvError {
   return new HvError(
     HV_QEMU_MISSING,
-    `QEMU program '${bin}' was not found or is not executable; install it (run: bash scripts/setup.sh, or as root: apt-get install qemu-system-x86 qemu-utils) or point the driver at it (--qemu PATH).`,
+    `QEMU program '${bin}' was not found or is not executable; install it (run: bash scripts/setup.sh, or as ` +
+      `root: apt-get install qemu-system-x86 qemu-utils) or point the driver at it (--qemu PATH).`,
     { cause },
   )
 }

@@ -115,7 +115,8 @@ export class QmpClient extends EventEmitter {
               reject(
                 new HvError(
                   HV_TIMEOUT,
-                  `QEMU did not greet on ${path} within ${timeoutMs} ms; another client may hold the monitor, or QEMU is hung.`,
+                  `QEMU did not greet on ${path} within ${timeoutMs} ms; another client may hold the monitor, ` +
+                    `or QEMU is hung.`,
                 ),
               ),
             timeoutMs,
@@ -157,7 +158,8 @@ export class QmpClient extends EventEmitter {
         reject(
           new HvError(
             HV_TIMEOUT,
-            `QMP '${command}' got no reply within ${timeoutMs} ms; QEMU is busy or hung, try again or stop the machine.`,
+            `QMP '${command}' got no reply within ${timeoutMs} ms; QEMU is busy or hung, try again or stop the ` +
+              `machine.`,
           ),
         )
       }, timeoutMs)

@@ -86,7 +86,8 @@ export class TestDriver implements HvDriver {
     if (g.bytes > free * 1048576) {
       throw new HvError(
         HV_NO_SPACE,
-        `Cannot create the disk of machine '${id}': it needs ${Math.ceil(g.bytes / 1048576)} MB but the test host has ${free} MB free; ask for a smaller disk.`,
+        `Cannot create the disk of machine '${id}': it needs ${Math.ceil(g.bytes / 1048576)} MB but the test ` +
+          `host has ${free} MB free; ask for a smaller disk.`,
       )
     }
     if (this.#opts.writeFiles) await createDisk(join(this.#dir, id), config.hd, { freeBytes: free * 1048576 })

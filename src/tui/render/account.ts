@@ -8,7 +8,10 @@ export const HOUR_MS = 3_600_000
 /** Warn when the balance lasts less than this at the current burn. */
 export const DEFAULT_RUNWAY_WARNING_MS = 24 * HOUR_MS
 
-/** What a machine costs per hour right now (micro-units, may be fractional): storage always once stored, running while started. */
+/**
+ * What a machine costs per hour right now (micro-units, may be fractional): storage always once stored,
+ * running while started.
+ */
 export function burnPerHour(
   v: Pick<VmRow, 'pmId' | 'state' | 'storagePrice' | 'storagePeriod' | 'runningPrice' | 'runningPeriod'>,
 ): number {

@@ -321,7 +321,9 @@ export function consoleStatus(s: ConsoleStatusInput): { text: string; tone: Stat
       return { text: message, tone: 'warn' }
     case 'MARKET_PROVIDER_OFFLINE':
       return {
-        text: `provider${s.provider ? ` ${s.provider}` : ''} is offline: its console comes back with its node; r retries`,
+        text:
+          `provider${s.provider ? ` ${s.provider}` : ''} is offline: its console comes back with its node; ` +
+          `r retries`,
         tone: 'error',
       }
     case 'NODE_UNREACHABLE':

@@ -31,7 +31,7 @@ export function firstField(fields: Field[]): number {
 export function editText(value: string, input: string, name: string): string {
   if (name === 'backspace') return value.slice(0, -1)
   if (name === 'ctrl+u') return ''
-  if (!input || name.startsWith('ctrl+') || /[\u0000-\u001f\u007f]/.test(input)) return value
+  if (!input || name.startsWith('ctrl+') || hasControl(input)) return value
   return value + input
 }
 
@@ -48,4 +48,13 @@ export function initialValues(fields: Field[]): Record<string, string> {
 
 export function shown(f: Field, value: string): string {
   return f.kind === 'secret' ? '•'.repeat(value.length) : value
+}
+
+/** C0 controls and DEL: keys a text field must not take as characters. */
+function hasControl(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x20 || c === 0x7f) return true
+  }
+  return false
 }

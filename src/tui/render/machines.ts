@@ -63,23 +63,31 @@ export function deliveryPercent(v: VmRow): number {
 /** The detail lines under the table for the selected machine. */
 export function vmDetails(v: VmRow, pm: PmRow | undefined): string[] {
   const lines = [
-    `${v.id}  ${v.configName ? `config ${v.configName}, ` : ''}${mb(v.memory)} mem, ${mb(v.hd)} disk, speed ${v.speed}, os ${v.os ?? 'blank'}`,
+    `${v.id}  ${v.configName ? `config ${v.configName}, ` : ''}${mb(v.memory)} mem, ${mb(v.hd)} disk, speed ` +
+      `${v.speed}, os ${v.os ?? 'blank'}`,
   ]
   if (v.image) {
     const d = v.delivery
     lines.push(
       d
-        ? `image ${v.image}: delivering to ${d.pmId.slice(0, 8)}, ${deliveryPercent(v)}% of ${mb(Math.ceil(d.bytesTotal / 1048576))}`
-        : `image ${v.image} (digest ${String(v.imageDigest).slice(0, 12)}…)${v.delivered ? `, delivered ${mb(Math.round(v.delivered.bytes / 1048576))} in ${(v.delivered.ms / 1000).toFixed(1)} s` : ''}`,
+        ? `image ${v.image}: delivering to ${d.pmId.slice(0, 8)}, ${deliveryPercent(v)}% of ` +
+            mb(Math.ceil(d.bytesTotal / 1048576))
+        : `image ${v.image} (digest ${String(v.imageDigest).slice(0, 12)}…)` +
+            (v.delivered
+              ? `, delivered ${mb(Math.round(v.delivered.bytes / 1048576))} in ${(v.delivered.ms / 1000).toFixed(1)} s`
+              : ''),
     )
   }
   if (v.pmId) {
     lines.push(
-      `on ${pm ? `${pm.name} (${pm.owner})` : v.pmId}: storage ${money(v.storagePrice)} per ${period(v.storagePeriod)}, running ${money(v.runningPrice)} per ${period(v.runningPeriod)}; charged ${money(v.chargedStorage + v.chargedRunning)}`,
+      `on ${pm ? `${pm.name} (${pm.owner})` : v.pmId}: storage ${money(v.storagePrice)} per ` +
+        `${period(v.storagePeriod)}, running ${money(v.runningPrice)} per ${period(v.runningPeriod)}; charged ` +
+        `${money(v.chargedStorage + v.chargedRunning)}`,
     )
   } else {
     lines.push(
-      `bids: storage ${v.bidStorage === null ? 'any' : money(v.bidStorage)}/day, running ${v.bidRunning === null ? 'any' : money(v.bidRunning)}/hour`,
+      `bids: storage ${v.bidStorage === null ? 'any' : money(v.bidStorage)}/day, running ` +
+        `${v.bidRunning === null ? 'any' : money(v.bidRunning)}/hour`,
     )
   }
   if (v.address) lines.push(`network address ${v.address}, MAC ${v.mac ?? '-'}`)
@@ -115,7 +123,11 @@ export function pmRow(p: PmWithStatus, vmCount: number): string[] {
 }
 
 export function pmPriceLine(p: PmRow): string {
-  return `asks: speed ${money(p.speedPrice)}/s per ${p.speedUnit}bm · mem ${money(p.memoryPrice)}/s per ${mb(p.memoryUnit)} · disk ${money(p.storagePrice)}/day per ${mb(p.storageUnit)} · charge every ${period(p.runningPeriod)} / ${period(p.storagePeriod)}`
+  return (
+    `asks: speed ${money(p.speedPrice)}/s per ${p.speedUnit}bm · mem ${money(p.memoryPrice)}/s per ` +
+    `${mb(p.memoryUnit)} · disk ${money(p.storagePrice)}/day per ${mb(p.storageUnit)} · charge every ` +
+    `${period(p.runningPeriod)} / ${period(p.storagePeriod)}`
+  )
 }
 
 export const PM_VM_COLUMNS: Column[] = [

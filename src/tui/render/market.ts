@@ -96,5 +96,8 @@ export function providerRow(p: PmRow, avg: UnitPrices | null): string[] {
 
 export function averagesLine(avg: UnitPrices | null): string {
   if (!avg) return 'market average: no providers yet'
-  return `avg: cpu ${moneyApprox(avg.speedHour)}/h·1000bm  mem ${moneyApprox(avg.memoryHour)}/h·GB  disk ${moneyApprox(avg.storageDay)}/day·GB`
+  return (
+    `avg: cpu ${moneyApprox(avg.speedHour)}/h·1000bm  mem ${moneyApprox(avg.memoryHour)}/h·GB  disk ` +
+    `${moneyApprox(avg.storageDay)}/day·GB`
+  )
 }

@@ -93,7 +93,9 @@ export function migrationCard(
   }
   const pct = done ? 100 : percent(m.bytesDone, m.bytesTotal)
   const eta = etaMs(m, now)
-  const tail = ` ${String(pct).padStart(3)}%  ${bytes(m.bytesDone)}/${bytes(m.bytesTotal)}  ${m.rate ? `${bytes(m.rate)}/s` : '-'}  ETA ${done ? '0s' : duration(eta)}`
+  const tail =
+    ` ${String(pct).padStart(3)}%  ${bytes(m.bytesDone)}/${bytes(m.bytesTotal)}  ` +
+    `${m.rate ? `${bytes(m.rate)}/s` : '-'}  ETA ${done ? '0s' : duration(eta)}`
   const barWidth = Math.max(5, Math.min(40, width - tail.length - 3))
   const bar = progressBar(done ? 1 : m.bytesDone, done ? 1 : m.bytesTotal, barWidth)
   return { title, detail: truncate(`  ${bar}${tail}`, width), tone: done ? 'done' : late ? 'late' : 'ok' }

@@ -33,7 +33,6 @@ import type { MigrationMethod, PullOptions, PullResult } from './types.ts'
 
 export const DEFAULT_SCP_INFLIGHT = 64
 export const SCP_CHUNK = 256 * 1024
-const BLOCKS_PER_CHUNK = SCP_CHUNK / BLOCK_SIZE
 /** ssh2 caps reads at ~32 KiB for servers it does not recognise as OpenSSH; ours answers 256 KiB. */
 const MAX_READ_LEN = SCP_CHUNK
 

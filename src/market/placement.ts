@@ -1,0 +1,30 @@
+// Reads the hub's own services (the console tickets, the migration agent) need, so none of them
+// reaches into the store behind the Market's back.
+import type { Ctx } from './context.ts'
+import { ownVm, requireBuyer } from './context.ts'
+import { errors } from './errors.ts'
+import type { Identity, PmRow, VmRow } from './types.ts'
+
+/** A machine's row; MARKET_NOT_FOUND when there is none. */
+export function machineRow(ctx: Ctx, vmId: string): VmRow {
+  const vm = ctx.store.get('vm', vmId)
+  if (!vm) throw errors.notFound('machine', vmId)
+  return vm
+}
+
+/** A buyer's own machine and the provider machine it is stored on; `what` names the action for errors. */
+export function placement(ctx: Ctx, who: Identity | null, vmId: unknown, what: string): { vm: VmRow; pm: PmRow } {
+  const me = requireBuyer(who, what)
+  if (typeof vmId !== 'string' || vmId.length === 0 || vmId.length > 64)
+    throw errors.badInput(what, '"vmId" must be a machine id')
+  const vm = ownVm(ctx, me, vmId)
+  const pm = vm.pmId ? ctx.store.get('pm', vm.pmId) : undefined
+  if (!pm) throw errors.actionNotAllowed(what, vm.state, ['stored on a provider'])
+  return { vm, pm }
+}
+
+/** What a provider node said about itself at its last hello ({} if it never said hello). */
+export function nodeInfo(ctx: Ctx, nodeKey: string): Record<string, unknown> {
+  const info = ctx.store.get('nodes', nodeKey)?.info
+  return info && typeof info === 'object' ? (info as Record<string, unknown>) : {}
+}
