@@ -226,8 +226,11 @@ export async function runSeed(seed: number, steps = 120): Promise<RunResult> {
     stats['drift.seen'] = seen.drift.size
     return { seed, steps: step, violation, stats }
   } finally {
-    net.dropAll()
-    await Promise.allSettled([...inflight])
+    // Operations still running may send more (a refused store removes its copy): drop until done.
+    while (inflight.size) {
+      net.dropAll()
+      await new Promise((res) => setImmediate(res))
+    }
     await market.close().catch(() => {})
     for (const n of net.nodes.values()) await n.hv.close().catch(() => {})
     await rm(dir, { recursive: true, force: true })
