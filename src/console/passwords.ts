@@ -1,7 +1,8 @@
 // Per-machine console passwords on the provider (report §6.2.4 kept one VNC password file per
 // machine). Only a scrypt hash is stored, one small file per machine (mode 0600), so a copied data
 // dir gives nobody a console. The owner sets it through the hub (`virtuoso console passwd`).
-import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto'
+import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { scrypt, SCRYPT } from '../scrypt.ts'
 import { readFile, rm, writeFile, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import { VirtuosoError } from '../errors.ts'
@@ -10,16 +11,6 @@ import { privateDir } from '../secret-file.ts'
 
 export const MIN_CONSOLE_PASSWORD = 8
 export const MAX_CONSOLE_PASSWORD = 1024
-/** ~50 ms per check here: slow for a guesser, unnoticed by a person. */
-const SCRYPT = { N: 16384, r: 8, p: 1, keylen: 32 }
-
-function scrypt(password: string, salt: Buffer, o: typeof SCRYPT): Promise<Buffer> {
-  const opts: ScryptOptions = { N: o.N, r: o.r, p: o.p, maxmem: 64 * 1024 * 1024 }
-  return new Promise((resolve, reject) =>
-    scryptCb(password, salt, o.keylen, opts, (err, key) => (err ? reject(err) : resolve(key))),
-  )
-}
-
 export function checkConsolePassword(password: unknown): asserts password is string {
   if (typeof password !== 'string' || password.length < MIN_CONSOLE_PASSWORD) {
     throw new VirtuosoError(
@@ -42,7 +33,7 @@ export class ConsolePasswords {
     checkConsolePassword(password)
     await privateDir(this.dir)
     const salt = randomBytes(16)
-    const hash = await scrypt(password, salt, SCRYPT)
+    const hash = await scrypt(password, salt, SCRYPT, SCRYPT.keylen)
     const line = `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64')}$${hash.toString('base64')}\n`
     // Write then rename: a crash never leaves a half-written hash that locks the owner out.
     const tmp = this.file(vmId) + '.tmp'
@@ -61,12 +52,8 @@ export class ConsolePasswords {
     const [kind, n, r, p, salt, hash] = line.trim().split('$')
     if (kind !== 'scrypt') return false
     const want = Buffer.from(hash, 'base64')
-    const got = await scrypt(password, Buffer.from(salt, 'base64'), {
-      N: Number(n),
-      r: Number(r),
-      p: Number(p),
-      keylen: want.length,
-    })
+    const cost = { N: Number(n), r: Number(r), p: Number(p) }
+    const got = await scrypt(password, Buffer.from(salt, 'base64'), cost, want.length)
     return got.length === want.length && timingSafeEqual(got, want)
   }
 

@@ -1,7 +1,8 @@
 // Accounts (report §6.1.3): signup, login, logout, authenticate. Passwords are stored as scrypt
 // hashes with a per-user salt (in the hub-only `credentials` table) and compared in constant time.
 // A session is a 256-bit random token; only its sha256 is stored, so the database alone opens nothing.
-import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto'
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { scrypt, SCRYPT } from '../scrypt.ts'
 import type { Ctx } from './context.ts'
 import { requireUser, userRow } from './context.ts'
 import { errors } from './errors.ts'
@@ -10,24 +11,11 @@ import type { CredentialRow, SessionRow } from './rows.ts'
 import type { AccountType, Identity, UserRow } from './types.ts'
 
 export const DEFAULT_SESSION_TTL_MS = 7 * 24 * 3600 * 1000
-/** scrypt cost: ~50 ms per hash here; parameters are stored per row so they can be raised later. */
-export const SCRYPT = { N: 16384, r: 8, p: 1, keylen: 32 }
+export { SCRYPT } from '../scrypt.ts'
 export const USERNAME = /^[a-z0-9_-]{2,32}$/
 export const MIN_PASSWORD = 8
 const MAX_PASSWORD = 1024
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,190}\.[^\s@.]{1,63}$/
-
-function scrypt(
-  password: string,
-  salt: Buffer,
-  o: { N: number; r: number; p: number },
-  keylen: number,
-): Promise<Buffer> {
-  const opts: ScryptOptions = { N: o.N, r: o.r, p: o.p, maxmem: 256 * o.N * o.r }
-  return new Promise((resolve, reject) =>
-    scryptCb(password, salt, keylen, opts, (err, key) => (err ? reject(err) : resolve(key))),
-  )
-}
 
 export const tokenHash = (token: string) => createHash('sha256').update(token).digest('hex')
 

@@ -8,13 +8,16 @@ import type { Op } from './store.ts'
 import type { ConfigRow } from './types.ts'
 import { errors } from './errors.ts'
 
-export const CONFIGS_FIXTURE = join(packageRoot(), 'fixtures/configs.json')
+/** The standard configurations shipped with the package; resolved when asked, not at load. */
+export function configsFixture(): string {
+  return join(packageRoot(), 'fixtures/configs.json')
+}
 /** Disks are VMDK of more than 2 GB (report §6.2.5), so a machine needs at least this much. */
 export const MIN_HD_MB = 2048
 
 type ConfigSeed = Pick<ConfigRow, 'name' | 'preconfigured' | 'processor' | 'os' | 'memory' | 'hd' | 'speed'>
 
-export async function seedCatalog(ctx: Ctx, file: URL | string = CONFIGS_FIXTURE): Promise<void> {
+export async function seedCatalog(ctx: Ctx, file: URL | string = configsFixture()): Promise<void> {
   if (ctx.store.get('meta', 'catalogSeeded')) return
   const seeds = JSON.parse(await readFile(file, 'utf8')) as ConfigSeed[]
   const ops: Op[] = seeds.map((c) => ({

@@ -2,7 +2,7 @@
 // enforces who may do what (inside, so no caller can skip it) and forwards committed changes as
 // 'change' events for the replica feed. Every method taking `who` checks it itself.
 import { EventEmitter } from 'node:events'
-import { Store, type StoreOptions } from './store.ts'
+import { Store, seqKey, type StoreOptions } from './store.ts'
 import type { ProviderGateway } from './gateway.ts'
 import type { Ctx } from './context.ts'
 import { requireUser } from './context.ts'
@@ -376,8 +376,8 @@ export class Market extends EventEmitter {
     }
     for (const t of CACHED_TABLES) for (const [k, v] of this.db.rows(t)) add(t, k, v)
     if (who) {
-      await this.db.scan('ledger', (e) => add('ledger', String(e.seq).padStart(16, '0'), e))
-      await this.db.scan('events', (e) => add('events', String(e.seq).padStart(16, '0'), e))
+      await this.db.scan('ledger', (e) => add('ledger', seqKey(e.seq), e))
+      await this.db.scan('events', (e) => add('events', seqKey(e.seq), e))
     }
     return { seq, rows }
   }
