@@ -9,9 +9,20 @@ import type { GlobalArgs } from './options.ts'
 import { fail, print, table } from './output.ts'
 import { VirtuosoError } from '../errors.ts'
 import { formatPhases, type MigrationRow } from '../market/migrations.ts'
-import { bytes } from '../tui/render/format.ts'
 
 type Args = GlobalArgs & Record<string, any>
+
+export function bytes(n: number): string {
+  if (n < 1024) return `${n} B`
+  const units = ['KiB', 'MiB', 'GiB', 'TiB']
+  let v = n / 1024
+  let i = 0
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024
+    i++
+  }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`
+}
 
 /** One progress line, pure (tests call it). `width` is the bar's width in cells. */
 export function progressLine(m: MigrationRow, now = Date.now(), width = 24): string {
