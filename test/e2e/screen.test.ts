@@ -104,8 +104,18 @@ describe('the screen of a machine', () => {
       })
       // The first-boot seed named the guest after the machine ('Web 1' -> web-1); a command ends the
       // prompt's line.
-      p.proc.stdin?.write('echo "seed""-ok"\r')
-      await p.waitFor(/web-1:~# echo/, 30_000)
+      // Keys typed while the guest's shell is still being spawned can be dropped, so the command is
+      // typed again until its echo after the prompt arrives (waitFor also scans what came before).
+      // busybox ash may ask the terminal for the cursor position (ESC [6n) between prompt and input.
+      let echoed = false
+      for (let attempt = 0; attempt < 6 && !echoed; attempt++) {
+        p.proc.stdin?.write('echo "seed""-ok"\r')
+        echoed = await p.waitFor(/web-1:~# (.\[6n)?echo/, 15_000).then(
+          () => true,
+          () => false,
+        )
+      }
+      expect(echoed, p.lines.join('\n').slice(-400)).toBe(true)
       p.proc.stdin?.write(Buffer.from([0x1d]))
       expect((await p.proc).exitCode).toBe(0)
     } finally {
