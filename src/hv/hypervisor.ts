@@ -9,26 +9,22 @@ import type { Duplex } from 'node:stream'
 import type { GuestSetup, HostInfo, HvDriver, HvManifest, HvState, HvVm, VmConfig } from './types.ts'
 import { StateStore, type AnyLevel, type VmRecord } from './store.ts'
 import { badInput, badState, closed, exists, noSpace, notFound, notSupported } from './errors.ts'
-import type { TestDriverOptions } from './test/driver.ts'
-import type { QemuDriverOptions } from './qemu/driver.ts'
 import { checkGuest, checkVersion, checkVmConfig, checkVmId } from './validate.ts'
+import { makeDriver, type DriverChoice } from './drivers.ts'
+import { copyConfig, newRecord, view } from './record.ts'
+import { SerialQueue } from './serial.ts'
 
 export { ID_PATTERN, MIN_MEMORY_MB, MAX_MEMORY_MB, OS_PATTERN, checkVmConfig, checkVmId } from './validate.ts'
 
-export type Accel = 'auto' | 'kvm' | 'tcg'
+export type { Accel } from './drivers.ts'
 
-export interface HypervisorOptions {
-  driver: 'test' | 'qemu' | HvDriver
+export interface HypervisorOptions extends DriverChoice {
   /** Machine directory: each machine gets `<dir>/<id>/`. */
   dir: string
   /** Local state: a sublevel (or database) of the caller's, or a path; default `<dir>/.hv-state`. */
   db?: string | AnyLevel
-  accel?: Accel
   /** How long a stop waits for the guest's ACPI power-down before forcing QEMU to quit. */
   stopTimeoutMs?: number
-  /** Options of the built-in drivers. */
-  qemu?: Omit<QemuDriverOptions, 'accel'>
-  test?: TestDriverOptions
 }
 
 export const DEFAULT_STOP_TIMEOUT_MS = 20_000
@@ -51,7 +47,7 @@ export class Hypervisor extends EventEmitter {
   readonly stopTimeoutMs: number
   #store: StateStore
   #vms = new Map<string, VmRecord>()
-  #locks = new Map<string, Promise<unknown>>()
+  #queue = new SerialQueue()
   #closed = false
   /** Guests that stopped by themselves since open (id -> version after), including those found at
    *  open: whoever reports them (the provider agent) may start listening for 'exit' late. */
@@ -292,7 +288,7 @@ export class Hypervisor extends EventEmitter {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    await Promise.allSettled([...this.#locks.values()])
+    await this.#queue.drain()
     await this.driver.close()
     await this.#store.close()
   }
@@ -350,23 +346,10 @@ export class Hypervisor extends EventEmitter {
   }
 
   #serial<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.#locks.get(id) ?? Promise.resolve()
-    const run = prev.then(
-      () => {
-        this.#open()
-        return fn()
-      },
-      () => {
-        this.#open()
-        return fn()
-      },
-    )
-    const tail = run.catch(() => {})
-    this.#locks.set(id, tail)
-    void tail.then(() => {
-      if (this.#locks.get(id) === tail) this.#locks.delete(id)
+    return this.#queue.run(id, () => {
+      this.#open()
+      return fn()
     })
-    return run
   }
 
   #rec(id: string): VmRecord {
@@ -384,38 +367,4 @@ export class Hypervisor extends EventEmitter {
     if (verb === 'screenshot' || verb === 'vnc') return
     if (verb !== 'name' && this.manifest[verb] !== true) throw notSupported(this.manifest.name, verb)
   }
-}
-
-async function makeDriver(opts: HypervisorOptions): Promise<HvDriver> {
-  const d = opts.driver
-  if (d === 'test') {
-    const { TestDriver } = await import('./test/driver.ts')
-    return new TestDriver(opts.test)
-  }
-  if (d === 'qemu') {
-    const { QemuDriver } = await import('./qemu/driver.ts')
-    return new QemuDriver({ ...opts.qemu, accel: opts.accel ?? 'auto' })
-  }
-  if (d && typeof d === 'object' && typeof d.open === 'function' && d.manifest) return d
-  throw badInput(
-    'driver',
-    `${JSON.stringify(d)} is not a known driver`,
-    "use 'qemu', 'test' or an object implementing HvDriver",
-  )
-}
-
-function newRecord(id: string, config: VmConfig, version: number, origin: string | null, state: HvState): VmRecord {
-  const now = Date.now()
-  return { id, state, version, config, origin, createdAt: now, updatedAt: now }
-}
-
-function view(rec: VmRecord): HvVm {
-  return { id: rec.id, state: rec.state, version: rec.version, config: copyConfig(rec.config), origin: rec.origin }
-}
-
-function copyConfig(c: VmConfig): VmConfig {
-  const out: VmConfig = { memory: c.memory, hd: c.hd, speed: c.speed, os: c.os }
-  if (c.nic) out.nic = { mac: c.nic.mac, net: c.nic.net, address: c.nic.address, prefix: c.nic.prefix }
-  if (c.media) out.media = c.media
-  return out
 }

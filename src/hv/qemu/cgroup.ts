@@ -15,8 +15,13 @@ export interface CpuLimiter {
   remove(id: string): Promise<void>
 }
 
+/** A host (or configuration) that enforces no speed share, and says why in `note`. */
+export function noCpuLimiter(note: string): CpuLimiter {
+  return { kind: 'none', note, apply: async () => {}, remove: async () => {} }
+}
+
 export async function detectCpuLimiter(): Promise<CpuLimiter> {
-  const none = (note: string): CpuLimiter => ({ kind: 'none', note, apply: async () => {}, remove: async () => {} })
+  const none = noCpuLimiter
   let mounts: string
   try {
     mounts = await readFile('/proc/self/mountinfo', 'utf8')

@@ -2,7 +2,6 @@
 // serial.sock (+ serial.log), qemu.pid, nbd.pid, vm.json and, while suspended, state.sav. QEMU and
 // qemu-nbd daemonize into sessions of their own, so an agent killed with -9 leaves guests running and a
 // restarted agent finds them again by pid file and socket.
-import { connect, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { join, resolve } from 'node:path'
 import { packageRoot } from '../../root.ts'
@@ -13,25 +12,16 @@ import { checkImportedDisk, checkSavedState } from '../imported.ts'
 import { DEFAULT_IMAGE_DIR, imageFile } from '../image.ts'
 import { copyImageToDisk } from '../image-disk.ts'
 import { defaultGuest, readGuest, writeGuest, writeSeed } from './seed.ts'
-import { HvError, HV_BAD_STATE, HV_EXISTS, HV_NOT_FOUND, HV_VMM_FAILED, noSpace } from '../errors.ts'
+import { HvError, HV_BAD_STATE, HV_EXISTS, HV_NOT_FOUND, noSpace } from '../errors.ts'
 import { Monitor } from './monitor.ts'
-import { alive, launch, readPid, shortDir, terminate, waitGone } from './proc.ts'
+import { alive, readPid, shortDir, terminate, waitGone } from './proc.ts'
 import { chooseAccel, type AccelChoice, type AccelMode } from './accel.ts'
-import { detectCpuLimiter, type CpuLimiter } from './cgroup.ts'
+import { detectCpuLimiter, noCpuLimiter, type CpuLimiter } from './cgroup.ts'
 import { cpuInfo, memoryMb, type CpuInfo } from './host.ts'
 import { exists, readVmRecord, which, writeVmRecord } from './files.ts'
-import {
-  NBD_PID,
-  NBD_SOCK,
-  QEMU_PID,
-  QMP_SOCK,
-  SAVED_STATE,
-  SERIAL_SOCK,
-  NIC_SOCK,
-  VNC_SOCK,
-  nbdArgs,
-  qemuArgs,
-} from './args.ts'
+import { GuestSockets } from './guest-sockets.ts'
+import { bootMachine } from './boot.ts'
+import { NBD_PID, NBD_SOCK, QEMU_PID, QMP_SOCK, SAVED_STATE, SERIAL_SOCK, NIC_SOCK, VNC_SOCK } from './args.ts'
 
 export const QEMU_MANIFEST: HvManifest = Object.freeze({
   name: 'qemu',
@@ -76,8 +66,8 @@ export class QemuDriver implements HvDriver {
   #o: Required<Pick<QemuDriverOptions, 'accel' | 'qemu' | 'qemuNbd' | 'guestDir' | 'stateTimeoutMs'>> &
     QemuDriverOptions
   #dir = ''
-  #consoles = new Map<string, Socket>()
-  #vncs = new Map<string, Socket>()
+  #consoles = new GuestSockets('console')
+  #vncs = new GuestSockets('screen')
   #accel: AccelChoice | null = null
   #cpu: CpuInfo | null = null
   #limiter: CpuLimiter | null = null
@@ -100,19 +90,13 @@ export class QemuDriver implements HvDriver {
     this.#cpu = await cpuInfo()
     this.#limiter =
       this.#o.cpuLimit === false
-        ? {
-            kind: 'none',
-            note: 'speed is not enforced: disabled by configuration',
-            apply: async () => {},
-            remove: async () => {},
-          }
+        ? noCpuLimiter('speed is not enforced: disabled by configuration')
         : await detectCpuLimiter()
   }
 
   async close(): Promise<void> {
-    for (const s of [...this.#consoles.values(), ...this.#vncs.values()]) s.destroy()
-    this.#consoles.clear()
-    this.#vncs.clear()
+    this.#consoles.close()
+    this.#vncs.close()
   }
 
   async info(): Promise<HostInfo> {
@@ -177,7 +161,7 @@ export class QemuDriver implements HvDriver {
   async vnc(id: string): Promise<Duplex> {
     if (!(await this.#running(id)))
       throw new HvError(HV_BAD_STATE, `Cannot open the screen of machine '${id}': it is not running; start it first.`)
-    return this.#attach(this.#vncs, id, VNC_SOCK, 'screen')
+    return this.#vncs.attach(id, join(await shortDir(this.#vmDir(id)), VNC_SOCK))
   }
 
   async register(id: string, config: VmConfig): Promise<void> {
@@ -281,33 +265,7 @@ export class QemuDriver implements HvDriver {
         HV_BAD_STATE,
         `Cannot open the console of machine '${id}': its QEMU is not running; start it first.`,
       )
-    return this.#attach(this.#consoles, id, SERIAL_SOCK, 'console')
-  }
-
-  /** One client per socket and machine (QEMU serves one console client): a new one replaces the old. */
-  async #attach(map: Map<string, Socket>, id: string, file: string, what: string): Promise<Socket> {
-    map.get(id)?.destroy()
-    map.delete(id)
-    const path = join(await shortDir(this.#vmDir(id)), file)
-    const sock = await new Promise<Socket>((res, rej) => {
-      const s = connect(path)
-      s.once('connect', () => res(s))
-      s.once('error', (e) =>
-        rej(
-          new HvError(
-            HV_VMM_FAILED,
-            `Cannot open the ${what} of machine '${id}': ${e.message}; the machine may be shutting down.`,
-            { cause: e },
-          ),
-        ),
-      )
-    })
-    sock.on('error', () => {})
-    map.set(id, sock)
-    sock.once('close', () => {
-      if (map.get(id) === sock) map.delete(id)
-    })
-    return sock
+    return this.#consoles.attach(id, join(await shortDir(this.#vmDir(id)), SERIAL_SOCK))
   }
 
   async files(id: string): Promise<string[]> {
@@ -338,51 +296,21 @@ export class QemuDriver implements HvDriver {
     // The seed is made again at every boot and resume (a saved state expects the same drives).
     const seed = config.os !== null
     if (seed) await writeSeed(dir, id, (await readGuest(dir)) ?? defaultGuest(id), this.#o.xorriso)
-    const accel = (await this.#accelChoice()).accel
-    const sockDir = await shortDir(dir)
-    await this.#cleanup(id)
-    await launch(this.#o.qemuNbd, nbdArgs(dir, sockDir, descriptorName()), {
-      cwd: dir,
-      what: `serve the disk of machine '${id}'`,
+    await bootMachine({
+      id,
+      dir,
+      sockDir: await shortDir(dir),
+      config,
+      incoming,
+      seed,
+      accel: (await this.#accelChoice()).accel,
+      bins: { qemu: this.#o.qemu, qemuNbd: this.#o.qemuNbd },
+      stateTimeoutMs: this.#o.stateTimeoutMs,
+      limiter: this.#limiter,
+      perCpu: this.#cpu?.perCpu,
+      monitor: () => this.#monitor(id),
+      cleanup: () => this.#cleanup(id),
     })
-    try {
-      await launch(
-        this.#o.qemu,
-        qemuArgs({
-          id,
-          dir,
-          sockDir,
-          memory: config.memory,
-          accel,
-          seed,
-          incoming,
-          mac: config.nic?.mac,
-          media: config.media,
-        }),
-        { cwd: dir, what: `start machine '${id}'` },
-      )
-      const mon = await this.#monitor(id)
-      try {
-        if (incoming) {
-          const s = await mon.waitIncoming(this.#o.stateTimeoutMs)
-          if (s !== 'paused' && s !== 'running')
-            throw new HvError(
-              HV_VMM_FAILED,
-              `Machine '${id}' did not load its saved state (QEMU is ${s}); its disk is intact, stop and start it.`,
-            )
-          if (s === 'paused') await mon.cont()
-        }
-      } finally {
-        mon.close()
-      }
-      const pid = await readPid(join(dir, QEMU_PID))
-      if (pid && this.#cpu?.perCpu)
-        await this.#limiter?.apply(id, pid, Math.min(1, config.speed / this.#cpu.perCpu)).catch(() => {})
-    } catch (err) {
-      await terminate(await readPid(join(dir, QEMU_PID)), dir, 2000).catch(() => {})
-      await this.#cleanup(id)
-      throw err
-    }
   }
 
   async #cleanup(id: string): Promise<void> {
@@ -403,10 +331,8 @@ export class QemuDriver implements HvDriver {
   }
 
   #dropConsole(id: string): void {
-    for (const map of [this.#consoles, this.#vncs]) {
-      map.get(id)?.destroy()
-      map.delete(id)
-    }
+    this.#consoles.drop(id)
+    this.#vncs.drop(id)
   }
 
   async #image(os: string): Promise<string> {
