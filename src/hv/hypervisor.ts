@@ -67,7 +67,9 @@ export class Hypervisor extends EventEmitter {
     const dir = resolve(opts.dir)
     await mkdir(dir, { recursive: true })
     const driver = await makeDriver(opts)
-    await driver.open({ dir })
+    // A driver's warnings (a machine running without its speed limit, …) become 'warning' events.
+    let hv: Hypervisor | null = null
+    await driver.open({ dir, warn: (w) => hv?.emit('warning', w) })
     let store: StateStore
     try {
       store = await StateStore.open(opts.db ?? join(dir, '.hv-state'))
@@ -75,7 +77,7 @@ export class Hypervisor extends EventEmitter {
       await driver.close()
       throw err
     }
-    const hv = new Hypervisor(driver, dir, store, opts.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS)
+    hv = new Hypervisor(driver, dir, store, opts.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS)
     await hv.#load()
     return hv
   }

@@ -85,6 +85,15 @@ export interface HvManifest {
 export interface DriverContext {
   /** Directory under which each machine gets a folder of its own (the report's machine dir). */
   dir: string
+  /** Something the provider must hear about that did not fail the operation (e.g. the speed limit of
+   *  a started machine could not be applied). The Hypervisor emits it as 'warning'. */
+  warn?(w: HvWarning): void
+}
+
+export interface HvWarning {
+  type: string
+  message: string
+  vmId?: string
 }
 
 /** A driver: the few verbs a VMM must offer. Validation and state live above it, in Hypervisor. */

@@ -26,6 +26,9 @@ export interface BootPlan {
   /** Speed share: CPUs = config.speed / perCpu (bogomips of one host CPU), when both are known. */
   limiter: CpuLimiter | null
   perCpu: number | null | undefined
+  /** The speed share could not be applied: the machine runs anyway (its buyer paid for it) and the
+   *  driver tells the provider, instead of swallowing it. */
+  unlimited: (why: string) => void
   monitor: () => Promise<Monitor>
   /** Stops qemu-nbd and removes sockets and pid files (also run before the boot). */
   cleanup: () => Promise<void>
@@ -56,7 +59,10 @@ export async function bootMachine(p: BootPlan): Promise<void> {
     if (p.incoming) await loadState(id, mon, p.stateTimeoutMs)
     else mon.close()
     const pid = await readPid(join(dir, QEMU_PID))
-    if (pid && p.perCpu) await p.limiter?.apply(id, pid, Math.min(1, config.speed / p.perCpu)).catch(() => {})
+    if (pid && p.perCpu)
+      await p.limiter
+        ?.apply(id, pid, Math.min(1, config.speed / p.perCpu))
+        .catch((err: Error) => p.unlimited(`cgroup cpu.max could not be applied (${err.message})`))
   } catch (err) {
     await terminate(await readPid(join(dir, QEMU_PID)), dir, 2000).catch(() => {})
     await p.cleanup()

@@ -59,6 +59,11 @@ export async function detectCpuLimiter(): Promise<CpuLimiter> {
   } catch (err) {
     return none(`speed is not enforced: cannot set up ${base} (${(err as Error).message})`)
   }
+  return cgroupLimiter(base)
+}
+
+/** cpu.max limits under `base`, a cgroup v2 directory with the cpu controller enabled for children. */
+export function cgroupLimiter(base: string): CpuLimiter {
   return {
     kind: 'cgroup',
     note: `speed enforced with cgroup v2 cpu.max under ${base}`,

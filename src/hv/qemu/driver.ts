@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream'
 import { join, resolve } from 'node:path'
 import { packageRoot } from '../../root.ts'
 import { mkdir, rename, rm, stat } from 'node:fs/promises'
-import type { DriverContext, GuestSetup, HostInfo, HvDriver, HvManifest, VmConfig } from '../types.ts'
+import type { DriverContext, GuestSetup, HostInfo, HvDriver, HvManifest, HvWarning, VmConfig } from '../types.ts'
 import { createDisk, descriptorName, diskGeometry, freeBytes } from '../disk.ts'
 import { checkImportedDisk, checkSavedState } from '../imported.ts'
 import { DEFAULT_IMAGE_DIR, imageFile } from '../image.ts'
@@ -14,9 +14,10 @@ import { copyImageToDisk } from '../image-disk.ts'
 import { defaultGuest, readGuest, writeGuest, writeSeed } from './seed.ts'
 import { HvError, HV_BAD_STATE, HV_EXISTS, HV_NOT_FOUND, noSpace } from '../errors.ts'
 import { Monitor } from './monitor.ts'
-import { alive, readPid, shortDir, terminate, waitGone } from './proc.ts'
+import { alive, readPid, terminate, waitGone } from './proc.ts'
+import { shortDir } from './short-dir.ts'
 import { chooseAccel, type AccelChoice, type AccelMode } from './accel.ts'
-import { detectCpuLimiter, noCpuLimiter, type CpuLimiter } from './cgroup.ts'
+import { cgroupLimiter, detectCpuLimiter, noCpuLimiter, type CpuLimiter } from './cgroup.ts'
 import { cpuInfo, memoryMb, type CpuInfo } from './host.ts'
 import { exists, readVmRecord, which, writeVmRecord } from './files.ts'
 import { GuestSockets } from './guest-sockets.ts'
@@ -59,6 +60,8 @@ export interface QemuDriverOptions {
   stateTimeoutMs?: number
   /** Enforce speed shares with cgroup v2 when the host allows it (default true). */
   cpuLimit?: boolean
+  /** The cgroup v2 directory to limit machines under, instead of the one found from /proc/self. */
+  cgroupBase?: string
 }
 
 export class QemuDriver implements HvDriver {
@@ -71,6 +74,9 @@ export class QemuDriver implements HvDriver {
   #accel: AccelChoice | null = null
   #cpu: CpuInfo | null = null
   #limiter: CpuLimiter | null = null
+  #warn: (w: HvWarning) => void = () => {}
+  /** Running machines whose speed limit could not be applied, and why (shown in info()'s notes). */
+  #unlimited = new Map<string, string>()
 
   constructor(opts: QemuDriverOptions = {}) {
     this.#o = {
@@ -85,13 +91,16 @@ export class QemuDriver implements HvDriver {
 
   async open(ctx: DriverContext): Promise<void> {
     this.#dir = ctx.dir
+    this.#warn = ctx.warn ?? (() => {})
     this.#o.qemu = await which(this.#o.qemu)
     this.#o.qemuNbd = await which(this.#o.qemuNbd)
     this.#cpu = await cpuInfo()
     this.#limiter =
       this.#o.cpuLimit === false
         ? noCpuLimiter('speed is not enforced: disabled by configuration')
-        : await detectCpuLimiter()
+        : this.#o.cgroupBase
+          ? cgroupLimiter(this.#o.cgroupBase)
+          : await detectCpuLimiter()
   }
 
   async close(): Promise<void> {
@@ -111,7 +120,11 @@ export class QemuDriver implements HvDriver {
       hv: `qemu (${this.#o.qemu})`,
       accel: accel.accel,
       cpuLimit: this.#limiter?.kind ?? 'none',
-      notes: [accel.note, this.#limiter?.note ?? 'speed is not enforced'],
+      notes: [
+        accel.note,
+        this.#limiter?.note ?? 'speed is not enforced',
+        ...[...this.#unlimited].map(([id, why]) => `speed is not enforced for machine ${id}: ${why}`),
+      ],
     }
   }
 
@@ -308,12 +321,21 @@ export class QemuDriver implements HvDriver {
       stateTimeoutMs: this.#o.stateTimeoutMs,
       limiter: this.#limiter,
       perCpu: this.#cpu?.perCpu,
+      unlimited: (why) => {
+        this.#unlimited.set(id, why)
+        this.#warn({
+          type: 'vm.speed-unlimited',
+          vmId: id,
+          message: `machine ${id} runs without its speed limit: ${why}`,
+        })
+      },
       monitor: () => this.#monitor(id),
       cleanup: () => this.#cleanup(id),
     })
   }
 
   async #cleanup(id: string): Promise<void> {
+    this.#unlimited.delete(id)
     const dir = this.#vmDir(id)
     await terminate(await readPid(join(dir, NBD_PID)), dir, 10_000)
     await this.#limiter?.remove(id)

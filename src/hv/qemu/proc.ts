@@ -2,10 +2,8 @@
 // zombies (PID 1 in containers may never reap a daemon) and pid reuse, and launching daemons detached
 // so they outlive us.
 import { spawn } from 'node:child_process'
-import { readFile, symlink, mkdir, readlink, rm } from 'node:fs/promises'
-import { createHash } from 'node:crypto'
-import { tmpdir } from 'node:os'
-import { join, basename, dirname } from 'node:path'
+import { readFile } from 'node:fs/promises'
+import { basename } from 'node:path'
 import { HvError, HV_QEMU_MISSING, HV_VMM_FAILED, HV_TIMEOUT } from '../errors.ts'
 
 export async function readPid(file: string): Promise<number | null> {
@@ -93,28 +91,6 @@ export function missing(bin: string, cause?: unknown): HvError {
       `root: apt-get install qemu-system-x86 qemu-utils) or point the driver at it (--qemu PATH).`,
     { cause },
   )
-}
-
-/**
- * Unix socket paths are limited to ~107 bytes. Deep machine directories get a short symlink in the temp
- * dir, named by a hash of the directory, so both this process and a restarted agent find the same one.
- */
-export async function shortDir(dir: string): Promise<string> {
-  if (dir.length <= 80) return dir
-  const link = join(tmpdir(), `virtuoso-hv-${createHash('sha256').update(dir).digest('hex').slice(0, 16)}`)
-  try {
-    if ((await readlink(link)) === dir) return link
-    await rm(link, { force: true })
-  } catch {
-    /* no link yet */
-  }
-  await mkdir(dirname(link), { recursive: true })
-  try {
-    await symlink(dir, link)
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
-  }
-  return link
 }
 
 export function sleep(ms: number): Promise<void> {
