@@ -17,20 +17,21 @@ import { randomBytes } from 'node:crypto'
 import type Protomux from 'protomux'
 import type { Market, Migrator } from '../market/market.ts'
 import type { ProviderGateway } from '../market/gateway.ts'
-import type { MigrateInput, MigrationPhases, MigrationRow, ProgressPatch } from '../market/migrations.ts'
+import type { MigrateInput, MigrationPhases, MigrationRow } from '../market/migrations.ts'
 import type { Identity } from '../market/types.ts'
 import { errorInfo, VirtuosoError } from '../errors.ts'
-import { VmmpChannel } from './channel.ts'
-import type { VmmpMessage, VmmpProgress, VmmpTiming } from './codec.ts'
+import type { VmmpChannel } from './channel.ts'
 import { vmmpError } from './errors.ts'
+import { HubChannels } from './hub-channels.ts'
+import { transfer } from './transfer.ts'
+
+export { PROGRESS_WRITE_MS } from './transfer.ts'
 
 export const DEFAULT_HEARTBEAT_WINDOW_MS = 5000
 const ms = (t: number): number => Math.round(t)
 export const DEFAULT_QUERY_TIMEOUT_MS = 10_000
 export const DEFAULT_RECOVER_WAIT_MS = 20_000
 export const DEFAULT_SETTLE_INTERVAL_MS = 2000
-/** Live progress reaches the market (and every replica) at most this often. */
-export const PROGRESS_WRITE_MS = 500
 
 export interface AgentOptions {
   market: Market
@@ -44,22 +45,16 @@ export interface AgentOptions {
   log?: (line: string) => void
 }
 
-interface Waiter {
-  onMessage(m: VmmpMessage): void
-  onProgress?(p: VmmpProgress): void
-  onTiming?(t: VmmpTiming): void
-  onClose(): void
-}
-
 export class MigrationAgent implements Migrator {
-  private channels = new Map<string, VmmpChannel>()
-  private waiters = new Map<string, Set<Waiter>>()
+  private channels: HubChannels
   private active = new Map<string, () => void>()
   private timer: NodeJS.Timeout | null = null
   private settling = false
   private closing = false
 
-  constructor(private opts: AgentOptions) {}
+  constructor(private opts: AgentOptions) {
+    this.channels = new HubChannels(opts.log)
+  }
 
   private get market(): Market {
     return this.opts.market
@@ -67,28 +62,7 @@ export class MigrationAgent implements Migrator {
 
   /** Every connection: vmmp@1 next to control@1; a node's channel is known by its proven Noise key. */
   attach(nodeKey: string, mux: Protomux): VmmpChannel {
-    const ch: VmmpChannel = new VmmpChannel(mux, {
-      onOpen: () => {
-        this.channels.set(nodeKey, ch)
-      },
-      onClose: () => {
-        if (this.channels.get(nodeKey) !== ch) return
-        this.channels.delete(nodeKey)
-        for (const w of this.waiters.get(nodeKey) ?? []) w.onClose()
-      },
-      onMessage: (m) => {
-        if (this.channels.get(nodeKey) === ch) for (const w of this.waiters.get(nodeKey) ?? []) w.onMessage(m)
-      },
-      onProgress: (p) => {
-        if (this.channels.get(nodeKey) === ch) for (const w of this.waiters.get(nodeKey) ?? []) w.onProgress?.(p)
-      },
-      onTiming: (t) => {
-        if (this.channels.get(nodeKey) === ch) for (const w of this.waiters.get(nodeKey) ?? []) w.onTiming?.(t)
-      },
-      onReject: (err) =>
-        this.opts.log?.(`vmmp: rejected a frame from ${nodeKey.slice(0, 8)}: ${errorInfo(err).message}`),
-    })
-    return ch
+    return this.channels.attach(nodeKey, mux)
   }
 
   /** market.migrate lands here. */
@@ -110,35 +84,15 @@ export class MigrationAgent implements Migrator {
     for (const stop of this.active.values()) stop()
   }
 
-  private listen(nodeKey: string, w: Waiter): () => void {
-    let set = this.waiters.get(nodeKey)
-    if (!set) this.waiters.set(nodeKey, (set = new Set()))
-    set.add(w)
-    return () => {
-      set!.delete(w)
-      if (!set!.size && this.waiters.get(nodeKey) === set) this.waiters.delete(nodeKey)
-    }
-  }
-
-  private channel(nodeKey: string): VmmpChannel {
-    const ch = this.channels.get(nodeKey)
-    if (!ch || ch.closed)
-      throw new VirtuosoError(
-        'MARKET_PROVIDER_OFFLINE',
-        `provider node ${nodeKey.slice(0, 8)} has no migration channel open; try again when it is connected`,
-      )
-    return ch
-  }
-
   /** QUERY -> RESULTS: the methods the destination supports. */
   async query(nodeKey: string, vmId: string): Promise<string[]> {
-    const ch = this.channel(nodeKey)
+    const ch = this.channels.get(nodeKey)
     return new Promise<string[]>((resolve, reject) => {
       const timer = setTimeout(() => {
         off()
         reject(vmmpError.stalled(this.opts.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS))
       }, this.opts.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS)
-      const off = this.listen(nodeKey, {
+      const off = this.channels.listen(nodeKey, {
         onMessage: (m) => {
           if (m.type === 'RESULTS' && m.id === vmId) {
             clearTimeout(timer)
@@ -223,7 +177,18 @@ export class MigrationAgent implements Migrator {
         phases.prepare = ms(t2 - t1)
         await this.market.migrationProgress(row.id, { phase: 'copying', lastHeartbeat: Date.now(), phases })
         const t3 = performance.now()
-        const version = await Promise.race([stopped, this.transfer(row, o.sshPort ?? 0, phases)])
+        const version = await Promise.race([
+          stopped,
+          transfer({
+            channels: this.channels,
+            row,
+            originPort: o.sshPort ?? 0,
+            hubKey: this.opts.hubKey,
+            windowMs: this.opts.heartbeatWindowMs ?? DEFAULT_HEARTBEAT_WINDOW_MS,
+            phases,
+            progress: (p) => void this.market.migrationProgress(row.id, p).catch(() => {}),
+          }),
+        ])
         const t4 = performance.now()
         // Without a TIMING frame (an older destination) the whole REQ -> RESP time counts as copy.
         if (phases.copy === null) phases.copy = ms(t4 - t3)
@@ -245,105 +210,6 @@ export class MigrationAgent implements Migrator {
       this.active.delete(row.id)
     }
     if (!this.closing) await this.settle()
-  }
-
-  /** REQ, then HEARTBEATs until RESP; resolves with VERSION' on SUCCESS. */
-  private transfer(row: MigrationRow, originPort: number, phases: MigrationPhases): Promise<number> {
-    const to = row.to.nodeKey
-    const ch = this.channel(to)
-    const window = this.opts.heartbeatWindowMs ?? DEFAULT_HEARTBEAT_WINDOW_MS
-    return new Promise<number>((resolve, reject) => {
-      let last = Date.now()
-      let pending: ProgressPatch = {}
-      let lastWrite = 0
-      let writeTimer: NodeJS.Timeout | null = null
-      let sample = { t: Date.now(), done: 0 }
-      let rate = 0
-      const flush = () => {
-        writeTimer = null
-        lastWrite = Date.now()
-        const p = pending
-        pending = {}
-        void this.market.migrationProgress(row.id, p).catch(() => {})
-      }
-      const write = (p: ProgressPatch) => {
-        Object.assign(pending, p)
-        if (writeTimer) return
-        writeTimer = setTimeout(flush, Math.max(0, lastWrite + PROGRESS_WRITE_MS - Date.now()))
-      }
-      const finish = (err: unknown, version?: number) => {
-        clearInterval(watch)
-        if (writeTimer) {
-          clearTimeout(writeTimer)
-          flush()
-        }
-        off()
-        if (err) reject(err)
-        else resolve(version!)
-      }
-      const watch = setInterval(
-        () => {
-          if (Date.now() - last > window)
-            finish(
-              new VirtuosoError(
-                'VMMP_STALLED',
-                `no HEARTBEAT from the destination for ${window} ms; the migration was reverted, try again`,
-              ),
-            )
-        },
-        Math.min(250, window / 4),
-      )
-      const off = this.listen(to, {
-        onMessage: (m) => {
-          if (m.id !== row.vmId) return
-          if (m.type === 'HEARTBEAT') {
-            last = Date.now()
-            write({ lastHeartbeat: last })
-          }
-          if (m.type === 'RESP') {
-            if (!m.ok)
-              return finish(
-                new VirtuosoError('VMMP_REMOTE_FAIL', 'the destination answered RESP FAIL; the migration was reverted'),
-              )
-            if (m.version !== row.version + 1)
-              return finish(
-                new VirtuosoError(
-                  'MARKET_VERSION_MISMATCH',
-                  `the destination answered version ${m.version}, the hub expects ${row.version + 1}`,
-                ),
-              )
-            finish(null, m.version)
-          }
-        },
-        onProgress: (p) => {
-          if (p.id !== row.vmId) return
-          const now = Date.now()
-          last = now
-          const dt = (now - sample.t) / 1000
-          if (dt >= 0.2) {
-            const inst = Math.max(0, p.done - sample.done) / dt
-            rate = rate === 0 ? inst : rate * 0.6 + inst * 0.4
-            sample = { t: now, done: p.done }
-          }
-          const eta = rate > 0 ? Math.max(0, Math.round((p.total - p.done) / rate)) : null
-          write({ bytesDone: p.done, bytesTotal: p.total, rate: Math.round(rate), eta, lastHeartbeat: now })
-        },
-        onTiming: (t) => {
-          if (t.id !== row.vmId) return
-          phases.copy = t.copyMs
-          phases.verify = t.verifyMs
-        },
-        onClose: () => finish(vmmpError.closed('the migration (the destination disconnected)')),
-      })
-      ch.send({
-        type: 'REQ',
-        id: row.vmId,
-        version: row.version,
-        origin: { key: row.from.nodeKey, port: row.method === 'SCP' ? originPort : 0 },
-        central: { key: this.opts.hubKey, port: 0 },
-        method: row.method,
-      })
-    })
   }
 
   /** After a restart: decide every migration the last run left open. */
