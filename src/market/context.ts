@@ -55,6 +55,13 @@ export function ownPm(ctx: Ctx, who: Identity, pmId: string): PmRow {
   return pm
 }
 
+/** The physical machine a row points at (a stored machine's, a migration's end): it must exist. */
+export function pmRow(ctx: Ctx, pmId: string | null): PmRow {
+  const pm = pmId ? ctx.store.get('pm', pmId) : undefined
+  if (!pm) throw errors.notFound('provider machine', String(pmId))
+  return pm
+}
+
 /** Runs `fn` holding the machine's lock; a second action meanwhile gets MARKET_BUSY. */
 export async function withVmLock<T>(ctx: Ctx, vmId: string, fn: () => Promise<T>): Promise<T> {
   if (ctx.locks.has(vmId)) throw errors.busy(vmId)

@@ -3,8 +3,9 @@
 // The audience of a row is fixed when it is written (store.ts asks `audienceOf`), so a deletion,
 // whose value is null, still reaches exactly the users the row concerned.
 import type { Change, Identity, VmRow } from './types.ts'
-import type { TableName } from './rows.ts'
+import { CACHED_TABLES, type TableName } from './rows.ts'
 import type { Store } from './store.ts'
+import { seqKey } from './store-keys.ts'
 
 export const PUBLIC_TABLES: ReadonlySet<string> = new Set(['config', 'pm', 'statusrelations', 'images'])
 /** Never sent: session hashes, password hashes, node pairing hashes, hub bookkeeping. */
@@ -72,4 +73,24 @@ export function viewFor(
     return { ...change, value }
   }
   return change
+}
+
+/** Every row `who` may see, as changes stamped with the current seq (a replica's fresh start). */
+export async function feedSnapshot(db: Store, who: Identity | null): Promise<{ seq: number; rows: Change[] }> {
+  const seq = db.seq('changes')
+  const aud = audienceOf(db)
+  const rows: Change[] = []
+  const add = (table: string, key: string, value: unknown) => {
+    const c: Change = { seq, table, key, value }
+    const a = aud(table as TableName, key, value)
+    if (a) c.audience = a
+    const v = viewFor(c, who, aud)
+    if (v && v.value !== null) rows.push(v)
+  }
+  for (const t of CACHED_TABLES) for (const [k, v] of db.rows(t)) add(t, k, v)
+  if (who) {
+    await db.scan('ledger', (e) => add('ledger', seqKey(e.seq), e))
+    await db.scan('events', (e) => add('events', seqKey(e.seq), e))
+  }
+  return { seq, rows }
 }

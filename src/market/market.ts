@@ -2,7 +2,7 @@
 // enforces who may do what (inside, so no caller can skip it) and forwards committed changes as
 // 'change' events for the replica feed. Every method taking `who` checks it itself.
 import { EventEmitter } from 'node:events'
-import { Store, seqKey, type StoreOptions } from './store.ts'
+import { Store, type StoreOptions } from './store.ts'
 import type { ProviderGateway } from './gateway.ts'
 import type { Ctx } from './context.ts'
 import { requireUser } from './context.ts'
@@ -10,7 +10,10 @@ import * as accounts from './accounts.ts'
 import * as catalog from './catalog.ts'
 import * as machinesMod from './machines.ts'
 import * as lifecycle from './lifecycle.ts'
+import { storeVm } from './store-vm.ts'
+import { deleteVm } from './removal.ts'
 import * as providersMod from './providers.ts'
+import * as nodesMod from './nodes.ts'
 import * as billing from './billing.ts'
 import * as admin from './admin.ts'
 import * as migrationsMod from './migrations.ts'
@@ -24,8 +27,7 @@ import { pricePass } from './prices.ts'
 import { search, type Offer, type SearchInput } from './search.ts'
 import { listEvents } from './events.ts'
 import * as placementMod from './placement.ts'
-import { audienceOf, viewFor } from './feed.ts'
-import { CACHED_TABLES } from './rows.ts'
+import { audienceOf, feedSnapshot, viewFor } from './feed.ts'
 import { VirtuosoError } from '../errors.ts'
 import type { Change, ConfigRow, EventRow, Identity, ImageRow, Micro, PmRow, UserRow, VmRow } from './types.ts'
 
@@ -85,17 +87,7 @@ export class Market extends EventEmitter {
       opts.sessionTtlMs ?? accounts.DEFAULT_SESSION_TTL_MS,
     )
     await catalog.seedCatalog(market.ctx, opts.configsFile)
-    // After a restart no node is connected yet: the nodes table must not claim otherwise.
-    const stale = [...db.values('nodes')].filter((n) => n.online)
-    if (stale.length)
-      await db.write(
-        stale.map((n) => ({
-          type: 'put' as const,
-          table: 'nodes' as const,
-          key: n.nodeKey,
-          value: { ...n, online: false },
-        })),
-      )
+    await nodesMod.allOffline(market.ctx) // after a restart no node is connected yet
     await revertStaleDeliveries(market.ctx) // no delivery survives a restart: those machines are registered again
     return market
   }
@@ -179,7 +171,7 @@ export class Market extends EventEmitter {
     return search(this.ctx, who, input)
   }
   store(who: Identity | null, vmId: string, pmId: string): Promise<VmRow> {
-    return lifecycle.storeVm(this.ctx, who, vmId, pmId)
+    return storeVm(this.ctx, who, vmId, pmId)
   }
   start(who: Identity | null, vmId: string): Promise<VmRow> {
     return lifecycle.act(this.ctx, who, vmId, 'start')
@@ -194,7 +186,7 @@ export class Market extends EventEmitter {
     return lifecycle.act(this.ctx, who, vmId, 'resume')
   }
   delete(who: Identity | null, vmId: string): Promise<void> {
-    return lifecycle.deleteVm(this.ctx, who, vmId)
+    return deleteVm(this.ctx, who, vmId)
   }
 
   // --- migration (report §7); the agent calls the rule functions, buyers call migrate/migrations ---
@@ -290,17 +282,17 @@ export class Market extends EventEmitter {
     nodeKey: string,
     hello: { info: unknown; pairingCodeHash?: string | null },
   ): Promise<{ pmId: string | null }> {
-    return providersMod.nodeHello(this.ctx, nodeKey, hello)
+    return nodesMod.nodeHello(this.ctx, nodeKey, hello)
   }
   nodeOffline(nodeKey: string): Promise<void> {
-    return providersMod.nodeOffline(this.ctx, nodeKey)
+    return nodesMod.nodeOffline(this.ctx, nodeKey)
   }
   /** The node's guest stopped by itself (see exits.ts). */
   guestExited(nodeKey: string, report: unknown): Promise<ExitAnswer> {
     return guestExited(this.ctx, nodeKey, report)
   }
   nodeEvent(nodeKey: string, e: { type?: unknown; message?: unknown; vmId?: unknown }): Promise<{ ok: true }> {
-    return providersMod.nodeEvent(this.ctx, nodeKey, e)
+    return nodesMod.nodeEvent(this.ctx, nodeKey, e)
   }
 
   // --- daemons (report §6.1.9); each is idempotent and safe to run late ---
@@ -363,22 +355,7 @@ export class Market extends EventEmitter {
   private audience: ReturnType<typeof audienceOf> | null = null
 
   /** Every row `who` may see, as changes stamped with the current seq. */
-  async snapshot(who: Identity | null): Promise<{ seq: number; rows: Change[] }> {
-    const seq = this.db.seq('changes')
-    const aud = audienceOf(this.db)
-    const rows: Change[] = []
-    const add = (table: string, key: string, value: unknown) => {
-      const c: Change = { seq, table, key, value }
-      const a = aud(table as any, key, value)
-      if (a) c.audience = a
-      const v = viewFor(c, who, aud)
-      if (v && v.value !== null) rows.push(v)
-    }
-    for (const t of CACHED_TABLES) for (const [k, v] of this.db.rows(t)) add(t, k, v)
-    if (who) {
-      await this.db.scan('ledger', (e) => add('ledger', seqKey(e.seq), e))
-      await this.db.scan('events', (e) => add('events', seqKey(e.seq), e))
-    }
-    return { seq, rows }
+  snapshot(who: Identity | null): Promise<{ seq: number; rows: Change[] }> {
+    return feedSnapshot(this.db, who)
   }
 }

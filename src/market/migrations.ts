@@ -9,7 +9,7 @@
 // other store can take the destination's room meanwhile.
 import { randomUUID } from 'node:crypto'
 import type { Ctx } from './context.ts'
-import { ownVm, requireBuyer, requireUser, withVmLock } from './context.ts'
+import { ownVm, pmRow, requireBuyer, requireUser, withVmLock } from './context.ts'
 import { accrue } from './billing.ts'
 import { errors, marketError } from './errors.ts'
 import { eventOp, userOrigin } from './events.ts'
@@ -102,12 +102,6 @@ export const migrationErrors = {
     marketError('MARKET_NOT_FOUND', `migration ${id} not found; list yours with \`virtuoso migrations\``),
 }
 
-const pmOf = (ctx: Ctx, pmId: string | null): PmRow => {
-  const pm = pmId ? ctx.store.get('pm', pmId) : undefined
-  if (!pm) throw errors.notFound('provider machine', String(pmId))
-  return pm
-}
-
 function end(pm: PmRow): MigrationEnd {
   return { pmId: pm.id, nodeKey: pm.nodeKey, name: pm.name, owner: pm.owner }
 }
@@ -121,7 +115,7 @@ export function checkMigration(
   const buyer = requireBuyer(who, 'migrate')
   const vm = ownVm(ctx, buyer, input.vmId)
   requireAction(vm.state, 'migrate')
-  const from = pmOf(ctx, vm.pmId)
+  const from = pmRow(ctx, vm.pmId)
   const to = typeof input.to === 'string' ? ctx.store.get('pm', input.to) : undefined
   if (!to) throw errors.notFound('provider machine', String(input.to))
   if (to.id === from.id) throw migrationErrors.samePm(to.id)

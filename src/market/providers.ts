@@ -1,6 +1,5 @@
-// Providers' physical machines (report §5.2, table pmseller) and the nodes that carry them.
-// A node says hello with what it measured (processor, bogomips, memory, storage) and the hash of a
-// one-time pairing code; `pm add` with that code binds it to the provider's account. The measured
+// Providers' physical machines (report §5.2, table pmseller); the nodes that carry them are in
+// nodes.ts. `pm add` with a node's one-time pairing code binds the node to the provider's account. The measured
 // figures are locked from then on; prices, units, periods and the name may change, never for
 // machines already stored (their prices live in their own vm rows).
 import { randomUUID } from 'node:crypto'
@@ -8,171 +7,15 @@ import type { Ctx } from './context.ts'
 import { ownPm, requireProvider } from './context.ts'
 import { checkName } from './machines.ts'
 import { errors } from './errors.ts'
-import { eventOp, nodeOrigin, userOrigin } from './events.ts'
-import { evict } from './lifecycle.ts'
+import { eventOp, userOrigin } from './events.ts'
+import { evict } from './removal.ts'
 import { HOUR_S } from './pricing.ts'
 import { hashPairingCode } from './pairing.ts'
-import type { NodeInfo, NodeRow } from './rows.ts'
-import {
-  checkPairingAttempts,
-  checkRoomForWindow,
-  expiredUnbound,
-  pairingFailed,
-  pairingSucceeded,
-  PAIRING_WINDOW_MS,
-  windowOpen,
-} from './node-window.ts'
+import type { NodeRow } from './rows.ts'
+import { checkSheet, DEFAULT_SHEET, SHEET_FIELDS, type Sheet } from './sheet.ts'
+import { checkPairingAttempts, pairingFailed, pairingSucceeded, windowOpen } from './node-window.ts'
 import type { Op } from './store.ts'
 import type { Identity, Micro, PmRow } from './types.ts'
-
-export const SHEET_FIELDS = [
-  'speedUnit',
-  'speedPrice',
-  'memoryUnit',
-  'memoryPrice',
-  'runningPeriod',
-  'storageUnit',
-  'storagePrice',
-  'storagePeriod',
-] as const
-export type Sheet = Pick<PmRow, (typeof SHEET_FIELDS)[number]>
-/** Defaults for a first machine added without `like`: cheap, hourly running, daily storage. */
-export const DEFAULT_SHEET: Sheet = {
-  speedUnit: 1000,
-  speedPrice: 1,
-  memoryUnit: 128,
-  memoryPrice: 1,
-  runningPeriod: 3600,
-  storageUnit: 1024,
-  storagePrice: 1000,
-  storagePeriod: 86_400,
-}
-const MAX_PERIOD_S = 366 * 86_400
-
-function checkSheet(s: Record<string, unknown>): Sheet {
-  const out: Record<string, number> = {}
-  for (const f of SHEET_FIELDS) {
-    const v = s[f]
-    const min = f.endsWith('Price') ? 0 : 1
-    const max = f.endsWith('Period') ? MAX_PERIOD_S : Number.MAX_SAFE_INTEGER
-    if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max)
-      throw errors.badInput(f, `must be a whole number from ${min} to ${max}`)
-    out[f] = v as number
-  }
-  return out as Sheet
-}
-
-function checkInfo(info: unknown): NodeInfo {
-  const i = info as NodeInfo
-  if (!i || typeof i !== 'object' || typeof i.processor !== 'string' || i.processor.length > 100)
-    throw errors.badInput('info', 'a node must report its processor')
-  for (const k of ['bogomips', 'memory', 'storage'] as const) {
-    if (typeof i[k] !== 'number' || !Number.isFinite(i[k]) || i[k] < 0)
-      throw errors.badInput('info', `a node must report ${k} as a number`)
-  }
-  return i
-}
-
-// --- node side -------------------------------------------------------------------------------
-
-export async function nodeHello(
-  ctx: Ctx,
-  nodeKey: string,
-  hello: { info: unknown; pairingCodeHash?: string | null },
-): Promise<{ pmId: string | null }> {
-  if (typeof nodeKey !== 'string' || !/^[0-9a-f]{64}$/.test(nodeKey))
-    throw errors.badInput('nodeKey', 'must be 64 hex digits')
-  const info = checkInfo(hello.info)
-  const hash = hello.pairingCodeHash
-  if (hash != null && (typeof hash !== 'string' || !/^[0-9a-f]{64}$/.test(hash)))
-    throw errors.badInput('pairingCodeHash', 'must be 64 hex digits')
-  const now = ctx.clock()
-  const old = ctx.store.get('nodes', nodeKey)
-  const bound = !!old?.pmId
-  const inWindow = windowOpen(old, now)
-  if (!bound && !inWindow) checkRoomForWindow(ctx, now)
-  const row: NodeRow = {
-    nodeKey,
-    online: true,
-    lastSeen: now,
-    info,
-    // A bound node has used its code; an unbound one keeps the code of its window's first hello.
-    pairingCodeHash: bound ? null : inWindow ? old!.pairingCodeHash : (hash ?? null),
-    pairingUntil: bound ? null : inWindow ? old!.pairingUntil : now + PAIRING_WINDOW_MS,
-    pmId: old?.pmId ?? null,
-  }
-  const pm = row.pmId ? ctx.store.get('pm', row.pmId) : undefined
-  if (!bound && inWindow) {
-    // A repeat within the window: the connection is fresh, nothing else is, and nothing is logged.
-    await ctx.store.write([{ type: 'put', table: 'nodes', key: nodeKey, value: row }])
-    return { pmId: null }
-  }
-  await ctx.store.write([
-    ...expiredUnbound(ctx, now),
-    { type: 'put', table: 'nodes', key: nodeKey, value: row },
-    eventOp(now, {
-      origin: nodeOrigin(nodeKey),
-      type: 'node.online',
-      message: `node ${nodeKey.slice(0, 8)} online${pm ? ` (${pm.name})` : ', not yet added by a provider'}`,
-      users: pm ? [pm.owner] : [],
-      pmId: pm?.id,
-    }),
-  ])
-  return { pmId: row.pmId }
-}
-
-export async function nodeOffline(ctx: Ctx, nodeKey: string): Promise<void> {
-  const old = ctx.store.get('nodes', nodeKey)
-  if (!old) return
-  const now = ctx.clock()
-  const pm = old.pmId ? ctx.store.get('pm', old.pmId) : undefined
-  await ctx.store.write([
-    { type: 'put', table: 'nodes', key: nodeKey, value: { ...old, online: false, lastSeen: now } },
-    eventOp(now, {
-      origin: 'hub',
-      type: 'node.offline',
-      message: `node ${nodeKey.slice(0, 8)} offline${pm ? ` (${pm.name})` : ''}`,
-      users: pm ? [pm.owner] : [],
-      pmId: pm?.id,
-    }),
-  ])
-}
-
-/** A provider system event (report §6.1.10). Only the node's own machines are named to users. */
-export async function nodeEvent(
-  ctx: Ctx,
-  nodeKey: string,
-  e: { type?: unknown; message?: unknown; vmId?: unknown },
-): Promise<{ ok: true }> {
-  if (typeof e?.type !== 'string' || !/^[a-z0-9._-]{1,64}$/.test(e.type))
-    throw errors.badInput('type', 'an event needs a short type such as vm.crashed')
-  if (typeof e.message !== 'string' || e.message.length > 1000)
-    throw errors.badInput('message', 'an event needs a message of at most 1000 characters')
-  const node = ctx.store.get('nodes', nodeKey)
-  const pm = node?.pmId ? ctx.store.get('pm', node.pmId) : undefined
-  const users: string[] = pm ? [pm.owner] : []
-  let vmId: string | undefined
-  if (typeof e.vmId === 'string') {
-    const vm = ctx.store.get('vm', e.vmId)
-    if (vm && pm && vm.pmId === pm.id) {
-      users.push(vm.owner)
-      vmId = vm.id
-    }
-  }
-  await ctx.store.write([
-    eventOp(ctx.clock(), {
-      origin: nodeOrigin(nodeKey),
-      type: `node.${e.type}`,
-      message: e.message,
-      users,
-      vmId,
-      pmId: pm?.id,
-    }),
-  ])
-  return { ok: true }
-}
-
-// --- provider actions --------------------------------------------------------------------------
 
 export interface PmAddInput extends Partial<Sheet> {
   pairing: string

@@ -28,6 +28,9 @@ import {
 } from './rows.ts'
 import { errors } from './errors.ts'
 import { settleSwap } from './swap.ts'
+import { LOAD_STEP, WRITE_BUFFER, prefix, seqKey, upper, type Rows } from './store-keys.ts'
+
+export { seqKey } from './store-keys.ts'
 
 export type Op =
   | { type: 'put'; table: CachedTable; key: string; value: unknown }
@@ -54,16 +57,6 @@ export interface StoreOptions {
    *  so cached tables read empty, and every write is refused. Saves the whole load (seconds). */
   snapshotOnly?: boolean
 }
-
-/** Rows read per iterator step when loading: large steps keep the native round trips few. */
-const LOAD_STEP = 2000
-const SEQ_WIDTH = 16
-const WRITE_BUFFER = 64 * 1024 * 1024
-
-const prefix = (table: string) => `!${table}!`
-// '"' sorts right after '!', so [`!t!`, `!t"`) is exactly the table's key range.
-const upper = (table: string) => `!${table}"`
-export const seqKey = (seq: number) => String(seq).padStart(SEQ_WIDTH, '0')
 
 export class Store extends EventEmitter {
   private cache = new Map<CachedTable, Map<string, any>>()
@@ -351,49 +344,4 @@ export class Store extends EventEmitter {
   }
 }
 
-type Rows = Array<[string, string]>
 type Snapshot = ReturnType<Level<string, string>['snapshot']>
-
-/**
- * Fills a new, empty database with raw rows (an import's staging store, see swap.ts). Rows go in
- * batches; the last one is synced, which makes every earlier write durable with it.
- */
-export class RawWriter {
-  private batch: ReturnType<Level<string, string>['batch']>
-  private constructor(private db: Level<string, string>) {
-    this.batch = db.batch() // chained: measured 2.6x faster than an array batch (see write)
-  }
-
-  static async create(dir: string): Promise<RawWriter> {
-    const db = new Level<string, string>(dir, {
-      keyEncoding: 'utf8',
-      valueEncoding: 'utf8',
-      errorIfExists: true,
-      writeBufferSize: WRITE_BUFFER,
-    } as any)
-    await db.open()
-    return new RawWriter(db)
-  }
-
-  /** Adds one row; true when the batch is full and `flush()` should be awaited before the next. */
-  put(table: TableName, key: string, raw: string): boolean {
-    this.batch.put(prefix(table) + key, raw)
-    return this.batch.length >= LOAD_STEP * 5
-  }
-
-  async flush(sync = false): Promise<void> {
-    const full = this.batch
-    this.batch = this.db.batch()
-    await full.write({ sync })
-  }
-
-  /** Writes what is left, synced, and closes; `commit` false just closes (the staging is thrown away). */
-  async close(commit: boolean): Promise<void> {
-    try {
-      if (commit) await this.flush(true)
-      else await this.batch.close()
-    } finally {
-      await this.db.close()
-    }
-  }
-}
