@@ -9,6 +9,7 @@ import { marketTopic } from '../net/topics.ts'
 import { loadIdentity } from '../net/identity.ts'
 import { Hub, type HubOptions } from '../hub/hub.ts'
 import { ProviderAgent } from '../provider/agent.ts'
+import { EventLog } from '../provider/event-log.ts'
 import { newPairingCode } from '../market/pairing.ts'
 import { nodeError } from '../net/errors.ts'
 import { ConsoleService } from '../console/service.ts'
@@ -156,6 +157,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         hv,
         marketKey,
         report: (vmId, done, total) => provider?.progress(vmId, done, total),
+        event: (e) => void provider?.report(e),
         stallMs: opts.images?.stallMs,
         log: opts.log,
       })
@@ -169,7 +171,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         stallMs: opts.images?.stallMs,
         log: opts.log,
       })
+      const events = await EventLog.open(join(opts.data, 'events'))
       provider = new ProviderAgent({
+        events,
         images: imageSvc,
         media: mediaSvc,
         dht,

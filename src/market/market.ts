@@ -14,6 +14,7 @@ import { storeVm } from './store-vm.ts'
 import { deleteVm } from './removal.ts'
 import * as providersMod from './providers.ts'
 import * as nodesMod from './nodes.ts'
+import * as nodeEventMod from './node-events.ts'
 import * as billing from './billing.ts'
 import * as admin from './admin.ts'
 import * as migrationsMod from './migrations.ts'
@@ -291,8 +292,8 @@ export class Market extends EventEmitter {
   guestExited(nodeKey: string, report: unknown): Promise<ExitAnswer> {
     return guestExited(this.ctx, nodeKey, report)
   }
-  nodeEvent(nodeKey: string, e: { type?: unknown; message?: unknown; vmId?: unknown }): Promise<{ ok: true }> {
-    return nodesMod.nodeEvent(this.ctx, nodeKey, e)
+  nodeEvent(nodeKey: string, e: Parameters<typeof nodeEventMod.nodeEvent>[2]): Promise<{ ok: true }> {
+    return nodeEventMod.nodeEvent(this.ctx, nodeKey, e)
   }
 
   // --- daemons (report §6.1.9); each is idempotent and safe to run late ---

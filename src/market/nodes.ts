@@ -1,6 +1,6 @@
 // The provider nodes themselves (table nodes): a node says hello with what it measured (processor,
 // bogomips, memory, storage) and, until a provider binds it, the hash of its one-time pairing code;
-// it goes offline, and it reports system events (report §6.1.10).
+// it goes offline. Its system events (report §6.1.10) are taken in node-events.ts.
 import type { Ctx } from './context.ts'
 import { errors } from './errors.ts'
 import { eventOp, nodeOrigin } from './events.ts'
@@ -79,40 +79,6 @@ export async function nodeOffline(ctx: Ctx, nodeKey: string): Promise<void> {
       pmId: pm?.id,
     }),
   ])
-}
-
-/** A provider system event (report §6.1.10). Only the node's own machines are named to users. */
-export async function nodeEvent(
-  ctx: Ctx,
-  nodeKey: string,
-  e: { type?: unknown; message?: unknown; vmId?: unknown },
-): Promise<{ ok: true }> {
-  if (typeof e?.type !== 'string' || !/^[a-z0-9._-]{1,64}$/.test(e.type))
-    throw errors.badInput('type', 'an event needs a short type such as vm.crashed')
-  if (typeof e.message !== 'string' || e.message.length > 1000)
-    throw errors.badInput('message', 'an event needs a message of at most 1000 characters')
-  const node = ctx.store.get('nodes', nodeKey)
-  const pm = node?.pmId ? ctx.store.get('pm', node.pmId) : undefined
-  const users: string[] = pm ? [pm.owner] : []
-  let vmId: string | undefined
-  if (typeof e.vmId === 'string') {
-    const vm = ctx.store.get('vm', e.vmId)
-    if (vm && pm && vm.pmId === pm.id) {
-      users.push(vm.owner)
-      vmId = vm.id
-    }
-  }
-  await ctx.store.write([
-    eventOp(ctx.clock(), {
-      origin: nodeOrigin(nodeKey),
-      type: `node.${e.type}`,
-      message: e.message,
-      users,
-      vmId,
-      pmId: pm?.id,
-    }),
-  ])
-  return { ok: true }
 }
 
 /** At open: no node is connected yet, so the nodes table must not claim otherwise. */

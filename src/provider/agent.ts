@@ -12,6 +12,7 @@ import { forgetRelays } from '../net/dht.ts'
 import { nodeError } from '../net/errors.ts'
 import { PROTOCOLS } from '../net/protocols.ts'
 import { hashPairingCode } from '../market/pairing.ts'
+import { EventLog, type ProviderEvent } from './event-log.ts'
 
 /** How often the agent checks that the hub still answers, and how long it waits for it. */
 export const PING_MS = 1000
@@ -45,6 +46,8 @@ export interface ProviderOptions {
     command(method: string, params: unknown): Promise<unknown>
     makeDisk(vmId: string, hdMb: number, digest: string): Promise<number>
   }
+  /** What this provider saw, kept until the hub has it (src/provider/event-log.ts); in memory if not given. */
+  events?: EventLog
   /** Buyers' networks (src/vnet/service.ts): 'vnet.*' commands. */
   vnet?: { command(method: string, params: unknown): Promise<unknown> }
   /** Install media (src/provider/media.ts): 'media.*' commands; a deleted machine's ISO is dropped. */
@@ -74,16 +77,28 @@ export class ProviderAgent extends EventEmitter {
   private exitPoll: NodeJS.Timeout | null = null
   private flushing = false
   private offlineSince = 0
+  readonly events: EventLog
+  private sending = false
 
   constructor(private opts: ProviderOptions) {
     super()
     this.retry = 0
     this.connected = new Promise((resolve) => (this.connectedOnce = resolve))
+    this.events = opts.events ?? EventLog.inMemory()
     for (const [id, version] of opts.hv.exits) this.exits.set(id, version)
     opts.hv.on('exit', (e: { id: string; version: number }) => {
       this.exits.set(e.id, e.version)
       this.opts.log?.(`machine ${e.id} stopped by itself (powered off or crashed); telling the hub`)
+      void this.report({
+        type: 'vm.exited',
+        vmId: e.id,
+        message: `machine ${e.id} stopped by itself (powered off or crashed)`,
+      })
       void this.flushExits()
+    })
+    opts.hv.on('warning', (w: ProviderEvent) => {
+      this.opts.log?.(w.message)
+      void this.report(w)
     })
   }
 
@@ -162,7 +177,8 @@ export class ProviderAgent extends EventEmitter {
         this.connectedOnce()
         this.emit('hello', { pmId: res.pmId, offlineMs })
         this.watchHub(control, socket)
-        void this.flushExits()
+        // What the provider saw first, then the exits the hub acts on (its own events follow them).
+        void this.flushEvents().then(() => this.flushExits())
       })
       .catch((err) => {
         this.opts.log?.(`hub refused this node: ${(err as Error).message}`)
@@ -243,8 +259,34 @@ export class ProviderAgent extends EventEmitter {
     return this.control.request<T>(method, params)
   }
 
-  /** Tell the hub something happened here (a guest powered itself off, …) for its event log. */
-  async report(event: { type: string; message: string; vmId?: string }): Promise<void> {
-    await this.control?.request('node.event', event).catch(() => {})
+  /** Tell the hub something happened here (a guest powered itself off, …) for its event log. It is
+   *  kept in the local log first (resolves once written), and sent in order when the hub answers. */
+  async report(event: ProviderEvent): Promise<void> {
+    await this.events.append(event)
+    void this.flushEvents()
+  }
+
+  /** Sends what the hub has not acknowledged, oldest first; stops at the first failure (the rest
+   *  waits for the next hello or report). The hub takes an event again as a no-op (epoch + seq). */
+  private async flushEvents(): Promise<void> {
+    if (this.sending) return
+    this.sending = true
+    try {
+      for (;;) {
+        const control = this.control
+        const e = this.events.pending()[0]
+        if (!control || !e) return
+        try {
+          await control.request('node.event', { ...e, epoch: this.events.epoch })
+        } catch (err) {
+          // Only an event the hub can never take (malformed) is dropped; anything else waits.
+          if ((err as { code?: string }).code !== 'MARKET_BAD_INPUT') return
+          this.opts.log?.(`the hub refused event ${e.seq} (${e.type}): ${(err as Error).message}; dropped`)
+        }
+        await this.events.ack(e.seq)
+      }
+    } finally {
+      this.sending = false
+    }
   }
 }

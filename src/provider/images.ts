@@ -41,6 +41,8 @@ export interface ImageServiceOptions {
   marketKey: Buffer
   /** Send node.progress for a machine whose image is arriving. */
   report: (vmId: string, done: number, total: number) => void
+  /** For the event log: an image delivered for a machine, or its delivery failed. */
+  event?: (e: { type: string; message: string; vmId?: string }) => void
   stallMs?: number
   log?: (line: string) => void
 }
@@ -83,8 +85,18 @@ export class ImageService {
       run = this.pull(digest, p.size, sources, progress).finally(() => this.fetching.delete(digest))
       this.fetching.set(digest, run)
     }
-    const res = await run
+    const short = digest.slice(0, 12)
+    const res = await run.catch((err) => {
+      this.opts.event?.({
+        type: 'image.failed',
+        vmId,
+        message: `image ${short} not delivered: ${errorInfo(err).message}`,
+      })
+      throw err
+    })
     progress(p.size, p.size, true)
+    if (res.bytes > 0)
+      this.opts.event?.({ type: 'image.delivered', vmId, message: `image ${short} delivered (${res.bytes} bytes)` })
     return res
   }
 
