@@ -2,11 +2,13 @@
 import type { Argv } from 'yargs'
 import { join, resolve } from 'node:path'
 import { callAdmin } from '../hub/admin-socket.ts'
-import { exportStopped, hubAnswers, importFile, verifyStopped } from '../hub/export-file.ts'
 import { fail, print } from './output.ts'
 import { formatMoney } from '../market/pricing.ts'
 import * as render from './render.ts'
 import { defaultDataDir } from './data-dir.ts'
+
+// The store (LevelDB) loads only for the commands that open one.
+const exportFile = () => import('../hub/export-file.ts')
 
 const hubDir = (data: string) => join(resolve(data), 'hub')
 
@@ -46,6 +48,7 @@ export function adminCommands(y: Argv): Argv {
             try {
               const dir = hubDir(argv.data)
               const file = resolve(String(argv.file))
+              const { hubAnswers, exportStopped } = await exportFile()
               const r = (await hubAnswers(dir))
                 ? await callAdmin(dir, 'export', { file })
                 : await exportStopped(dir, file)
@@ -62,6 +65,7 @@ export function adminCommands(y: Argv): Argv {
           async (argv) => {
             try {
               const json = !!argv.json
+              const { importFile } = await exportFile()
               const r = await importFile(hubDir(argv.data), resolve(String(argv.file)), {
                 onProgress: json ? undefined : (n, total) => process.stdout.write(`importing: ${n} of ${total} rows\n`),
               })
@@ -82,6 +86,7 @@ export function adminCommands(y: Argv): Argv {
           async (argv) => {
             try {
               const dir = hubDir(argv.data)
+              const { hubAnswers, verifyStopped } = await exportFile()
               const r = (await hubAnswers(dir)) ? await callAdmin(dir, 'verify') : await verifyStopped(dir)
               const ok = r.differences.length === 0 && r.problems.length === 0
               print(!!argv.json, { ok, ...r }, () => render.verify(r))

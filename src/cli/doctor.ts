@@ -3,7 +3,6 @@
 // image, the native SSH crypto, room on disk). The market checks (DHT bootstrap, hub) run when a
 // market is configured (flags, environment or the profile saved by `virtuoso login`).
 import type { Argv } from 'yargs'
-import { execa } from 'execa'
 import { existsSync, readFileSync } from 'node:fs'
 import { statfs } from 'node:fs/promises'
 import { createRequire } from 'node:module'
@@ -26,6 +25,7 @@ const SETUP = 'virtuoso setup (runs the set-up step: Debian packages, guest imag
 const MIN_FREE_BYTES = 2 * 1024 ** 3
 
 async function version(bin: string): Promise<string | null> {
+  const { execa } = await import('execa') // only doctor runs programs: other commands skip loading it
   const r = await execa(bin, ['--version'], { reject: false, timeout: 5000 }).catch(() => null)
   if (!r || r.exitCode !== 0) return null
   return String(r.stdout).split('\n')[0].trim()

@@ -2,7 +2,7 @@
 // them, then serve until SIGTERM/SIGINT, and shut down cleanly (that is what systemd sends).
 import type { Argv } from 'yargs'
 import { runBootstrap, parseBootstrap, formatBootstrap, parsePublicAddress } from '../net/dht.ts'
-import { startNode, type NodeOptions } from './node.ts'
+import type { NodeOptions } from './node.ts'
 import { parseKey } from '../net/identity.ts'
 import { fail } from './output.ts'
 import { defaultDataDir } from './data-dir.ts'
@@ -131,6 +131,8 @@ export function nodeCommand(extra: Pick<NodeOptions, 'migrationFaults'> = {}): (
               code: 'CLI_USAGE',
             })
           const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`)
+          // Loaded here: a client command never pays for the hub, QEMU, SSH and terminal modules.
+          const { startNode } = await import('./node.ts')
           const node = await startNode({
             data: argv.data,
             bootstrap,
