@@ -11,14 +11,20 @@ import { PROTOCOLS } from '../net/protocols.ts'
 import { VmmpError, fsError, vmmpError, VMMP_PROTOCOL, type VmmpErrorCode } from './errors.ts'
 import { BLOCK_SIZE, HASH_BYTES, blockCount, manifestFor, type MachineManifest } from './manifest.ts'
 import { DEFAULT_STALL_MS, StallWatch } from './stall.ts'
+import { decodeSparse, encodeSparse } from './sparse-hashes.ts'
 
 export const OP_OPEN = 1
 export const OP_HASHES = 2
 export const OP_BLOCKS = 3
+/** HASHES as a bitmap of non-zero blocks plus their hashes (sparse-hashes.ts); an older origin answers
+ *  it 'unknown op' and the client asks for HASHES instead. */
+export const OP_SPARSE_HASHES = 4
 /** 16 blocks = 1 MiB per response: large enough to amortize framing, small enough to interleave. */
 export const MAX_BLOCKS_PER_REQUEST = 16
 /** 8192 hashes = 256 KiB per HASHES response, well under the 16 MiB secretstream frame limit. */
 export const MAX_HASHES_PER_REQUEST = 8192
+/** 65,536 hashes: at most 2 MiB + 8 KiB of bitmap per answer (a 4 GiB file per request). */
+export const MAX_SPARSE_HASHES_PER_REQUEST = 65536
 export const DEFAULT_KEEPALIVE_MS = 2_000
 
 export interface Authorization {
@@ -207,17 +213,19 @@ function serveOne(mux: Protomux, id: Buffer, remoteKey: Buffer, opts: BlocksServ
     reply({ id: r.id, error: '', data: buf })
   }
 
+  function onHashes(r: Req, sparse: boolean): void {
+    const f = fileOf(r, sparse ? MAX_SPARSE_HASHES_PER_REQUEST : MAX_HASHES_PER_REQUEST)
+    let data = f.hashes.subarray(r.start * HASH_BYTES, (r.start + r.count) * HASH_BYTES)
+    if (opts.mutateHashes) opts.mutateHashes(f.name, (data = Buffer.from(data)))
+    reply({ id: r.id, error: '', data: sparse ? encodeSparse(data, 0, r.count) : data })
+  }
+
   m.req.onmessage = (r) => {
     const run =
       r.op === OP_OPEN
         ? onOpen(r)
-        : r.op === OP_HASHES
-          ? Promise.resolve().then(() => {
-              const f = fileOf(r, MAX_HASHES_PER_REQUEST)
-              let data = f.hashes.subarray(r.start * HASH_BYTES, (r.start + r.count) * HASH_BYTES)
-              if (opts.mutateHashes) opts.mutateHashes(f.name, (data = Buffer.from(data)))
-              reply({ id: r.id, error: '', data })
-            })
+        : r.op === OP_HASHES || r.op === OP_SPARSE_HASHES
+          ? Promise.resolve().then(() => onHashes(r, r.op === OP_SPARSE_HASHES))
           : r.op === OP_BLOCKS
             ? onBlocks(r)
             : Promise.reject(vmmpError.protocol(`unknown op ${r.op}`))
@@ -248,6 +256,7 @@ export class BlocksClient {
   private watch: StallWatch
   private failure: VmmpError | null = null
   private abortOff: () => void = () => {}
+  private sparse = true
   /** Payload plus framing of every message either way, for the bytes-on-wire figure. */
   bytesOnWire = 0
   vmId = ''
@@ -302,9 +311,25 @@ export class BlocksClient {
   async hashes(file: number): Promise<Buffer> {
     const n = blockCount(this.files[file].size)
     const parts: Promise<Buffer>[] = []
+    if (this.sparse) {
+      for (let s = 0; s < n; s += MAX_SPARSE_HASHES_PER_REQUEST) {
+        const count = Math.min(MAX_SPARSE_HASHES_PER_REQUEST, n - s)
+        parts.push(this.request(OP_SPARSE_HASHES, file, s, count).then((d) => decodeSparse(d, count)))
+      }
+      try {
+        return this.checkHashes(Buffer.concat(await Promise.all(parts)), n)
+      } catch (err) {
+        if (!(err instanceof VmmpError && /unknown op/.test(err.message))) throw err
+        this.sparse = false // an origin from before SPARSE_HASHES
+        parts.length = 0
+      }
+    }
     for (let s = 0; s < n; s += MAX_HASHES_PER_REQUEST)
       parts.push(this.request(OP_HASHES, file, s, Math.min(MAX_HASHES_PER_REQUEST, n - s)))
-    const out = Buffer.concat(await Promise.all(parts))
+    return this.checkHashes(Buffer.concat(await Promise.all(parts)), n)
+  }
+
+  private checkHashes(out: Buffer, n: number): Buffer {
     if (out.length !== n * HASH_BYTES) throw vmmpError.protocol('short hash list')
     return out
   }

@@ -22,6 +22,7 @@ import type { VmmpMessage } from './codec.ts'
 import { vmmpError, VmmpError, VMMP_PROTOCOL } from './errors.ts'
 import type { MethodRegistry, MigrationSource, PullResult } from './methods/index.ts'
 import { INCOMPLETE_MARKER, isIncomplete } from './paths.ts'
+import { Laps } from './laps.ts'
 import { DEFAULT_STALL_MS } from './stall.ts'
 import { CACHE_DIR, PEER_CHANNEL_ID, requireCount, requireText, type MigrationFaults } from './params.ts'
 
@@ -155,19 +156,23 @@ export class MigrationDestination {
     const timer = setInterval(beat, this.opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS)
     let socket: NoiseSocket | null = null
     const t0 = Date.now()
+    const laps = new Laps()
     try {
       await this.useCache(vmId, this.hv.dirOf(vmId))
+      laps.lap('cache')
       const source = await this.sourceFor(inc)
       socket = source.socket
-      const result = await this.pull(inc, source.src, signal, progress)
+      laps.lap('dial')
+      const result = await this.pull(inc, source.src, signal, progress, laps)
       const pulled = Date.now()
       await this.register(inc, result)
+      laps.lap('register')
       // Copy = reaching the origin and pulling; verify = the method's checks plus registering.
       const verifyMs = (result.verifyMs ?? 0) + (Date.now() - pulled)
       const copyMs = Math.max(0, pulled - t0 - (result.verifyMs ?? 0))
       this.opts.log?.(
         `vmmp: ${vmId} arrived by ${inc.method} in ${Date.now() - t0} ms (${result.bytesOnWire} bytes on the ` +
-          `wire, ${result.bytesWritten} written of ${result.bytesTotal})`,
+          `wire, ${result.bytesWritten} written of ${result.bytesTotal}; ms: ${laps})`,
       )
       clearInterval(timer)
       ch.sendProgress({ id: vmId, done: progress.total, total: progress.total })
@@ -222,6 +227,7 @@ export class MigrationDestination {
     src: MigrationSource,
     signal: AbortSignal,
     progress: { done: number; total: number },
+    laps?: Laps,
   ): Promise<PullResult> {
     const dir = this.hv.dirOf(inc.vmId)
     const freeBytes = this.opts.faults?.freeBytes
@@ -238,6 +244,7 @@ export class MigrationDestination {
         cacheVersion: inc.version + 1,
         signal: inner.signal,
         stallMs: this.opts.stallMs ?? DEFAULT_STALL_MS,
+        laps,
         onProgress: (d, t) => {
           progress.done = d
           progress.total = t

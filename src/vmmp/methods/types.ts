@@ -3,6 +3,7 @@
 // without touching the agent).
 import type Protomux from 'protomux'
 import type { Authorize } from '../blocks.ts'
+import type { Laps } from '../laps.ts'
 
 /** How the destination reaches the origin for this migration; each method uses the part it needs. */
 export interface MigrationSource {
@@ -25,6 +26,8 @@ export interface PullOptions {
   signal?: AbortSignal
   /** No bytes and no keepalive for this long = VMMP_STALLED (default 10 s). */
   stallMs?: number
+  /** Where the pull's time goes, step by step (the destination logs it). */
+  laps?: Laps
 }
 
 export interface PullResult {
