@@ -1,4 +1,6 @@
-// `virtuoso migrate VMID --to PMID [--method RSYNC|SCP]` and `virtuoso migrations`. The migrate
+// `virtuoso destinations VMID`, `virtuoso migrate VMID --to PMID [--method M]` and `virtuoso migrations`.
+// destinations lists where a machine may go with the methods each destination answered to QUERY
+// (the hub QUERYs them all at once and reuses the answers for the migrate that follows). The migrate
 // command follows the migration's row on the replica feed until it is committed or failed: a live
 // progress bar (phase, bytes, rate, ETA, last heartbeat) on a terminal, one line per update
 // otherwise, and with --json one {"progress": …} line per update, then the final row (or
@@ -9,6 +11,8 @@ import type { GlobalArgs } from './options.ts'
 import { fail, print, table } from './output.ts'
 import { VirtuosoError } from '../errors.ts'
 import { formatPhases, type MigrationRow } from '../market/migrations.ts'
+import { formatMoney } from '../market/pricing.ts'
+import type { Destination } from '../vmmp/destinations.ts'
 
 type Args = GlobalArgs & Record<string, any>
 
@@ -35,6 +39,22 @@ export function progressLine(m: MigrationRow, now = Date.now(), width = 24): str
     `${m.phase.padEnd(9)} ${bar} ${String(Math.round(frac * 100)).padStart(3)}%  ` +
     `${bytes(m.bytesDone)}/${bytes(m.bytesTotal)}  ${bytes(m.rate)}/s  eta ${eta}  heartbeat ${beat}`
   )
+}
+
+export function destinationsTable(r: any): string {
+  const rows: Destination[] = r.destinations ?? r
+  if (!rows.length) return 'no other provider machine has room for it'
+  return table(rows, [
+    { header: 'PMID', get: (d) => d.pmId },
+    { header: 'NAME', get: (d) => d.name },
+    { header: 'OWNER', get: (d) => d.owner },
+    {
+      header: 'METHODS',
+      get: (d) => (d.methods.length ? d.methods.join(',') : `- (${d.error?.message ?? 'no answer'})`),
+    },
+    { header: 'STORE/DAY', get: (d) => formatMoney(d.storagePerDay), align: 'right' },
+    { header: 'RUN/HOUR', get: (d) => formatMoney(d.runningPerHour), align: 'right' },
+  ])
 }
 
 export function migrationsTable(r: any): string {
@@ -154,14 +174,29 @@ export function migrateCommands(y: Argv): Argv {
             describe: 'destination physical machine id (from `search`)',
           })
           .option('method', {
-            choices: ['RSYNC', 'SCP'],
-            describe: "transfer method (default: the destination's first, RSYNC)",
+            type: 'string',
+            coerce: (m: string) => m.toUpperCase(),
+            describe: 'transfer method, one the destination offers (`destinations` lists them; default: its first)',
           }),
       async (argv) => {
         try {
           await migrate(argv as unknown as Args)
         } catch (err) {
           fail(err, !!(argv as any).json)
+        }
+      },
+    )
+    .command(
+      'destinations <vmid>',
+      'where a stored machine may migrate, with the methods each destination offers (QUERY)',
+      (b) => b,
+      async (argv) => {
+        const a = argv as unknown as Args
+        try {
+          const r = await withClient(a, (c) => c.call('destinations', { vmId: a.vmid }), { auth: true })
+          print(!!a.json, r, () => destinationsTable(r))
+        } catch (err) {
+          fail(err, !!a.json)
         }
       },
     )

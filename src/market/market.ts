@@ -49,6 +49,8 @@ export const MAX_BACKLOG = 100_000
 /** Drives a migration on the providers (the hub's VMMP agent, src/vmmp/agent.ts). */
 export interface Migrator {
   start(who: Identity | null, input: migrationsMod.MigrateInput): Promise<migrationsMod.MigrationRow>
+  /** Where the machine may go, each destination with the methods it answered to QUERY. */
+  destinations(who: Identity | null, vmId: string): Promise<unknown[]>
 }
 
 export class Market extends EventEmitter {
@@ -195,6 +197,11 @@ export class Market extends EventEmitter {
     if (!this.migrator)
       throw new VirtuosoError('MARKET_PROVIDER_FAILED', 'this hub runs no migration agent; ask the operator')
     return this.migrator.start(who, input)
+  }
+  destinations(who: Identity | null, vmId: string): Promise<unknown[]> {
+    if (!this.migrator)
+      throw new VirtuosoError('MARKET_PROVIDER_FAILED', 'this hub runs no migration agent; ask the operator')
+    return this.migrator.destinations(who, vmId)
   }
   migrations(who: Identity | null): migrationsMod.MigrationRow[] {
     return migrationsMod.listMigrations(this.ctx, who)

@@ -24,6 +24,7 @@ import type { VmmpChannel } from './channel.ts'
 import { vmmpError } from './errors.ts'
 import { HubChannels } from './hub-channels.ts'
 import { transfer } from './transfer.ts'
+import { QueryCache, queryDestinations, type Destination } from './destinations.ts'
 
 export { PROGRESS_WRITE_MS } from './transfer.ts'
 
@@ -52,8 +53,15 @@ export class MigrationAgent implements Migrator {
   private settling = false
   private closing = false
 
+  /** QUERY answers, shared by `destinations` and the migrate that follows it. */
+  private queries: QueryCache
+
   constructor(private opts: AgentOptions) {
     this.channels = new HubChannels(opts.log)
+    this.queries = new QueryCache(
+      (key, vmId, timeoutMs) => this.query(key, vmId, timeoutMs),
+      (key) => this.channels.current(key),
+    )
   }
 
   private get market(): Market {
@@ -68,6 +76,11 @@ export class MigrationAgent implements Migrator {
   /** market.migrate lands here. */
   start(who: Identity | null, input: MigrateInput): Promise<MigrationRow> {
     return this.migrate(who, input)
+  }
+
+  /** market.destinations lands here: every candidate with its methods, QUERYed in parallel. */
+  destinations(who: Identity | null, vmId: string): Promise<Destination[]> {
+    return queryDestinations(this.market, this.queries, who, vmId)
   }
 
   /** Recover open migrations, then settle decided ones every few seconds. */
@@ -85,13 +98,14 @@ export class MigrationAgent implements Migrator {
   }
 
   /** QUERY -> RESULTS: the methods the destination supports. */
-  async query(nodeKey: string, vmId: string): Promise<string[]> {
+  async query(nodeKey: string, vmId: string, timeoutMs?: number): Promise<string[]> {
     const ch = this.channels.get(nodeKey)
+    const wait = timeoutMs ?? this.opts.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS
     return new Promise<string[]>((resolve, reject) => {
       const timer = setTimeout(() => {
         off()
-        reject(vmmpError.stalled(this.opts.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS))
-      }, this.opts.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS)
+        reject(vmmpError.stalled(wait))
+      }, wait)
       const off = this.channels.listen(nodeKey, {
         onMessage: (m) => {
           if (m.type === 'RESULTS' && m.id === vmId) {
@@ -120,7 +134,7 @@ export class MigrationAgent implements Migrator {
         )
     }
     const t0 = performance.now()
-    const offered = await this.query(to.nodeKey, vm.id)
+    const offered = await this.queries.methods(to.nodeKey, vm.id)
     const t1 = performance.now()
     const method = input.method ?? offered[0]
     if (!method || !offered.includes(method)) throw vmmpError.unknownMethod(String(method), offered)

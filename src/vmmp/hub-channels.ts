@@ -52,6 +52,12 @@ export class HubChannels {
     }
   }
 
+  /** The node's open channel, or null. */
+  current(nodeKey: string): VmmpChannel | null {
+    const ch = this.#channels.get(nodeKey)
+    return ch && !ch.closed ? ch : null
+  }
+
   /** The node's open channel; MARKET_PROVIDER_OFFLINE when it has none. */
   get(nodeKey: string): VmmpChannel {
     const ch = this.#channels.get(nodeKey)

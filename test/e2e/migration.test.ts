@@ -191,6 +191,10 @@ describe('methods (test hypervisor, real files)', () => {
     await scribble(machineDir(0, vm), 24 * MiB)
     const before = await digest(machineDir(0, vm))
     const v0 = await vmRow(vm)
+    // The destinations, each QUERYed by the hub for its methods (the migrate below reuses the answer).
+    const dests = (await as('alice', ['destinations', vm])).json.destinations
+    expect(dests.find((d: any) => d.pmId === pms[1])?.methods).toEqual(['RSYNC', 'SCP'])
+    expect(dests.some((d: any) => d.pmId === pms[0])).toBe(false)
     const t0 = Date.now()
     const r = await as('alice', ['migrate', vm, '--to', pms[1], '--method', 'RSYNC'])
     const ms = Date.now() - t0

@@ -14,6 +14,7 @@ describe('RPC method table', () => {
         'account',
         'configs',
         'delete',
+        'destinations',
         'edit',
         'image.publish',
         'images',
@@ -46,6 +47,7 @@ describe('RPC method table', () => {
     expect(methods.signup.auth).toBe('none')
     expect(methods.store.auth).toBe('buyer')
     expect(methods.migrate.auth).toBe('buyer')
+    expect(methods.destinations.auth).toBe('buyer')
     expect(methods.images.auth).toBe('none')
     expect(methods['image.publish'].auth).toBe('provider')
     expect(methods['pm.add'].auth).toBe('provider')

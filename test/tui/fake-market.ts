@@ -44,6 +44,7 @@ export class FakeMarket implements MarketApi {
     if (method === 'log') return { events: [] }
     if (method === 'account') return { balance: 4_900_000 }
     if (method === 'search') return { results }
+    if (method === 'destinations') return { destinations: results.map((r) => ({ ...r, methods: ['RSYNC', 'SCP'] })) }
     if (method === 'machines') return { pms: pms.map((p) => ({ ...p, online: p.id !== 'pm-charlie-03' })) }
     if (method === 'stop')
       throw Object.assign(new Error('web cannot stop: alpha did not answer within 10 s'), {

@@ -203,12 +203,15 @@ describe('BuyerMachines', () => {
     expect(call).toHaveBeenCalledWith('store', { vmId: 'vm-new-000004', pmId: 'pm-bravo-0002' })
     await until(v.frame, (f) => f.includes('scratch: stored on bravo'))
   })
-  it('migrates: picks a destination and a method, confirms, then calls migrate', async () => {
+  it('migrates: picks a destination and one of its methods, confirms, then calls migrate', async () => {
     const onWatch = vi.fn()
-    const call = vi.fn(async (method: string) => (method === 'search' ? { results } : {}))
+    const destinations = results.map((r) => ({ ...r, methods: ['RSYNC', 'SCP'] }))
+    const call = vi.fn(async (method: string) => (method === 'destinations' ? { destinations } : {}))
     const v = mountBuyer(call, { onWatchMigration: onWatch })
     await v.press(KEY.down, 'm')
     await until(v.frame, (f) => f.includes('Migrate db (now on alpha, stored)'))
+    expect(call).toHaveBeenCalledWith('destinations', { vmId: 'vm-db-0000002' })
+    await until(v.frame, (f) => f.includes('[RSYNC]'))
     expect(v.frame()).not.toMatch(/> alpha/)
     await v.press(KEY.right)
     expect(v.frame()).toContain('[SCP]')
@@ -220,6 +223,16 @@ describe('BuyerMachines', () => {
       () => String(onWatch.mock.calls.length),
       (n) => n === '1',
     )
+  })
+  it('offers only the methods the chosen destination answered to QUERY', async () => {
+    const destinations = results.map((r) => ({ ...r, methods: ['RSYNC'] }))
+    const call = vi.fn(async (method: string) => (method === 'destinations' ? { destinations } : {}))
+    const v = mountBuyer(call)
+    await v.press(KEY.down, 'm')
+    await until(v.frame, (f) => f.includes('[RSYNC]'))
+    await v.press(KEY.right)
+    expect(v.frame()).toContain('[RSYNC]')
+    expect(v.frame()).not.toContain('SCP')
   })
   it('a migrating machine only offers to watch the migration', async () => {
     const onWatch = vi.fn()

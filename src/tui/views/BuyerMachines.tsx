@@ -174,7 +174,7 @@ export function BuyerMachines(p: BuyerMachinesProps): React.JSX.Element {
         width={p.width}
         height={p.height}
         initial={p.initialResults}
-        load={() => p.call('search', { vmId: vm.id, sort: 'total' }).then((r) => r.results ?? [])}
+        load={() => p.call('destinations', { vmId: vm.id }).then((r) => r.destinations ?? [])}
         onMigrate={(to: SearchResult, method: Method) =>
           p.call('migrate', { vmId: vm.id, to: to.pmId, method }).then(() => {
             back()

@@ -1,5 +1,6 @@
 // Migrate (migrate.pl + startmigration.pl): pick a destination among the providers with room, pick
-// the method (RSYNC: block delta against a cached copy; SCP: full copy over SSH), confirm.
+// one of the methods that destination answered to QUERY (the hub QUERYs them all at once, like
+// migrate.pl; RSYNC: block delta against a cached copy; SCP: full copy over SSH), confirm.
 import React, { useEffect, useState } from 'react'
 import { Box, Text } from 'ink'
 import type { PmRow, VmRow } from '../../market/types.ts'
@@ -10,22 +11,28 @@ import { SEARCH_COLUMNS, searchRow, sortResults, type SearchResult } from '../re
 import { errorMessage } from '../Frame.tsx'
 import { useTone } from '../theme.ts'
 
-export const METHODS = ['RSYNC', 'SCP'] as const
-export type Method = (typeof METHODS)[number]
+export type Method = string
+/** A destination as the hub's `destinations` answers it: a search offer plus its QUERY answer. */
+export type DestinationResult = SearchResult & { methods?: string[] }
+
+const ABOUT: Record<string, string> = {
+  RSYNC: 'sends only blocks the destination lacks',
+  SCP: 'copies the whole disk over SSH',
+}
 
 export interface MigrateDialogProps {
   vm: VmRow
   from?: PmRow
   width: number
   height: number
-  load: () => Promise<SearchResult[]>
+  load: () => Promise<DestinationResult[]>
   onMigrate: (to: SearchResult, method: Method) => Promise<unknown> | unknown
   onClose: () => void
-  initial?: SearchResult[]
+  initial?: DestinationResult[]
 }
 
 /** Destinations: anywhere with room except where it is now. */
-export function destinations(results: SearchResult[], vm: Pick<VmRow, 'pmId'>): SearchResult[] {
+export function destinations(results: DestinationResult[], vm: Pick<VmRow, 'pmId'>): DestinationResult[] {
   return sortResults(
     results.filter((r) => r.pmId !== vm.pmId),
     'total',
@@ -35,8 +42,8 @@ export function destinations(results: SearchResult[], vm: Pick<VmRow, 'pmId'>): 
 export function MigrateDialog(p: MigrateDialogProps): React.JSX.Element {
   const tone = useTone()
   const frame = useFrame()
-  const [method, setMethod] = useState<Method>('RSYNC')
-  const [results, setResults] = useState<SearchResult[] | null>(p.initial ?? null)
+  const [chosen, setChosen] = useState<Method | null>(null)
+  const [results, setResults] = useState<DestinationResult[] | null>(p.initial ?? null)
   const rows = results ? destinations(results, p.vm) : []
   const [i] = useSelection(rows.length, { page: p.height - 5 })
   useEffect(() => {
@@ -58,10 +65,15 @@ export function MigrateDialog(p: MigrateDialogProps): React.JSX.Element {
     }
   }, [])
   const to = rows[i]
-  const toggle = () => setMethod(method === 'RSYNC' ? 'SCP' : 'RSYNC')
+  // The destination's own methods, in its order; an answer without them (an older hub) offers both.
+  const offered = to?.methods ?? ['RSYNC', 'SCP']
+  const method = chosen && offered.includes(chosen) ? chosen : (offered[0] ?? null)
+  const toggle = () => {
+    if (offered.length) setChosen(offered[(offered.indexOf(method ?? '') + 1) % offered.length])
+  }
   const name = p.vm.name || p.vm.id.slice(0, 8)
   useViewActions([
-    ...(to
+    ...(to && method
       ? [
           {
             key: 'enter',
@@ -72,7 +84,7 @@ export function MigrateDialog(p: MigrateDialogProps): React.JSX.Element {
           },
         ]
       : []),
-    { key: 'right', description: `method ${method}`, run: toggle },
+    { key: 'right', description: `method ${method ?? '-'}`, run: toggle },
     { key: 'left', description: 'method', run: toggle, hidden: true },
     { key: 'esc', description: 'back', run: p.onClose },
   ])
@@ -82,11 +94,12 @@ export function MigrateDialog(p: MigrateDialogProps): React.JSX.Element {
         Migrate {name} (now on {p.from?.name ?? p.vm.pmId ?? '-'}, {p.vm.state})
       </Text>
       <Text wrap="truncate">
-        method: {METHODS.map((m) => (m === method ? `[${m}]` : ` ${m} `)).join(' ')}
+        method:{' '}
+        {offered.length
+          ? offered.map((m) => (m === method ? `[${m}]` : ` ${m} `)).join(' ')
+          : 'none (the destination did not answer QUERY)'}
         {'  '}
-        <Text color={tone('muted')}>
-          {method === 'RSYNC' ? 'sends only blocks the destination lacks' : 'copies the whole disk over SSH'}
-        </Text>
+        <Text color={tone('muted')}>{method ? (ABOUT[method] ?? '') : ''}</Text>
       </Text>
       <Table
         title="destination"
