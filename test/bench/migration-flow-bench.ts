@@ -5,14 +5,12 @@
 // the same run, OpenSSH rsync of the same machine directory over a loopback sshd, and the raw
 // throughput of one HyperDHT (UDX + secret-stream) connection between two processes. Every row
 // prints the migration's own per-phase timing (query, prepare, copy, verify, commit).
-import { execa } from 'execa'
 import DHT from 'hyperdht'
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
-import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { spawn, type ChildProcess, execFileSync } from 'node:child_process'
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { spawnVirtuoso, VIRTUOSO_BIN, type Child } from '../../src/cli/child.ts'
 import { formatPhases } from '../../src/market/migrations.ts'
+import { startFlowEnv } from './flow-env.ts'
 import { touchBlocks } from '../vmmp/helpers.ts'
 import { startSshd } from './migration-bench.ts'
 import type { BenchRow } from './table.ts'
@@ -20,96 +18,17 @@ import type { BenchRow } from './table.ts'
 const MiB = 1024 * 1024
 const secs = (ms: number) => Math.round(ms) / 1000
 const ROOT = resolve(import.meta.dirname, '../..')
-const PRICES = ['--speed-unit', '100', '--speed-price', '0.000001', '--memory-unit', '64', '--memory-price']
-  .concat(['0.000001', '--running-period', '60', '--storage-unit', '1024', '--storage-price', '0.01'])
-  .concat(['--storage-period', '1'])
-
-interface Cli {
-  ms: number
-  json: any
-  out: string
-}
-
 export async function migrationFlowBench(): Promise<BenchRow[]> {
-  // The CLI runs its bundle only when it is newer than the sources: build it, or tsx start-up is timed.
-  execFileSync(process.execPath, ['scripts/build.js'], { cwd: ROOT, stdio: 'ignore' })
-  const root = await mkdtemp(join(tmpdir(), 'virtuoso-flow-'))
-  const procs: Child[] = []
+  const env = await startFlowEnv()
+  const { cli, pms, pmDirs } = env
   let sshd: ChildProcess | null = null
   let raw: ChildProcess | null = null
   const rows: BenchRow[] = []
-  let env: Record<string, string> = {}
-  const cli = async (who: string, args: string[], input = ''): Promise<Cli> => {
-    const t = performance.now()
-    const r = await execa('node', [VIRTUOSO_BIN, ...args, '--json'], {
-      env: { ...env, VIRTUOSO_HOME: join(root, `home-${who}`), VIRTUOSO_DEBUG: '' },
-      input,
-      reject: false,
-      timeout: 300_000,
-    })
-    const ms = performance.now() - t
-    const out = String(r.stdout)
-    let json: any
-    try {
-      json = JSON.parse(out.trim().split('\n').pop() ?? '')
-    } catch {
-      json = null
-    }
-    if (r.exitCode !== 0) throw new Error(`virtuoso ${args.join(' ')}: ${out} ${String(r.stderr)}`)
-    return { ms, json, out }
-  }
-  let vm = ''
-  const pmDirs: string[] = []
   try {
-    const dht = spawnVirtuoso(['dht', '--port', '0'])
-    procs.push(dht)
-    const [, bootstrap] = await dht.waitFor(/listening on (\S+)/)
-    const hub = spawnVirtuoso(['node', '--hub', '--data', join(root, 'hub'), '--bootstrap', bootstrap])
-    procs.push(hub)
-    const [, market] = await hub.waitFor(/market key: ([0-9a-f]{64})/)
-    env = { VIRTUOSO_MARKET: market, VIRTUOSO_BOOTSTRAP: bootstrap }
-    const pairings: string[] = []
-    for (let i = 0; i < 2; i++) {
-      const data = join(root, `provider${i}`)
-      pmDirs.push(join(data, 'machines'))
-      const proc = spawnVirtuoso([
-        ...['node', '--data', data, '--market', market, '--bootstrap', bootstrap],
-        ...['--hv', 'qemu', '--accel', 'tcg'],
-      ])
-      procs.push(proc)
-      pairings.push((await proc.waitFor(/pairing code: (\S+)/, 60_000))[1])
-    }
-    await cli(
-      'prov',
-      ['signup', '--user', 'prov', '--type', 'provider', '--email', 'p@x.org', '--password-stdin'],
-      'provider-pass\n',
-    )
-    await cli(
-      'alice',
-      ['signup', '--user', 'alice', '--type', 'buyer', '--email', 'a@x.org', '--password-stdin'],
-      'alice-password\n',
-    )
-    await cli('prov', ['login', '--user', 'prov', '--password-stdin'], 'provider-pass\n')
-    await cli('alice', ['login', '--user', 'alice', '--password-stdin'], 'alice-password\n')
-    await cli('op', ['admin', 'credit', 'alice', '1000', '--data', join(root, 'hub')])
-    const pms: string[] = []
-    for (const [i, code] of pairings.entries()) {
-      for (let t = 0; ; t++) {
-        const r = await cli('prov', ['pm', 'add', '--pairing', code, '--name', `pm${i}`, ...PRICES]).catch((e) => e)
-        if (!(r instanceof Error)) {
-          pms.push(r.json.id)
-          break
-        }
-        if (t > 30) throw r
-        await new Promise((res) => setTimeout(res, 300)) // the hub has not heard the provider yet
-      }
-    }
-    const reg = await cli('alice', ['register', '--os', 'none', '--memory', '128', '--hd', '3000', '--speed', '1000'])
-    vm = reg.json.id
-    await cli('alice', ['store', vm, '--on', pms[0]])
-    await cli('alice', ['start', vm])
-    await cli('alice', ['suspend', vm])
+    const vm = await env.suspendedMachine(128, 3000)
     const dirOf = (i: number) => join(pmDirs[i], vm)
+    const bootstrap = env.bootstrap
+    const root = env.root
 
     // Peers: OpenSSH rsync of the same machine directory over a loopback sshd; one raw HyperDHT stream.
     const ssh = await startSshd(root)
@@ -139,6 +58,9 @@ export async function migrationFlowBench(): Promise<BenchRow[]> {
       const listed = await cli('alice', ['migrations'])
       const row = (listed.json.migrations ?? listed.json).find((x: any) => x.id === m.id)
       rows.push({ name: `  phases (hub row)`, value: formatPhases(row?.phases) || '-', unit: '', target: '' })
+      const log = await readFile(env.logs.providers[pms.indexOf(to)], 'utf8')
+      const steps = [...log.matchAll(/arrived by \S+ in \d+ ms \(.*; ms: ([^)]*)\)/g)].pop()?.[1] ?? '-'
+      rows.push({ name: '  destination steps (its log)', value: steps, unit: '', target: '' })
       // What any CLI command costs (start, find the hub on the DHT, log in, one call): the rest of the wait.
       rows.push({
         name: '  CLI floor: `virtuoso migrations` in the same run',
@@ -186,11 +108,9 @@ export async function migrationFlowBench(): Promise<BenchRow[]> {
       target: '-',
     })
   } finally {
-    if (vm) for (const d of pmDirs) await execa('pkill', ['-F', join(d, vm, 'qemu.pid')], { reject: false })
     sshd?.kill('SIGTERM')
     ;(raw as ChildProcess | null)?.kill('SIGTERM')
-    for (const p of procs.reverse()) await p.stop().catch(() => {})
-    await rm(root, { recursive: true, force: true })
+    await env.stop()
   }
   return rows
 }

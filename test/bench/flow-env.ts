@@ -1,0 +1,134 @@
+// The processes `npm run bench -- migration-flow` times, on loopback: `virtuoso dht`, a hub and two
+// QEMU providers (TCG) as real processes, a provider account with both machines added, and a buyer
+// who is logged in and credited. `cli` runs one `virtuoso … --json` command as that user and says
+// how long the whole process took.
+import { execa } from 'execa'
+import { execFileSync } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { spawnVirtuoso, VIRTUOSO_BIN, type Child } from '../../src/cli/child.ts'
+
+const ROOT = resolve(import.meta.dirname, '../..')
+const PRICES = ['--speed-unit', '100', '--speed-price', '0.000001', '--memory-unit', '64', '--memory-price']
+  .concat(['0.000001', '--running-period', '60', '--storage-unit', '1024', '--storage-price', '0.01'])
+  .concat(['--storage-period', '1'])
+
+export interface Cli {
+  ms: number
+  json: any
+  out: string
+  stderr: string
+}
+
+export interface FlowEnv {
+  root: string
+  bootstrap: string
+  market: string
+  /** Provider machine ids, and the machines directory of each provider. */
+  pms: string[]
+  pmDirs: string[]
+  /** The providers' logs (stderr), and the hub's. */
+  logs: { providers: string[]; hub: string }
+  /** `virtuoso ARGS --json` as `who` (a home of its own); throws on a non-zero exit. */
+  cli(who: string, args: string[], input?: string, env?: Record<string, string>): Promise<Cli>
+  /** Register, store on pms[0], start and suspend a machine; returns its id. */
+  suspendedMachine(memoryMB: number, diskMB: number): Promise<string>
+  stop(): Promise<void>
+}
+
+export async function startFlowEnv(): Promise<FlowEnv> {
+  // The CLI runs its bundle only when it is newer than the sources: build it, or tsx start-up is timed.
+  execFileSync(process.execPath, ['scripts/build.js'], { cwd: ROOT, stdio: 'ignore' })
+  const root = await mkdtemp(join(tmpdir(), 'virtuoso-flow-'))
+  const procs: Child[] = []
+  const vms: string[] = []
+  const pmDirs: string[] = []
+  let env: Record<string, string> = {}
+  const cli = async (who: string, args: string[], input = '', extra: Record<string, string> = {}): Promise<Cli> => {
+    const t = performance.now()
+    const r = await execa('node', [VIRTUOSO_BIN, ...args, '--json'], {
+      env: { ...env, VIRTUOSO_HOME: join(root, `home-${who}`), VIRTUOSO_DEBUG: '', ...extra },
+      input,
+      reject: false,
+      timeout: 300_000,
+    })
+    const ms = performance.now() - t
+    const out = String(r.stdout)
+    let json: any
+    try {
+      json = JSON.parse(out.trim().split('\n').pop() ?? '')
+    } catch {
+      json = null
+    }
+    if (r.exitCode !== 0) throw new Error(`virtuoso ${args.join(' ')}: ${out} ${String(r.stderr)}`)
+    return { ms, json, out, stderr: String(r.stderr) }
+  }
+  const stop = async () => {
+    for (const vm of vms)
+      for (const d of pmDirs) await execa('pkill', ['-F', join(d, vm, 'qemu.pid')], { reject: false })
+    for (const p of procs.reverse()) await p.stop().catch(() => {})
+    await rm(root, { recursive: true, force: true })
+  }
+  try {
+    const dht = spawnVirtuoso(['dht', '--port', '0'])
+    procs.push(dht)
+    const [, bootstrap] = await dht.waitFor(/listening on (\S+)/)
+    // Each node's log (stderr) stays in the run's directory: the destination logs each arrival's steps.
+    const hub = spawnVirtuoso(['node', '--hub', '--data', join(root, 'hub'), '--bootstrap', bootstrap], {
+      stderrFile: join(root, 'hub.log'),
+    })
+    procs.push(hub)
+    const [, market] = await hub.waitFor(/market key: ([0-9a-f]{64})/)
+    env = { VIRTUOSO_MARKET: market, VIRTUOSO_BOOTSTRAP: bootstrap }
+    const pairings: string[] = []
+    for (let i = 0; i < 2; i++) {
+      const data = join(root, `provider${i}`)
+      pmDirs.push(join(data, 'machines'))
+      const proc = spawnVirtuoso(
+        [
+          ...['node', '--data', data, '--market', market, '--bootstrap', bootstrap],
+          ...['--hv', 'qemu', '--accel', 'tcg'],
+        ],
+        { stderrFile: join(root, `provider${i}.log`) },
+      )
+      procs.push(proc)
+      pairings.push((await proc.waitFor(/pairing code: (\S+)/, 60_000))[1])
+    }
+    const signup = ['--email', 'x@x.org', '--password-stdin']
+    await cli('prov', ['signup', '--user', 'prov', '--type', 'provider', ...signup], 'provider-pass\n')
+    await cli('alice', ['signup', '--user', 'alice', '--type', 'buyer', ...signup], 'alice-password\n')
+    await cli('prov', ['login', '--user', 'prov', '--password-stdin'], 'provider-pass\n')
+    await cli('alice', ['login', '--user', 'alice', '--password-stdin'], 'alice-password\n')
+    await cli('op', ['admin', 'credit', 'alice', '1000', '--data', join(root, 'hub')])
+    const pms: string[] = []
+    for (const [i, code] of pairings.entries()) {
+      for (let t = 0; ; t++) {
+        const r = await cli('prov', ['pm', 'add', '--pairing', code, '--name', `pm${i}`, ...PRICES]).catch((e) => e)
+        if (!(r instanceof Error)) {
+          pms.push(r.json.id)
+          break
+        }
+        if (t > 30) throw r
+        await new Promise((res) => setTimeout(res, 300)) // the hub has not heard the provider yet
+      }
+    }
+    const suspendedMachine = async (memoryMB: number, diskMB: number) => {
+      const reg = await cli(
+        'alice',
+        ['register', '--os', 'none', '--memory', String(memoryMB)].concat(['--hd', String(diskMB), '--speed', '1000']),
+      )
+      const vm = reg.json.id as string
+      vms.push(vm)
+      await cli('alice', ['store', vm, '--on', pms[0]])
+      await cli('alice', ['start', vm])
+      await cli('alice', ['suspend', vm])
+      return vm
+    }
+    const logs = { providers: [0, 1].map((i) => join(root, `provider${i}.log`)), hub: join(root, 'hub.log') }
+    return { root, bootstrap, market, pms, pmDirs, logs, cli, suspendedMachine, stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
