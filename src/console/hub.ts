@@ -69,8 +69,13 @@ export async function consolePasswd(hub: ConsoleHub, who: Identity | null, param
 /** The hub's extra market@1 methods, in the shape of src/market/methods.ts (auth is checked by the hub first). */
 export const consoleMethods: Record<
   string,
-  { auth: 'buyer'; run(hub: ConsoleHub, who: Identity | null, params: unknown): Promise<unknown> }
+  {
+    auth: 'buyer'
+    fields: readonly string[]
+    required: readonly string[]
+    run(hub: ConsoleHub, who: Identity | null, params: unknown): Promise<unknown>
+  }
 > = {
-  'console.ticket': { auth: 'buyer', run: consoleTicket },
-  'console.passwd': { auth: 'buyer', run: consolePasswd },
+  'console.ticket': { auth: 'buyer', fields: ['vmId'], required: ['vmId'], run: consoleTicket },
+  'console.passwd': { auth: 'buyer', fields: ['vmId', 'password'], required: ['vmId', 'password'], run: consolePasswd },
 }

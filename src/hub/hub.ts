@@ -179,7 +179,8 @@ export class Hub implements ProviderGateway {
       })
     const replica: RpcChannel = new RpcChannel(mux, {
       protocol: PROTOCOLS.replica,
-      handler: (method, params, token) => this.replica.handle(replica, method, params, this.identify(token, true)),
+      handler: (method, params, token) =>
+        this.replica.handle(replica, method, params, this.identify(token, true), token),
       onClose: () => this.replica.drop(replica),
     })
   }

@@ -12,6 +12,8 @@ export const CHANGES_PER_FRAME = 500
 interface Subscriber {
   channel: RpcChannel
   who: Identity | null
+  /** The session it subscribed with ('' = none): once it ends (logout, expiry), so does the feed. */
+  token: string
   ready: boolean
   queue: Change[]
 }
@@ -35,10 +37,17 @@ export class ReplicaServer {
     this.subs.delete(channel)
   }
 
-  async handle(channel: RpcChannel, method: string, params: unknown, who: Identity | null): Promise<unknown> {
+  async handle(
+    channel: RpcChannel,
+    method: string,
+    params: unknown,
+    who: Identity | null,
+    token = '',
+  ): Promise<unknown> {
     if (method !== 'subscribe') throw nodeError.unknownMethod(method)
     const since = typeof (params as any)?.since === 'number' ? (params as any).since : -1
-    const sub: Subscriber = { channel, who, ready: false, queue: [] }
+    // A new subscribe on the same channel (an account switch) replaces the old one.
+    const sub: Subscriber = { channel, who, token: who ? token : '', ready: false, queue: [] }
     this.subs.set(channel, sub)
     // Changes that commit while the backlog is read are queued, then sent after it, in order.
     const backlog = since >= 0 ? await this.market.changesSince(since) : null
@@ -65,8 +74,23 @@ export class ReplicaServer {
     return { seq: Math.max(last, ...queued.map((c) => c.seq)), snapshot: !backlog }
   }
 
+  private live(token: string): boolean {
+    try {
+      this.market.authenticate(token)
+      return true
+    } catch {
+      return false
+    }
+  }
+
   private onChange(c: Change): void {
-    for (const sub of this.subs.values()) {
+    for (const sub of [...this.subs.values()]) {
+      if (sub.token && !this.live(sub.token)) {
+        // Its rows belong to a session that has ended: nothing more goes out on it.
+        this.subs.delete(sub.channel)
+        sub.channel.event('ended', { code: 'MARKET_AUTH_REQUIRED' })
+        continue
+      }
       const v = this.market.viewFor(c, sub.who)
       if (!v) continue
       if (sub.ready) sub.channel.event('changes', [v])

@@ -13,6 +13,10 @@ import { DAY_S } from './pricing.ts'
 export type Auth = 'none' | 'user' | 'buyer' | 'provider'
 export interface MethodDef {
   auth: Auth
+  /** The params it takes, and those it requires (the authorization suite fills them with other
+   *  tenants' ids, so a new method is covered without being named there). */
+  fields: readonly string[]
+  required: readonly string[]
   run(market: Market, who: Identity | null, params: unknown): Promise<unknown>
 }
 
@@ -80,7 +84,12 @@ function def(
   schema: Schema,
   run: (m: Market, who: Identity | null, p: Record<string, any>) => unknown,
 ): (name: string) => MethodDef {
-  return (name) => ({ auth, run: async (m, who, params) => run(m, who, parseParams(name, params, schema)) })
+  return (name) => ({
+    auth,
+    fields: Object.keys(schema),
+    required: Object.keys(schema).filter((k) => !schema[k].optional),
+    run: async (m, who, params) => run(m, who, parseParams(name, params, schema)),
+  })
 }
 
 const SHEET: Schema = {
