@@ -19,6 +19,7 @@ import { Switch } from '../vnet/switch.ts'
 import { MigrationServer, type MigrationFaults } from '../vmmp/server.ts'
 import { ImageStore } from '../vmmp/image-store.ts'
 import { ImageService } from '../provider/images.ts'
+import { StagedDisk } from '../provider/staged-disk.ts'
 import { MediaService } from '../provider/media.ts'
 import type { ImageServeFaults } from '../hub/images.ts'
 import { privateDir } from '../secret-file.ts'
@@ -75,6 +76,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   // One content-addressed store per node: the hub's catalog files and the provider's cache alike.
   const images = new ImageStore(join(opts.data, 'images'), { freeBytes: opts.images?.freeBytes })
   await images.sweepPartials()
+  await StagedDisk.sweep(images.dir)
   try {
     if (opts.hub) {
       const hubOpts: HubOptions = {

@@ -2,7 +2,7 @@
 // into the VMDK's flat extents (disk.ts) where they fall; the image's zero blocks are skipped, so
 // the extents stay sparse there. The image file is only read: the buyer's writes land in the
 // extents and never touch the provider's cached image.
-import { open, type FileHandle } from 'node:fs/promises'
+import { mkdir, open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { diskGeometry, SECTOR_BYTES } from './disk.ts'
 import { HV_IMAGE_MISSING, HV_NO_SPACE, HvError, badInput } from './errors.ts'
@@ -22,22 +22,63 @@ export interface CopyImageInput {
   isZeroBlock: (i: number) => boolean
 }
 
+/** Writes byte ranges of a disk image into a VMDK's flat extents (disk.ts), where they fall. */
+export class DiskWriter {
+  private extents: Array<{ start: number; end: number; fh: Promise<FileHandle> | null; file: string }>
+
+  /** `create`: the extents do not exist yet (a disk staged before its machine is made), make them sparse. */
+  constructor(
+    readonly dir: string,
+    hdMb: number,
+    private create = false,
+  ) {
+    this.extents = diskGeometry(hdMb).extents.map((e) => ({
+      start: e.start * SECTOR_BYTES,
+      end: (e.start + e.sectors) * SECTOR_BYTES,
+      fh: null,
+      file: join(dir, e.file),
+    }))
+  }
+
+  get files(): string[] {
+    return this.extents.map((e) => e.file)
+  }
+
+  async write(buf: Buffer, pos: number): Promise<void> {
+    // A run may straddle two extents (cylinders are not a multiple of 64 KiB).
+    for (const e of this.extents) {
+      const from = Math.max(pos, e.start)
+      const to = Math.min(pos + buf.length, e.end)
+      if (from >= to) continue
+      e.fh ??= this.openExtent(e)
+      await (await e.fh).write(buf, from - pos, to - from, from - e.start)
+    }
+  }
+
+  private async openExtent(e: { start: number; end: number; file: string }): Promise<FileHandle> {
+    if (!this.create) return open(e.file, 'r+')
+    await mkdir(this.dir, { recursive: true })
+    const fh = await open(e.file, 'w+')
+    await fh.truncate(e.end - e.start)
+    return fh
+  }
+
+  async sync(): Promise<void> {
+    for (const e of this.extents) if (e.fh) await (await e.fh).sync()
+  }
+
+  async close(): Promise<void> {
+    for (const e of this.extents) await e.fh?.then((fh) => fh.close()).catch(() => {})
+    this.extents.forEach((e) => (e.fh = null))
+  }
+}
+
 /** Copies the image into the disk's extents; returns the bytes written. */
 export async function copyImageToDisk(c: CopyImageInput): Promise<number> {
   const g = diskGeometry(c.hdMb)
-  if (c.size > g.bytes)
-    throw badInput(
-      'image',
-      `the image (${c.size} bytes) is larger than the ${g.bytes}-byte disk`,
-      'ask for a larger disk',
-    )
+  if (c.size > g.bytes) throw tooLarge(c.size, g.bytes)
   const src = await open(c.image, 'r')
-  const extents: Array<{ start: number; end: number; fh: FileHandle | null; file: string }> = g.extents.map((e) => ({
-    start: e.start * SECTOR_BYTES,
-    end: (e.start + e.sectors) * SECTOR_BYTES,
-    fh: null,
-    file: join(c.dir, e.file),
-  }))
+  const disk = new DiskWriter(c.dir, c.hdMb)
   const buf = Buffer.allocUnsafe(IMAGE_BLOCK * RUN_BLOCKS)
   let written = 0
   try {
@@ -57,28 +98,29 @@ export async function copyImageToDisk(c: CopyImageInput): Promise<number> {
         if (bytesRead === 0) throw new HvError(HV_IMAGE_MISSING, `the image ${c.image} is shorter than ${c.size} bytes`)
         got += bytesRead
       }
-      // A run may straddle two extents (cylinders are not a multiple of 64 KiB).
-      for (const e of extents) {
-        const from = Math.max(pos, e.start)
-        const to = Math.min(pos + len, e.end)
-        if (from >= to) continue
-        e.fh ??= await open(e.file, 'r+')
-        await e.fh.write(buf, from - pos, to - from, from - e.start)
-      }
+      await disk.write(buf.subarray(0, len), pos)
       written += len
       i += n
     }
-    for (const e of extents) await e.fh?.sync()
+    await disk.sync()
     return written
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    if (code === 'ENOSPC' || code === 'EDQUOT')
-      throw new HvError(HV_NO_SPACE, `No space left writing the image into ${c.dir}; free space and retry.`, {
-        cause: err,
-      })
-    throw err
+    throw diskError(err, c.dir)
   } finally {
     await src.close()
-    for (const e of extents) await e.fh?.close().catch(() => {})
+    await disk.close()
   }
+}
+
+export const tooLarge = (size: number, bytes: number): Error =>
+  badInput('image', `the image (${size} bytes) is larger than the ${bytes}-byte disk`, 'ask for a larger disk')
+
+/** A full disk as HV_NO_SPACE; anything else as it came. */
+export function diskError(err: unknown, dir: string): unknown {
+  const code = (err as NodeJS.ErrnoException).code
+  if (code === 'ENOSPC' || code === 'EDQUOT')
+    return new HvError(HV_NO_SPACE, `No space left writing the image into ${dir}; free space and retry.`, {
+      cause: err,
+    })
+  return err
 }

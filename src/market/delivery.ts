@@ -60,7 +60,7 @@ export async function fetchImage(ctx: Ctx, vmId: string, pm: PmRow): Promise<Non
     res = await ctx.gateway.command(
       pm.nodeKey,
       'image.fetch',
-      { vmId, name: img.name, digest: img.digest, size: img.size, sources },
+      { vmId, hd: vm.hd, name: img.name, digest: img.digest, size: img.size, sources },
       { timeoutMs: DELIVERY_TIMEOUT_MS },
     )
   } catch (err) {

@@ -4,7 +4,7 @@
 // Commands the market sends (params -> result):
 //   'vm.create'  {vmId, config: {memory, hd, speed, os}, version, image?: {digest}} -> {version}
 //                (with an image, the disk starts as a copy of the cached image; see delivery.ts)
-//   'image.fetch' {vmId, name, digest, size, sources: ('hub' | node key)[]} -> {bytes}
+//   'image.fetch' {vmId, hd, name, digest, size, sources: ('hub' | node key)[]} -> {bytes}
 //   'image.import' {file} -> {digest, size}       (a provider publishes a file on its node)
 //   'vm.start' | 'vm.resume'  {vmId, version} -> {version}
 //   'vm.stop'  | 'vm.suspend' {vmId, version} -> {version}

@@ -7,6 +7,7 @@ import type Protomux from 'protomux'
 import { isAbsolute } from 'node:path'
 import type { Hypervisor } from '../hv/hypervisor.ts'
 import { copyImageToDisk } from '../hv/image-disk.ts'
+import { StagedDisk } from './staged-disk.ts'
 import { HvError, HV_IMAGE_MISSING } from '../hv/errors.ts'
 import { fetchImage, type FetchImageResult, type ImageSource } from '../vmmp/image-fetch.ts'
 import { checkDigest, type ImageStore } from '../vmmp/image-store.ts'
@@ -79,10 +80,13 @@ export class ImageService {
       last = now
       if (vmId) this.opts.report(vmId, done, total)
     }
-    // Two stores of one image at once share one fetch.
+    // Two stores of one image at once share one fetch; the first one's disk is written as it arrives.
     let run = this.fetching.get(digest)
     if (!run) {
-      run = this.pull(digest, p.size, sources, progress).finally(() => this.fetching.delete(digest))
+      const disk = vmId && Number.isSafeInteger(p.hd) && !(await this.opts.store.has(digest)) ? p.hd : null
+      run = this.pull(digest, p.size, sources, progress, disk === null ? null : { vmId, hdMb: disk }).finally(() =>
+        this.fetching.delete(digest),
+      )
       this.fetching.set(digest, run)
     }
     const short = digest.slice(0, 12)
@@ -105,10 +109,14 @@ export class ImageService {
     size: number,
     keys: string[],
     progress: (done: number, total: number) => void,
+    staged: { vmId: string; hdMb: number } | null,
   ): Promise<FetchImageResult> {
     if (await this.opts.store.has(digest)) return { bytes: 0, bytesOnWire: 0, bySource: {} }
+    // The machine's disk is written from the same verified buffers as the cache (no second pass).
+    const stage = staged ? new StagedDisk(this.opts.store.dir, staged.vmId, staged.hdMb) : null
     const sockets: NoiseSocket[] = []
     const sources: ImageSource[] = []
+    const d0 = Date.now()
     try {
       await Promise.all(
         keys.map(async (k) => {
@@ -145,15 +153,18 @@ export class ImageService {
         sources,
         stallMs: this.opts.stallMs,
         onProgress: progress,
+        ...(stage ? { onData: (data: Buffer, pos: number) => stage.write(data, pos) } : {}),
       })
-      this.opts.log?.(
-        `images: fetched ${digest.slice(0, 12)} in ${Date.now() - t0} ms (${res.bytes} bytes from ${Object.entries(
-          res.bySource,
-        )
-          .map(([n, b]) => `${n}: ${b}`)
-          .join(', ')})`,
-      )
+      await stage?.done(digest)
+      const from = Object.entries(res.bySource)
+        .map(([n, b]) => `${n}: ${b}`)
+        .join(', ')
+      const ms = `${Date.now() - t0} ms after ${t0 - d0} ms dialing`
+      this.opts.log?.(`images: fetched ${digest.slice(0, 12)} in ${ms} (${res.bytes} bytes from ${from})`)
       return res
+    } catch (err) {
+      await stage?.discard()
+      throw err
     } finally {
       for (const s of sockets) s.destroy()
     }
@@ -163,12 +174,19 @@ export class ImageService {
   async makeDisk(vmId: string, hdMb: number, digest: string): Promise<number> {
     const m = await this.opts.store.manifest(checkDigest(digest))
     if (!m) throw new HvError(HV_IMAGE_MISSING, `image ${digest.slice(0, 12)}… is not cached on this node; store again`)
-    return copyImageToDisk({
+    const t0 = Date.now()
+    if (await StagedDisk.adopt(this.opts.store.dir, vmId, hdMb, digest, this.opts.hv.dirOf(vmId))) {
+      this.opts.log?.(`images: disk of ${vmId} written during the delivery of ${digest.slice(0, 12)}`)
+      return m.size
+    }
+    const n = await copyImageToDisk({
       image: this.opts.store.pathOf(digest),
       size: m.size,
       dir: this.opts.hv.dirOf(vmId),
       hdMb,
       isZeroBlock: (i) => isZeroHash(blockHash(m, i)),
     })
+    this.opts.log?.(`images: disk of ${vmId} made from ${digest.slice(0, 12)} in ${Date.now() - t0} ms`)
+    return n
   }
 }

@@ -12,6 +12,7 @@ import { VmmpError, fsError, vmmpError, VMMP_PROTOCOL, type VmmpErrorCode } from
 import { BLOCK_SIZE, HASH_BYTES, blockCount, manifestFor, type MachineManifest } from './manifest.ts'
 import { DEFAULT_STALL_MS, StallWatch } from './stall.ts'
 import { decodeSparse, encodeSparse } from './sparse-hashes.ts'
+import { GroupReader } from './zgroups.ts'
 
 export const OP_OPEN = 1
 export const OP_HASHES = 2
@@ -19,6 +20,8 @@ export const OP_BLOCKS = 3
 /** HASHES as a bitmap of non-zero blocks plus their hashes (sparse-hashes.ts); an older origin answers
  *  it 'unknown op' and the client asks for HASHES instead. */
 export const OP_SPARSE_HASHES = 4
+/** One group of 16 blocks, its non-zero blocks deflated (zgroups.ts); `start` is the group index. */
+export const OP_ZGROUP = 5
 /** 16 blocks = 1 MiB per response: large enough to amortize framing, small enough to interleave. */
 export const MAX_BLOCKS_PER_REQUEST = 16
 /** 8192 hashes = 256 KiB per HASHES response, well under the 16 MiB secretstream frame limit. */
@@ -134,6 +137,7 @@ function serveOne(mux: Protomux, id: Buffer, remoteKey: Buffer, opts: BlocksServ
   let auth: Authorization | null = null
   let manifest: MachineManifest | null = null
   const handles = new Map<number, Promise<FileHandle>>()
+  const groups = new Map<number, GroupReader>()
   let closed = false
   const ch = mux.createChannel({
     protocol: PROTOCOLS.blocks,
@@ -141,6 +145,7 @@ function serveOne(mux: Protomux, id: Buffer, remoteKey: Buffer, opts: BlocksServ
     onclose: async () => {
       closed = true
       for (const h of handles.values()) h.then((fh) => fh.close()).catch(() => {})
+      for (const g of groups.values()) g.close()
     },
   })
   if (!ch) return
@@ -180,24 +185,39 @@ function serveOne(mux: Protomux, id: Buffer, remoteKey: Buffer, opts: BlocksServ
     })
   }
 
-  function fileOf(r: Req, max: number) {
+  function fileOf(r: Req, max: number, ranged = true) {
     if (!manifest || !auth) throw vmmpError.protocol('request before OPEN')
     const f = manifest.files[r.file]
     if (!f) throw vmmpError.protocol(`no file #${r.file}`)
-    if (r.count < 1 || r.count > max || r.start + r.count > blockCount(f.size))
+    if (ranged && (r.count < 1 || r.count > max || r.start + r.count > blockCount(f.size)))
       throw vmmpError.protocol('block range out of bounds')
     return f
+  }
+
+  function handle(r: Req, name: string): Promise<FileHandle> {
+    let h = handles.get(r.file)
+    if (!h) {
+      h = open(join(auth!.dir, name), 'r')
+      handles.set(r.file, h)
+    }
+    return h
+  }
+
+  async function onZGroup(r: Req): Promise<void> {
+    const f = fileOf(r, MAX_BLOCKS_PER_REQUEST, false)
+    if (opts.delayMs) await new Promise((resolve) => setTimeout(resolve, opts.delayMs))
+    let g = groups.get(r.file)
+    if (!g) {
+      const mutate = opts.mutateBlock && ((i: number, b: Buffer) => opts.mutateBlock!(f.name, i, b))
+      groups.set(r.file, (g = new GroupReader(auth!.dir, f, () => handle(r, f.name), mutate)))
+    }
+    reply({ id: r.id, error: '', data: await g.group(r.start) })
   }
 
   async function onBlocks(r: Req): Promise<void> {
     const f = fileOf(r, MAX_BLOCKS_PER_REQUEST)
     if (opts.delayMs) await new Promise((resolve) => setTimeout(resolve, opts.delayMs))
-    let h = handles.get(r.file)
-    if (!h) {
-      h = open(join(auth!.dir, f.name), 'r')
-      handles.set(r.file, h)
-    }
-    const fh = await h
+    const fh = await handle(r, f.name)
     const pos = r.start * BLOCK_SIZE
     const len = Math.min(r.count * BLOCK_SIZE, f.size - pos)
     const buf = Buffer.allocUnsafe(len)
@@ -228,7 +248,9 @@ function serveOne(mux: Protomux, id: Buffer, remoteKey: Buffer, opts: BlocksServ
           ? Promise.resolve().then(() => onHashes(r, r.op === OP_SPARSE_HASHES))
           : r.op === OP_BLOCKS
             ? onBlocks(r)
-            : Promise.reject(vmmpError.protocol(`unknown op ${r.op}`))
+            : r.op === OP_ZGROUP
+              ? onZGroup(r)
+              : Promise.reject(vmmpError.protocol(`unknown op ${r.op}`))
     run.catch((err) => fail(r.id, err instanceof VmmpError ? err : fsError('serving', migrationId, err)))
   }
   ch.open()
@@ -341,6 +363,11 @@ export class BlocksClient {
     const want = Math.min(count * BLOCK_SIZE, f.size - start * BLOCK_SIZE)
     if (data.length !== want) throw vmmpError.protocol(`got ${data.length} bytes for ${want}`)
     return data
+  }
+
+  /** Group g of a file, deflated (zgroups.ts; unverified: the caller inflates and checks hashes). */
+  zgroup(file: number, g: number): Promise<Buffer> {
+    return this.request(OP_ZGROUP, file, g, 1)
   }
 
   /** Local work in progress (e.g. hashing our old copy): not a stall. */

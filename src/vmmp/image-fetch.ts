@@ -3,16 +3,18 @@
 // list whose root is that digest (else VMMP_DIGEST_MISMATCH); every block is checked against that
 // list before it is written (else VMMP_CORRUPT). Integrity failures end the fetch; a source that
 // goes away (closed, stalled) only drops out, and the blocks it had in hand go back to the others.
-// The sources share one queue of block runs, so a faster source simply takes more of them.
+// The sources share one queue of 1 MiB groups, so a faster source simply takes more of them. Groups
+// travel deflated (OP_ZGROUP, zgroups.ts) and are kept so on arrival, so this node serves them on.
 import type Protomux from 'protomux'
 import { open, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { BlocksClient, MAX_BLOCKS_PER_REQUEST } from './blocks.ts'
+import { BlocksClient } from './blocks.ts'
 import { VmmpError, fsError, vmmpError } from './errors.ts'
-import { BLOCK_SIZE, HASH_BYTES, blockCount, hashBlock, isZeroHash, rootOf } from './manifest.ts'
+import { BLOCK_SIZE, HASH_BYTES, hashBlock, rootOf } from './manifest.ts'
+import { blockBytes, groupBlocks, groupCount, inflateGroup, saveZIndex, zDataName } from './zgroups.ts'
 import { IMAGE_CHANNEL_PREFIX, IMAGE_FILE, checkDigest, type ImageStore } from './image-store.ts'
 
-/** Requests in flight per source: 16 × 1 MiB keeps one ~100 MiB/s HyperDHT stream full (rsync.ts). */
+/** Requests in flight per source: 16 groups (≤ 1 MiB each) keep one HyperDHT stream full (rsync.ts). */
 export const DEFAULT_INFLIGHT = 16
 const INTEGRITY = new Set(['VMMP_CORRUPT', 'VMMP_DIGEST_MISMATCH', 'VMMP_NO_SPACE', 'VMMP_IO', 'VMMP_ABORTED'])
 
@@ -31,6 +33,8 @@ export interface FetchImageOptions {
   stallMs?: number
   signal?: AbortSignal
   onProgress?: (bytesDone: number, bytesTotal: number) => void
+  /** Also hand every verified run to the caller (a provider writes the first machine's disk with it). */
+  onData?: (data: Buffer, pos: number) => Promise<void>
 }
 
 export interface FetchImageResult {
@@ -39,11 +43,6 @@ export interface FetchImageResult {
   bytesOnWire: number
   /** Bytes received from each source, by name. */
   bySource: Record<string, number>
-}
-
-interface Run {
-  start: number
-  count: number
 }
 
 /** Fetch `digest` into the store unless it is there already. */
@@ -69,6 +68,7 @@ export async function fetchImage(opts: FetchImageOptions): Promise<FetchImageRes
   if (clients.length === 0) throw lastOpenError ?? vmmpError.closed('opening every image source')
   let tmp: string | null = null
   let fh: FileHandle | null = null
+  let zfh: FileHandle | null = null
   try {
     for (const { name, client } of clients) {
       const f = client.files
@@ -80,23 +80,26 @@ export async function fetchImage(opts: FetchImageOptions): Promise<FetchImageRes
     const hashes = await clients[0].client.hashes(0)
     if (rootOf(opts.size, hashes) !== digest)
       throw vmmpError.digestMismatch(`the block list from ${clients[0].name} does not hash to ${digest.slice(0, 12)}…`)
-    const runs = plan(hashes, opts.size)
-    const total = runs.reduce((s, r) => s + runBytes(r, opts.size), 0)
+    const groups = dataGroups(hashes, opts.size)
+    const total = groups.reduce((s, g) => s + g.bytes, 0)
     if ((await opts.store.free()) < total * 1.01) throw vmmpError.noSpace(opts.store.dir)
     tmp = await opts.store.partial(digest)
     const path = join(tmp, IMAGE_FILE)
-    fh = await open(path, 'w+').catch((err) => {
+    const zPath = join(tmp, zDataName(IMAGE_FILE))
+    ;[fh, zfh] = await Promise.all([open(path, 'w+'), open(zPath, 'w')]).catch((err) => {
       throw fsError('creating', path, err)
     })
     await fh.truncate(opts.size)
     const bySource: Record<string, number> = {}
+    const zIndex: Array<[number, number]> = Array.from({ length: groupCount(opts.size) }, () => [0, 0])
+    let zEnd = 0
     let done = 0
-    const queue = runs.slice().reverse() // pop() from the end takes the lowest blocks first
+    const queue = groups.slice().reverse() // pop() from the end takes the lowest groups first
     let failure: unknown = null
     let alive = clients.length
-    const file = fh
-    // Workers with nothing to take wait while others still hold runs: a source that drops out puts
-    // its runs back, and they must still be fetched by whoever is left.
+    const [file, zfile] = [fh, zfh]
+    // Workers with nothing to take wait while others still hold groups: a source that drops out puts
+    // its groups back, and they must still be fetched by whoever is left.
     let busy = 0
     let wake!: () => void
     let changed = new Promise<void>((r) => (wake = r))
@@ -107,32 +110,42 @@ export async function fetchImage(opts: FetchImageOptions): Promise<FetchImageRes
     }
     const worker = async (name: string, client: BlocksClient) => {
       while (!failure && !client.error) {
-        const r = queue.pop()
-        if (!r) {
+        const g = queue.pop()
+        if (!g) {
           if (busy === 0) return
           await changed
           continue
         }
         busy++
         try {
-          let data: Buffer
+          let packed: Buffer
           try {
-            data = await client.blocks(0, r.start, r.count)
+            packed = await client.zgroup(0, g.index)
           } catch (err) {
-            queue.push(r) // another source takes it
+            queue.push(g) // another source takes it
             throw err
           }
-          const len = runBytes(r, opts.size)
-          for (let b = 0; b < r.count; b++) {
-            const want = hashes.subarray((r.start + b) * HASH_BYTES, (r.start + b + 1) * HASH_BYTES)
-            if (!hashBlock(data.subarray(b * BLOCK_SIZE, Math.min(len, (b + 1) * BLOCK_SIZE))).equals(want))
-              throw vmmpError.corrupt(`block ${r.start + b} of image ${digest.slice(0, 12)}… from ${name}`)
+          const what = `group ${g.index} of image ${digest.slice(0, 12)}… from ${name}`
+          const data = await inflateGroup(packed, g.bytes, what)
+          let off = 0
+          for (const i of g.blocks) {
+            const len = blockBytes(i, opts.size)
+            const want = hashes.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES)
+            if (!hashBlock(data.subarray(off, off + len)).equals(want))
+              throw vmmpError.corrupt(`block ${i} of image ${digest.slice(0, 12)}… from ${name}`)
+            off += len
           }
-          await file.write(data, 0, len, r.start * BLOCK_SIZE).catch((err) => {
-            throw fsError('writing', path, err)
+          const zAt = zEnd
+          zEnd += packed.length
+          zIndex[g.index] = [zAt, packed.length]
+          await Promise.all([
+            writeRuns(file, g.blocks, data, opts.size, opts.onData),
+            zfile.write(packed, 0, packed.length, zAt),
+          ]).catch((err) => {
+            throw err instanceof VmmpError ? err : fsError('writing', path, err)
           })
-          done += len
-          bySource[name] = (bySource[name] ?? 0) + len
+          done += g.bytes
+          bySource[name] = (bySource[name] ?? 0) + g.bytes
           opts.onProgress?.(done, total)
         } finally {
           busy--
@@ -160,32 +173,57 @@ export async function fetchImage(opts: FetchImageOptions): Promise<FetchImageRes
     )
     if (failure) throw failure
     if (queue.length > 0) throw vmmpError.closed(`fetching image ${digest.slice(0, 12)}…`)
-    await fh.sync().catch((err) => {
+    await Promise.all([fh.sync(), zfh.sync()]).catch((err) => {
       throw fsError('syncing', path, err)
     })
-    await fh.close()
-    fh = null
+    await Promise.all([fh.close(), zfh.close()])
+    fh = zfh = null
+    // The groups as they arrived: this node serves them compressed without deflating them again.
+    await saveZIndex(tmp, IMAGE_FILE, digest, zIndex)
     await opts.store.commit(tmp, { size: opts.size, root: digest, hashes })
     tmp = null
     return { bytes: done, bytesOnWire: clients.reduce((s, c) => s + c.client.bytesOnWire, 0), bySource }
   } finally {
     for (const c of clients) c.client.close()
     await fh?.close().catch(() => {})
+    await zfh?.close().catch(() => {})
     if (tmp) await rm(tmp, { recursive: true, force: true }) // no half-made image stays behind
   }
 }
 
-/** Runs of non-zero blocks, at most MAX_BLOCKS_PER_REQUEST long: zero blocks stay holes. */
-function plan(hashes: Buffer, size: number): Run[] {
-  const runs: Run[] = []
-  const n = blockCount(size)
-  for (let i = 0; i < n; i++) {
-    if (isZeroHash(hashes.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES))) continue
-    const last = runs[runs.length - 1]
-    if (last && last.start + last.count === i && last.count < MAX_BLOCKS_PER_REQUEST) last.count++
-    else runs.push({ start: i, count: 1 })
-  }
-  return runs
+interface Group {
+  index: number
+  blocks: number[]
+  bytes: number
 }
 
-const runBytes = (r: Run, size: number) => Math.min(r.count * BLOCK_SIZE, size - r.start * BLOCK_SIZE)
+/** Groups that hold data: zero blocks stay holes and never cross the link. */
+function dataGroups(hashes: Buffer, size: number): Group[] {
+  const out: Group[] = []
+  for (let g = 0; g < groupCount(size); g++) {
+    const blocks = groupBlocks(hashes, size, g)
+    if (blocks.length) out.push({ index: g, blocks, bytes: blocks.reduce((s, i) => s + blockBytes(i, size), 0) })
+  }
+  return out
+}
+
+/** Write a group's verified blocks where they belong, in runs of consecutive blocks. */
+async function writeRuns(
+  fh: FileHandle,
+  blocks: number[],
+  data: Buffer,
+  size: number,
+  onData?: (data: Buffer, pos: number) => Promise<void>,
+): Promise<void> {
+  let off = 0
+  for (let k = 0; k < blocks.length;) {
+    let n = 1
+    while (k + n < blocks.length && blocks[k + n] === blocks[k] + n) n++
+    const pos = blocks[k] * BLOCK_SIZE
+    const len = Math.min(n * BLOCK_SIZE, size - pos)
+    const run = data.subarray(off, off + len)
+    await Promise.all([fh.write(run, 0, len, pos), onData?.(run, pos)])
+    off += len
+    k += n
+  }
+}

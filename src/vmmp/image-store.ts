@@ -1,6 +1,7 @@
 // A node's content-addressed store of disk images (the hub's catalog files, a provider's cache, and
 // install media): `<dir>/<digest>/image.raw` with its block manifest cached beside it as
-// `.manifest-0.bin` (manifest.ts), so serving it over blocks@1 never re-hashes it. The digest is the
+// `.manifest-0.bin` (manifest.ts), so serving it over blocks@1 never re-hashes it, and its groups
+// deflated as `image.raw.z` + `.zi` (zgroups.ts), so serving it never deflates. The digest is the
 // file's hash-list root (manifest.ts rootOf): the digest of its manifest. A directory appears only
 // by rename once its file is complete and verified; a half-fetched image lives under `.partial-*`.
 import { copyFile, mkdir, readdir, rename, rm, stat, statfs } from 'node:fs/promises'
@@ -8,6 +9,7 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import type { Authorization } from './blocks.ts'
 import { fsError, vmmpError } from './errors.ts'
+import { buildZ } from './zgroups.ts'
 import { hashFile, loadCachedEntries, saveManifest, type FileManifest } from './manifest.ts'
 
 export const IMAGE_FILE = 'image.raw'
@@ -105,6 +107,7 @@ export class ImageStore {
       // The copy is what will be served: hash it, not the source, which may change meanwhile.
       const copy = await hashFile(join(tmp, IMAGE_FILE), IMAGE_FILE)
       if (copy.root !== src.root) throw vmmpError.corrupt(`${file} changed while it was copied`)
+      await buildZ(tmp, copy) // deflated once here, so serving it never deflates (zgroups.ts)
       await this.commit(tmp, copy)
       return { digest: copy.root, size: copy.size }
     } catch (err) {

@@ -96,9 +96,11 @@ async function ours(
   }
 }
 
-async function bare(
+/** Bare qemu-system-x86_64 booting `os`'s image from a raw disk; `bootOnly` stops at the shell. */
+export async function bare(
   os: string,
   memory: number,
+  bootOnly = false,
 ): Promise<{ boot: number; suspend: number; size: number; resume: number }> {
   const dir = await mkdtemp(join(tmpdir(), 'virtuoso-hv-bench-bare-'))
   const procs: ChildProcess[] = []
@@ -152,6 +154,7 @@ async function bare(
     let q = run([])
     await shellAnswers(() => unixSocket(`${dir}/serial.sock`))
     const boot = performance.now() - t
+    if (bootOnly) return { boot, suspend: 0, size: 0, resume: 0 }
     t = performance.now()
     let mon = await monitor()
     await mon.saveState(join(dir, 'state.sav'), { timeoutMs: 120_000 })

@@ -1,36 +1,46 @@
-// Image delivery benchmark, one run, one image (1 GiB raw, ~40% of its 64 KiB blocks data, the rest
-// holes), a real market on 127.0.0.1 (DHT, hub, three provider nodes as processes, test driver):
+// Image benchmark, one run, a real market on 127.0.0.1 (DHT, hub, three provider nodes as processes
+// on the test driver, a fourth on QEMU/TCG), the built debian-12 image (fixtures/images):
 //   - `virtuoso store` of a machine with the image on a provider that lacks it (the whole CLI
-//     command: delivery from the hub, the disk written from the cache, the store committed), beside
-//     OpenSSH `scp` of the same file to a throwaway sshd on 127.0.0.1;
+//     command: delivery from the hub, the disk written as the image arrives, the store committed),
+//     beside OpenSSH `scp` of the same file to a throwaway sshd on 127.0.0.1;
 //   - the same on a second provider, when the hub and the first provider both serve it (two
 //     sources at once), beside the one-source store;
-//   - a second store on the first provider (cached: 0 bytes move).
+//   - a second store on the first provider (cached: 0 bytes move);
+//   - `virtuoso start --console` to a shell for debian-12 and linux machines made from catalog
+//     images on the QEMU provider, beside bare QEMU booting the same image file (images-boot.ts).
+// BENCH_LOG=1 copies the providers' logs to stderr; BENCH_PROF=DIR writes CPU profiles of the nodes.
 import { execFileSync, type ChildProcess } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { spawnVirtuoso, VIRTUOSO_BIN, type Child } from '../../src/cli/child.ts'
-import { makeImage } from '../vmmp/helpers.ts'
+import { packageRoot } from '../../src/root.ts'
 import { startSshd } from './migration-bench.ts'
 import type { BenchRow } from './table.ts'
+import { bareToShell, startToShell } from './images-boot.ts'
 
 const MiB = 1024 * 1024
+// BENCH_PROF=DIR: the hub and providers write V8 CPU profiles there (for finding where the time goes).
+const prof = process.env.BENCH_PROF
+  ? { entry: ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`, VIRTUOSO_BIN] }
+  : {}
 const secs = (ms: number) => Math.round(ms) / 1000
 
-export async function imagesBench(opts: { size?: number; dataFraction?: number } = {}): Promise<BenchRow[]> {
-  const size = opts.size ?? 1024 * MiB
+export async function imagesBench(opts: { image?: string } = {}): Promise<BenchRow[]> {
   const root = await mkdtemp(join(tmpdir(), 'images-bench-'))
   const procs: Child[] = []
   let sshd: ChildProcess | null = null
+  const started: string[] = []
+  // Guests outlive their node by design: whatever was started is stopped through the market first.
+  let stopAll = async () => {}
   try {
-    const image = join(root, 'bench.img')
-    await makeImage(image, size, opts.dataFraction ?? 0.4)
+    const image = opts.image ?? join(packageRoot(), 'fixtures/images/build/debian-12.img')
+    const size = (await stat(image)).size
     const dht = spawnVirtuoso(['dht', '--port', '0'])
     procs.push(dht)
     const [, bootstrap] = await dht.waitFor(/listening on (\S+)/)
-    const hub = spawnVirtuoso(['node', '--hub', '--data', join(root, 'hub'), '--bootstrap', bootstrap])
+    const hub = spawnVirtuoso(['node', '--hub', '--data', join(root, 'hub'), '--bootstrap', bootstrap], prof)
     procs.push(hub)
     const [, market] = await hub.waitFor(/market key: ([0-9a-f]{64})/)
     const env = { VIRTUOSO_MARKET: market, VIRTUOSO_BOOTSTRAP: bootstrap, VIRTUOSO_HOME: join(root, 'home') }
@@ -44,21 +54,15 @@ export async function imagesBench(opts: { size?: number; dataFraction?: number }
       return { ms, json }
     }
     const admin = (args: string[]) => cli(['admin', ...args, '--data', join(root, 'hub')])
-    await admin(['image', 'add', 'bench', image, '--os', 'benchos'])
+    await admin(['image', 'add', 'debian-12', image, '--os', 'debian-12'])
     const pairings: string[] = []
-    for (let i = 0; i < 3; i++) {
-      const p = spawnVirtuoso([
-        'node',
-        '--data',
-        join(root, `p${i}`),
-        '--market',
-        market,
-        '--bootstrap',
-        bootstrap,
-        '--hv',
-        'test',
-      ])
+    await admin(['image', 'add', 'linux', join(packageRoot(), 'fixtures/images/build/linux.img'), '--os', 'linux'])
+    for (let i = 0; i < 4; i++) {
+      const hv = i < 3 ? ['--hv', 'test'] : ['--hv', 'qemu', '--accel', 'tcg']
+      const args = ['node', '--data', join(root, `p${i}`), '--market', market, '--bootstrap', bootstrap, ...hv]
+      const p = spawnVirtuoso(args, prof)
       procs.push(p)
+      if (process.env.BENCH_LOG) p.proc.stderr?.on('data', (d: Buffer) => process.stderr.write(`p${i}: ${d}`))
       pairings.push((await p.waitFor(/pairing code: (\S+)/))[1])
       for (let t = 0; !p.errLines.some((l) => /connected to the hub|bound to the market/.test(l)); t++) {
         if (t > 300) throw new Error('a provider never reached the hub')
@@ -78,7 +82,7 @@ export async function imagesBench(opts: { size?: number; dataFraction?: number }
       pms.push((await cli(['pm', 'add', '--pairing', code, '--name', `pm${i}`])).json.id)
     await login('buyer', 'buyer')
     await admin(['credit', 'buyer', '1000'])
-    const vm = async () => (await cli(['register', '--config', 'small', '--image', 'bench'])).json.id as string
+    const vm = async () => (await cli(['register', '--config', 'small', '--image', 'debian-12'])).json.id as string
     const [a, b, c] = [await vm(), await vm(), await vm()]
 
     const one = await cli(['store', a, '--on', pms[0]])
@@ -92,6 +96,30 @@ export async function imagesBench(opts: { size?: number; dataFraction?: number }
     const t = performance.now()
     execFileSync('scp', scpArgs)
     const scpMs = performance.now() - t
+
+    const boots: BenchRow[] = []
+    stopAll = async () => {
+      for (const id of started) await cli(['stop', id]).catch(() => {})
+    }
+    for (const [img, memory] of [
+      ['debian-12', 512],
+      ['linux', 128],
+    ] as const) {
+      const id = (await cli(['register', '--memory', `${memory}`, '--hd', '3000', '--speed', '1000', '--image', img]))
+        .json.id as string
+      await cli(['store', id, '--on', pms[3]])
+      started.push(id)
+      const ours = await startToShell(id, env)
+      await cli(['stop', id])
+      boots.push({
+        name: `start --console to a shell, ${img} from the catalog, ${memory} MB, TCG`,
+        value: secs(ours),
+        unit: 's',
+        peer: secs(await bareToShell(img, memory)),
+        peerName: 'bare qemu-system-x86_64, same image',
+        target: 'the whole command within 10% of bare QEMU',
+      })
+    }
 
     const data = one.json.delivered.bytes as number
     const by = Object.values(two.json.delivered.bySource as Record<string, number>)
@@ -118,8 +146,10 @@ export async function imagesBench(opts: { size?: number; dataFraction?: number }
         unit: 's',
         target: '0 image bytes',
       },
+      ...boots,
     ]
   } finally {
+    await stopAll()
     sshd?.kill()
     for (const p of procs.reverse()) await p.stop().catch(() => {})
     await rm(root, { recursive: true, force: true })

@@ -2,6 +2,9 @@
 // it must beat (OpenSSH rsync/scp, bare QEMU), the peer measured in this same run on the same files.
 // Pick some with `npm run bench -- market transport`
 // (names: market export transport hv console migration images vnet migration-flow).
+import { execFileSync } from 'node:child_process'
+import { join } from 'node:path'
+import { packageRoot } from '../../src/root.ts'
 import { printTable, type BenchRow } from './table.ts'
 import { marketBench } from './market-bench.ts'
 import { exportBench } from './export-bench.ts'
@@ -46,6 +49,8 @@ for (const n of names)
     console.error(`unknown benchmark "${n}"; choose from ${Object.keys(suites).join(', ')}`)
     process.exit(2)
   }
+// The CLI runs from the bundle, as a user's does (bin/virtuoso.js falls back to tsx when it is stale).
+execFileSync(process.execPath, [join(packageRoot(), 'scripts/build.js')], { stdio: 'inherit' })
 const started = Date.now()
 for (const n of names) {
   const t0 = Date.now()

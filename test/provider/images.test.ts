@@ -111,7 +111,12 @@ async function refusedCleanly(vmId: string, pm: number, code: string): Promise<v
   expect(m.whoami(alice).balance).toBe(before)
   expect(await providers[pm].provider!['opts'].hv.list()).toEqual([])
   expect(m.db.get('images', 'tiny')!.servers).toEqual(['hub'])
+  expect(await leftovers(pm)).toEqual([])
 }
+
+/** Half-fetched images and staged disks (`.partial-*`, `.disk-*`) left in a provider's image store. */
+const leftovers = async (pm: number) =>
+  (await readdir(join(root, `p${pm}`, 'images')).catch(() => [] as string[])).filter((n) => n.startsWith('.'))
 
 describe('image catalog and delivery', () => {
   it('lists the image and refuses unknown images and OSes at register', async () => {
@@ -170,7 +175,9 @@ describe('image catalog and delivery', () => {
     expect(seen[0]).toMatchObject({ state: 'migrating', delivery: { bytesDone: 0, bytesTotal: SIZE } })
     const partway = seen.filter((v) => v.delivery && v.delivery.bytesDone > 0)
     expect(partway.length).toBeGreaterThan(0)
+    // Written as the image arrived (staged, then moved into the machine): nothing staged is left.
     expect(sha(await diskHead(0, vm.id))).toBe(sha(await readFile(join(root, 'tiny.img'))))
+    expect(await leftovers(0)).toEqual([])
     expect(m.db.get('images', 'tiny')!.servers).toEqual(['hub', providers[0].provider!.nodeKey])
 
     const second = await m.register(alice, { config: 'small', image: 'tiny' })
