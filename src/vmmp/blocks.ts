@@ -4,13 +4,13 @@
 // the manifest, then for the blocks it lacks, many requests in flight.
 import type Protomux from 'protomux'
 import type { Channel, Message } from 'protomux'
-import c from 'compact-encoding'
 import { open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { PROTOCOLS } from '../net/protocols.ts'
 import { VmmpError, fsError, vmmpError, VMMP_PROTOCOL, type VmmpErrorCode } from './errors.ts'
 import { BLOCK_SIZE, HASH_BYTES, blockCount, manifestFor, type MachineManifest } from './manifest.ts'
 import { DEFAULT_STALL_MS, StallWatch } from './stall.ts'
+import { FRAME_OVERHEAD, channelMessages, type Alive, type Req, type Res } from './blocks-wire.ts'
 import { decodeSparse, encodeSparse } from './sparse-hashes.ts'
 import { GroupReader } from './zgroups.ts'
 
@@ -37,79 +37,6 @@ export interface Authorization {
   version?: number | null
 }
 export type Authorize = (migrationId: string, remoteKey: Buffer) => Authorization | null | Promise<Authorization | null>
-
-interface Req {
-  id: number
-  op: number
-  file: number
-  start: number
-  count: number
-}
-interface Res {
-  id: number
-  error: string
-  data: Buffer
-}
-interface Alive {
-  done: number
-  total: number
-}
-
-const reqEnc = {
-  preencode(s: any, m: Req) {
-    for (const k of ['id', 'op', 'file', 'start', 'count'] as const) c.uint.preencode(s, m[k])
-  },
-  encode(s: any, m: Req) {
-    for (const k of ['id', 'op', 'file', 'start', 'count'] as const) c.uint.encode(s, m[k])
-  },
-  decode(s: any): Req {
-    return {
-      id: c.uint.decode(s),
-      op: c.uint.decode(s),
-      file: c.uint.decode(s),
-      start: c.uint.decode(s),
-      count: c.uint.decode(s),
-    }
-  },
-}
-const resEnc = {
-  preencode(s: any, m: Res) {
-    c.uint.preencode(s, m.id)
-    c.string.preencode(s, m.error)
-    c.buffer.preencode(s, m.data)
-  },
-  encode(s: any, m: Res) {
-    c.uint.encode(s, m.id)
-    c.string.encode(s, m.error)
-    c.buffer.encode(s, m.data)
-  },
-  decode(s: any): Res {
-    return { id: c.uint.decode(s), error: c.string.decode(s), data: c.buffer.decode(s) ?? Buffer.alloc(0) }
-  },
-}
-const aliveEnc = {
-  preencode(s: any, m: Alive) {
-    c.uint.preencode(s, m.done)
-    c.uint.preencode(s, m.total)
-  },
-  encode(s: any, m: Alive) {
-    c.uint.encode(s, m.done)
-    c.uint.encode(s, m.total)
-  },
-  decode(s: any): Alive {
-    return { done: c.uint.decode(s), total: c.uint.decode(s) }
-  },
-}
-/** Framing cost per message beyond its payload, for bytes-on-wire accounting (protomux + uints, rounded up). */
-export const FRAME_OVERHEAD = 16
-
-function channelMessages(ch: Channel) {
-  return {
-    req: ch.addMessage<Req>({ encoding: reqEnc }),
-    res: ch.addMessage<Res>({ encoding: resEnc }),
-    alive: ch.addMessage<Alive>({ encoding: aliveEnc }),
-  }
-}
 
 export interface BlocksServerOptions {
   authorize: Authorize
