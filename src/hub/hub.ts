@@ -52,6 +52,8 @@ export class Hub implements ProviderGateway {
   private server: Server | null = null
   private admin: NetServer | null = null
   private nodes = new Map<string, RpcChannel>()
+  /** Where each node's control connection came from (the UDP peer address HyperDHT saw). */
+  private nodeHosts = new Map<string, string>()
   private sockets = new Set<NoiseSocket>()
   private timers: NodeJS.Timeout[] = []
   private replica!: ReplicaServer
@@ -111,6 +113,10 @@ export class Hub implements ProviderGateway {
     return this.nodes.has(nodeKey)
   }
 
+  observedHost(nodeKey: string): string | null {
+    return this.nodes.has(nodeKey) ? (this.nodeHosts.get(nodeKey) ?? null) : null
+  }
+
   async command(nodeKey: string, method: string, params: object, opts: { timeoutMs?: number } = {}): Promise<any> {
     const ch = this.nodes.get(nodeKey)
     if (!ch) throw nodeError.offline(`provider node ${nodeKey.slice(0, 8)}`)
@@ -159,7 +165,7 @@ export class Hub implements ProviderGateway {
     const control: RpcChannel = new RpcChannel(mux, {
       protocol: PROTOCOLS.control,
       // Only a node may report for itself: its identity is the Noise key it proved, never a claim.
-      handler: (method, params) => this.nodeCall(remoteKey, control, method, params),
+      handler: (method, params) => this.nodeCall(remoteKey, control, method, params, socket),
       onClose: () => {
         if (this.nodes.get(remoteKey) !== control) return
         this.nodes.delete(remoteKey)
@@ -213,7 +219,13 @@ export class Hub implements ProviderGateway {
     return m.run(this.market, who, params)
   }
 
-  private async nodeCall(nodeKey: string, channel: RpcChannel, method: string, params: unknown): Promise<unknown> {
+  private async nodeCall(
+    nodeKey: string,
+    channel: RpcChannel,
+    method: string,
+    params: unknown,
+    socket: NoiseSocket,
+  ): Promise<unknown> {
     if (method === 'node.hello') {
       const p = params as any
       const result = await this.market.nodeHello(nodeKey, {
@@ -223,6 +235,8 @@ export class Hub implements ProviderGateway {
       const old = this.nodes.get(nodeKey)
       if (old && old !== channel) old.close() // a restarted node replaces its stale connection
       this.nodes.set(nodeKey, channel)
+      const host = (socket as { rawStream?: { remoteHost?: unknown } }).rawStream?.remoteHost
+      if (typeof host === 'string') this.nodeHosts.set(nodeKey, host)
       return result
     }
     if (!this.nodes.has(nodeKey)) throw nodeError.forbidden('say node.hello first')

@@ -17,6 +17,8 @@ export interface ProviderGateway {
   /** `timeoutMs` overrides the hub's command timeout (an image delivery runs as long as it moves bytes). */
   command(nodeKey: string, method: string, params: object, opts?: { timeoutMs?: number }): Promise<any>
   online(nodeKey: string): boolean
+  /** The address the node's connection came from, as the hub saw it (not what the node says), if known. */
+  observedHost?(nodeKey: string): string | null
 }
 
 /** Version a command leaves the machine at, given the version before it. */

@@ -22,6 +22,7 @@ import type { Identity } from '../market/types.ts'
 import { errorInfo, VirtuosoError } from '../errors.ts'
 import type { VmmpChannel } from './channel.ts'
 import { vmmpError } from './errors.ts'
+import { originSsh } from './origin-ssh.ts'
 import { HubChannels } from './hub-channels.ts'
 import { transfer } from './transfer.ts'
 import { QueryCache, queryDestinations, type Destination } from './destinations.ts'
@@ -183,7 +184,10 @@ export class MigrationAgent implements Migrator {
             config,
             suspended: row.prevState === 'suspended',
             method: row.method,
-            origin: { key: originKey, sshHost: o.sshHost, sshPort: o.sshPort },
+            origin: {
+              key: originKey,
+              ...originSsh(this.market.nodeInfo(originKey), this.opts.gateway.observedHost?.(originKey) ?? null, o),
+            },
             secret,
           }),
         ])

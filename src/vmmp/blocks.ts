@@ -38,8 +38,14 @@ export interface Authorization {
 }
 export type Authorize = (migrationId: string, remoteKey: Buffer) => Authorization | null | Promise<Authorization | null>
 
+/** Authorized blocks@1 channels open on one connection (a peer that may move blocks, not an idler). */
+export interface BlocksActivity {
+  open: number
+}
+
 export interface BlocksServerOptions {
   authorize: Authorize
+  activity?: BlocksActivity
   keepaliveMs?: number
   /** Test hook: mutate a block after it is read (to prove the destination rejects corruption). */
   mutateBlock?: (file: string, index: number, data: Buffer) => void
@@ -71,6 +77,7 @@ function serveOne(mux: Protomux, id: Buffer, remoteKey: Buffer, opts: BlocksServ
     id,
     onclose: async () => {
       closed = true
+      if (auth && opts.activity) opts.activity.open--
       for (const h of handles.values()) h.then((fh) => fh.close()).catch(() => {})
       for (const g of groups.values()) g.close()
     },
@@ -86,9 +93,13 @@ function serveOne(mux: Protomux, id: Buffer, remoteKey: Buffer, opts: BlocksServ
   }
 
   async function onOpen(r: Req): Promise<void> {
-    auth = await opts.authorize(migrationId, remoteKey)
-    if (!auth) throw vmmpError.unauthorized(`blocks of migration ${migrationId}`)
-    const a = auth
+    if (auth) throw vmmpError.protocol('OPEN twice')
+    const granted = await opts.authorize(migrationId, remoteKey)
+    if (!granted) throw vmmpError.unauthorized(`blocks of migration ${migrationId}`)
+    if (closed) return
+    auth = granted
+    const a = granted
+    if (opts.activity) opts.activity.open++
     const total = a.files.length
     let done = 0
     // Hashing a large disk takes a while: tell the destination we are alive so it does not call a stall.

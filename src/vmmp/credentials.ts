@@ -1,14 +1,17 @@
 // The SSH logins SCP migrations use. The hub hands the same random secret to both providers for one
-// migration; the origin's store admits (user = migration id, password = secret) until the migration
-// is released or the grant expires, and then only to that machine's files, read-only. Each origin
-// owns its store (no process-wide state): two nodes in one process never see each other's grants.
+// migration; the origin's store admits (user = migration id, password = secret) ONCE: the first
+// login spends the grant (the destination's one SSH connection carries the whole copy), so a secret
+// that leaks later opens nothing. An unused grant ends at the release or after a few minutes, and
+// it only ever opens that machine's files, read-only, for the migration it names. Each origin owns
+// its store (no process-wide state): two nodes in one process never see each other's grants.
 import type { Connection } from 'ssh2'
 import { timingSafeEqual, createHash } from 'node:crypto'
 import type { SshCredential } from '../console/ssh.ts'
 import { vmmpError } from './errors.ts'
 import { handleMigrationSftp } from './methods/scp-server.ts'
 
-export const DEFAULT_CREDENTIAL_TTL_MS = 60 * 60 * 1000
+/** The destination logs in within seconds of the grant (prepare, then REQ); minutes cover a slow hub. */
+export const DEFAULT_CREDENTIAL_TTL_MS = 5 * 60_000
 
 export interface MigrationShare {
   dir: string
@@ -21,29 +24,50 @@ export interface MigrationGrant extends MigrationShare {
   expiresAt: number
 }
 
+export interface CredentialStoreOptions {
+  /** Milliseconds since the epoch; tests move it instead of waiting. */
+  clock?: () => number
+  ttlMs?: number
+}
+
 export class CredentialStore {
   private grants = new Map<string, MigrationGrant>()
 
+  constructor(private opts: CredentialStoreOptions = {}) {}
+
+  private now(): number {
+    return this.opts.clock?.() ?? Date.now()
+  }
+
   grant(g: { migrationId: string; secret: string; ttlMs?: number } & MigrationShare): void {
     if (g.secret.length < 16) throw vmmpError.bad('a migration secret needs at least 16 characters')
-    this.grants.set(g.migrationId, { ...g, expiresAt: Date.now() + (g.ttlMs ?? DEFAULT_CREDENTIAL_TTL_MS) })
+    const ttl = g.ttlMs ?? this.opts.ttlMs ?? DEFAULT_CREDENTIAL_TTL_MS
+    this.grants.set(g.migrationId, { ...g, expiresAt: this.now() + ttl })
   }
 
   revoke(migrationId: string): void {
     this.grants.delete(migrationId)
   }
 
-  /** The share a (user = migration id, password = secret) pair unlocks, or null. Constant-time on the secret. */
+  /** Unused grants (expired ones are dropped as they are met). */
+  get size(): number {
+    return this.grants.size
+  }
+
+  /** The share a (user = migration id, password = secret) pair unlocks, or null; a match spends the
+   *  grant. Constant-time on the secret; a wrong secret leaves the grant for the real destination. */
   check(user: string, password: string): MigrationShare | null {
     const g = this.grants.get(user)
     if (!g) return null
-    if (g.expiresAt < Date.now()) {
+    if (g.expiresAt <= this.now()) {
       this.grants.delete(user)
       return null
     }
     const a = createHash('sha256').update(g.secret).digest()
     const b = createHash('sha256').update(String(password)).digest()
-    return timingSafeEqual(a, b) ? { dir: g.dir, files: g.files, version: g.version ?? null } : null
+    if (!timingSafeEqual(a, b)) return null
+    this.grants.delete(user)
+    return { dir: g.dir, files: g.files, version: g.version ?? null }
   }
 
   /** The login kind the provider's SSH server mounts beside the console's: SFTP of the granted share. */

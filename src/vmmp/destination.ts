@@ -51,7 +51,7 @@ interface Incoming {
   config: VmConfig
   suspended: boolean
   method: string
-  origin: { key: string; sshHost: string | null; sshPort: number | null }
+  origin: { key: string; sshHost: string | null; sshPort: number | null; sshFingerprint: string | null }
   secret: string
 }
 interface Running {
@@ -98,7 +98,7 @@ export class MigrationDestination {
     for (const r of this.running.values()) r.ac.abort()
   }
 
-  /** {migrationId, vmId, version, config, suspended, method, origin: {key, sshHost, sshPort}, secret} -> {} */
+  /** {migrationId, vmId, version, config, suspended, method, origin: {key, sshHost, sshPort, sshFingerprint}, secret} -> {} */
   async prepare(p: Record<string, any>): Promise<unknown> {
     const inc: Incoming = {
       migrationId: requireText(p.migrationId, 'migrationId'),
@@ -111,6 +111,7 @@ export class MigrationDestination {
         key: requireText(p.origin?.key, 'origin.key'),
         sshHost: typeof p.origin?.sshHost === 'string' ? p.origin.sshHost : null,
         sshPort: Number.isInteger(p.origin?.sshPort) ? p.origin.sshPort : null,
+        sshFingerprint: typeof p.origin?.sshFingerprint === 'string' ? p.origin.sshFingerprint : null,
       },
       secret: requireText(p.secret, 'secret'),
     }
@@ -198,6 +199,7 @@ export class MigrationDestination {
       const ssh = {
         host: inc.origin.sshHost ?? '127.0.0.1',
         port: inc.origin.sshPort,
+        fingerprint: inc.origin.sshFingerprint ?? '',
         username: inc.migrationId,
         password: inc.secret,
       }

@@ -15,6 +15,8 @@ export const VMMP_ABORTED = 'VMMP_ABORTED'
 export const VMMP_IO = 'VMMP_IO'
 export const VMMP_PROTOCOL = 'VMMP_PROTOCOL'
 export const VMMP_DIGEST_MISMATCH = 'VMMP_DIGEST_MISMATCH'
+/** The SSH server that answered is not the origin the hub knows (its host key differs). */
+export const VMMP_HOST_KEY = 'VMMP_HOST_KEY'
 /** The destination answered RESP FAIL; its own reason comes with its abort answer. */
 export const VMMP_REMOTE_FAIL = 'VMMP_REMOTE_FAIL'
 
@@ -32,6 +34,7 @@ export type VmmpErrorCode =
   | typeof VMMP_IO
   | typeof VMMP_PROTOCOL
   | typeof VMMP_DIGEST_MISMATCH
+  | typeof VMMP_HOST_KEY
   | typeof VMMP_REMOTE_FAIL
 
 export class VmmpError extends VirtuosoError {
@@ -96,6 +99,11 @@ export const vmmpError = {
   io: (what: string, cause?: unknown) =>
     new VmmpError(VMMP_IO, `I/O error ${what}: ${cause instanceof Error ? cause.message : String(cause)}.`, { cause }),
   protocol: (why: string) => new VmmpError(VMMP_PROTOCOL, `Peer broke the transfer protocol: ${why}.`),
+  hostKey: (what: string) =>
+    new VmmpError(
+      VMMP_HOST_KEY,
+      `Refused the origin's SSH server: ${what}; nothing was copied (another server may answer on that address).`,
+    ),
   digestMismatch: (what: string) =>
     new VmmpError(
       VMMP_DIGEST_MISMATCH,

@@ -1,7 +1,8 @@
 // The origin's side of a migration on a provider node (report §7.2.3). 'migration.prepare-origin'
 // refuses unless the machine is here, at the hub's version, and not running; it closes console
 // viewers and authorizes exactly one destination key for exactly one migration id (blocks@1 on this
-// node's HyperDHT server, and an SSH login for SCP that lasts until the release or an hour).
+// node's HyperDHT server, and a single-use SSH login for SCP that ends at its first use, the release,
+// or after a few minutes: credentials.ts).
 // 'migration.release' after a commit unregisters the machine but KEEPS its files (and block
 // manifests) under `<machines>/.vmmp-cache/<id>/`: if the machine ever comes back, that copy is the
 // RSYNC base and only changed blocks move. After a revert it only revokes the authorization.
@@ -14,7 +15,7 @@ import { HvError, HV_BAD_STATE } from '../hv/errors.ts'
 import { nodeError } from '../net/errors.ts'
 import { PROTOCOLS } from '../net/protocols.ts'
 import type { SshCredential } from '../console/ssh.ts'
-import { serveBlocks, type Authorize } from './blocks.ts'
+import { serveBlocks, type Authorize, type BlocksActivity } from './blocks.ts'
 import { CredentialStore } from './credentials.ts'
 import { CACHE_DIR, PEER_CHANNEL_ID, requireCount, requireText, type MigrationFaults } from './params.ts'
 
@@ -89,22 +90,15 @@ export class MigrationOrigin {
     return { cached: true }
   }
 
-  /** Hook for this node's HyperDHT server: serve blocks@1 to the destination a migration names. */
+  /** Hook for this node's HyperDHT server: serve blocks@1 to the destination a migration names.
+   *  The peer's vmmp@1 "peer" channel is answered (dialers open it), but only an open blocks@1
+   *  channel that passed `authorize` makes the connection busy: a key that opens the peer channel
+   *  and nothing else is hung up like any viewer without a ticket. */
   onPeer(mux: Protomux): { busy(): boolean } {
-    let open = 0
     mux.pair({ protocol: PROTOCOLS.vmmp, id: PEER_CHANNEL_ID }, () => {
-      const ch = mux.createChannel({
-        protocol: PROTOCOLS.vmmp,
-        id: PEER_CHANNEL_ID,
-        onopen: () => {
-          open++
-        },
-        onclose: () => {
-          open = Math.max(0, open - 1)
-        },
-      })
-      ch?.open()
+      mux.createChannel({ protocol: PROTOCOLS.vmmp, id: PEER_CHANNEL_ID })?.open()
     })
+    const activity: BlocksActivity = { open: 0 }
     const faults = this.opts.faults
     serveBlocks(mux, {
       authorize: (migrationId, remoteKey) => {
@@ -113,6 +107,7 @@ export class MigrationOrigin {
         if (remoteKey.toString('hex') !== o.destKey) return null
         return { vmId: o.vmId, dir: o.dir, files: o.files, version: o.version }
       },
+      activity,
       delayMs: faults?.serveDelayMs,
       mutateBlock: faults?.corrupt
         ? (_f, _i, data) => {
@@ -120,7 +115,7 @@ export class MigrationOrigin {
           }
         : undefined,
     })
-    return { busy: () => open > 0 }
+    return { busy: () => activity.open > 0 }
   }
 
   /** The migration login for the node's SSH server (SCP reads the share over SFTP). */

@@ -5,7 +5,7 @@
 // Commands the hub sends over control@1 (params -> result):
 //   'migration.prepare-origin' {migrationId, vmId, version, destKey, secret} -> {files, sshHost, sshPort}
 //   'migration.prepare-dest'   {migrationId, vmId, version, config, suspended, method,
-//                               origin: {key, sshHost, sshPort}, secret} -> {}
+//                               origin: {key, sshHost, sshPort, sshFingerprint}, secret} -> {}
 //   'migration.status'  {migrationId, vmId, version} -> {complete}   (hub restart: did it arrive?)
 //   'migration.abort'   {migrationId, vmId} -> {deleted}              (destination: drop this migration's copy)
 //   'migration.release' {migrationId, vmId, version, committed} -> {cached}  (origin)

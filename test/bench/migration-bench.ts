@@ -198,7 +198,13 @@ export async function migrationBench(
     const ours = await scpPull({
       migrationId: 'bench-scp',
       src: {
-        ssh: { host: '127.0.0.1', port: ready.sshPort, username: 'bench-scp', password: 'bench-secret-0123456789' },
+        ssh: {
+          host: '127.0.0.1',
+          port: ready.sshPort,
+          fingerprint: ready.fingerprint,
+          username: 'bench-scp',
+          password: 'bench-secret-0123456789',
+        },
       },
       destDir: join(root, 'dest-scp'),
     })

@@ -19,7 +19,12 @@ process.on('message', async (m: any) => {
     })
     await server.listen(keyPair)
     const ssh = await startMigrationSshServer({ store: credentials })
-    process.send!({ type: 'ready', key: keyPair.publicKey.toString('hex'), sshPort: ssh.port })
+    process.send!({
+      type: 'ready',
+      key: keyPair.publicKey.toString('hex'),
+      sshPort: ssh.port,
+      fingerprint: ssh.fingerprint,
+    })
   } else if (m.type === 'grant') {
     grants.set(m.id, m.auth)
     credentials.grant({ migrationId: m.id, secret: m.secret, ...m.auth })

@@ -1,12 +1,14 @@
 // SCP over a real ssh2 server on 127.0.0.1: full verified copy, sparse files move only their data,
-// wrong credentials and writes are refused, and a failed copy leaves the previous one intact.
+// wrong credentials and writes are refused, and a failed copy leaves the previous one intact. The
+// destination pins the origin's host key, and a migration credential opens one login of one
+// migration, within its lifetime (issue 11, item 2).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Client, type SFTPWrapper } from 'ssh2'
-import { CredentialStore } from '../../src/vmmp/credentials.ts'
+import { CredentialStore, DEFAULT_CREDENTIAL_TTL_MS } from '../../src/vmmp/credentials.ts'
 import { startMigrationSshServer, type MigrationSshServer } from '../../src/vmmp/methods/scp-host.ts'
 import { scpPull } from '../../src/vmmp/methods/scp.ts'
 import { isIncomplete } from '../../src/vmmp/paths.ts'
@@ -16,7 +18,9 @@ const SIZE = 32 * 1024 * 1024
 let root: string
 let origin: string
 let server: MigrationSshServer
-const store = new CredentialStore()
+// Moved by the expiry test instead of waiting.
+let now = Date.now()
+const store = new CredentialStore({ clock: () => now })
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'vmmp-scp-'))
@@ -42,7 +46,8 @@ function grant(files: string[]) {
   const migrationId = `scp-${randomBytes(4).toString('hex')}`
   const secret = randomBytes(24).toString('base64url')
   store.grant({ migrationId, secret, dir: origin, files, version: 4 })
-  return { migrationId, ssh: { host: '127.0.0.1', port: server.port, username: migrationId, password: secret } }
+  const ssh = { host: '127.0.0.1', port: server.port, fingerprint: server.fingerprint, username: migrationId }
+  return { migrationId, ssh: { ...ssh, password: secret } }
 }
 
 describe('SCP over ssh2 SFTP', () => {
@@ -115,5 +120,54 @@ describe('SCP over ssh2 SFTP', () => {
     )
     expect(list.sort()).toEqual(['.vmmp-manifest', 'disk.vmdk'])
     ssh.end()
+  })
+})
+
+describe('SCP trusts only the origin the hub named, once', () => {
+  const pull = (g: ReturnType<typeof grant>, dest: string, over: Partial<ReturnType<typeof grant>['ssh']> = {}) =>
+    scpPull({ migrationId: g.migrationId, src: { ssh: { ...g.ssh, ...over } }, destDir: join(root, dest) })
+
+  it('refuses a server with another host key before sending the credential', async () => {
+    const impostor = await startMigrationSshServer({ store })
+    try {
+      const g = grant(['disk.vmdk'])
+      await expect(pull(g, 'dest-impostor', { port: impostor.port })).rejects.toMatchObject({ code: 'VMMP_HOST_KEY' })
+      // The impostor never saw the secret: the real origin still takes it.
+      const r = await pull(g, 'dest-impostor')
+      expect(r.files).toEqual(['disk.vmdk'])
+    } finally {
+      await impostor.close()
+    }
+  })
+
+  it('refuses to dial at all without a pinned host key', async () => {
+    const g = grant(['disk.vmdk'])
+    await expect(pull(g, 'dest-nokey', { fingerprint: '' })).rejects.toMatchObject({ code: 'VMMP_HOST_KEY' })
+  })
+
+  it('refuses a credential the second time it is used', async () => {
+    const g = grant(['disk.vmdk'])
+    expect((await pull(g, 'dest-once')).verified).toBe(true)
+    await expect(pull(g, 'dest-twice')).rejects.toMatchObject({ code: 'VMMP_UNAUTHORIZED' })
+  })
+
+  it('refuses a credential after it expired', async () => {
+    const g = grant(['disk.vmdk'])
+    now += DEFAULT_CREDENTIAL_TTL_MS
+    try {
+      await expect(pull(g, 'dest-expired')).rejects.toMatchObject({ code: 'VMMP_UNAUTHORIZED' })
+    } finally {
+      now -= DEFAULT_CREDENTIAL_TTL_MS
+    }
+    expect(DEFAULT_CREDENTIAL_TTL_MS).toBeLessThanOrEqual(10 * 60_000)
+  })
+
+  it("refuses migration A's secret for migration B", async () => {
+    const a = grant(['disk.vmdk'])
+    const b = grant(['disk.vmdk'])
+    await expect(pull(b, 'dest-b', { password: a.ssh.password })).rejects.toMatchObject({ code: 'VMMP_UNAUTHORIZED' })
+    // Neither grant was spent by the refused try.
+    expect((await pull(b, 'dest-b')).verified).toBe(true)
+    expect((await pull(a, 'dest-a')).verified).toBe(true)
   })
 })

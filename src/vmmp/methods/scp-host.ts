@@ -6,10 +6,13 @@ import type { AddressInfo } from 'node:net'
 import type { CredentialStore } from '../credentials.ts'
 import { handleMigrationSftp } from './scp-server.ts'
 import { requireNativeCrypto } from './scp.ts'
+import { sshFingerprint } from '../../console/ssh.ts'
 
 export interface MigrationSshServer {
   port: number
   hostKey: string
+  /** What a destination pins (`SHA256:…`). */
+  fingerprint: string
   close(): Promise<void>
 }
 
@@ -22,6 +25,9 @@ export async function startMigrationSshServer(opts: {
   requireNativeCrypto()
   const store = opts.store
   const hostKey = opts.hostKey ?? ssh2.utils.generateKeyPairSync('ed25519').private
+  const parsed = ssh2.utils.parseKey(hostKey)
+  if (parsed instanceof Error) throw parsed
+  const fingerprint = sshFingerprint((Array.isArray(parsed) ? parsed[0] : parsed).getPublicSSH())
   const server = new ssh2.Server({ hostKeys: [hostKey] }, (client) => {
     let share: ReturnType<CredentialStore['check']> = null
     client.on('error', () => {})
@@ -45,6 +51,7 @@ export async function startMigrationSshServer(opts: {
   return {
     port: (server.address() as AddressInfo).port,
     hostKey,
+    fingerprint,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   }
 }

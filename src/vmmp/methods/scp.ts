@@ -4,6 +4,10 @@
 // so they are neither requested nor written. Every block is checked against the manifest on arrival
 // and each file is re-hashed against the whole-file root before anything replaces the old copy.
 //
+// Trust: the destination dials the address the hub gave and accepts only the host key the hub learned
+// from the origin node over its Noise-authenticated control connection (`src.ssh.fingerprint`); any
+// other server that answers there is refused before the credential is sent.
+//
 // Safety: files arrive in `destDir/.vmmp-staging-<migration>/` and are renamed into place only after
 // verification; a failure deletes the staging directory and leaves the previous copy intact.
 import { Client } from 'ssh2'
@@ -13,6 +17,7 @@ import { createRequire } from 'node:module'
 import { mkdir, open, rename, rm, statfs, type FileHandle } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fsError, vmmpError, VmmpError } from '../errors.ts'
+import { sshFingerprint } from '../../console/ssh.ts'
 import {
   BLOCK_SIZE,
   HASH_BYTES,
@@ -84,11 +89,13 @@ export async function scpPull(opts: ScpOptions): Promise<PullResult> {
   requireNativeCrypto()
   const src = opts.src.ssh
   if (!src) throw vmmpError.protocol('SCP needs src.ssh (the origin SSH address and the migration credential)')
+  if (!src.fingerprint) throw vmmpError.hostKey('the hub knows no host key for it, so it cannot be told apart')
   const dir = opts.destDir
   const staging = join(dir, `.vmmp-staging-${opts.migrationId}`)
   const ssh = new Client()
   let sock: Socket | null = null
   let failure: VmmpError | null = null
+  let offered: string | null = null
   let wake: (err: VmmpError) => void = () => {}
   const failed = new Promise<never>((_, reject) => {
     wake = reject
@@ -114,9 +121,11 @@ export async function scpPull(opts: ScpOptions): Promise<PullResult> {
     tcp.on('error', () => {})
     ssh.on('error', (err) =>
       fail(
-        (err as { level?: string }).level === 'client-authentication'
-          ? vmmpError.unauthorized(`SSH login as ${src.username}`)
-          : vmmpError.closed(`the SSH connection (${err.message})`),
+        offered !== null && offered !== src.fingerprint
+          ? vmmpError.hostKey(`${src.host}:${src.port} showed host key ${offered}, the hub knows ${src.fingerprint}`)
+          : (err as { level?: string }).level === 'client-authentication'
+            ? vmmpError.unauthorized(`SSH login as ${src.username}`)
+            : vmmpError.closed(`the SSH connection (${err.message})`),
       ),
     )
     ssh.on('close', () => fail(vmmpError.closed('the SSH connection')))
@@ -128,6 +137,8 @@ export async function scpPull(opts: ScpOptions): Promise<PullResult> {
           username: src.username,
           password: src.password,
           readyTimeout: opts.readyTimeoutMs ?? 20_000,
+          // Checked before any authentication: a server with another key never sees the credential.
+          hostVerifier: (key: Buffer) => (offered = sshFingerprint(key)) === src.fingerprint,
           // AES-GCM runs on AES-NI through the native binding: the fastest cipher here.
           algorithms: {
             cipher: ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'chacha20-poly1305@openssh.com', 'aes128-ctr'],

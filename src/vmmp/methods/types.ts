@@ -9,8 +9,9 @@ import type { Laps } from '../laps.ts'
 export interface MigrationSource {
   /** The protomux of the destination's HyperDHT connection to the origin (RSYNC: blocks@1). */
   mux?: Protomux
-  /** The origin's SSH server and the one-time credential the hub issued for this migration (SCP). */
-  ssh?: { host: string; port: number; username: string; password: string }
+  /** The origin's SSH server, its host key fingerprint (`SHA256:…`, as the hub learned it from the
+   *  origin node) and the one-time credential the hub issued for this migration (SCP). */
+  ssh?: { host: string; port: number; fingerprint: string; username: string; password: string }
 }
 
 export interface PullOptions {

@@ -1,0 +1,30 @@
+// Where and whom an SCP destination dials, as the hub decides it: the host key the origin node gave
+// at its hello over its Noise-authenticated control@1, and the address the hub saw that connection
+// come from; the origin's own claim only fills the gap when the hub saw it on loopback (then the
+// origin runs beside the hub, and the address it publishes serves other machines better).
+
+export interface OriginSsh {
+  sshHost: string | null
+  sshPort: number | null
+  sshFingerprint: string | null
+}
+
+export function originSsh(
+  /** What the origin said at its last hello (market.nodeInfo). */
+  info: Record<string, unknown>,
+  /** The address its connection came from, as the hub saw it, if known. */
+  seen: string | null,
+  /** The origin's answer to migration.prepare-origin. */
+  prepared: { sshHost?: unknown; sshPort?: unknown },
+): OriginSsh {
+  const said = typeof prepared.sshHost === 'string' ? prepared.sshHost : null
+  return {
+    sshHost: seen && !isLoopback(seen) ? seen : said,
+    sshPort: Number.isInteger(prepared.sshPort) ? (prepared.sshPort as number) : null,
+    sshFingerprint: typeof info.sshFingerprint === 'string' ? info.sshFingerprint : null,
+  }
+}
+
+function isLoopback(host: string): boolean {
+  return /^127\./.test(host) || host === '::1' || host === 'localhost'
+}
