@@ -65,16 +65,22 @@ export class ConsoleServer {
   private onConnection(socket: NoiseSocket): void {
     this.sockets.add(socket)
     socket.on('error', () => {})
-    socket.on('close', () => this.sockets.delete(socket))
+    socket.on('close', () => {
+      this.sockets.delete(socket)
+      clearInterval(timer)
+    })
     socket.setKeepAlive(5000)
     let attachment: Attachment | null = null
     let attaching = false
     const peer = this.opts.onPeer?.(Protomux.from(socket), socket)
-    const timer = setTimeout(() => {
+    // Checked again and again, not once: a peer busy at the first check (moving blocks) is hung up
+    // when it stops being busy, unless a viewer attached with a ticket by then.
+    const timer = setInterval(() => {
       if (!attachment && !peer?.busy()) hangUp()
     }, this.opts.attachTimeoutMs ?? DEFAULT_ATTACH_TIMEOUT_MS)
+    timer.unref()
     const hangUp = () => {
-      clearTimeout(timer)
+      clearInterval(timer)
       wire.close()
       // Let the last control message leave before the socket goes.
       setTimeout(() => socket.end(), 50).unref()
@@ -123,7 +129,7 @@ export class ConsoleServer {
                 : d.frames(claims.vmId, size ?? { cols: 80, rows: 24 }, viewer)
             if (wire.closed) return attachment.detach()
             wire.sendCtl({ t: 'attached', vmId: claims.vmId, cols: size?.cols ?? 0, rows: size?.rows ?? 0 })
-            clearTimeout(timer)
+            clearInterval(timer)
             return
           }
           const screen = await this.opts.screens.get(claims.vmId)
@@ -132,7 +138,7 @@ export class ConsoleServer {
           attachment = screen.attach(viewer, size ?? undefined)
           // Sent now, so it arrives before the screen repaint that attach() sends once rendered.
           wire.sendCtl({ t: 'attached', vmId: claims.vmId, cols: screen.cols, rows: screen.rows })
-          clearTimeout(timer)
+          clearInterval(timer)
         } catch (err) {
           refuse(err)
         } finally {
@@ -154,7 +160,7 @@ export class ConsoleServer {
       ctl: (m) => void onCtl(m),
       data: (b) => attachment?.input(b),
       close: () => {
-        clearTimeout(timer)
+        clearInterval(timer)
         attachment?.detach()
         socket.end()
       },

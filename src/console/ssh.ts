@@ -14,6 +14,8 @@ import type { ConsoleScreens } from './screens.ts'
 import type { ConsolePasswords } from './passwords.ts'
 import { errorInfo } from '../errors.ts'
 import { privateDir } from '../secret-file.ts'
+import { FailureCounts, failDelay } from './ssh-guard.ts'
+import type { Socket } from 'node:net'
 
 export const DEFAULT_SSH_HOST = '127.0.0.1'
 /** First wait after a wrong password; it doubles for each further failure on the same user. */
@@ -23,6 +25,11 @@ export const DEFAULT_MAX_FAIL_DELAY_MS = 16_000
 export const FAIL_MEMORY_MS = 10 * 60_000
 /** A connection gets this many password tries, then it is dropped. */
 export const MAX_TRIES_PER_CONNECTION = 3
+/** A connection that has not logged in by then is dropped (OpenSSH's LoginGraceTime is 120 s). */
+export const DEFAULT_AUTH_TIMEOUT_MS = 30_000
+/** Open connections, all clients together and from one address. */
+export const DEFAULT_MAX_CONNECTIONS = 64
+export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 8
 export const HOST_KEY_FILE = 'ssh_host_ed25519_key'
 
 /** What a credential grants: `kind` picks the handler, `subject` is what it is for (a machine id). */
@@ -49,6 +56,11 @@ export interface SshConsoleOptions {
   port?: number
   failDelayMs?: number
   maxFailDelayMs?: number
+  authTimeoutMs?: number
+  maxConnections?: number
+  maxConnectionsPerAddress?: number
+  /** Entries per failure table (user names, addresses); the one idle longest goes first. */
+  maxFailureKeys?: number
   /** More credential kinds, tried after the console password. */
   credentials?: SshCredential[]
   log?: (line: string) => void
@@ -91,13 +103,26 @@ export function sshFingerprint(blob: Buffer): string {
 export class SshConsoleServer {
   private server: ssh2.Server | null = null
   private clients = new Set<Connection>()
-  private failures = new Map<string, { count: number; last: number }>()
+  /** Failed logins per user name and per client address (ssh-guard.ts). */
+  readonly userFailures: FailureCounts
+  readonly addressFailures: FailureCounts
+  private perAddress = new Map<string, number>()
+  private authed = new WeakSet<Socket>()
   private credentials: SshCredential[]
   hostKey: HostKey | null = null
   port = 0
 
   constructor(private opts: SshConsoleOptions) {
     this.credentials = [consoleCredential(opts.screens, opts.passwords), ...(opts.credentials ?? [])]
+    this.userFailures = new FailureCounts(FAIL_MEMORY_MS, opts.maxFailureKeys)
+    this.addressFailures = new FailureCounts(FAIL_MEMORY_MS, opts.maxFailureKeys)
+  }
+
+  /** Open TCP connections (logged in or not). */
+  get connections(): number {
+    let n = 0
+    for (const c of this.perAddress.values()) n += c
+    return n
   }
 
   get fingerprint(): string | null {
@@ -111,10 +136,14 @@ export class SshConsoleServer {
 
   async start(): Promise<{ host: string; port: number; fingerprint: string }> {
     this.hostKey = await loadHostKey(this.opts.dataDir)
-    const server = new ssh2.Server({ hostKeys: [this.hostKey.privateKey], ident: 'virtuoso-console' }, (client) =>
-      this.onClient(client),
+    const server = new ssh2.Server({ hostKeys: [this.hostKey.privateKey], ident: 'virtuoso-console' }, (client, info) =>
+      this.onClient(client, info),
     )
     this.server = server
+    server.maxConnections = this.opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS
+    // Before any SSH byte: ssh2 only reports a client once it sent its version line, and a socket
+    // that never does must not stay open either.
+    ;(server as unknown as { _srv: import('node:net').Server })._srv.on('connection', (sock) => this.onSocket(sock))
     const host = this.opts.host ?? DEFAULT_SSH_HOST
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
@@ -133,7 +162,26 @@ export class SshConsoleServer {
     this.server = null
   }
 
-  private onClient(client: Connection): void {
+  private onSocket(sock: Socket): void {
+    if (sock.destroyed) return // over ssh2's own cap: already gone
+    const addr = sock.remoteAddress ?? '?'
+    const open = (this.perAddress.get(addr) ?? 0) + 1
+    this.perAddress.set(addr, open)
+    const timer = setTimeout(() => {
+      if (!this.authed.has(sock)) sock.destroy()
+    }, this.opts.authTimeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS)
+    timer.unref()
+    sock.once('close', () => {
+      clearTimeout(timer)
+      const left = (this.perAddress.get(addr) ?? 1) - 1
+      if (left > 0) this.perAddress.set(addr, left)
+      else this.perAddress.delete(addr)
+    })
+    if (open > (this.opts.maxConnectionsPerAddress ?? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS)) sock.destroy()
+  }
+
+  private onClient(client: Connection, info: { ip?: string }): void {
+    const address = info?.ip ?? '?'
     this.clients.add(client)
     client.on('error', () => {})
     client.on('close', () => this.clients.delete(client))
@@ -142,7 +190,7 @@ export class SshConsoleServer {
     client.on('authentication', (ctx: AuthContext) => {
       if (ctx.method !== 'password') return ctx.reject(['password'])
       tries++
-      void this.checkPassword(ctx.username, ctx.password).then(
+      void this.checkPassword(ctx.username, ctx.password, address).then(
         (found) => {
           if (found) {
             grant = found
@@ -156,28 +204,36 @@ export class SshConsoleServer {
     })
     client.on('ready', () => {
       if (!grant) return client.end()
+      const sock = (client as unknown as { _sock?: Socket })._sock
+      if (sock) this.authed.add(sock)
       this.opts.log?.(`ssh: ${grant.g.kind} login for ${grant.g.subject}`)
       grant.c.serve(grant.g, client)
     })
   }
 
-  private async checkPassword(username: string, password: string): Promise<{ g: SshGrant; c: SshCredential } | null> {
-    const now = Date.now()
+  /** The grant a user/password pair opens, or null after the wait its failures have earned. */
+  async checkPassword(
+    username: string,
+    password: string,
+    address = '?',
+  ): Promise<{ g: SshGrant; c: SshCredential } | null> {
     for (const c of this.credentials) {
       const g = await c.check(username, password).catch(() => null)
       if (g) {
-        this.failures.delete(username)
+        this.userFailures.clear(username)
         return { g, c }
       }
     }
-    // Slow guessing down: the wait grows with each failure on this user, whatever connection it uses.
-    const prev = this.failures.get(username)
-    const count = prev && now - prev.last < FAIL_MEMORY_MS ? prev.count + 1 : 1
-    this.failures.set(username, { count, last: now })
-    if (this.failures.size > 10_000) this.failures.clear() // bound memory against random user names
-    const base = this.opts.failDelayMs ?? DEFAULT_FAIL_DELAY_MS
-    const wait = Math.min(base * 2 ** (count - 1), this.opts.maxFailDelayMs ?? DEFAULT_MAX_FAIL_DELAY_MS)
-    await new Promise((r) => setTimeout(r, wait))
+    // Slow guessing down: the wait grows with each failure on this user, whatever connection it
+    // uses, and with each failure from this address, whatever user it tries.
+    const now = Date.now()
+    const count = Math.max(this.userFailures.fail(username, now), this.addressFailures.fail(address, now))
+    const wait = failDelay(
+      count,
+      this.opts.failDelayMs ?? DEFAULT_FAIL_DELAY_MS,
+      this.opts.maxFailDelayMs ?? DEFAULT_MAX_FAIL_DELAY_MS,
+    )
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait))
     return null
   }
 }

@@ -94,7 +94,8 @@ export class VnetPeers {
   /** An incoming connection (the provider's DHT server hands every one here). */
   onPeer(mux: Protomux, socket: NoiseSocket): { busy(): boolean } {
     const conn = this.attach(mux, socket)
-    return { busy: () => conn.open }
+    // Only a peer that showed a valid membership keeps the connection; opening vnet@1 is not enough.
+    return { busy: () => conn.open && conn.in.size > 0 }
   }
 
   close(): void {
