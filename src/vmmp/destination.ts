@@ -98,7 +98,8 @@ export class MigrationDestination {
     for (const r of this.running.values()) r.ac.abort()
   }
 
-  /** {migrationId, vmId, version, config, suspended, method, origin: {key, sshHost, sshPort, sshFingerprint}, secret} -> {} */
+  /** {migrationId, vmId, version, config, suspended, method,
+   *   origin: {key, sshHost, sshPort, sshFingerprint}, secret} -> {} */
   async prepare(p: Record<string, any>): Promise<unknown> {
     const inc: Incoming = {
       migrationId: requireText(p.migrationId, 'migrationId'),
