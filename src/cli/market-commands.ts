@@ -179,6 +179,12 @@ export function marketCommands(y: Argv): Argv {
         : {}),
     })),
     {
+      command: 'evict <vmid>',
+      describe: 'provider: delete a machine whose storage stayed unpaid past its grace period (after two warnings)',
+      method: 'evict',
+      params: (a) => ({ vmId: a.vmid }),
+    },
+    {
       command: 'account',
       describe: 'balance and what each machine was charged (or earned)',
       method: 'account',

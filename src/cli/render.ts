@@ -168,6 +168,10 @@ export function account(r: any): string {
         { header: 'RUNNING', get: (v) => `${m(v.runningPrice)}/${dur(v.runningPeriod)}`, align: 'right' },
         { header: 'CHARGED', get: (v) => m((v.chargedStorage ?? 0) + (v.chargedRunning ?? 0)), align: 'right' },
         { header: 'DEBT', get: (v) => m(v.storageDebt), align: 'right' },
+        {
+          header: 'EVICTABLE FROM',
+          get: (v) => (v.evictableFrom ? new Date(v.evictableFrom).toISOString().slice(0, 16) : '-'),
+        },
       ]),
     )
   }

@@ -4,6 +4,7 @@
 import type { Ctx } from './context.ts'
 import { requireUser, userRow } from './context.ts'
 import { DAY_S, HOUR_S } from './pricing.ts'
+import { evictableFrom } from './unpaid-policy.ts'
 import type { Identity, Micro, VmState } from './types.ts'
 
 export interface BuyerAccount {
@@ -21,6 +22,8 @@ export interface BuyerAccount {
     chargedStorage: Micro
     chargedRunning: Micro
     storageDebt: Micro
+    /** Unpaid storage: from when its provider may evict it (null: paid up). */
+    evictableFrom: number | null
     runningCredit: number
     /** What it costs per hour in its current state (storage always, running while started). */
     burnPerHour: Micro
@@ -67,6 +70,7 @@ export async function account(ctx: Ctx, who: Identity | null): Promise<BuyerAcco
         chargedStorage: vm.chargedStorage,
         chargedRunning: vm.chargedRunning,
         storageDebt: vm.storageDebt,
+        evictableFrom: evictableFrom(vm),
         runningCredit: vm.runningCredit,
         burnPerHour: burn,
       })

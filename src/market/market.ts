@@ -15,6 +15,7 @@ import { deleteVm } from './removal.ts'
 import * as providersMod from './providers.ts'
 import * as nodesMod from './nodes.ts'
 import * as nodeEventMod from './node-events.ts'
+import { evictUnpaid, unpaidPass } from './unpaid.ts'
 import * as billing from './billing.ts'
 import * as admin from './admin.ts'
 import * as migrationsMod from './migrations.ts'
@@ -310,6 +311,7 @@ export class Market extends EventEmitter {
     while (this.billing) await this.billing.catch(() => {})
     const run = (async () => {
       const report = await billing.billingPass(this.ctx, now)
+      await unpaidPass(this.ctx, now)
       for (const id of report.toSuspend)
         await lifecycle.suspendForFunds(this.ctx, id).catch((err) => {
           this.ctx.problem(`suspending ${id} for lack of funds`, err)
@@ -326,6 +328,10 @@ export class Market extends EventEmitter {
   }
   pricePass(now = this.ctx.clock()): Promise<{ priced: number; stale: number }> {
     return pricePass(this.ctx, now)
+  }
+  /** The provider evicts a machine whose storage stayed unpaid past its grace period (unpaid.ts). */
+  evictUnpaid(who: Identity | null, vmId: string): Promise<{ ok: true }> {
+    return evictUnpaid(this.ctx, who, vmId)
   }
   drainPass(now = this.ctx.clock()): Promise<{ evicted: string[]; removed: string[] }> {
     return providersMod.drainPass(this.ctx, now)

@@ -218,6 +218,7 @@ const table: Record<string, (name: string) => MethodDef> = {
     m.migrate(w, p as any),
   ),
   migrations: def('user', {}, (m, w) => ({ migrations: m.migrations(w) })),
+  evict: def('provider', VMID, (m, w, p) => m.evictUnpaid(w, p.vmId)),
   destinations: def('buyer', VMID, async (m, w, p) => ({ destinations: await m.destinations(w, p.vmId) })),
   account: def('user', {}, (m, w) => m.account(w)),
   log: def('user', { after: opt(int()), limit: opt(int()) }, async (m, w, p) => ({ events: await m.log(w, p) })),

@@ -68,8 +68,19 @@ export async function deleteVm(ctx: Ctx, who: Identity | null, vmId: string): Pr
   })
 }
 
-/** A draining provider's deadline passed: stop the machine if running, then delete it. */
-export async function evict(ctx: Ctx, vmId: string): Promise<boolean> {
+const DRAINED = {
+  origin: 'hub',
+  why: ': its provider machine was withdrawn and the drain deadline passed',
+  stopWhy: ': its provider machine is withdrawn',
+}
+
+/** A draining provider's deadline passed, or its provider evicts it for unpaid storage (unpaid.ts):
+ *  stop the machine if running, then delete it. */
+export async function evict(
+  ctx: Ctx,
+  vmId: string,
+  reason: { origin: string; why: string; stopWhy?: string } = DRAINED,
+): Promise<boolean> {
   const vm0 = ctx.store.get('vm', vmId)
   if (!vm0 || vm0.state === 'migrating' || ctx.locks.has(vmId)) return false
   return withVmLock(ctx, vmId, async () => {
@@ -84,16 +95,15 @@ export async function evict(ctx: Ctx, vmId: string): Promise<boolean> {
         'stop',
         version,
         ctx.clock(),
-        'hub',
-        ': its provider machine is withdrawn',
+        reason.origin,
+        reason.stopWhy ?? reason.why,
       )
       await ctx.store.write(ops)
       vm = ctx.store.get('vm', vmId)!
     }
     await askProvider(ctx, pmRow(ctx, vm.pmId), vm, 'vm.delete', {})
     vm = ctx.store.get('vm', vmId)!
-    const why = ': its provider machine was withdrawn and the drain deadline passed'
-    await ctx.store.write(removeOps(ctx, vm, pmRow(ctx, vm.pmId), ctx.clock(), 'hub', why))
+    await ctx.store.write(removeOps(ctx, vm, pmRow(ctx, vm.pmId), ctx.clock(), reason.origin, reason.why))
     return true
   })
 }

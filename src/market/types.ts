@@ -116,6 +116,9 @@ export interface VmRow {
   /** While started: the end of the running time paid for (ms); the next running period starts here. */
   runningPaidUntil: number | null
   storageDebt: Micro
+  /** Unpaid storage (unpaid.ts): when the debt was first found, and the last warning given. */
+  unpaidSince?: number | null
+  unpaidWarned?: 'unpaid' | 'overdue' | null
   chargedStorage: Micro
   chargedRunning: Micro
   created: number

@@ -70,11 +70,13 @@ export function admitted(auth: Auth, role: Role, w: AuthzWorld): boolean {
 
 const kindOf = (method: string, field: string) => PARAM_OVERRIDES[method]?.[field] ?? ID_PARAMS[field]
 
-/** Ids of `kind` that `role` does not own. */
-export function foreignIds(w: AuthzWorld, role: Role, kind: IdKind): string[] {
+/** Ids of `kind` that `role` does not own; for a provider's own methods, nor hosts on its machines. */
+export function foreignIds(w: AuthzWorld, role: Role, kind: IdKind, auth: Auth = 'buyer'): string[] {
   const owners = Object.values(w.tenants).filter((t) => t.role !== role)
   const pick = (t: Tenant) => (kind === 'vm' ? t.vms : kind === 'pm' ? t.pms : t.nets)
-  return owners.flatMap(pick)
+  const mine = role === 'anonymous' ? [] : w.tenants[role].pms
+  const hosted = (id: string) => mine.includes(w.hub.market.ctx.store.get('vm', id)?.pmId ?? '')
+  return owners.flatMap(pick).filter((id) => kind !== 'vm' || auth !== 'provider' || !hosted(id))
 }
 
 export interface Case {
@@ -118,11 +120,12 @@ export function generate(w: AuthzWorld): { cases: Case[]; unfillable: string[] }
       }
       // Each id param alone with every foreign id (the others left out when optional, else foreign too).
       for (const f of idFields) {
-        for (const id of foreignIds(w, role, kindOf(m.name, f) as IdKind)) {
+        for (const id of foreignIds(w, role, kindOf(m.name, f) as IdKind, m.auth)) {
           const params = base()!
           const foreign: Record<string, string> = { [f]: id }
           for (const g of idFields)
-            if (g !== f && m.required.includes(g)) foreign[g] = foreignIds(w, role, kindOf(m.name, g) as IdKind)[0]
+            if (g !== f && m.required.includes(g))
+              foreign[g] = foreignIds(w, role, kindOf(m.name, g) as IdKind, m.auth)[0]
           const nowhere = Object.fromEntries(Object.keys(foreign).map((k) => [k, `nowhere-${++counter}`]))
           cases.push({
             method: m,

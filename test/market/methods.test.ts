@@ -16,6 +16,7 @@ describe('RPC method table', () => {
         'delete',
         'destinations',
         'edit',
+        'evict',
         'image.publish',
         'images',
         'log',
@@ -48,6 +49,7 @@ describe('RPC method table', () => {
     expect(methods.store.auth).toBe('buyer')
     expect(methods.migrate.auth).toBe('buyer')
     expect(methods.destinations.auth).toBe('buyer')
+    expect(methods.evict.auth).toBe('provider')
     expect(methods.images.auth).toBe('none')
     expect(methods['image.publish'].auth).toBe('provider')
     expect(methods['pm.add'].auth).toBe('provider')

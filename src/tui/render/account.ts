@@ -3,6 +3,7 @@
 import type { LedgerEntry, PmRow, VmRow } from '../../market/types.ts'
 import type { Column } from './table.ts'
 import { duration, money, moneyApprox } from './format.ts'
+import { evictableFrom } from '../../market/unpaid-policy.ts'
 
 export const HOUR_MS = 3_600_000
 /** Warn when the balance lasts less than this at the current burn. */
@@ -93,13 +94,20 @@ export const BUYER_ACCOUNT_COLUMNS: Column[] = [
   { header: 'BURNS/H', align: 'right', min: 8 },
 ]
 
+/** ' evictable from 2025-01-08' for unpaid storage (the date its provider may evict it), else ''. */
+function evictionNote(v: VmRow): string {
+  const from = evictableFrom(v)
+  return from ? ` evictable from ${new Date(from).toISOString().slice(0, 10)}` : ''
+}
+
 export function buyerAccountRow(v: VmRow): string[] {
   return [
     v.name || v.id.slice(0, 8),
     v.state,
     money(v.chargedStorage),
     money(v.chargedRunning),
-    v.storageDebt ? money(v.storageDebt) : '-',
+    // Unpaid storage shows when its provider may evict the machine (market/unpaid.ts).
+    v.storageDebt ? `${money(v.storageDebt)}${evictionNote(v)}` : '-',
     moneyApprox(burnPerHour(v)),
   ]
 }
