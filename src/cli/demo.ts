@@ -14,6 +14,7 @@ import { MarketClient } from '../client/market-client.ts'
 import { parseBootstrap } from '../net/dht.ts'
 import { callAdmin } from '../hub/admin-socket.ts'
 import { DemoProcesses } from './demo-processes.ts'
+import { bootDebian, type DebianSeed } from './demo-debian.ts'
 import { defaultDemoDir } from './data-dir.ts'
 
 const ROOT = packageRoot()
@@ -72,6 +73,7 @@ export class DemoRun {
   #t0 = Date.now()
   #buyer: MarketClient | null = null
   #stopping: Promise<void> | null = null
+  #background: Promise<void> | null = null
 
   constructor(opts: DemoOptions = {}) {
     this.#opts = opts
@@ -138,8 +140,11 @@ export class DemoRun {
     const connect = (token = '') =>
       MarketClient.connect({ marketKey: Buffer.from(market, 'hex'), bootstrap: parseBootstrap(bootstrap), token })
     if (!seeded || this.#opts.fresh || (seeded.hv ?? 'qemu') !== hv) {
-      await seed({ connect, pairings, hubDir: join(dir, 'hub', 'hub'), log, hv, stopIfAsked })
+      const debian = await seed({ connect, pairings, hubDir: join(dir, 'hub', 'hub'), log, hv, stopIfAsked })
       await writeFile(seededFile, JSON.stringify({ market, hv, at: new Date().toISOString() }) + '\n')
+      // The debian-12 machine is published, delivered and booted while the dashboard is already up:
+      // the Machines view shows its delivery, then its boot (a minute or two under TCG).
+      this.#background = bootDebian(connect, debian, DEMO_BUYER, log, () => this.stopping)
     }
     stopIfAsked()
     log('logging in as the buyer "demo"')
@@ -184,6 +189,7 @@ export class DemoRun {
     }
     this.#log('stopping the providers, the hub and the DHT bootstrap')
     await this.procs.stop()
+    await this.#background // it fails fast once the hub is gone, and says so
     // Stopped while seeding: a half-seeded market would refuse the next seeding (the users exist).
     // The logs stay: an error names them.
     if (!existsSync(join(this.dir, 'seeded.json')))
@@ -212,7 +218,7 @@ async function seed(o: {
   log: (l: string) => void
   hv: 'qemu' | 'test'
   stopIfAsked: () => void
-}): Promise<void> {
+}): Promise<DebianSeed> {
   o.log('seeding: the buyer "demo" with credit, the providers acme, budget, premium and their machines')
   const anon = await o.connect()
   const login = async (user: string, password: string) =>
@@ -276,6 +282,7 @@ async function seed(o: {
     'seeded: buyer "demo" (password demo-password) with machines started, suspended, stopped, stored and ' +
       'registered; providers acme, budget, premium (password provider-password)',
   )
+  return { hubDir: o.hubDir, pmId: pmIds[1] }
 }
 
 export async function readDemoInfo(dir: string): Promise<{ market: string; hv?: 'qemu' | 'test'; at: string }> {

@@ -1,6 +1,7 @@
 // `npm start` as a person uses it: the demo market (real processes, real QEMU guests) in a real
 // terminal under tmux, driven with send-keys and read with capture-pane: log in, start a machine,
-// open a console and run a command in the guest, migrate a machine and watch it reach 100%.
+// open a console and run a command in the guest, migrate a machine and watch it reach 100%, and the
+// debian-12 machine the demo makes in the background answers `cat /etc/debian_version` on its console.
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { execa } from 'execa'
 import { join } from 'node:path'
@@ -119,4 +120,17 @@ it('logs in, starts a machine, runs a command on its console, migrates a machine
     (s) => /^> archive\s+stopped/m.test(s) || /archive\s+stopped/.test(s),
     'archive back to stopped on its new provider',
   )
-}, 600_000)
+
+  // the debian-12 machine the demo made in the background (image published, delivered, started)
+  await until((s) => /^\s*debian\s+started/m.test(s), 'debian started', 300_000)
+  await select('debian')
+  await keys('v')
+  await until((s) => s.includes('live'), "debian's live console")
+  for (let i = 0; i < 60; i++) {
+    await type('cat /etc/debian_version')
+    await keys('Enter')
+    if (await until((s) => /^12\.\d+/m.test(s), 'the debian guest to answer', 5_000).catch(() => null)) break
+  }
+  expect(await screen()).toMatch(/^12\.\d+/m)
+  await keys('C-]')
+}, 900_000)
