@@ -28,6 +28,7 @@ PKGS=(
   fdisk           # sfdisk: the images' partition tables
   xorriso         # first-boot seeds (NoCloud ISO 9660); the install-media test's ISO
   vncsnapshot     # a real VNC client: the screen tests take pictures through `virtuoso vnc`
+  openssl         # openssl passwd -6: the guest's root password hash from its console password
 )
 # The programs the code runs, checked after an install (a package can be there but broken).
 TOOLS=(qemu-system-x86_64 qemu-img qemu-nbd xorriso)

@@ -1,6 +1,8 @@
 // Per-machine console passwords on the provider (report §6.2.4 kept one VNC password file per
 // machine). Only a scrypt hash is stored, one small file per machine (mode 0600), so a copied data
-// dir gives nobody a console. The owner sets it through the hub (`virtuoso console passwd`).
+// dir gives nobody a console. The owner sets it through the hub (`virtuoso console passwd`). The
+// same password becomes the guest's root password at its next start: beside the scrypt hash sits
+// its SHA-512 crypt hash (`VMID.crypt`), the one thing the guest's NoCloud seed needs.
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { scrypt, SCRYPT } from '../scrypt.ts'
 import { readFile, rm, writeFile, rename } from 'node:fs/promises'
@@ -8,6 +10,7 @@ import { join } from 'node:path'
 import { VirtuosoError } from '../errors.ts'
 import { checkVmId } from '../hv/validate.ts'
 import { privateDir } from '../secret-file.ts'
+import { sha512Crypt } from './crypt.ts'
 
 export const MIN_CONSOLE_PASSWORD = 8
 export const MAX_CONSOLE_PASSWORD = 1024
@@ -35,10 +38,26 @@ export class ConsolePasswords {
     const salt = randomBytes(16)
     const hash = await scrypt(password, salt, SCRYPT, SCRYPT.keylen)
     const line = `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64')}$${hash.toString('base64')}\n`
-    // Write then rename: a crash never leaves a half-written hash that locks the owner out.
-    const tmp = this.file(vmId) + '.tmp'
-    await writeFile(tmp, line, { mode: 0o600 })
-    await rename(tmp, this.file(vmId))
+    // The guest's root password too, as the crypt hash its first-boot seed carries (crypt.ts).
+    await this.write(this.cryptFile(vmId), (await sha512Crypt(password)) + '\n')
+    await this.write(this.file(vmId), line)
+  }
+
+  /** Write then rename: a crash never leaves a half-written hash that locks the owner out. */
+  private async write(file: string, text: string): Promise<void> {
+    const tmp = file + '.tmp'
+    await writeFile(tmp, text, { mode: 0o600 })
+    await rename(tmp, file)
+  }
+
+  /** The root password hash for the guest's seed, or null when the owner set no console password. */
+  async cryptHash(vmId: string): Promise<string | null> {
+    try {
+      checkVmId(vmId)
+      return (await readFile(this.cryptFile(vmId), 'utf8')).trim() || null
+    } catch {
+      return null
+    }
   }
 
   async has(vmId: string): Promise<boolean> {
@@ -59,6 +78,7 @@ export class ConsolePasswords {
 
   async delete(vmId: string): Promise<void> {
     await rm(this.file(vmId), { force: true })
+    await rm(this.cryptFile(vmId), { force: true })
   }
 
   private async read(vmId: string): Promise<string | null> {
@@ -77,5 +97,9 @@ export class ConsolePasswords {
 
   private file(vmId: string): string {
     return join(this.dir, `${vmId}.scrypt`)
+  }
+
+  private cryptFile(vmId: string): string {
+    return join(this.dir, `${vmId}.crypt`)
   }
 }

@@ -37,7 +37,11 @@ export interface ProviderOptions {
   maxRetryMs?: number
   log?: (line: string) => void
   /** Console service (src/console/service.ts): answers 'console.*' commands, adds SSH details to hello. */
-  console?: { command(method: string, params: unknown): Promise<unknown>; helloInfo(): object }
+  console?: {
+    command(method: string, params: unknown): Promise<unknown>
+    helloInfo(): object
+    passwords?: { cryptHash(vmId: string): Promise<string | null> }
+  }
   /** Migration server (src/vmmp/server.ts): vmmp@1 on the hub connection, 'migration.*' commands. */
   migration?: { attachHub(mux: Protomux): unknown; command(method: string, params: unknown): Promise<unknown> }
   exitPollMs?: number
@@ -237,7 +241,9 @@ export class ProviderAgent extends EventEmitter {
     if (method === 'vm.list') return hv.list()
     const images = this.opts.images
     const media = this.opts.media
+    const consoles = this.opts.console
     return vmCommand(hv, method, p, {
+      ...(consoles?.passwords ? { guestPasswordHash: (id: string) => consoles.passwords!.cryptHash(id) } : {}),
       ...(images ? { makeDisk: (id: string, hd: number, digest: string) => images.makeDisk(id, hd, digest) } : {}),
       ...(media ? { forgetMedia: (path: string | null | undefined) => media.forget(path) } : {}),
     })

@@ -31,6 +31,8 @@ export interface VmCommandOptions {
   makeDisk?: (id: string, hdMb: number, digest: string) => Promise<unknown>
   /** After a delete: the provider keeps install media only while a machine has it attached. */
   forgetMedia?: (path: string | null | undefined) => Promise<void>
+  /** The guest's root password hash from its console password (src/console/passwords.ts), if set. */
+  guestPasswordHash?: (id: string) => Promise<string | null>
 }
 
 export async function vmCommand(hv: Hypervisor, method: string, p: any, opts: VmCommandOptions = {}): Promise<unknown> {
@@ -69,7 +71,10 @@ export async function vmCommand(hv: Hypervisor, method: string, p: any, opts: Vm
       }
       const verb = method.slice(3) as 'start' | 'stop' | 'suspend' | 'resume'
       // The hub says at every start what the guest's first-boot seed carries (name, the owner's keys).
-      if ((verb === 'start' || verb === 'resume') && p.guest && hv.driver.setGuest) await hv.setGuest(id, p.guest)
+      if ((verb === 'start' || verb === 'resume') && p.guest && hv.driver.setGuest) {
+        const passwordHash = (await opts.guestPasswordHash?.(id)) ?? null
+        await hv.setGuest(id, { ...p.guest, passwordHash })
+      }
       return { version: (await hv[verb](id)).version }
     }
     case 'vm.delete': {

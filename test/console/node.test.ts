@@ -1,6 +1,7 @@
 // The wiring, in one process on a loopback testnet: a node that is hub and provider (test driver).
 // The buyer sets a console password and gets a ticket over market@1, views the console over
-// console@1, and logs in with the real OpenSSH client at the port the hub publishes.
+// console@1, and logs in with the real OpenSSH client at the port the hub publishes; the password
+// becomes the guest's root password (a crypt hash in its seed) and is nowhere on disk in clear.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -13,6 +14,21 @@ import type { TicketAnswer } from '../../src/console/hub.ts'
 import { SHEET } from '../market/helpers.ts'
 import { waitFor } from './helpers.ts'
 import { runSsh } from './ssh-client.ts'
+import { execFileSync } from 'node:child_process'
+import { readFile, readdir } from 'node:fs/promises'
+import type { Hypervisor } from '../../src/hv/hypervisor.ts'
+import type { TestDriver } from '../../src/hv/test/driver.ts'
+
+/** Every file under `root` whose bytes contain `text`. */
+async function filesHolding(root: string, text: string): Promise<string[]> {
+  const out: string[] = []
+  for (const e of await readdir(root, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile()) continue
+    const p = join(e.parentPath, e.name)
+    if ((await readFile(p).catch(() => Buffer.alloc(0))).includes(text)) out.push(p)
+  }
+  return out
+}
 
 let testnet: Awaited<ReturnType<typeof createTestnet>>
 let node: RunningNode
@@ -20,6 +36,7 @@ let dir: string
 let client: MarketClient
 let other: MarketClient
 let vmId: string
+let restart: () => Promise<void>
 
 beforeAll(async () => {
   testnet = await createTestnet(3)
@@ -47,6 +64,10 @@ beforeAll(async () => {
   await m.store(alice, vm.id, pm.id)
   await m.start(alice, vm.id)
   vmId = vm.id
+  restart = async () => {
+    await m.stop(alice, vm.id)
+    await m.start(alice, vm.id)
+  }
   const login = async (u: string) =>
     MarketClient.connect({
       marketKey: Buffer.from(node.key, 'hex'),
@@ -101,5 +122,17 @@ describe('console through a running node', () => {
     } finally {
       await ssh.cleanup()
     }
+  })
+
+  it("the console password becomes the guest's root password at its next start, hashed, never in clear", async () => {
+    // Set by the test above; a start carries it into the guest's seed as a SHA-512 crypt hash.
+    await restart()
+    const hv = node.provider!['opts'].hv as Hypervisor
+    const hash = (hv.driver as TestDriver).guest(vmId)?.passwordHash ?? ''
+    expect(hash).toMatch(/^\$6\$[^$]+\$/)
+    const salt = hash.split('$')[2]
+    const again = execFileSync('openssl', ['passwd', '-6', '-salt', salt, '-stdin'], { input: 'guest console pw\n' })
+    expect(String(again).trim()).toBe(hash)
+    expect(await filesHolding(dir, 'guest console pw')).toEqual([])
   })
 })

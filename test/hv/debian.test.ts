@@ -1,6 +1,6 @@
 // The `debian-12` image (fixtures/images/build.sh) on real QEMU under TCG, booted from its own disk:
 // GRUB in the image, Debian's kernel, systemd; the first-boot seed names the machine and installs the
-// buyer's key; the serial console logs in as root by itself; the screen shows a normal login.
+// buyer's key and root's password hash; the serial console logs in as root by itself; the screen shows a normal login.
 // One boot only: it is the slowest test of the suite.
 import { describe, it, expect, afterAll } from 'vitest'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
@@ -11,6 +11,7 @@ import { Hypervisor } from '../../src/hv/hypervisor.ts'
 import { DEFAULT_IMAGE_DIR } from '../../src/hv/image.ts'
 import { ConsoleSession } from './console.ts'
 import { readPng } from './png.ts'
+import { sha512Crypt } from '../../src/console/crypt.ts'
 
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBuyerKeyForTheDebianBootTestOnlyAAAAAAAAAAAAA buyer@test'
 const dirs: string[] = []
@@ -28,7 +29,8 @@ describe('debian-12 image', () => {
     try {
       await hv.create('deb', { memory: 512, hd: 3000, speed: 1000, os: 'debian-12' })
       await hv.register('deb')
-      await hv.setGuest('deb', { hostname: 'deb-test', sshKeys: [KEY] })
+      const passwordHash = await sha512Crypt('console pw of deb')
+      await hv.setGuest('deb', { hostname: 'deb-test', sshKeys: [KEY], passwordHash })
       await hv.start('deb')
       const term = new ConsoleSession(await hv.console('deb'))
       // agetty's autologin, then bash's prompt with the seed's hostname.
@@ -36,6 +38,8 @@ describe('debian-12 image', () => {
       await term.waitFor(/root@deb-test:~# /, 60_000)
       expect((await term.run('cat /etc/debian_version')).trim()).toMatch(/^12\.\d+$/)
       expect(await term.run('cat /root/.ssh/authorized_keys')).toBe(KEY + '\n')
+      // root's password is the console password's hash from the seed
+      expect((await term.run('getent shadow root | cut -d: -f2')).trim()).toBe(passwordHash)
       // The image is ~0.5 GB; the seed script grew the root file system to the 3000 MB disk.
       const size = Number((await term.run("df -BM --output=size / | tail -n1 | tr -dc '0-9'")).trim())
       expect(size).toBeGreaterThan(2500)

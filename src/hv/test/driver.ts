@@ -5,7 +5,7 @@
 import type { Duplex } from 'node:stream'
 import { join } from 'node:path'
 import { rm, mkdir, writeFile } from 'node:fs/promises'
-import type { DriverContext, HostInfo, HvDriver, HvManifest, VmConfig } from '../types.ts'
+import type { DriverContext, GuestSetup, HostInfo, HvDriver, HvManifest, VmConfig } from '../types.ts'
 import { createDisk, diskGeometry, descriptorName } from '../disk.ts'
 import { checkImportedDisk } from '../imported.ts'
 import { HvError, HV_NOT_FOUND, HV_BAD_STATE, HV_NO_SPACE } from '../errors.ts'
@@ -44,6 +44,7 @@ interface FakeVm {
   saved: boolean
   files: Map<string, string>
   term: FakeTerminal | null
+  guest?: GuestSetup
 }
 
 export class TestDriver implements HvDriver {
@@ -162,6 +163,19 @@ export class TestDriver implements HvDriver {
     )
     vm.term = term
     return term
+  }
+
+  /** What the guest learns at its next boot: kept on the fake machine (guest.json with writeFiles). */
+  async setGuest(id: string, guest: GuestSetup): Promise<void> {
+    const vm = this.#vm(id)
+    vm.guest = guest
+    if (this.#opts.writeFiles)
+      await writeFile(join(this.#dir, id, 'guest.json'), JSON.stringify(guest) + '\n', { mode: 0o600 })
+  }
+
+  /** The guest set-up the market last gave (tests look at what a boot would apply). */
+  guest(id: string): GuestSetup | null {
+    return this.#vms.get(id)?.guest ?? null
   }
 
   async files(id: string): Promise<string[]> {
