@@ -26,6 +26,9 @@ export const MAX_RETRY_MS = 1000
 /** How often running guests are checked for having powered off or crashed by themselves. */
 export const EXIT_POLL_MS = 2000
 
+/** Commands after which a machine's files stay as they are until it starts again. */
+const AT_REST = new Set(['vm.create', 'vm.stop', 'vm.suspend'])
+
 export interface ProviderOptions {
   dht: DHT
   keyPair: KeyPair
@@ -43,7 +46,12 @@ export interface ProviderOptions {
     passwords?: { cryptHash(vmId: string): Promise<string | null> }
   }
   /** Migration server (src/vmmp/server.ts): vmmp@1 on the hub connection, 'migration.*' commands. */
-  migration?: { attachHub(mux: Protomux): unknown; command(method: string, params: unknown): Promise<unknown> }
+  migration?: {
+    attachHub(mux: Protomux): unknown
+    command(method: string, params: unknown): Promise<unknown>
+    /** A machine came to rest (stopped, suspended, stored) at this version: hash it ahead of a migration. */
+    atRest?(vmId: string, version: number): void
+  }
   exitPollMs?: number
   /** Images (src/provider/images.ts): 'image.*' commands, and the disk of a machine stored with one. */
   images?: {
@@ -242,11 +250,14 @@ export class ProviderAgent extends EventEmitter {
     const images = this.opts.images
     const media = this.opts.media
     const consoles = this.opts.console
-    return vmCommand(hv, method, p, {
+    const r = await vmCommand(hv, method, p, {
       ...(consoles?.passwords ? { guestPasswordHash: (id: string) => consoles.passwords!.cryptHash(id) } : {}),
       ...(images ? { makeDisk: (id: string, hd: number, digest: string) => images.makeDisk(id, hd, digest) } : {}),
       ...(media ? { forgetMedia: (path: string | null | undefined) => media.forget(path) } : {}),
     })
+    const version = (r as { version?: unknown } | null)?.version
+    if (AT_REST.has(method) && typeof version === 'number') this.opts.migration?.atRest?.(p.vmId, version)
+    return r
   }
 
   /** The connection to the hub while it is up (the hub serves catalog images over it). */

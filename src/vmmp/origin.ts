@@ -18,6 +18,7 @@ import type { SshCredential } from '../console/ssh.ts'
 import { serveBlocks, type Authorize, type BlocksActivity } from './blocks.ts'
 import { CredentialStore } from './credentials.ts'
 import { CACHE_DIR, PEER_CHANNEL_ID, requireCount, requireText, type MigrationFaults } from './params.ts'
+import { ManifestWarmer } from './warm-manifests.ts'
 
 export interface OriginOptions {
   hv: Hypervisor
@@ -43,8 +44,17 @@ interface Outgoing {
 export class MigrationOrigin {
   private outgoing = new Map<string, Outgoing>()
   readonly credentials = new CredentialStore()
+  private warmer: ManifestWarmer
 
-  constructor(private opts: OriginOptions) {}
+  constructor(private opts: OriginOptions) {
+    this.warmer = new ManifestWarmer(opts.log)
+  }
+
+  /** The machine has come to rest at `version` (stopped, suspended, stored): hash it now, not at OPEN. */
+  atRest(vmId: string, version: number): void {
+    const hv = this.opts.hv
+    this.warmer.schedule(vmId, hv.dirOf(vmId), () => hv.files(vmId), version)
+  }
 
   /** {migrationId, vmId, version, destKey, secret} -> {files, sshHost, sshPort} */
   async prepare(p: Record<string, any>): Promise<unknown> {
@@ -101,10 +111,11 @@ export class MigrationOrigin {
     const activity: BlocksActivity = { open: 0 }
     const faults = this.opts.faults
     serveBlocks(mux, {
-      authorize: (migrationId, remoteKey) => {
+      authorize: async (migrationId, remoteKey) => {
         const o = this.outgoing.get(migrationId)
         if (!o) return this.opts.authorizeOther?.(migrationId, remoteKey) ?? null
         if (remoteKey.toString('hex') !== o.destKey) return null
+        await this.warmer.ready(o.vmId) // its manifest, being computed since it came to rest
         return { vmId: o.vmId, dir: o.dir, files: o.files, version: o.version }
       },
       activity,

@@ -102,6 +102,11 @@ export class MigrationServer {
     }
   }
 
+  /** A machine came to rest at `version` (stop, suspend, store): its manifest is computed now. */
+  atRest(vmId: string, version: number): void {
+    this.origin.atRest(vmId, version)
+  }
+
   /** Hook for this node's HyperDHT server: serve blocks@1 to the destination a migration names. */
   onPeer(mux: Protomux): { busy(): boolean } {
     return this.origin.onPeer(mux)
