@@ -11,6 +11,7 @@ import { mkdir, readdir, readFile, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { formatPhases } from '../../src/market/migrations.ts'
 import { startFlowEnv } from './flow-env.ts'
+import { bigDiskRows } from './migration-flow-big.ts'
 import { touchBlocks } from '../vmmp/helpers.ts'
 import { startSshd } from './migration-bench.ts'
 import type { BenchRow } from './table.ts'
@@ -44,8 +45,16 @@ export async function migrationFlowBench(): Promise<BenchRow[]> {
     }
     const rawMiBs = await rawThroughput(bootstrap, 512 * MiB, (p) => (raw = p))
 
-    const migrate = async (to: string, what: string, peer: number, peerName: string, target: string) => {
-      const r = await cli('alice', ['migrate', vm, '--to', to, '--method', 'RSYNC'])
+    const migrate = async (
+      to: string,
+      what: string,
+      peer: number,
+      peerName: string,
+      target: string,
+      which = vm,
+      method = 'RSYNC',
+    ) => {
+      const r = await cli('alice', ['migrate', which, '--to', to, '--method', method])
       const m = r.json
       rows.push({
         name: `${what}: migrate to committed (${(m.bytesDone / MiB).toFixed(1)} MiB moved)`,
@@ -93,6 +102,9 @@ export async function migrationFlowBench(): Promise<BenchRow[]> {
       const size = (await stat(join(dirOf(0), f))).size
       changed += (await touchBlocks(join(dirOf(0), f), size, 0.01, 7 + changed)).length
     }
+    // As a guest leaves its disk: written, then suspended (the provider hashes it then, in the background).
+    await cli('alice', ['resume', vm])
+    await cli('alice', ['suspend', vm])
     const peerDelta = rsync(dirOf(0), ['--inplace', '--no-whole-file'])
     await migrate(
       pms[1],
@@ -101,6 +113,7 @@ export async function migrationFlowBench(): Promise<BenchRow[]> {
       'rsync --inplace over OpenSSH',
       '<= 0.5 x rsync --inplace',
     )
+    await bigDiskRows({ env, ssh, rawMiBs, migrate, rows })
     rows.push({
       name: 'raw transport: one HyperDHT connection between two processes',
       value: rawMiBs,
