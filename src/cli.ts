@@ -10,6 +10,7 @@ import { consoleCommands } from './cli/console-commands.ts'
 import { migrateCommands } from './cli/migrate-commands.ts'
 import { imageCommands } from './cli/image-commands.ts'
 import { screenCommands } from './cli/screen-commands.ts'
+import { tunnelCommands } from './cli/tunnel-commands.ts'
 import { mediaCommands } from './cli/media-commands.ts'
 import { fail } from './cli/output.ts'
 import { globalOptions } from './cli/options.ts'
@@ -30,6 +31,7 @@ y = consoleCommands(y)
 y = migrateCommands(y)
 y = imageCommands(y)
 y = screenCommands(y)
+y = tunnelCommands(y)
 y = doctorCommand(y)
 y = setupCommand(y)
 y = mediaCommands(y)

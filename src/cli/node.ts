@@ -16,6 +16,7 @@ import { ConsoleService } from '../console/service.ts'
 import { VnetService } from '../vnet/service.ts'
 import { VnetPeers } from '../vnet/peers.ts'
 import { Switch } from '../vnet/switch.ts'
+import { TunnelServer } from '../vnet/tunnel-server.ts'
 import { MigrationServer, type MigrationFaults } from '../vmmp/server.ts'
 import { ImageStore } from '../vmmp/image-store.ts'
 import { ImageService } from '../provider/images.ts'
@@ -33,6 +34,8 @@ export interface NodeOptions {
   provide?: boolean
   hv?: 'test' | 'qemu'
   accel?: 'auto' | 'kvm' | 'tcg'
+  /** Provider: what guests may reach beyond their networks ('nat': out through this machine). */
+  guestOutbound?: 'none' | 'nat'
   billingIntervalMs?: number
   priceIntervalMs?: number
   dht?: DHT
@@ -109,6 +112,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         dir: join(opts.data, 'machines'),
         db: join(opts.data, 'hv-state'),
         accel: opts.accel,
+        qemu: { outbound: opts.guestOutbound ?? 'none' },
         test: { writeFiles: true },
       })
       closers.unshift(() => hv.close())
@@ -119,6 +123,13 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       await vnet.start()
       closers.unshift(async () => vnet.close())
       let consoleSvc: ConsoleService | null = null
+      const tunnels = new TunnelServer({
+        hv,
+        hubKey: marketKey,
+        nodeKey: providerKeys.publicKey.toString('hex'),
+        consolePort: () => consoleSvc?.ssh?.port ?? null,
+        log: opts.log,
+      })
       const migration: MigrationServer = new MigrationServer({
         dht,
         keyPair: providerKeys,
@@ -144,7 +155,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         onPeer: (mux, socket) => {
           const m = migration.onPeer(mux)
           const v = peers.onPeer(mux, socket)
-          return { busy: () => m.busy() || v.busy() }
+          const t = tunnels.onPeer(mux, socket)
+          return { busy: () => m.busy() || v.busy() || t.busy() }
         },
       })
       await consoleSvc.start()

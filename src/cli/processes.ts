@@ -116,6 +116,11 @@ export function nodeCommand(extra: Pick<NodeOptions, 'migrationFaults'> = {}): (
             type: 'boolean',
             describe: 'peers must holepunch to this node (behind a NAT); default: not on loopback or --public-address',
           })
+          .option('guest-outbound', {
+            choices: ['none', 'nat'] as const,
+            default: 'none' as const,
+            describe: "provider: what guests may reach beyond their networks ('nat': out through this machine)",
+          })
           .option('ssh-port', {
             type: 'number',
             default: 0,
@@ -141,6 +146,7 @@ export function nodeCommand(extra: Pick<NodeOptions, 'migrationFaults'> = {}): (
             market: marketText ? parseKey(marketText) : undefined,
             hv: argv.hv,
             accel: argv.accel,
+            guestOutbound: argv['guest-outbound'],
             billingIntervalMs: argv['billing-interval'],
             priceIntervalMs: argv['price-interval'],
             heartbeatWindowMs: argv['heartbeat-window'],

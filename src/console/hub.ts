@@ -27,7 +27,14 @@ export interface TicketAnswer {
   /** The provider node to dial with the ticket (hex). */
   nodeKey: string
   expires: number
-  ssh: { host: string | null; port: number; fingerprint: string | null; user: string } | null
+  ssh: {
+    host: string | null
+    port: number
+    fingerprint: string | null
+    user: string
+    /** The console's host key ('ssh-ed25519 AAAA…') when the node reported it. */
+    hostKey?: string | null
+  } | null
 }
 
 export async function consoleTicket(hub: ConsoleHub, who: Identity | null, params: unknown): Promise<TicketAnswer> {
@@ -51,7 +58,16 @@ export async function consoleTicket(hub: ConsoleHub, who: Identity | null, param
     vmId: vm.id,
     nodeKey: pm.nodeKey,
     expires: claims.expires,
-    ssh: typeof port === 'number' ? { host, port, fingerprint, user: vm.id } : null,
+    ssh:
+      typeof port === 'number'
+        ? {
+            host,
+            port,
+            fingerprint,
+            user: vm.id,
+            hostKey: typeof info.sshHostKey === 'string' ? info.sshHostKey : null,
+          }
+        : null,
   }
 }
 

@@ -114,9 +114,15 @@ export class ConsoleService {
   }
 
   /** What the node adds to its hello info: the market publishes where its SSH console listens. */
-  helloInfo(): { sshHost?: string; sshPort?: number; sshFingerprint?: string } {
+  helloInfo(): { sshHost?: string; sshPort?: number; sshFingerprint?: string; sshHostKey?: string } {
     if (!this.ssh || !this.sshHost) return {}
-    return { sshHost: this.sshHost, sshPort: this.ssh.port, sshFingerprint: this.ssh.fingerprint ?? undefined }
+    return {
+      sshHost: this.sshHost,
+      sshPort: this.ssh.port,
+      sshFingerprint: this.ssh.fingerprint ?? undefined,
+      // The whole public key: `virtuoso ssh --console` writes it to known_hosts (no first-use prompt).
+      sshHostKey: this.ssh.hostKey?.publicKey,
+    }
   }
 
   /** A hub command whose name starts with 'console.'. */

@@ -22,6 +22,8 @@ export interface TicketClaims {
   /** ms since the epoch. */
   expires: number
   nonce: string
+  /** When set, only a connection from this Noise public key (hex) may use the ticket (tunnels). */
+  clientKey?: string
 }
 
 export const ticketError = {
@@ -56,6 +58,7 @@ export function signTicket(
     user: claims.user,
     expires: claims.expires ?? now + TICKET_TTL_MS,
     nonce: claims.nonce ?? randomBytes(16).toString('hex'),
+    ...(claims.clientKey ? { clientKey: claims.clientKey } : {}),
   }
   // The exact bytes signed travel with the ticket: no canonical-JSON question on the verifying side.
   const payload = Buffer.from(JSON.stringify(full))
@@ -72,6 +75,10 @@ export interface VerifyOptions {
   /** The machine asked for, when the caller names one. */
   vmId?: string
   now?: number
+  /** The key the ticket is shown from; a ticket bound to another key is refused. */
+  clientKey?: string
+  /** Refuse tickets that are not bound to a key (tunnels need one). */
+  requireClientKey?: boolean
 }
 
 /** Read a ticket without trusting it: signature, node, machine and time are all checked. */
@@ -102,6 +109,9 @@ export function verifyTicket(ticket: unknown, opts: VerifyOptions): TicketClaims
   )
     throw ticketError.bad('its payload is malformed')
   if (c.nodeKey !== opts.nodeKey) throw ticketError.bad('it is for another provider node')
+  if (c.clientKey !== undefined && typeof c.clientKey !== 'string') throw ticketError.bad('its payload is malformed')
+  if (opts.requireClientKey && !c.clientKey) throw ticketError.bad('it is not bound to a key')
+  if (c.clientKey && c.clientKey !== opts.clientKey) throw ticketError.bad('it was issued to another key')
   if (opts.vmId !== undefined && c.vmId !== opts.vmId)
     throw ticketError.bad(`it is for machine ${c.vmId}, not ${opts.vmId}`)
   const now = opts.now ?? Date.now()
@@ -136,9 +146,16 @@ export class TicketVerifier {
   private nonces = new NonceCache()
   constructor(private opts: Omit<VerifyOptions, 'vmId' | 'now'> & { clock?: () => number }) {}
 
-  accept(ticket: unknown, vmId?: string): TicketClaims {
+  accept(ticket: unknown, vmId?: string, bound?: { clientKey: string }): TicketClaims {
     const now = this.opts.clock?.() ?? Date.now()
-    const c = verifyTicket(ticket, { hubKey: this.opts.hubKey, nodeKey: this.opts.nodeKey, vmId, now })
+    const c = verifyTicket(ticket, {
+      hubKey: this.opts.hubKey,
+      nodeKey: this.opts.nodeKey,
+      vmId,
+      now,
+      clientKey: bound?.clientKey,
+      requireClientKey: !!bound,
+    })
     this.nonces.use(c, now)
     return c
   }

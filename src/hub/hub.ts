@@ -22,6 +22,7 @@ import { serveBlocks } from '../vmmp/blocks.ts'
 import type { ImageStore } from '../vmmp/image-store.ts'
 import { addImageFile, type ImageServeFaults } from './images.ts'
 import { VnetHub } from '../vnet/hub.ts'
+import { tunnelTicket } from '../vnet/tunnel-hub.ts'
 
 export interface HubOptions {
   dir: string
@@ -160,7 +161,7 @@ export class Hub implements ProviderGateway {
     const mux = Protomux.from(socket)
     new RpcChannel(mux, {
       protocol: PROTOCOLS.market,
-      handler: (method, params, token) => this.clientCall(method, params, token),
+      handler: (method, params, token) => this.clientCall(method, params, token, remoteKey),
     })
     const control: RpcChannel = new RpcChannel(mux, {
       protocol: PROTOCOLS.control,
@@ -199,8 +200,16 @@ export class Hub implements ProviderGateway {
     return this.market.authenticate(token)
   }
 
-  private async clientCall(method: string, params: unknown, token: string): Promise<unknown> {
+  private async clientCall(method: string, params: unknown, token: string, remoteKey: string): Promise<unknown> {
     if (method === 'hello') return { market: this.publicKey.toString('hex'), protocols: Object.values(PROTOCOLS) }
+    // Bound to the key this connection proved: the caller dials the provider with the same key.
+    if (method === 'tunnel.ticket')
+      return tunnelTicket(
+        { market: this.market, keyPair: this.opts.keyPair, gateway: this },
+        this.identify(token),
+        params,
+        remoteKey,
+      )
     // Console tickets are signed with the hub's key, so these methods get the hub, not just the market.
     if (Object.prototype.hasOwnProperty.call(consoleMethods, method)) {
       return consoleMethods[method].run(

@@ -39,6 +39,7 @@ const FROM = {
   console: ['running'],
   screenshot: ['running'],
   vnc: ['running'],
+  guestPort: ['running'],
 } as const satisfies Record<string, readonly HvState[]>
 
 export class Hypervisor extends EventEmitter {
@@ -207,6 +208,20 @@ export class Hypervisor extends EventEmitter {
     return this.driver.nicSocket(id)
   }
 
+  /** A provider-loopback port that reaches TCP `port` of a running machine (`virtuoso pipe`). */
+  async guestPort(id: string, port: number): Promise<number> {
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      throw badInput('guest port', String(port), 'give a TCP port from 1 to 65535')
+    const open = this.driver.guestPort?.bind(this.driver)
+    if (!open) throw notSupported(this.manifest.name, 'guestPort')
+    let host = 0
+    await this.#verb(id, 'guestPort', async () => {
+      host = await open(id, port)
+      return null
+    })
+    return host
+  }
+
   /** What the guest learns at its next boot: hostname, the buyer's SSH keys, root's password hash. */
   async setGuest(id: string, guest: GuestSetup): Promise<void> {
     this.#open()
@@ -216,7 +231,12 @@ export class Hypervisor extends EventEmitter {
     if (!set) throw notSupported(this.manifest.name, 'setGuest')
     await this.#serial(id, async () => {
       this.#rec(id)
-      await set(id, { hostname: guest.hostname, sshKeys: [...guest.sshKeys], passwordHash: guest.passwordHash ?? null })
+      await set(id, {
+        hostname: guest.hostname,
+        sshKeys: [...guest.sshKeys],
+        passwordHash: guest.passwordHash ?? null,
+        hostKey: guest.hostKey ?? null,
+      })
     })
   }
 
@@ -364,9 +384,9 @@ export class Hypervisor extends EventEmitter {
     if (this.#closed) throw closed()
   }
 
-  #check(verb: keyof HvManifest | 'console' | 'screenshot' | 'vnc'): void {
+  #check(verb: keyof HvManifest | 'console' | 'screenshot' | 'vnc' | 'guestPort'): void {
     this.#open()
-    if (verb === 'screenshot' || verb === 'vnc') return
+    if (verb === 'screenshot' || verb === 'vnc' || verb === 'guestPort') return
     if (verb !== 'name' && this.manifest[verb] !== true) throw notSupported(this.manifest.name, verb)
   }
 }

@@ -37,6 +37,15 @@ export interface GuestSetup {
   hostname: string
   sshKeys: string[]
   passwordHash?: string | null
+  /** The machine's SSH host key (OpenSSH ed25519), which the market knows, so buyers' ssh needs no TOFU. */
+  hostKey?: HostKey | null
+}
+
+export interface HostKey {
+  /** 'ssh-ed25519 AAAA…' */
+  public: string
+  /** '-----BEGIN OPENSSH PRIVATE KEY-----…' */
+  private: string
 }
 
 /** Provider-side states (report §6.2.3). `created` = files made, not yet registered with the VMM. */
@@ -118,6 +127,8 @@ export interface HvDriver {
   console(id: string): Promise<Duplex>
   /** Optional: the unix socket on which the running machine's NIC carries Ethernet frames (QEMU stream). */
   nicSocket?(id: string): Promise<string>
+  /** Optional: a port on the provider's 127.0.0.1 that reaches TCP `port` of the running guest. */
+  guestPort?(id: string, port: number): Promise<number>
   /** Optional: what the guest learns at its next boot (first-boot seed). */
   setGuest?(id: string, guest: GuestSetup): Promise<void>
   /** Optional: write the current screen to `file` as PNG (or PPM, which is quicker to read back). */

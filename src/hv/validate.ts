@@ -75,9 +75,19 @@ export const SSH_KEY_PATTERN =
 /** A crypt(3) hash ($id$salt$hash): what chpasswd and usermod -p take. */
 export const CRYPT_PATTERN = /^\$[0-9a-z]+\$[./A-Za-z0-9$=,]+$/
 
+function validHostKey(k: unknown): boolean {
+  const { public: pub, private: priv } = (k ?? {}) as Record<string, unknown>
+  return (
+    typeof pub === 'string' &&
+    /^ssh-ed25519 [A-Za-z0-9+/=]+( [^"\n\r]*)?$/.test(pub) &&
+    typeof priv === 'string' &&
+    /^-----BEGIN OPENSSH PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+-----END OPENSSH PRIVATE KEY-----\n?$/.test(priv)
+  )
+}
+
 export function checkGuest(g: unknown): asserts g is GuestSetup {
   if (!g || typeof g !== 'object') throw badInput('guest set-up', 'none was given', 'pass { hostname, sshKeys }')
-  const { hostname, sshKeys, passwordHash } = g as Record<string, unknown>
+  const { hostname, sshKeys, passwordHash, hostKey } = g as Record<string, unknown>
   if (typeof hostname !== 'string' || !HOSTNAME_PATTERN.test(hostname))
     throw badInput('hostname', `${JSON.stringify(hostname)} is not a host name`, 'use a-z, 0-9 and inner dashes')
   if (
@@ -86,6 +96,8 @@ export function checkGuest(g: unknown): asserts g is GuestSetup {
     !sshKeys.every((k) => typeof k === 'string' && SSH_KEY_PATTERN.test(k))
   )
     throw badInput('SSH keys', 'each must be one OpenSSH public key line', 'pass the contents of a .pub file')
+  if (hostKey != null && !validHostKey(hostKey))
+    throw badInput('host key', 'it is not an OpenSSH ed25519 key pair', 'pass { public, private } as ssh-keygen writes')
   if (passwordHash != null && (typeof passwordHash !== 'string' || !CRYPT_PATTERN.test(passwordHash)))
     throw badInput('password hash', 'it is not a crypt(3) hash', "make one with 'openssl passwd -6'")
 }

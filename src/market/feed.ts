@@ -9,7 +9,14 @@ import { seqKey } from './store-keys.ts'
 
 export const PUBLIC_TABLES: ReadonlySet<string> = new Set(['config', 'pm', 'statusrelations', 'images'])
 /** Never sent: session hashes, password hashes, node pairing hashes, hub bookkeeping. */
-export const SECRET_TABLES: ReadonlySet<string> = new Set(['sessions', 'credentials', 'nodes', 'meta', 'changes'])
+export const SECRET_TABLES: ReadonlySet<string> = new Set([
+  'sessions',
+  'credentials',
+  'hostkeys',
+  'nodes',
+  'meta',
+  'changes',
+])
 
 export function audienceOf(store: Store): (table: TableName, key: string, value: any) => string[] | undefined {
   const pmOwner = (pmId: string | null | undefined) => (pmId ? store.get('pm', pmId)?.owner : undefined)

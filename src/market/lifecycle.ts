@@ -17,14 +17,21 @@ import type { Identity, PmRow, VmRow, VmState } from './types.ts'
 import { Wallet } from './wallet.ts'
 
 /** What the provider's first-boot seed tells the guest: a host name made from the machine's name. */
-export function guestSetup(vm: VmRow): { hostname: string; sshKeys: string[] } {
+export function guestSetup(
+  vm: VmRow,
+  privateKey?: string,
+): { hostname: string; sshKeys: string[]; hostKey?: { public: string; private: string } } {
   const host = vm.name
     .toLowerCase()
     .replace(/[^a-z0-9-]+/g, '-')
     .replace(/^-+|-+$/g, '')
     .slice(0, 63)
     .replace(/-+$/, '')
-  return { hostname: host || `vm-${vm.id.slice(0, 8)}`, sshKeys: vm.sshKeys ?? [] }
+  return {
+    hostname: host || `vm-${vm.id.slice(0, 8)}`,
+    sshKeys: vm.sshKeys ?? [],
+    ...(vm.hostKey && privateKey ? { hostKey: { public: vm.hostKey, private: privateKey } } : {}),
+  }
 }
 
 type StateAction = 'start' | 'stop' | 'suspend' | 'resume'
@@ -116,7 +123,10 @@ export async function act(ctx: Ctx, who: Identity | null, vmId: string, action: 
     const pm = pmRow(ctx, vm.pmId)
     if (action === 'start' || action === 'resume') checkCanRun(ctx, vm, pm, ctx.clock())
     // A machine learns its name and its owner's keys at boot (the provider's first-boot seed).
-    const params = action === 'start' || action === 'resume' ? { version: vm.version, guest: guestSetup(vm) } : {}
+    const params =
+      action === 'start' || action === 'resume'
+        ? { version: vm.version, guest: guestSetup(vm, ctx.store.get('hostkeys', vm.id)?.private) }
+        : {}
     const version = await askProvider(ctx, pm, vm, METHOD[action], { version: vm.version, ...params })
     const now = ctx.clock()
     const { ops, vm: next } = transitionOps(

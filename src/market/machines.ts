@@ -11,6 +11,7 @@ import { resolveOs } from './images.ts'
 import { allowedActions } from './statusrelations.ts'
 import { assignNic } from './networks.ts'
 import type { Identity, Micro, VmAction, VmRow } from './types.ts'
+import { newHostKey } from './host-key.ts'
 
 export const LIMITS = {
   memory: [16, 1_048_576],
@@ -113,6 +114,7 @@ export async function register(ctx: Ctx, who: Identity | null, input: RegisterIn
   const sshKeys = checkSshKeys(input.sshKey)
   const now = ctx.clock()
   const nic = assignNic(ctx, buyer.username, input.net)
+  const hostKey = newHostKey(id)
   const vm: VmRow = {
     id,
     owner: buyer.username,
@@ -139,10 +141,12 @@ export async function register(ctx: Ctx, who: Identity | null, input: RegisterIn
     created: now,
     ...nic.fields,
     ...(sshKeys ? { sshKeys } : {}),
+    hostKey: hostKey.public,
   }
   await ctx.store.write([
     ...nic.ops,
     { type: 'put', table: 'vm', key: id, value: vm },
+    { type: 'put', table: 'hostkeys', key: id, value: { vmId: id, private: hostKey.private } },
     eventOp(now, {
       origin: userOrigin(buyer),
       type: 'vm.register',

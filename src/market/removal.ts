@@ -22,6 +22,7 @@ function removeOps(ctx: Ctx, vm0: VmRow, pm: PmRow, now: number, origin: string,
   const { ops } = accrue(vm, now, wallet, pm.owner) // periods begun before now are owed
   ops.push(
     { type: 'del', table: 'vm', key: vm.id },
+    { type: 'del', table: 'hostkeys', key: vm.id },
     { type: 'del', table: 'pairings', key: vm.id },
     ...roomOp(ctx, pm.id, vm, -1),
     ...wallet.flush(),
@@ -50,6 +51,7 @@ export async function deleteVm(ctx: Ctx, who: Identity | null, vmId: string): Pr
     if (vm.state === 'registered') {
       await ctx.store.write([
         { type: 'del', table: 'vm', key: vmId },
+        { type: 'del', table: 'hostkeys', key: vmId },
         eventOp(now, {
           origin: userOrigin(buyer),
           type: 'vm.delete',

@@ -42,6 +42,12 @@ export interface NodeRow {
   pmId: string | null
 }
 
+/** A machine's SSH host key, private half (hub-only: the guest gets it at boot, nobody else). */
+export interface HostKeyRow {
+  vmId: string
+  private: string
+}
+
 export interface PairingRow {
   vmId: string
   pmId: string
@@ -50,6 +56,7 @@ export interface PairingRow {
 export interface Tables {
   users: UserRow
   credentials: CredentialRow
+  hostkeys: HostKeyRow
   sessions: SessionRow
   config: ConfigRow
   vm: VmRow
@@ -72,6 +79,7 @@ export type TableName = keyof Tables
 export const CACHED_TABLES = [
   'users',
   'credentials',
+  'hostkeys',
   'sessions',
   'config',
   'vm',

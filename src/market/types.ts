@@ -129,6 +129,10 @@ export interface VmRow {
   mac?: string | null
   /** The buyer's SSH public keys, put into the guest at boot (register --ssh-key); absent = none. */
   sshKeys?: string[]
+  /** The guest's SSH host public key ('ssh-ed25519 AAAA…'), made at register and put in at every
+   *  boot (private half in the hub-only hostkeys table), so the owner's ssh knows it without asking
+   *  (`virtuoso ssh`); absent on machines registered before it existed. */
+  hostKey?: string | null
   /** The catalog image its disk starts from (images.ts), pinned by digest at register; absent = none. */
   image?: string | null
   imageDigest?: string | null

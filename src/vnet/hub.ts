@@ -3,7 +3,7 @@
 // of the newcomer (so the pair connects at once, e.g. right after a migration commits).
 import type { Market } from '../market/market.ts'
 import { VirtuosoError } from '../errors.ts'
-import { signMembership } from './membership.ts'
+import { MEMBERSHIP_TTL_MS, signMembership } from './membership.ts'
 
 export interface VnetHubOptions {
   market: Market
@@ -29,16 +29,18 @@ export class VnetHub {
   }
 
   /** node.vnet.join from provider `nodeKey`. */
-  join(nodeKey: string, params: unknown): { membership: string; peers: string[] } {
+  join(nodeKey: string, params: unknown): { membership: string; peers: string[]; expires: number } {
     const net = (params as { net?: unknown } | null)?.net
     if (typeof net !== 'string' || net.length > 128)
       throw new VirtuosoError('VNET_BAD_INPUT', 'node.vnet.join needs { net } (a network id)')
     const providers = this.providersOf(net)
     if (!providers.includes(nodeKey))
       throw new VirtuosoError('VNET_NOT_MEMBER', 'this provider hosts no machine of that network')
-    const membership = signMembership(this.opts.secretKey, { net, nodeKey }, this.opts.market.now())
+    const now = this.opts.market.now()
+    const expires = now + MEMBERSHIP_TTL_MS
+    const membership = signMembership(this.opts.secretKey, { net, nodeKey, expires }, now)
     const peers = providers.filter((k) => k !== nodeKey)
     for (const k of peers) void this.opts.command(k, 'vnet.peers', { net, peers: providers }).catch(() => {})
-    return { membership, peers }
+    return { membership, peers, expires }
   }
 }

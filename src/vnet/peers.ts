@@ -2,12 +2,16 @@
 // channel on a HyperDHT/Noise connection between two provider keys. Each side shows, per network, a
 // membership the hub signed for its key (JOIN); a side that shows none gets no frame of that
 // network and its frames are dropped. Of two providers, the one with the lower key dials (one
-// connection per pair); both learn of each other from the hub.
+// connection per pair); both learn of each other from the hub. A membership expires (the hub signs
+// it for an hour): at that moment the peer's port goes and its frames are dropped, until it shows a
+// renewed one (its provider asks the hub again before then, src/vnet/service.ts).
+import { EventEmitter } from 'node:events'
 import type DHT from 'hyperdht'
 import type { KeyPair, NoiseSocket } from 'hyperdht'
 import type Protomux from 'protomux'
 import c from 'compact-encoding'
 import { dial } from '../net/dial.ts'
+import { PROTOCOLS } from '../net/protocols.ts'
 import { verifyMembership } from './membership.ts'
 import type { Switch } from './switch.ts'
 import { decode, encodeFrame, encodeJoin, encodeLeave, FRAME, JOIN, LEAVE } from './wire.ts'
@@ -32,6 +36,8 @@ export interface PeerCounters {
   refused: number
   /** Frames of a network the sender had not (validly) joined. */
   unjoined: number
+  /** Peers' memberships that ran out on an open connection. */
+  expired: number
 }
 
 interface Conn {
@@ -42,13 +48,16 @@ interface Conn {
   /** Our index per network we joined on this connection, and the peer's index -> network. */
   out: Map<string, number>
   in: Map<number, string>
+  /** When the peer's membership of each network runs out (ms since the epoch), and its timer. */
+  expires: Map<string, { at: number; timer: NodeJS.Timeout }>
   open: boolean
 }
 
 const portId = (key: string, net: string) => `peer:${key}:${net}`
 
-export class VnetPeers {
-  readonly counters: PeerCounters = { malformed: 0, refused: 0, unjoined: 0 }
+/** Events: 'expired' (net, peerKey) when a peer's membership ran out; 'joined' (net, peerKey). */
+export class VnetPeers extends EventEmitter {
+  readonly counters: PeerCounters = { malformed: 0, refused: 0, unjoined: 0, expired: 0 }
   private nets = new Map<string, { membership: string; peers: Set<string> }>()
   private conns = new Map<string, Conn>()
   private dialing = new Set<string>()
@@ -57,6 +66,7 @@ export class VnetPeers {
   private me: string
 
   constructor(private opts: VnetPeersOptions) {
+    super()
     this.me = opts.keyPair.publicKey.toString('hex')
   }
 
@@ -65,6 +75,17 @@ export class VnetPeers {
     this.nets.set(net, { membership, peers: new Set(peers.filter((p) => p !== this.me)) })
     for (const conn of this.conns.values()) if (conn.open) this.sendJoin(conn, net)
     this.connectAll(net)
+  }
+
+  /** A fresh membership of `net` from the hub: shown again on every connection (same index). */
+  renew(net: string, membership: string): void {
+    const n = this.nets.get(net)
+    if (!n) return
+    n.membership = membership
+    for (const conn of this.conns.values()) {
+      const idx = conn.out.get(net)
+      if (idx !== undefined) conn.send(encodeJoin(idx, membership))
+    }
   }
 
   /** The hub says who else hosts `net` now. */
@@ -125,6 +146,10 @@ export class VnetPeers {
             Buffer.from(peer, 'hex'),
             { keyPair: this.opts.keyPair, deadlineMs: DIAL_DEADLINE_MS, what: `provider ${peer.slice(0, 8)}` },
             (mux, socket) => {
+              // The peer's console server hangs up a connection on which console@1 never opens.
+              mux.pair({ protocol: PROTOCOLS.console }, () =>
+                mux.createChannel({ protocol: PROTOCOLS.console })?.open(),
+              )
               const conn = this.attach(mux, socket)
               return { opened: this.whenOpen(conn), value: conn }
             },
@@ -154,6 +179,7 @@ export class VnetPeers {
       drainWaiters: [],
       out: new Map(),
       in: new Map(),
+      expires: new Map(),
       open: false,
     }
     const channel = mux.createChannel({
@@ -186,6 +212,8 @@ export class VnetPeers {
     for (const w of conn.drainWaiters.splice(0)) w()
     for (const net of conn.in.values()) this.opts.sw.removePort(portId(conn.key, net))
     for (const net of conn.out.keys()) this.opts.sw.removePort(portId(conn.key, net))
+    for (const e of conn.expires.values()) clearTimeout(e.timer)
+    conn.expires.clear()
     conn.in.clear()
     conn.out.clear()
     if (this.conns.get(conn.key) !== conn) return
@@ -234,11 +262,18 @@ export class VnetPeers {
         this.counters.unjoined++
         return
       }
+      // Checked per frame too: a timer may fire late, a frame after the expiry is never carried.
+      if ((conn.expires.get(net)?.at ?? 0) <= Date.now()) {
+        this.expire(conn, net)
+        this.counters.unjoined++
+        return
+      }
       this.opts.sw.input(portId(conn.key, net), m.frame)
     } else if (m.type === JOIN) {
       let net: string
+      let expires: number
       try {
-        net = verifyMembership(m.membership, { hubKey: this.opts.hubKey, nodeKey: conn.key }).net
+        ;({ net, expires } = verifyMembership(m.membership, { hubKey: this.opts.hubKey, nodeKey: conn.key }))
       } catch (err) {
         this.counters.refused++
         this.opts.log?.(`vnet: provider ${conn.key.slice(0, 8)}: ${(err as Error).message}`)
@@ -246,12 +281,31 @@ export class VnetPeers {
       }
       for (const [i, n] of conn.in) if (n === net) conn.in.delete(i)
       conn.in.set(m.index, net)
+      clearTimeout(conn.expires.get(net)?.timer)
+      const timer = setTimeout(() => this.expire(conn, net), Math.max(0, expires - Date.now()))
+      timer.unref()
+      conn.expires.set(net, { at: expires, timer })
       this.maybePort(conn, net)
+      this.emit('joined', net, conn.key)
     } else if (m.type === LEAVE) {
       const net = conn.in.get(m.index)
       if (net === undefined) return
       conn.in.delete(m.index)
+      clearTimeout(conn.expires.get(net)?.timer)
+      conn.expires.delete(net)
       this.opts.sw.removePort(portId(conn.key, net))
     }
+  }
+
+  /** The peer's membership of `net` ran out: no frames either way until it shows a new one. */
+  private expire(conn: Conn, net: string): void {
+    const e = conn.expires.get(net)
+    if (!e || e.at > Date.now()) return
+    conn.expires.delete(net)
+    for (const [i, n] of conn.in) if (n === net) conn.in.delete(i)
+    this.opts.sw.removePort(portId(conn.key, net))
+    this.counters.expired++
+    this.opts.log?.(`vnet: provider ${conn.key.slice(0, 8)}: its membership of ${net.slice(0, 8)} expired`)
+    this.emit('expired', net, conn.key)
   }
 }

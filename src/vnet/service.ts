@@ -8,6 +8,8 @@ import { Switch, type PortStats } from './switch.ts'
 import type { VnetPeers } from './peers.ts'
 
 export const JOIN_RETRY_MS = 1000
+/** A membership is renewed when this share of its life has passed (peers drop us at its end). */
+export const RENEW_AT = 0.8
 
 export interface VnetServiceOptions {
   hv: Hypervisor
@@ -27,6 +29,7 @@ export class VnetService {
   private closed = false
   /** Network of each attached machine: a network is carried while one of its machines runs here. */
   private netOf = new Map<string, string>()
+  private renewals = new Map<string, NodeJS.Timeout>()
   /** Asks the hub (control@1) for a membership; set once the provider agent exists. */
   hubRequest: ((method: string, params: unknown) => Promise<any>) | null = null
 
@@ -79,7 +82,11 @@ export class VnetService {
     p.close()
     const net = this.netOf.get(id)
     this.netOf.delete(id)
-    if (net && ![...this.netOf.values()].includes(net)) this.opts.peers?.leave(net)
+    if (net && ![...this.netOf.values()].includes(net)) {
+      clearTimeout(this.renewals.get(net))
+      this.renewals.delete(net)
+      this.opts.peers?.leave(net)
+    }
   }
 
   private carries(net: string): boolean {
@@ -87,14 +94,25 @@ export class VnetService {
   }
 
   /** Gets the hub's membership of `net` for this provider and the other providers to carry it with. */
-  private async joinNet(net: string): Promise<void> {
+  private async joinNet(net: string, renewing = false): Promise<void> {
     const peers = this.opts.peers
     if (!peers) return
     while (this.carries(net)) {
       try {
         if (!this.hubRequest) throw new Error('not connected to the hub yet')
         const r = await this.hubRequest('node.vnet.join', { net })
-        if (this.carries(net)) peers.join(net, r.membership, r.peers)
+        if (!this.carries(net)) return
+        if (renewing) peers.renew(net, r.membership)
+        else peers.join(net, r.membership, r.peers)
+        if (typeof r.expires === 'number') {
+          clearTimeout(this.renewals.get(net))
+          const t = setTimeout(
+            () => void this.joinNet(net, true),
+            Math.max(JOIN_RETRY_MS, (r.expires - Date.now()) * RENEW_AT),
+          )
+          t.unref()
+          this.renewals.set(net, t)
+        }
         return
       } catch (err) {
         this.opts.log?.(`vnet: joining network ${net.slice(0, 8)}: ${(err as Error).message}; retrying`)
@@ -117,6 +135,7 @@ export class VnetService {
 
   close(): void {
     this.closed = true
+    for (const t of this.renewals.values()) clearTimeout(t)
     this.opts.hv.off('change', this.onChange)
     this.opts.hv.off('delete', this.onDelete)
     for (const id of [...this.ports.keys()]) this.detach(id)

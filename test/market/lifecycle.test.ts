@@ -65,8 +65,18 @@ describe('lifecycle', () => {
     expect(w.gateway.calls.at(-1)!.params).toEqual({
       vmId: vm.id,
       version: 3,
-      guest: { hostname: 'small', sshKeys: [] },
+      guest: {
+        hostname: 'small',
+        sshKeys: [],
+        hostKey: {
+          public: w.market.db.get('vm', vm.id)!.hostKey,
+          private: w.market.db.get('hostkeys', vm.id)!.private,
+        },
+      },
     })
+    // The host key the market made at register: ed25519; its private half only in a hub-only table.
+    expect(w.market.db.get('vm', vm.id)!.hostKey).toMatch(/^ssh-ed25519 AAAA[A-Za-z0-9+/=]+$/)
+    expect(w.market.db.get('hostkeys', vm.id)!.private).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----\n/)
     w.gateway.lie = 7
     expect(await codeOf(() => w.market.stop(buyer, vm.id))).toBe('MARKET_VERSION_MISMATCH')
     expect(w.market.db.get('vm', vm.id)!.state).toBe('started')
@@ -80,7 +90,7 @@ describe('lifecycle', () => {
     const vm = await w.market.register(buyer, { config: 'small', name: 'My Web_1', sshKey: `# mine\n${key}\n` })
     await w.market.store(buyer, vm.id, pm.id)
     await w.market.start(buyer, vm.id)
-    expect(w.gateway.calls.at(-1)!.params.guest).toEqual({ hostname: 'my-web-1', sshKeys: [key] })
+    expect(w.gateway.calls.at(-1)!.params.guest).toMatchObject({ hostname: 'my-web-1', sshKeys: [key] })
   })
 
   it('refuses actions the state does not allow', async () => {

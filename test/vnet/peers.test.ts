@@ -3,6 +3,7 @@
 // and frames of a network never joined are dropped and counted, and the connection carries on.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import createTestnet from 'hyperdht/testnet.js'
+import { once } from 'node:events'
 import DHT from 'hyperdht'
 import Protomux from 'protomux'
 import c from 'compact-encoding'
@@ -128,5 +129,46 @@ describe('vnet@1', () => {
       check()
     })
     expect(p1.sw.has(`peer:${p2.key}:n1`)).toBe(false)
+  })
+
+  it('a membership that expires on an open connection stops its frames; a renewed one resumes them', async () => {
+    const a = guest(p1.sw, 'a3', 'n3', '02:00:00:00:00:3a')
+    const b = guest(p2.sw, 'b3', 'n3', '02:00:00:00:00:3b')
+    const short = signMembership(hub.secretKey, { net: 'n3', nodeKey: p1.key, expires: Date.now() + 1500 })
+    const expired = once(p2.peers, 'expired')
+    p1.peers.join('n3', short, [p2.key])
+    p2.peers.join('n3', member(hub, 'n3', p2), [p1.key])
+    await portUp(p1.sw, `peer:${p2.key}:n3`)
+    await portUp(p2.sw, `peer:${p1.key}:n3`)
+    p1.sw.input('a3', frame('02:00:00:00:00:3b', '02:00:00:00:00:3a', 'before'))
+    await b.receive('before')
+    expect(await expired).toEqual(['n3', p1.key])
+    expect(p2.sw.has(`peer:${p1.key}:n3`)).toBe(false)
+    // p1 still sends (its view of p2 is valid): p2 drops and counts each frame.
+    const dropped = p2.peers.counters.unjoined
+    p1.sw.input('a3', frame('02:00:00:00:00:3b', '02:00:00:00:00:3a', 'during'))
+    await new Promise<void>((resolve) => {
+      const check = () => (p2.peers.counters.unjoined > dropped ? resolve() : setTimeout(check, 20))
+      check()
+    })
+    p2.sw.input('b3', frame('02:00:00:00:00:3a', '02:00:00:00:00:3b', 'back-during'))
+    const joined = once(p2.peers, 'joined')
+    p1.peers.renew('n3', member(hub, 'n3', p1))
+    await joined
+    await portUp(p2.sw, `peer:${p1.key}:n3`)
+    p1.sw.input('a3', frame('02:00:00:00:00:3b', '02:00:00:00:00:3a', 'after'))
+    await b.receive('after')
+    p2.sw.input('b3', frame('02:00:00:00:00:3a', '02:00:00:00:00:3b', 'back-after'))
+    await a.receive('back-after')
+    const tags = (fs: Buffer[]) =>
+      fs.map((f) =>
+        f
+          .subarray(ETH_HEADER, ETH_HEADER + 11)
+          .toString()
+          .replace(/\0+$/, ''),
+      )
+    expect(tags(b.got)).not.toContain('during')
+    expect(tags(a.got)).not.toContain('back-during')
+    expect(p2.peers.counters.expired).toBeGreaterThanOrEqual(1)
   })
 })

@@ -29,7 +29,12 @@ export interface QemuArgsInput {
   incoming?: string | null
   /** The market-issued MAC of the machine's network card; null = no card. */
   mac?: string | null
+  /** What the guest's uplink card may reach: 'none' (default) only forwarded ports, 'nat' also out. */
+  outbound?: GuestOutbound
 }
+
+export type GuestOutbound = 'none' | 'nat'
+export const GUEST_OUTBOUND: readonly GuestOutbound[] = ['none', 'nat']
 
 /** QEMU opts values double their commas. */
 function opt(s: string): string {
@@ -70,7 +75,7 @@ export function qemuArgs(a: QemuArgsInput): string[] {
     'if=virtio,format=raw,cache=writeback,file.driver=nbd,file.server.type=unix,' +
       `file.server.path=${opt(`${a.sockDir}/${NBD_SOCK}`)}`,
   ]
-  args.push(...nicArgs(a.mac ?? null))
+  args.push(...nicArgs(a.mac ?? null, a.outbound ?? 'none'))
   // The firmware boots the disk: the OS (bootloader and kernel) lives in the machine's image.
   if (a.seed) args.push('-drive', `if=virtio,format=raw,readonly=on,file=${SEED_ISO}`)
   if (a.media) {
@@ -88,14 +93,31 @@ export function qemuArgs(a: QemuArgsInput): string[] {
  * starts without waiting for the switch. The saved state of a suspended machine includes the card,
  * so a machine keeps the same card (or none) for its whole life.
  */
-export function nicArgs(mac: string | null): string[] {
+export function nicArgs(mac: string | null, outbound: GuestOutbound = 'none'): string[] {
   if (!mac) return []
   return [
     '-netdev',
     `stream,id=net0,server=on,addr.type=unix,addr.path=${NIC_SOCK}`,
     '-device',
     `virtio-net-pci,netdev=net0,mac=${mac}`,
+    // The uplink (second card, the guest's eth1): QEMU's user-mode network. It is how the provider
+    // reaches a guest port for `virtuoso pipe/ssh/forward` (QMP hostfwd_add on a provider-loopback
+    // port, src/hv/qemu/hostfwd.ts) without root, TAP or a TCP stack in the agent. restrict=on keeps
+    // the guest from reaching the host or beyond (forwarded ports still work); the provider's
+    // --guest-outbound nat lifts it. Its state is not part of a saved machine, so the setting may
+    // differ after a resume or a migration; its MAC is derived from the market's so it never changes.
+    '-netdev',
+    `user,id=${UPLINK_NETDEV},restrict=${outbound === 'nat' ? 'off' : 'on'}`,
+    '-device',
+    `virtio-net-pci,netdev=${UPLINK_NETDEV},mac=${uplinkMac(mac)}`,
   ]
+}
+
+export const UPLINK_NETDEV = 'uplink'
+
+/** QEMU's own prefix (52:54:00) and the market MAC's last three octets. */
+export function uplinkMac(mac: string): string {
+  return `52:54:00:${mac.split(':').slice(3).join(':')}`
 }
 
 export function nbdArgs(dir: string, sockDir: string, descriptor: string): string[] {

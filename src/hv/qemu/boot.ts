@@ -8,7 +8,7 @@ import { HvError, HV_VMM_FAILED } from '../errors.ts'
 import type { Monitor } from './monitor.ts'
 import { launch, readPid, terminate } from './proc.ts'
 import type { CpuLimiter } from './cgroup.ts'
-import { QEMU_PID, nbdArgs, qemuArgs } from './args.ts'
+import { QEMU_PID, nbdArgs, qemuArgs, type GuestOutbound } from './args.ts'
 
 export interface BootPlan {
   id: string
@@ -21,6 +21,8 @@ export interface BootPlan {
   /** The guest has a first-boot seed drive. */
   seed: boolean
   accel: 'kvm' | 'tcg'
+  /** What the guest's uplink card may reach (the provider's --guest-outbound). */
+  outbound: GuestOutbound
   bins: { qemu: string; qemuNbd: string }
   stateTimeoutMs: number
   /** Speed share: CPUs = config.speed / perCpu (bogomips of one host CPU), when both are known. */
@@ -51,6 +53,7 @@ export async function bootMachine(p: BootPlan): Promise<void> {
       seed: p.seed,
       incoming: p.incoming,
       mac: config.nic?.mac,
+      outbound: p.outbound,
       media: config.media,
     })
     await launch(p.bins.qemu, args, { cwd: dir, what: `start machine '${id}'` })

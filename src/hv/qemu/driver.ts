@@ -23,6 +23,8 @@ import { exists, readVmRecord, which, writeVmRecord } from './files.ts'
 import { GuestSockets } from './guest-sockets.ts'
 import { bootMachine } from './boot.ts'
 import { NBD_PID, NBD_SOCK, QEMU_PID, QMP_SOCK, SAVED_STATE, SERIAL_SOCK, NIC_SOCK, VNC_SOCK } from './args.ts'
+import type { GuestOutbound } from './args.ts'
+import { HostForwards } from './hostfwd.ts'
 
 export const QEMU_MANIFEST: HvManifest = Object.freeze({
   name: 'qemu',
@@ -62,6 +64,8 @@ export interface QemuDriverOptions {
   cpuLimit?: boolean
   /** The cgroup v2 directory to limit machines under, instead of the one found from /proc/self. */
   cgroupBase?: string
+  /** What guests' uplink cards may reach (the provider's --guest-outbound); default 'none'. */
+  outbound?: GuestOutbound
 }
 
 export class QemuDriver implements HvDriver {
@@ -77,6 +81,7 @@ export class QemuDriver implements HvDriver {
   #warn: (w: HvWarning) => void = () => {}
   /** Running machines whose speed limit could not be applied, and why (shown in info()'s notes). */
   #unlimited = new Map<string, string>()
+  #forwards = new HostForwards()
 
   constructor(opts: QemuDriverOptions = {}) {
     this.#o = {
@@ -272,6 +277,10 @@ export class QemuDriver implements HvDriver {
     return join(await shortDir(this.#vmDir(id)), NIC_SOCK)
   }
 
+  async guestPort(id: string, port: number): Promise<number> {
+    return this.#forwards.port(id, this.#vmDir(id), port, () => this.#monitor(id))
+  }
+
   async console(id: string): Promise<Duplex> {
     if (!(await this.#running(id)))
       throw new HvError(
@@ -317,6 +326,7 @@ export class QemuDriver implements HvDriver {
       incoming,
       seed,
       accel: (await this.#accelChoice()).accel,
+      outbound: this.#o.outbound ?? 'none',
       bins: { qemu: this.#o.qemu, qemuNbd: this.#o.qemuNbd },
       stateTimeoutMs: this.#o.stateTimeoutMs,
       limiter: this.#limiter,

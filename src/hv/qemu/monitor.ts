@@ -54,6 +54,11 @@ export class Monitor {
     await this.qmp.execute('screendump', { filename: file, format })
   }
 
+  /** An HMP command (hostfwd_add has no QMP form in QEMU 7.2); returns what it printed. */
+  async hmp(commandLine: string): Promise<string> {
+    return this.qmp.execute<string>('human-monitor-command', { 'command-line': commandLine })
+  }
+
   async pause(): Promise<void> {
     await this.qmp.execute('stop')
   }

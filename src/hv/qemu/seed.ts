@@ -48,6 +48,17 @@ export function metaData(id: string, g: GuestSetup): string {
 export function userData(g: GuestSetup): string {
   const lines = ['#cloud-config', `hostname: ${g.hostname}`]
   if (g.sshKeys.length) lines.push('ssh_authorized_keys:', ...g.sshKeys.map((k) => `  - "${k}"`))
+  if (g.hostKey) {
+    // cloud-init's names; the private key as a YAML block scalar.
+    lines.push('ssh_keys:', '  ed25519_private: |')
+    lines.push(
+      ...g.hostKey.private
+        .trim()
+        .split('\n')
+        .map((l) => `    ${l}`),
+    )
+    lines.push(`  ed25519_public: ${g.hostKey.public}`)
+  }
   if (g.passwordHash) {
     lines.push('chpasswd:', '  expire: false', '  users:')
     lines.push(`    - {name: root, password: "${g.passwordHash}", type: hash}`)

@@ -1,0 +1,144 @@
+// The provider's side of tunnel@1 (src/vnet/tunnel-wire.ts): every connection to the provider's key
+// may open the channel; it must first show a ticket the hub signed for a running machine here,
+// issued to the very key the connection comes from (so a ticket read off the wire is useless to
+// anyone else). Then each OPEN reaches the guest's TCP port through QEMU's uplink forward on this
+// machine's loopback (hv.guestPort), or port 0: the provider's SSH console, so a console works with
+// no reachable provider address.
+import { connect, type Socket } from 'node:net'
+import type Protomux from 'protomux'
+import type { NoiseSocket } from 'hyperdht'
+import c from 'compact-encoding'
+import { errorInfo, VirtuosoError } from '../errors.ts'
+import type { Hypervisor } from '../hv/hypervisor.ts'
+import { TicketVerifier } from '../console/ticket.ts'
+import { TunnelStream } from './tunnel-stream.ts'
+import {
+  AUTH,
+  AUTHED,
+  CLOSE,
+  CONSOLE_PORT,
+  OPEN,
+  OPENED,
+  PROTOCOL,
+  decode,
+  encode,
+  encodeJson,
+  type TunnelMessage,
+} from './tunnel-wire.ts'
+
+/** Streams one connection may hold at once. */
+export const MAX_STREAMS = 64
+
+export interface TunnelServerOptions {
+  hv: Hypervisor
+  hubKey: Buffer
+  /** This provider node's key (hex): tickets name it. */
+  nodeKey: string
+  /** The SSH console's loopback port, when it runs. */
+  consolePort: () => number | null
+  clock?: () => number
+  log?: (line: string) => void
+}
+
+export interface TunnelCounters {
+  malformed: number
+  refused: number
+  streams: number
+}
+
+export const tunnelError = {
+  notAuthed: () => new VirtuosoError('VNET_TUNNEL_UNAUTHORIZED', 'show a ticket before opening a stream'),
+  noConsole: () => new VirtuosoError('VNET_TUNNEL_NO_CONSOLE', 'this provider runs no SSH console'),
+  tooMany: () => new VirtuosoError('VNET_TUNNEL_BUSY', `at most ${MAX_STREAMS} streams per tunnel`),
+  unreachable: (port: number, why: string) =>
+    new VirtuosoError('VNET_TUNNEL_UNREACHABLE', `cannot reach port ${port} of the machine: ${why}`),
+}
+
+export class TunnelServer {
+  readonly counters: TunnelCounters = { malformed: 0, refused: 0, streams: 0 }
+  private verifier: TicketVerifier
+
+  constructor(private opts: TunnelServerOptions) {
+    this.verifier = new TicketVerifier({ hubKey: opts.hubKey, nodeKey: opts.nodeKey, clock: opts.clock })
+  }
+
+  /** Called for every connection to the provider's key; busy while an authorized tunnel is open. */
+  onPeer(mux: Protomux, socket: NoiseSocket): { busy(): boolean } {
+    const clientKey = socket.remotePublicKey.toString('hex')
+    let vmId: string | null = null
+    const streams = new Map<number, TunnelStream>()
+    let open = false
+    const channel = mux.createChannel({
+      protocol: PROTOCOL,
+      onopen: () => void (open = true),
+      onclose: () => {
+        open = false
+        for (const s of [...streams.values()]) s.cut(null)
+      },
+      ondrain: () => {
+        for (const s of streams.values()) s.drain()
+      },
+    })
+    if (!channel) return { busy: () => false }
+    const message = channel.addMessage({ encoding: c.raw, onmessage: (b: Buffer) => onMessage(b) })
+    const send = (b: Buffer) => message.send(b)
+    const refuse = (err: unknown) => {
+      this.counters.refused++
+      send(encodeJson(CLOSE, 0, errorInfo(err)))
+      channel.close()
+    }
+    const onMessage = (b: Buffer) => {
+      const m = decode(b)
+      if (!m) return void this.counters.malformed++
+      if (m.type === AUTH) {
+        try {
+          if (vmId) throw new VirtuosoError('VNET_TUNNEL_BAD_INPUT', 'this tunnel already showed a ticket')
+          const claims = this.verifier.accept(m.payload.toString('utf8'), undefined, { clientKey })
+          vmId = claims.vmId
+          this.opts.log?.(`tunnel: ${claims.user} (${clientKey.slice(0, 8)}) into ${claims.vmId}`)
+          send(encodeJson(AUTHED, 0, { vmId }))
+        } catch (err) {
+          refuse(err)
+        }
+      } else if (m.type === OPEN) void this.openStream(m, vmId, streams, send)
+      else streams.get(m.stream)?.onMessage(m.type, m.payload)
+    }
+    channel.open()
+    return { busy: () => open && vmId !== null }
+  }
+
+  private async openStream(
+    m: TunnelMessage,
+    vmId: string | null,
+    streams: Map<number, TunnelStream>,
+    send: (b: Buffer) => boolean,
+  ): Promise<void> {
+    const port = m.payload.readUInt16BE(0)
+    const fail = (err: unknown) => send(encodeJson(CLOSE, m.stream, errorInfo(err)))
+    if (!vmId) return void fail(tunnelError.notAuthed())
+    if (streams.has(m.stream)) return void this.counters.malformed++
+    if (streams.size >= MAX_STREAMS) return void fail(tunnelError.tooMany())
+    let target: number
+    try {
+      if (port === CONSOLE_PORT) {
+        const p = this.opts.consolePort()
+        if (!p) throw tunnelError.noConsole()
+        target = p
+      } else target = await this.opts.hv.guestPort(vmId, port)
+    } catch (err) {
+      return void fail(err)
+    }
+    const sock: Socket = connect({ host: '127.0.0.1', port: target, allowHalfOpen: true })
+    sock.pause()
+    sock.once('error', (err) => {
+      if (!streams.has(m.stream)) fail(tunnelError.unreachable(port, err.message))
+    })
+    sock.once('connect', () => {
+      const s = new TunnelStream(m.stream, sock, sock, send, (x) => streams.delete(x.id))
+      streams.set(m.stream, s)
+      this.counters.streams++
+      send(encode(OPENED, m.stream))
+      sock.resume()
+    })
+  }
+}

@@ -1,0 +1,100 @@
+// `virtuoso ssh` into a debian-12 guest's own sshd through real processes (DHT bootstrap, hub, a QEMU
+// provider; 127.0.0.1 only): OpenSSH runs `virtuoso pipe VMID 22` as its ProxyCommand, logs in with
+// the buyer's key (register --ssh-key, put in by the first-boot seed) and checks the guest's host key
+// against the one the market made for the machine, with no prompt (StrictHostKeyChecking=yes).
+// The slowest test here: Debian boots under TCG.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { join } from 'node:path'
+import { existsSync } from 'node:fs'
+import { execa } from 'execa'
+import { DEFAULT_IMAGE_DIR } from '../../src/hv/image.ts'
+import { cli, startMarket, tempDir } from './harness.ts'
+import { guestShell, type GuestShell } from './guest-shell.ts'
+
+const IMAGE = join(DEFAULT_IMAGE_DIR, 'debian-12.img')
+let root: Awaited<ReturnType<typeof tempDir>>
+let market: Awaited<ReturnType<typeof startMarket>>
+const home = (who: string) => join(root.path, 'home-' + who)
+const as = (who: string, args: string[], input?: string) =>
+  cli(home(who), [...args, '--json'], { env: market.env, input })
+const PRICES = ['--speed-unit', '100', '--speed-price', '0.000001', '--memory-unit', '64', '--memory-price', '0.000001']
+const PRICES2 = ['--running-period', '60', '--storage-unit', '1024', '--storage-price', '0.01', '--storage-period', '1']
+let vm = ''
+let key = ''
+let shell: GuestShell | null = null
+
+beforeAll(async () => {
+  if (!existsSync(IMAGE)) throw new Error('debian-12 image not built: run `bash scripts/setup.sh`')
+  root = await tempDir('virtuoso-e2e-ssh-')
+  market = await startMarket(root.path, { providers: 1, hv: 'qemu' })
+  for (const [u, t] of [
+    ['prov', 'provider'],
+    ['alice', 'buyer'],
+  ]) {
+    await as(u, ['signup', '--user', u, '--type', t, '--email', `${u}@example.org`, '--password-stdin'], `${u}-pw-12\n`)
+    await as(u, ['login', '--user', u, '--password-stdin'], `${u}-pw-12\n`)
+  }
+  const pm = await as('prov', [
+    'pm',
+    'add',
+    '--pairing',
+    market.providers[0].pairing,
+    '--name',
+    'p0',
+    ...PRICES,
+    ...PRICES2,
+  ])
+  const hubData = join(root.path, 'hub')
+  await cli(home('op'), ['admin', 'credit', 'alice', '100', '--data', hubData, '--json'])
+  const add = await cli(home('op'), [
+    'admin',
+    'image',
+    'add',
+    'debian-12',
+    IMAGE,
+    '--os',
+    'debian-12',
+    '--data',
+    hubData,
+  ])
+  expect(add.exitCode).toBe(0)
+  key = join(root.path, 'id_ed25519')
+  await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key])
+  const reg = await as('alice', [
+    'register',
+    ...['--memory', '512', '--hd', '3000', '--speed', '100', '--os', 'debian-12'],
+    ...['--name', 'deb-ssh', '--ssh-key', `${key}.pub`],
+  ])
+  vm = reg.json.id
+  expect((await as('alice', ['store', vm, '--on', pm.json.id])).json.state).toBe('stored')
+  expect((await as('alice', ['start', vm])).json.state).toBe('started')
+  // Booted when the serial console has logged in by itself; then sshd is up (it starts before getty).
+  shell = await guestShell(home('alice'), market.env, vm)
+  await shell.waitFor(/root@deb-ssh:~# /, 600_000)
+  await shell.run('until systemctl is-active -q ssh; do sleep 0.5; done', 120_000)
+}, 900_000)
+
+afterAll(async () => {
+  await shell?.close().catch(() => {})
+  if (vm) await as('alice', ['stop', vm]).catch(() => {})
+  await market?.stop()
+  await root?.remove()
+}, 120_000)
+
+describe('virtuoso ssh', () => {
+  it("runs a command in the guest over the tunnel, the guest's host key pinned", async () => {
+    const r = await cli(home('alice'), ['ssh', vm, '-i', key, '-o', 'BatchMode=yes', '--', 'cat /etc/hostname'], {
+      env: market.env,
+    })
+    expect(r.stderr).not.toMatch(/Warning|REMOTE HOST IDENTIFICATION/)
+    expect(r.exitCode).toBe(0)
+    expect(r.stdout.trim()).toBe('deb-ssh')
+  })
+
+  it("ssh's exit status is the command's", async () => {
+    const r = await cli(home('alice'), ['ssh', vm, '-i', key, '-o', 'BatchMode=yes', '--', 'exit 7'], {
+      env: market.env,
+    })
+    expect(r.exitCode).toBe(7)
+  })
+})
