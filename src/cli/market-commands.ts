@@ -67,6 +67,12 @@ export function marketCommands(y: Argv): Argv {
       command: 'providers',
       describe: 'list the provider marketplace with market-average resource prices',
       method: 'providers',
+      options: (a) =>
+        a.option('sort', {
+          choices: ['name', 'connectspeed'],
+          describe: 'by owner and name (default), or fastest network first',
+        }),
+      params: (a) => strip({ sort: a.sort }),
       auth: false,
       render: render.providers,
     },
@@ -157,9 +163,11 @@ export function marketCommands(y: Argv): Argv {
       describe: 'find provider machines with room for a machine (or --config before registering)',
       method: 'search',
       options: (a) =>
-        a
-          .option('config', { type: 'string' })
-          .option('sort', { choices: ['running', 'storage', 'total'], default: 'total' }),
+        a.option('config', { type: 'string' }).option('sort', {
+          choices: ['running', 'storage', 'total', 'connectspeed'],
+          default: 'total',
+          describe: 'cheapest first (running, storage, total per day), or fastest network first',
+        }),
       params: (a) => strip({ vmId: a.vmid, config: a.config, sort: a.sort }),
       render: render.search,
     },
@@ -209,6 +217,10 @@ export function marketCommands(y: Argv): Argv {
           .option('storage-unit', { type: 'number', describe: 'MB per chunk' })
           .option('storage-price', money('per chunk per day'))
           .option('storage-period', { type: 'string', describe: 'days between storage charges (fractions allowed)' })
+          .option('connect-speed', {
+            type: 'number',
+            describe: "add: this machine's network speed in Mbit/s (checked against a throughput the hub measures)",
+          })
           .option('drain', {
             type: 'string',
             describe: 'delete: let owners move away for this long first (e.g. 2h, 3d)',
@@ -227,6 +239,7 @@ export function marketCommands(y: Argv): Argv {
           storageUnit: a['storage-unit'],
           storagePrice: a['storage-price'],
           storagePeriodDays: a['storage-period'],
+          connectSpeed: a['connect-speed'],
           drain: a.drain,
         }),
       render: render.pmOrOk,

@@ -45,6 +45,7 @@ export function providers(r: any): string {
     { header: 'MEM$/UNIT/S', get: (p) => `${m(p.memoryPrice)}/${p.memoryUnit}`, align: 'right' },
     { header: 'STOR$/UNIT/DAY', get: (p) => `${m(p.storagePrice)}/${p.storageUnit}`, align: 'right' },
     { header: 'PERIODS', get: (p) => `${dur(p.runningPeriod)}/${dur(p.storagePeriod)}` },
+    { header: 'MBIT/S', get: (p) => p.connectSpeed ?? '-', align: 'right' },
     { header: 'STATE', get: (p: any) => (p.drainUntil ? 'draining' : p.online === false ? 'offline' : 'open') },
   ])
   return avg && avg.machines
@@ -153,6 +154,7 @@ export function search(r: any): string {
     { header: 'RUNNING', get: (x) => `${m(x.runningPrice)}/${dur(x.runningPeriod)}`, align: 'right' },
     { header: 'PER DAY', get: (x) => m(x.storagePerDay), align: 'right' },
     { header: 'PER HOUR', get: (x) => m(x.runningPerHour), align: 'right' },
+    { header: 'MBIT/S', get: (x) => x.connectSpeed ?? '-', align: 'right' },
     { header: 'BIDS', get: (x) => (x.withinBids ? 'within' : 'over') },
   ])
 }

@@ -126,8 +126,8 @@ export class Market extends EventEmitter {
   configs(): ConfigRow[] {
     return catalog.configs(this.ctx)
   }
-  providers(): ReturnType<typeof providersMod.providers> {
-    return providersMod.providers(this.ctx)
+  providers(opts: { sort?: 'name' | 'connectspeed' } = {}): ReturnType<typeof providersMod.providers> {
+    return providersMod.providers(this.ctx, opts)
   }
 
   // --- the image catalog (images.ts, delivery.ts) ---

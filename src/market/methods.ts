@@ -164,7 +164,9 @@ const table: Record<string, (name: string) => MethodDef> = {
   }),
   whoami: def('user', {}, (m, w) => m.whoami(w)),
   configs: def('none', {}, (m) => ({ configs: m.configs() })),
-  providers: def('none', {}, (m) => m.providers()),
+  providers: def('none', { sort: opt(str({ oneOf: ['name', 'connectspeed'] })) }, (m, _w, p) =>
+    m.providers({ sort: p.sort as 'name' | 'connectspeed' | undefined }),
+  ),
   images: def('none', {}, (m) => ({ images: m.images() })),
   'media.attach': def(
     'buyer',
@@ -224,8 +226,14 @@ const table: Record<string, (name: string) => MethodDef> = {
   log: def('user', { after: opt(int()), limit: opt(int()) }, async (m, w, p) => ({ events: await m.log(w, p) })),
   'pm.add': def(
     'provider',
-    { pairing: str({ max: 64 }), name: opt(str({ max: 64 })), like: opt(str({ max: 64 })), ...SHEET },
-    (m, w, p) => m.pmAdd(w, sheetOf(p) as any),
+    {
+      pairing: str({ max: 64 }),
+      name: opt(str({ max: 64 })),
+      like: opt(str({ max: 64 })),
+      connectSpeed: opt(int()),
+      ...SHEET,
+    },
+    (m, w, p) => m.pmAdd(w, { ...(sheetOf(p) as any), connectSpeed: p.connectSpeed }),
   ),
   'pm.edit': def(
     'provider',

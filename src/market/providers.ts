@@ -12,6 +12,7 @@ import { evict } from './removal.ts'
 import { HOUR_S } from './pricing.ts'
 import { hashPairingCode } from './pairing.ts'
 import type { NodeRow } from './rows.ts'
+import { checkConnectSpeed, measureConnect } from './connect-speed.ts'
 import { checkSheet, DEFAULT_SHEET, SHEET_FIELDS, type Sheet } from './sheet.ts'
 import { checkPairingAttempts, pairingFailed, pairingSucceeded, windowOpen } from './node-window.ts'
 import type { Op } from './store.ts'
@@ -19,6 +20,8 @@ import type { Identity, Micro, PmRow } from './types.ts'
 
 export interface PmAddInput extends Partial<Sheet> {
   pairing: string
+  /** Mbit/s the provider states; checked against the hub's measurement. */
+  connectSpeed?: number
   name?: string
   like?: string
 }
@@ -38,6 +41,8 @@ export async function pmAdd(ctx: Ctx, who: Identity | null, input: PmAddInput): 
       break
     }
   if (!node || !node.info || !ctx.gateway.online(node.nodeKey)) throw pairingFailed(ctx, provider.username, now)
+  const measured = await measureConnect(ctx, node.nodeKey)
+  const connectSpeed = checkConnectSpeed(input.connectSpeed, measured)
   pairingSucceeded(ctx, provider.username)
   const id = randomUUID()
   const name = input.name !== undefined ? checkName(input.name) : base ? `${base.name}-copy` : `pm-${id.slice(0, 8)}`
@@ -58,6 +63,8 @@ export async function pmAdd(ctx: Ctx, who: Identity | null, input: PmAddInput): 
     drainUntil: null,
     sshPort: typeof node.info.sshPort === 'number' ? node.info.sshPort : null,
     sshFingerprint: typeof node.info.sshFingerprint === 'string' ? node.info.sshFingerprint : null,
+    connectSpeed,
+    connectMeasured: measured,
     created: now,
   }
   await ctx.store.write([
@@ -220,8 +227,17 @@ export interface MarketAverages {
 }
 
 /** The provider marketplace (report §5.2.5): every machine and the market's average asks. */
-export function providers(ctx: Ctx): { pms: PmRow[]; averages: MarketAverages } {
-  const pms = [...ctx.store.values('pm')].sort((a, b) => a.owner.localeCompare(b.owner) || a.name.localeCompare(b.name))
+export function providers(
+  ctx: Ctx,
+  opts: { sort?: 'name' | 'connectspeed' } = {},
+): {
+  pms: PmRow[]
+  averages: MarketAverages
+} {
+  const byName = (a: PmRow, b: PmRow) => a.owner.localeCompare(b.owner) || a.name.localeCompare(b.name)
+  const pms = [...ctx.store.values('pm')].sort(
+    opts.sort === 'connectspeed' ? (a, b) => (b.connectSpeed ?? 0) - (a.connectSpeed ?? 0) || byName(a, b) : byName,
+  )
   let s = 0,
     m = 0,
     d = 0

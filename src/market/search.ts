@@ -8,8 +8,8 @@ import { quote, withinBids, type Quote, type Resources } from './pricing.ts'
 import { requireAction } from './statusrelations.ts'
 import type { Identity, Micro, PmRow } from './types.ts'
 
-export type SortKey = 'running' | 'storage' | 'total'
-export const SORT_KEYS: readonly SortKey[] = ['running', 'storage', 'total']
+export type SortKey = 'running' | 'storage' | 'total' | 'connectspeed'
+export const SORT_KEYS: readonly SortKey[] = ['running', 'storage', 'total', 'connectspeed']
 
 export interface Offer extends Quote {
   pmId: string
@@ -20,6 +20,8 @@ export interface Offer extends Quote {
   withinBids: boolean
   /** storagePerDay + 24 * runningPerHour: one day stored and running. */
   totalPerDay: Micro
+  /** Mbit/s (connectspeed), null when unknown. */
+  connectSpeed: number | null
 }
 
 export function free(pm: PmRow): { speed: number; memory: number; storage: number } {
@@ -79,14 +81,18 @@ export function search(ctx: Ctx, who: Identity | null, input: SearchInput): Offe
       ...q,
       withinBids: withinBids(q, bids),
       totalPerDay: q.storagePerDay + 24 * q.runningPerHour,
+      connectSpeed: pm.connectSpeed ?? null,
     })
   }
+  // Fastest first for connectspeed; cheapest first for prices.
   const key =
-    sort === 'running'
-      ? (o: Offer) => o.runningPerHour
-      : sort === 'storage'
-        ? (o: Offer) => o.storagePerDay
-        : (o: Offer) => o.totalPerDay
+    sort === 'connectspeed'
+      ? (o: Offer) => -(o.connectSpeed ?? 0)
+      : sort === 'running'
+        ? (o: Offer) => o.runningPerHour
+        : sort === 'storage'
+          ? (o: Offer) => o.storagePerDay
+          : (o: Offer) => o.totalPerDay
   offers.sort((a, b) => key(a) - key(b) || a.pmId.localeCompare(b.pmId))
   return input.limit !== undefined ? offers.slice(0, input.limit) : offers
 }

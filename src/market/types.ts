@@ -82,6 +82,10 @@ export interface PmRow {
   drainUntil: number | null
   sshPort: number | null
   sshFingerprint: string | null
+  /** connectspeed (report §6.1.6): Mbit/s the provider stated (or, unstated, the measurement). */
+  connectSpeed?: number | null
+  /** Mbit/s the hub measured from the node at pairing. */
+  connectMeasured?: number | null
   created: number
 }
 

@@ -1,6 +1,7 @@
 // The provider agent: keeps a control@1 connection to the hub it pins (the market key), reports the
 // host it runs on, and carries out the hub's commands with its Hypervisor. It takes commands from
 // no one else: the channel exists only on the connection it dialed to the hub's key.
+import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type DHT from 'hyperdht'
 import type { KeyPair, NoiseSocket } from 'hyperdht'
@@ -246,6 +247,8 @@ export class ProviderAgent extends EventEmitter {
     if (method.startsWith('vnet.') && this.opts.vnet) return this.opts.vnet.command(method, params)
     if (method.startsWith('media.') && this.opts.media) return this.opts.media.command(method, params)
     if (method === 'info') return hv.info()
+    // connectspeed: the hub times a few of these answers at pairing (src/market/connect-speed.ts).
+    if (method === 'net.speedtest') return { data: randomBytes(speedtestBytes(params)).toString('base64') }
     if (method === 'vm.list') return hv.list()
     const images = this.opts.images
     const media = this.opts.media
@@ -306,4 +309,10 @@ export class ProviderAgent extends EventEmitter {
       this.sending = false
     }
   }
+}
+
+/** Bytes asked for by a speed test, at most 1 MiB per answer. */
+function speedtestBytes(params: unknown): number {
+  const n = (params as { bytes?: unknown } | null)?.bytes
+  return typeof n === 'number' && Number.isInteger(n) && n > 0 ? Math.min(n, 1 << 20) : 0
 }

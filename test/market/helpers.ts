@@ -16,6 +16,8 @@ export class FakeGateway implements ProviderGateway {
   failNext = new Set<string>()
   /** When set, answers this version instead of the right one. */
   lie: number | null = null
+  /** How long a node takes to answer the hub's speed test (connectspeed). */
+  speedtestDelayMs = 0
   /** Holds every command until released (to test MARKET_BUSY). */
   gate: Promise<void> | null = null
 
@@ -29,6 +31,11 @@ export class FakeGateway implements ProviderGateway {
     if (this.offline.has(nodeKey)) throw Object.assign(new Error('offline'), { code: 'NODE_OFFLINE' })
     if (this.failNext.delete(method)) throw new Error(`${method} failed on the provider`)
     if (method === 'vm.delete') return {}
+    // A node's answer to the hub's speed test (connectspeed), as the provider agent makes it.
+    if (method === 'net.speedtest') {
+      if (this.speedtestDelayMs) await new Promise((r) => setTimeout(r, this.speedtestDelayMs))
+      return { data: 'A'.repeat(Math.ceil((params.bytes * 4) / 3)) }
+    }
     const bump = method === 'vm.create' || method === 'vm.stop' || method === 'vm.suspend' ? 1 : 0
     return { version: this.lie ?? params.version + bump }
   }

@@ -120,4 +120,27 @@ describe('providers', () => {
       'MARKET_BAD_INPUT',
     )
   })
+
+  it('connectspeed: a stated speed the measurement backs is kept; search and the marketplace sort by it', async () => {
+    // 8 answers of 256 KiB (base64) in flight together, each after 200 ms: about 110 Mbit/s measured.
+    w.gateway.speedtestDelayMs = 200
+    const key = nodeKeyOf(1100)
+    await w.market.nodeHello(key, { info: INFO, pairingCodeHash: hashPairingCode('SPEED-TEST1') })
+    const err = await codeOf(() => w.market.pmAdd(prov, { pairing: 'SPEED-TEST1', connectSpeed: 100_000, ...SHEET }))
+    expect(err).toBe('MARKET_BAD_INPUT')
+    expect(w.gateway.methods().filter((m) => m === 'net.speedtest').length).toBe(8)
+    const slow = await w.market.pmAdd(prov, { pairing: 'SPEED-TEST1', name: 'slow', connectSpeed: 10, ...SHEET })
+    expect(slow.connectSpeed).toBe(10)
+    expect(slow.connectMeasured).toBeGreaterThan(10)
+    expect(slow.connectMeasured).toBeLessThan(100_000)
+    w.gateway.speedtestDelayMs = 0
+    const fast = await addPm(w.market, prov, { name: 'fast', sheet: { connectSpeed: 50 } as never })
+    expect(fast.connectSpeed).toBe(50)
+    expect(w.market.providers({ sort: 'connectspeed' }).pms.map((p) => p.name)).toEqual(['fast', 'slow'])
+    const offers = w.market.search(buyer, { config: 'small', sort: 'connectspeed' })
+    expect(offers.map((o) => [o.name, o.connectSpeed])).toEqual([
+      ['fast', 50],
+      ['slow', 10],
+    ])
+  })
 })
