@@ -31,6 +31,7 @@ export interface HubOptions {
   clock?: () => number
   /** How often due charges are made (storage and running periods start on time, to this precision). */
   billingIntervalMs?: number
+  reconcileIntervalMs?: number
   /** How often market-average prices are recomputed (report §6.1.9: 60 s). */
   priceIntervalMs?: number
   /** How long the hub waits for a provider to carry out a command (booting under TCG takes seconds). */
@@ -45,6 +46,8 @@ export interface HubOptions {
 }
 
 export const DEFAULT_BILLING_INTERVAL_MS = 1000
+/** How often the hub compares what nodes hold with the market (after a hello too). */
+export const DEFAULT_RECONCILE_INTERVAL_MS = 30_000
 export const DEFAULT_PRICE_INTERVAL_MS = 60_000
 export const DEFAULT_COMMAND_TIMEOUT_MS = 120_000
 
@@ -94,6 +97,9 @@ export class Hub implements ProviderGateway {
     this.every(this.opts.billingIntervalMs ?? DEFAULT_BILLING_INTERVAL_MS, 'billing', () => this.market.billingPass())
     this.every(this.opts.billingIntervalMs ?? DEFAULT_BILLING_INTERVAL_MS, 'drain', () => this.market.drainPass())
     this.every(this.opts.priceIntervalMs ?? DEFAULT_PRICE_INTERVAL_MS, 'prices', () => this.market.pricePass())
+    this.every(this.opts.reconcileIntervalMs ?? DEFAULT_RECONCILE_INTERVAL_MS, 'reconcile', () =>
+      this.market.reconcilePass(),
+    )
     await this.runDaemon('prices', () => this.market.pricePass())
     this.migrations.startDaemon() // resolves migrations a previous run left open
   }
@@ -246,6 +252,11 @@ export class Hub implements ProviderGateway {
       this.nodes.set(nodeKey, channel)
       const host = (socket as { rawStream?: { remoteHost?: unknown } }).rawStream?.remoteHost
       if (typeof host === 'string') this.nodeHosts.set(nodeKey, host)
+      // What the node did while its answers could not reach us (market/reconcile.ts).
+      if (result.pmId)
+        void this.market
+          .reconcileNode(nodeKey)
+          .catch((err) => this.opts.log?.(`reconciling node ${nodeKey.slice(0, 8)}: ${(err as Error).message}`))
       return result
     }
     if (!this.nodes.has(nodeKey)) throw nodeError.forbidden('say node.hello first')

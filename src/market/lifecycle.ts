@@ -34,7 +34,7 @@ export function guestSetup(
   }
 }
 
-type StateAction = 'start' | 'stop' | 'suspend' | 'resume'
+export type StateAction = 'start' | 'stop' | 'suspend' | 'resume'
 const METHOD: Record<StateAction, string> = {
   start: 'vm.start',
   stop: 'vm.stop',

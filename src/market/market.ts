@@ -16,6 +16,7 @@ import * as providersMod from './providers.ts'
 import * as nodesMod from './nodes.ts'
 import * as nodeEventMod from './node-events.ts'
 import { evictUnpaid, unpaidPass } from './unpaid.ts'
+import { reconcileNode, reconcilePass } from './reconcile.ts'
 import * as billing from './billing.ts'
 import * as admin from './admin.ts'
 import * as migrationsMod from './migrations.ts'
@@ -328,6 +329,13 @@ export class Market extends EventEmitter {
   }
   pricePass(now = this.ctx.clock()): Promise<{ priced: number; stale: number }> {
     return pricePass(this.ctx, now)
+  }
+  /** Applies actions a node carried out whose answers were lost (reconcile.ts). */
+  reconcileNode(nodeKey: string): Promise<string[]> {
+    return reconcileNode(this.ctx, nodeKey)
+  }
+  reconcilePass(): Promise<string[]> {
+    return reconcilePass(this.ctx)
   }
   /** The provider evicts a machine whose storage stayed unpaid past its grace period (unpaid.ts). */
   evictUnpaid(who: Identity | null, vmId: string): Promise<{ ok: true }> {

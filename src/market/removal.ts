@@ -16,7 +16,7 @@ import { askProvider } from './provider-call.ts'
 import { transitionOps } from './lifecycle.ts'
 
 /** Ops that remove a stored machine from the market: frees its room and pairing. Debt is written off. */
-function removeOps(ctx: Ctx, vm0: VmRow, pm: PmRow, now: number, origin: string, why: string): Op[] {
+export function removeOps(ctx: Ctx, vm0: VmRow, pm: PmRow, now: number, origin: string, why: string): Op[] {
   const vm = { ...vm0 }
   const wallet = new Wallet(ctx.store)
   const { ops } = accrue(vm, now, wallet, pm.owner) // periods begun before now are owed

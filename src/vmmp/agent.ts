@@ -24,7 +24,7 @@ import type { VmmpChannel } from './channel.ts'
 import { vmmpError } from './errors.ts'
 import { originSsh } from './origin-ssh.ts'
 import { HubChannels } from './hub-channels.ts'
-import { transfer } from './transfer.ts'
+import { transfer, type TransferOptions } from './transfer.ts'
 import { QueryCache, queryDestinations, type Destination } from './destinations.ts'
 
 export { PROGRESS_WRITE_MS } from './transfer.ts'
@@ -35,7 +35,20 @@ export const DEFAULT_QUERY_TIMEOUT_MS = 10_000
 export const DEFAULT_RECOVER_WAIT_MS = 20_000
 export const DEFAULT_SETTLE_INTERVAL_MS = 2000
 
+/** How the agent reaches destinations over vmmp@1: QUERY, and REQ until RESP. The hub's default is
+ *  its channels (hub-channels.ts); the seeded simulation passes its own, with the decisions above
+ *  left as they are. `current` names a node's open channel (QUERY answers are kept per channel). */
+export interface VmmpLink {
+  query(nodeKey: string, vmId: string, timeoutMs?: number): Promise<string[]>
+  transfer(o: Omit<TransferOptions, 'channels'>): Promise<number>
+  current(nodeKey: string): unknown
+}
+
 export interface AgentOptions {
+  /** Instead of the vmmp@1 channels (the simulation). */
+  link?: VmmpLink
+  /** Told of every migration run it starts (nobody else awaits them; the simulation does). */
+  onRun?: (migrationId: string, run: Promise<void>) => void
   market: Market
   gateway: ProviderGateway
   hubKey: string
@@ -56,12 +69,18 @@ export class MigrationAgent implements Migrator {
 
   /** QUERY answers, shared by `destinations` and the migrate that follows it. */
   private queries: QueryCache
+  private link: VmmpLink
 
   constructor(private opts: AgentOptions) {
     this.channels = new HubChannels(opts.log)
+    this.link = opts.link ?? {
+      query: (key, vmId, timeoutMs) => this.query(key, vmId, timeoutMs),
+      transfer: (o) => transfer({ ...o, channels: this.channels }),
+      current: (key) => this.channels.current(key),
+    }
     this.queries = new QueryCache(
-      (key, vmId, timeoutMs) => this.query(key, vmId, timeoutMs),
-      (key) => this.channels.current(key),
+      (key, vmId, timeoutMs) => this.link.query(key, vmId, timeoutMs),
+      (key) => this.link.current(key),
     )
   }
 
@@ -142,9 +161,10 @@ export class MigrationAgent implements Migrator {
     const row = await this.market.beginMigration(who, { ...input, method })
     const phases: MigrationPhases = { query: ms(t1 - t0), prepare: null, copy: null, verify: null, commit: null }
     // Nobody awaits the run: anything it throws is logged here, never an unhandled rejection.
-    this.run(row, from.nodeKey, phases, t1).catch((err) =>
+    const run = this.run(row, from.nodeKey, phases, t1).catch((err) =>
       this.opts.log?.(`migration ${row.id}: ${errorInfo(err).message}; it stays open and is resolved by recovery`),
     )
+    this.opts.onRun?.(row.id, run)
     return row
   }
 
@@ -197,8 +217,7 @@ export class MigrationAgent implements Migrator {
         const t3 = performance.now()
         const version = await Promise.race([
           stopped,
-          transfer({
-            channels: this.channels,
+          this.link.transfer({
             row,
             originPort: o.sshPort ?? 0,
             hubKey: this.opts.hubKey,

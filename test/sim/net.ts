@@ -16,6 +16,10 @@ export interface SimNode {
   diskFull: boolean
   /** Guest exits not yet acknowledged by the hub (the agent resends them, src/provider/agent.ts). */
   exits: Map<string, number>
+  /** Destination side of migrations (src/vmmp/destination.ts): what prepare-dest announced, by
+   *  migration id, and which migration each arrived copy came with (its ARRIVED marker). */
+  plans: Map<string, { vmId: string; version: number; config: any; suspended: boolean }>
+  arrived: Map<string, string>
 }
 
 /** Which simulated operation is running: a message records its sender, so the scheduler knows when
@@ -42,7 +46,7 @@ export class SimNet implements ProviderGateway {
 
   static async node(dir: string, key: string): Promise<SimNode> {
     const hv = await Hypervisor.open({ driver: 'test', dir: join(dir, key.slice(0, 8)) })
-    return { key, hv, online: true, diskFull: false, exits: new Map() }
+    return { key, hv, online: true, diskFull: false, exits: new Map(), plans: new Map(), arrived: new Map() }
   }
 
   online(nodeKey: string): boolean {
@@ -63,25 +67,60 @@ export class SimNet implements ProviderGateway {
     try {
       if (m.method === 'vm.create' && m.node.diskFull)
         throw new VirtuosoError('HV_NO_SPACE', 'the provider disk is full')
-      if (m.method === 'migration.copy') return { ok: true, value: await this.copyIn(m.node, m.params) }
-      if (m.method === 'migration.release' || m.method === 'migration.abort') {
-        await vmCommand(m.node.hv, 'vm.delete', { vmId: m.params.vmId }).catch(() => {})
-        return { ok: true, value: {} }
-      }
+      if (m.method.startsWith('migration.'))
+        return { ok: true, value: await this.migration(m.node, m.method, m.params) }
+      if (m.method === 'vm.list') return { ok: true, value: await m.node.hv.list() }
       return { ok: true, value: await vmCommand(m.node.hv, m.method, m.params) }
     } catch (error) {
       return { ok: false, error }
     }
   }
 
-  /** The destination's side of a migration: the machine arrives at version + 1 (report §7.1.5). */
-  private async copyIn(node: SimNode, p: any): Promise<{ version: number }> {
-    if (node.diskFull) throw new VirtuosoError('VMMP_NO_SPACE', 'the destination disk is full')
-    const had = await node.hv.get(p.vmId).catch(() => null)
-    if (had && had.version === p.version + 1) return { version: had.version }
-    if (had) await node.hv.delete(p.vmId)
-    const vm = await node.hv.importVm(p.vmId, p.config, { version: p.version + 1, suspended: p.suspended })
-    return { version: vm.version }
+  /** A provider's migration commands (src/vmmp/server.ts) with the same rules about which copy each
+   *  may touch; the copy itself ('migration.copy', the REQ -> RESP of the link) makes the machine
+   *  arrive at version + 1 (report §7.1.5). */
+  private async migration(node: SimNode, method: string, p: any): Promise<unknown> {
+    const hv = node.hv
+    switch (method) {
+      case 'migration.query':
+        return ['RSYNC', 'SCP']
+      case 'migration.prepare-origin':
+        return { sshHost: null, sshPort: 0 }
+      case 'migration.prepare-dest':
+        node.plans.set(p.migrationId, { vmId: p.vmId, version: p.version, config: p.config, suspended: p.suspended })
+        return {}
+      case 'migration.copy': {
+        const plan = node.plans.get(p.migrationId)
+        if (!plan) throw new VirtuosoError('VMMP_PROTOCOL', 'REQ for a migration this node was not told of')
+        if (node.diskFull) throw new VirtuosoError('VMMP_NO_SPACE', 'the destination disk is full')
+        const had = await hv.get(plan.vmId).catch(() => null)
+        if (had && node.arrived.get(plan.vmId) === p.migrationId) return { version: had.version }
+        if (had) throw new VirtuosoError('HV_EXISTS', `machine ${plan.vmId} is already registered here`)
+        const vm = await hv.importVm(plan.vmId, plan.config, { version: plan.version + 1, suspended: plan.suspended })
+        node.arrived.set(plan.vmId, p.migrationId)
+        return { version: vm.version }
+      }
+      case 'migration.status': {
+        const vm = await hv.get(p.vmId).catch(() => null)
+        return { complete: !!vm && vm.version === p.version && node.arrived.get(p.vmId) === p.migrationId }
+      }
+      case 'migration.abort': {
+        node.plans.delete(p.migrationId)
+        if (node.arrived.get(p.vmId) !== p.migrationId) return { deleted: false, error: null }
+        node.arrived.delete(p.vmId)
+        await hv.delete(p.vmId).catch(() => {})
+        return { deleted: true, error: null }
+      }
+      case 'migration.release': {
+        if (p.committed !== true) return { cached: false }
+        const vm = await hv.get(p.vmId).catch(() => null)
+        // Already released, or not the copy that left (src/vmmp/origin.ts).
+        if (!vm || vm.version !== p.version) return { cached: false }
+        await hv.delete(p.vmId)
+        return { cached: true }
+      }
+    }
+    throw new VirtuosoError('NODE_UNKNOWN_METHOD', `unknown method "${method}"`)
   }
 
   /** Settles message `i` of the queue with the fate chosen by the scheduler. */

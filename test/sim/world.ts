@@ -70,6 +70,8 @@ export async function runSeed(seed: number, steps = 120): Promise<RunResult> {
   const count = (k: string) => (stats[k] = (stats[k] ?? 0) + 1)
   const open = () => Market.open({ dir: join(dir, 'hub'), gateway: net, clock: () => clock.t })
   let market = await open()
+  const runs = new Map<string, Promise<void>>()
+  let agent = simAgent(market, net, runs)
   const inflight = new Set<Promise<unknown>>()
   const running = new Set<number>()
   let opSeq = 0
@@ -142,6 +144,35 @@ export async function runSeed(seed: number, steps = 120): Promise<RunResult> {
     // make a replay pick other machines).
     const made: string[] = []
     const vmIds = () => made.filter((id) => market.db.get('vm', id))
+    /** The end of a run: every node back, every message delivered, and the hub's own mechanisms
+     *  (exit reports, migration settling, reconciliation) run; buyers retry nothing. Then the market
+     *  and the nodes must agree exactly: no drift left for a buyer to find. */
+    const quiesce = async (): Promise<string | null> => {
+      const drain = async () => {
+        for (let i = 0; i < 10_000 && (net.queue.length || running.size); i++) {
+          if (net.queue.length) await net.settle(0, 'deliver')
+          await settle()
+        }
+      }
+      for (const n of net.nodes.values()) {
+        n.diskFull = false
+        if (n.online) continue
+        n.online = true
+        await market.nodeHello(n.key, { info: INFO, pairingCodeHash: null })
+      }
+      await drain()
+      for (let round = 0; round < 2; round++) {
+        for (const n of net.nodes.values()) await reportExits(market, n)
+        const a = agent
+        const m = market
+        launch('settle', () => a.settle())
+        await drain()
+        launch('reconcile', () => m.reconcilePass().then((f) => f.forEach(() => count('reconciled'))))
+        await drain()
+      }
+      const v = await checkInvariants(market, net, seen, expectedRoom, true)
+      return v && `after quiescing: ${v}`
+    }
     const owner = (vmId: string) => buyers.find((b) => b.username === market.db.get('vm', vmId)?.owner)!
 
     let step = 0
@@ -165,7 +196,8 @@ export async function runSeed(seed: number, steps = 120): Promise<RunResult> {
         launch(action, () => (market[action] as (w: Identity, id: string) => Promise<unknown>)(who, id), id)
       } else if (x < 0.36 && ids.length) {
         const id = pick(ids)
-        launch('migrate', () => migrate(market, net, owner(id), id, pick(pms).id, clock))
+        const m = market
+        launch('migrate', () => migrate(m, runs, owner(id), id, pick(pms).id))
       } else if (x < 0.62 && net.queue.length) {
         // A few messages each step, in a random order; most arrive.
         for (let n = 1 + Math.floor(r() * 4); n > 0 && net.queue.length; n--) {
@@ -184,6 +216,7 @@ export async function runSeed(seed: number, steps = 120): Promise<RunResult> {
         count('hub.restart')
         net.dropAll()
         net.gen++
+        agent.close()
         // The old hub dies: everything it still sends is lost until its close completes.
         let closed = false
         const closing = market.close().finally(() => (closed = true))
@@ -193,26 +226,41 @@ export async function runSeed(seed: number, steps = 120): Promise<RunResult> {
         }
         await closing
         market = await open()
-        const openNow = market.openMigrations().sort((a, b) => made.indexOf(a.vmId) - made.indexOf(b.vmId))
-        for (const m of openNow) await recover(market, net, m.id).catch(() => {})
+        agent = simAgent(market, net, runs)
+        const a = agent
+        launch('recover', () => a.recover())
       } else if (x < 0.8) {
         const node = pick([...net.nodes.values()])
         node.online = !node.online
         count(node.online ? 'node.back' : 'node.crash')
         if (!node.online) await market.nodeOffline(node.key).catch(() => {})
-        else await market.nodeHello(node.key, { info: INFO, pairingCodeHash: null }).catch(() => {})
+        else {
+          await market.nodeHello(node.key, { info: INFO, pairingCodeHash: null }).catch(() => {})
+          // The hub reconciles a node at its hello (src/hub/hub.ts).
+          const m = market
+          launch('reconcile', () => m.reconcileNode(node.key).then((f) => f.forEach(() => count('reconciled'))))
+        }
       } else if (x < 0.85) {
         const node = pick([...net.nodes.values()])
         node.diskFull = !node.diskFull
         count('disk.toggle')
       } else if (x < 0.9) {
         await guestExit(pick([...net.nodes.values()]), r, count)
-      } else if (x < 0.96 && ids.length) {
+      } else if (x < 0.93 && ids.length) {
         const b = pick(buyers)
         launch('credit', () => market.credit(b.username, Math.floor(r() * 50_000)))
+      } else if (x < 0.96 && ids.length) {
+        // A provider tries to evict a machine it hosts (allowed only after both unpaid warnings).
+        const id = pick(ids)
+        const pm = market.db.get('pm', market.db.get('vm', id)?.pmId ?? '')
+        const who = provs.find((p) => p.username === pm?.owner)
+        if (who) launch('evict', () => market.evictUnpaid(who, id), id)
       } else {
         for (const node of net.nodes.values()) await reportExits(market, node)
-        await settleMigrations(market, net).catch(() => {})
+        const a = agent
+        const m = market
+        launch('settle', () => a.settle())
+        launch('reconcile', () => m.reconcilePass().then((f) => f.forEach(() => count('reconciled'))))
         for (const [vmId, fn] of [...retries]) {
           retries.delete(vmId)
           if (market.db.get('vm', vmId)) launch('retry', fn, vmId)
@@ -222,6 +270,12 @@ export async function runSeed(seed: number, steps = 120): Promise<RunResult> {
       await settle()
       violation ??= await checkInvariants(market, net, seen, expectedRoom)
       if (violation) violation = `step ${step}: ${violation}`
+    }
+    if (!violation) violation = await quiesce()
+    if (violation && process.env.SIM_DEBUG) {
+      const id = /machine ([0-9a-f]{8})/.exec(violation)?.[1]
+      for (const e of await market.db.range('events'))
+        if (!id || e.vmId?.startsWith(id)) console.error(`  ${e.seq} ${e.origin} ${e.type}: ${e.message}`)
     }
     stats['drift.seen'] = seen.drift.size
     return { seed, steps: step, violation, stats }
@@ -262,4 +316,4 @@ async function reportExits(market: Market, node: SimNode): Promise<void> {
   }
 }
 
-import { migrate, recover, settleMigrations } from './migrate.ts'
+import { migrate, simAgent } from './migrate.ts'
