@@ -56,6 +56,8 @@ export interface NodeOptions {
     freeBytes?: () => number
     /** No image bytes for this long from every source = VMMP_STALLED. */
     stallMs?: number
+    /** Most bytes of cached catalog images a provider keeps (`--image-cache MB`); default: no cap. */
+    cacheBytes?: number
   }
 }
 
@@ -174,6 +176,11 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         event: (e) => void provider?.report(e),
         stallMs: opts.images?.stallMs,
         log: opts.log,
+        cacheBytes: opts.images?.cacheBytes,
+        evicted: (digests) =>
+          void provider
+            ?.request('node.images.dropped', { digests })
+            .catch((err) => opts.log?.(`images: could not tell the hub what was evicted: ${(err as Error).message}`)),
       })
       const media = new ImageStore(join(opts.data, 'media'), { freeBytes: opts.images?.freeBytes })
       await media.sweepPartials()

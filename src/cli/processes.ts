@@ -93,6 +93,10 @@ export function nodeCommand(extra: Pick<NodeOptions, 'migrationFaults'> = {}): (
           })
           .option('billing-interval', { type: 'number', describe: 'ms between billing passes' })
           .option('price-interval', { type: 'number', describe: 'ms between market-price passes' })
+          .option('image-cache', {
+            type: 'number',
+            describe: 'provider: MB of catalog images to keep cached (least recently used go first; default: no cap)',
+          })
           .option('heartbeat-window', {
             type: 'number',
             describe: 'hub: ms without a migration HEARTBEAT before reverting (default 5000)',
@@ -150,6 +154,7 @@ export function nodeCommand(extra: Pick<NodeOptions, 'migrationFaults'> = {}): (
             billingIntervalMs: argv['billing-interval'],
             priceIntervalMs: argv['price-interval'],
             heartbeatWindowMs: argv['heartbeat-window'],
+            ...(argv['image-cache'] !== undefined ? { images: { cacheBytes: argv['image-cache'] * 1048576 } } : {}),
             reach: { publicAddress: parsePublicAddress(argv['public-address']), firewalled: argv.firewalled },
             log,
             ssh:

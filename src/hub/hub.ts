@@ -267,6 +267,7 @@ export class Hub implements ProviderGateway {
       throw nodeError.forbidden(`${method} is only for nodes added to a provider account (virtuoso pm add)`)
     if (method === 'node.vm.exited') return this.market.guestExited(nodeKey, params)
     if (method === 'node.progress') return this.market.deliveryProgress(nodeKey, (params ?? {}) as any)
+    if (method === 'node.images.dropped') return this.market.imagesDropped(nodeKey, (params ?? {}) as any)
     if (method === 'node.event') return this.market.nodeEvent(nodeKey, params as any)
     throw nodeError.unknownMethod(method)
   }

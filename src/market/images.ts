@@ -100,6 +100,22 @@ export function serverOps(ctx: Ctx, name: string, nodeKey: string): Op[] {
   return [{ type: 'put', table: 'images', key: name, value: { ...img, servers: [...img.servers, nodeKey] } }]
 }
 
+/** node.images.dropped: a provider node evicted these images from its cache; it serves them no more. */
+export async function imagesDropped(ctx: Ctx, nodeKey: string, p: { digests?: unknown }): Promise<{ ok: boolean }> {
+  const digests = new Set(Array.isArray(p.digests) ? p.digests.filter((d) => typeof d === 'string') : [])
+  const ops: Op[] = []
+  for (const img of ctx.store.values('images'))
+    if (digests.has(img.digest) && img.servers.includes(nodeKey))
+      ops.push({
+        type: 'put',
+        table: 'images',
+        key: img.name,
+        value: { ...img, servers: img.servers.filter((s) => s !== nodeKey) },
+      })
+  if (ops.length) await ctx.store.write(ops)
+  return { ok: true }
+}
+
 export interface ImageListing extends ImageRow {
   /** Who serves it, by name: 'hub' and the provider machines holding it (online or not). */
   servedBy: string[]

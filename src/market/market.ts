@@ -132,6 +132,10 @@ export class Market extends EventEmitter {
   }
 
   // --- the image catalog (images.ts, delivery.ts) ---
+  imagesDropped(nodeKey: string, p: { digests?: unknown }): Promise<{ ok: boolean }> {
+    return imagesMod.imagesDropped(this.ctx, nodeKey, p)
+  }
+
   images(): imagesMod.ImageListing[] {
     return imagesMod.listImages(this.ctx)
   }

@@ -8,6 +8,7 @@ import { isAbsolute } from 'node:path'
 import type { Hypervisor } from '../hv/hypervisor.ts'
 import { copyImageToDisk } from '../hv/image-disk.ts'
 import { StagedDisk } from './staged-disk.ts'
+import { ImageCache } from './image-cache.ts'
 import { HvError, HV_IMAGE_MISSING } from '../hv/errors.ts'
 import { fetchImage, type FetchImageResult, type ImageSource } from '../vmmp/image-fetch.ts'
 import { checkDigest, type ImageStore } from '../vmmp/image-store.ts'
@@ -46,12 +47,24 @@ export interface ImageServiceOptions {
   event?: (e: { type: string; message: string; vmId?: string }) => void
   stallMs?: number
   log?: (line: string) => void
+  /** Most bytes of cached images kept after a fetch (`node --image-cache MB`); default: no cap. */
+  cacheBytes?: number
+  /** Tell the hub which images this node no longer holds (node.images.dropped). */
+  evicted?: (digests: string[]) => void
 }
 
 export class ImageService {
   private fetching = new Map<string, Promise<FetchImageResult>>()
+  readonly cache: ImageCache
 
-  constructor(private opts: ImageServiceOptions) {}
+  constructor(private opts: ImageServiceOptions) {
+    this.cache = new ImageCache(opts.store, { maxBytes: opts.cacheBytes, log: opts.log })
+  }
+
+  /** The hub stops naming this node as a source of what it evicted. */
+  private dropped(digests: string[]): void {
+    if (digests.length) this.opts.evicted?.(digests)
+  }
 
   async command(method: string, params: unknown): Promise<unknown> {
     const p = (params ?? {}) as Record<string, any>
@@ -61,7 +74,9 @@ export class ImageService {
       case 'image.import': {
         if (typeof p.file !== 'string' || !isAbsolute(p.file))
           throw nodeError.badFrame('image.import needs an absolute file path')
-        return this.opts.store.import(p.file)
+        const res = await this.opts.store.import(p.file)
+        await this.cache.markPublished(res.digest) // its catalog source: never evicted here
+        return res
       }
       default:
         throw nodeError.unknownMethod(method)
@@ -72,6 +87,7 @@ export class ImageService {
     const digest = checkDigest(p.digest)
     if (!Number.isSafeInteger(p.size) || p.size <= 0) throw nodeError.badFrame('image.fetch needs a size')
     const vmId = typeof p.vmId === 'string' ? p.vmId : ''
+    if (vmId) this.cache.pin(digest, vmId) // until its disk is made from it (makeDisk)
     const sources: string[] = Array.isArray(p.sources) ? p.sources.filter((s: unknown) => typeof s === 'string') : []
     let last = 0
     const progress = (done: number, total: number, force = false) => {
@@ -112,6 +128,8 @@ export class ImageService {
     staged: { vmId: string; hdMb: number } | null,
   ): Promise<FetchImageResult> {
     if (await this.opts.store.has(digest)) return { bytes: 0, bytesOnWire: 0, bySource: {} }
+    // Room for the image (and the disk staged beside it): least recently used images go first.
+    this.dropped(await this.cache.makeRoom(Math.ceil(size * 1.01) + (staged ? size : 0), digest))
     // The machine's disk is written from the same verified buffers as the cache (no second pass).
     const stage = staged ? new StagedDisk(this.opts.store.dir, staged.vmId, staged.hdMb) : null
     const sockets: NoiseSocket[] = []
@@ -156,6 +174,8 @@ export class ImageService {
         ...(stage ? { onData: (data: Buffer, pos: number) => stage.write(data, pos) } : {}),
       })
       await stage?.done(digest)
+      await this.cache.touch(digest)
+      this.dropped(await this.cache.trim(digest))
       const from = Object.entries(res.bySource)
         .map(([n, b]) => `${n}: ${b}`)
         .join(', ')
@@ -172,7 +192,16 @@ export class ImageService {
 
   /** Write a cached image onto a freshly created machine's disk. */
   async makeDisk(vmId: string, hdMb: number, digest: string): Promise<number> {
-    const m = await this.opts.store.manifest(checkDigest(digest))
+    try {
+      return await this.diskFrom(vmId, hdMb, checkDigest(digest))
+    } finally {
+      this.cache.unpin(digest, vmId)
+      await this.cache.touch(digest)
+    }
+  }
+
+  private async diskFrom(vmId: string, hdMb: number, digest: string): Promise<number> {
+    const m = await this.opts.store.manifest(digest)
     if (!m) throw new HvError(HV_IMAGE_MISSING, `image ${digest.slice(0, 12)}… is not cached on this node; store again`)
     const t0 = Date.now()
     if (await StagedDisk.adopt(this.opts.store.dir, vmId, hdMb, digest, this.opts.hv.dirOf(vmId))) {

@@ -59,15 +59,16 @@ beforeAll(async () => {
   await m.signup({ username: 'alice', type: 'buyer', email: 'a@example.org', password: 'correct horse' })
   await m.signup({ username: 'bob', type: 'buyer', email: 'b@example.org', password: 'correct horse' })
   await m.credit('alice', 100_000_000)
-  for (let i = 0; i < 3; i++) {
+  await makeImage(join(root, 'b.img'), SIZE, 0.5, 2)
+  for (let i = 0; i < 4; i++) {
     const node = await startNode({
       data: join(root, `p${i}`),
       bootstrap: testnet.bootstrap,
       market: Buffer.from(hub.key, 'hex'),
       hv: 'test',
       dht: testnet.createNode(),
-      // The third provider's disk is "full": the image cannot fit.
-      images: i === 2 ? { freeBytes: () => 1024 * 1024 } : undefined,
+      // The third provider's disk is "full": the image cannot fit. The fourth caches one image at most.
+      images: i === 2 ? { freeBytes: () => 1024 * 1024 } : i === 3 ? { cacheBytes: SIZE * 1.2 } : undefined,
     })
     await node.provider!.connected
     providers.push(node)
@@ -230,6 +231,22 @@ describe('image catalog and delivery', () => {
     await waitFor(() => ['committed', 'failed'].includes(m.getMigration(mig.id).phase), 60_000, 'migration')
     expect(m.getMigration(mig.id).phase).toBe('committed')
     expect(sha(await diskHead(1, vm.id))).toBe(before)
+  })
+
+  it('a provider over its cache cap evicts the least recently used image; the hub stops naming it', async () => {
+    const p3 = providers[3].provider!.nodeKey
+    await callAdmin(join(root, 'hub', 'hub'), 'image.add', { name: 'tiny2', os: 'tinyos2', file: join(root, 'b.img') })
+    const a = await m.register(alice, { config: 'small', image: 'tiny' })
+    await m.store(alice, a.id, pms[3].id)
+    expect(m.db.get('images', 'tiny')!.servers).toContain(p3)
+    const b = await m.register(alice, { config: 'small', image: 'tiny2' })
+    await m.store(alice, b.id, pms[3].id)
+    // Both do not fit under its cap: tiny (used before tiny2, and its machine's disk is made) goes.
+    await waitFor(() => !m.db.get('images', 'tiny')!.servers.includes(p3), 10_000, 'the hub to drop p3 for tiny')
+    expect(m.db.get('images', 'tiny2')!.servers).toContain(p3)
+    expect(sha(await diskHead(3, a.id))).toBe(sha(await readFile(join(root, 'tiny.img'))))
+    const c = await m.register(alice, { config: 'small', image: 'tiny' })
+    expect((await m.store(alice, c.id, pms[3].id)).delivered!.bytes).toBe(dataBytes)
   })
 })
 
