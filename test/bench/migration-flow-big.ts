@@ -1,6 +1,6 @@
 // The big-disk rows of `npm run bench -- migration-flow`: a suspended machine whose disk holds 30%
 // random data moves by RSYNC the first time (beside the allocated bytes at the raw transport's rate,
-// measured in the same run), back by SCP (beside OpenSSH scp of the same directory), then with its
+// measured in the same run), back by SCP (beside OpenSSH scp of the same files), then with its
 // disk fully random by SCP again (beside scp). The issue names a 1 GiB disk; the market's smallest
 // is 2048 MB, so the fractions are the issue's and the disk is twice its size.
 import { execFileSync } from 'node:child_process'
@@ -55,10 +55,15 @@ export async function bigDiskRows(o: {
     await rm(peerDir, { recursive: true, force: true })
     await mkdir(peerDir)
     const t = performance.now()
+    // The machine's files, as the migration moves them: regular files (a guest's network socket lives
+    // there too, and scp refuses it), not our hidden bookkeeping.
+    const files: string[] = []
+    for (const f of await readdir(from, { withFileTypes: true }))
+      if (f.isFile() && !f.name.startsWith('.')) files.push(f.name)
     execFileSync('scp', [
-      ...['-q', '-r', '-P', String(ssh.port), '-i', ssh.key],
+      ...['-q', '-P', String(ssh.port), '-i', ssh.key],
       ...['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR'],
-      `root@127.0.0.1:${from}/.`,
+      ...files.map((f) => `root@127.0.0.1:${join(from, f)}`),
       peerDir,
     ])
     return Math.round(performance.now() - t) / 1000
@@ -76,10 +81,10 @@ export async function bigDiskRows(o: {
     vm,
   )
   const peer30 = await scp(dirOf(1))
-  await migrate(pms[0], 'SCP, 2 GiB disk 30% random', peer30, 'OpenSSH scp -r', '<= 0.5 x scp', vm, 'SCP')
+  await migrate(pms[0], 'SCP, 2 GiB disk 30% random', peer30, 'OpenSSH scp', '<= 0.5 x scp', vm, 'SCP')
   await fill(0, 1, 22)
   const peerFull = await scp(dirOf(0))
-  await migrate(pms[1], 'SCP, 2 GiB disk fully random', peerFull, 'OpenSSH scp -r', '<= 1.0 x scp', vm, 'SCP')
+  await migrate(pms[1], 'SCP, 2 GiB disk fully random', peerFull, 'OpenSSH scp', '<= 1.0 x scp', vm, 'SCP')
 }
 
 /** Every byte random: nothing sparse left for either side to skip. */
