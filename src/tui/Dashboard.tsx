@@ -308,6 +308,7 @@ function ViewBody(b: BodyProps): React.JSX.Element {
           pmById={d.pmById}
           configs={d.configs}
           images={d.images}
+          nets={d.nets}
           width={width}
           height={height}
           call={b.call}

@@ -67,6 +67,8 @@ export class TunnelServer {
     const clientKey = socket.remotePublicKey.toString('hex')
     let vmId: string | null = null
     const streams = new Map<number, TunnelStream>()
+    // Guest port -> provider-loopback port, asked of the hypervisor once per tunnel (a QMP round trip).
+    const targets = new Map<number, number>()
     let open = false
     const channel = mux.createChannel({
       protocol: PROTOCOL,
@@ -100,7 +102,7 @@ export class TunnelServer {
         } catch (err) {
           refuse(err)
         }
-      } else if (m.type === OPEN) void this.openStream(m, vmId, streams, send)
+      } else if (m.type === OPEN) void this.openStream(m, vmId, streams, targets, send)
       else streams.get(m.stream)?.onMessage(m.type, m.payload)
     }
     channel.open()
@@ -111,6 +113,7 @@ export class TunnelServer {
     m: TunnelMessage,
     vmId: string | null,
     streams: Map<number, TunnelStream>,
+    targets: Map<number, number>,
     send: (b: Buffer) => boolean,
   ): Promise<void> {
     const port = m.payload.readUInt16BE(0)
@@ -124,13 +127,16 @@ export class TunnelServer {
         const p = this.opts.consolePort()
         if (!p) throw tunnelError.noConsole()
         target = p
-      } else target = await this.opts.hv.guestPort(vmId, port)
+      } else target = targets.get(port) ?? (await this.opts.hv.guestPort(vmId, port))
     } catch (err) {
       return void fail(err)
     }
+    if (port !== CONSOLE_PORT) targets.set(port, target)
     const sock: Socket = connect({ host: '127.0.0.1', port: target, allowHalfOpen: true })
     sock.pause()
     sock.once('error', (err) => {
+      // A stale port (the machine restarted under the same tunnel): ask the hypervisor next time.
+      targets.delete(port)
       if (!streams.has(m.stream)) fail(tunnelError.unreachable(port, err.message))
     })
     sock.once('connect', () => {

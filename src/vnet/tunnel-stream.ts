@@ -5,7 +5,7 @@
 import type { Readable, Writable } from 'node:stream'
 import { ACK, CLOSE, DATA, END, MAX_DATA, encode, encodeJson, encodeU } from './tunnel-wire.ts'
 
-export const WINDOW = 1024 * 1024
+export const WINDOW = 4 * 1024 * 1024
 /** Acknowledge in steps of this many written bytes (fewer ACK messages). */
 const ACK_STEP = WINDOW / 4
 

@@ -1,7 +1,7 @@
 // `npm run bench`: every benchmark in one run, each measure printed beside its target or the peer
 // it must beat (OpenSSH rsync/scp, bare QEMU), the peer measured in this same run on the same files.
 // Pick some with `npm run bench -- market transport`
-// (names: market export transport hv console migration images vnet migration-flow).
+// (names: market export transport hv console migration images vnet forward migration-flow).
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { packageRoot } from '../../src/root.ts'
@@ -14,6 +14,7 @@ import { consoleBench } from './console-bench.ts'
 import { migrationBench } from './migration-bench.ts'
 import { imagesBench } from './images-bench.ts'
 import { vnetBench } from './vnet-bench.ts'
+import { forwardBench } from './forward-bench.ts'
 import { migrationFlowBench } from './migration-flow-bench.ts'
 
 const suites: Record<string, () => Promise<BenchRow[]>> = {
@@ -39,6 +40,7 @@ const suites: Record<string, () => Promise<BenchRow[]>> = {
   migration: async () => migrationBench(),
   images: async () => imagesBench(),
   vnet: async () => vnetBench(),
+  forward: async () => forwardBench(),
   'migration-flow': async () => migrationFlowBench(),
 }
 

@@ -13,6 +13,7 @@ import type { ConsoleSession } from '../hv/console.ts'
 import { dhcpAddress, shell } from '../vnet/guests.ts'
 import { member, testProvider, type TestProvider } from '../vnet/provider-net.ts'
 import type { BenchRow } from './table.ts'
+import { forwardBench } from './forward-bench.ts'
 
 const NET = 'bench-net'
 const MB = 16
@@ -42,7 +43,12 @@ async function throughput(from: ConsoleSession, to: ConsoleSession, address: str
   return Math.round((MB / s) * 100) / 100
 }
 
+/** The guests' network, then `virtuoso forward` beside `ssh -L` (forward-bench.ts). */
 export async function vnetBench(): Promise<BenchRow[]> {
+  return [...(await guestBench()), ...(await forwardBench())]
+}
+
+async function guestBench(): Promise<BenchRow[]> {
   const dir = await mkdtemp(join(tmpdir(), 'virtuoso-vnet-bench-'))
   const testnet = await createTestnet(3)
   const hub = DHT.keyPair()

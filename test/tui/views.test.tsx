@@ -147,6 +147,27 @@ describe('BuyerMachines', () => {
     expect(v.frame()).toContain('<d> delete!')
     expect(v.frame()).not.toContain('<x> stop')
   })
+  it('i opens the Networks view: each network, its machines, their addresses and where each runs', async () => {
+    const nets = [
+      { id: 'net-1', owner: 'alice', name: 'lab', subnet: '10.42.0.0/24', created: 0 },
+      { id: 'net-2', owner: 'alice', name: 'empty', subnet: '192.168.9.0/24', created: 0 },
+    ]
+    const onNet = vms.map((v, k) =>
+      k < 2 ? { ...v, netId: 'net-1', address: `10.42.0.${k + 2}`, mac: `02:00:00:00:00:0${k + 2}` } : v,
+    )
+    const v = mount(
+      <BuyerMachines vms={onNet} pmById={pmById} configs={configs} nets={nets} width={80} height={H} call={vi.fn()} />,
+    )
+    await v.press('i')
+    const f = v.frame()
+    expect(f).toContain('My networks (2)')
+    expect(f).toMatch(/lab\s+2 machines\s+10\.42\.0\.0\/24\s+1 provider\b/)
+    expect(f).toMatch(/web\s+10\.42\.0\.2\s+02:00:00:00:00:02\s+alpha\s+started/)
+    expect(f).toMatch(/db\s+10\.42\.0\.3\s+02:00:00:00:00:03\s+alpha\s+stored/)
+    expect(f).toMatch(/empty\s+0 machines\s+192\.168\.9\.0\/24\s+0 providers/)
+    await v.press(KEY.esc)
+    expect(v.frame()).toContain('My machines (5)')
+  })
   it('asks before a dangerous action and runs it on y only', async () => {
     const v = mountBuyer()
     await v.press('x')

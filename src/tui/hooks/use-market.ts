@@ -3,6 +3,7 @@
 // arrays and `call` from here, so a change in the market's shapes is an edit to this file only.
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import type {
+  NetRow,
   Change,
   ConfigRow,
   ImageRow,
@@ -79,6 +80,8 @@ export interface MarketData {
   ledger: LedgerEntry[]
   events: EventRow[]
   migrations: MigrationRow[]
+  /** Buyer: my networks (the feed sends each owner theirs). */
+  nets: NetRow[]
   /** Provider: which of my physical machines are online (from `machines`; not in the feed). */
   online: Record<string, boolean>
   ready: boolean
@@ -123,6 +126,7 @@ export function derive(
     ledger: bySeq(r.rows<LedgerEntry>('ledger')),
     events: bySeq(r.rows<EventRow>('events')),
     migrations: r.rows<any>('migrations').map(toMigrationRow),
+    nets: r.rows<NetRow>('networks').filter((n) => !me || n.owner === me.username),
     online: extra.online ?? {},
     ready: extra.ready ?? false,
     seq: r.seq,

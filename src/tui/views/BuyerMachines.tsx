@@ -2,7 +2,8 @@
 // the actions the state allows; register, edit, search+store, start/stop/suspend/resume/delete, migrate.
 import React, { useEffect, useState } from 'react'
 import { Box, Text } from 'ink'
-import type { ConfigRow, ImageRow, PmRow, VmAction, VmRow } from '../../market/types.ts'
+import type { ConfigRow, ImageRow, NetRow, PmRow, VmAction, VmRow } from '../../market/types.ts'
+import { Networks } from './Networks.tsx'
 import { Table } from '../components/Table.tsx'
 import { Form } from '../components/Form.tsx'
 import { useFrame, useViewActions } from '../hooks/use-frame.ts'
@@ -23,6 +24,8 @@ export interface BuyerMachinesProps {
   configs: ConfigRow[]
   /** The image catalog: register picks one. */
   images?: ImageRow[]
+  /** My networks (the Networks sub-view, key i). */
+  nets?: NetRow[]
   width: number
   height: number
   call: Call
@@ -37,7 +40,7 @@ export interface BuyerMachinesProps {
   initialResults?: SearchResult[]
 }
 
-export type Mode = 'list' | 'register' | 'edit' | 'search' | 'migrate'
+export type Mode = 'list' | 'register' | 'edit' | 'search' | 'migrate' | 'networks'
 
 export const STATE_TONES: Record<string, Tone | undefined> = {
   started: 'ok',
@@ -109,7 +112,10 @@ export function BuyerMachines(p: BuyerMachinesProps): React.JSX.Element {
       listActions.push(act)
     }
   }
-  useViewActions(mode === 'list' ? listActions : mode === 'search' || mode === 'migrate' ? null : [])
+  listActions.push({ key: 'i', description: 'networks', run: () => setMode('networks') })
+  useViewActions(
+    mode === 'list' ? listActions : mode === 'search' || mode === 'migrate' || mode === 'networks' ? null : [],
+  )
 
   if (mode === 'register') {
     const fields = registerFields(p.configs, p.registerConfig ?? undefined, p.images ?? [])
@@ -166,6 +172,10 @@ export function BuyerMachines(p: BuyerMachinesProps): React.JSX.Element {
       />
     )
   }
+  if (mode === 'networks')
+    return (
+      <Networks nets={p.nets ?? []} vms={p.vms} pmById={p.pmById} width={p.width} height={p.height} onClose={back} />
+    )
   if (mode === 'migrate' && vm) {
     return (
       <MigrateDialog
