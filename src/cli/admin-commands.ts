@@ -1,6 +1,6 @@
 // `virtuoso admin …`: operator commands through the hub's local admin socket (DATA/hub/admin.sock).
 import type { Argv } from 'yargs'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { callAdmin } from '../hub/admin-socket.ts'
 import { fail, print } from './output.ts'
 import { formatMoney } from '../market/pricing.ts'
@@ -69,10 +69,16 @@ export function adminCommands(y: Argv): Argv {
               const r = await importFile(hubDir(argv.data), resolve(String(argv.file)), {
                 onProgress: json ? undefined : (n, total) => process.stdout.write(`importing: ${n} of ${total} rows\n`),
               })
+              const images = join(dirname(hubDir(argv.data)), 'images')
+              const missing = r.missingImages.map(
+                (i) => `\nimage ${i.name}: its file is not in ${images}; copy OLD-DATA/images/${i.digest}/ there`,
+              )
               print(
                 json,
                 r,
-                () => `imported ${r.rows} rows (ledger seq ${r.ledgerSeq}, ${r.accounts} accounts) from ${r.file}`,
+                () =>
+                  `imported ${r.rows} rows (ledger seq ${r.ledgerSeq}, ${r.accounts} accounts) from ${r.file}` +
+                  missing.join(''),
               )
             } catch (err) {
               fail(err, !!argv.json)

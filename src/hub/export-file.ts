@@ -16,6 +16,8 @@ import { exportRows, formatHeader, HEADER_BYTES, parseHeader, Replay, verifyStor
 import type { ExportHeader, ReplayResult } from '../market/snapshot.ts'
 import { settleSwap, stagingDir, swapIn } from '../market/swap.ts'
 import { ADMIN_SOCKET } from './admin-socket.ts'
+import { ImageStore } from '../vmmp/image-store.ts'
+import { HUB_SERVER } from '../market/images.ts'
 
 /** An import reports progress every this many rows. */
 export const PROGRESS_ROWS = 50_000
@@ -124,6 +126,9 @@ export interface ImportResult {
   rows: number
   ledgerSeq: number
   accounts: number
+  /** Catalog images the hub serves whose files are not in its image store (DATA/images): the export
+   *  holds the tables, not the files; copy `OLD-DATA/images/DIGEST/` over, as README says. */
+  missingImages: Array<{ name: string; digest: string }>
 }
 
 /** The files LevelDB keeps in a store's directory. */
@@ -165,16 +170,22 @@ export async function importFile(
     let result: ImportResult
     try {
       const replay = new Replay()
+      const served: Array<{ name: string; digest: string }> = []
       const rows = await readRows(
         file,
         header,
         (table, key, value, raw) => {
           replay.row(table, key, value)
+          const img = value as { name?: unknown; digest?: unknown; servers?: unknown } | null
+          if (table === 'images' && Array.isArray(img?.servers) && img.servers.includes(HUB_SERVER))
+            served.push({ name: String(img.name), digest: String(img.digest) })
           return writer.put(table, key, raw) ? writer.flush() : undefined
         },
         opts.onProgress,
       )
-      result = { file, rows, ...check(file, header, rows, replay.result()) }
+      result = { file, rows, ...check(file, header, rows, replay.result()), missingImages: [] }
+      const images = new ImageStore(join(dirname(hubDir), 'images'))
+      for (const img of served) if (!(await images.has(img.digest))) result.missingImages.push(img)
       await writer.close(true)
     } catch (err) {
       await writer.close(false).catch(() => {})

@@ -13,6 +13,7 @@ import { formatHeader, HEADER_BYTES, parseHeader } from '../../src/market/snapsh
 import { Market } from '../../src/market/market.ts'
 import { Store } from '../../src/market/store.ts'
 import { FakeGateway } from '../market/helpers.ts'
+import { ImageStore } from '../../src/vmmp/image-store.ts'
 
 const worlds: World[] = []
 const dirs: string[] = []
@@ -83,6 +84,20 @@ describe('export file', () => {
       await m.close()
     }
     expect((await verifyStopped(hub)).differences).toEqual([])
+  })
+
+  it('names the catalog images the hub serves whose files are not beside the imported hub', async () => {
+    const { w } = await busyMarket()
+    const d = await tmp()
+    await writeFile(join(d, 'os.img'), Buffer.alloc(256 * 1024, 7))
+    const { digest, size } = await new ImageStore(join(d, 'old', 'images')).import(join(d, 'os.img'))
+    await w.market.addHubImage({ name: 'os1', os: 'os1', size, digest })
+    const file = (await exportFile(w.market.db, join(d, 'a.jsonl'))).file
+    // The export holds the tables, not the files: a new data directory lacks the image...
+    expect((await importFile(join(d, 'bare', 'hub'), file)).missingImages).toEqual([{ name: 'os1', digest }])
+    // ...and a data directory with the image's store copied over has it.
+    await new ImageStore(join(d, 'full', 'images')).import(join(d, 'os.img'))
+    expect((await importFile(join(d, 'full', 'hub'), file)).missingImages).toEqual([])
   })
 
   it('refuses a file with one amount changed, and one whose ledger does not balance, changing nothing', async () => {
