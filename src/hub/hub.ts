@@ -48,6 +48,7 @@ export interface HubOptions {
 export const DEFAULT_BILLING_INTERVAL_MS = 1000
 /** How often the hub compares what nodes hold with the market (after a hello too). */
 export const DEFAULT_RECONCILE_INTERVAL_MS = 30_000
+export const RECONCILE_AFTER_HELLO_MS = 2000
 export const DEFAULT_PRICE_INTERVAL_MS = 60_000
 export const DEFAULT_COMMAND_TIMEOUT_MS = 120_000
 
@@ -252,11 +253,17 @@ export class Hub implements ProviderGateway {
       this.nodes.set(nodeKey, channel)
       const host = (socket as { rawStream?: { remoteHost?: unknown } }).rawStream?.remoteHost
       if (typeof host === 'string') this.nodeHosts.set(nodeKey, host)
-      // What the node did while its answers could not reach us (market/reconcile.ts).
-      if (result.pmId)
-        void this.market
-          .reconcileNode(nodeKey)
-          .catch((err) => this.opts.log?.(`reconciling node ${nodeKey.slice(0, 8)}: ${(err as Error).message}`))
+      // What the node did while its answers could not reach us (market/reconcile.ts); a moment
+      // after the hello, so that the guest exits the node reports right after it are taken as such.
+      if (result.pmId) {
+        const t = setTimeout(() => {
+          if (this.closing) return
+          void this.market
+            .reconcileNode(nodeKey)
+            .catch((err) => this.opts.log?.(`reconciling node ${nodeKey.slice(0, 8)}: ${(err as Error).message}`))
+        }, RECONCILE_AFTER_HELLO_MS)
+        t.unref()
+      }
       return result
     }
     if (!this.nodes.has(nodeKey)) throw nodeError.forbidden('say node.hello first')

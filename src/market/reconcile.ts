@@ -58,7 +58,9 @@ export async function reconcileNode(ctx: Ctx, nodeKey: string): Promise<string[]
       const vm = ctx.store.get('vm', h.id)
       const action = vm && vm.pmId === pm.id && !busy(h.id) ? lostAction(vm, h) : null
       if (!vm || !action) return
-      const note = `: its provider holds it ${h.state} at version ${h.version} (an answer was lost); the market follows`
+      const note =
+        `: its provider holds it ${h.state} at version ${h.version} (an answer was lost, or the guest ` +
+        `stopped by itself); the market follows`
       const { ops } = transitionOps(ctx, vm, pm, action, h.version, ctx.clock(), 'hub', note, 'vm.reconciled')
       await ctx.store.write(ops)
       fixed.push(vm.id)
