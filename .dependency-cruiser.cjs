@@ -50,7 +50,7 @@ module.exports = {
       comment: 'the market is rules over a store: no transport, no node roles (issue 10)',
       severity: 'error',
       from: { path: room(['market']) },
-      to: { path: room(['net']) },
+      to: { path: room(['net', 'hub', 'provider', 'client']) },
     },
     {
       name: 'no-circular',

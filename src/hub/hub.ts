@@ -6,10 +6,8 @@ import type { KeyPair, NoiseSocket, Server } from 'hyperdht'
 import Protomux from 'protomux'
 import type { Server as NetServer } from 'node:net'
 import { Market } from '../market/market.ts'
-import { methods, adminMethods } from '../market/methods.ts'
+import { methods, adminMethods } from './methods.ts'
 import type { ProviderGateway } from '../market/gateway.ts'
-import type { Identity } from '../market/types.ts'
-import { marketError } from '../market/errors.ts'
 import { RpcChannel } from '../net/rpc.ts'
 import { nodeError } from '../net/errors.ts'
 import { serveAdmin } from './admin-socket.ts'
@@ -194,17 +192,9 @@ export class Hub implements ProviderGateway {
     const replica: RpcChannel = new RpcChannel(mux, {
       protocol: PROTOCOLS.replica,
       handler: (method, params, token) =>
-        this.replica.handle(replica, method, params, this.identify(token, true), token),
+        this.replica.handle(replica, method, params, this.market.authorize(token, 'none', method), token),
       onClose: () => this.replica.drop(replica),
     })
-  }
-
-  private identify(token: string, optional = false): Identity | null {
-    if (!token) {
-      if (optional) return null
-      throw marketError('MARKET_AUTH_REQUIRED', 'you are not logged in: run `virtuoso login` first')
-    }
-    return this.market.authenticate(token)
   }
 
   private async clientCall(method: string, params: unknown, token: string, remoteKey: string): Promise<unknown> {
@@ -213,7 +203,7 @@ export class Hub implements ProviderGateway {
     if (method === 'tunnel.ticket')
       return tunnelTicket(
         { market: this.market, keyPair: this.opts.keyPair, gateway: this },
-        this.identify(token),
+        this.market.authorize(token, 'user', method),
         params,
         remoteKey,
       )
@@ -221,18 +211,13 @@ export class Hub implements ProviderGateway {
     if (Object.prototype.hasOwnProperty.call(consoleMethods, method)) {
       return consoleMethods[method].run(
         { market: this.market, keyPair: this.opts.keyPair, gateway: this },
-        this.identify(token),
+        this.market.authorize(token, 'user', method),
         params,
       )
     }
     const m = Object.prototype.hasOwnProperty.call(methods, method) ? methods[method] : undefined
     if (!m) throw nodeError.unknownMethod(method)
-    const who = m.auth === 'none' ? (token ? this.identify(token, true) : null) : this.identify(token)
-    if (m.auth === 'buyer' && who?.type !== 'buyer')
-      throw marketError('MARKET_FORBIDDEN', `only buyers may ${method}; you are logged in as a ${who?.type}`)
-    if (m.auth === 'provider' && who?.type !== 'provider')
-      throw marketError('MARKET_FORBIDDEN', `only providers may ${method}; you are logged in as a ${who?.type}`)
-    return m.run(this.market, who, params)
+    return m.run(this.market, this.market.authorize(token, m.auth, method), params)
   }
 
   private async nodeCall(
@@ -270,7 +255,7 @@ export class Hub implements ProviderGateway {
     if (method === 'node.ping') return {}
     if (method === 'node.vnet.join') return this.vnet.join(nodeKey, params)
     // Reports are taken only from keys a provider bound by pairing (an unbound hello is all others get).
-    if (!this.market.ctx.store.get('nodes', nodeKey)?.pmId)
+    if (!this.market.nodeBound(nodeKey))
       throw nodeError.forbidden(`${method} is only for nodes added to a provider account (virtuoso pm add)`)
     if (method === 'node.vm.exited') return this.market.guestExited(nodeKey, params)
     if (method === 'node.progress') return this.market.deliveryProgress(nodeKey, (params ?? {}) as any)

@@ -108,6 +108,21 @@ export async function logout(ctx: Ctx, tokenOrWho: string | Identity | null): Pr
 }
 
 /** Synchronous: the hub checks a token on every request. */
+/** What a request needs: nothing (a token, if given, still says who calls), any user, or a kind. */
+export type Need = 'none' | 'user' | 'buyer' | 'provider'
+
+/** Who calls with `token`, if they may call `what`, which needs `need`. */
+export function authorize(ctx: Ctx, token: string, need: Need, what: string): Identity | null {
+  if (!token) {
+    if (need === 'none') return null
+    throw errors.authRequired()
+  }
+  const who = authenticate(ctx, token)
+  if (need === 'buyer' && who.type !== 'buyer') throw errors.forbidden(what, 'providers')
+  if (need === 'provider' && who.type !== 'provider') throw errors.forbidden(what, 'buyers')
+  return who
+}
+
 export function authenticate(ctx: Ctx, token: string): Identity {
   if (typeof token !== 'string' || !/^[0-9a-f]{64}$/.test(token)) throw errors.authRequired()
   const s = ctx.store.get('sessions', tokenHash(token))

@@ -31,7 +31,7 @@ import { search, type Offer, type SearchInput } from './search.ts'
 import { listEvents } from './events.ts'
 import * as placementMod from './placement.ts'
 import { audienceOf, feedSnapshot, viewFor } from './feed.ts'
-import { VirtuosoError } from '../errors.ts'
+import { marketError, MARKET_PROVIDER_FAILED } from './errors.ts'
 import type { Change, ConfigRow, EventRow, Identity, ImageRow, Micro, PmRow, UserRow, VmRow } from './types.ts'
 
 export interface MarketOptions {
@@ -119,6 +119,10 @@ export class Market extends EventEmitter {
   authenticate(token: string): Identity {
     return accounts.authenticate(this.ctx, token)
   }
+  /** Who calls, if they may call something that needs `need` (see accounts.authorize). */
+  authorize(token: string, need: accounts.Need, what: string): Identity | null {
+    return accounts.authorize(this.ctx, token, need, what)
+  }
   whoami(who: Identity | null): UserRow {
     return accounts.whoami(this.ctx, who)
   }
@@ -176,6 +180,10 @@ export class Market extends EventEmitter {
   netDelete(who: Identity | null, name: string): Promise<void> {
     return networks.netDelete(this.ctx, who, name)
   }
+  /** Node keys of the providers holding a machine of network `net` (the hub's vnet service). */
+  networkNodes(net: string): string[] {
+    return networks.networkNodes(this.ctx, net)
+  }
   search(who: Identity | null, input: SearchInput): Offer[] {
     return search(this.ctx, who, input)
   }
@@ -200,23 +208,22 @@ export class Market extends EventEmitter {
 
   // --- migration (report §7); the agent calls the rule functions, buyers call migrate/migrations ---
   migrate(who: Identity | null, input: migrationsMod.MigrateInput): Promise<migrationsMod.MigrationRow> {
-    if (!this.migrator)
-      throw new VirtuosoError('MARKET_PROVIDER_FAILED', 'this hub runs no migration agent; ask the operator')
+    if (!this.migrator) throw marketError(MARKET_PROVIDER_FAILED, 'this hub runs no migration agent; ask the operator')
     return this.migrator.start(who, input)
   }
   destinations(who: Identity | null, vmId: string): Promise<unknown[]> {
-    if (!this.migrator)
-      throw new VirtuosoError('MARKET_PROVIDER_FAILED', 'this hub runs no migration agent; ask the operator')
+    if (!this.migrator) throw marketError(MARKET_PROVIDER_FAILED, 'this hub runs no migration agent; ask the operator')
     return this.migrator.destinations(who, vmId)
   }
   migrations(who: Identity | null): migrationsMod.MigrationRow[] {
     return migrationsMod.listMigrations(this.ctx, who)
   }
+  /** The rules of a migration, and the machine's last one settled (MARKET_BUSY if not). */
   checkMigration(
     who: Identity | null,
     input: migrationsMod.MigrateInput,
   ): ReturnType<typeof migrationsMod.checkMigration> {
-    return migrationsMod.checkMigration(this.ctx, who, input)
+    return migrationsMod.checkMigrationStart(this.ctx, who, input)
   }
   beginMigration(
     who: Identity | null,
@@ -260,6 +267,10 @@ export class Market extends EventEmitter {
   placement(who: Identity | null, vmId: unknown, what: string): { vm: VmRow; pm: PmRow } {
     return placementMod.placement(this.ctx, who, vmId, what)
   }
+  /** The node that carries a physical machine, if the machine exists. */
+  pmNodeKey(pmId: string): string | undefined {
+    return placementMod.pmNodeKey(this.ctx, pmId)
+  }
   nodeInfo(nodeKey: string): Record<string, unknown> {
     return placementMod.nodeInfo(this.ctx, nodeKey)
   }
@@ -297,6 +308,10 @@ export class Market extends EventEmitter {
     hello: { info: unknown; pairingCodeHash?: string | null },
   ): Promise<{ pmId: string | null }> {
     return nodesMod.nodeHello(this.ctx, nodeKey, hello)
+  }
+  /** The node is bound to a provider's physical machine (pm add): only those may report. */
+  nodeBound(nodeKey: string): boolean {
+    return nodesMod.nodeBound(this.ctx, nodeKey)
   }
   nodeOffline(nodeKey: string): Promise<void> {
     return nodesMod.nodeOffline(this.ctx, nodeKey)

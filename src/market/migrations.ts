@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto'
 import type { Ctx } from './context.ts'
 import { ownVm, pmRow, requireBuyer, requireUser, withVmLock } from './context.ts'
 import { accrue } from './billing.ts'
-import { errors, marketError } from './errors.ts'
+import { errors, marketError, MARKET_BAD_INPUT, MARKET_NOT_FOUND, MARKET_BUSY } from './errors.ts'
 import { eventOp, userOrigin } from './events.ts'
 import { formatMoney, quote } from './pricing.ts'
 import { roomOp } from './room.ts'
@@ -95,11 +95,16 @@ export interface MigrateInput {
 export const migrationErrors = {
   samePm: (pmId: string) =>
     marketError(
-      'MARKET_BAD_INPUT',
+      MARKET_BAD_INPUT,
       `the machine is already on provider machine ${pmId}; pick another destination with \`virtuoso search\``,
     ),
   notFound: (id: string) =>
-    marketError('MARKET_NOT_FOUND', `migration ${id} not found; list yours with \`virtuoso migrations\``),
+    marketError(MARKET_NOT_FOUND, `migration ${id} not found; list yours with \`virtuoso migrations\``),
+  unsettled: (vmId: string) =>
+    marketError(
+      MARKET_BUSY,
+      `the last migration of ${vmId} is still being cleaned up on its providers; try again in a few seconds`,
+    ),
 }
 
 function end(pm: PmRow): MigrationEnd {
@@ -209,6 +214,18 @@ export function openMigrations(ctx: Ctx): MigrationRow[] {
   return [...ctx.store.values('migrations')]
     .map((m) => m as unknown as MigrationRow)
     .filter((m) => OPEN_PHASES.includes(m.phase))
+}
+
+/** The agent's check before it asks the destination anything: checkMigration, and the machine's last
+ *  migration is settled on its providers (a new one would race that clean-up). */
+export function checkMigrationStart(
+  ctx: Ctx,
+  who: Identity | null,
+  input: MigrateInput,
+): { vm: VmRow; from: PmRow; to: PmRow } {
+  const checked = checkMigration(ctx, who, input)
+  if (unsettledMigrations(ctx).some((m) => m.vmId === checked.vm.id)) throw migrationErrors.unsettled(checked.vm.id)
+  return checked
 }
 
 /** Migrations decided but not yet settled on the providers (release the origin, clean the destination). */

@@ -176,3 +176,14 @@ export function hvConfig(ctx: Ctx, vm: VmRow) {
   const nic = nicOf(ctx, vm)
   return { memory: vm.memory, hd: vm.hd, speed: vm.speed, os: vm.os, ...(nic ? { nic } : {}) }
 }
+
+/** Node keys of the providers holding a machine of network `net`. */
+export function networkNodes(ctx: Ctx, net: string): string[] {
+  const keys = new Set<string>()
+  for (const vm of ctx.store.values('vm')) {
+    if (vm.netId !== net || !vm.pmId) continue
+    const pm = ctx.store.get('pm', vm.pmId)
+    if (pm) keys.add(pm.nodeKey)
+  }
+  return [...keys]
+}

@@ -6,7 +6,7 @@
 // windows are open at once, so keys made up in bulk cannot grow the nodes table without bound.
 // A provider typing codes into `pm add` gets MAX_PAIRING_FAILURES wrong ones per PAIRING_WINDOW_MS.
 import type { Ctx } from './context.ts'
-import { errors, marketError } from './errors.ts'
+import { errors, marketError, MARKET_BUSY } from './errors.ts'
 import type { NodeRow } from './rows.ts'
 import type { Op } from './store.ts'
 
@@ -33,7 +33,7 @@ export function checkRoomForWindow(ctx: Ctx, now: number): void {
   let open = 0
   for (const n of ctx.store.values('nodes')) if (windowOpen(n, now)) open++
   if (open >= MAX_UNBOUND_NODES)
-    throw marketError('MARKET_BUSY', `the hub has ${open} nodes waiting to be paired; try again in a few minutes`)
+    throw marketError(MARKET_BUSY, `the hub has ${open} nodes waiting to be paired; try again in a few minutes`)
 }
 
 /** Counts a wrong pairing code; refuses once a provider has typed too many. */
@@ -41,7 +41,7 @@ export function checkPairingAttempts(ctx: Ctx, username: string, now: number): v
   const f = failures.get(ctx)?.get(username)
   if (f && now - f.since < PAIRING_WINDOW_MS && f.count >= MAX_PAIRING_FAILURES)
     throw marketError(
-      'MARKET_BUSY',
+      MARKET_BUSY,
       `${f.count} wrong pairing codes in a row; wait ${Math.ceil((f.since + PAIRING_WINDOW_MS - now) / 60_000)} min`,
     )
 }

@@ -94,3 +94,7 @@ export async function allOffline(ctx: Ctx): Promise<void> {
       })),
     )
 }
+
+export function nodeBound(ctx: Ctx, nodeKey: string): boolean {
+  return !!ctx.store.get('nodes', nodeKey)?.pmId
+}

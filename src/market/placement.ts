@@ -28,3 +28,7 @@ export function nodeInfo(ctx: Ctx, nodeKey: string): Record<string, unknown> {
   const info = ctx.store.get('nodes', nodeKey)?.info
   return info && typeof info === 'object' ? (info as Record<string, unknown>) : {}
 }
+
+export function pmNodeKey(ctx: Ctx, pmId: string): string | undefined {
+  return ctx.store.get('pm', pmId)?.nodeKey
+}

@@ -19,9 +19,9 @@ import type { Market, Migrator } from '../market/market.ts'
 import type { ProviderGateway } from '../market/gateway.ts'
 import type { MigrateInput, MigrationPhases, MigrationRow } from '../market/migrations.ts'
 import type { Identity } from '../market/types.ts'
-import { errorInfo, VirtuosoError } from '../errors.ts'
+import { errorInfo } from '../errors.ts'
 import type { VmmpChannel } from './channel.ts'
-import { vmmpError } from './errors.ts'
+import { vmmpError, VMMP_REMOTE_FAIL } from './errors.ts'
 import { originSsh } from './origin-ssh.ts'
 import { HubChannels } from './hub-channels.ts'
 import { transfer, type TransferOptions } from './transfer.ts'
@@ -146,13 +146,6 @@ export class MigrationAgent implements Migrator {
 
   private async migrate(who: Identity | null, input: MigrateInput): Promise<MigrationRow> {
     const { vm, from, to } = this.market.checkMigration(who, input)
-    for (const m of this.market.unsettledMigrations()) {
-      if (m.vmId === vm.id)
-        throw new VirtuosoError(
-          'MARKET_BUSY',
-          `the last migration of ${vm.id} is still being cleaned up on its providers; try again in a few seconds`,
-        )
-    }
     const t0 = performance.now()
     const offered = await this.queries.methods(to.nodeKey, vm.id)
     const t1 = performance.now()
@@ -177,7 +170,7 @@ export class MigrationAgent implements Migrator {
     const to = row.to.nodeKey
     let stop: () => void = () => {}
     const stopped = new Promise<never>((_, reject) => {
-      stop = () => reject(new VirtuosoError('VMMP_ABORTED', 'the hub is shutting down'))
+      stop = () => reject(vmmpError.aborted('stopped: the hub is shutting down'))
     })
     stopped.catch(() => {})
     this.active.set(row.id, stop)
@@ -238,7 +231,7 @@ export class MigrationAgent implements Migrator {
         let reason = errorInfo(err)
         // The destination knows why it failed (RESP carries no reason); its abort answer says.
         const res = await this.cmd(to, 'migration.abort', { migrationId: row.id, vmId: row.vmId }).catch(() => null)
-        if (res?.error?.code && reason.code === 'VMMP_REMOTE_FAIL') reason = res.error
+        if (res?.error?.code && reason.code === VMMP_REMOTE_FAIL) reason = res.error
         await this.market.revertMigration(row.id, reason)
         if (res) await this.market.migrationSettled(row.id, { destCleaned: true })
         this.opts.log?.(`migration ${row.id}: ${row.vmId} reverted: ${reason.message}`)
@@ -278,10 +271,12 @@ export class MigrationAgent implements Migrator {
           const res = await this.cmd(m.to.nodeKey, 'migration.abort', { migrationId: m.id, vmId: m.vmId }).catch(
             () => null,
           )
-          await this.market.revertMigration(m.id, {
-            code: 'VMMP_ABORTED',
-            message: 'the hub restarted during the migration and the destination did not hold a complete copy',
-          })
+          await this.market.revertMigration(
+            m.id,
+            vmmpError.aborted(
+              'ended: the hub restarted during the migration and the destination held no complete copy',
+            ),
+          )
           if (res) await this.market.migrationSettled(m.id, { destCleaned: true })
           this.opts.log?.(`migration ${m.id}: resolved after a hub restart: reverted`)
         }

@@ -17,7 +17,7 @@ import {
   type VmmpProgress,
   type VmmpTiming,
 } from './codec.ts'
-import { VmmpVersionError } from './errors.ts'
+import { vmmpError, VmmpVersionError } from './errors.ts'
 
 export interface VmmpChannelHandlers {
   onMessage(msg: VmmpMessage): void
@@ -56,11 +56,11 @@ export class VmmpChannel {
       },
       onclose: () => {
         this.closed = true
-        fail(new Error('vmmp@1 closed'))
+        fail(vmmpError.closed('vmmp@1'))
         h.onClose?.()
       },
     })
-    if (!ch) throw new Error('vmmp@1 is already open on this connection')
+    if (!ch) throw vmmpError.channelTaken()
     this.ch = ch
     this.frame = ch.addMessage({ encoding: c.string, onmessage: (t: string) => this.onFrame(t) })
     this.ext = ch.addMessage({ encoding: c.string, onmessage: (t: string) => this.onExt(t) })

@@ -52,7 +52,7 @@ export async function queryDestinations(
   const offers = market.search(who, { vmId })
   return Promise.all(
     offers.map(async (o): Promise<Destination> => {
-      const nodeKey = market.ctx.store.get('pm', o.pmId)?.nodeKey
+      const nodeKey = market.pmNodeKey(o.pmId)
       try {
         if (!nodeKey) throw new Error(`provider machine ${o.pmId} is gone`)
         return { ...o, methods: await cache.methods(nodeKey, vmId, DESTINATIONS_QUERY_MS), error: null }

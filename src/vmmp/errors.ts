@@ -94,6 +94,22 @@ export const vmmpError = {
     ),
   closed: (what: string) =>
     new VmmpError(VMMP_CLOSED, `Connection closed during ${what}; the copy was not accepted, retry the migration.`),
+  /** The destination answered RESP FAIL (RESP carries no reason: the destination's abort answer does). */
+  remoteFail: () => new VmmpError(VMMP_REMOTE_FAIL, 'the destination answered RESP FAIL; the migration was reverted'),
+  /** No HEARTBEAT within the window (the hub's agent gives up on the destination). */
+  silent: (ms: number) =>
+    new VmmpError(
+      VMMP_STALLED,
+      `no HEARTBEAT from the destination for ${ms} ms; the migration was reverted, try again`,
+    ),
+  /** The hub has no vmmp@1 channel to that node (it is offline or reconnecting). */
+  noChannel: (nodeKey: string) =>
+    new VmmpError(
+      VMMP_CLOSED,
+      `provider node ${nodeKey.slice(0, 8)} has no migration channel open; try again when it is connected`,
+    ),
+  /** vmmp@1 is already open on this connection (one migration channel per peer). */
+  channelTaken: () => new VmmpError(VMMP_PROTOCOL, 'vmmp@1 is already open on this connection'),
   aborted: (why = 'aborted by the caller') =>
     new VmmpError(VMMP_ABORTED, `Migration transfer ${why}; the copy was not accepted.`),
   io: (what: string, cause?: unknown) =>

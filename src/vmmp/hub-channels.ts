@@ -2,7 +2,8 @@
 // waits for a node's frames (a QUERY, a running migration) listens here; a listener hears only the
 // node's current channel, and hears it close when the node disconnects.
 import type Protomux from 'protomux'
-import { errorInfo, VirtuosoError } from '../errors.ts'
+import { errorInfo } from '../errors.ts'
+import { vmmpError } from './errors.ts'
 import { VmmpChannel } from './channel.ts'
 import type { VmmpMessage, VmmpProgress, VmmpTiming } from './codec.ts'
 
@@ -58,14 +59,10 @@ export class HubChannels {
     return ch && !ch.closed ? ch : null
   }
 
-  /** The node's open channel; MARKET_PROVIDER_OFFLINE when it has none. */
+  /** The node's open channel; VMMP_CLOSED when it has none. */
   get(nodeKey: string): VmmpChannel {
     const ch = this.#channels.get(nodeKey)
-    if (!ch || ch.closed)
-      throw new VirtuosoError(
-        'MARKET_PROVIDER_OFFLINE',
-        `provider node ${nodeKey.slice(0, 8)} has no migration channel open; try again when it is connected`,
-      )
+    if (!ch || ch.closed) throw vmmpError.noChannel(nodeKey)
     return ch
   }
 }

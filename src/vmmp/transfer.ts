@@ -1,8 +1,7 @@
 // The hub's side of one transfer (report §7.2.2): send REQ to the destination, then watch its
-// HEARTBEAT / PROGRESS / TIMING frames until RESP. A silent window, RESP FAIL, a wrong version or the
-// destination's disconnect ends it with an error; RESP SUCCESS ends it with VERSION'. Live progress
+// HEARTBEAT / PROGRESS / TIMING frames until RESP. A silent window, RESP FAIL or the destination's
+// disconnect ends it with an error; RESP SUCCESS ends it with VERSION' (the commit checks it). Live progress
 // (bytes, rate, ETA) reaches the market at most every PROGRESS_WRITE_MS.
-import { VirtuosoError } from '../errors.ts'
 import type { MigrationPhases, MigrationRow, ProgressPatch } from '../market/migrations.ts'
 import type { HubChannels } from './hub-channels.ts'
 import { vmmpError } from './errors.ts'
@@ -42,13 +41,7 @@ export function transfer(o: TransferOptions): Promise<number> {
     }
     const watch = setInterval(
       () => {
-        if (Date.now() - last > window)
-          finish(
-            new VirtuosoError(
-              'VMMP_STALLED',
-              `no HEARTBEAT from the destination for ${window} ms; the migration was reverted, try again`,
-            ),
-          )
+        if (Date.now() - last > window) finish(vmmpError.silent(window))
       },
       Math.min(250, window / 4),
     )
@@ -59,20 +52,8 @@ export function transfer(o: TransferOptions): Promise<number> {
           last = Date.now()
           writer.write({ lastHeartbeat: last })
         }
-        if (m.type === 'RESP') {
-          if (!m.ok)
-            return finish(
-              new VirtuosoError('VMMP_REMOTE_FAIL', 'the destination answered RESP FAIL; the migration was reverted'),
-            )
-          if (m.version !== row.version + 1)
-            return finish(
-              new VirtuosoError(
-                'MARKET_VERSION_MISMATCH',
-                `the destination answered version ${m.version}, the hub expects ${row.version + 1}`,
-              ),
-            )
-          finish(null, m.version)
-        }
+        // The market checks VERSION' when it commits (MARKET_VERSION_MISMATCH unless VERSION + 1).
+        if (m.type === 'RESP') finish(m.ok ? null : vmmpError.remoteFail(), m.version)
       },
       onProgress: (p) => {
         if (p.id !== row.vmId) return

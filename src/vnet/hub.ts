@@ -18,14 +18,7 @@ export class VnetHub {
 
   /** Node keys of the providers holding a machine of `net`. */
   providersOf(net: string): string[] {
-    const store = this.opts.market.ctx.store
-    const keys = new Set<string>()
-    for (const vm of store.values('vm')) {
-      if (vm.netId !== net || !vm.pmId) continue
-      const pm = store.get('pm', vm.pmId)
-      if (pm) keys.add(pm.nodeKey)
-    }
-    return [...keys]
+    return this.opts.market.networkNodes(net)
   }
 
   /** node.vnet.join from provider `nodeKey`. */

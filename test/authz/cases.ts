@@ -1,10 +1,10 @@
-// The authorization cases, generated from the hub's method tables (src/market/methods.ts and the
+// The authorization cases, generated from the hub's method tables (src/hub/methods.ts and the
 // console methods): every method, for every role, with every id another tenant owns in each of its
 // id params. A method whose param the generator cannot fill fails the suite, so a new method is
 // covered by adding nothing here, or fails until it is.
-import { methods, adminMethods } from '../../src/market/methods.ts'
+import { methods, adminMethods } from '../../src/hub/methods.ts'
 import { consoleMethods } from '../../src/console/hub.ts'
-import type { Auth } from '../../src/market/methods.ts'
+import type { Auth } from '../../src/hub/methods.ts'
 import { ROLES, type AuthzWorld, type Role, type Tenant } from './world.ts'
 
 export type IdKind = 'vm' | 'pm' | 'net'

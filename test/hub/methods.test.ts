@@ -1,6 +1,6 @@
 import { describe, it, expect, afterEach } from 'vitest'
-import { world, user, addPm, codeOf, type World } from './helpers.ts'
-import { methods, adminMethods } from '../../src/market/methods.ts'
+import { world, user, addPm, codeOf, type World } from '../market/helpers.ts'
+import { methods, adminMethods } from '../../src/hub/methods.ts'
 
 describe('RPC method table', () => {
   let w: World
