@@ -5,7 +5,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts', 'test/**/*.test.tsx'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    // e2e files boot real processes and QEMU guests: two cores, so keep files from fighting over them
+    // Files run in parallel, at most two at once: e2e files boot real processes and QEMU guests and the
+    // machines have two cores.
     fileParallelism: true,
     maxWorkers: 2,
     reporters: ['default', './test/summary-reporter.ts'],

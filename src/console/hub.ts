@@ -82,7 +82,7 @@ export async function consolePasswd(hub: ConsoleHub, who: Identity | null, param
   return { ok: true }
 }
 
-/** The hub's extra market@1 methods, in the shape of src/market/methods.ts (auth is checked by the hub first). */
+/** The hub's extra market@1 methods, in the shape of src/hub/methods.ts (the hub checks `auth` first). */
 export const consoleMethods: Record<
   string,
   {

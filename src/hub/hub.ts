@@ -211,7 +211,7 @@ export class Hub implements ProviderGateway {
     if (Object.prototype.hasOwnProperty.call(consoleMethods, method)) {
       return consoleMethods[method].run(
         { market: this.market, keyPair: this.opts.keyPair, gateway: this },
-        this.market.authorize(token, 'user', method),
+        this.market.authorize(token, consoleMethods[method].auth, method),
         params,
       )
     }

@@ -47,7 +47,7 @@ export function notSupported(driver: string, verb: string): HvError {
 }
 
 export function notFound(id: string): HvError {
-  return new HvError(HV_NOT_FOUND, `No machine '${id}' on this provider; check the id with 'virtuoso vm list'.`)
+  return new HvError(HV_NOT_FOUND, `No machine '${id}' on this provider; check the id with 'virtuoso machines'.`)
 }
 
 export function exists(id: string): HvError {

@@ -1,5 +1,7 @@
 // One-time pairing codes: a provider node prints one, its owner types it into `pm add`, and the hub
-// binds that node to the owner's account. Only the hash travels, so the code proves possession.
+// binds that node to the owner's account. The node's hello carries only the code's hash (the nodes
+// table never holds the code); `pm add` carries the code itself, over the encrypted market@1
+// connection, and the hub compares hashes: only who read the node's screen can claim it.
 import { createHash, randomInt } from 'node:crypto'
 
 // No 0/O, 1/I/L: codes are read off a screen and typed by people.

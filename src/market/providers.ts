@@ -1,7 +1,7 @@
 // Providers' physical machines (report §5.2, table pmseller); the nodes that carry them are in
-// nodes.ts. `pm add` with a node's one-time pairing code binds the node to the provider's account. The measured
-// figures are locked from then on; prices, units, periods and the name may change, never for
-// machines already stored (their prices live in their own vm rows).
+// nodes.ts. `pm add` with a node's one-time pairing code binds the node to the provider's account.
+// The measured figures are locked from then on; prices, units, periods and the name may change,
+// never for machines already stored (their prices live in their own vm rows).
 import { randomUUID } from 'node:crypto'
 import type { Ctx } from './context.ts'
 import { ownPm, requireProvider } from './context.ts'

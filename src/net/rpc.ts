@@ -16,7 +16,8 @@ import {
 } from './wire.ts'
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
-/** Bodies larger than this are refused: no market message needs more, and it bounds memory per peer. */
+/** Bodies larger than this are refused: no market message needs more, and one message cannot
+ *  make a peer buffer more than this. */
 export const MAX_BODY_BYTES = 1 << 20
 
 export type Handler = (method: string, params: unknown, token: string) => Promise<unknown> | unknown

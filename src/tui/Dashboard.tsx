@@ -33,7 +33,7 @@ export const VIEWS: Array<{ name: ViewName; key: string; title: string }> = [
   { name: 'console', key: '6', title: 'Console' },
 ]
 
-/** What `login` answers (the market names the identity `user`; early builds said `identity`). */
+/** A session as `login` answers it: the token, when it expires, and who it names (`identity`). */
 export interface Session {
   token: string
   expires?: number
