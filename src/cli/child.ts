@@ -1,5 +1,6 @@
 // A `virtuoso …` child process whose stdout is read line by line, so a parent (the demo, the
 // end-to-end tests) can wait for what it prints ("market key: …") and stop it with a signal.
+import { LineReader } from '../lines.ts'
 import { execa, type ResultPromise } from 'execa'
 import { join } from 'node:path'
 import { packageRoot } from '../root.ts'
@@ -43,25 +44,19 @@ export function spawnVirtuoso(args: string[], opts: SpawnOptions = {}): Child {
   const errLines: string[] = []
   const waiters: Array<{ re: RegExp; resolve: (m: RegExpMatchArray) => void }> = []
   const feed = (stream: NodeJS.ReadableStream | null | undefined, into: string[], check: boolean) => {
-    let buf = ''
-    stream?.setEncoding?.('utf8')
-    stream?.on('data', (chunk: string) => {
-      buf += chunk
-      let nl: number
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl)
-        buf = buf.slice(nl + 1)
-        into.push(line)
-        if (!check) continue
-        for (const w of [...waiters]) {
-          const m = line.match(w.re)
-          if (m) {
-            waiters.splice(waiters.indexOf(w), 1)
-            w.resolve(m)
-          }
+    const reader = new LineReader((line) => {
+      into.push(line)
+      if (!check) return
+      for (const w of [...waiters]) {
+        const m = line.match(w.re)
+        if (m) {
+          waiters.splice(waiters.indexOf(w), 1)
+          w.resolve(m)
         }
       }
     })
+    stream?.setEncoding?.('utf8')
+    stream?.on('data', (chunk: string) => reader.push(chunk))
   }
   feed(proc.stdout, lines, true)
   if (!opts.stderrFile) feed(proc.stderr, errLines, false)

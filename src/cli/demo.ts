@@ -5,6 +5,7 @@
 // installed (no root, no sudo), it runs on the in-memory hypervisor and says so. A second run reuses
 // the data (unless `fresh`). `stop` works at any moment: once seeded it suspends the running guests
 // through the market (so nothing is lost and the tables stay true), then ends every process it started.
+import { LineReader } from '../lines.ts'
 import { execa } from 'execa'
 import { existsSync } from 'node:fs'
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
@@ -51,15 +52,12 @@ export async function runSetup(log: (line: string) => void): Promise<{ qemu: boo
   const p = execa('bash', [join(ROOT, 'scripts/setup.sh')], { reject: false, stdout: 'ignore', stderr: 'pipe' })
   let last = ''
   p.stderr?.setEncoding('utf8')
-  let buf = ''
-  p.stderr?.on('data', (chunk: string) => {
-    buf += chunk
-    const lines = buf.split('\n')
-    buf = lines.pop() ?? ''
-    for (const l of lines) if (l.trim()) log((last = l))
+  const lines = new LineReader((l) => {
+    if (l.trim()) log((last = l))
   })
+  p.stderr?.on('data', (chunk: string) => lines.push(chunk))
   const r = await p
-  if (buf.trim()) log((last = buf))
+  if (lines.rest.trim()) log((last = lines.rest))
   if (r.exitCode === 0) return { qemu: true }
   if (r.exitCode === 2) return { qemu: false }
   throw Object.assign(new Error(last.replace(/^setup: /, '') || 'scripts/setup.sh failed'), { code: 'NODE_CONFIG' })

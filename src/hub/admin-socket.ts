@@ -1,6 +1,7 @@
 // The operator's door into a running hub: a unix socket in the hub's data dir, mode 0600, so only
 // someone who can read that directory on the hub's own machine can credit accounts or move tables.
 // Network clients never reach these methods. One JSON request per line, one JSON answer per line.
+import { LineReader } from '../lines.ts'
 import { createServer, createConnection, type Server } from 'node:net'
 import { chmod, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -15,26 +16,23 @@ export async function serveAdmin(dir: string, handler: AdminHandler): Promise<Se
   const path = join(dir, ADMIN_SOCKET)
   await unlink(path).catch(() => {})
   const server = createServer((sock) => {
-    let buf = ''
+    const answer = async (line: string) => {
+      let answer: unknown
+      try {
+        const req = JSON.parse(line)
+        if (!req || typeof req.method !== 'string') throw nodeError.badFrame('expected {"method", "params"}')
+        answer = { ok: true, result: await handler(req.method, req.params ?? {}) }
+      } catch (err) {
+        answer = { ok: false, error: errorInfo(err) }
+      }
+      sock.write(JSON.stringify(answer) + '\n')
+    }
+    // One request at a time, answered in order.
+    let queue = Promise.resolve()
+    const lines = new LineReader((line) => (queue = queue.then(() => answer(line))))
     sock.setEncoding('utf8')
     sock.on('error', () => {})
-    sock.on('data', async (chunk) => {
-      buf += chunk
-      let nl: number
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl)
-        buf = buf.slice(nl + 1)
-        let answer: unknown
-        try {
-          const req = JSON.parse(line)
-          if (!req || typeof req.method !== 'string') throw nodeError.badFrame('expected {"method", "params"}')
-          answer = { ok: true, result: await handler(req.method, req.params ?? {}) }
-        } catch (err) {
-          answer = { ok: false, error: errorInfo(err) }
-        }
-        sock.write(JSON.stringify(answer) + '\n')
-      }
-    })
+    sock.on('data', (chunk: string) => lines.push(chunk))
   })
   const old = process.umask(0o177) // the socket is born 0600: no window where others could connect
   try {
@@ -53,7 +51,20 @@ export async function callAdmin(dir: string, method: string, params: unknown = {
   const path = join(dir, ADMIN_SOCKET)
   return new Promise((resolve, reject) => {
     const sock = createConnection(path)
-    let buf = ''
+    // The first line is the answer; the socket is closed then.
+    let answered = false
+    const lines = new LineReader((line) => {
+      if (answered) return
+      answered = true
+      sock.end()
+      try {
+        const ans = JSON.parse(line)
+        if (ans.ok) resolve(ans.result)
+        else reject(new VirtuosoError(ans.error.code, ans.error.message))
+      } catch {
+        reject(nodeError.badFrame('the admin socket answered something that is not JSON'))
+      }
+    })
     sock.setEncoding('utf8')
     sock.on('error', (err: any) => {
       if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED')
@@ -63,18 +74,6 @@ export async function callAdmin(dir: string, method: string, params: unknown = {
       else reject(err)
     })
     sock.on('connect', () => sock.write(JSON.stringify({ method, params }) + '\n'))
-    sock.on('data', (chunk) => {
-      buf += chunk
-      const nl = buf.indexOf('\n')
-      if (nl < 0) return
-      sock.end()
-      try {
-        const ans = JSON.parse(buf.slice(0, nl))
-        if (ans.ok) resolve(ans.result)
-        else reject(new VirtuosoError(ans.error.code, ans.error.message))
-      } catch {
-        reject(nodeError.badFrame('the admin socket answered something that is not JSON'))
-      }
-    })
+    sock.on('data', (chunk: string) => lines.push(chunk))
   })
 }

@@ -8,6 +8,7 @@ import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { LineReader } from '../../src/lines.ts'
 
 const GUEST = join(dirname(fileURLToPath(import.meta.url)), '../../fixtures/guest/build')
 const QEMU = process.env.VIRTUOSO_QEMU ?? 'qemu-system-x86_64'
@@ -99,34 +100,29 @@ function boot(disk: string, name: string): Guest {
 function qmp(path: string, command: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const sock = connect(path)
-    let buf = ''
     let step = 0
     sock.setTimeout(10_000, () => {
       sock.destroy()
       reject(new Error(`QMP ${command}: timeout`))
     })
     sock.on('error', reject)
-    sock.on('data', (d) => {
-      buf += d.toString()
-      let nl
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const msg = JSON.parse(buf.slice(0, nl))
-        buf = buf.slice(nl + 1)
-        if (msg.QMP && step === 0) {
-          step = 1
-          sock.write('{"execute":"qmp_capabilities"}\n')
-        } else if (msg.return !== undefined && step === 1) {
-          step = 2
-          sock.write(JSON.stringify({ execute: command }) + '\n')
-        } else if (msg.return !== undefined && step === 2) {
-          sock.end()
-          resolve()
-        } else if (msg.error) {
-          sock.destroy()
-          reject(new Error(`QMP ${command}: ${msg.error.desc}`))
-        }
+    const lines = new LineReader((line) => {
+      const msg = JSON.parse(line)
+      if (msg.QMP && step === 0) {
+        step = 1
+        sock.write('{"execute":"qmp_capabilities"}\n')
+      } else if (msg.return !== undefined && step === 1) {
+        step = 2
+        sock.write(JSON.stringify({ execute: command }) + '\n')
+      } else if (msg.return !== undefined && step === 2) {
+        sock.end()
+        resolve()
+      } else if (msg.error) {
+        sock.destroy()
+        reject(new Error(`QMP ${command}: ${msg.error.desc}`))
       }
     })
+    sock.on('data', (d) => lines.push(d.toString()))
   })
 }
 

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { QmpClient } from '../../src/hv/qemu/qmp.ts'
 import { Monitor } from '../../src/hv/qemu/monitor.ts'
+import { LineReader } from '../../src/lines.ts'
 import { expectCode } from './conformance.ts'
 
 interface Entry {
@@ -41,7 +42,6 @@ function replay(
   const server = createServer((sock: Socket) => {
     peers.push(sock)
     let i = 0
-    let buf = ''
     const write = (s: string): void => {
       if (!opts.chunk) return void sock.write(s)
       for (let k = 0; k < s.length; k += opts.chunk) sock.write(s.slice(k, k + opts.chunk))
@@ -50,21 +50,15 @@ function replay(
       while (i < entries.length && entries[i].dir === '<') write(entries[i++].line + '\n')
     }
     sock.setEncoding('utf8')
-    sock.on('data', (s: string) => {
-      buf += s
-      let nl: number
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl)
-        buf = buf.slice(nl + 1)
-        sent.push(line)
-        if (opts.stopAfter !== undefined && sent.length > opts.stopAfter) continue // swallow: QEMU "hangs"
-        const want = entries[i]
-        if (!want || want.dir !== '>' || want.line !== line)
-          mismatches.push(`sent ${line}, transcript has ${want?.line}`)
-        i++
-        flush()
-      }
+    const lines = new LineReader((line) => {
+      sent.push(line)
+      if (opts.stopAfter !== undefined && sent.length > opts.stopAfter) return // swallow: QEMU "hangs"
+      const want = entries[i]
+      if (!want || want.dir !== '>' || want.line !== line) mismatches.push(`sent ${line}, transcript has ${want?.line}`)
+      i++
+      flush()
     })
+    sock.on('data', (s: string) => lines.push(s))
     sock.on('error', () => {})
     flush()
   })

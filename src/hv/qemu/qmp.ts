@@ -2,6 +2,7 @@
 // answer `qmp_capabilities`, then every command carries an `id` its reply echoes, so replies are matched
 // by id, never by order. Anything with an `event` key is an asynchronous event and is emitted.
 // Nothing here knows what a command means; that is monitor.ts.
+import { LineReader } from '../../lines.ts'
 import { EventEmitter } from 'node:events'
 import { connect, type Socket } from 'node:net'
 import { HvError, HV_QMP, HV_TIMEOUT } from '../errors.ts'
@@ -40,7 +41,10 @@ export class QmpClient extends EventEmitter {
   greeting: QmpGreeting | null = null
   readonly path: string
   #sock: Socket
-  #buf = ''
+  #lines = new LineReader((l) => {
+    const line = l.trim()
+    if (line) this.#onLine(line)
+  })
   #nextId = 1
   #pending = new Map<string, Pending>()
   #timeoutMs: number
@@ -204,13 +208,7 @@ export class QmpClient extends EventEmitter {
   }
 
   #onData(s: string): void {
-    this.#buf += s
-    let nl: number
-    while ((nl = this.#buf.indexOf('\n')) >= 0) {
-      const line = this.#buf.slice(0, nl).trim()
-      this.#buf = this.#buf.slice(nl + 1)
-      if (line) this.#onLine(line)
-    }
+    this.#lines.push(s)
   }
 
   #onLine(line: string): void {
