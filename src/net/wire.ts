@@ -21,55 +21,31 @@ export interface EventFrame {
 
 type State = { start: number; end: number; buffer: Uint8Array | null }
 
-export const requestEncoding = {
-  preencode(state: State, m: RequestFrame) {
-    c.uint.preencode(state, m.id)
-    c.string.preencode(state, m.method)
-    c.string.preencode(state, m.token)
-    c.string.preencode(state, m.body)
-  },
-  encode(state: State, m: RequestFrame) {
-    c.uint.encode(state, m.id)
-    c.string.encode(state, m.method)
-    c.string.encode(state, m.token)
-    c.string.encode(state, m.body)
-  },
-  decode(state: State): RequestFrame {
-    return {
-      id: c.uint.decode(state),
-      method: c.string.decode(state),
-      token: c.string.decode(state),
-      body: c.string.decode(state),
-    }
-  },
+/** One compact-encoding codec (protomux's Encoding). */
+export interface Codec<T> {
+  preencode(state: State, v: T): void
+  encode(state: State, v: T): void
+  decode(state: State): T
 }
 
-export const responseEncoding = {
-  preencode(state: State, m: ResponseFrame) {
-    c.uint.preencode(state, m.id)
-    c.bool.preencode(state, m.ok)
-    c.string.preencode(state, m.body)
-  },
-  encode(state: State, m: ResponseFrame) {
-    c.uint.encode(state, m.id)
-    c.bool.encode(state, m.ok)
-    c.string.encode(state, m.body)
-  },
-  decode(state: State): ResponseFrame {
-    return { id: c.uint.decode(state), ok: c.bool.decode(state), body: c.string.decode(state) }
-  },
+/** A record encoded field after field, in the order `fields` lists them (hand-written triples drift). */
+export function struct<T extends object>(fields: { [K in keyof T]: Codec<T[K]> }): Codec<T> {
+  const keys = Object.keys(fields) as Array<keyof T>
+  return {
+    preencode(state, m) {
+      for (const k of keys) fields[k].preencode(state, m[k])
+    },
+    encode(state, m) {
+      for (const k of keys) fields[k].encode(state, m[k])
+    },
+    decode(state) {
+      const out = {} as T
+      for (const k of keys) out[k] = fields[k].decode(state)
+      return out
+    },
+  }
 }
 
-export const eventEncoding = {
-  preencode(state: State, m: EventFrame) {
-    c.string.preencode(state, m.name)
-    c.string.preencode(state, m.body)
-  },
-  encode(state: State, m: EventFrame) {
-    c.string.encode(state, m.name)
-    c.string.encode(state, m.body)
-  },
-  decode(state: State): EventFrame {
-    return { name: c.string.decode(state), body: c.string.decode(state) }
-  },
-}
+export const requestEncoding = struct<RequestFrame>({ id: c.uint, method: c.string, token: c.string, body: c.string })
+export const responseEncoding = struct<ResponseFrame>({ id: c.uint, ok: c.bool, body: c.string })
+export const eventEncoding = struct<EventFrame>({ name: c.string, body: c.string })

@@ -2,6 +2,7 @@
 // in compact-encoding.
 import type { Channel } from 'protomux'
 import c from 'compact-encoding'
+import { struct, type Codec } from '../net/wire.ts'
 
 export interface Req {
   id: number
@@ -20,51 +21,15 @@ export interface Alive {
   total: number
 }
 
-const reqEnc = {
-  preencode(s: any, m: Req) {
-    for (const k of ['id', 'op', 'file', 'start', 'count'] as const) c.uint.preencode(s, m[k])
-  },
-  encode(s: any, m: Req) {
-    for (const k of ['id', 'op', 'file', 'start', 'count'] as const) c.uint.encode(s, m[k])
-  },
-  decode(s: any): Req {
-    return {
-      id: c.uint.decode(s),
-      op: c.uint.decode(s),
-      file: c.uint.decode(s),
-      start: c.uint.decode(s),
-      count: c.uint.decode(s),
-    }
-  },
+const reqEnc = struct<Req>({ id: c.uint, op: c.uint, file: c.uint, start: c.uint, count: c.uint })
+/** compact-encoding decodes an empty buffer as null: a response without data carries an empty one. */
+const data: Codec<Buffer> = {
+  preencode: (s, v) => c.buffer.preencode(s, v),
+  encode: (s, v) => c.buffer.encode(s, v),
+  decode: (s) => c.buffer.decode(s) ?? Buffer.alloc(0),
 }
-const resEnc = {
-  preencode(s: any, m: Res) {
-    c.uint.preencode(s, m.id)
-    c.string.preencode(s, m.error)
-    c.buffer.preencode(s, m.data)
-  },
-  encode(s: any, m: Res) {
-    c.uint.encode(s, m.id)
-    c.string.encode(s, m.error)
-    c.buffer.encode(s, m.data)
-  },
-  decode(s: any): Res {
-    return { id: c.uint.decode(s), error: c.string.decode(s), data: c.buffer.decode(s) ?? Buffer.alloc(0) }
-  },
-}
-const aliveEnc = {
-  preencode(s: any, m: Alive) {
-    c.uint.preencode(s, m.done)
-    c.uint.preencode(s, m.total)
-  },
-  encode(s: any, m: Alive) {
-    c.uint.encode(s, m.done)
-    c.uint.encode(s, m.total)
-  },
-  decode(s: any): Alive {
-    return { done: c.uint.decode(s), total: c.uint.decode(s) }
-  },
-}
+const resEnc = struct<Res>({ id: c.uint, error: c.string, data })
+const aliveEnc = struct<Alive>({ done: c.uint, total: c.uint })
 /** Framing cost per message beyond its payload, for bytes-on-wire accounting (protomux + uints, rounded up). */
 export const FRAME_OVERHEAD = 16
 
