@@ -10,23 +10,15 @@ import { withClient } from '../client/connect.ts'
 import type { GlobalArgs } from './options.ts'
 import { fail, print, table } from './output.ts'
 import { VirtuosoError } from '../errors.ts'
+import { bytes as formatBytes } from '../tui/render/format.ts'
 import { formatPhases, type MigrationRow } from '../market/migrations.ts'
 import { formatMoney } from '../market/pricing.ts'
 import type { Destination } from '../vmmp/destinations.ts'
 
 type Args = GlobalArgs & Record<string, any>
 
-export function bytes(n: number): string {
-  if (n < 1024) return `${n} B`
-  const units = ['KiB', 'MiB', 'GiB', 'TiB']
-  let v = n / 1024
-  let i = 0
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024
-    i++
-  }
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`
-}
+/** The CLI's sizes: 48 MiB, 1.5 GiB (one decimal below 10 units). */
+export const bytes = (n: number): string => formatBytes(n, 10)
 
 /** One progress line, pure (tests call it). `width` is the bar's width in cells. */
 export function progressLine(m: MigrationRow, now = Date.now(), width = 24): string {

@@ -3,7 +3,7 @@
 // down per virtual machine (from the ledger, so machines that left still count).
 import type { Ctx } from './context.ts'
 import { requireUser, userRow } from './context.ts'
-import { DAY_S, HOUR_S } from './pricing.ts'
+import { burnPerHour, DAY_S } from './pricing.ts'
 import { evictableFrom } from './unpaid-policy.ts'
 import type { Identity, Micro, VmState } from './types.ts'
 
@@ -43,8 +43,6 @@ export interface ProviderAccount {
   totalIncome: Micro
 }
 
-const perHour = (price: number, periodS: number) => (periodS > 0 ? Math.floor((price * HOUR_S) / periodS) : 0)
-
 export async function account(ctx: Ctx, who: Identity | null): Promise<BuyerAccount | ProviderAccount> {
   const me = requireUser(who)
   const user = userRow(ctx, me.username)
@@ -53,10 +51,7 @@ export async function account(ctx: Ctx, who: Identity | null): Promise<BuyerAcco
     let total = 0
     for (const vm of ctx.store.values('vm')) {
       if (vm.owner !== me.username) continue
-      const stored = vm.pmId !== null
-      const burn =
-        (stored ? perHour(vm.storagePrice, vm.storagePeriod) : 0) +
-        (vm.state === 'started' ? perHour(vm.runningPrice, vm.runningPeriod) : 0)
+      const burn = burnPerHour(vm, true)
       total += vm.chargedStorage + vm.chargedRunning
       vms.push({
         id: vm.id,

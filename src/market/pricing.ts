@@ -10,11 +10,26 @@
 // The storage price is rounded DOWN to whole micro-units when a period is not whole days: the buyer
 // never pays more than the per-day ask, and the rounding is fixed once, when the machine is stored.
 import { errors } from './errors.ts'
-import type { Micro, PmRow } from './types.ts'
+import type { Micro, PmRow, VmRow } from './types.ts'
 
 export const MICRO = 1_000_000
 export const DAY_S = 86_400
 export const HOUR_S = 3_600
+
+/**
+ * What a machine costs per hour now, in micro-units: storage once stored, running while started.
+ * Exact (fractional: a period need not divide an hour) unless `whole`, which floors each part (the
+ * account's integer answer).
+ */
+export function burnPerHour(
+  v: Pick<VmRow, 'pmId' | 'state' | 'storagePrice' | 'storagePeriod' | 'runningPrice' | 'runningPeriod'>,
+  whole = false,
+): number {
+  if (!v.pmId) return 0
+  const rate = (price: number, periodS: number) =>
+    periodS > 0 ? (whole ? Math.floor((price * HOUR_S) / periodS) : (price * HOUR_S) / periodS) : 0
+  return rate(v.storagePrice, v.storagePeriod) + (v.state === 'started' ? rate(v.runningPrice, v.runningPeriod) : 0)
+}
 
 export interface Resources {
   speed: number

@@ -4,23 +4,13 @@ import type { LedgerEntry, PmRow, VmRow } from '../../market/types.ts'
 import type { Column } from './table.ts'
 import { duration, money, moneyApprox } from './format.ts'
 import { evictableFrom } from '../../market/unpaid-policy.ts'
+import { burnPerHour } from '../../market/pricing.ts'
 
 export const HOUR_MS = 3_600_000
 /** Warn when the balance lasts less than this at the current burn. */
 export const DEFAULT_RUNWAY_WARNING_MS = 24 * HOUR_MS
 
-/**
- * What a machine costs per hour right now (micro-units, may be fractional): storage always once stored,
- * running while started.
- */
-export function burnPerHour(
-  v: Pick<VmRow, 'pmId' | 'state' | 'storagePrice' | 'storagePeriod' | 'runningPrice' | 'runningPeriod'>,
-): number {
-  if (!v.pmId) return 0
-  const storage = v.storagePeriod > 0 ? (v.storagePrice * 3600) / v.storagePeriod : 0
-  const running = v.state === 'started' && v.runningPeriod > 0 ? (v.runningPrice * 3600) / v.runningPeriod : 0
-  return storage + running
-}
+export { burnPerHour }
 
 export function totalBurn(vms: VmRow[]): number {
   return vms.reduce((sum, v) => sum + burnPerHour(v), 0)

@@ -35,7 +35,9 @@ export function duration(ms: number | null | undefined): string {
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
 
-export function bytes(n: number | null | undefined): string {
+/** Sizes in binary units (1.5 MiB, 48 MiB): one decimal below `decimalsBelow` units (the dashboard
+ *  100; the CLI 10, so its lines read 48 MiB). */
+export function bytes(n: number | null | undefined, decimalsBelow = 100): string {
   if (n === null || n === undefined || !Number.isFinite(n) || n < 0) return '-'
   let v = n
   let i = 0
@@ -43,7 +45,7 @@ export function bytes(n: number | null | undefined): string {
     v /= 1024
     i++
   }
-  return `${i === 0 ? v : v.toFixed(v >= 100 ? 0 : 1)} ${UNITS[i]}`
+  return `${i === 0 ? v : v.toFixed(v >= decimalsBelow ? 0 : 1)} ${UNITS[i]}`
 }
 
 /** Sizes in the tables are MB: 512 -> 512M, 2048 -> 2G, 1536 -> 1.5G. */
