@@ -5,9 +5,10 @@ import type DHT from 'hyperdht'
 import type { NoiseSocket } from 'hyperdht'
 import Protomux from 'protomux'
 import { VirtuosoError } from '../errors.ts'
-import { nodeError } from '../net/errors.ts'
+import { nodeError, NET_UNREACHABLE } from '../net/errors.ts'
 import { RETRY_MS } from '../net/dial.ts'
 import { openConsoleChannel, type ConsoleWire, type ScreenMode } from './wire.ts'
+import { CONSOLE_CONNECTION_CLOSED, CONSOLE_DETACHED } from './errors.ts'
 
 export const DEFAULT_CONSOLE_CONNECT_TIMEOUT_MS = 15_000
 
@@ -75,7 +76,7 @@ export class ConsoleSession extends EventEmitter {
       try {
         return await ConsoleSession.dialOnce({ ...opts, timeoutMs: Math.max(1, left) })
       } catch (err) {
-        if ((err as { code?: string }).code !== 'NODE_UNREACHABLE' || deadline - Date.now() < 200) throw err
+        if ((err as { code?: string }).code !== NET_UNREACHABLE || deadline - Date.now() < 200) throw err
         await new Promise((r) => setTimeout(r, RETRY_MS))
       }
     }
@@ -122,7 +123,7 @@ export class ConsoleSession extends EventEmitter {
         data: (b) => session?.deliver(b),
         close: () => {
           if (!settled) fail(nodeError.closed('the console attach'))
-          else session!.finish({ code: 'NODE_CONNECTION_CLOSED', message: 'the connection to the provider closed' })
+          else session!.finish({ code: CONSOLE_CONNECTION_CLOSED, message: 'the connection to the provider closed' })
         },
       })
       session = new ConsoleSession(socket, wire)
@@ -150,7 +151,7 @@ export class ConsoleSession extends EventEmitter {
   /** Leave the console (the machine keeps running); resolves when the connection is gone. */
   async detach(): Promise<void> {
     if (!this.ended) this.wire.sendCtl({ t: 'detach' })
-    this.finish({ code: 'NODE_CONSOLE_DETACHED', message: 'detached from the console' })
+    this.finish({ code: CONSOLE_DETACHED, message: 'detached from the console' })
     await new Promise<void>((resolve) => {
       if (this.socket.destroyed) return resolve()
       this.socket.once('close', () => resolve())

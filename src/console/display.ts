@@ -10,6 +10,7 @@ import type { Hypervisor } from '../hv/hypervisor.ts'
 import type { HvVm } from '../hv/types.ts'
 import { closeReasons, type Attachment, type CloseReason, type ConsoleViewer } from './screens.ts'
 import { encodeFrame, parsePpm, scaleFrame } from './frame.ts'
+import { CONSOLE_SCREEN } from './errors.ts'
 
 /** Frames per second the terminal picture is refreshed at. */
 export const DEFAULT_FRAME_MS = 300
@@ -83,7 +84,7 @@ export class Displays {
         if (!on) return
         on = false
         const e = err as { code?: string; message?: string }
-        return v.close({ code: e.code ?? 'HV_SCREEN', message: e.message ?? String(err) })
+        return v.close({ code: e.code ?? CONSOLE_SCREEN, message: e.message ?? String(err) })
       }
       if (on) timer = setTimeout(() => void tick(), everyMs)
     }

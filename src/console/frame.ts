@@ -2,7 +2,7 @@
 // averaging to the viewer's size (cells × 2 pixel rows, drawn with half blocks). Sent as
 //   u16 width, u16 height (big-endian), then width × height × 3 bytes of RGB.
 // A frame of 80×48 is 11.5 KB, where the PPM it comes from is 864 KB.
-import { VirtuosoError } from '../errors.ts'
+import { ConsoleError, CONSOLE_SCREEN } from './errors.ts'
 
 export interface Frame {
   width: number
@@ -27,9 +27,9 @@ export function parsePpm(buf: Buffer): Frame {
   const width = Number(w)
   const height = Number(h)
   if (magic !== 'P6' || max !== '255' || !(width > 0) || !(height > 0))
-    throw new VirtuosoError('HV_SCREEN', 'the screen dump is not a P6 PPM image')
+    throw new ConsoleError(CONSOLE_SCREEN, 'the screen dump is not a P6 PPM image')
   const rgb = buf.subarray(pos + 1, pos + 1 + width * height * 3)
-  if (rgb.length !== width * height * 3) throw new VirtuosoError('HV_SCREEN', 'the screen dump is truncated')
+  if (rgb.length !== width * height * 3) throw new ConsoleError(CONSOLE_SCREEN, 'the screen dump is truncated')
   return { width, height, rgb }
 }
 

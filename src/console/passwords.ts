@@ -7,25 +7,22 @@ import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { scrypt, SCRYPT } from '../scrypt.ts'
 import { readFile, rm, writeFile, rename } from 'node:fs/promises'
 import { join } from 'node:path'
-import { VirtuosoError } from '../errors.ts'
 import { checkVmId } from '../hv/validate.ts'
 import { privateDir } from '../secret-file.ts'
 import { sha512Crypt } from './crypt.ts'
+import { ConsoleError, CONSOLE_PASSWORD } from './errors.ts'
 
 export const MIN_CONSOLE_PASSWORD = 8
 export const MAX_CONSOLE_PASSWORD = 1024
 export function checkConsolePassword(password: unknown): asserts password is string {
   if (typeof password !== 'string' || password.length < MIN_CONSOLE_PASSWORD) {
-    throw new VirtuosoError(
-      'NODE_CONSOLE_PASSWORD',
+    throw new ConsoleError(
+      CONSOLE_PASSWORD,
       `a console password needs at least ${MIN_CONSOLE_PASSWORD} characters; choose a longer one`,
     )
   }
   if (password.length > MAX_CONSOLE_PASSWORD)
-    throw new VirtuosoError(
-      'NODE_CONSOLE_PASSWORD',
-      `a console password may have at most ${MAX_CONSOLE_PASSWORD} characters`,
-    )
+    throw new ConsoleError(CONSOLE_PASSWORD, `a console password may have at most ${MAX_CONSOLE_PASSWORD} characters`)
 }
 
 export class ConsolePasswords {

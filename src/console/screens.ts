@@ -11,6 +11,18 @@ import type { Terminal } from '@xterm/headless'
 import type { Hypervisor } from '../hv/hypervisor.ts'
 import type { HvVm } from '../hv/types.ts'
 import { renderScreen } from './render.ts'
+import {
+  ConsoleError,
+  CONSOLE_CLOSED,
+  CONSOLE_ENDED,
+  CONSOLE_HUNG_UP,
+  CONSOLE_SHUTDOWN,
+  CONSOLE_TAKEN_OVER,
+  CONSOLE_VM_GONE,
+  CONSOLE_VM_MIGRATING,
+  CONSOLE_VM_STOPPED,
+  CONSOLE_VM_SUSPENDED,
+} from './errors.ts'
 
 export const DEFAULT_COLS = 80
 export const DEFAULT_ROWS = 24
@@ -27,35 +39,35 @@ export interface CloseReason {
 
 export const closeReasons = {
   takenOver: (): CloseReason => ({
-    code: 'HV_CONSOLE_TAKEN_OVER',
+    code: CONSOLE_TAKEN_OVER,
     message: 'another viewer attached to this console; only one viewer at a time',
   }),
   stopped: (id: string): CloseReason => ({
-    code: 'HV_CONSOLE_VM_STOPPED',
+    code: CONSOLE_VM_STOPPED,
     message: `machine ${id} stopped; start it to view its console again`,
   }),
   suspended: (id: string): CloseReason => ({
-    code: 'HV_CONSOLE_VM_SUSPENDED',
+    code: CONSOLE_VM_SUSPENDED,
     message: `machine ${id} was suspended; resume it to view its console again`,
   }),
   migrating: (id: string): CloseReason => ({
-    code: 'HV_CONSOLE_VM_MIGRATING',
+    code: CONSOLE_VM_MIGRATING,
     message: `machine ${id} is migrating to another provider; view it again once the migration ends`,
   }),
   deleted: (id: string): CloseReason => ({
-    code: 'HV_CONSOLE_VM_GONE',
+    code: CONSOLE_VM_GONE,
     message: `machine ${id} is no longer on this provider`,
   }),
   ended: (id: string): CloseReason => ({
-    code: 'HV_CONSOLE_ENDED',
+    code: CONSOLE_ENDED,
     message: `the console of machine ${id} ended (did the guest power off?)`,
   }),
   hungUp: (id: string): CloseReason => ({
-    code: 'HV_CONSOLE_HUNG_UP',
+    code: CONSOLE_HUNG_UP,
     message: `the market closed this console session of machine ${id}`,
   }),
   shutdown: (): CloseReason => ({
-    code: 'HV_CONSOLE_SHUTDOWN',
+    code: CONSOLE_SHUTDOWN,
     message: 'the provider node is shutting down; try again when it is back',
   }),
 }
@@ -138,8 +150,7 @@ export class ConsoleScreen extends EventEmitter {
 
   /** Attach a viewer (hanging up the current one), sized to its terminal; it gets the screen first. */
   attach(v: ConsoleViewer, size?: { cols?: number; rows?: number }): Attachment {
-    if (this.closed)
-      throw Object.assign(new Error(`the console of machine ${this.vmId} is closed`), { code: 'HV_CONSOLE_CLOSED' })
+    if (this.closed) throw new ConsoleError(CONSOLE_CLOSED, `the console of machine ${this.vmId} is closed`)
     const prev = this.viewer
     this.viewer = null
     prev?.v.close(closeReasons.takenOver())
@@ -236,7 +247,7 @@ export class ConsoleScreens {
       const stream = await this.hv.console(id)
       if (this.closedAll) {
         stream.destroy()
-        throw Object.assign(new Error('console service closed'), { code: 'HV_CONSOLE_CLOSED' })
+        throw new ConsoleError(CONSOLE_CLOSED, 'console service closed')
       }
       const screen = new ConsoleScreen(id, stream, this.opts)
       this.screens.set(id, screen)

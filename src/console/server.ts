@@ -11,6 +11,7 @@ import { TicketVerifier } from './ticket.ts'
 import { openConsoleChannel, validSize, SCREEN_MODES, SHOT_DONE, type ConsoleCtl, type ScreenMode } from './wire.ts'
 import type { Displays } from './display.ts'
 import type { ConsoleViewer } from './screens.ts'
+import { ConsoleError, CONSOLE_BAD_REQUEST } from './errors.ts'
 
 /** A PNG goes out in pieces of this size (protomux frames stay small). */
 const SHOT_CHUNK = 64 * 1024
@@ -94,16 +95,12 @@ export class ConsoleServer {
     const onCtl = async (m: ConsoleCtl) => {
       if (m.t === 'attach') {
         if (attachment || attaching)
-          return refuse(
-            Object.assign(new Error('this connection already has a console session'), { code: 'NODE_BAD_FRAME' }),
-          )
+          return refuse(new ConsoleError(CONSOLE_BAD_REQUEST, 'this connection already has a console session'))
         attaching = true
         try {
           const mode: ScreenMode = m.mode ?? 'serial'
           if (!SCREEN_MODES.includes(mode) || (mode !== 'serial' && !this.opts.displays))
-            throw Object.assign(new Error(`this provider serves no '${String(mode)}' screen`), {
-              code: 'NODE_BAD_FRAME',
-            })
+            throw new ConsoleError(CONSOLE_BAD_REQUEST, `this provider serves no '${String(mode)}' screen`)
           const claims = this.verifier.accept(m.ticket)
           const viewer: ConsoleViewer = {
             write: (b) => wire.sendData(b),

@@ -16,6 +16,7 @@ import { errorInfo } from '../errors.ts'
 import { privateDir } from '../secret-file.ts'
 import { FailureCounts, failDelay } from './ssh-guard.ts'
 import type { Socket } from 'node:net'
+import { ConsoleError, CONSOLE_HOST_KEY } from './errors.ts'
 
 export const DEFAULT_SSH_HOST = '127.0.0.1'
 /** First wait after a wrong password; it doubles for each further failure on the same user. */
@@ -86,9 +87,10 @@ export async function loadHostKey(dir: string): Promise<HostKey> {
   await chmod(file, 0o600)
   const parsed = ssh2.utils.parseKey(privateKey)
   if (parsed instanceof Error)
-    throw Object.assign(
-      new Error(`${file} is not a usable host key (${parsed.message}); move it away to make a new one`),
-      { code: 'NODE_CONFIG' },
+    throw new ConsoleError(
+      CONSOLE_HOST_KEY,
+      `${file} is not a usable host key (${parsed.message}); move it away to make a new one`,
+      { cause: parsed },
     )
   const key = Array.isArray(parsed) ? parsed[0] : parsed
   const blob = key.getPublicSSH()

@@ -5,7 +5,7 @@
 // and its nonce is remembered until it expires, so a stolen ticket can't be replayed.
 import sodium from 'sodium-native'
 import { randomBytes } from 'node:crypto'
-import { VirtuosoError } from '../errors.ts'
+import { ConsoleError, CONSOLE_TICKET_EXPIRED, CONSOLE_TICKET_INVALID, CONSOLE_TICKET_REPLAYED } from './errors.ts'
 
 export const TICKET_TTL_MS = 60_000
 /** Clocks of hub and provider may differ a little; a ticket valid for longer than TTL + skew is refused. */
@@ -28,18 +28,18 @@ export interface TicketClaims {
 
 export const ticketError = {
   bad: (why: string) =>
-    new VirtuosoError(
-      'NODE_TICKET_INVALID',
+    new ConsoleError(
+      CONSOLE_TICKET_INVALID,
       `console ticket refused: ${why}; ask the hub for a new one (\`virtuoso console VMID\` does)`,
     ),
   expired: () =>
-    new VirtuosoError(
-      'NODE_TICKET_EXPIRED',
+    new ConsoleError(
+      CONSOLE_TICKET_EXPIRED,
       'console ticket expired; ask the hub for a new one (`virtuoso console VMID` does)',
     ),
   replayed: () =>
-    new VirtuosoError(
-      'NODE_TICKET_REPLAYED',
+    new ConsoleError(
+      CONSOLE_TICKET_REPLAYED,
       'console ticket already used; each ticket opens one session, ask the hub for a new one',
     ),
 }

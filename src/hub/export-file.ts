@@ -11,7 +11,7 @@ import { StringDecoder } from 'node:string_decoder'
 import { Store } from '../market/store.ts'
 import { RawWriter } from '../market/raw-writer.ts'
 import { ALL_TABLES, type TableName } from '../market/rows.ts'
-import { errors } from '../market/errors.ts'
+import { hubError } from './errors.ts'
 import { exportRows, formatHeader, HEADER_BYTES, parseHeader, Replay, verifyStore } from '../market/snapshot.ts'
 import type { ExportHeader, ReplayResult } from '../market/snapshot.ts'
 import { settleSwap, stagingDir, swapIn } from '../market/swap.ts'
@@ -34,7 +34,7 @@ export interface ExportResult {
 export async function exportFile(store: Store, file: string): Promise<ExportResult> {
   const tmp = `${file}.part-${randomBytes(6).toString('hex')}` // two exports to one file never share it
   const fh = await open(tmp, 'w', 0o600).catch((err) => {
-    throw errors.badInput('file', `cannot write ${file}: ${err.message}`)
+    throw hubError.badInput('file', `cannot write ${file}: ${err.message}`, err)
   })
   const stats = { rows: 0, ledgerSeq: 0 }
   const hash = createHash('sha256')
@@ -90,14 +90,14 @@ export async function openStopped(hubDir: string, what: string, snapshotOnly = f
   try {
     return await Store.open(hubDir, { snapshotOnly })
   } catch (err: any) {
-    if (err?.code === 'LEVEL_LOCKED' || err?.cause?.code === 'LEVEL_LOCKED') throw errors.hubRunning(hubDir, what)
+    if (err?.code === 'LEVEL_LOCKED' || err?.cause?.code === 'LEVEL_LOCKED') throw hubError.running(hubDir, what)
     throw err
   }
 }
 
 async function openExisting(hubDir: string, what: string): Promise<Store> {
   if (!(await exists(hubDir)) && !(await exists(`${hubDir}.replaced`)))
-    throw errors.badInput('data', `${hubDir} holds no hub: give the data directory the hub runs with`)
+    throw hubError.badInput('data', `${hubDir} holds no hub: give the data directory the hub runs with`)
   return openStopped(hubDir, what, true)
 }
 
@@ -151,19 +151,19 @@ export async function importFile(
   opts: { onProgress?: (rows: number, total: number) => void } = {},
 ): Promise<ImportResult> {
   const header = await readHeader(file)
-  if (await hubAnswers(hubDir)) throw errors.hubRunning(hubDir, 'import')
+  if (await hubAnswers(hubDir)) throw hubError.running(hubDir, 'import')
   await mkdir(dirname(hubDir), { recursive: true, mode: 0o700 })
   await settleSwap(hubDir)
   const created = !(await exists(hubDir))
   // The swap replaces the whole directory: refuse one that holds anything but a store (never delete it).
   const foreign = created ? undefined : (await readdir(hubDir)).find((f) => !STORE_FILE.test(f) && f !== ADMIN_SOCKET)
-  if (foreign) throw errors.notEmpty(hubDir, `${foreign}, which is not part of a hub's store`)
+  if (foreign) throw hubError.notEmpty(hubDir, `${foreign}, which is not part of a hub's store`)
   // Held open until the swap: LevelDB's lock keeps a hub from starting on the old store meanwhile.
   const target = await openStopped(hubDir, 'import')
   let swapped = false
   try {
     const held = contents(target)
-    if (held) throw errors.notEmpty(hubDir, held)
+    if (held) throw hubError.notEmpty(hubDir, held)
     const staging = stagingDir(hubDir)
     await rm(staging, { recursive: true, force: true }) // what a killed import left
     const writer = await RawWriter.create(staging)
@@ -206,11 +206,11 @@ export async function importFile(
 }
 
 function check(file: string, header: ExportHeader, rows: number, r: ReplayResult) {
-  if (rows !== header.rows) throw errors.exportInvalid(file, `${rows} rows where its header says ${header.rows}`)
+  if (rows !== header.rows) throw hubError.exportInvalid(file, `${rows} rows where its header says ${header.rows}`)
   if (r.ledgerSeq !== header.ledgerSeq)
-    throw errors.exportInvalid(file, `its ledger ends at ${r.ledgerSeq} where its header says ${header.ledgerSeq}`)
-  if (r.problems.length) throw errors.unbalanced(file, r.problems.join('; '))
-  if (r.differences.length) throw errors.unbalanced(file, describeDifferences(r))
+    throw hubError.exportInvalid(file, `its ledger ends at ${r.ledgerSeq} where its header says ${header.ledgerSeq}`)
+  if (r.problems.length) throw hubError.unbalanced(file, r.problems.join('; '))
+  if (r.differences.length) throw hubError.unbalanced(file, describeDifferences(r))
   return { ledgerSeq: r.ledgerSeq, accounts: r.accounts }
 }
 
@@ -224,15 +224,15 @@ export function describeDifferences(r: ReplayResult): string {
 
 async function readHeader(file: string): Promise<ExportHeader> {
   const fh = await open(file, 'r').catch((err) => {
-    throw errors.badInput('file', `cannot read ${file}: ${err.message}`)
+    throw hubError.badInput('file', `cannot read ${file}: ${err.message}`, err)
   })
   try {
     const buf = Buffer.alloc(HEADER_BYTES)
     const { bytesRead } = await fh.read(buf, 0, HEADER_BYTES, 0)
     if (bytesRead < HEADER_BYTES || buf[HEADER_BYTES - 1] !== 0x0a)
-      throw errors.exportInvalid(file, 'its first line is not an export header')
+      throw hubError.exportInvalid(file, 'its first line is not an export header')
     const h = parseHeader(buf.toString('utf8'))
-    if (typeof h === 'string') throw errors.exportInvalid(file, h)
+    if (typeof h === 'string') throw hubError.exportInvalid(file, h)
     return h
   } finally {
     await fh.close()
@@ -256,10 +256,10 @@ async function readRows(
     try {
       row = JSON.parse(text)
     } catch {
-      throw errors.exportInvalid(file, `line ${rows + 2} is not JSON`)
+      throw hubError.exportInvalid(file, `line ${rows + 2} is not JSON`)
     }
     if (!row || !known.has(row.table) || typeof row.key !== 'string' || !('value' in row))
-      throw errors.exportInvalid(file, `line ${rows + 2} is not a {table, key, value} row of a known table`)
+      throw hubError.exportInvalid(file, `line ${rows + 2} is not a {table, key, value} row of a known table`)
     const raw = JSON.stringify(row.value) // what the store held: values are stored as JSON.stringify wrote them
     if (++rows % PROGRESS_ROWS === 0) onProgress?.(rows, header.rows)
     return each(row.table, row.key, row.value, raw)
@@ -279,7 +279,7 @@ async function readRows(
   rest += decoder.end()
   if (rest) await line(rest)
   if (hash.digest('hex') !== header.sha256)
-    throw errors.exportInvalid(file, 'its sha256 does not match its header: it was changed or cut short')
+    throw hubError.exportInvalid(file, 'its sha256 does not match its header: it was changed or cut short')
   return rows
 }
 
@@ -293,11 +293,11 @@ export function snapshotAdminCall(
   const p = (params ?? {}) as Record<string, unknown>
   const only = (...names: string[]) => {
     const extra = Object.keys(p).find((k) => !names.includes(k))
-    if (extra) throw errors.badInput(method, `unknown field "${extra.slice(0, 40)}"`)
+    if (extra) throw hubError.badInput(method, `unknown field "${extra.slice(0, 40)}"`)
   }
   switch (method) {
     case 'import':
-      return Promise.reject(errors.hubRunning(hubDir, 'import'))
+      return Promise.reject(hubError.running(hubDir, 'import'))
     case 'verify':
       only()
       return verifyStore(store)
@@ -305,7 +305,7 @@ export function snapshotAdminCall(
       only('file')
       const file = p.file
       if (typeof file !== 'string' || file.length > 4096 || !isAbsolute(file))
-        throw errors.badInput('file', 'give an absolute path (the hub resolves nothing against its own directory)')
+        throw hubError.badInput('file', 'give an absolute path (the hub resolves nothing against its own directory)')
       return exportFile(store, file)
     }
   }

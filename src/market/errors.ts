@@ -20,10 +20,6 @@ export const MARKET_PROVIDER_FAILED = 'MARKET_PROVIDER_FAILED'
 export const MARKET_VERSION_MISMATCH = 'MARKET_VERSION_MISMATCH'
 export const MARKET_BUSY = 'MARKET_BUSY'
 export const MARKET_STORAGE_FAILED = 'MARKET_STORAGE_FAILED'
-export const MARKET_HUB_RUNNING = 'MARKET_HUB_RUNNING'
-export const MARKET_NOT_EMPTY = 'MARKET_NOT_EMPTY'
-export const MARKET_EXPORT_INVALID = 'MARKET_EXPORT_INVALID'
-export const MARKET_UNBALANCED = 'MARKET_UNBALANCED'
 export const MARKET_NET_EXISTS = 'MARKET_NET_EXISTS'
 export const MARKET_NET_IN_USE = 'MARKET_NET_IN_USE'
 export const MARKET_NET_FULL = 'MARKET_NET_FULL'
@@ -47,10 +43,6 @@ export type MarketCode =
   | typeof MARKET_VERSION_MISMATCH
   | typeof MARKET_BUSY
   | typeof MARKET_STORAGE_FAILED
-  | typeof MARKET_HUB_RUNNING
-  | typeof MARKET_NOT_EMPTY
-  | typeof MARKET_EXPORT_INVALID
-  | typeof MARKET_UNBALANCED
   | typeof MARKET_NET_EXISTS
   | typeof MARKET_NET_IN_USE
   | typeof MARKET_NET_FULL
@@ -149,15 +141,4 @@ export const errors = {
       `the hub could not write its database (${(cause as Error)?.message ?? String(cause)}); restart the hub`,
       cause,
     ),
-  hubRunning: (dir: string, what: string) =>
-    marketError(MARKET_HUB_RUNNING, `the hub at ${dir} is running: stop it first (${what} never runs on a live hub)`),
-  notEmpty: (dir: string, what: string) =>
-    marketError(
-      MARKET_NOT_EMPTY,
-      `${dir} already holds a market (${what}): import only into a new data directory; nothing was changed`,
-    ),
-  exportInvalid: (file: string, why: string) =>
-    marketError(MARKET_EXPORT_INVALID, `${file} is not a whole export (${why}); nothing was imported`),
-  unbalanced: (where: string, why: string) =>
-    marketError(MARKET_UNBALANCED, `${where}: balances do not match the ledger (${why})`),
 }
