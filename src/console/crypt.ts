@@ -3,7 +3,7 @@
 // `openssl passwd -6` with the password on its stdin (never in an argument list another user can
 // read in /proc). Node has no crypt(3); OpenSSL (Debian's openssl package, in scripts/setup.sh) does.
 import { execFile } from 'node:child_process'
-import { VirtuosoError } from '../errors.ts'
+import { ConsoleError, CONSOLE_PASSWORD } from './errors.ts'
 
 const CRYPT6 = /^\$6\$[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{86}$/
 
@@ -14,8 +14,8 @@ export function sha512Crypt(password: string, openssl = 'openssl'): Promise<stri
       if (!err && CRYPT6.test(hash)) return resolve(hash)
       const why = (stderr || err?.message || 'no hash printed').trim().split('\n').pop()
       reject(
-        new VirtuosoError(
-          'NODE_CONSOLE_PASSWORD',
+        new ConsoleError(
+          CONSOLE_PASSWORD,
           `cannot hash the guest's root password (${openssl}: ${why}); install Debian's openssl package`,
           { cause: err },
         ),
