@@ -107,11 +107,17 @@ function sshLine(t: TicketAnswer): string {
   )
 }
 
-/** Returns the exit code: 0 when the user detached or the session ended normally. */
-export async function attach(a: Args, vmId: string): Promise<number> {
+/**
+ * Runs `fn` with a market client logged in as the profile says, on one DHT node that `fn` may use
+ * to dial a provider too (a second node would pay for bootstrapping again). `fn` may close the
+ * client early; the node lives until `fn` ends.
+ */
+export async function withHub<T>(
+  a: Args,
+  fn: (client: MarketClient, dht: ReturnType<typeof createDhtNode>) => Promise<T>,
+): Promise<T> {
   const { market, bootstrap, profile } = await resolveTarget(a)
   const token = loggedIn(market, profile)
-  // One DHT node for both the hub and the provider: a second would pay for bootstrapping again.
   const dht = createDhtNode(parseBootstrap(bootstrap))
   try {
     const client = await MarketClient.connect({
@@ -120,6 +126,19 @@ export async function attach(a: Args, vmId: string): Promise<number> {
       token,
       dht,
     })
+    try {
+      return await fn(client, dht)
+    } finally {
+      await client.close()
+    }
+  } finally {
+    await dht.destroy()
+  }
+}
+
+/** Returns the exit code: 0 when the user detached or the session ended normally. */
+export async function attach(a: Args, vmId: string): Promise<number> {
+  return withHub(a, async (client, dht) => {
     let t: TicketAnswer
     try {
       t = await client.call<TicketAnswer>('console.ticket', { vmId })
@@ -153,9 +172,7 @@ export async function attach(a: Args, vmId: string): Promise<number> {
     // A piped stdin that is still open would keep this process alive after the session.
     if (!process.stdin.isTTY) process.stdin.destroy()
     return end.code === 'NODE_CONNECTION_CLOSED' ? 1 : 0
-  } finally {
-    await dht.destroy()
-  }
+  })
 }
 
 export interface TerminalIo {

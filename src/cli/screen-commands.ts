@@ -6,13 +6,9 @@
 import type { Argv } from 'yargs'
 import { writeFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import { resolveTarget } from '../client/connect.ts'
 import type { GlobalArgs } from './options.ts'
 import { fail, print } from './output.ts'
-import { loggedIn } from './console-commands.ts'
-import { MarketClient } from '../client/market-client.ts'
-import { createDhtNode, parseBootstrap } from '../net/dht.ts'
-import { parseKey } from '../net/identity.ts'
+import { withHub } from './console-commands.ts'
 import type { TicketAnswer } from '../console/hub.ts'
 import { screenshot, VncPort } from '../console/display-client.ts'
 
@@ -78,23 +74,3 @@ export function screenCommands(y: Argv): Argv {
 }
 
 /** A logged-in market client and the DHT node it uses (the provider is dialed on the same node). */
-async function withHub<T>(a: Args, fn: (c: MarketClient, dht: ReturnType<typeof createDhtNode>) => Promise<T>) {
-  const { market, bootstrap, profile } = await resolveTarget(a)
-  const token = loggedIn(market, profile)
-  const dht = createDhtNode(parseBootstrap(bootstrap))
-  try {
-    const client = await MarketClient.connect({
-      marketKey: parseKey(market),
-      bootstrap: parseBootstrap(bootstrap),
-      token,
-      dht,
-    })
-    try {
-      return await fn(client, dht)
-    } finally {
-      await client.close()
-    }
-  } finally {
-    await dht.destroy()
-  }
-}
