@@ -21,6 +21,7 @@ import type { ImageStore } from '../vmmp/image-store.ts'
 import { addImageFile, type ImageServeFaults } from './images.ts'
 import { VnetHub } from '../vnet/hub.ts'
 import { tunnelTicket } from '../vnet/tunnel-hub.ts'
+import { ClientLimits, type ClientLimitOptions } from './client-limits.ts'
 
 export interface HubOptions {
   dir: string
@@ -41,6 +42,8 @@ export interface HubOptions {
   images?: ImageStore
   /** Fault injection for tests: how the hub serves image blocks. */
   imageFaults?: ImageServeFaults
+  /** Rate limits, password-hash gate and in-flight cap for clients (client-limits.ts defaults). */
+  limits?: ClientLimitOptions
 }
 
 export const DEFAULT_BILLING_INTERVAL_MS = 1000
@@ -63,8 +66,11 @@ export class Hub implements ProviderGateway {
   private closing = false
   migrations!: MigrationAgent
   private vnet!: VnetHub
+  readonly limits: ClientLimits
 
-  constructor(private opts: HubOptions) {}
+  constructor(private opts: HubOptions) {
+    this.limits = new ClientLimits(opts.limits)
+  }
 
   get publicKey(): Buffer {
     return this.opts.keyPair.publicKey
@@ -166,6 +172,7 @@ export class Hub implements ProviderGateway {
     const mux = Protomux.from(socket)
     new RpcChannel(mux, {
       protocol: PROTOCOLS.market,
+      maxInFlight: this.limits.maxInFlight,
       handler: (method, params, token) => this.clientCall(method, params, token, remoteKey),
     })
     const control: RpcChannel = new RpcChannel(mux, {
@@ -193,6 +200,7 @@ export class Hub implements ProviderGateway {
       protocol: PROTOCOLS.replica,
       handler: (method, params, token) =>
         this.replica.handle(replica, method, params, this.market.authorize(token, 'none', method), token),
+      onDrain: () => this.replica.drained(replica),
       onClose: () => this.replica.drop(replica),
     })
   }
@@ -217,7 +225,15 @@ export class Hub implements ProviderGateway {
     }
     const m = Object.prototype.hasOwnProperty.call(methods, method) ? methods[method] : undefined
     if (!m) throw nodeError.unknownMethod(method)
-    return m.run(this.market, this.market.authorize(token, m.auth, method), params)
+    const who = this.market.authorize(token, m.auth, method)
+    // Per peer and per account, before any work: pm.add counts for the provider, login and signup for the name.
+    this.limits.check(
+      method,
+      remoteKey,
+      method === 'pm.add' ? who?.username : (params as { username?: unknown })?.username,
+    )
+    if (method === 'login' || method === 'signup') return this.limits.hashing(() => m.run(this.market, who, params))
+    return m.run(this.market, who, params)
   }
 
   private async nodeCall(

@@ -8,17 +8,19 @@ import { errorInfo, VirtuosoError } from '../errors.ts'
 import { nodeError } from './errors.ts'
 import {
   eventEncoding,
+  MAX_BODY_BYTES,
   requestEncoding,
   responseEncoding,
   type EventFrame,
   type RequestFrame,
   type ResponseFrame,
 } from './wire.ts'
+import { limitError } from './limits.ts'
 
+export { MAX_BODY_BYTES } from './wire.ts'
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
-/** Bodies larger than this are refused: no market message needs more, and one message cannot
- *  make a peer buffer more than this. */
-export const MAX_BODY_BYTES = 1 << 20
+/** Requests of the peer this side runs at once; one more is answered NODE_BUSY at once. */
+export const DEFAULT_MAX_IN_FLIGHT = 64
 
 export type Handler = (method: string, params: unknown, token: string) => Promise<unknown> | unknown
 
@@ -28,7 +30,10 @@ export interface RpcOptions {
   onEvent?: (name: string, data: unknown) => void
   onOpen?: () => void
   onClose?: () => void
+  /** The connection's send buffer emptied again after a send() found it full. */
+  onDrain?: () => void
   timeoutMs?: number
+  maxInFlight?: number
 }
 
 interface Pending {
@@ -49,8 +54,12 @@ export class RpcChannel extends EventEmitter {
   private timeoutMs: number
   private handler?: Handler
   private onEvent?: (name: string, data: unknown) => void
+  private maxInFlight: number
+  private inFlight = 0
   readonly opened: Promise<void>
   closed = false
+  /** Frames refused: over a size limit (either way), or over the in-flight cap. */
+  readonly refused = { tooLarge: 0, busy: 0 }
 
   constructor(mux: Protomux, opts: RpcOptions) {
     super()
@@ -58,6 +67,7 @@ export class RpcChannel extends EventEmitter {
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
     this.handler = opts.handler
     this.onEvent = opts.onEvent
+    this.maxInFlight = opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT
     let markOpen!: () => void
     let markFailed!: (e: unknown) => void
     this.opened = new Promise<void>((resolve, reject) => {
@@ -71,6 +81,7 @@ export class RpcChannel extends EventEmitter {
         markOpen()
         opts.onOpen?.()
       },
+      ondrain: () => opts.onDrain?.(),
       onclose: () => {
         this.closed = true
         markFailed(nodeError.closed(`opening ${opts.protocol}`))
@@ -112,9 +123,22 @@ export class RpcChannel extends EventEmitter {
     })
   }
 
-  event(name: string, data: unknown): void {
-    if (this.closed) return
-    this.evtMsg.send({ name, body: JSON.stringify(data ?? null) })
+  /** False while the connection's send buffer is full: a producer stops and waits for onDrain. */
+  get drained(): boolean {
+    return this.channel.drained !== false
+  }
+
+  /** Push an event; false when it was not sent (closed, or over the size limit: NODE_FRAME_TOO_LARGE
+   *  is the caller's to split). */
+  event(name: string, data: unknown): boolean {
+    if (this.closed) return false
+    const body = JSON.stringify(data ?? null)
+    if (Buffer.byteLength(body) > MAX_BODY_BYTES) {
+      this.refused.tooLarge++
+      return false
+    }
+    this.evtMsg.send({ name, body })
+    return true
   }
 
   close(): void {
@@ -124,10 +148,18 @@ export class RpcChannel extends EventEmitter {
   private async onRequest(m: RequestFrame): Promise<void> {
     let ok = true
     let result: unknown
+    const counted = !m.tooLarge && this.inFlight < this.maxInFlight
+    if (counted) this.inFlight++
     try {
+      if (m.tooLarge) {
+        this.refused.tooLarge++
+        throw nodeError.tooLarge(m.tooLarge, MAX_BODY_BYTES)
+      }
+      if (!counted) {
+        this.refused.busy++
+        throw limitError.busy(`${this.maxInFlight} requests from this connection`)
+      }
       if (!this.handler) throw nodeError.unknownMethod(m.method)
-      if (Buffer.byteLength(m.body) > MAX_BODY_BYTES)
-        throw nodeError.tooLarge(Buffer.byteLength(m.body), MAX_BODY_BYTES)
       let params: unknown
       try {
         params = JSON.parse(m.body)
@@ -139,8 +171,18 @@ export class RpcChannel extends EventEmitter {
       ok = false
       result = errorInfo(err)
       if (!(err instanceof VirtuosoError) && process.env.VIRTUOSO_DEBUG) console.error(err)
+    } finally {
+      if (counted) this.inFlight--
     }
-    if (!this.closed) this.resMsg.send({ id: m.id, ok, body: JSON.stringify(result ?? null) })
+    if (this.closed) return
+    let body = JSON.stringify(result ?? null)
+    // An answer the peer would refuse unread is replaced by the reason, so the caller learns it.
+    if (Buffer.byteLength(body) > MAX_BODY_BYTES) {
+      this.refused.tooLarge++
+      ok = false
+      body = JSON.stringify(errorInfo(nodeError.tooLarge(Buffer.byteLength(body), MAX_BODY_BYTES)))
+    }
+    this.resMsg.send({ id: m.id, ok, body })
   }
 
   private onResponse(m: ResponseFrame): void {
@@ -148,6 +190,10 @@ export class RpcChannel extends EventEmitter {
     if (!p) return // late answer after a timeout: nothing waits for it any more
     this.pending.delete(m.id)
     clearTimeout(p.timer)
+    if (m.tooLarge) {
+      this.refused.tooLarge++
+      return p.reject(nodeError.tooLarge(m.tooLarge, MAX_BODY_BYTES))
+    }
     let body: any
     try {
       body = JSON.parse(m.body)
@@ -165,6 +211,10 @@ export class RpcChannel extends EventEmitter {
   }
 
   private onEventFrame(m: EventFrame): void {
+    if (m.tooLarge) {
+      this.refused.tooLarge++
+      return
+    }
     let data: unknown
     try {
       data = JSON.parse(m.body)

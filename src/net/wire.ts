@@ -1,22 +1,37 @@
 // Frame encodings shared by every RPC-style protocol (market@1, control@1, replica@1, console@1):
 // a request names a method and carries a session token and a JSON body; a response carries either
 // a JSON result or a JSON error {code, message}; an event is pushed without a request.
+//
+// Sizes are checked BEFORE decoding: each string's length prefix is read first, and a string over
+// its limit is skipped, never turned into a JS string. The frame then decodes with `tooLarge` set
+// (its size in bytes), so the channel can answer that request with NODE_FRAME_TOO_LARGE instead of
+// parsing it (protomux would drop the whole connection if decode threw).
 import c from 'compact-encoding'
+
+/** Bodies larger than this are refused: no market message needs more, and one message cannot
+ *  make a peer buffer more than this. */
+export const MAX_BODY_BYTES = 1 << 20
+export const MAX_METHOD_BYTES = 128
+export const MAX_TOKEN_BYTES = 256
 
 export interface RequestFrame {
   id: number
   method: string
   token: string
   body: string
+  /** Set by decode: a part was over its limit and was skipped; the frame's size in bytes. */
+  tooLarge?: number
 }
 export interface ResponseFrame {
   id: number
   ok: boolean
   body: string
+  tooLarge?: number
 }
 export interface EventFrame {
   name: string
   body: string
+  tooLarge?: number
 }
 
 type State = { start: number; end: number; buffer: Uint8Array | null }
@@ -46,6 +61,63 @@ export function struct<T extends object>(fields: { [K in keyof T]: Codec<T[K]> }
   }
 }
 
-export const requestEncoding = struct<RequestFrame>({ id: c.uint, method: c.string, token: c.string, body: c.string })
-export const responseEncoding = struct<ResponseFrame>({ id: c.uint, ok: c.bool, body: c.string })
-export const eventEncoding = struct<EventFrame>({ name: c.string, body: c.string })
+/** A string of at most `max` bytes, or null when its length prefix says more (then it is skipped). */
+function boundedString(state: State, max: number): string | null {
+  const at = state.start
+  const len = c.uint.decode(state)
+  if (len > max) {
+    state.start = Math.min(state.end, state.start + len)
+    return null
+  }
+  state.start = at
+  return c.string.decode(state)
+}
+
+const requestStruct = struct<RequestFrame>({ id: c.uint, method: c.string, token: c.string, body: c.string })
+const responseStruct = struct<ResponseFrame>({ id: c.uint, ok: c.bool, body: c.string })
+const eventStruct = struct<EventFrame>({ name: c.string, body: c.string })
+
+export const requestEncoding: Codec<RequestFrame> = {
+  preencode: requestStruct.preencode,
+  encode: requestStruct.encode,
+  decode(state) {
+    const size = state.end - state.start
+    const id = c.uint.decode(state)
+    const method = boundedString(state, MAX_METHOD_BYTES)
+    const token = method === null ? null : boundedString(state, MAX_TOKEN_BYTES)
+    const body = token === null ? null : boundedString(state, MAX_BODY_BYTES)
+    if (method === null || token === null || body === null) {
+      state.start = state.end
+      return { id, method: method ?? '', token: '', body: '', tooLarge: size }
+    }
+    return { id, method, token, body }
+  },
+}
+
+export const responseEncoding: Codec<ResponseFrame> = {
+  preencode: responseStruct.preencode,
+  encode: responseStruct.encode,
+  decode(state) {
+    const size = state.end - state.start
+    const id = c.uint.decode(state)
+    const ok = c.bool.decode(state)
+    const body = boundedString(state, MAX_BODY_BYTES)
+    if (body === null) return { id, ok: false, body: '', tooLarge: size }
+    return { id, ok, body }
+  },
+}
+
+export const eventEncoding: Codec<EventFrame> = {
+  preencode: eventStruct.preencode,
+  encode: eventStruct.encode,
+  decode(state) {
+    const size = state.end - state.start
+    const name = boundedString(state, MAX_METHOD_BYTES)
+    const body = name === null ? null : boundedString(state, MAX_BODY_BYTES)
+    if (name === null || body === null) {
+      state.start = state.end
+      return { name: name ?? '', body: '', tooLarge: size }
+    }
+    return { name, body }
+  },
+}

@@ -38,6 +38,8 @@ declare module 'hyperdht' {
     destroy(opts?: { force?: boolean }): Promise<void>
     destroyed: boolean
     listening: Set<Server>
+    /** The key pair connect() proves when none is passed. */
+    defaultKeyPair: KeyPair
   }
 }
 
@@ -69,6 +71,8 @@ declare module 'protomux' {
     userData: any
     opened: boolean
     closed: boolean
+    /** False while the connection's write buffer is full (the last send returned false). */
+    readonly drained: boolean
     open(handshake?: unknown): void
     close(): void
     fullyOpened(): Promise<boolean>
