@@ -19,6 +19,8 @@ export interface ConsoleHub {
   /** The hub's key pair: the market key providers pin, so its signature is what they trust. */
   keyPair: KeyPair
   gateway: ProviderGateway
+  /** The key (hex) of the connection that asks: a ticket is bound to it. */
+  viewerKey: string
 }
 
 export interface TicketAnswer {
@@ -45,7 +47,14 @@ export async function consoleTicket(hub: ConsoleHub, who: Identity | null, param
   const now = hub.market.now()
   const { ticket, claims } = signTicket(
     hub.keyPair.secretKey,
-    { vmId: vm.id, nodeKey: pm.nodeKey, pmId: pm.id, user: who!.username, expires: now + TICKET_TTL_MS },
+    {
+      vmId: vm.id,
+      nodeKey: pm.nodeKey,
+      pmId: pm.id,
+      user: who!.username,
+      clientKey: hub.viewerKey,
+      expires: now + TICKET_TTL_MS,
+    },
     now,
   )
   // The node reports where its SSH console listens at every hello; the pm row keeps what it said when added.

@@ -29,6 +29,8 @@ export interface ConsoleServerOptions {
   /** The machines' displays (VNC, screenshots, frames); without it only the serial console is served. */
   displays?: Displays
   attachTimeoutMs?: number
+  /** Where used ticket nonces are kept across restarts (none: in memory only). */
+  nonceFile?: string
   clock?: () => number
   log?: (line: string) => void
   /** Other protocols on this key (migration's blocks@1): called per connection; a busy peer is not hung up. */
@@ -45,6 +47,7 @@ export class ConsoleServer {
       hubKey: opts.hubKey,
       nodeKey: opts.keyPair.publicKey.toString('hex'),
       clock: opts.clock,
+      nonceFile: opts.nonceFile,
     })
   }
 
@@ -53,6 +56,7 @@ export class ConsoleServer {
   }
 
   async start(): Promise<void> {
+    await this.verifier.load()
     this.server = this.opts.dht.createServer((socket) => this.onConnection(socket))
     await this.server.listen(this.opts.keyPair)
   }
@@ -101,7 +105,10 @@ export class ConsoleServer {
           const mode: ScreenMode = m.mode ?? 'serial'
           if (!SCREEN_MODES.includes(mode) || (mode !== 'serial' && !this.opts.displays))
             throw new ConsoleError(CONSOLE_BAD_REQUEST, `this provider serves no '${String(mode)}' screen`)
-          const claims = this.verifier.accept(m.ticket)
+          const claims = this.verifier.accept(m.ticket, undefined, {
+            clientKey: socket.remotePublicKey.toString('hex'),
+          })
+          await this.verifier.flushed() // spent on disk before it opens anything
           const viewer: ConsoleViewer = {
             write: (b) => wire.sendData(b),
             close: (reason) => {

@@ -75,6 +75,7 @@ export class ConsoleService {
       displays: this.displays,
       log: opts.log,
       onPeer: opts.onPeer,
+      nonceFile: join(opts.dataDir, 'used-tickets'),
     })
     // A machine that leaves this provider takes its password with it: a later one with the same
     // id (it migrating back) gets a new one from its owner.

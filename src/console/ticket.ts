@@ -1,16 +1,23 @@
 // Console tickets: the hub decides who may view which machine (it knows owners and states), the
 // provider only checks a ticket, so a provider needs no accounts and a buyer no provider secret.
-// A ticket names one machine on one provider node, one user, and expires within a minute; it is
-// signed with the hub's ed25519 key (its Noise key pair, the market key the provider already pins)
-// and its nonce is remembered until it expires, so a stolen ticket can't be replayed.
+// A ticket names one machine on one provider node, one user, the key of the connection that asked
+// the hub for it (`clientKey`: console@1 and tunnels serve it only to a connection proving that key,
+// so a ticket read off a screen or a log opens nothing), and expires within a minute. It is signed
+// with the hub's ed25519 key (the market key the provider already pins) over a domain prefix, so no
+// other signature the hub makes (network memberships, anything later) reads as a ticket. Its nonce
+// is remembered until it expires, on disk when the verifier has a file (used-nonces.ts), so a ticket
+// opens one session, also across a restart of the node.
 import sodium from 'sodium-native'
 import { randomBytes } from 'node:crypto'
 import { ConsoleError, CONSOLE_TICKET_EXPIRED, CONSOLE_TICKET_INVALID, CONSOLE_TICKET_REPLAYED } from './errors.ts'
+import { UsedNonces } from './used-nonces.ts'
 
 export const TICKET_TTL_MS = 60_000
 /** Clocks of hub and provider may differ a little; a ticket valid for longer than TTL + skew is refused. */
 export const TICKET_SKEW_MS = 5_000
-const TICKET_VERSION = 1
+const TICKET_VERSION = 2
+/** Signed before the payload: what the signature is for. */
+export const TICKET_DOMAIN = Buffer.from('virtuoso/console-ticket@2\n')
 
 export interface TicketClaims {
   v: number
@@ -63,7 +70,7 @@ export function signTicket(
   // The exact bytes signed travel with the ticket: no canonical-JSON question on the verifying side.
   const payload = Buffer.from(JSON.stringify(full))
   const sig = Buffer.alloc(sodium.crypto_sign_BYTES)
-  sodium.crypto_sign_detached(sig, payload, secretKey)
+  sodium.crypto_sign_detached(sig, Buffer.concat([TICKET_DOMAIN, payload]), secretKey)
   return { ticket: `${payload.toString('base64url')}.${sig.toString('base64url')}`, claims: full }
 }
 
@@ -89,7 +96,7 @@ export function verifyTicket(ticket: unknown, opts: VerifyOptions): TicketClaims
   const payload = Buffer.from(parts[0], 'base64url')
   const sig = Buffer.from(parts[1], 'base64url')
   if (sig.length !== sodium.crypto_sign_BYTES) throw ticketError.bad('the signature has the wrong length')
-  if (!sodium.crypto_sign_verify_detached(sig, payload, opts.hubKey))
+  if (!sodium.crypto_sign_verify_detached(sig, Buffer.concat([TICKET_DOMAIN, payload]), opts.hubKey))
     throw ticketError.bad('it is not signed by the market this provider serves')
   let c: TicketClaims
   try {
@@ -121,30 +128,21 @@ export function verifyTicket(ticket: unknown, opts: VerifyOptions): TicketClaims
   return c
 }
 
-/** Remembers the nonces of accepted tickets until they expire (after that the expiry check refuses them). */
-export class NonceCache {
-  private seen = new Map<string, number>()
-
-  /** Throws if the nonce was used; otherwise records it. */
-  use(c: TicketClaims, now = Date.now()): void {
-    this.prune(now)
-    if (this.seen.has(c.nonce)) throw ticketError.replayed()
-    this.seen.set(c.nonce, c.expires)
-  }
-
-  get size(): number {
-    return this.seen.size
-  }
-
-  private prune(now: number): void {
-    for (const [nonce, expires] of this.seen) if (expires <= now) this.seen.delete(nonce)
-  }
-}
-
-/** Verify and consume in one step: what a console server does with a ticket it is shown. */
+/** Verify and consume in one step: what a console server does with a ticket it is shown. The
+ *  nonce is recorded at once (a second use is refused even before it reaches the disk); a caller
+ *  that must not honour a ticket before its nonce is on disk awaits `flushed()`. */
 export class TicketVerifier {
-  private nonces = new NonceCache()
-  constructor(private opts: Omit<VerifyOptions, 'vmId' | 'now'> & { clock?: () => number }) {}
+  readonly nonces: UsedNonces
+  private writing: Promise<void> = Promise.resolve()
+
+  constructor(private opts: Omit<VerifyOptions, 'vmId' | 'now'> & { clock?: () => number; nonceFile?: string }) {
+    this.nonces = new UsedNonces({ file: opts.nonceFile, clock: opts.clock })
+  }
+
+  /** Read the nonces a previous run left (once, before the first accept). */
+  load(): Promise<void> {
+    return this.nonces.load()
+  }
 
   accept(ticket: unknown, vmId?: string, bound?: { clientKey: string }): TicketClaims {
     const now = this.opts.clock?.() ?? Date.now()
@@ -156,7 +154,14 @@ export class TicketVerifier {
       clientKey: bound?.clientKey,
       requireClientKey: !!bound,
     })
-    this.nonces.use(c, now)
+    const used = this.nonces.use(c.nonce, c.expires)
+    if (!used) throw ticketError.replayed()
+    this.writing = used.written
     return c
+  }
+
+  /** The last accepted nonce is on disk (or could not be written: then this rejects). */
+  flushed(): Promise<void> {
+    return this.writing
   }
 }

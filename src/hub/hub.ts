@@ -218,7 +218,7 @@ export class Hub implements ProviderGateway {
     // Console tickets are signed with the hub's key, so these methods get the hub, not just the market.
     if (Object.prototype.hasOwnProperty.call(consoleMethods, method)) {
       return consoleMethods[method].run(
-        { market: this.market, keyPair: this.opts.keyPair, gateway: this },
+        { market: this.market, keyPair: this.opts.keyPair, gateway: this, viewerKey: remoteKey },
         this.market.authorize(token, consoleMethods[method].auth, method),
         params,
       )

@@ -5,7 +5,9 @@ import sodium from 'sodium-native'
 import { VirtuosoError } from '../errors.ts'
 
 export const MEMBERSHIP_TTL_MS = 3_600_000
-const VERSION = 1
+const VERSION = 2
+/** Signed before the payload, so no other hub signature (a console ticket) reads as a membership. */
+export const MEMBERSHIP_DOMAIN = Buffer.from('virtuoso/vnet-membership@2\n')
 
 export interface MembershipClaims {
   v: number
@@ -31,7 +33,7 @@ export function signMembership(
   }
   const payload = Buffer.from(JSON.stringify(full))
   const sig = Buffer.alloc(sodium.crypto_sign_BYTES)
-  sodium.crypto_sign_detached(sig, payload, secretKey)
+  sodium.crypto_sign_detached(sig, Buffer.concat([MEMBERSHIP_DOMAIN, payload]), secretKey)
   return `${payload.toString('base64url')}.${sig.toString('base64url')}`
 }
 
@@ -45,7 +47,10 @@ export function verifyMembership(
   if (parts.length !== 2) throw membershipError('it is not of the form payload.signature')
   const payload = Buffer.from(parts[0], 'base64url')
   const sig = Buffer.from(parts[1], 'base64url')
-  if (sig.length !== sodium.crypto_sign_BYTES || !sodium.crypto_sign_verify_detached(sig, payload, opts.hubKey))
+  if (
+    sig.length !== sodium.crypto_sign_BYTES ||
+    !sodium.crypto_sign_verify_detached(sig, Buffer.concat([MEMBERSHIP_DOMAIN, payload]), opts.hubKey)
+  )
     throw membershipError('it is not signed by this market')
   let c: MembershipClaims
   try {

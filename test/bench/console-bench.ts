@@ -108,6 +108,7 @@ export async function consoleBench(): Promise<BenchRow[]> {
       nodeKey: provider.publicKey.toString('hex'),
       pmId: null,
       user: 'bench',
+      clientKey: viewerDht.defaultKeyPair.publicKey.toString('hex'),
     }).ticket
     const session = await ConsoleSession.dial({ dht: viewerDht, nodeKey: provider.publicKey, ticket })
     await new Promise((r) => setTimeout(r, 100)) // let the repaint pass

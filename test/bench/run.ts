@@ -1,7 +1,7 @@
 // `npm run bench`: every benchmark in one run, each measure printed beside its target or the peer
 // it must beat (OpenSSH rsync/scp, bare QEMU), the peer measured in this same run on the same files.
 // Pick some with `npm run bench -- market transport`
-// (names: market export transport hv console migration images vnet forward migration-flow).
+// (names: market export transport hv console migration images vnet forward migration-flow flood).
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { packageRoot } from '../../src/root.ts'
@@ -16,6 +16,7 @@ import { imagesBench } from './images-bench.ts'
 import { vnetBench } from './vnet-bench.ts'
 import { forwardBench } from './forward-bench.ts'
 import { migrationFlowBench } from './migration-flow-bench.ts'
+import { floodBench } from './flood-bench.ts'
 
 const suites: Record<string, () => Promise<BenchRow[]>> = {
   market: async () => marketBench(),
@@ -42,6 +43,7 @@ const suites: Record<string, () => Promise<BenchRow[]>> = {
   vnet: async () => vnetBench(),
   forward: async () => forwardBench(),
   'migration-flow': async () => migrationFlowBench(),
+  flood: async () => floodBench(),
 }
 
 const wanted = process.argv.slice(2).filter((a) => a !== '--')

@@ -8,9 +8,10 @@ import { addPm, codeOf, user, world, type World } from '../market/helpers.ts'
 
 let w: World
 let hub: ConsoleHub
+const VIEWER = DHT.keyPair().publicKey.toString('hex')
 beforeEach(async () => {
   w = await world()
-  hub = { market: w.market, keyPair: DHT.keyPair(), gateway: w.gateway }
+  hub = { market: w.market, keyPair: DHT.keyPair(), gateway: w.gateway, viewerKey: VIEWER }
 })
 afterEach(async () => {
   await w.close()
@@ -44,9 +45,15 @@ describe('console.ticket', () => {
       hubKey: hub.keyPair.publicKey,
       nodeKey: pm.nodeKey,
       vmId: vm.id,
+      clientKey: VIEWER,
       now: w.clock.t,
     })
     expect(c.user).toBe('alice')
+    // Bound to the key that asked: another viewer's connection can't use it.
+    expect(c.clientKey).toBe(VIEWER)
+    const stranger = DHT.keyPair().publicKey.toString('hex')
+    const opts = { hubKey: hub.keyPair.publicKey, nodeKey: pm.nodeKey, clientKey: stranger, now: w.clock.t }
+    expect(await codeOf(() => verifyTicket(r.ticket, opts))).toBe('NODE_TICKET_INVALID')
   })
 
   it("a buyer can't get a ticket for another's machine, nor a provider for any", async () => {

@@ -93,10 +93,15 @@ describe('console through a running node', () => {
     const t = await client.call<TicketAnswer>('console.ticket', { vmId })
     expect(t.nodeKey).toBe(node.provider!.nodeKey)
     expect(t.ssh?.port).toBeGreaterThan(0)
+    // The ticket is bound to the key that asked for it: a viewer on another key is refused.
+    await expect(
+      ConsoleSession.dial({ dht: testnet.createNode(), nodeKey: Buffer.from(t.nodeKey, 'hex'), ticket: t.ticket }),
+    ).rejects.toMatchObject({ code: 'NODE_TICKET_INVALID' })
+    const again = await client.call<TicketAnswer>('console.ticket', { vmId })
     const s = await ConsoleSession.dial({
-      dht: testnet.createNode(),
+      dht: client.dhtNode, // the CLI and the dashboard dial the provider from the node they asked the hub with
       nodeKey: Buffer.from(t.nodeKey, 'hex'),
-      ticket: t.ticket,
+      ticket: again.ticket,
     })
     let out = ''
     s.on('data', (b: Buffer) => {

@@ -43,8 +43,9 @@ afterAll(async () => {
   await testnet.destroy()
 })
 
+const viewer = () => viewerDht.defaultKeyPair.publicKey.toString('hex')
 const ticketFor = (vmId: string, extra: object = {}) =>
-  signTicket(hub.secretKey, { vmId, nodeKey, pmId: null, user: 'alice', ...extra }).ticket
+  signTicket(hub.secretKey, { vmId, nodeKey, pmId: null, user: 'alice', clientKey: viewer(), ...extra }).ticket
 const dial = (ticket: string, size = { cols: 80, rows: 24 }) =>
   ConsoleSession.dial({ dht: viewerDht, nodeKey: provider.publicKey, ticket, ...size })
 
@@ -70,11 +71,17 @@ describe('console@1', () => {
   })
 
   it('refuses forged, expired, wrong-machine and replayed tickets', async () => {
-    const forged = signTicket(DHT.keyPair().secretKey, { vmId: 'vm1', nodeKey, pmId: null, user: 'mallory' }).ticket
+    const forged = signTicket(DHT.keyPair().secretKey, {
+      vmId: 'vm1',
+      nodeKey,
+      pmId: null,
+      user: 'mallory',
+      clientKey: viewer(),
+    }).ticket
     await expect(dial(forged)).rejects.toMatchObject({ code: 'NODE_TICKET_INVALID' })
     const expired = signTicket(
       hub.secretKey,
-      { vmId: 'vm1', nodeKey, pmId: null, user: 'alice' },
+      { vmId: 'vm1', nodeKey, pmId: null, user: 'alice', clientKey: viewer() },
       Date.now() - 61_000,
     ).ticket
     await expect(dial(expired)).rejects.toMatchObject({ code: 'NODE_TICKET_EXPIRED' })
@@ -83,6 +90,7 @@ describe('console@1', () => {
       nodeKey: 'cd'.repeat(32),
       pmId: null,
       user: 'alice',
+      clientKey: viewer(),
     }).ticket
     await expect(dial(otherNode)).rejects.toMatchObject({ code: 'NODE_TICKET_INVALID' })
     // vm2 exists here but is not running: no console to attach to.
