@@ -101,3 +101,13 @@ export async function feedSnapshot(db: Store, who: Identity | null): Promise<{ s
   }
   return { seq, rows }
 }
+
+/** A replica further behind than this gets a snapshot instead of the backlog. */
+export const MAX_BACKLOG = 100_000
+
+/** Changes after `since`, or null when the caller must take a snapshot (unknown, or more than `max` behind). */
+export async function changesSince(db: Store, since: number, max = MAX_BACKLOG): Promise<Change[] | null> {
+  if (!Number.isSafeInteger(since) || since < 0 || since > db.seq('changes')) return null
+  const rows = await db.changesAfter(since, max + 1)
+  return rows.length > max ? null : rows
+}

@@ -30,7 +30,7 @@ import { pricePass } from './prices.ts'
 import { search, type Offer, type SearchInput } from './search.ts'
 import { listEvents } from './events.ts'
 import * as placementMod from './placement.ts'
-import { audienceOf, feedSnapshot, viewFor } from './feed.ts'
+import { audienceOf, changesSince, feedSnapshot, viewFor } from './feed.ts'
 import { marketError, MARKET_PROVIDER_FAILED } from './errors.ts'
 import type { Change, ConfigRow, EventRow, Identity, ImageRow, Micro, PmRow, UserRow, VmRow } from './types.ts'
 
@@ -44,9 +44,6 @@ export interface MarketOptions {
   /** Fault injection into the store's writes (see StoreOptions.fault). */
   storeFault?: StoreOptions['fault']
 }
-
-/** A replica further behind than this gets a snapshot instead of the backlog. */
-export const MAX_BACKLOG = 100_000
 
 /** Drives a migration on the providers (the hub's VMMP agent, src/vmmp/agent.ts). */
 export interface Migrator {
@@ -208,12 +205,14 @@ export class Market extends EventEmitter {
 
   // --- migration (report §7); the agent calls the rule functions, buyers call migrate/migrations ---
   migrate(who: Identity | null, input: migrationsMod.MigrateInput): Promise<migrationsMod.MigrationRow> {
-    if (!this.migrator) throw marketError(MARKET_PROVIDER_FAILED, 'this hub runs no migration agent; ask the operator')
-    return this.migrator.start(who, input)
+    return this.agent().start(who, input)
   }
   destinations(who: Identity | null, vmId: string): Promise<unknown[]> {
-    if (!this.migrator) throw marketError(MARKET_PROVIDER_FAILED, 'this hub runs no migration agent; ask the operator')
-    return this.migrator.destinations(who, vmId)
+    return this.agent().destinations(who, vmId)
+  }
+  private agent(): Migrator {
+    if (this.migrator) return this.migrator
+    throw marketError(MARKET_PROVIDER_FAILED, 'this hub runs no migration agent; ask the operator')
   }
   migrations(who: Identity | null): migrationsMod.MigrationRow[] {
     return migrationsMod.listMigrations(this.ctx, who)
@@ -382,10 +381,8 @@ export class Market extends EventEmitter {
   }
 
   /** Changes after `since`, or null when the caller must take a snapshot (unknown or too far behind). */
-  async changesSince(since: number): Promise<Change[] | null> {
-    if (!Number.isSafeInteger(since) || since < 0 || since > this.db.seq('changes')) return null
-    const rows = await this.db.changesAfter(since, MAX_BACKLOG + 1)
-    return rows.length > MAX_BACKLOG ? null : rows
+  changesSince(since: number): Promise<Change[] | null> {
+    return changesSince(this.db, since)
   }
 
   /** The change as `who` may receive it on the feed, or null (see feed.ts viewFor). */
