@@ -3,15 +3,12 @@
 // console@1, and logs in with the real OpenSSH client at the port the hub publishes; the password
 // becomes the guest's root password (a crypt hash in its seed) and is nowhere on disk in clear.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import createTestnet from 'hyperdht/testnet.js'
-import { startNode, type RunningNode } from '../../src/cli/node.ts'
+import type { RunningNode } from '../../src/cli/node.ts'
+import { startPairedNode, type PairedNode } from '../hub/paired-node.ts'
 import { MarketClient } from '../../src/client/market-client.ts'
 import { ConsoleSession } from '../../src/console/client.ts'
 import type { TicketAnswer } from '../../src/console/hub.ts'
-import { SHEET } from '../market/helpers.ts'
 import { waitFor } from './helpers.ts'
 import { runSsh } from './ssh-client.ts'
 import { execFileSync } from 'node:child_process'
@@ -30,38 +27,24 @@ async function filesHolding(root: string, text: string): Promise<string[]> {
   return out
 }
 
-let testnet: Awaited<ReturnType<typeof createTestnet>>
+let testnet: PairedNode['testnet']
 let node: RunningNode
-let dir: string
+let paired: PairedNode
 let client: MarketClient
 let other: MarketClient
 let vmId: string
 let restart: () => Promise<void>
 
 beforeAll(async () => {
-  testnet = await createTestnet(3)
-  dir = await mkdtemp(join(tmpdir(), 'virtuoso-console-node-'))
-  node = await startNode({
-    data: dir,
-    bootstrap: testnet.bootstrap,
-    hub: true,
-    provide: true,
-    hv: 'test',
-    dht: testnet.createNode(),
-  })
-  await node.provider!.connected
+  paired = await startPairedNode('virtuoso-console-node-')
+  ;({ testnet, node } = paired)
   const m = node.hub!.market
-  await m.signup({ username: 'prov', type: 'provider', email: 'p@example.org', password: 'correct horse' })
-  const pm = await m.pmAdd(
-    { username: 'prov', type: 'provider' },
-    { pairing: node.pairingCode!, name: 'pm1', ...SHEET },
-  )
   for (const u of ['alice', 'bob'])
     await m.signup({ username: u, type: 'buyer', email: `${u}@example.org`, password: 'correct horse' })
   await m.credit('alice', 10_000_000)
   const alice = { username: 'alice', type: 'buyer' as const }
   const vm = await m.register(alice, { config: 'small' })
-  await m.store(alice, vm.id, pm.id)
+  await m.store(alice, vm.id, paired.pmId)
   await m.start(alice, vm.id)
   vmId = vm.id
   restart = async () => {
@@ -82,9 +65,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await client?.close()
   await other?.close()
-  await node?.close()
-  await testnet.destroy()
-  await rm(dir, { recursive: true, force: true })
+  await paired?.close()
 })
 
 describe('console through a running node', () => {
@@ -138,6 +119,6 @@ describe('console through a running node', () => {
     const salt = hash.split('$')[2]
     const again = execFileSync('openssl', ['passwd', '-6', '-salt', salt, '-stdin'], { input: 'guest console pw\n' })
     expect(String(again).trim()).toBe(hash)
-    expect(await filesHolding(dir, 'guest console pw')).toEqual([])
+    expect(await filesHolding(paired.dir, 'guest console pw')).toEqual([])
   })
 })

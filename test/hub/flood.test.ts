@@ -6,41 +6,24 @@
 // connection is dropped and each oversized request refused, and the hub still serves afterwards.
 // No time is asserted here.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import createTestnet from 'hyperdht/testnet.js'
-import { startNode, type RunningNode } from '../../src/cli/node.ts'
+import type { RunningNode } from '../../src/cli/node.ts'
+import { startPairedNode, type PairedNode } from './paired-node.ts'
 import { MarketClient } from '../../src/client/market-client.ts'
-import { SHEET } from '../market/helpers.ts'
 import { flood } from '../bench/flood-peer.ts'
 
-let testnet: Awaited<ReturnType<typeof createTestnet>>
+let testnet: PairedNode['testnet']
 let node: RunningNode
-let dir: string
+let paired: PairedNode
 
 beforeAll(async () => {
-  testnet = await createTestnet(3)
-  dir = await mkdtemp(join(tmpdir(), 'virtuoso-flood-'))
-  node = await startNode({
-    data: dir,
-    bootstrap: testnet.bootstrap,
-    hub: true,
-    provide: true,
-    hv: 'test',
-    dht: testnet.createNode(),
-  })
-  await node.provider!.connected
+  paired = await startPairedNode('virtuoso-flood-')
+  ;({ testnet, node } = paired)
   const m = node.hub!.market
-  await m.signup({ username: 'prov', type: 'provider', email: 'p@example.org', password: 'correct horse' })
-  await m.pmAdd({ username: 'prov', type: 'provider' }, { pairing: node.pairingCode!, name: 'pm1', ...SHEET })
   for (const u of ['alice', 'bob'])
     await m.signup({ username: u, type: 'buyer', email: `${u}@example.org`, password: 'correct horse' })
 })
 afterAll(async () => {
-  await node.close()
-  await testnet.destroy()
-  await rm(dir, { recursive: true, force: true })
+  await paired.close()
 })
 
 const client = async (login: boolean) => {

@@ -5,42 +5,24 @@
 import React from 'react'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { render } from 'ink-testing-library'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import createTestnet from 'hyperdht/testnet.js'
-import { startNode, type RunningNode } from '../../src/cli/node.ts'
+import type { RunningNode } from '../../src/cli/node.ts'
+import { startPairedNode, type PairedNode } from '../hub/paired-node.ts'
 import { MarketClient } from '../../src/client/market-client.ts'
 import { App } from '../../src/tui/Dashboard.tsx'
-import { SHEET } from '../market/helpers.ts'
 import { ConsoleSession } from '../../src/console/client.ts'
 import type { TicketAnswer } from '../../src/console/hub.ts'
 import { tick, until } from './helpers.tsx'
 
-let testnet: Awaited<ReturnType<typeof createTestnet>>
+let testnet: PairedNode['testnet']
 let node: RunningNode
-let dir: string
+let paired: PairedNode
 let client: MarketClient
 let vmId: string
 
 beforeAll(async () => {
-  testnet = await createTestnet(3)
-  dir = await mkdtemp(join(tmpdir(), 'virtuoso-tui-console-'))
-  node = await startNode({
-    data: dir,
-    bootstrap: testnet.bootstrap,
-    hub: true,
-    provide: true,
-    hv: 'test',
-    dht: testnet.createNode(),
-  })
-  await node.provider!.connected
+  paired = await startPairedNode('virtuoso-tui-console-')
+  ;({ testnet, node } = paired)
   const m = node.hub!.market
-  await m.signup({ username: 'prov', type: 'provider', email: 'p@example.org', password: 'correct horse' })
-  const pm = await m.pmAdd(
-    { username: 'prov', type: 'provider' },
-    { pairing: node.pairingCode!, name: 'pm1', ...SHEET },
-  )
   await m.signup({ username: 'alice', type: 'buyer', email: 'alice@example.org', password: 'correct horse' })
   await m.credit('alice', 10_000_000)
   // The buyer's side goes over the wire, as the TUI's would.
@@ -52,15 +34,13 @@ beforeAll(async () => {
   client.token = (await client.call<{ token: string }>('login', { username: 'alice', password: 'correct horse' })).token
   const vm = await client.call<{ id: string }>('register', { config: 'small' })
   vmId = vm.id
-  await client.call('store', { vmId, pmId: pm.id })
+  await client.call('store', { vmId, pmId: paired.pmId })
   await client.call('start', { vmId })
 }, 60_000)
 
 afterAll(async () => {
   await client?.close()
-  await node?.close()
-  await testnet?.destroy()
-  if (dir) await rm(dir, { recursive: true, force: true })
+  await paired?.close()
 })
 
 describe('Console view over a running node', () => {
