@@ -16,12 +16,16 @@ const NET_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/
 /** Locally administered (bit 1) unicast (bit 0 clear) MACs: 02:xx:xx:xx:xx:xx, 2^40 of them. */
 const MAC_PREFIX = 0x02
 const MAC_SEQ = 'macSeq'
+const UPLINK_SUBNET = '10.0.2.0/24'
+const UPLINK_PREFIX = 24
 
 function ipToInt(ip: string): number {
   const p = ip.split('.').map(Number)
   return ((p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]) >>> 0
 }
 const intToIp = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.')
+const maskOf = (prefix: number) => (0xffffffff << (32 - prefix)) >>> 0
+const UPLINK_BASE = ipToInt('10.0.2.0')
 
 /** Private IPv4 ranges (RFC 1918): a buyer's LAN must not shadow a public address. */
 const PRIVATE: Array<[number, number]> = [
@@ -36,11 +40,22 @@ export function parseSubnet(text: unknown): { base: number; prefix: number } {
   if (!m || m.slice(1, 5).some((x) => Number(x) > 255)) throw errors.badInput('subnet', why)
   const base = ipToInt(m.slice(1, 5).join('.'))
   const prefix = Number(m[5])
-  const mask = (0xffffffff << (32 - prefix)) >>> 0
+  const mask = maskOf(prefix)
   if (prefix < 16 || prefix > 29 || (base & ~mask) >>> 0 !== 0) throw errors.badInput('subnet', why)
-  const inside = PRIVATE.some(([b, p]) => p <= prefix && (base & ((0xffffffff << (32 - p)) >>> 0)) >>> 0 === b)
+  const inside = PRIVATE.some(([b, p]) => p <= prefix && (base & maskOf(p)) >>> 0 === b)
   if (!inside) throw errors.badInput('subnet', why)
   return { base, prefix }
+}
+
+/**
+ * Every guest's second card (its uplink, QEMU's user-mode network, src/hv/qemu/args.ts) is on
+ * 10.0.2.0/24: a buyer network over it would give the guest two routes to the same addresses.
+ * Checked when a network is made (networks stored before the check keep working as they did).
+ */
+function refuseUplinkOverlap(text: string, { base, prefix }: { base: number; prefix: number }): void {
+  const mask = maskOf(Math.min(prefix, UPLINK_PREFIX))
+  if ((base & mask) >>> 0 === (UPLINK_BASE & mask) >>> 0)
+    throw errors.badInput('subnet', `${text} overlaps ${UPLINK_SUBNET}, the guests' uplink network; pick another`)
 }
 
 export function prefixOf(net: NetRow): number {
@@ -70,6 +85,7 @@ export async function netCreate(ctx: Ctx, who: Identity | null, input: { name: s
   const buyer = requireBuyer(who, 'create a network')
   const name = checkNetName(input.name)
   const net = newNet(ctx, buyer.username, name, input.subnet ?? DEFAULT_SUBNET)
+  refuseUplinkOverlap(net.subnet, parseSubnet(net.subnet))
   if (findNet(ctx, buyer.username, name)) throw errors.netExists(name)
   await ctx.store.write([
     { type: 'put', table: 'networks', key: net.id, value: net },

@@ -237,6 +237,11 @@ describe('operator', () => {
     const created = await as('alice', ['net', 'create', 'lab', '--subnet', '192.168.5.0/24'])
     expect(created.json).toMatchObject({ name: 'lab', subnet: '192.168.5.0/24' })
     expect((await as('alice', ['net', 'create', 'lab'])).json.error.code).toBe('MARKET_NET_EXISTS')
+    const uplink = await cli(home('alice'), ['net', 'create', 'up', '--subnet', '10.0.2.0/24'], { env: market.env })
+    expect(uplink.exitCode).not.toBe(0)
+    expect(uplink.stderr.trim().split('\n')).toEqual([
+      expect.stringContaining("overlaps 10.0.2.0/24, the guests' uplink"),
+    ])
     const reg = await as('alice', ['register', '--config', 'small', '--name', 'labvm', '--net', 'lab'])
     expect(reg.json).toMatchObject({ address: '192.168.5.2' })
     expect(reg.json.mac).toMatch(/^02(:[0-9a-f]{2}){5}$/)

@@ -57,6 +57,13 @@ describe('networks', () => {
     for (const subnet of ['8.8.8.0/24', '10.42.0.1/24', '10.0.0.0/8', '10.1.0.0/30', 'x', '10.300.0.0/24'])
       expect(await codeOf(() => w.market.netCreate(alice, { name: 'n2', subnet }))).toBe('MARKET_BAD_INPUT')
     expect(await codeOf(() => w.market.netCreate(alice, { name: 'Bad Name' }))).toBe('MARKET_BAD_INPUT')
+    // The guests' uplink network (10.0.2.0/24) is refused, whether inside, equal or around it.
+    for (const subnet of ['10.0.2.0/24', '10.0.2.8/29', '10.0.0.0/16'])
+      await expect(w.market.netCreate(alice, { name: 'up', subnet })).rejects.toMatchObject({
+        code: 'MARKET_BAD_INPUT',
+        message: expect.stringContaining("overlaps 10.0.2.0/24, the guests' uplink network"),
+      })
+    expect((await w.market.netCreate(alice, { name: 'up', subnet: '10.0.3.0/24' })).subnet).toBe('10.0.3.0/24')
     expect(await codeOf(() => w.market.register(alice, { config: 'small', net: 'nope' }))).toBe('MARKET_NOT_FOUND')
     expect(await codeOf(() => w.market.register(bob, { config: 'small', net: 'lab' }))).toBe('MARKET_NOT_FOUND')
     expect(await codeOf(() => w.market.netDelete(bob, 'lab'))).toBe('MARKET_NOT_FOUND')
