@@ -19,7 +19,12 @@ export interface ConsoleLink {
   readonly closed: boolean
 }
 
-export type OpenConsole = (vmId: string, size: { cols: number; rows: number }) => Promise<ConsoleLink>
+/** `mode`: the serial console (default), or 'frames', the screen as small pictures (hooks/use-picture.ts). */
+export type OpenConsole = (
+  vmId: string,
+  size: { cols: number; rows: number },
+  mode?: 'serial' | 'frames',
+) => Promise<ConsoleLink>
 
 /** A market client that can also dial providers: the real MarketClient has its DHT node. */
 export type DialingApi = MarketApi & { dhtNode?: DHT }
@@ -27,7 +32,7 @@ export type DialingApi = MarketApi & { dhtNode?: DHT }
 /** The opener for a market client, or null when it has no DHT node to dial providers with. */
 export function consoleOpener(api: DialingApi, opts: { timeoutMs?: number } = {}): OpenConsole | null {
   if (!api.dhtNode) return null
-  return async (vmId, size) => {
+  return async (vmId, size, mode) => {
     const dht = api.dhtNode
     if (!dht)
       throw new VirtuosoError(
@@ -42,6 +47,7 @@ export function consoleOpener(api: DialingApi, opts: { timeoutMs?: number } = {}
       cols: size.cols,
       rows: size.rows,
       timeoutMs: opts.timeoutMs,
+      mode,
     })
   }
 }

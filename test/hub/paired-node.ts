@@ -1,6 +1,6 @@
 // One node that is hub and provider (test driver) on a loopback testnet, with the provider account
 // `prov` and its machine `pm1` paired: the set-up shared by the in-process console, dashboard and
-// flood tests.
+// flood tests; with `hv: 'qemu'` its machines are real TCG guests (the Console view's screen picture).
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -18,7 +18,7 @@ export interface PairedNode {
   close: () => Promise<void>
 }
 
-export async function startPairedNode(prefix: string): Promise<PairedNode> {
+export async function startPairedNode(prefix: string, opts: { hv?: 'test' | 'qemu' } = {}): Promise<PairedNode> {
   const testnet = await createTestnet(3)
   const dir = await mkdtemp(join(tmpdir(), prefix))
   const node = await startNode({
@@ -26,7 +26,8 @@ export async function startPairedNode(prefix: string): Promise<PairedNode> {
     bootstrap: testnet.bootstrap,
     hub: true,
     provide: true,
-    hv: 'test',
+    hv: opts.hv ?? 'test',
+    accel: 'tcg',
     dht: testnet.createNode(),
   })
   await node.provider!.connected

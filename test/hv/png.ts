@@ -58,3 +58,40 @@ export function readPng(buf: Buffer): PngInfo {
   if (info.raw.length !== info.height * (1 + info.width * bpp)) throw new Error('PNG pixel data has the wrong size')
   return info
 }
+
+/** The pixels as RGB rows (8-bit RGB or RGBA PNGs, as QEMU writes them): every scanline unfiltered. */
+export function pngRgb(p: PngInfo): Buffer {
+  const channels = CHANNELS[p.colorType]
+  if (p.bitDepth !== 8 || (channels !== 3 && channels !== 4)) throw new Error('only 8-bit RGB(A) PNGs are read')
+  const stride = p.width * channels
+  const out = Buffer.alloc(p.width * p.height * 3)
+  let prev = Buffer.alloc(stride)
+  for (let y = 0; y < p.height; y++) {
+    const filter = p.raw[y * (stride + 1)]
+    const line = Buffer.from(p.raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1)))
+    for (let i = 0; i < stride; i++) {
+      const a = i >= channels ? line[i - channels] : 0
+      const b = prev[i]
+      const c = i >= channels ? prev[i - channels] : 0
+      line[i] = (line[i] + predict(filter, a, b, c)) & 255
+    }
+    for (let x = 0; x < p.width; x++) line.copy(out, (y * p.width + x) * 3, x * channels, x * channels + 3)
+    prev = line
+  }
+  return out
+}
+
+function predict(filter: number, a: number, b: number, c: number): number {
+  if (filter === 0) return 0
+  if (filter === 1) return a
+  if (filter === 2) return b
+  if (filter === 3) return (a + b) >> 1
+  if (filter === 4) {
+    const p = a + b - c
+    const pa = Math.abs(p - a)
+    const pb = Math.abs(p - b)
+    const pc = Math.abs(p - c)
+    return pa <= pb && pa <= pc ? a : pb <= pc ? b : c
+  }
+  throw new Error(`PNG filter ${filter} does not exist`)
+}

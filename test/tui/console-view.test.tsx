@@ -47,7 +47,7 @@ describe('Console view', () => {
     const f = v.frame()
     expect(f).toContain('Console web on alpha · 80×7 · live, ctrl+] detaches')
     expect(f).toContain('VIRTUOSO-GUEST-READY')
-    expect(f).toContain('<ctrl+]> detach and back to machines')
+    expect(f).toContain('<ctrl+]> detach  ·  <ctrl+\\> picture  ·  other keys go to the machine')
     o.last().print('ls\r\nbin  etc\r\n/ # ')
     await until(v.frame, (f) => f.includes('bin  etc'))
   })

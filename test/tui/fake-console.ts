@@ -11,6 +11,7 @@ export class FakeLink extends EventEmitter implements ConsoleLink {
   constructor(
     readonly vmId: string,
     readonly size: { cols: number; rows: number },
+    readonly mode: 'serial' | 'frames' = 'serial',
   ) {
     super()
   }
@@ -41,11 +42,11 @@ export class FakeLink extends EventEmitter implements ConsoleLink {
 export function fakeOpener(opts: { failWith?: { code: string; message: string }; repaint?: string } = {}) {
   const links: FakeLink[] = []
   const state = { failWith: opts.failWith }
-  const open: OpenConsole = async (vmId, size) => {
+  const open: OpenConsole = async (vmId, size, mode) => {
     if (state.failWith) throw Object.assign(new Error(state.failWith.message), { code: state.failWith.code })
-    const l = new FakeLink(vmId, size)
+    const l = new FakeLink(vmId, size, mode)
     links.push(l)
-    if (opts.repaint) setTimeout(() => l.print(opts.repaint!), 5)
+    if (opts.repaint && mode !== 'frames') setTimeout(() => l.print(opts.repaint!), 5)
     return l
   }
   return { open, links, state, last: () => links[links.length - 1] }

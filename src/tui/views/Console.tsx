@@ -1,8 +1,10 @@
 // Console (viewmachine.pl): the machine's screen over console@1, typed into directly. While it is
 // live every key goes to the machine (the hint bar says so) except Ctrl-], which detaches and goes
 // back, like `virsh console`. When the session ends the last screen stays, with why on the status
-// line; `r` reconnects (taking the console back from another viewer).
-import React, { useContext } from 'react'
+// line; `r` reconnects (taking the console back from another viewer). Ctrl-\ (or `p` when not live)
+// shows the machine's screen (QEMU VGA) as a picture of half blocks, refreshed a few times a second;
+// `s` goes back to the serial text, whose session stays attached meanwhile.
+import React, { useContext, useState } from 'react'
 import { Box, Text } from 'ink'
 import type { PmRow, VmRow } from '../../market/types.ts'
 import { useCapture, useViewActions } from '../hooks/use-frame.ts'
@@ -10,6 +12,8 @@ import { useKeys } from '../hooks/use-keys.ts'
 import { useConsole } from '../hooks/use-console.ts'
 import type { OpenConsole } from '../console-link.ts'
 import { consoleRows, consoleStatus, DETACH_HINT, DETACH_KEY, keyBytes, type Run } from '../render/console.ts'
+import { pictureRows, pictureStatus, SCREEN_HINT, SCREEN_KEY } from '../render/picture.ts'
+import { usePicture } from '../hooks/use-picture.ts'
 import { ThemeContext, useTone, type Tone } from '../theme.ts'
 
 export interface ConsoleProps {
@@ -41,17 +45,31 @@ export function Console(p: ConsoleProps): React.JSX.Element {
     enabled: vm?.state === 'started',
     fps: p.fps,
   })
-  const live = c.phase === 'attached' || c.phase === 'connecting'
+  const [picture, setPicture] = useState(false)
+  const pic = usePicture({
+    vmId: vm?.id ?? null,
+    open: p.open ?? null,
+    cols: width,
+    rows,
+    enabled: picture && vm?.state === 'started',
+  })
+  const live = !picture && (c.phase === 'attached' || c.phase === 'connecting')
   const back = () => {
     void c.detach()
     p.onBack?.()
   }
+  const started = vm?.state === 'started'
 
-  useCapture(live, `<${DETACH_HINT}> detach and back to machines  ·  every other key goes to the machine`, true)
+  useCapture(live, `<${DETACH_HINT}> detach  ·  <${SCREEN_HINT}> picture  ·  other keys go to the machine`, true)
   useKeys((_name, input, key) => {
     if (input === DETACH_KEY) return back()
+    if (input === SCREEN_KEY) return setPicture(true)
     if (c.phase === 'attached') c.write(keyBytes(input, key, c.modes))
   }, live)
+  const toSerial = () => {
+    setPicture(false)
+    if (started && c.phase !== 'attached' && c.phase !== 'connecting') c.reconnect()
+  }
   useViewActions(
     live
       ? []
@@ -62,7 +80,17 @@ export function Console(p: ConsoleProps): React.JSX.Element {
                 { key: DETACH_KEY, description: 'back', run: back, hidden: true },
               ]
             : []),
-          ...(vm && vm.state === 'started' ? [{ key: 'r', description: 'reconnect', run: () => c.reconnect() }] : []),
+          ...(picture
+            ? [
+                { key: 's', description: 'serial text', run: toSerial },
+                { key: SCREEN_KEY, description: 'serial text', run: toSerial, hidden: true },
+              ]
+            : started
+              ? [
+                  { key: 'p', description: 'screen picture', run: () => setPicture(true) },
+                  { key: 'r', description: 'reconnect', run: () => c.reconnect() },
+                ]
+              : []),
         ],
   )
 
@@ -77,16 +105,15 @@ export function Console(p: ConsoleProps): React.JSX.Element {
     )
   }
   const label = vm.name || vm.id
-  const status = consoleStatus({
-    phase: c.phase,
-    machine: label,
-    provider: p.pm?.name,
-    state: vm.state,
-    reason: c.reason,
-    cols: width,
-    rows,
-  })
-  const screen = consoleRows(c.screen, { noColor, cursor: c.phase === 'attached' })
+  const about = { machine: label, provider: p.pm?.name, state: vm.state, cols: width, rows }
+  const status = picture
+    ? pictureStatus({ ...about, phase: pic.phase, reason: pic.reason, frame: pic.frame, count: pic.count })
+    : consoleStatus({ ...about, phase: c.phase, reason: c.reason })
+  const screen = picture
+    ? pic.frame
+      ? pictureRows(pic.frame, { noColor })
+      : []
+    : consoleRows(c.screen, { noColor, cursor: c.phase === 'attached' })
   return (
     <Box flexDirection="column">
       <Text wrap="truncate">
