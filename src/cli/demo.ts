@@ -17,6 +17,7 @@ import { callAdmin } from '../hub/admin-socket.ts'
 import { DemoProcesses } from './demo-processes.ts'
 import { bootDebian, type DebianSeed } from './demo-debian.ts'
 import { defaultDemoDir } from './data-dir.ts'
+import { MIN_SCRYPT_N } from '../scrypt.ts'
 
 const ROOT = packageRoot()
 
@@ -27,6 +28,9 @@ export const DEMO_PROVIDERS = [
   { user: 'premium', name: 'premium-1', speedPrice: '0.000004', memoryPrice: '0.000003', storagePrice: '0.50' },
 ]
 const PROVIDER_PASSWORD = 'provider-password'
+// The demo's market is a throwaway on loopback with passwords printed on screen: its nodes hash at
+// the lowest cost, so starting it does not wait on 2^17 scrypts (a real node keeps the default).
+const DEMO_COST = ['--scrypt-cost', String(MIN_SCRYPT_N)]
 
 export interface DemoOptions {
   dir?: string
@@ -121,7 +125,7 @@ export class DemoRun {
     stopIfAsked()
     log('starting the hub')
     const hub = this.procs.spawn(
-      ['node', '--hub', '--data', join(dir, 'hub'), '--bootstrap', bootstrap, '--price-interval', '5000'],
+      ['node', '--hub', '--data', join(dir, 'hub'), '--bootstrap', bootstrap, '--price-interval', '5000', ...DEMO_COST],
       join(dir, 'hub.log'),
     )
     const [, market] = await hub.waitFor(/market key: ([0-9a-f]{64})/)
@@ -130,7 +134,20 @@ export class DemoRun {
     const providers = DEMO_PROVIDERS.map((p) => {
       const data = join(dir, p.name)
       this.procs.provider(data)
-      const args = ['node', '--data', data, '--market', market, '--bootstrap', bootstrap, '--hv', hv, '--accel', 'tcg']
+      const args = [
+        'node',
+        '--data',
+        data,
+        '--market',
+        market,
+        '--bootstrap',
+        bootstrap,
+        '--hv',
+        hv,
+        '--accel',
+        'tcg',
+        ...DEMO_COST,
+      ]
       return this.procs.spawn(args, join(dir, `${p.name}.log`))
     })
     const pairings = await Promise.all(providers.map(async (c) => (await c.waitFor(/pairing code: (\S+)/))[1]))

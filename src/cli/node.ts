@@ -12,7 +12,8 @@ import { ProviderAgent } from '../provider/agent.ts'
 import { EventLog } from '../provider/event-log.ts'
 import { newPairingCode } from '../market/pairing.ts'
 import { nodeError } from '../net/errors.ts'
-import { ConsoleService } from '../console/service.ts'
+import { ConsoleService, consoleNonceFile } from '../console/service.ts'
+import { TicketVerifier } from '../console/ticket.ts'
 import { VnetService } from '../vnet/service.ts'
 import { VnetPeers } from '../vnet/peers.ts'
 import { Switch } from '../vnet/switch.ts'
@@ -48,6 +49,8 @@ export interface NodeOptions {
   heartbeatWindowMs?: number
   /** Provider: faults the migration server injects (tests only: test/e2e/fault-node.ts sets them). */
   migrationFaults?: MigrationFaults
+  /** scrypt N for every password this node hashes (accounts, console): default 2^17; `--scrypt-cost`. */
+  scryptN?: number
   /** Images: test fault injection (constructor options, never the environment). */
   images?: {
     /** How this node's hub serves image blocks (corrupt blocks, a lying manifest). */
@@ -94,6 +97,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         heartbeatWindowMs: opts.heartbeatWindowMs,
         images,
         imageFaults: opts.images?.hubFaults,
+        scryptN: opts.scryptN,
       }
       hub = new Hub(hubOpts)
       await hub.start()
@@ -125,10 +129,15 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       await vnet.start()
       closers.unshift(async () => vnet.close())
       let consoleSvc: ConsoleService | null = null
+      // One ticket verifier for console@1 and tunnel@1: a ticket opens one session of either kind,
+      // and its nonce stays spent across a restart (DATA/console/used-tickets; ConsoleService loads it).
+      const nodeKey = providerKeys.publicKey.toString('hex')
+      const tickets = new TicketVerifier({ hubKey: marketKey, nodeKey, nonceFile: consoleNonceFile(opts.data) })
       const tunnels = new TunnelServer({
         hv,
         hubKey: marketKey,
-        nodeKey: providerKeys.publicKey.toString('hex'),
+        nodeKey,
+        tickets,
         consolePort: () => consoleSvc?.ssh?.port ?? null,
         log: opts.log,
       })
@@ -152,7 +161,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         marketKey,
         hv,
         dataDir: join(opts.data, 'console'),
+        tickets,
         ssh: opts.ssh,
+        scryptN: opts.scryptN,
         log: opts.log,
         onPeer: (mux, socket) => {
           const m = migration.onPeer(mux)

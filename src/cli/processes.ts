@@ -101,6 +101,10 @@ export function nodeCommand(extra: Pick<NodeOptions, 'migrationFaults'> = {}): (
             type: 'number',
             describe: 'hub: ms without a migration HEARTBEAT before reverting (default 5000)',
           })
+          .option('scrypt-cost', {
+            type: 'number',
+            describe: 'scrypt N for new password hashes (default 131072 = 2^17; lower only for tests and the demo)',
+          })
           .option('ssh-bind', {
             type: 'string',
             default: '127.0.0.1',
@@ -154,6 +158,7 @@ export function nodeCommand(extra: Pick<NodeOptions, 'migrationFaults'> = {}): (
             billingIntervalMs: argv['billing-interval'],
             priceIntervalMs: argv['price-interval'],
             heartbeatWindowMs: argv['heartbeat-window'],
+            scryptN: argv['scrypt-cost'],
             ...(argv['image-cache'] !== undefined ? { images: { cacheBytes: argv['image-cache'] * 1048576 } } : {}),
             reach: { publicAddress: parsePublicAddress(argv['public-address']), firewalled: argv.firewalled },
             log,

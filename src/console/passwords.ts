@@ -4,7 +4,8 @@
 // same password becomes the guest's root password at its next start: beside the scrypt hash sits
 // its SHA-512 crypt hash (`VMID.crypt`), the one thing the guest's NoCloud seed needs.
 import { randomBytes, timingSafeEqual } from 'node:crypto'
-import { scrypt, SCRYPT } from '../scrypt.ts'
+import { needsRehash, scrypt, scryptCost, SCRYPT_KEYLEN, type ScryptCost } from '../scrypt.ts'
+import { Gate } from '../net/limits.ts'
 import { readFile, rm, writeFile, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import { checkVmId } from '../hv/validate.ts'
@@ -25,19 +26,42 @@ export function checkConsolePassword(password: unknown): asserts password is str
     throw new ConsoleError(CONSOLE_PASSWORD, `a console password may have at most ${MAX_CONSOLE_PASSWORD} characters`)
 }
 
+export interface ConsolePasswordOptions {
+  /** scrypt N for new hashes (default 2^17; tests pass a low one). */
+  scryptN?: number
+  /** Hashes at once and waiting (each costs 128 MiB at 2^17); past that NODE_BUSY. */
+  jobs?: number
+  queue?: number
+}
+
 export class ConsolePasswords {
-  constructor(readonly dir: string) {}
+  readonly cost: ScryptCost
+  /** Like the hub's password gate: SSH logins can't make the provider run many 128 MiB hashes at once. */
+  private gate: Gate
+
+  constructor(
+    readonly dir: string,
+    opts: ConsolePasswordOptions = {},
+  ) {
+    this.cost = scryptCost(opts.scryptN)
+    this.gate = new Gate(opts.jobs ?? 2, opts.queue ?? 16, 'console password checks')
+  }
 
   async set(vmId: string, password: string): Promise<void> {
     checkVmId(vmId)
     checkConsolePassword(password)
     await privateDir(this.dir)
-    const salt = randomBytes(16)
-    const hash = await scrypt(password, salt, SCRYPT, SCRYPT.keylen)
-    const line = `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64')}$${hash.toString('base64')}\n`
+    const line = await this.gate.run(() => this.hashLine(password))
     // The guest's root password too, as the crypt hash its first-boot seed carries (crypt.ts).
     await this.write(this.cryptFile(vmId), (await sha512Crypt(password)) + '\n')
     await this.write(this.file(vmId), line)
+  }
+
+  private async hashLine(password: string): Promise<string> {
+    const salt = randomBytes(16)
+    const hash = await scrypt(password, salt, this.cost, SCRYPT_KEYLEN)
+    const { N, r, p } = this.cost
+    return `scrypt$${N}$${r}$${p}$${salt.toString('base64')}$${hash.toString('base64')}\n`
   }
 
   /** Write then rename: a crash never leaves a half-written hash that locks the owner out. */
@@ -61,7 +85,10 @@ export class ConsolePasswords {
     return (await this.read(vmId)) !== null
   }
 
-  /** False for a wrong password, an unknown machine or one without a password: callers can't tell which. */
+  /**
+   * False for a wrong password, an unknown machine or one without a password: callers can't tell which.
+   * A right password whose hash is older than the current cost is hashed again (issue 11, item 8).
+   */
   async verify(vmId: string, password: string): Promise<boolean> {
     const line = await this.read(vmId)
     if (!line || typeof password !== 'string' || password.length > MAX_CONSOLE_PASSWORD) return false
@@ -69,8 +96,14 @@ export class ConsolePasswords {
     if (kind !== 'scrypt') return false
     const want = Buffer.from(hash, 'base64')
     const cost = { N: Number(n), r: Number(r), p: Number(p) }
-    const got = await scrypt(password, Buffer.from(salt, 'base64'), cost, want.length)
-    return got.length === want.length && timingSafeEqual(got, want)
+    const got = await this.gate.run(() => scrypt(password, Buffer.from(salt, 'base64'), cost, want.length))
+    const ok = got.length === want.length && timingSafeEqual(got, want)
+    if (ok && needsRehash(cost, this.cost)) {
+      const again = await this.gate.run(() => this.hashLine(password))
+      // Only over the line just checked: a password set meanwhile stays.
+      if ((await this.read(vmId)) === line) await this.write(this.file(vmId), again)
+    }
+    return ok
   }
 
   async delete(vmId: string): Promise<void> {

@@ -31,6 +31,8 @@ export interface ConsoleServerOptions {
   attachTimeoutMs?: number
   /** Where used ticket nonces are kept across restarts (none: in memory only). */
   nonceFile?: string
+  /** A verifier shared with the node's tunnels (then nonceFile is its business); start() loads it. */
+  tickets?: TicketVerifier
   clock?: () => number
   log?: (line: string) => void
   /** Other protocols on this key (migration's blocks@1): called per connection; a busy peer is not hung up. */
@@ -43,12 +45,14 @@ export class ConsoleServer {
   private verifier: TicketVerifier
 
   constructor(private opts: ConsoleServerOptions) {
-    this.verifier = new TicketVerifier({
-      hubKey: opts.hubKey,
-      nodeKey: opts.keyPair.publicKey.toString('hex'),
-      clock: opts.clock,
-      nonceFile: opts.nonceFile,
-    })
+    this.verifier =
+      opts.tickets ??
+      new TicketVerifier({
+        hubKey: opts.hubKey,
+        nodeKey: opts.keyPair.publicKey.toString('hex'),
+        clock: opts.clock,
+        nonceFile: opts.nonceFile,
+      })
   }
 
   get publicKey(): Buffer {

@@ -18,6 +18,7 @@ import { Displays } from './display.ts'
 import { ConsolePasswords } from './passwords.ts'
 import { SshConsoleServer, type SshCredential } from './ssh.ts'
 import { nodeError } from '../net/errors.ts'
+import type { TicketVerifier } from './ticket.ts'
 
 export interface ConsoleServiceOptions {
   dht: DHT
@@ -41,6 +42,10 @@ export interface ConsoleServiceOptions {
       }
   screen?: ScreenOptions
   log?: (line: string) => void
+  /** The node's ticket verifier, shared with its tunnels (default: one on DATA/console/used-tickets). */
+  tickets?: TicketVerifier
+  /** scrypt N for console passwords (default 2^17; tests pass a low one). */
+  scryptN?: number
   /** Passed to the console@1 server: other protocols served on the node's key (migration). */
   onPeer?: ConsoleServerOptions['onPeer']
 }
@@ -51,6 +56,9 @@ export interface ConsoleInfo {
   sshPort: number | null
   sshFingerprint: string | null
 }
+
+/** Where a node keeps the nonces of the tickets it honoured (console@1 and tunnels alike). */
+export const consoleNonceFile = (nodeData: string) => join(nodeData, 'console', 'used-tickets')
 
 export const CONSOLE_COMMANDS = ['console.passwd', 'console.close', 'console.info'] as const
 
@@ -66,7 +74,7 @@ export class ConsoleService {
   constructor(private opts: ConsoleServiceOptions) {
     this.screens = new ConsoleScreens(opts.hv, opts.screen)
     this.displays = new Displays(opts.hv)
-    this.passwords = new ConsolePasswords(join(opts.dataDir, 'console-passwords'))
+    this.passwords = new ConsolePasswords(join(opts.dataDir, 'console-passwords'), { scryptN: opts.scryptN })
     this.server = new ConsoleServer({
       dht: opts.dht,
       keyPair: opts.keyPair,
@@ -76,6 +84,7 @@ export class ConsoleService {
       log: opts.log,
       onPeer: opts.onPeer,
       nonceFile: join(opts.dataDir, 'used-tickets'),
+      tickets: opts.tickets,
     })
     // A machine that leaves this provider takes its password with it: a later one with the same
     // id (it migrating back) gets a new one from its owner.

@@ -1,7 +1,7 @@
 // What one client may make the hub do (issue 11, item 5). login, signup and pm.add are limited per
 // peer (the Noise key the connection proved) and per account (the name a login or signup names, the
 // provider a pm.add is for), so neither many accounts from one key nor many keys against one account
-// get far. Every login and signup costs a scrypt (tens of MiB, tens of ms on the thread pool the
+// get far. Every login and signup costs a scrypt (128 MiB, 0.6-2.4 s on the thread pool the
 // database also uses): at most a few run at once, a short queue waits, the rest are refused.
 import { Gate, RateLimiter, limitError, type Rate } from '../net/limits.ts'
 

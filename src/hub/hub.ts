@@ -20,7 +20,7 @@ import { serveBlocks } from '../vmmp/blocks.ts'
 import type { ImageStore } from '../vmmp/image-store.ts'
 import { addImageFile, type ImageServeFaults } from './images.ts'
 import { VnetHub } from '../vnet/hub.ts'
-import { tunnelTicket } from '../vnet/tunnel-hub.ts'
+import { tunnelMethods } from '../vnet/tunnel-hub.ts'
 import { ClientLimits, type ClientLimitOptions } from './client-limits.ts'
 
 export interface HubOptions {
@@ -44,6 +44,8 @@ export interface HubOptions {
   imageFaults?: ImageServeFaults
   /** Rate limits, password-hash gate and in-flight cap for clients (client-limits.ts defaults). */
   limits?: ClientLimitOptions
+  /** scrypt N for account passwords (default 2^17; tests and the demo pass a low one, `--scrypt-cost`). */
+  scryptN?: number
 }
 
 export const DEFAULT_BILLING_INTERVAL_MS = 1000
@@ -77,7 +79,12 @@ export class Hub implements ProviderGateway {
   }
 
   async start(): Promise<void> {
-    this.market = await Market.open({ dir: this.opts.dir, gateway: this, clock: this.opts.clock })
+    this.market = await Market.open({
+      dir: this.opts.dir,
+      gateway: this,
+      clock: this.opts.clock,
+      scryptN: this.opts.scryptN,
+    })
     this.market.on('problem', (p: { what: string; error: unknown }) =>
       this.opts.log?.(`${p.what}: ${(p.error as Error)?.message ?? String(p.error)}`),
     )
@@ -207,22 +214,16 @@ export class Hub implements ProviderGateway {
 
   private async clientCall(method: string, params: unknown, token: string, remoteKey: string): Promise<unknown> {
     if (method === 'hello') return { market: this.publicKey.toString('hex'), protocols: Object.values(PROTOCOLS) }
-    // Bound to the key this connection proved: the caller dials the provider with the same key.
-    if (method === 'tunnel.ticket')
-      return tunnelTicket(
-        { market: this.market, keyPair: this.opts.keyPair, gateway: this },
-        this.market.authorize(token, 'user', method),
-        params,
-        remoteKey,
-      )
-    // Console tickets are signed with the hub's key, so these methods get the hub, not just the market.
-    if (Object.prototype.hasOwnProperty.call(consoleMethods, method)) {
-      return consoleMethods[method].run(
+    // Console and tunnel tickets are signed with the hub's key and bound to the key this connection
+    // proved (the caller dials the provider with it), so these methods get the hub, not just the market.
+    const own = (t: object) => Object.prototype.hasOwnProperty.call(t, method)
+    const ticketing = own(consoleMethods) ? consoleMethods[method] : own(tunnelMethods) ? tunnelMethods[method] : null
+    if (ticketing)
+      return ticketing.run(
         { market: this.market, keyPair: this.opts.keyPair, gateway: this, viewerKey: remoteKey },
-        this.market.authorize(token, consoleMethods[method].auth, method),
+        this.market.authorize(token, ticketing.auth, method),
         params,
       )
-    }
     const m = Object.prototype.hasOwnProperty.call(methods, method) ? methods[method] : undefined
     if (!m) throw nodeError.unknownMethod(method)
     const who = this.market.authorize(token, m.auth, method)

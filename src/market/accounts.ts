@@ -2,16 +2,16 @@
 // hashes with a per-user salt (in the hub-only `credentials` table) and compared in constant time.
 // A session is a 256-bit random token; only its sha256 is stored, so the database alone opens nothing.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
-import { scrypt, SCRYPT } from '../scrypt.ts'
+import { needsRehash, scrypt, SCRYPT_KEYLEN } from '../scrypt.ts'
 import type { Ctx } from './context.ts'
 import { requireUser, userRow } from './context.ts'
 import { errors } from './errors.ts'
 import { eventOp, userOrigin } from './events.ts'
 import type { CredentialRow, SessionRow } from './rows.ts'
+import type { Op } from './store.ts'
 import type { AccountType, Identity, UserRow } from './types.ts'
 
 export const DEFAULT_SESSION_TTL_MS = 7 * 24 * 3600 * 1000
-export { SCRYPT } from '../scrypt.ts'
 export const USERNAME = /^[a-z0-9_-]{2,32}$/
 export const MIN_PASSWORD = 8
 const MAX_PASSWORD = 1024
@@ -38,16 +38,14 @@ export async function signup(ctx: Ctx, input: SignupInput): Promise<UserRow> {
   if (password.length > MAX_PASSWORD) throw errors.badInput('password', `use at most ${MAX_PASSWORD} characters`)
   if (ctx.store.get('users', username)) throw errors.userExists(username)
   const salt = randomBytes(16)
-  const hash = await scrypt(password, salt, SCRYPT, SCRYPT.keylen)
+  const hash = await scrypt(password, salt, ctx.scrypt, SCRYPT_KEYLEN)
   // Checked again after the await: two signups for one name may race through the hash.
   if (ctx.store.get('users', username)) throw errors.userExists(username)
   const now = ctx.clock()
   const user: UserRow = { username, email, type, balance: 0, created: now }
   const cred: CredentialRow = {
     username,
-    N: SCRYPT.N,
-    r: SCRYPT.r,
-    p: SCRYPT.p,
+    ...ctx.scrypt,
     salt: salt.toString('hex'),
     hash: hash.toString('hex'),
   }
@@ -79,10 +77,11 @@ export async function login(
   const cred = ctx.store.get('credentials', username)
   // An unknown user costs the same hash as a known one: timing does not tell which names exist.
   const salt = cred ? Buffer.from(cred.salt, 'hex') : randomBytes(16)
-  const params = cred ?? { ...SCRYPT }
-  const want = cred ? Buffer.from(cred.hash, 'hex') : randomBytes(SCRYPT.keylen)
+  const params = cred ?? ctx.scrypt
+  const want = cred ? Buffer.from(cred.hash, 'hex') : randomBytes(SCRYPT_KEYLEN)
   const got = await scrypt(password.slice(0, MAX_PASSWORD), salt, params, want.length)
   if (!cred || !timingSafeEqual(got, want)) throw errors.badCredentials()
+  const rehashed = needsRehash(cred, ctx.scrypt) ? await rehash(ctx, cred, password.slice(0, MAX_PASSWORD)) : null
   const user = userRow(ctx, username)
   const asked = input.ttlMs ?? ctx.sessionTtlMs
   if (!Number.isSafeInteger(asked) || asked <= 0)
@@ -92,12 +91,22 @@ export async function login(
   const token = randomBytes(32).toString('hex')
   const now = ctx.clock()
   const session: SessionRow = { id: tokenHash(token), username, created: now, expires: now + ttl }
-  const ops = [{ type: 'put' as const, table: 'sessions' as const, key: session.id, value: session }]
+  const ops: Op[] = [{ type: 'put', table: 'sessions', key: session.id, value: session }]
+  // Only if the row is still the one checked: a password changed meanwhile is not overwritten.
+  if (rehashed && ctx.store.get('credentials', username)?.hash === cred.hash)
+    ops.push({ type: 'put', table: 'credentials', key: username, value: rehashed })
   // Expired sessions of this user are swept at each login, so the table stays small.
   for (const s of ctx.store.values('sessions'))
-    if (s.username === username && s.expires <= now) ops.push({ type: 'del', table: 'sessions', key: s.id } as any)
+    if (s.username === username && s.expires <= now) ops.push({ type: 'del', table: 'sessions', key: s.id })
   await ctx.store.write(ops)
   return { token, expires: session.expires, identity: { username, type: user.type } }
+}
+
+/** The same password hashed at the market's current cost, with a new salt (issue 11, item 8). */
+async function rehash(ctx: Ctx, cred: CredentialRow, password: string): Promise<CredentialRow> {
+  const salt = randomBytes(16)
+  const hash = await scrypt(password, salt, ctx.scrypt, SCRYPT_KEYLEN)
+  return { username: cred.username, ...ctx.scrypt, salt: salt.toString('hex'), hash: hash.toString('hex') }
 }
 
 /** Ends a session, given its token or the identity authenticate returned for it. */

@@ -4,6 +4,7 @@ import type { Store } from './store.ts'
 import type { ProviderGateway } from './gateway.ts'
 import type { Identity, UserRow, VmRow, PmRow } from './types.ts'
 import { errors } from './errors.ts'
+import type { ScryptCost } from '../scrypt.ts'
 
 export interface Ctx {
   store: Store
@@ -12,6 +13,8 @@ export interface Ctx {
   /** VM ids with an action in flight (in-process lock: the hub is the only writer). */
   locks: Set<string>
   sessionTtlMs: number
+  /** What new password hashes cost (scryptCost): 2^17 in production, lower in tests only. */
+  scrypt: ScryptCost
   /** Machines whose suspend-for-funds failed, by error code: the failure is logged once, not every pass. */
   suspendFailing: Map<string, string>
   /** Problems no caller waits for (a daemon's step failed): the hub logs them. */

@@ -27,6 +27,7 @@ import * as mediaMod from './media.ts'
 import { deliveryProgress, revertStaleDeliveries } from './delivery.ts'
 import { account } from './account.ts'
 import { pricePass } from './prices.ts'
+import { scryptCost } from '../scrypt.ts'
 import { search, type Offer, type SearchInput } from './search.ts'
 import { listEvents } from './events.ts'
 import * as placementMod from './placement.ts'
@@ -39,6 +40,8 @@ export interface MarketOptions {
   gateway: ProviderGateway
   clock?: () => number
   sessionTtlMs?: number
+  /** scrypt N for new password hashes (default 2^17; tests and the simulation pass a low one). */
+  scryptN?: number
   /** Where the standard configurations come from on first open (default fixtures/configs.json). */
   configsFile?: URL | string
   /** Fault injection into the store's writes (see StoreOptions.fault). */
@@ -60,18 +63,17 @@ export class Market extends EventEmitter {
 
   private constructor(
     readonly db: Store,
-    gateway: ProviderGateway,
-    clock: () => number,
-    sessionTtlMs: number,
+    opts: MarketOptions,
   ) {
     super()
     this.setMaxListeners(0)
     this.ctx = {
       store: db,
-      gateway,
-      clock,
+      gateway: opts.gateway,
+      clock: opts.clock ?? Date.now,
       locks: new Set(),
-      sessionTtlMs,
+      sessionTtlMs: opts.sessionTtlMs ?? accounts.DEFAULT_SESSION_TTL_MS,
+      scrypt: scryptCost(opts.scryptN),
       suspendFailing: new Map(),
       problem: (what, err) => this.emit('problem', { what, error: err }),
     }
@@ -79,15 +81,11 @@ export class Market extends EventEmitter {
   }
 
   static async open(opts: MarketOptions): Promise<Market> {
+    scryptCost(opts.scryptN) // a bad cost is refused before the database is opened
     let audience: ReturnType<typeof audienceOf> | null = null
     const db = await Store.open(opts.dir, { audience: (t, k, v) => audience!(t, k, v), fault: opts.storeFault })
     audience = audienceOf(db) // built once: it runs for every row written
-    const market = new Market(
-      db,
-      opts.gateway,
-      opts.clock ?? Date.now,
-      opts.sessionTtlMs ?? accounts.DEFAULT_SESSION_TTL_MS,
-    )
+    const market = new Market(db, opts)
     await catalog.seedCatalog(market.ctx, opts.configsFile)
     await nodesMod.allOffline(market.ctx) // after a restart no node is connected yet
     await revertStaleDeliveries(market.ctx) // no delivery survives a restart: those machines are registered again

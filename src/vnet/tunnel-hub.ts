@@ -50,3 +50,21 @@ export function tunnelTicket(
     hostKeys: vm.hostKey ? [vm.hostKey] : [],
   }
 }
+
+/** Served by the hub beside the market and console methods; the authorization suite covers it. */
+export const tunnelMethods: Record<
+  string,
+  {
+    auth: 'user'
+    fields: readonly string[]
+    required: readonly string[]
+    run(hub: TunnelHub & { viewerKey: string }, who: Identity | null, params: unknown): Promise<unknown>
+  }
+> = {
+  'tunnel.ticket': {
+    auth: 'user',
+    fields: ['vmId'],
+    required: ['vmId'],
+    run: async (hub, who, params) => tunnelTicket(hub, who, params, hub.viewerKey),
+  },
+}

@@ -36,6 +36,13 @@ export interface TunnelServerOptions {
   nodeKey: string
   /** The SSH console's loopback port, when it runs. */
   consolePort: () => number | null
+  /**
+   * The node's one ticket verifier, shared with console@1 so a ticket opens one session of either
+   * kind; its used nonces are on disk (`DATA/console/used-tickets`) and survive a restart.
+   * Without one, the server keeps its own, on `nonceFile` when given (tests).
+   */
+  tickets?: TicketVerifier
+  nonceFile?: string
   clock?: () => number
   log?: (line: string) => void
 }
@@ -59,7 +66,15 @@ export class TunnelServer {
   private verifier: TicketVerifier
 
   constructor(private opts: TunnelServerOptions) {
-    this.verifier = new TicketVerifier({ hubKey: opts.hubKey, nodeKey: opts.nodeKey, clock: opts.clock })
+    this.verifier =
+      opts.tickets ??
+      new TicketVerifier({ hubKey: opts.hubKey, nodeKey: opts.nodeKey, clock: opts.clock, nonceFile: opts.nonceFile })
+  }
+
+  /** Reads the nonces a previous run spent, when the verifier is this server's own (a shared one is
+   *  loaded by its owner, the console server). */
+  async start(): Promise<void> {
+    if (!this.opts.tickets) await this.verifier.load()
   }
 
   /** Called for every connection to the provider's key; busy while an authorized tunnel is open. */
@@ -89,20 +104,25 @@ export class TunnelServer {
       send(encodeJson(CLOSE, 0, errorInfo(err)))
       channel.close()
     }
+    let authing = false
+    const auth = async (payload: Buffer) => {
+      try {
+        if (vmId || authing) throw new VirtuosoError('VNET_TUNNEL_BAD_INPUT', 'this tunnel already showed a ticket')
+        authing = true
+        const claims = this.verifier.accept(payload.toString('utf8'), undefined, { clientKey })
+        await this.verifier.flushed() // spent on disk before anything opens: a restart can't revive it
+        vmId = claims.vmId
+        this.opts.log?.(`tunnel: ${claims.user} (${clientKey.slice(0, 8)}) into ${claims.vmId}`)
+        send(encodeJson(AUTHED, 0, { vmId }))
+      } catch (err) {
+        refuse(err)
+      }
+    }
     const onMessage = (b: Buffer) => {
       const m = decode(b)
       if (!m) return void this.counters.malformed++
-      if (m.type === AUTH) {
-        try {
-          if (vmId) throw new VirtuosoError('VNET_TUNNEL_BAD_INPUT', 'this tunnel already showed a ticket')
-          const claims = this.verifier.accept(m.payload.toString('utf8'), undefined, { clientKey })
-          vmId = claims.vmId
-          this.opts.log?.(`tunnel: ${claims.user} (${clientKey.slice(0, 8)}) into ${claims.vmId}`)
-          send(encodeJson(AUTHED, 0, { vmId }))
-        } catch (err) {
-          refuse(err)
-        }
-      } else if (m.type === OPEN) void this.openStream(m, vmId, streams, targets, send)
+      if (m.type === AUTH) void auth(m.payload)
+      else if (m.type === OPEN) void this.openStream(m, vmId, streams, targets, send)
       else streams.get(m.stream)?.onMessage(m.type, m.payload)
     }
     channel.open()

@@ -1,9 +1,10 @@
 // The authorization cases, generated from the hub's method tables (src/hub/methods.ts and the
-// console methods): every method, for every role, with every id another tenant owns in each of its
+// console and tunnel methods): every method, for every role, with every id another tenant owns in each of its
 // id params. A method whose param the generator cannot fill fails the suite, so a new method is
 // covered by adding nothing here, or fails until it is.
 import { methods, adminMethods } from '../../src/hub/methods.ts'
 import { consoleMethods } from '../../src/console/hub.ts'
+import { tunnelMethods } from '../../src/vnet/tunnel-hub.ts'
 import type { Auth } from '../../src/hub/methods.ts'
 import { ROLES, type AuthzWorld, type Role, type Tenant } from './world.ts'
 
@@ -53,7 +54,7 @@ export interface MethodInfo {
 export function allMethods(): MethodInfo[] {
   return [
     ...Object.entries(methods).map(([name, d]) => ({ name, auth: d.auth, fields: d.fields, required: d.required })),
-    ...Object.entries(consoleMethods).map(([name, d]) => ({
+    ...Object.entries({ ...consoleMethods, ...tunnelMethods }).map(([name, d]) => ({
       name,
       auth: d.auth,
       fields: d.fields,

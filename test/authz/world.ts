@@ -12,6 +12,7 @@ import { Hypervisor } from '../../src/hv/hypervisor.ts'
 import { MarketClient } from '../../src/client/market-client.ts'
 import { newPairingCode } from '../../src/market/pairing.ts'
 import { SHEET } from '../market/helpers.ts'
+import { TEST_SCRYPT_N } from '../scrypt-cost.ts'
 
 export const ROLES = ['anonymous', 'buyer', 'other buyer', 'provider', 'other provider'] as const
 export type Role = (typeof ROLES)[number]
@@ -41,7 +42,7 @@ export async function authzWorld(): Promise<AuthzWorld> {
   const testnet = await createTestnet(3)
   const dir = await mkdtemp(join(tmpdir(), 'virtuoso-authz-'))
   const hubKeys = DHT.keyPair()
-  const hub = new Hub({ dir: join(dir, 'hub'), dht: testnet.createNode(), keyPair: hubKeys })
+  const hub = new Hub({ dir: join(dir, 'hub'), dht: testnet.createNode(), keyPair: hubKeys, scryptN: TEST_SCRYPT_N })
   await hub.start()
   const closers: Array<() => Promise<unknown>> = []
   const m = hub.market

@@ -15,6 +15,7 @@ import { signTicket } from '../../src/console/ticket.ts'
 import { ConsolePasswords } from '../../src/console/passwords.ts'
 import { SshConsoleServer } from '../../src/console/ssh.ts'
 import { testHv } from '../console/helpers.ts'
+import { TEST_SCRYPT_N } from '../scrypt-cost.ts'
 
 export interface BenchRow {
   name: string
@@ -78,7 +79,7 @@ export async function consoleBench(): Promise<BenchRow[]> {
   const provider = DHT.keyPair()
   const server = new ConsoleServer({ dht: testnet.createNode(), keyPair: provider, hubKey: hub.publicKey, screens })
   await server.start()
-  const passwords = new ConsolePasswords(resolve(env.dir, 'pw'))
+  const passwords = new ConsolePasswords(resolve(env.dir, 'pw'), { scryptN: TEST_SCRYPT_N })
   await passwords.set('bench', 'bench password')
   const ssh = new SshConsoleServer({ screens, passwords, dataDir: env.dir })
   await ssh.start()

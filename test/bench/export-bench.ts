@@ -14,6 +14,7 @@ import { VIRTUOSO_BIN } from '../../src/cli/child.ts'
 import type { ProviderGateway } from '../../src/market/gateway.ts'
 import { seed } from './market-bench.ts'
 import type { BenchRow } from './table.ts'
+import { TEST_SCRYPT_N } from '../scrypt-cost.ts'
 
 const run = promisify(execFile)
 const gateway: ProviderGateway = {
@@ -32,7 +33,7 @@ export async function exportBench(): Promise<BenchRow[]> {
   try {
     const t0 = Date.UTC(2025, 0, 1)
     const clock = { t: t0 }
-    const m = await Market.open({ dir: join(root, 'a', 'hub'), gateway, clock: () => clock.t })
+    const m = await Market.open({ dir: join(root, 'a', 'hub'), gateway, clock: () => clock.t, scryptN: TEST_SCRYPT_N })
     await seed(m)
     // The seed sets balances directly; money enters through deposits, so the ledger holds them.
     const users = [...m.db.values('users')]

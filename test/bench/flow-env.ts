@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { spawnVirtuoso, VIRTUOSO_BIN, type Child } from '../../src/cli/child.ts'
+import { TEST_COST } from '../scrypt-cost.ts'
 
 const ROOT = resolve(import.meta.dirname, '../..')
 const PRICES = ['--speed-unit', '100', '--speed-price', '0.000001', '--memory-unit', '64', '--memory-price']
@@ -75,7 +76,7 @@ export async function startFlowEnv(): Promise<FlowEnv> {
     procs.push(dht)
     const [, bootstrap] = await dht.waitFor(/listening on (\S+)/)
     // Each node's log (stderr) stays in the run's directory: the destination logs each arrival's steps.
-    const hub = spawnVirtuoso(['node', '--hub', '--data', join(root, 'hub'), '--bootstrap', bootstrap], {
+    const hub = spawnVirtuoso(['node', '--hub', '--data', join(root, 'hub'), '--bootstrap', bootstrap, ...TEST_COST], {
       stderrFile: join(root, 'hub.log'),
     })
     procs.push(hub)
@@ -88,7 +89,7 @@ export async function startFlowEnv(): Promise<FlowEnv> {
       const proc = spawnVirtuoso(
         [
           ...['node', '--data', data, '--market', market, '--bootstrap', bootstrap],
-          ...['--hv', 'qemu', '--accel', 'tcg'],
+          ...['--hv', 'qemu', '--accel', 'tcg', ...TEST_COST],
         ],
         { stderrFile: join(root, `provider${i}.log`) },
       )

@@ -19,6 +19,7 @@ import { packageRoot } from '../../src/root.ts'
 import { startSshd } from './migration-bench.ts'
 import type { BenchRow } from './table.ts'
 import { bareToShell, startToShell } from './images-boot.ts'
+import { TEST_COST } from '../scrypt-cost.ts'
 
 const MiB = 1024 * 1024
 // BENCH_PROF=DIR: the hub and providers write V8 CPU profiles there (for finding where the time goes).
@@ -40,7 +41,10 @@ export async function imagesBench(opts: { image?: string } = {}): Promise<BenchR
     const dht = spawnVirtuoso(['dht', '--port', '0'])
     procs.push(dht)
     const [, bootstrap] = await dht.waitFor(/listening on (\S+)/)
-    const hub = spawnVirtuoso(['node', '--hub', '--data', join(root, 'hub'), '--bootstrap', bootstrap], prof)
+    const hub = spawnVirtuoso(
+      ['node', '--hub', '--data', join(root, 'hub'), '--bootstrap', bootstrap, ...TEST_COST],
+      prof,
+    )
     procs.push(hub)
     const [, market] = await hub.waitFor(/market key: ([0-9a-f]{64})/)
     const env = { VIRTUOSO_MARKET: market, VIRTUOSO_BOOTSTRAP: bootstrap, VIRTUOSO_HOME: join(root, 'home') }
@@ -59,7 +63,17 @@ export async function imagesBench(opts: { image?: string } = {}): Promise<BenchR
     await admin(['image', 'add', 'linux', join(packageRoot(), 'fixtures/images/build/linux.img'), '--os', 'linux'])
     for (let i = 0; i < 4; i++) {
       const hv = i < 3 ? ['--hv', 'test'] : ['--hv', 'qemu', '--accel', 'tcg']
-      const args = ['node', '--data', join(root, `p${i}`), '--market', market, '--bootstrap', bootstrap, ...hv]
+      const args = [
+        'node',
+        '--data',
+        join(root, `p${i}`),
+        '--market',
+        market,
+        '--bootstrap',
+        bootstrap,
+        ...hv,
+        ...TEST_COST,
+      ]
       const p = spawnVirtuoso(args, prof)
       procs.push(p)
       if (process.env.BENCH_LOG) p.proc.stderr?.on('data', (d: Buffer) => process.stderr.write(`p${i}: ${d}`))

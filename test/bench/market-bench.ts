@@ -11,6 +11,7 @@ import { Market } from '../../src/market/market.ts'
 import type { ProviderGateway } from '../../src/market/gateway.ts'
 import type { Op } from '../../src/market/store.ts'
 import type { PmRow, UserRow, VmRow } from '../../src/market/types.ts'
+import { TEST_SCRYPT_N } from '../scrypt-cost.ts'
 
 export interface BenchResult {
   name: string
@@ -128,7 +129,7 @@ export async function marketBench(): Promise<BenchResult[]> {
   const dir = await mkdtemp(join(tmpdir(), 'virtuoso-market-bench-'))
   const clock = { t: T0 }
   try {
-    let m = await Market.open({ dir, gateway, clock: () => clock.t })
+    let m = await Market.open({ dir, gateway, clock: () => clock.t, scryptN: TEST_SCRYPT_N })
     await seed(m)
     const buyer = { username: 'u0', type: 'buyer' as const }
     const vm = await m.register(buyer, { config: 'small' })
@@ -146,7 +147,7 @@ export async function marketBench(): Promise<BenchResult[]> {
     if (r.machines !== VMS) throw new Error(`billing charged ${r.machines} of ${VMS} machines`)
     await m.close()
     t = performance.now()
-    m = await Market.open({ dir, gateway, clock: () => clock.t })
+    m = await Market.open({ dir, gateway, clock: () => clock.t, scryptN: TEST_SCRYPT_N })
     const restart = (performance.now() - t) / 1000
     if (m.db.rows('vm').size !== VMS + 1) throw new Error('restart lost machines')
     await m.close()

@@ -13,6 +13,7 @@ import type { BenchRow } from './table.ts'
 import { cliCalls, pct } from './transport-cli.ts'
 import { reconnects } from './transport-reconnect.ts'
 import { streamThroughput } from './transport-stream.ts'
+import { TEST_SCRYPT_N } from '../scrypt-cost.ts'
 
 const ms = (xs: number[]) => `p50 ${pct(xs, 50)} ms, max ${xs.length ? pct(xs, 100) : '-'} ms`
 const fmt = (x: number) => (Number.isFinite(x) ? `${Math.round(x)}` : 'none within 30 s')
@@ -82,7 +83,7 @@ async function readsBench(opts: { requests?: number; window?: number } = {}): Pr
   const window = opts.window ?? 64
   const testnet = await createTestnet(3)
   const dir = await mkdtemp(join(tmpdir(), 'virtuoso-bench-'))
-  const hub = new Hub({ dir, dht: testnet.createNode(), keyPair: DHT.keyPair() })
+  const hub = new Hub({ dir, dht: testnet.createNode(), keyPair: DHT.keyPair(), scryptN: TEST_SCRYPT_N })
   await hub.start()
   const client = await MarketClient.connect({
     marketKey: hub.publicKey,

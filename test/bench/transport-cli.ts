@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { spawnVirtuoso, VIRTUOSO_BIN } from '../../src/cli/child.ts'
 import { MarketClient } from '../../src/client/market-client.ts'
 import { parseBootstrap } from '../../src/net/dht.ts'
+import { TEST_COST } from '../scrypt-cost.ts'
 
 export interface CliCalls {
   wallMs: number[]
@@ -46,7 +47,17 @@ export async function cliCalls(
   let hub: ReturnType<typeof spawnVirtuoso> | null = null
   try {
     const bootstrap = (await dht.waitFor(/listening on (\S+)/))[1]
-    hub = spawnVirtuoso(['node', '--hub', '--hv', 'test', '--data', join(dir, 'hub'), '--bootstrap', bootstrap])
+    hub = spawnVirtuoso([
+      'node',
+      '--hub',
+      '--hv',
+      'test',
+      '--data',
+      join(dir, 'hub'),
+      '--bootstrap',
+      bootstrap,
+      ...TEST_COST,
+    ])
     const market = (await hub.waitFor(/market key: ([0-9a-f]{64})/))[1]
     const env = { VIRTUOSO_HOME: join(dir, 'home'), VIRTUOSO_DEBUG: '1' }
     const out: CliCalls = {

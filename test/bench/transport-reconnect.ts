@@ -12,6 +12,7 @@ import Hyperswarm from 'hyperswarm'
 import DHT, { type NoiseSocket } from 'hyperdht'
 import { startNode, type RunningNode } from '../../src/cli/node.ts'
 import { createDhtNode } from '../../src/net/dht.ts'
+import { TEST_SCRYPT_N } from '../scrypt-cost.ts'
 
 export interface Reconnects {
   dropMs: number[]
@@ -31,13 +32,21 @@ async function agentRuns(testnet: Testnet, runs: number, out: Reconnects): Promi
   let sockets: NoiseSocket[] = []
   const startHub = async () => {
     const dht = createDhtNode(testnet.bootstrap, { serve: true })
-    const node = await startNode({ data: join(dir, 'hub'), bootstrap: testnet.bootstrap, hub: true, hv: 'test', dht })
+    const node = await startNode({
+      scryptN: TEST_SCRYPT_N,
+      data: join(dir, 'hub'),
+      bootstrap: testnet.bootstrap,
+      hub: true,
+      hv: 'test',
+      dht,
+    })
     sockets = []
     for (const server of dht.listening) server.on('connection', (s: NoiseSocket) => sockets.push(s))
     return { node, dht }
   }
   let hub = await startHub()
   const prov: RunningNode = await startNode({
+    scryptN: TEST_SCRYPT_N,
     data: join(dir, 'prov'),
     bootstrap: testnet.bootstrap,
     market: Buffer.from(hub.node.key, 'hex'),

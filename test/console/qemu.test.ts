@@ -12,6 +12,7 @@ import { ConsolePasswords } from '../../src/console/passwords.ts'
 import { SshConsoleServer } from '../../src/console/ssh.ts'
 import { RecordingViewer, waitFor } from './helpers.ts'
 import { runSsh } from './ssh-client.ts'
+import { TEST_SCRYPT_N } from '../scrypt-cost.ts'
 
 const built = existsSync(resolve(import.meta.dirname, '../../fixtures/guest/build/vmlinuz'))
 let dir: string
@@ -28,7 +29,7 @@ describe('console of a real QEMU guest', () => {
     await hv.create('guest1', { memory: 128, hd: 2048, speed: 1000, os: 'linux' })
     await hv.register('guest1')
     screens = new ConsoleScreens(hv)
-    const passwords = new ConsolePasswords(join(dir, 'pw'))
+    const passwords = new ConsolePasswords(join(dir, 'pw'), { scryptN: TEST_SCRYPT_N })
     await passwords.set('guest1', 'qemu console pw')
     server = new SshConsoleServer({ screens, passwords, dataDir: dir })
     await server.start()

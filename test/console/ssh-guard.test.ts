@@ -11,6 +11,7 @@ import { ConsolePasswords } from '../../src/console/passwords.ts'
 import { SshConsoleServer, type SshConsoleOptions } from '../../src/console/ssh.ts'
 import { FailureCounts } from '../../src/console/ssh-guard.ts'
 import { testHv } from './helpers.ts'
+import { TEST_SCRYPT_N } from '../scrypt-cost.ts'
 
 let env: Awaited<ReturnType<typeof testHv>>
 let screens: ConsoleScreens
@@ -20,7 +21,7 @@ const servers: SshConsoleServer[] = []
 beforeAll(async () => {
   env = await testHv(['vm1'])
   screens = new ConsoleScreens(env.hv)
-  passwords = new ConsolePasswords(join(env.dir, 'console'))
+  passwords = new ConsolePasswords(join(env.dir, 'console'), { scryptN: TEST_SCRYPT_N })
   await passwords.set('vm1', 'correct horse')
 })
 afterAll(async () => {

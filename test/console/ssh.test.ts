@@ -10,6 +10,7 @@ import { ConsolePasswords } from '../../src/console/passwords.ts'
 import { SshConsoleServer, loadHostKey, HOST_KEY_FILE } from '../../src/console/ssh.ts'
 import { testHv, waitFor } from './helpers.ts'
 import { runSsh } from './ssh-client.ts'
+import { TEST_SCRYPT_N } from '../scrypt-cost.ts'
 
 let env: Awaited<ReturnType<typeof testHv>>
 let screens: ConsoleScreens
@@ -20,7 +21,7 @@ beforeAll(async () => {
   env = await testHv(['vm1', 'vm2'])
   await env.hv.start('vm1')
   screens = new ConsoleScreens(env.hv)
-  passwords = new ConsolePasswords(join(env.dir, 'console'))
+  passwords = new ConsolePasswords(join(env.dir, 'console'), { scryptN: TEST_SCRYPT_N })
   await passwords.set('vm1', 'correct horse')
   server = new SshConsoleServer({ screens, passwords, dataDir: env.dir, failDelayMs: 300 })
   await server.start()

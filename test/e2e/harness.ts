@@ -7,6 +7,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { MigrationFaults } from '../../src/vmmp/server.ts'
+import { TEST_COST } from '../scrypt-cost.ts'
+
+export { TEST_COST } from '../scrypt-cost.ts'
 
 // Every CLI call is a new process that loads TypeScript and dials the DHT (~1 s, several when CI's
 // two cores also boot guests): end-to-end tests get room for that.
@@ -76,13 +79,27 @@ export async function startMarket(
     bootstrap,
     '--billing-interval',
     String(opts.billingIntervalMs ?? 500),
+    ...TEST_COST,
     ...(opts.hubFlags ?? []),
   ]
   const hub = spawnVirtuoso(hubArgs)
   const [, market] = await hub.waitFor(/market key: ([0-9a-f]{64})/)
   const providers: Array<{ proc: Proc; nodeKey: string; pairing: string; data: string; hv: 'test' | 'qemu' }> = []
   const spawnProvider = async (data: string, hv: 'test' | 'qemu', faults?: Faults) => {
-    const args = ['node', '--data', data, '--market', market, '--bootstrap', bootstrap, '--hv', hv, '--accel', 'tcg']
+    const args = [
+      'node',
+      '--data',
+      data,
+      '--market',
+      market,
+      '--bootstrap',
+      bootstrap,
+      '--hv',
+      hv,
+      '--accel',
+      'tcg',
+      ...TEST_COST,
+    ]
     const proc = faults ? spawnChild([JSON.stringify(faults), ...args], { entry: FAULT_NODE }) : spawnChild(args)
     const [, nodeKey] = await proc.waitFor(/node key: ([0-9a-f]{64})/)
     const [, pairing] = await proc.waitFor(/pairing code: (\S+)/)

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { join } from 'node:path'
 import { execa } from 'execa'
-import { cli, spawnVirtuoso, startMarket, tempDir } from './harness.ts'
+import { cli, spawnVirtuoso, startMarket, tempDir, TEST_COST } from './harness.ts'
 
 let root: Awaited<ReturnType<typeof tempDir>>
 let market: Awaited<ReturnType<typeof startMarket>>
@@ -90,6 +90,7 @@ it('keeps the guest running across an agent kill -9, and the restarted agent dri
     'qemu',
     '--accel',
     'tcg',
+    ...TEST_COST,
   ])
   await p0.proc.waitFor(/node key: ([0-9a-f]{64})/)
   expect((await p0.proc.waitFor(/node key: ([0-9a-f]{64})/))[1]).toBe(p0.nodeKey)

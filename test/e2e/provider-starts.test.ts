@@ -4,7 +4,7 @@
 // 1 `pm add` in 4 failed because the code was printed before the hub knew the node).
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { join } from 'node:path'
-import { cli, spawnVirtuoso, startMarket, tempDir } from './harness.ts'
+import { cli, spawnVirtuoso, startMarket, tempDir, TEST_COST } from './harness.ts'
 
 // 20 in the issue's acceptance run (VIRTUOSO_STARTS=20); fewer by default, the suite runs on two cores.
 const STARTS = Number(process.env.VIRTUOSO_STARTS ?? 6)
@@ -32,7 +32,16 @@ it(`${STARTS} provider starts in a row on new data directories all pair at once`
   const failures: string[] = []
   for (let i = 0; i < STARTS; i++) {
     const data = join(root.path, `start-${i}`)
-    const p = spawnVirtuoso(['node', '--data', data, '--market', market.market, '--bootstrap', market.bootstrap])
+    const p = spawnVirtuoso([
+      'node',
+      '--data',
+      data,
+      '--market',
+      market.market,
+      '--bootstrap',
+      market.bootstrap,
+      ...TEST_COST,
+    ])
     try {
       const [, code] = await p.waitFor(/pairing code: (\S+)/)
       const r = await cli(home(), ['pm', 'add', '--pairing', code, '--name', `box-${i}`, '--json'], {

@@ -14,6 +14,7 @@ import { Market } from '../../src/market/market.ts'
 import { Store } from '../../src/market/store.ts'
 import { FakeGateway } from '../market/helpers.ts'
 import { ImageStore } from '../../src/vmmp/image-store.ts'
+import { TEST_SCRYPT_N } from '../scrypt-cost.ts'
 
 const worlds: World[] = []
 const dirs: string[] = []
@@ -71,7 +72,12 @@ describe('export file', () => {
     expect(await readFile(again.file, 'utf8')).toBe(await readFile(first.file, 'utf8'))
     expect(again.sha256).toBe(first.sha256)
 
-    const m = await Market.open({ dir: hub, gateway: new FakeGateway(), clock: () => w.clock.t })
+    const m = await Market.open({
+      dir: hub,
+      gateway: new FakeGateway(),
+      clock: () => w.clock.t,
+      scryptN: TEST_SCRYPT_N,
+    })
     try {
       expect(m.authenticate(token).username).toBe('buyer')
       expect(m.db.get('vm', vmId)).toEqual(w.market.db.get('vm', vmId))
@@ -166,7 +172,7 @@ describe('export file', () => {
     expect((await stat(join(odd, 'images'))).isDirectory()).toBe(true)
 
     const fresh = join(d, 'fresh', 'hub')
-    await (await Market.open({ dir: fresh, gateway: new FakeGateway() })).close()
+    await (await Market.open({ dir: fresh, gateway: new FakeGateway(), scryptN: TEST_SCRYPT_N })).close()
     expect((await importFile(fresh, file)).ledgerSeq).toBe(before.ledgerSeq)
     expect((await exportStopped(fresh, join(d, 'c.jsonl'))).sha256).toBe(before.sha256)
     await expect(stat(`${fresh}.replaced`)).rejects.toMatchObject({ code: 'ENOENT' })

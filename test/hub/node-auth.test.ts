@@ -12,6 +12,7 @@ import { RpcChannel } from '../../src/net/rpc.ts'
 import { PROTOCOLS } from '../../src/net/protocols.ts'
 import { hashPairingCode } from '../../src/market/pairing.ts'
 import { INFO, SHEET } from '../market/helpers.ts'
+import { TEST_SCRYPT_N } from '../scrypt-cost.ts'
 
 let testnet: Awaited<ReturnType<typeof createTestnet>>
 let dir: string
@@ -21,7 +22,7 @@ const hubKeys = DHT.keyPair()
 beforeAll(async () => {
   testnet = await createTestnet(3)
   dir = await mkdtemp(join(tmpdir(), 'virtuoso-node-auth-'))
-  hub = new Hub({ dir: join(dir, 'hub'), dht: testnet.createNode(), keyPair: hubKeys })
+  hub = new Hub({ dir: join(dir, 'hub'), dht: testnet.createNode(), keyPair: hubKeys, scryptN: TEST_SCRYPT_N })
   await hub.start()
 })
 afterAll(async () => {

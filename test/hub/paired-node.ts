@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import createTestnet from 'hyperdht/testnet.js'
 import { startNode, type RunningNode } from '../../src/cli/node.ts'
 import { SHEET } from '../market/helpers.ts'
+import { TEST_SCRYPT_N } from '../scrypt-cost.ts'
 
 export interface PairedNode {
   testnet: Awaited<ReturnType<typeof createTestnet>>
@@ -22,6 +23,7 @@ export async function startPairedNode(prefix: string, opts: { hv?: 'test' | 'qem
   const testnet = await createTestnet(3)
   const dir = await mkdtemp(join(tmpdir(), prefix))
   const node = await startNode({
+    scryptN: TEST_SCRYPT_N,
     data: dir,
     bootstrap: testnet.bootstrap,
     hub: true,

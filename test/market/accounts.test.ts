@@ -1,5 +1,9 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest'
 import { world, codeOf, DAY, type World } from './helpers.ts'
+import { rm } from 'node:fs/promises'
+import { Market } from '../../src/market/market.ts'
+import { DEFAULT_SCRYPT_N } from '../../src/scrypt.ts'
+import { TEST_SCRYPT_N } from '../scrypt-cost.ts'
 
 describe('accounts', () => {
   let w: World
@@ -77,5 +81,42 @@ describe('accounts', () => {
     await w.reopen()
     expect(w.market.authenticate(token).username).toBe('erin')
     expect(w.market.whoami({ username: 'erin', type: 'buyer' }).email).toBe('e@example.org')
+  })
+
+  it('hashes at 2^17 unless told otherwise, and refuses a cost that is no power of two (issue 11, item 8)', async () => {
+    const m = await Market.open({ dir: w.dir + '-default', gateway: w.gateway })
+    try {
+      expect(m.ctx.scrypt).toEqual({ N: DEFAULT_SCRYPT_N, r: 8, p: 1 })
+      expect(DEFAULT_SCRYPT_N).toBe(2 ** 17)
+    } finally {
+      await m.close()
+      await rm(w.dir + '-default', { recursive: true, force: true })
+    }
+    for (const N of [1000, 512, 2 ** 21])
+      expect(await codeOf(() => Market.open({ dir: w.dir + '-bad', gateway: w.gateway, scryptN: N }))).toBe(
+        'NODE_CONFIG',
+      )
+  })
+
+  it('rehashes an older, cheaper hash when its owner logs in with the right password (issue 11, item 8)', async () => {
+    await w.market.signup({ username: 'gil', type: 'buyer', email: 'g@example.org', password: 'password1' })
+    const old = w.market.db.get('credentials', 'gil')!
+    expect(old.N).toBe(TEST_SCRYPT_N)
+    await w.reopen(TEST_SCRYPT_N * 2) // the operator raised the cost
+    expect(await codeOf(() => w.market.login({ username: 'gil', password: 'wrongpass' }))).toBe(
+      'MARKET_BAD_CREDENTIALS',
+    )
+    expect(w.market.db.get('credentials', 'gil')).toEqual(old) // a wrong password changes nothing
+    await w.market.login({ username: 'gil', password: 'password1' })
+    const now = w.market.db.get('credentials', 'gil')!
+    expect(now.N).toBe(TEST_SCRYPT_N * 2)
+    expect(now.salt).not.toBe(old.salt)
+    expect(now.hash).not.toBe(old.hash)
+    await w.reopen(TEST_SCRYPT_N * 2) // the new hash is on disk and opens the account
+    expect((await w.market.login({ username: 'gil', password: 'password1' })).identity.username).toBe('gil')
+    expect(w.market.db.get('credentials', 'gil')).toEqual(now) // no rehash when the cost is current
+    await w.reopen(TEST_SCRYPT_N) // lowering the cost never weakens a stored hash
+    await w.market.login({ username: 'gil', password: 'password1' })
+    expect(w.market.db.get('credentials', 'gil')).toEqual(now)
   })
 })

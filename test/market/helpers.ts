@@ -8,6 +8,7 @@ import { Market } from '../../src/market/market.ts'
 import type { ProviderGateway } from '../../src/market/gateway.ts'
 import type { Identity, PmRow } from '../../src/market/types.ts'
 import { hashPairingCode } from '../../src/market/pairing.ts'
+import { TEST_SCRYPT_N } from '../scrypt-cost.ts'
 
 export class FakeGateway implements ProviderGateway {
   calls: Array<{ nodeKey: string; method: string; params: any }> = []
@@ -56,7 +57,8 @@ export interface World {
   clock: { t: number }
   /** When set, every store write fails with it (a disk failure; the store then refuses writes). */
   diskFault: Error | null
-  reopen(): Promise<Market>
+  /** Close and open again; `scryptN` changes the cost of new password hashes from then on. */
+  reopen(scryptN?: number): Promise<Market>
   close(): Promise<void>
 }
 
@@ -71,10 +73,10 @@ export async function world(opts: { keepDir?: string } = {}): Promise<World> {
     gateway,
     clock,
     diskFault: null,
-    market: await Market.open({ dir, gateway, clock: () => clock.t, storeFault }),
-    async reopen() {
+    market: await Market.open({ dir, gateway, clock: () => clock.t, storeFault, scryptN: TEST_SCRYPT_N }),
+    async reopen(scryptN = TEST_SCRYPT_N) {
       await w.market.close()
-      w.market = await Market.open({ dir, gateway, clock: () => clock.t, storeFault })
+      w.market = await Market.open({ dir, gateway, clock: () => clock.t, storeFault, scryptN })
       return w.market
     },
     async close() {

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { execa } from 'execa'
 import { join } from 'node:path'
-import { ROOT, spawnVirtuoso, tempDir, type Proc } from '../e2e/harness.ts'
+import { ROOT, spawnVirtuoso, tempDir, type Proc, TEST_COST } from '../e2e/harness.ts'
 
 const DIALS = 10
 let root: Awaited<ReturnType<typeof tempDir>>
@@ -18,7 +18,17 @@ beforeAll(async () => {
   root = await tempDir('virtuoso-dial-')
   dht = spawnVirtuoso(['dht', '--port', '0'])
   bootstrap = (await dht.waitFor(/listening on (\S+)/))[1]
-  hub = spawnVirtuoso(['node', '--hub', '--hv', 'test', '--data', join(root.path, 'hub'), '--bootstrap', bootstrap])
+  hub = spawnVirtuoso([
+    'node',
+    '--hub',
+    '--hv',
+    'test',
+    '--data',
+    join(root.path, 'hub'),
+    '--bootstrap',
+    bootstrap,
+    ...TEST_COST,
+  ])
   market = (await hub.waitFor(/market key: ([0-9a-f]{64})/))[1]
 })
 

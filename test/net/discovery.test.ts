@@ -9,6 +9,7 @@ import { startNode } from '../../src/cli/node.ts'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { TEST_SCRYPT_N } from '../scrypt-cost.ts'
 
 let testnet: Awaited<ReturnType<typeof createTestnet>>
 beforeAll(async () => {
@@ -57,6 +58,7 @@ it('finds the key a node announces on a topic, dials it, and loses it after stop
 it('a hub is found on its market topic', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'virtuoso-discovery-'))
   const hub = await startNode({
+    scryptN: TEST_SCRYPT_N,
     data: dir,
     bootstrap: testnet.bootstrap,
     hub: true,

@@ -14,6 +14,7 @@ import { EventLog } from '../../src/provider/event-log.ts'
 import { Hypervisor } from '../../src/hv/hypervisor.ts'
 import { newPairingCode } from '../../src/market/pairing.ts'
 import { SHEET } from '../market/helpers.ts'
+import { TEST_SCRYPT_N } from '../scrypt-cost.ts'
 
 let testnet: Awaited<ReturnType<typeof createTestnet>>
 let dir: string
@@ -27,7 +28,7 @@ const alice = { username: 'alice', type: 'buyer' as const }
 const prov = { username: 'prov', type: 'provider' as const }
 
 async function startHub(): Promise<Hub> {
-  const h = new Hub({ dir: join(dir, 'hub'), dht: testnet.createNode(), keyPair: hubKeys })
+  const h = new Hub({ dir: join(dir, 'hub'), dht: testnet.createNode(), keyPair: hubKeys, scryptN: TEST_SCRYPT_N })
   await h.start()
   return h
 }

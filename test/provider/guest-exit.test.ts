@@ -14,6 +14,7 @@ import { Hypervisor } from '../../src/hv/hypervisor.ts'
 import { newPairingCode } from '../../src/market/pairing.ts'
 import { SHEET } from '../market/helpers.ts'
 import type { Market } from '../../src/market/market.ts'
+import { TEST_SCRYPT_N } from '../scrypt-cost.ts'
 
 let testnet: Awaited<ReturnType<typeof createTestnet>>
 let dir: string
@@ -36,7 +37,7 @@ function until(m: Market, pred: () => boolean): Promise<void> {
 }
 
 async function startHub(): Promise<Hub> {
-  const h = new Hub({ dir: join(dir, 'hub'), dht: testnet.createNode(), keyPair: hubKeys })
+  const h = new Hub({ dir: join(dir, 'hub'), dht: testnet.createNode(), keyPair: hubKeys, scryptN: TEST_SCRYPT_N })
   await h.start()
   return h
 }

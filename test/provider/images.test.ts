@@ -20,6 +20,7 @@ import { manifestStats } from '../../src/vmmp/manifest.ts'
 import { ImageStore } from '../../src/vmmp/image-store.ts'
 import { serveMedia } from '../../src/client/media-source.ts'
 import { readdir } from 'node:fs/promises'
+import { TEST_SCRYPT_N } from '../scrypt-cost.ts'
 
 const SIZE = 32 * 1024 * 1024
 let testnet: Awaited<ReturnType<typeof createTestnet>>
@@ -39,6 +40,7 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'virtuoso-images-'))
   await makeImage(join(root, 'tiny.img'), SIZE, 0.5)
   hub = await startNode({
+    scryptN: TEST_SCRYPT_N,
     data: join(root, 'hub'),
     bootstrap: testnet.bootstrap,
     hub: true,
@@ -62,6 +64,7 @@ beforeAll(async () => {
   await makeImage(join(root, 'b.img'), SIZE, 0.5, 2)
   for (let i = 0; i < 4; i++) {
     const node = await startNode({
+      scryptN: TEST_SCRYPT_N,
       data: join(root, `p${i}`),
       bootstrap: testnet.bootstrap,
       market: Buffer.from(hub.key, 'hex'),

@@ -13,6 +13,7 @@ import { serveMedia } from '../../src/client/media-source.ts'
 import type { Market } from '../../src/market/market.ts'
 import { SHEET } from '../market/helpers.ts'
 import { waitFor } from '../console/helpers.ts'
+import { TEST_SCRYPT_N } from '../scrypt-cost.ts'
 
 const MARKER = 'VIRTUOSO-ISO-BOOTED'
 let testnet: Awaited<ReturnType<typeof createTestnet>>
@@ -31,9 +32,16 @@ beforeAll(async () => {
     ['serial --unit=0 --speed=115200', 'terminal_output serial console', `echo ${MARKER}`, 'sleep 600', ''].join('\n'),
   )
   execFileSync('grub-mkrescue', ['-o', join(root, 'install.iso'), join(root, 'iso')], { stdio: 'ignore' })
-  hub = await startNode({ data: join(root, 'hub'), bootstrap: testnet.bootstrap, hub: true, dht: testnet.createNode() })
+  hub = await startNode({
+    scryptN: TEST_SCRYPT_N,
+    data: join(root, 'hub'),
+    bootstrap: testnet.bootstrap,
+    hub: true,
+    dht: testnet.createNode(),
+  })
   m = hub.hub!.market
   provider = await startNode({
+    scryptN: TEST_SCRYPT_N,
     data: join(root, 'p'),
     bootstrap: testnet.bootstrap,
     market: Buffer.from(hub.key, 'hex'),

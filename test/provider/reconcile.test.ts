@@ -15,6 +15,7 @@ import { ProviderAgent } from '../../src/provider/agent.ts'
 import { Hypervisor } from '../../src/hv/hypervisor.ts'
 import { newPairingCode } from '../../src/market/pairing.ts'
 import { SHEET, untilChange } from '../market/helpers.ts'
+import { TEST_SCRYPT_N } from '../scrypt-cost.ts'
 
 let testnet: Awaited<ReturnType<typeof createTestnet>>
 let dir: string
@@ -29,7 +30,7 @@ beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'virtuoso-reconcile-'))
   const dht = testnet.createNode()
   const hubKeys = DHT.keyPair()
-  hub = new Hub({ dir: join(dir, 'hub'), dht, keyPair: hubKeys })
+  hub = new Hub({ dir: join(dir, 'hub'), dht, keyPair: hubKeys, scryptN: TEST_SCRYPT_N })
   await hub.start()
   for (const server of dht.listening) server.on('connection', (s: NoiseSocket) => hubSockets.push(s))
   hv = await Hypervisor.open({ driver: 'test', dir: join(dir, 'machines') })

@@ -13,6 +13,7 @@ import type { NoiseSocket } from 'hyperdht'
 import { startNode, type RunningNode } from '../../src/cli/node.ts'
 import { MarketClient } from '../../src/client/market-client.ts'
 import { SHEET } from '../market/helpers.ts'
+import { TEST_SCRYPT_N } from '../scrypt-cost.ts'
 
 let testnet: Awaited<ReturnType<typeof createTestnet>>
 let dir: string
@@ -24,7 +25,14 @@ let hubSockets: NoiseSocket[] = []
 
 async function startHub(): Promise<RunningNode> {
   const dht: DHT = testnet.createNode()
-  const node = await startNode({ data: join(dir, 'hub'), bootstrap: testnet.bootstrap, hub: true, hv: 'test', dht })
+  const node = await startNode({
+    scryptN: TEST_SCRYPT_N,
+    data: join(dir, 'hub'),
+    bootstrap: testnet.bootstrap,
+    hub: true,
+    hv: 'test',
+    dht,
+  })
   hubSockets = []
   for (const server of dht.listening) server.on('connection', (s: NoiseSocket) => hubSockets.push(s))
   return node
@@ -32,6 +40,7 @@ async function startHub(): Promise<RunningNode> {
 
 const startProvider = () =>
   startNode({
+    scryptN: TEST_SCRYPT_N,
     data: join(dir, 'prov'),
     bootstrap: testnet.bootstrap,
     market: Buffer.from(hub.key, 'hex'),

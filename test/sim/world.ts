@@ -15,6 +15,7 @@ import { VirtuosoError } from '../../src/errors.ts'
 import type { Identity, PmRow } from '../../src/market/types.ts'
 import { opContext, SimNet, type SimNode } from './net.ts'
 import { checkInvariants, type Seen } from './invariants.ts'
+import { TEST_SCRYPT_N } from '../scrypt-cost.ts'
 
 export interface RunResult {
   seed: number
@@ -68,7 +69,7 @@ export async function runSeed(seed: number, steps = 120): Promise<RunResult> {
   const net = new SimNet()
   const stats: Record<string, number> = {}
   const count = (k: string) => (stats[k] = (stats[k] ?? 0) + 1)
-  const open = () => Market.open({ dir: join(dir, 'hub'), gateway: net, clock: () => clock.t })
+  const open = () => Market.open({ dir: join(dir, 'hub'), gateway: net, clock: () => clock.t, scryptN: TEST_SCRYPT_N })
   let market = await open()
   const runs = new Map<string, Promise<void>>()
   let agent = simAgent(market, net, runs)

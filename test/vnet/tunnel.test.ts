@@ -41,18 +41,24 @@ const ticketFor = (key: Buffer, vmId = 'vm1') =>
     clientKey: key.toString('hex'),
   }).ticket
 
+/** A provider's tunnel server; a second one on the same nonce file is that provider after a restart. */
+const tunnelServer = () =>
+  new TunnelServer({
+    hv,
+    hubKey: hub.publicKey,
+    nodeKey: provider.publicKey.toString('hex'),
+    consolePort: () => (echo.address() as { port: number }).port,
+    nonceFile: join(dir, 'console', 'used-tickets'),
+  })
+
 beforeAll(async () => {
   testnet = await createTestnet(3)
   dir = await mkdtemp(join(tmpdir(), 'virtuoso-tunnel-'))
   hv = await Hypervisor.open({ driver: 'test', dir })
   echo = createServer({ allowHalfOpen: true }, (s) => s.pipe(s))
   await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()))
-  server = new TunnelServer({
-    hv,
-    hubKey: hub.publicKey,
-    nodeKey: provider.publicKey.toString('hex'),
-    consolePort: () => (echo.address() as { port: number }).port,
-  })
+  server = tunnelServer()
+  await server.start()
   const node = testnet.createNode()
   const dhtServer = node.createServer({ firewall: () => false }, (socket) => {
     socket.on('error', () => {})
@@ -134,6 +140,21 @@ describe('tunnel@1', () => {
       user: 'alice',
     }).ticket
     expect((await connect(ownerNode, unbound, owner).catch((e) => e)).message).toMatch(/not bound to a key/)
+  })
+
+  it('refuses a ticket used before the provider restarted (issue 11: nonces on disk)', async () => {
+    const once = ticketFor(owner.publicKey)
+    await (await connect(ownerNode, once, owner)).close()
+    const before = server
+    server = tunnelServer() // the restarted node: same data directory, nothing in memory
+    try {
+      await server.start()
+      const err = await connect(ownerNode, once, owner).catch((e) => e)
+      expect(err.code).toBe('NODE_TICKET_REPLAYED')
+      await (await connect(ownerNode, ticketFor(owner.publicKey), owner)).close() // a new ticket works
+    } finally {
+      server = before
+    }
   })
 
   it('a guest port on a hypervisor without forwards is refused with its reason, the tunnel lives on', async () => {
