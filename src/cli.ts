@@ -16,6 +16,7 @@ import { fail } from './cli/output.ts'
 import { globalOptions } from './cli/options.ts'
 import { doctorCommand } from './cli/doctor.ts'
 import { completionShell, packageVersion, setupCommand } from './cli/about.ts'
+import { usage } from './cli/errors.ts'
 
 // yargs picks the completion script's dialect (bash or zsh) from the environment when it is created.
 completionShell(process.argv.slice(2))
@@ -40,7 +41,7 @@ await y
   .strict()
   .fail((msg, err) => {
     const json = process.argv.includes('--json')
-    fail(err ?? Object.assign(new Error(msg), { code: 'CLI_USAGE' }), json)
+    fail(err ?? usage(msg), json)
   })
   .help()
   .wrap(Math.min(110, process.stdout.columns || 80))

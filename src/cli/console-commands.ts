@@ -13,7 +13,9 @@ import { createDhtNode, parseBootstrap } from '../net/dht.ts'
 import { parseKey } from '../net/identity.ts'
 import { ConsoleSession, type ConsoleEnd } from '../console/client.ts'
 import type { TicketAnswer } from '../console/hub.ts'
-import { VirtuosoError } from '../errors.ts'
+import { CliError, CLI_NO_SSH_CONSOLE, usage } from './errors.ts'
+import { CONSOLE_CONNECTION_CLOSED } from '../console/errors.ts'
+import { clientError } from '../client/errors.ts'
 
 type Args = GlobalArgs & Record<string, any>
 
@@ -44,14 +46,11 @@ export function consoleCommands(y: Argv): Argv {
       const a = argv as unknown as Args
       try {
         if (a.vmid === 'passwd') {
-          if (!a.machine) throw new VirtuosoError('CLI_USAGE', 'which machine? `virtuoso console passwd VMID`')
+          if (!a.machine) throw usage('which machine? `virtuoso console passwd VMID`')
           await passwd(a, a.machine)
         } else {
           if (a.machine)
-            throw new VirtuosoError(
-              'CLI_USAGE',
-              `unexpected "${a.machine}": \`virtuoso console VMID\` or \`virtuoso console passwd VMID\``,
-            )
+            throw usage(`unexpected "${a.machine}": \`virtuoso console VMID\` or \`virtuoso console passwd VMID\``)
           process.exitCode = await attach(a, a.vmid)
         }
       } catch (err) {
@@ -67,8 +66,7 @@ async function passwd(a: Args, vmId: string): Promise<void> {
     prompt: `Console password for ${vmId}: `,
     confirm: !a['password-stdin'],
   })
-  if (password.length < 8)
-    throw new VirtuosoError('CLI_USAGE', 'a console password needs at least 8 characters; nothing was changed')
+  if (password.length < 8) throw usage('a console password needs at least 8 characters; nothing was changed')
   const { market, bootstrap, profile } = await resolveTarget(a)
   const token = loggedIn(market, profile)
   const client = await MarketClient.connect({
@@ -91,11 +89,7 @@ async function passwd(a: Args, vmId: string): Promise<void> {
 
 export function loggedIn(market: string, profile: { market?: string; token?: string } | null): string {
   const token = profile?.market === market ? profile.token : undefined
-  if (!token)
-    throw new VirtuosoError(
-      'MARKET_AUTH_REQUIRED',
-      'you are not logged in to this market: run `virtuoso login --user NAME` first',
-    )
+  if (!token) throw clientError.notLoggedIn()
   return token
 }
 
@@ -147,7 +141,7 @@ export async function attach(a: Args, vmId: string): Promise<number> {
     }
     if (a.ssh) {
       if (!t.ssh)
-        throw new VirtuosoError('NODE_CONSOLE_NO_SSH', 'this provider runs no SSH console; use `virtuoso console VMID`')
+        throw new CliError(CLI_NO_SSH_CONSOLE, 'this provider runs no SSH console; use `virtuoso console VMID`')
       print(!!a.json, t.ssh, () => `${sshLine(t)}\nset the password first with \`virtuoso console passwd ${vmId}\``)
       return 0
     }
@@ -171,7 +165,7 @@ export async function attach(a: Args, vmId: string): Promise<number> {
     process.stderr.write(`\r\n${end.message}\r\n`)
     // A piped stdin that is still open would keep this process alive after the session.
     if (!process.stdin.isTTY) process.stdin.destroy()
-    return end.code === 'NODE_CONNECTION_CLOSED' ? 1 : 0
+    return end.code === CONSOLE_CONNECTION_CLOSED ? 1 : 0
   })
 }
 

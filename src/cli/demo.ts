@@ -18,6 +18,7 @@ import { DemoProcesses } from './demo-processes.ts'
 import { bootDebian, type DebianSeed } from './demo-debian.ts'
 import { defaultDemoDir } from './data-dir.ts'
 import { MIN_SCRYPT_N } from '../scrypt.ts'
+import { CliError, CLI_CONFIG, CLI_STOPPED } from './errors.ts'
 
 const ROOT = packageRoot()
 
@@ -64,7 +65,7 @@ export async function runSetup(log: (line: string) => void): Promise<{ qemu: boo
   if (lines.rest.trim()) log((last = lines.rest))
   if (r.exitCode === 0) return { qemu: true }
   if (r.exitCode === 2) return { qemu: false }
-  throw Object.assign(new Error(last.replace(/^setup: /, '') || 'scripts/setup.sh failed'), { code: 'NODE_CONFIG' })
+  throw new CliError(CLI_CONFIG, last.replace(/^setup: /, '') || 'scripts/setup.sh failed')
 }
 
 export class DemoRun {
@@ -99,9 +100,7 @@ export class DemoRun {
       const { qemu } = await runSetup(log)
       if (!qemu) {
         if (asked === 'qemu')
-          throw Object.assign(new Error('QEMU is not installed (--hv qemu): run the apt-get line above as root'), {
-            code: 'NODE_CONFIG',
-          })
+          throw new CliError(CLI_CONFIG, 'QEMU is not installed (--hv qemu): run the apt-get line above as root')
         hv = 'test'
         notice = 'in-memory machines: no QEMU'
         log('QEMU is missing and this user cannot install it: the demo runs on the in-memory hypervisor')
@@ -115,8 +114,7 @@ export class DemoRun {
     }
     await mkdir(dir, { recursive: true })
     const stopIfAsked = () => {
-      if (this.#stopping)
-        throw Object.assign(new Error('the demo was stopped while starting'), { code: 'NODE_STOPPED' })
+      if (this.#stopping) throw new CliError(CLI_STOPPED, 'the demo was stopped while starting')
     }
     stopIfAsked()
     log('starting the DHT bootstrap on 127.0.0.1')

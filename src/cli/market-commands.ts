@@ -1,12 +1,12 @@
 // Commands that are one market@1 call each: build params from flags, call, render.
 import type { Argv } from 'yargs'
 import { readFileSync } from 'node:fs'
-import { VirtuosoError } from '../errors.ts'
 import { withClient } from '../client/connect.ts'
 import type { GlobalArgs } from './options.ts'
 import { fail, print } from './output.ts'
 import * as render from './render.ts'
 import { attach } from './console-commands.ts'
+import { usage } from './errors.ts'
 
 type Args = GlobalArgs & Record<string, any>
 
@@ -46,7 +46,7 @@ function readKeyFile(file: string): string {
   try {
     return readFileSync(file, 'utf8')
   } catch (err) {
-    throw new VirtuosoError('CLI_USAGE', `cannot read the SSH key file ${file}: ${(err as Error).message}`)
+    throw usage(`cannot read the SSH key file ${file}: ${(err as Error).message}`, err)
   }
 }
 

@@ -7,9 +7,9 @@ import type { GlobalArgs } from './options.ts'
 import { fail, print } from './output.ts'
 import * as render from './render.ts'
 import { serveMedia } from '../client/media-source.ts'
-import { VirtuosoError } from '../errors.ts'
 import { basename } from 'node:path'
 import type { PmRow, VmRow } from '../market/types.ts'
+import { CliError, CLI_NOT_ALLOWED, CLI_NOT_FOUND } from './errors.ts'
 
 type Args = GlobalArgs & Record<string, any>
 const MEDIA_TIMEOUT_MS = 6 * 3600_000
@@ -20,16 +20,11 @@ async function attach(a: Args): Promise<VmRow> {
     async (c) => {
       const mine = await c.call<{ vms: VmRow[] }>('machines', {})
       const vm = (mine.vms ?? []).find((v) => v.id === a.vmid)
-      if (!vm)
-        throw new VirtuosoError(
-          'MARKET_NOT_FOUND',
-          `machine ${a.vmid} not found; list yours with \`virtuoso machines\``,
-        )
-      if (!vm.pmId)
-        throw new VirtuosoError('MARKET_ACTION_NOT_ALLOWED', `machine ${vm.name} is not stored on a provider yet`)
+      if (!vm) throw new CliError(CLI_NOT_FOUND, `machine ${a.vmid} not found; list yours with \`virtuoso machines\``)
+      if (!vm.pmId) throw new CliError(CLI_NOT_ALLOWED, `machine ${vm.name} is not stored on a provider yet`)
       const { pms } = await c.call<{ pms: PmRow[] }>('providers', {})
       const pm = pms.find((p) => p.id === vm.pmId)
-      if (!pm) throw new VirtuosoError('MARKET_NOT_FOUND', `provider machine ${vm.pmId} not found`)
+      if (!pm) throw new CliError(CLI_NOT_FOUND, `provider machine ${vm.pmId} not found`)
       const src = await serveMedia(c.dhtNode, String(a.file), pm.nodeKey)
       try {
         return await c.call<VmRow>(

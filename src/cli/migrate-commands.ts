@@ -14,6 +14,7 @@ import { bytes as formatBytes } from '../tui/render/format.ts'
 import { formatPhases, type MigrationRow } from '../market/migrations.ts'
 import { formatMoney } from '../market/pricing.ts'
 import type { Destination } from '../vmmp/destinations.ts'
+import { CliError, CLI_CONNECTION_CLOSED, CLI_MIGRATION_FAILED } from './errors.ts'
 
 type Args = GlobalArgs & Record<string, any>
 
@@ -125,8 +126,8 @@ async function migrate(a: Args): Promise<void> {
       const lost = new Promise<never>((_, reject) =>
         c.onClose(() =>
           reject(
-            new VirtuosoError(
-              'NODE_CONNECTION_CLOSED',
+            new CliError(
+              CLI_CONNECTION_CLOSED,
               'lost the connection to the hub; check `virtuoso migrations` for the outcome',
             ),
           ),
@@ -139,7 +140,7 @@ async function migrate(a: Args): Promise<void> {
   if (tty) process.stdout.write('\n')
   if (final.phase === 'failed')
     throw new VirtuosoError(
-      final.error?.code ?? 'VMMP_FAILED',
+      final.error?.code ?? CLI_MIGRATION_FAILED,
       `migration failed and was reverted: ${final.error?.message ?? 'unknown reason'}`,
     )
   const secs = final.finished ? ((final.finished - final.started) / 1000).toFixed(1) : '?'

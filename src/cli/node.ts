@@ -11,7 +11,6 @@ import { Hub, type HubOptions } from '../hub/hub.ts'
 import { ProviderAgent } from '../provider/agent.ts'
 import { EventLog } from '../provider/event-log.ts'
 import { newPairingCode } from '../market/pairing.ts'
-import { nodeError } from '../net/errors.ts'
 import { ConsoleService, consoleNonceFile } from '../console/service.ts'
 import { TicketVerifier } from '../console/ticket.ts'
 import { VnetService } from '../vnet/service.ts'
@@ -25,6 +24,7 @@ import { StagedDisk } from '../provider/staged-disk.ts'
 import { MediaService } from '../provider/media.ts'
 import type { ImageServeFaults } from '../hub/images.ts'
 import { privateDir } from '../secret-file.ts'
+import { CliError, CLI_CONFIG } from './errors.ts'
 
 export interface NodeOptions {
   data: string
@@ -109,7 +109,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     const marketKey = opts.market ?? (opts.hub && opts.provide ? keyPair.publicKey : undefined)
     if (marketKey) {
       if (opts.hub && !marketKey.equals(keyPair.publicKey))
-        throw nodeError.config('a hub provides only to its own market: drop --market or --hub')
+        throw new CliError(CLI_CONFIG, 'a hub provides only to its own market: drop --market or --hub')
       // A node that is both dials its own key with a second key pair: one Noise key = one role.
       const providerKeys = opts.hub ? await loadIdentity(join(opts.data, 'provider')) : keyPair
       // The test driver writes real (sparse) disk files so migration has something to move.

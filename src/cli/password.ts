@@ -1,15 +1,14 @@
 // Passwords come from a prompt with echo off, or from the first line of stdin (--password-stdin),
 // never from a flag (flags end up in shell history and `ps`).
 import { createInterface } from 'node:readline'
-import { VirtuosoError } from '../errors.ts'
+import { usage } from './errors.ts'
 
 export async function readPassword(opts: { stdin: boolean; prompt?: string; confirm?: boolean }): Promise<string> {
   if (opts.stdin) return readFirstLine()
-  if (!process.stdin.isTTY)
-    throw new VirtuosoError('CLI_USAGE', 'no terminal to ask for a password on: pass --password-stdin and pipe it in')
+  if (!process.stdin.isTTY) throw usage('no terminal to ask for a password on: pass --password-stdin and pipe it in')
   const pw = await promptHidden(opts.prompt ?? 'Password: ')
   if (opts.confirm && (await promptHidden('Again: ')) !== pw)
-    throw new VirtuosoError('CLI_USAGE', 'the two passwords differ; nothing was changed')
+    throw usage('the two passwords differ; nothing was changed')
   return pw
 }
 

@@ -7,6 +7,7 @@ import { parseKey } from '../net/identity.ts'
 import { fail } from './output.ts'
 import { defaultDataDir } from './data-dir.ts'
 import { isWildcard } from '../console/advertise.ts'
+import { usage } from './errors.ts'
 
 /** A node gives up on a clean shutdown after this long (a hub whose DHT is gone can hang in close). */
 export const SHUTDOWN_LIMIT_MS = 4000
@@ -140,9 +141,7 @@ export function nodeCommand(extra: Pick<NodeOptions, 'migrationFaults'> = {}): (
           const bootstrap = parseBootstrap((argv.bootstrap as string | undefined) ?? process.env.VIRTUOSO_BOOTSTRAP)
           const marketText = (argv.market as string | undefined) ?? (argv.hub ? undefined : process.env.VIRTUOSO_MARKET)
           if (!argv.hub && !marketText)
-            throw Object.assign(new Error('say what this node is: --hub, or --market KEY to provide to a market'), {
-              code: 'CLI_USAGE',
-            })
+            throw usage('say what this node is: --hub, or --market KEY to provide to a market')
           const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`)
           // Loaded here: a client command never pays for the hub, QEMU, SSH and terminal modules.
           const { startNode } = await import('./node.ts')

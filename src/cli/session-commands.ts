@@ -9,6 +9,7 @@ import { clearSession, readProfile, writeProfile } from '../client/profile.ts'
 import { MarketClient } from '../client/market-client.ts'
 import * as render from './render.ts'
 import type { EventRow } from '../market/types.ts'
+import { CliError, CLI_CONNECTION_CLOSED } from './errors.ts'
 
 type Args = GlobalArgs & Record<string, any>
 
@@ -110,9 +111,7 @@ export function sessionCommands(y: Argv): Argv {
 function follow(client: MarketClient, onEvent: (e: EventRow) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     let seenSnapshot = false
-    client.onClose(() =>
-      reject(Object.assign(new Error('the hub closed the connection'), { code: 'NODE_CONNECTION_CLOSED' })),
-    )
+    client.onClose(() => reject(new CliError(CLI_CONNECTION_CLOSED, 'the hub closed the connection')))
     client
       .subscribe(-1, (kind, rows) => {
         if (kind === 'snapshot') {

@@ -11,11 +11,11 @@ import { MarketClient } from '../client/market-client.ts'
 import { profileDir } from '../client/profile.ts'
 import { createDhtNode, parseBootstrap } from '../net/dht.ts'
 import { parseKey } from '../net/identity.ts'
-import { VirtuosoError } from '../errors.ts'
 import type { TunnelTicketAnswer } from '../vnet/tunnel-hub.ts'
 import type { TicketAnswer } from '../console/hub.ts'
 import { VIRTUOSO_BIN } from './child.ts'
 import { loggedIn } from './console-commands.ts'
+import { CliError, CLI_NO_SSH_CONSOLE, CLI_SSH_MISSING, usage } from './errors.ts'
 
 type Args = Record<string, any>
 
@@ -23,10 +23,7 @@ export function parsePort(text: unknown, what: string, allowZero = false): numbe
   const n = Number(text)
   if (typeof text === 'number' || /^\d+$/.test(String(text)))
     if (Number.isInteger(n) && n >= (allowZero ? 0 : 1) && n <= 65535) return n
-  throw new VirtuosoError(
-    'CLI_USAGE',
-    `${what} must be a TCP port from ${allowZero ? 0 : 1} to 65535, not '${String(text)}'`,
-  )
+  throw usage(`${what} must be a TCP port from ${allowZero ? 0 : 1} to 65535, not '${String(text)}'`)
 }
 
 /** A word for sh -c (ssh runs ProxyCommand through the shell); ssh expands %, so it is doubled. */
@@ -52,10 +49,7 @@ export async function runSsh(a: Args): Promise<number> {
       if (a.console) {
         const t = await client.call<TicketAnswer>('console.ticket', { vmId })
         if (!t.ssh)
-          throw new VirtuosoError(
-            'NODE_CONSOLE_NO_SSH',
-            'this provider runs no SSH console; use `virtuoso console VMID`',
-          )
+          throw new CliError(CLI_NO_SSH_CONSOLE, 'this provider runs no SSH console; use `virtuoso console VMID`')
         keys = t.ssh.hostKey ? [t.ssh.hostKey] : []
         user = t.ssh.user
       } else keys = (await client.call<TunnelTicketAnswer>('tunnel.ticket', { vmId })).hostKeys
@@ -114,8 +108,8 @@ export async function runSsh(a: Args): Promise<number> {
       const child = spawn('ssh', args, { stdio: 'inherit' })
       child.once('error', (err) =>
         reject(
-          new VirtuosoError(
-            'CLI_SSH_MISSING',
+          new CliError(
+            CLI_SSH_MISSING,
             `cannot run ssh (${err.message}); install OpenSSH's client (Debian: openssh-client)`,
           ),
         ),

@@ -19,10 +19,9 @@ import type { GlobalArgs } from './options.ts'
 import { loggedIn } from './console-commands.ts'
 import { fail, print } from './output.ts'
 import { parsePort, runSsh } from './ssh-run.ts'
+import { usage } from './errors.ts'
 
 type Args = GlobalArgs & Record<string, any>
-
-const usage = (m: string) => new VirtuosoError('CLI_USAGE', m)
 
 /** 'console' or a port number: what `pipe` connects to. */
 export function pipeTarget(text: unknown): number {
@@ -161,9 +160,7 @@ async function forward(a: Args, vmId: string, local: number, remote: number): Pr
       })
   })
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) =>
-      reject(new VirtuosoError('CLI_USAGE', `cannot listen on 127.0.0.1:${local}: ${(err as Error).message}`)),
-    )
+    server.once('error', (err) => reject(usage(`cannot listen on 127.0.0.1:${local}: ${(err as Error).message}`, err)))
     server.listen(local, '127.0.0.1', () => resolve())
   })
   const port = (server.address() as { port: number }).port

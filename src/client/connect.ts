@@ -4,7 +4,7 @@ import { MarketClient } from './market-client.ts'
 import { parseBootstrap } from '../net/dht.ts'
 import { parseKey } from '../net/identity.ts'
 import { readProfile, type Profile } from './profile.ts'
-import { VirtuosoError } from '../errors.ts'
+import { clientError } from './errors.ts'
 
 /** What names a market on the command line or in the dashboard; unset parts come from the environment. */
 export interface TargetArgs {
@@ -20,13 +20,11 @@ export async function resolveTarget(
   const market = args.market ?? process.env.VIRTUOSO_MARKET ?? profile?.market
   const bootstrap = args.bootstrap ?? process.env.VIRTUOSO_BOOTSTRAP ?? profile?.bootstrap
   if (!market)
-    throw new VirtuosoError(
-      'CLI_USAGE',
+    throw clientError.usage(
       'which market? pass --market KEY (the hub prints it), set VIRTUOSO_MARKET, or `virtuoso login` with them once',
     )
   if (!bootstrap)
-    throw new VirtuosoError(
-      'CLI_USAGE',
+    throw clientError.usage(
       'how to reach the market? pass --bootstrap HOST:PORT (from `virtuoso dht`), set VIRTUOSO_BOOTSTRAP, or ' +
         'say "public"',
     )
@@ -37,11 +35,7 @@ export async function resolveTarget(
 export async function connect(args: TargetArgs, opts: { auth?: boolean } = {}): Promise<MarketClient> {
   const { market, bootstrap, profile } = await resolveTarget(args)
   const token = profile?.market === market ? profile.token : undefined
-  if (opts.auth && !token)
-    throw new VirtuosoError(
-      'MARKET_AUTH_REQUIRED',
-      'you are not logged in to this market: run `virtuoso login --user NAME` first',
-    )
+  if (opts.auth && !token) throw clientError.notLoggedIn()
   return MarketClient.connect({ marketKey: parseKey(market), bootstrap: parseBootstrap(bootstrap), token })
 }
 

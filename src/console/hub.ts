@@ -9,8 +9,6 @@ import type { KeyPair } from 'hyperdht'
 import type { Market } from '../market/market.ts'
 import type { ProviderGateway } from '../market/gateway.ts'
 import type { Identity } from '../market/types.ts'
-import { requireAction } from '../market/statusrelations.ts'
-import { errors } from '../market/errors.ts'
 import { signTicket, TICKET_TTL_MS } from './ticket.ts'
 import { checkConsolePassword } from './passwords.ts'
 
@@ -41,9 +39,10 @@ export interface TicketAnswer {
 
 export async function consoleTicket(hub: ConsoleHub, who: Identity | null, params: unknown): Promise<TicketAnswer> {
   const p = (params ?? {}) as { vmId?: unknown }
-  const { vm, pm } = hub.market.placement(who, p.vmId, 'view the console of a machine')
-  requireAction(vm.state, 'view')
-  if (!hub.gateway.online(pm.nodeKey)) throw errors.providerOffline(pm.id)
+  const { vm, pm } = hub.market.placement(who, p.vmId, 'view the console of a machine', {
+    action: 'view',
+    online: true,
+  })
   const now = hub.market.now()
   const { ticket, claims } = signTicket(
     hub.keyPair.secretKey,
@@ -82,11 +81,8 @@ export async function consoleTicket(hub: ConsoleHub, who: Identity | null, param
 
 export async function consolePasswd(hub: ConsoleHub, who: Identity | null, params: unknown): Promise<{ ok: true }> {
   const p = (params ?? {}) as { vmId?: unknown; password?: unknown }
-  const { vm, pm } = hub.market.placement(who, p.vmId, 'set a console password')
-  if (vm.state === 'migrating')
-    throw errors.actionNotAllowed('set a console password', vm.state, ['stored', 'started', 'stopped', 'suspended'])
+  const { vm, pm } = hub.market.placement(who, p.vmId, 'set a console password', { settled: true, online: true })
   checkConsolePassword(p.password)
-  if (!hub.gateway.online(pm.nodeKey)) throw errors.providerOffline(pm.id)
   await hub.gateway.command(pm.nodeKey, 'console.passwd', { vmId: vm.id, password: p.password })
   return { ok: true }
 }

@@ -4,6 +4,7 @@
 // get far. Every login and signup costs a scrypt (128 MiB, 0.6-2.4 s on the thread pool the
 // database also uses): at most a few run at once, a short queue waits, the rest are refused.
 import { Gate, RateLimiter, limitError, type Rate } from '../net/limits.ts'
+import { NET_BUSY } from '../net/errors.ts'
 
 export type LimitedMethod = 'login' | 'signup' | 'pm.add'
 
@@ -69,7 +70,7 @@ export class ClientLimits {
     try {
       return await this.passwords.run(job)
     } catch (err) {
-      if ((err as { code?: string }).code === 'NODE_BUSY') this.refused.busy++
+      if ((err as { code?: string }).code === NET_BUSY) this.refused.busy++
       throw err
     }
   }

@@ -261,8 +261,8 @@ export class Market extends EventEmitter {
   vm(vmId: string): VmRow {
     return placementMod.machineRow(this.ctx, vmId)
   }
-  placement(who: Identity | null, vmId: unknown, what: string): { vm: VmRow; pm: PmRow } {
-    return placementMod.placement(this.ctx, who, vmId, what)
+  placement(who: Identity | null, vmId: unknown, what: string, needs?: placementMod.PlacementNeeds) {
+    return placementMod.placement(this.ctx, who, vmId, what, needs)
   }
   /** The node that carries a physical machine, if the machine exists. */
   pmNodeKey(pmId: string): string | undefined {

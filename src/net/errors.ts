@@ -13,6 +13,10 @@ export const NET_CONFIG = 'NODE_CONFIG'
 export const NET_FORBIDDEN = 'NODE_FORBIDDEN'
 export const NET_VERSION_MISMATCH = 'NODE_VERSION_MISMATCH'
 export const NET_OFFLINE = 'NODE_OFFLINE'
+/** A peer or an account used up its tries (src/net/limits.ts). */
+export const NET_RATE_LIMITED = 'NODE_RATE_LIMITED'
+/** The server runs as many expensive jobs, or one peer's requests, as it takes at once. */
+export const NET_BUSY = 'NODE_BUSY'
 
 export type NetCode =
   | typeof NET_TIMEOUT
@@ -25,6 +29,8 @@ export type NetCode =
   | typeof NET_FORBIDDEN
   | typeof NET_VERSION_MISMATCH
   | typeof NET_OFFLINE
+  | typeof NET_RATE_LIMITED
+  | typeof NET_BUSY
 
 export class NetError extends VirtuosoError {
   constructor(code: NetCode, message: string, options: { cause?: unknown } = {}) {

@@ -2,7 +2,7 @@
 // (a peer's public key, an account name) and a gate on how many expensive jobs run at once. Both
 // keep bounded memory: a bucket table past its size drops the entry touched longest ago, which is
 // as good as full again only for a key idle that long.
-import { VirtuosoError } from '../errors.ts'
+import { NetError, NET_BUSY, NET_RATE_LIMITED } from './errors.ts'
 
 /** `burst` tries at once, then one more every `everyMs`. */
 export interface Rate {
@@ -14,12 +14,9 @@ export const DEFAULT_MAX_BUCKETS = 10_000
 
 export const limitError = {
   rate: (what: string, retryMs: number) =>
-    new VirtuosoError(
-      'NODE_RATE_LIMITED',
-      `too many ${what}; try again in ${Math.max(1, Math.ceil(retryMs / 1000))} s`,
-    ),
+    new NetError(NET_RATE_LIMITED, `too many ${what}; try again in ${Math.max(1, Math.ceil(retryMs / 1000))} s`),
   busy: (what: string) =>
-    new VirtuosoError('NODE_BUSY', `the server is busy with ${what} right now; try again in a few seconds`),
+    new NetError(NET_BUSY, `the server is busy with ${what} right now; try again in a few seconds`),
 }
 
 export class RateLimiter {

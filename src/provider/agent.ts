@@ -14,6 +14,7 @@ import { nodeError } from '../net/errors.ts'
 import { PROTOCOLS } from '../net/protocols.ts'
 import { hashPairingCode } from '../market/pairing.ts'
 import { EventLog, type ProviderEvent } from './event-log.ts'
+import { MARKET_BAD_INPUT } from '../market/errors.ts'
 
 /** How often the agent checks that the hub still answers, and how long it waits for it. */
 export const PING_MS = 1000
@@ -300,7 +301,7 @@ export class ProviderAgent extends EventEmitter {
           await control.request('node.event', { ...e, epoch: this.events.epoch })
         } catch (err) {
           // Only an event the hub can never take (malformed) is dropped; anything else waits.
-          if ((err as { code?: string }).code !== 'MARKET_BAD_INPUT') return
+          if ((err as { code?: string }).code !== MARKET_BAD_INPUT) return
           this.opts.log?.(`the hub refused event ${e.seq} (${e.type}): ${(err as Error).message}; dropped`)
         }
         await this.events.ack(e.seq)

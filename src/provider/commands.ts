@@ -7,6 +7,7 @@
 import type { Hypervisor } from '../hv/hypervisor.ts'
 import type { HvState, HvVm } from '../hv/types.ts'
 import { nodeError } from '../net/errors.ts'
+import { HV_NOT_FOUND } from '../hv/errors.ts'
 
 /** Target state and version step of each state command (create/register, stop, suspend add one). */
 const TARGET: Record<string, { state: HvState; bump: number }> = {
@@ -18,7 +19,7 @@ const TARGET: Record<string, { state: HvState; bump: number }> = {
 
 async function find(hv: Hypervisor, id: string): Promise<HvVm | null> {
   return hv.get(id).catch((err) => {
-    if ((err as { code?: string }).code === 'HV_NOT_FOUND') return null
+    if ((err as { code?: string }).code === HV_NOT_FOUND) return null
     throw err
   })
 }

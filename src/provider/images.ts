@@ -9,7 +9,7 @@ import type { Hypervisor } from '../hv/hypervisor.ts'
 import { copyImageToDisk } from '../hv/image-disk.ts'
 import { StagedDisk } from './staged-disk.ts'
 import { ImageCache } from './image-cache.ts'
-import { HvError, HV_IMAGE_MISSING } from '../hv/errors.ts'
+import { providerError } from './errors.ts'
 import { fetchImage, type FetchImageResult, type ImageSource } from '../vmmp/image-fetch.ts'
 import { checkDigest, type ImageStore } from '../vmmp/image-store.ts'
 import { blockHash, isZeroHash } from '../vmmp/manifest.ts'
@@ -202,7 +202,7 @@ export class ImageService {
 
   private async diskFrom(vmId: string, hdMb: number, digest: string): Promise<number> {
     const m = await this.opts.store.manifest(digest)
-    if (!m) throw new HvError(HV_IMAGE_MISSING, `image ${digest.slice(0, 12)}… is not cached on this node; store again`)
+    if (!m) throw providerError.imageMissing(digest)
     const t0 = Date.now()
     if (await StagedDisk.adopt(this.opts.store.dir, vmId, hdMb, digest, this.opts.hv.dirOf(vmId))) {
       this.opts.log?.(`images: disk of ${vmId} written during the delivery of ${digest.slice(0, 12)}`)

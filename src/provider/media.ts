@@ -9,7 +9,7 @@ import type { Hypervisor } from '../hv/hypervisor.ts'
 import { fetchImage } from '../vmmp/image-fetch.ts'
 import { checkDigest, type ImageStore } from '../vmmp/image-store.ts'
 import { dialPeer } from '../vmmp/peer-dial.ts'
-import { vmmpError } from '../vmmp/errors.ts'
+import { providerError } from './errors.ts'
 import { nodeError } from '../net/errors.ts'
 
 export interface MediaServiceOptions {
@@ -41,7 +41,7 @@ export class MediaService {
     const before = (await this.opts.hv.get(vmId)).config.media ?? null
     if (!(await this.opts.store.has(digest))) {
       // Refused before a byte moves: an ISO larger than what this node has free.
-      if (p.size > (await this.opts.store.free())) throw vmmpError.noSpace(this.opts.store.dir)
+      if (p.size > (await this.opts.store.free())) throw providerError.noSpace(this.opts.store.dir)
       const { socket, mux } = await dialPeer(this.opts.dht, Buffer.from(p.source, 'hex'), {
         keyPair: this.opts.keyPair,
         deadlineMs: 30_000,

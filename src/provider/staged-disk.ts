@@ -6,7 +6,8 @@
 // machines, so rename works) with a `digest` file once complete; leftovers are swept at start.
 import { readFile, readdir, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { DiskWriter, diskError } from '../hv/image-disk.ts'
+import { DiskWriter } from '../hv/image-disk.ts'
+import { providerError } from './errors.ts'
 
 export const STAGE_PREFIX = '.disk-'
 const MARK = 'digest'
@@ -27,7 +28,7 @@ export class StagedDisk {
     try {
       await this.writer.write(data, pos)
     } catch (err) {
-      throw diskError(err, this.writer.dir)
+      throw providerError.disk(err, this.writer.dir)
     }
   }
 
@@ -39,7 +40,7 @@ export class StagedDisk {
       await writeFile(join(this.writer.dir, MARK), digest)
     } catch (err) {
       await this.discard()
-      throw diskError(err, this.writer.dir)
+      throw providerError.disk(err, this.writer.dir)
     }
   }
 

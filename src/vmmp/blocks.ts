@@ -7,7 +7,7 @@ import type { Channel, Message } from 'protomux'
 import { open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { PROTOCOLS } from '../net/protocols.ts'
-import { VmmpError, fsError, vmmpError, VMMP_PROTOCOL, type VmmpErrorCode } from './errors.ts'
+import { VmmpError, fsError, vmmpError, VMMP_IO, VMMP_PROTOCOL, type VmmpErrorCode } from './errors.ts'
 import { BLOCK_SIZE, HASH_BYTES, blockCount, manifestFor, type MachineManifest } from './manifest.ts'
 import { DEFAULT_STALL_MS, StallWatch } from './stall.ts'
 import { FRAME_OVERHEAD, channelMessages, type Alive, type Req, type Res } from './blocks-wire.ts'
@@ -88,7 +88,7 @@ function serveOne(mux: Protomux, id: Buffer, remoteKey: Buffer, opts: BlocksServ
     if (!closed) m.res.send(r)
   }
   const fail = (rid: number, err: unknown) => {
-    const code = err instanceof VmmpError ? err.code : 'VMMP_IO'
+    const code = err instanceof VmmpError ? err.code : VMMP_IO
     reply({ id: rid, error: `${code} ${err instanceof Error ? err.message : String(err)}`, data: Buffer.alloc(0) })
   }
 

@@ -9,14 +9,23 @@ import type Protomux from 'protomux'
 import { open, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BlocksClient } from './blocks.ts'
-import { VmmpError, fsError, vmmpError } from './errors.ts'
+import {
+  VmmpError,
+  fsError,
+  vmmpError,
+  VMMP_ABORTED,
+  VMMP_CORRUPT,
+  VMMP_DIGEST_MISMATCH,
+  VMMP_IO,
+  VMMP_NO_SPACE,
+} from './errors.ts'
 import { BLOCK_SIZE, HASH_BYTES, hashBlock, rootOf } from './manifest.ts'
 import { blockBytes, groupBlocks, groupCount, inflateGroup, saveZIndex, zDataName } from './zgroups.ts'
 import { IMAGE_CHANNEL_PREFIX, IMAGE_FILE, checkDigest, type ImageStore } from './image-store.ts'
 
 /** Requests in flight per source: 16 groups (≤ 1 MiB each) keep one HyperDHT stream full (rsync.ts). */
 export const DEFAULT_INFLIGHT = 16
-const INTEGRITY = new Set(['VMMP_CORRUPT', 'VMMP_DIGEST_MISMATCH', 'VMMP_NO_SPACE', 'VMMP_IO', 'VMMP_ABORTED'])
+const INTEGRITY = new Set<string>([VMMP_CORRUPT, VMMP_DIGEST_MISMATCH, VMMP_NO_SPACE, VMMP_IO, VMMP_ABORTED])
 
 export interface ImageSource {
   /** For messages and per-source counts ('hub', a node key prefix). */
@@ -163,7 +172,7 @@ export async function fetchImage(opts: FetchImageOptions): Promise<FetchImageRes
         const err = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined
         if (!err) return
         alive--
-        const code = err.reason instanceof VmmpError ? err.reason.code : 'VMMP_IO'
+        const code = err.reason instanceof VmmpError ? err.reason.code : VMMP_IO
         // A lying or broken source, or our own disk: stop everything. A vanished source: the rest go on.
         if (INTEGRITY.has(code) || alive === 0) failure ??= err.reason
         client.close()

@@ -2,7 +2,7 @@
 // that provider hosts a machine of it, tells it the other providers of the network, and tells those
 // of the newcomer (so the pair connects at once, e.g. right after a migration commits).
 import type { Market } from '../market/market.ts'
-import { VirtuosoError } from '../errors.ts'
+import { VnetError, VNET_BAD_INPUT, VNET_NOT_MEMBER } from './errors.ts'
 import { MEMBERSHIP_TTL_MS, signMembership } from './membership.ts'
 
 export interface VnetHubOptions {
@@ -25,10 +25,10 @@ export class VnetHub {
   join(nodeKey: string, params: unknown): { membership: string; peers: string[]; expires: number } {
     const net = (params as { net?: unknown } | null)?.net
     if (typeof net !== 'string' || net.length > 128)
-      throw new VirtuosoError('VNET_BAD_INPUT', 'node.vnet.join needs { net } (a network id)')
+      throw new VnetError(VNET_BAD_INPUT, 'node.vnet.join needs { net } (a network id)')
     const providers = this.providersOf(net)
     if (!providers.includes(nodeKey))
-      throw new VirtuosoError('VNET_NOT_MEMBER', 'this provider hosts no machine of that network')
+      throw new VnetError(VNET_NOT_MEMBER, 'this provider hosts no machine of that network')
     const now = this.opts.market.now()
     const expires = now + MEMBERSHIP_TTL_MS
     const membership = signMembership(this.opts.secretKey, { net, nodeKey, expires }, now)

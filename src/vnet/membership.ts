@@ -2,7 +2,7 @@
 // provider pins): the hub gives it only to a provider that hosts a machine of that network, and a
 // provider carries a network's frames only with peers that show one naming their own key.
 import sodium from 'sodium-native'
-import { VirtuosoError } from '../errors.ts'
+import { VnetError, VNET_MEMBERSHIP_INVALID } from './errors.ts'
 
 export const MEMBERSHIP_TTL_MS = 3_600_000
 const VERSION = 2
@@ -18,7 +18,7 @@ export interface MembershipClaims {
 }
 
 export const membershipError = (why: string) =>
-  new VirtuosoError('VNET_MEMBERSHIP_INVALID', `network membership refused: ${why}`)
+  new VnetError(VNET_MEMBERSHIP_INVALID, `network membership refused: ${why}`)
 
 export function signMembership(
   secretKey: Buffer,

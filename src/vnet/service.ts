@@ -6,6 +6,9 @@ import type { HvVm } from '../hv/types.ts'
 import { GuestPort } from './guest-port.ts'
 import { Switch, type PortStats } from './switch.ts'
 import type { VnetPeers } from './peers.ts'
+import { VnetError, VNET_NO_HUB, VNET_NO_PORT } from './errors.ts'
+import { nodeError } from '../net/errors.ts'
+import { HV_NOT_SUPPORTED } from '../hv/errors.ts'
 
 export const JOIN_RETRY_MS = 1000
 /** A membership is renewed when this share of its life has passed (peers drop us at its end). */
@@ -46,7 +49,7 @@ export class VnetService {
   /** The port of a machine once QEMU took its connection (tests, benchmarks). */
   async attached(vmId: string): Promise<void> {
     const p = this.ports.get(vmId)
-    if (!p) throw new Error(`machine ${vmId} has no port on the switch`)
+    if (!p) throw new VnetError(VNET_NO_PORT, `machine ${vmId} has no port on the switch`)
     await p.connected
   }
 
@@ -63,7 +66,7 @@ export class VnetService {
       path = await this.opts.hv.nicSocket(vm.id)
     } catch (err) {
       // The in-memory test driver has no frames to carry; say so only for a real failure.
-      if ((err as { code?: string }).code !== 'HV_NOT_SUPPORTED')
+      if ((err as { code?: string }).code !== HV_NOT_SUPPORTED)
         this.opts.log?.(`machine ${vm.id}: no network card socket (${(err as Error).message})`)
       return
     }
@@ -99,7 +102,7 @@ export class VnetService {
     if (!peers) return
     while (this.carries(net)) {
       try {
-        if (!this.hubRequest) throw new Error('not connected to the hub yet')
+        if (!this.hubRequest) throw new VnetError(VNET_NO_HUB, 'not connected to the hub yet')
         const r = await this.hubRequest('node.vnet.join', { net })
         if (!this.carries(net)) return
         if (renewing) peers.renew(net, r.membership)
@@ -124,8 +127,9 @@ export class VnetService {
   /** Commands from the hub: 'vnet.peers' {net, peers} when the providers of a network change. */
   async command(method: string, params: unknown): Promise<unknown> {
     const p = (params ?? {}) as { net?: unknown; peers?: unknown }
-    if (method !== 'vnet.peers' || typeof p.net !== 'string' || !Array.isArray(p.peers))
-      throw new Error(`unknown vnet command ${method}`)
+    if (method !== 'vnet.peers') throw nodeError.unknownMethod(method)
+    if (typeof p.net !== 'string' || !Array.isArray(p.peers))
+      throw nodeError.badFrame('vnet.peers needs { net, peers }')
     this.opts.peers?.setPeers(
       p.net,
       p.peers.filter((x): x is string => typeof x === 'string'),

@@ -6,6 +6,7 @@ import type { KeyPair, NoiseSocket } from 'hyperdht'
 import type { Readable, Writable } from 'node:stream'
 import c from 'compact-encoding'
 import { VirtuosoError } from '../errors.ts'
+import { VNET_TUNNEL_CLOSED } from './errors.ts'
 import { dial } from '../net/dial.ts'
 import { nodeError } from '../net/errors.ts'
 import { PROTOCOLS } from '../net/protocols.ts'
@@ -21,7 +22,7 @@ export interface TunnelTicket {
 
 const failure = (end: Record<string, unknown> | null, fallback: string) =>
   new VirtuosoError(
-    typeof end?.code === 'string' ? end.code : 'VNET_TUNNEL_CLOSED',
+    typeof end?.code === 'string' ? end.code : VNET_TUNNEL_CLOSED,
     typeof end?.message === 'string' ? end.message : fallback,
   )
 
@@ -163,6 +164,6 @@ export class TunnelClient {
     for (const p of this.pending.values()) p.fail(err)
     this.pending.clear()
     for (const s of [...this.streams.values()])
-      s.cut({ code: (err as VirtuosoError).code ?? 'VNET_TUNNEL_CLOSED', message: err.message })
+      s.cut({ code: (err as VirtuosoError).code ?? VNET_TUNNEL_CLOSED, message: err.message })
   }
 }

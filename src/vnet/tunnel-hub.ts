@@ -5,16 +5,12 @@
 //   'tunnel.ticket' {vmId} -> {ticket, vmId, nodeKey, expires, hostKeys}
 import type { KeyPair } from 'hyperdht'
 import type { Market } from '../market/market.ts'
-import type { ProviderGateway } from '../market/gateway.ts'
 import type { Identity } from '../market/types.ts'
-import { requireAction } from '../market/statusrelations.ts'
-import { errors } from '../market/errors.ts'
 import { signTicket, TICKET_TTL_MS } from '../console/ticket.ts'
 
 export interface TunnelHub {
   market: Market
   keyPair: KeyPair
-  gateway: ProviderGateway
 }
 
 export interface TunnelTicketAnswer {
@@ -33,9 +29,7 @@ export function tunnelTicket(
   clientKey: string,
 ): TunnelTicketAnswer {
   const p = (params ?? {}) as { vmId?: unknown }
-  const { vm, pm } = hub.market.placement(who, p.vmId, 'reach a port of a machine')
-  requireAction(vm.state, 'view')
-  if (!hub.gateway.online(pm.nodeKey)) throw errors.providerOffline(pm.id)
+  const { vm, pm } = hub.market.placement(who, p.vmId, 'reach a port of a machine', { action: 'view', online: true })
   const now = hub.market.now()
   const { ticket, claims } = signTicket(
     hub.keyPair.secretKey,

@@ -8,7 +8,15 @@ import { connect, type Socket } from 'node:net'
 import type Protomux from 'protomux'
 import type { NoiseSocket } from 'hyperdht'
 import c from 'compact-encoding'
-import { errorInfo, VirtuosoError } from '../errors.ts'
+import { errorInfo } from '../errors.ts'
+import {
+  VnetError,
+  VNET_TUNNEL_BAD_INPUT,
+  VNET_TUNNEL_BUSY,
+  VNET_TUNNEL_NO_CONSOLE,
+  VNET_TUNNEL_UNAUTHORIZED,
+  VNET_TUNNEL_UNREACHABLE,
+} from './errors.ts'
 import type { Hypervisor } from '../hv/hypervisor.ts'
 import { TicketVerifier } from '../console/ticket.ts'
 import { TunnelStream } from './tunnel-stream.ts'
@@ -54,11 +62,11 @@ export interface TunnelCounters {
 }
 
 export const tunnelError = {
-  notAuthed: () => new VirtuosoError('VNET_TUNNEL_UNAUTHORIZED', 'show a ticket before opening a stream'),
-  noConsole: () => new VirtuosoError('VNET_TUNNEL_NO_CONSOLE', 'this provider runs no SSH console'),
-  tooMany: () => new VirtuosoError('VNET_TUNNEL_BUSY', `at most ${MAX_STREAMS} streams per tunnel`),
+  notAuthed: () => new VnetError(VNET_TUNNEL_UNAUTHORIZED, 'show a ticket before opening a stream'),
+  noConsole: () => new VnetError(VNET_TUNNEL_NO_CONSOLE, 'this provider runs no SSH console'),
+  tooMany: () => new VnetError(VNET_TUNNEL_BUSY, `at most ${MAX_STREAMS} streams per tunnel`),
   unreachable: (port: number, why: string) =>
-    new VirtuosoError('VNET_TUNNEL_UNREACHABLE', `cannot reach port ${port} of the machine: ${why}`),
+    new VnetError(VNET_TUNNEL_UNREACHABLE, `cannot reach port ${port} of the machine: ${why}`),
 }
 
 export class TunnelServer {
@@ -107,7 +115,7 @@ export class TunnelServer {
     let authing = false
     const auth = async (payload: Buffer) => {
       try {
-        if (vmId || authing) throw new VirtuosoError('VNET_TUNNEL_BAD_INPUT', 'this tunnel already showed a ticket')
+        if (vmId || authing) throw new VnetError(VNET_TUNNEL_BAD_INPUT, 'this tunnel already showed a ticket')
         authing = true
         const claims = this.verifier.accept(payload.toString('utf8'), undefined, { clientKey })
         await this.verifier.flushed() // spent on disk before anything opens: a restart can't revive it

@@ -10,7 +10,7 @@
 import { mkdir, open, statfs, type FileHandle } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { BlocksClient, MAX_BLOCKS_PER_REQUEST, serveBlocks } from '../blocks.ts'
-import { fsError, vmmpError } from '../errors.ts'
+import { fsError, vmmpError, VMMP_NO_SPACE } from '../errors.ts'
 import {
   BLOCK_SIZE,
   HASH_BYTES,
@@ -100,7 +100,7 @@ async function ensureSpace(dir: string, bytes: number): Promise<void> {
     // Leave 1% slack: metadata and extent allocation cost a little beyond the data itself.
     if (s.bavail * s.bsize < bytes * 1.01) throw vmmpError.noSpace(dir)
   } catch (err) {
-    if ((err as { code?: string }).code === 'VMMP_NO_SPACE') throw err
+    if ((err as { code?: string }).code === VMMP_NO_SPACE) throw err
   }
 }
 
