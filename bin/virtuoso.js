@@ -1,12 +1,15 @@
 #!/usr/bin/env node
-// The `virtuoso` command. Runs the bundle in dist/ (scripts/build.js) when it is newer than every
-// source file; otherwise loads the TypeScript through tsx, so an edit never runs stale code.
+// The `virtuoso` command. Runs the bundle dist/cli.cjs (scripts/build.js) from a V8 code cache kept
+// in ~/.virtuoso/cache (or $VIRTUOSO_HOME/cache) when the bundle is newer than every source file;
+// otherwise loads the TypeScript through tsx, so an edit never runs stale code.
 import { existsSync, readdirSync, statSync } from 'node:fs'
+import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { runCached } from './code-cache.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const bundle = join(root, 'dist/cli.js')
+const bundle = join(root, 'dist/cli.cjs')
 
 function newestSource(dir) {
   let newest = 0
@@ -19,7 +22,9 @@ function newestSource(dir) {
 
 const src = join(root, 'src')
 if (existsSync(bundle) && (!existsSync(src) || statSync(bundle).mtimeMs >= newestSource(src))) {
-  await import(pathToFileURL(bundle).href)
+  const cacheDir = join(process.env.VIRTUOSO_HOME || join(homedir(), '.virtuoso'), 'cache')
+  // The dashboard (ink) is an ES module bundle beside it, dist/tui.js: the bundle imports it through this.
+  runCached(bundle, cacheDir, (spec) => import(pathToFileURL(join(root, 'dist', spec)).href))
 } else {
   const { register } = await import('tsx/esm/api')
   register()

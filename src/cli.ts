@@ -36,7 +36,8 @@ y = tunnelCommands(y)
 y = doctorCommand(y)
 y = setupCommand(y)
 y = mediaCommands(y)
-await y
+// No top-level await: the bundle is CommonJS (scripts/build.js), which has none.
+void y
   .demandCommand(1, 'say what to do: `virtuoso --help` lists the commands')
   .strict()
   .fail((msg, err) => {

@@ -18,3 +18,9 @@ export function packageRoot(): string {
     dir = up
   }
 }
+
+/** bin/virtuoso.js: what a child `virtuoso` process runs. Here, not in cli/child.ts, so a command that
+ *  only names it (ssh's ProxyCommand) does not load execa (~0.1 s of CPU per call). */
+export function virtuosoBin(): string {
+  return join(packageRoot(), 'bin/virtuoso.js')
+}

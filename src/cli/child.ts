@@ -2,10 +2,9 @@
 // end-to-end tests) can wait for what it prints ("market key: …") and stop it with a signal.
 import { LineReader } from '../lines.ts'
 import { execa, type ResultPromise } from 'execa'
-import { join } from 'node:path'
-import { packageRoot } from '../root.ts'
+import { virtuosoBin } from '../root.ts'
 
-export const VIRTUOSO_BIN = join(packageRoot(), 'bin/virtuoso.js')
+export const VIRTUOSO_BIN = virtuosoBin()
 
 export interface Child {
   proc: ResultPromise

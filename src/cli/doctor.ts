@@ -3,10 +3,12 @@
 // image, the native SSH crypto, room on disk). The market checks (DHT bootstrap, hub) run when a
 // market is configured (flags, environment or the profile saved by `virtuoso login`).
 import type { Argv } from 'yargs'
+import { execFile } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
-import { statfs } from 'node:fs/promises'
+import { access, constants, statfs } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { packageRoot } from '../root.ts'
 import { defaultDataDir } from './data-dir.ts'
 import { fail } from './output.ts'
@@ -21,13 +23,14 @@ export interface Check {
   fix?: string
 }
 
+// node's own execFile: execa is an ES module, which the CommonJS CLI bundle cannot import() (bin/code-cache.js).
+const run = promisify(execFile)
 const SETUP = 'virtuoso setup (runs the set-up step: Debian packages, guest image)'
 const MIN_FREE_BYTES = 2 * 1024 ** 3
 
 async function version(bin: string): Promise<string | null> {
-  const { execa } = await import('execa') // only doctor runs programs: other commands skip loading it
-  const r = await execa(bin, ['--version'], { reject: false, timeout: 5000 }).catch(() => null)
-  if (!r || r.exitCode !== 0) return null
+  const r = await run(bin, ['--version'], { timeout: 5000 }).catch(() => null)
+  if (!r) return null
   return String(r.stdout).split('\n')[0].trim()
 }
 
@@ -59,7 +62,6 @@ function guestImage(): Check {
 
 async function kvm(qemuFound: boolean): Promise<Check> {
   const { probeKvm } = await import('../hv/qemu/accel.ts')
-  const { access, constants } = await import('node:fs/promises')
   const usable = await access('/dev/kvm', constants.R_OK | constants.W_OK).then(
     () => true,
     () => false,

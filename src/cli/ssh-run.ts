@@ -13,7 +13,7 @@ import { createDhtNode, parseBootstrap } from '../net/dht.ts'
 import { parseKey } from '../net/identity.ts'
 import type { TunnelTicketAnswer } from '../vnet/tunnel-hub.ts'
 import type { TicketAnswer } from '../console/hub.ts'
-import { VIRTUOSO_BIN } from './child.ts'
+import { virtuosoBin } from '../root.ts'
 import { loggedIn } from './console-commands.ts'
 import { CliError, CLI_NO_SSH_CONSOLE, CLI_SSH_MISSING, usage } from './errors.ts'
 
@@ -85,7 +85,7 @@ export async function runSsh(a: Args): Promise<number> {
       ...(a.market ? ['--market', String(a.market)] : []),
       ...(a.bootstrap ? ['--bootstrap', String(a.bootstrap)] : []),
     ]
-    const proxy = [process.execPath, VIRTUOSO_BIN, 'pipe', vmId, port, ...flags].map(shq).join(' ')
+    const proxy = [process.execPath, virtuosoBin(), 'pipe', vmId, port, ...flags].map(shq).join(' ')
     const args = [
       '-o',
       `ProxyCommand=${proxy}`,

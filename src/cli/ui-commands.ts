@@ -2,6 +2,7 @@
 // local market with real QEMU guests, then the dashboard logged in as its buyer).
 import type { Argv } from 'yargs'
 import { fail } from './output.ts'
+import { loadDashboard } from './dashboard.ts'
 import { defaultDemoDir } from './data-dir.ts'
 import type { GlobalArgs } from './options.ts'
 
@@ -19,7 +20,7 @@ export function uiCommands(y: Argv): Argv {
       async (argv) => {
         const a = argv as unknown as GlobalArgs & { 'read-only': boolean }
         try {
-          const { runTui } = await import('../tui/app.tsx')
+          const { runTui } = await loadDashboard()
           await runTui({ market: a.market, bootstrap: a.bootstrap, readOnly: a['read-only'] })
           process.exit(0)
         } catch (err) {
@@ -87,7 +88,7 @@ export function uiCommands(y: Argv): Argv {
             return
           }
           process.stderr.write(hint + '\n')
-          const { runTui } = await import('../tui/app.tsx')
+          const { runTui } = await loadDashboard()
           const me = await demo.buyer.call('whoami')
           await runTui({
             client: demo.buyer,
