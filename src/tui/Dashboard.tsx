@@ -20,10 +20,11 @@ import { Account } from './views/Account.tsx'
 import { Migrations } from './views/Migrations.tsx'
 import { Console } from './views/Console.tsx'
 import { Log } from './views/Log.tsx'
+import { Images } from './views/Images.tsx'
 import { SearchProviders } from './views/SearchProviders.tsx'
 import { consoleOpener, type DialingApi, type OpenConsole } from './console-link.ts'
 
-export type ViewName = 'market' | 'machines' | 'account' | 'migrations' | 'log' | 'console'
+export type ViewName = 'market' | 'machines' | 'account' | 'migrations' | 'log' | 'console' | 'images'
 export const VIEWS: Array<{ name: ViewName; key: string; title: string }> = [
   { name: 'market', key: '1', title: 'Market' },
   { name: 'machines', key: '2', title: 'Machines' },
@@ -31,6 +32,7 @@ export const VIEWS: Array<{ name: ViewName; key: string; title: string }> = [
   { name: 'migrations', key: '4', title: 'Migrations' },
   { name: 'log', key: '5', title: 'Log' },
   { name: 'console', key: '6', title: 'Console' },
+  { name: 'images', key: '7', title: 'Images' },
 ]
 
 /** A session as `login` answers it: the token, when it expires, and who it names (`identity`). */
@@ -89,6 +91,7 @@ function Root(p: AppProps): React.JSX.Element {
     [p.api, p.openConsole],
   )
   const [registerConfig, setRegisterConfig] = useState<string | null>(null)
+  const [registerImage, setRegisterImage] = useState<string | null>(null)
   const [configSearch, setConfigSearch] = useState<ConfigRow | null>(null)
   const [feedError, setFeedError] = useState<string | null>(null)
   const now = useNow(p.now)
@@ -138,6 +141,7 @@ function Root(p: AppProps): React.JSX.Element {
     setView(v)
     setConfigSearch(null)
     setRegisterConfig(null)
+    setRegisterImage(null)
   }
   const global: KeyAction[] = me
     ? [
@@ -152,7 +156,7 @@ function Root(p: AppProps): React.JSX.Element {
           },
           hidden: true,
         })),
-        { key: '1-6', description: 'views', run: () => {} },
+        { key: `1-${VIEWS.length}`, description: 'views', run: () => {} },
         { key: 'L', description: 'logout', run: logout },
         { key: 'q', description: 'quit', run: p.onQuit },
       ]
@@ -218,6 +222,8 @@ function Root(p: AppProps): React.JSX.Element {
           go,
           registerConfig,
           setRegisterConfig,
+          registerImage,
+          setRegisterImage,
           configSearch,
           setConfigSearch,
         }}
@@ -257,6 +263,8 @@ interface BodyProps {
   go: (v: ViewName) => void
   registerConfig: string | null
   setRegisterConfig: (c: string | null) => void
+  registerImage: string | null
+  setRegisterImage: (name: string | null) => void
   configSearch: ConfigRow | null
   setConfigSearch: (c: ConfigRow | null) => void
 }
@@ -303,7 +311,7 @@ function ViewBody(b: BodyProps): React.JSX.Element {
     case 'machines':
       return me.type === 'buyer' ? (
         <BuyerMachines
-          key={b.registerConfig ?? ''}
+          key={`${b.registerConfig ?? ''}/${b.registerImage ?? ''}`}
           vms={d.vms}
           pmById={d.pmById}
           configs={d.configs}
@@ -313,6 +321,7 @@ function ViewBody(b: BodyProps): React.JSX.Element {
           height={height}
           call={b.call}
           registerConfig={b.registerConfig}
+          registerImage={b.registerImage}
           onConsole={(v) => {
             b.setConsoleVm(v.id)
             b.go('console')
@@ -342,6 +351,22 @@ function ViewBody(b: BodyProps): React.JSX.Element {
       )
     case 'log':
       return <Log events={d.events} now={b.now} width={width} height={height} />
+    case 'images':
+      return (
+        <Images
+          images={d.images}
+          pms={d.pms}
+          vms={d.vms}
+          accountType={me.type}
+          now={b.now}
+          width={width}
+          height={height}
+          onRegister={(img) => {
+            b.go('machines')
+            b.setRegisterImage(img.name)
+          }}
+        />
+      )
     case 'console': {
       const vm = d.vms.find((v) => v.id === b.consoleVm) ?? null
       return (

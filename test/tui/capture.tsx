@@ -81,6 +81,8 @@ await mkdir(OUT, { recursive: true })
   await s.shot('log')
   await s.press('2', 'g', 'v')
   await s.shot('console')
+  await s.press('\u001D', '7')
+  await s.shot('images')
   s.inst.unmount()
 }
 {

@@ -83,7 +83,7 @@ describe('dashboard', () => {
     })
     expect(t.api.token).toBe('tok')
     expect(t.frame()).toContain('alice (buyer)  balance 4.9')
-    expect(t.frame()).toContain('<1-6> views')
+    expect(t.frame()).toContain('<1-7> views')
     await t.press('2')
     await until(t.frame, (f) => f.includes('My machines (5)'))
     // A change arrives on the feed: the machine's row follows, no refresh.
@@ -97,6 +97,35 @@ describe('dashboard', () => {
     await until(t.frame, (f) => f.includes('Charges per machine'))
     await t.press('q')
     expect(t.onQuit).toHaveBeenCalled()
+  })
+
+  it('7 lists the image catalog with who serves it; n opens the register form with that image', async () => {
+    const t = start({ token: 'tok' })
+    await until(t.frame, (f) => f.includes('Standard configurations'))
+    await t.press('7')
+    const f = await until(t.frame, (f) => f.includes('Images (2)'))
+    expect(f).toMatch(/debian-12\s+debian\s+413 MiB\s+d1d1d1d1d1d1\s+hub\s+2\s+1/)
+    expect(f).toContain('served by hub, alpha+bravo')
+    expect(f).toContain('my machines from it: db')
+    await t.press(KEY.down)
+    await until(t.frame, (f) => f.includes('served by node cdcdcdcd') && f.includes('none of my machines'))
+    await t.press(KEY.up, 'n')
+    await until(t.frame, (f) => f.includes('Register a machine'))
+    expect(t.frame()).toContain('image             none [debian-12] linux')
+    await t.press(KEY.ctrlS)
+    await until(t.frame, (f) => f.includes('My machines (5)'))
+    expect(t.api.calls).toContainEqual(['register', expect.objectContaining({ config: 'small', image: 'debian-12' })])
+  })
+
+  it("a machine's details show its image, its delivery and its attached media", async () => {
+    const t = start({ token: 'tok' })
+    await until(t.frame, (f) => f.includes('Standard configurations'))
+    await t.press('2')
+    await until(t.frame, (f) => f.includes('My machines (5)'))
+    await t.press(KEY.down)
+    const f = await until(t.frame, (f) => f.includes('image debian-12'))
+    expect(f).toContain('image debian-12 (digest d1d1d1d1d1d1…), delivered 413M in 21.4 s')
+    expect(f).toContain('media rescue.iso (4.9 MiB, digest c0c0c0c0c0c0…) as its CD-ROM')
   })
 
   it('resumes a saved session, confirms a dangerous action and flashes its refusal', async () => {

@@ -2,7 +2,7 @@
 // only: it answers calls from the fixtures and pushes feed rows when told. Not a network layer.
 import type { Change, Identity } from '../../src/market/types.ts'
 import type { MarketApi } from '../../src/tui/hooks/use-market.ts'
-import { configs, events, ledger, migrations, NOW, pms, results, vms, patVms } from './fixtures.ts'
+import { configs, events, images, ledger, migrations, NOW, pms, results, vms, patVms } from './fixtures.ts'
 
 let seq = 0
 export const put = (table: string, key: string, value: unknown): Change => ({ seq: ++seq, table, key, value })
@@ -22,6 +22,7 @@ export function snapshot(who: Identity = { username: 'alice', type: 'buyer' }): 
     ...ledger.map((e) => put('ledger', String(e.seq).padStart(10, '0'), e)),
     ...events.map((e) => put('events', String(e.seq).padStart(10, '0'), e)),
     ...migrations.map((m) => put('migrations', m.id, m)),
+    ...images.map((i) => put('images', i.name, i)),
   ]
 }
 

@@ -1,6 +1,6 @@
 // Plain records for the TUI's tests and screen captures: a small market seen by buyer "alice" and
 // provider "pat". Times are fixed so renders are stable.
-import type { ConfigRow, EventRow, LedgerEntry, PmRow, VmRow } from '../../src/market/types.ts'
+import type { ConfigRow, EventRow, ImageRow, LedgerEntry, PmRow, VmRow } from '../../src/market/types.ts'
 import type { MigrationRow } from '../../src/tui/render/migrations.ts'
 import type { SearchResult } from '../../src/tui/render/search.ts'
 
@@ -87,6 +87,27 @@ export const pms: PmRow[] = [
   }),
 ]
 
+export const images: ImageRow[] = [
+  {
+    name: 'debian-12',
+    os: 'debian',
+    size: 433_061_888,
+    digest: 'd1'.repeat(32),
+    publisher: 'hub',
+    servers: ['hub', 'ab'.repeat(32)],
+    published: NOW - 30 * H,
+  },
+  {
+    name: 'linux',
+    os: 'linux',
+    size: 26_214_400,
+    digest: 'a7'.repeat(32),
+    publisher: 'pat',
+    servers: ['cd'.repeat(32)],
+    published: NOW - 2 * H,
+  },
+]
+
 export function vm(over: Partial<VmRow> & { id: string; name: string; state: VmRow['state'] }): VmRow {
   return {
     owner: 'alice',
@@ -141,6 +162,11 @@ export const vms: VmRow[] = [
     speed: 1000,
     chargedStorage: 10_000,
     created: NOW - 8 * H,
+    os: 'debian',
+    image: 'debian-12',
+    imageDigest: 'd1'.repeat(32),
+    delivered: { image: 'debian-12', bytes: 433_061_888, bySource: { hub: 433_061_888 }, ms: 21_400 },
+    media: { name: 'rescue.iso', digest: 'c0'.repeat(32), size: 5_111_808 },
   }),
   vm({
     id: 'vm-cache-00003',

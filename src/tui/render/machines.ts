@@ -4,7 +4,7 @@
 import type { PmRow, VmAction, VmRow, VmState } from '../../market/types.ts'
 import { allowedActions } from '../../market/statusrelations.ts'
 import type { Column } from './table.ts'
-import { mb, money, period, shortId } from './format.ts'
+import { bytes, mb, money, period, shortId } from './format.ts'
 
 /** The key and label of each statusrelations action in the buyer's Machines view. */
 export const VM_ACTION_KEYS: Record<VmAction, { key: string; description: string; dangerous: boolean }> = {
@@ -78,6 +78,11 @@ export function vmDetails(v: VmRow, pm: PmRow | undefined): string[] {
               : ''),
     )
   }
+  if (v.media)
+    lines.push(
+      `media ${v.media.name} (${bytes(v.media.size)}, digest ${v.media.digest.slice(0, 12)}…) as its CD-ROM; ` +
+        `\`virtuoso media detach ${v.id}\` removes it`,
+    )
   if (v.pmId) {
     lines.push(
       `on ${pm ? `${pm.name} (${pm.owner})` : v.pmId}: storage ${money(v.storagePrice)} per ` +

@@ -21,7 +21,13 @@ export function configValues(c: ConfigRow | undefined): Record<string, string> {
   }
 }
 
-export function registerFields(configs: ConfigRow[], chosen?: string, images: ImageRow[] = []): Field[] {
+/** `image`: the catalog image to start with (else the configuration's own, else none). */
+export function registerFields(
+  configs: ConfigRow[],
+  chosen?: string,
+  images: ImageRow[] = [],
+  image?: string,
+): Field[] {
   const c = configs.find((x) => x.name === chosen) ?? configs[0]
   const v = configValues(c)
   return [
@@ -44,7 +50,7 @@ export function registerFields(configs: ConfigRow[], chosen?: string, images: Im
             label: 'image',
             kind: 'choice' as const,
             options: [NO_IMAGE, ...images.map((i) => i.name)],
-            value: c?.image && images.some((i) => i.name === c.image) ? c.image : NO_IMAGE,
+            value: [image, c?.image].find((n) => n && images.some((i) => i.name === n)) ?? NO_IMAGE,
             hint: 'its OS replaces os',
           },
         ]

@@ -35,6 +35,8 @@ export interface BuyerMachinesProps {
   onWatchMigration?: (vm: VmRow) => void
   /** Open the register form at start, on this configuration (from the Market view). */
   registerConfig?: string | null
+  /** Open the register form with this catalog image chosen (from the Images view). */
+  registerImage?: string | null
   /** Sub-screen to open at start (captures, tests). */
   initialMode?: Mode
   initialResults?: SearchResult[]
@@ -56,7 +58,7 @@ const label = (v: VmRow) => v.name || v.id.slice(0, 8)
 export function BuyerMachines(p: BuyerMachinesProps): React.JSX.Element {
   const tone = useTone()
   const frame = useFrame()
-  const [mode, setMode] = useState<Mode>(p.registerConfig ? 'register' : (p.initialMode ?? 'list'))
+  const [mode, setMode] = useState<Mode>(p.registerConfig || p.registerImage ? 'register' : (p.initialMode ?? 'list'))
   const tableHeight = Math.max(1, p.height - 5)
   const [i] = useSelection(p.vms.length, { active: mode === 'list', page: tableHeight })
   const vm = p.vms[i]
@@ -118,7 +120,12 @@ export function BuyerMachines(p: BuyerMachinesProps): React.JSX.Element {
   )
 
   if (mode === 'register') {
-    const fields = registerFields(p.configs, p.registerConfig ?? undefined, p.images ?? [])
+    const fields = registerFields(
+      p.configs,
+      p.registerConfig ?? undefined,
+      p.images ?? [],
+      p.registerImage ?? undefined,
+    )
     return (
       <Form
         title="Register a machine"
