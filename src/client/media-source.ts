@@ -9,7 +9,7 @@ import { basename, dirname, resolve } from 'node:path'
 import { serveBlocks } from '../vmmp/blocks.ts'
 import { IMAGE_CHANNEL_PREFIX } from '../vmmp/image-store.ts'
 import { hashFile } from '../vmmp/manifest.ts'
-import { PEER_ID } from '../vmmp/peer-dial.ts'
+import { PEER_CHANNEL_ID } from '../vmmp/params.ts'
 import { PROTOCOLS } from '../net/protocols.ts'
 
 export interface MediaSource {
@@ -28,8 +28,8 @@ export async function serveMedia(dht: DHT, file: string, providerKey: string): P
     socket.on('error', () => {})
     if (socket.remotePublicKey.toString('hex') !== providerKey) return socket.destroy()
     const mux = Protomux.from(socket)
-    mux.pair({ protocol: PROTOCOLS.vmmp, id: PEER_ID }, () => {
-      mux.createChannel({ protocol: PROTOCOLS.vmmp, id: PEER_ID })?.open()
+    mux.pair({ protocol: PROTOCOLS.vmmp, id: PEER_CHANNEL_ID }, () => {
+      mux.createChannel({ protocol: PROTOCOLS.vmmp, id: PEER_CHANNEL_ID })?.open()
     })
     serveBlocks(mux, {
       authorize: (id) =>

@@ -8,15 +8,13 @@
 // failure reasons by migration id, since the hub asks for them after the arrival is gone.
 import type DHT from 'hyperdht'
 import type { KeyPair, NoiseSocket } from 'hyperdht'
-import type Protomux from 'protomux'
 import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Hypervisor } from '../hv/hypervisor.ts'
 import type { VmConfig } from '../hv/types.ts'
 import { HvError, HV_EXISTS } from '../hv/errors.ts'
 import { errorInfo } from '../errors.ts'
-import { PROTOCOLS } from '../net/protocols.ts'
-import { dial } from '../net/dial.ts'
+import { dialPeer } from './peer-dial.ts'
 import type { VmmpChannel } from './channel.ts'
 import type { VmmpMessage } from './codec.ts'
 import { vmmpError, VmmpError, VMMP_PROTOCOL } from './errors.ts'
@@ -24,7 +22,7 @@ import type { MethodRegistry, MigrationSource, PullResult } from './methods/inde
 import { INCOMPLETE_MARKER, isIncomplete } from './paths.ts'
 import { Laps } from './laps.ts'
 import { DEFAULT_STALL_MS } from './stall.ts'
-import { CACHE_DIR, PEER_CHANNEL_ID, requireCount, requireText, type MigrationFaults } from './params.ts'
+import { CACHE_DIR, requireCount, requireText, type MigrationFaults } from './params.ts'
 
 export const DEFAULT_HEARTBEAT_MS = 1000
 /** Written into a machine directory when a migration's copy is imported: names the migration it came by. */
@@ -208,20 +206,8 @@ export class MigrationDestination {
     }
     const what = `origin ${inc.origin.key.slice(0, 8)}`
     const opts = { keyPair: this.opts.keyPair, deadlineMs: ORIGIN_DIAL_MS, what }
-    const dialed = await dial(this.opts.dht, Buffer.from(inc.origin.key, 'hex'), opts, (mux: Protomux) => {
-      let opened!: () => void
-      const p = new Promise<void>((resolve) => {
-        opened = resolve
-      })
-      mux.createChannel({ protocol: PROTOCOLS.vmmp, id: PEER_CHANNEL_ID, onopen: () => opened() })?.open()
-      // The origin's key also serves console@1 and opens it on every connection; a rejected
-      // console channel makes it hang up, so accept it and say nothing on it.
-      mux.pair({ protocol: PROTOCOLS.console }, () => {
-        mux.createChannel({ protocol: PROTOCOLS.console })?.open()
-      })
-      return { opened: p, value: mux }
-    })
-    return { src: { mux: dialed.value }, socket: dialed.socket }
+    const { socket, mux } = await dialPeer(this.opts.dht, Buffer.from(inc.origin.key, 'hex'), opts)
+    return { src: { mux }, socket }
   }
 
   /** Run the method's pull; the freeBytes fault turns into VMMP_NO_SPACE once that much has arrived. */
