@@ -45,8 +45,9 @@ const dashboardApart = {
 const common = { bundle: true, platform: 'node', target: 'node20', jsx: 'automatic', sourcemap: 'linked' }
 
 await rm(join(root, 'dist'), { recursive: true, force: true })
-await build({
+const cli = await build({
   ...common,
+  metafile: true,
   entryPoints: [join(root, 'src/cli.ts')],
   outfile: join(root, 'dist/cli.cjs'),
   format: 'cjs',
@@ -56,6 +57,12 @@ await build({
   banner: { js: "const __virtuosoUrl = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
 })
+// Node 20 loses import()'s callback in a script compiled from cached data (bin/code-cache.js): an
+// import() left in the CLI bundle would fail at run time, so it fails the build.
+for (const out of Object.values(cli.metafile.outputs))
+  for (const i of out.imports)
+    if (i.kind === 'dynamic-import' && !i.path.endsWith('/tui/app.tsx'))
+      throw new Error(`dist/cli.cjs would import("${i.path}"): load it statically or through src/cli/dashboard.ts`)
 await build({
   ...common,
   entryPoints: [join(root, 'src/tui/app.tsx')],

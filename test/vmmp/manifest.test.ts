@@ -69,6 +69,11 @@ describe('manifest', () => {
     expect(second.files[0].root).not.toBe(first.files[0].root)
     expect(parseManifest(serializeManifest(second))?.files[0].hashes.equals(second.files[0].hashes)).toBe(true)
     expect((await loadCachedEntries(dir)).get('img')?.root).toBe(second.files[0].root)
+    // Only the newest manifest stays: it lists every file, and each trip would leave another.
+    expect((await readdir(dir)).filter((n) => n.startsWith('.manifest-'))).toEqual(['.manifest-4.bin'])
+    await manifestFor(dir, ['img'], 5)
+    expect((await readdir(dir)).filter((n) => n.startsWith('.manifest-'))).toEqual(['.manifest-5.bin'])
+    expect((await loadCachedEntries(dir)).get('img')?.root).toBe(second.files[0].root)
   })
 
   it('rejects unsafe file names from a peer', () => {
