@@ -5,12 +5,8 @@
 // gateway (the addresses below are only compared, never dialed).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import createTestnet from 'hyperdht/testnet.js'
-import DHT from 'hyperdht'
-import Protomux from 'protomux'
-import { MigrationAgent } from '../../src/vmmp/agent.ts'
-import { VmmpChannel } from '../../src/vmmp/channel.ts'
-import { hashPairingCode } from '../../src/market/pairing.ts'
-import { addPm, FakeGateway, INFO, SHEET, user, world, type World } from '../market/helpers.ts'
+import { FakeGateway, world, type World } from '../market/helpers.ts'
+import { agentRig } from './agent-rig.ts'
 
 const CLAIMED = '203.0.113.7'
 const SEEN = '198.51.100.4'
@@ -49,39 +45,13 @@ async function prepareDest(seen: string | null): Promise<any> {
   const gateway = new RecordingGateway()
   gateway.seen = seen
   w.market.ctx.gateway = gateway
-  const agent = new MigrationAgent({ market: w.market, gateway, hubKey: 'hub', heartbeatWindowMs: 60_000 })
-  w.market.migrator = agent
-  const hubKeys = DHT.keyPair()
-  const server = testnet.createNode().createServer((socket) => {
-    socket.on('error', () => {})
-    agent.attach(socket.remotePublicKey.toString('hex'), Protomux.from(socket))
-  })
-  await server.listen(hubKeys)
-  const destKeys = DHT.keyPair()
-  const socket = testnet.createNode().connect(hubKeys.publicKey, { keyPair: destKeys })
-  socket.on('error', () => {})
-  const dest: VmmpChannel = new VmmpChannel(Protomux.from(socket), {
-    onMessage: (m) => {
-      if (m.type === 'QUERY') dest.send({ type: 'RESULTS', id: m.id, methods: ['SCP'] })
-    },
-  })
-  await dest.opened
+  const info = { sshHost: CLAIMED, sshPort: 2222, sshFingerprint: FINGERPRINT }
+  const rig = await agentRig(testnet, w, { method: 'SCP', gateway, heartbeatWindowMs: 60_000, originInfo: info })
   try {
-    const prov = await user(w.market, 'prov', 'provider')
-    const buyer = await user(w.market, 'alice', 'buyer')
-    const a = await addPm(w.market, prov, { info: { sshHost: CLAIMED, sshPort: 2222, sshFingerprint: FINGERPRINT } })
-    const destKey = destKeys.publicKey.toString('hex')
-    await w.market.nodeHello(destKey, { info: INFO, pairingCodeHash: hashPairingCode('DEST-CODE') })
-    const b = await w.market.pmAdd(prov, { pairing: 'DEST-CODE', name: 'b', ...SHEET })
-    await w.market.credit('alice', 100_000_000)
-    const vm = await w.market.register(buyer, { config: 'small' })
-    await w.market.store(buyer, vm.id, a.id)
-    await w.market.migrate(buyer, { vmId: vm.id, to: b.id, method: 'SCP' })
+    await w.market.migrate(rig.buyer, { vmId: rig.vmId, to: rig.to, method: 'SCP' })
     return await gateway.prepared
   } finally {
-    agent.close()
-    socket.destroy()
-    await server.close()
+    await rig.close()
   }
 }
 
