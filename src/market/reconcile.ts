@@ -6,21 +6,17 @@
 // ('vm.list') and, for each of its machines one action ahead of the market, applies that action
 // as the market would have (report §7.1.5: versions never go out of sync). A machine the market
 // places on the node that the node no longer holds (a delete whose answer was lost) leaves the
-// market too, its room freed and its debt written off, with an event saying why. It runs when a node
-// says hello and on the hub's daemon timer. Machines with an action or a migration in flight are
-// left alone: their own code resolves them.
+// market too, its room freed and its debt written off, with an event saying why. The reverse, a copy
+// the node holds that the market places elsewhere or deleted, follows the rule in strays.ts. It runs
+// when a node says hello and on the hub's daemon timer. Machines with an action or a migration in
+// flight are left alone: their own code resolves them.
 import type { Ctx } from './context.ts'
 import { withVmLock } from './context.ts'
 import { transitionOps, type StateAction } from './lifecycle.ts'
 import { openMigrations, unsettledMigrations } from './migrations.ts'
 import type { VmRow } from './types.ts'
 import { removeOps } from './removal.ts'
-
-interface Held {
-  id: string
-  state: string
-  version: number
-}
+import { removeStrays, type Held } from './strays.ts'
 
 /** The one action that takes the market's row to what the node holds, or null. */
 export function lostAction(vm: Pick<VmRow, 'state' | 'version'>, held: Held): StateAction | null {
@@ -66,6 +62,8 @@ export async function reconcileNode(ctx: Ctx, nodeKey: string): Promise<string[]
       fixed.push(vm.id)
     }).catch(() => {}) // an action began meanwhile: it decides
   }
+  const valid = held.filter((h) => h && typeof h.id === 'string' && Number.isSafeInteger(h.version))
+  fixed.push(...(await removeStrays(ctx, pm, valid, busy)))
   const listed = new Set(held.map((h) => h?.id))
   for (const vm0 of [...ctx.store.values('vm')]) {
     if (vm0.pmId !== pm.id || listed.has(vm0.id) || vm0.state === 'registered' || vm0.state === 'migrating') continue

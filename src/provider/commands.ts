@@ -80,6 +80,9 @@ export async function vmCommand(hv: Hypervisor, method: string, p: any, opts: Vm
     }
     case 'vm.delete': {
       const vm = await find(hv, id)
+      // Reconciliation (market/strays.ts) deletes a stray copy only at the version it saw.
+      if (vm && typeof p.atMost === 'number' && vm.version > p.atMost)
+        throw nodeError.versionMismatch(id, p.atMost, vm.version)
       if (vm) await hv.delete(id)
       await opts.forgetMedia?.(vm ? vm.config.media : null)
       return {} // gone already: the answer was lost

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { join } from 'node:path'
 import { stat } from 'node:fs/promises'
 import { cli, spawnVirtuoso, startMarket, tempDir } from './harness.ts'
+import { TEST_SCRYPT_N } from '../scrypt-cost.ts'
 import { Market } from '../../src/market/market.ts'
 import { Store } from '../../src/market/store.ts'
 import { exportFile, exportStopped } from '../../src/hub/export-file.ts'
@@ -26,7 +27,7 @@ afterAll(async () => {
 
 /** A balanced export of `filler` event rows (and their change rows) plus one funded account. */
 async function bigExport(dir: string, filler: number): Promise<{ file: string; rows: number; sha256: string }> {
-  const m = await Market.open({ dir: join(dir, 'hub'), gateway: new FakeGateway() })
+  const m = await Market.open({ dir: join(dir, 'hub'), gateway: new FakeGateway(), scryptN: TEST_SCRYPT_N })
   try {
     await m.signup({ username: 'alice', type: 'buyer', email: 'a@example.org', password: 'correct horse' })
     await m.credit('alice', 5_000_000)
@@ -88,7 +89,7 @@ describe('admin export, import and verify', () => {
     const src = join(root.path, 'src')
     const big = await bigExport(src, 150_000)
     const target = join(root.path, 'target')
-    await (await Market.open({ dir: join(target, 'hub'), gateway: new FakeGateway() })).close() // a fresh hub
+    await (await Market.open({ dir: join(target, 'hub'), gateway: new FakeGateway(), scryptN: TEST_SCRYPT_N })).close() // a fresh hub
     const before = await exportStopped(join(target, 'hub'), join(root.path, 'before.jsonl'))
 
     const child = spawnVirtuoso(['admin', 'import', big.file, '--data', target])

@@ -3,7 +3,6 @@
 // hub (done here on the node's Hypervisor directly, as the node does when it acts), the connection
 // drops, and at the next hello the hub finds the difference and the market follows the node.
 import { afterEach, beforeEach, expect, it } from 'vitest'
-import { once } from 'node:events'
 import { untilChange } from '../market/helpers.ts'
 import { alice, startHubAgent, type HubAgent } from './hub-agent.ts'
 
@@ -15,13 +14,6 @@ afterEach(async () => {
   await w.close()
 })
 
-/** Drops the node's connection; the agent says hello again by itself. */
-async function reconnect(): Promise<void> {
-  const back = once(w.agent, 'hello')
-  for (const s of w.hubSockets) if (s.remotePublicKey.toString('hex') === w.agent.nodeKey) s.destroy()
-  await back
-}
-
 it('a stop whose answer was lost: the market follows the node and stops charging for running', async () => {
   const m = w.hub.market
   const vm = await m.register(alice, { config: 'small' })
@@ -31,7 +23,7 @@ it('a stop whose answer was lost: the market follows the node and stops charging
   const v = m.ctx.store.get('vm', vm.id)!.version
   await w.hv.stop(vm.id) // what the node does for 'vm.stop'; its answer never reaches the hub
   expect(m.ctx.store.get('vm', vm.id)!.state).toBe('started')
-  await reconnect()
+  await w.reconnect()
   await untilChange(m, () => m.ctx.store.get('vm', vm.id)!.state === 'stopped')
   expect(m.ctx.store.get('vm', vm.id)!).toMatchObject({ version: v + 1, runningPaidUntil: null })
   const e = (await m.log(alice)).filter((x) => x.vmId === vm.id).at(-1)!
@@ -45,7 +37,7 @@ it('a delete whose answer was lost: the machine leaves the market and its room i
   await m.store(alice, vm.id, pm.id)
   expect(m.ctx.store.get('pm', pm.id)!.usedStorage).toBeGreaterThan(0)
   await w.hv.delete(vm.id)
-  await reconnect()
+  await w.reconnect()
   await untilChange(m, () => !m.ctx.store.get('vm', vm.id))
   expect(m.ctx.store.get('pm', pm.id)!.usedStorage).toBe(0)
   const audit = await m.audit()

@@ -14,6 +14,9 @@ export interface SimNode {
   hv: Hypervisor
   online: boolean
   diskFull: boolean
+  /** Answers 'migration.release' as done but keeps the copy (a cleanup lost for good: a node restored
+   *  from a backup, a crash that undid it); the hub's reconciliation must find it (market/strays.ts). */
+  staleRelease: boolean
   /** Guest exits not yet acknowledged by the hub (the agent resends them, src/provider/agent.ts). */
   exits: Map<string, number>
   /** Destination side of migrations (src/vmmp/destination.ts): what prepare-dest announced, by
@@ -46,7 +49,16 @@ export class SimNet implements ProviderGateway {
 
   static async node(dir: string, key: string): Promise<SimNode> {
     const hv = await Hypervisor.open({ driver: 'test', dir: join(dir, key.slice(0, 8)) })
-    return { key, hv, online: true, diskFull: false, exits: new Map(), plans: new Map(), arrived: new Map() }
+    return {
+      key,
+      hv,
+      online: true,
+      diskFull: false,
+      staleRelease: false,
+      exits: new Map(),
+      plans: new Map(),
+      arrived: new Map(),
+    }
   }
 
   online(nodeKey: string): boolean {
@@ -120,6 +132,7 @@ export class SimNet implements ProviderGateway {
         const vm = await hv.get(p.vmId).catch(() => null)
         // Already released, or not the copy that left (src/vmmp/origin.ts).
         if (!vm || vm.version !== p.version) return { cached: false }
+        if (node.staleRelease) return { cached: true }
         await hv.delete(p.vmId)
         return { cached: true }
       }

@@ -77,7 +77,7 @@ export async function runSeed(seed: number, steps = 120): Promise<RunResult> {
   const running = new Set<number>()
   let opSeq = 0
   let violation: string | null = null
-  const seen: Seen = { versions: new Map(), retry: new Set(), drift: new Set() }
+  const seen: Seen = { versions: new Map(), retry: new Set(), drift: new Set(), strays: new Set() }
   const retries = new Map<string, () => Promise<unknown>>()
   // Anything but a coded refusal (a TypeError, a plain Error) from a market rule is a violation.
   // A buyer whose action got no answer (the provider acted or not) retries it later, as a person would.
@@ -157,6 +157,7 @@ export async function runSeed(seed: number, steps = 120): Promise<RunResult> {
       }
       for (const n of net.nodes.values()) {
         n.diskFull = false
+        n.staleRelease = false
         if (n.online) continue
         n.online = true
         await market.nodeHello(n.key, { info: INFO, pairingCodeHash: null })
@@ -243,8 +244,13 @@ export async function runSeed(seed: number, steps = 120): Promise<RunResult> {
         }
       } else if (x < 0.85) {
         const node = pick([...net.nodes.values()])
-        node.diskFull = !node.diskFull
-        count('disk.toggle')
+        if (r() < 0.5) {
+          node.diskFull = !node.diskFull
+          count('disk.toggle')
+        } else {
+          node.staleRelease = !node.staleRelease
+          count('stale-release.toggle')
+        }
       } else if (x < 0.9) {
         await guestExit(pick([...net.nodes.values()]), r, count)
       } else if (x < 0.93 && ids.length) {
@@ -279,6 +285,7 @@ export async function runSeed(seed: number, steps = 120): Promise<RunResult> {
         if (!id || e.vmId?.startsWith(id)) console.error(`  ${e.seq} ${e.origin} ${e.type}: ${e.message}`)
     }
     stats['drift.seen'] = seen.drift.size
+    stats['strays.seen'] = seen.strays.size
     return { seed, steps: step, violation, stats }
   } finally {
     // Operations still running may send more (a refused store removes its copy): drop until done.
