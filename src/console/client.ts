@@ -22,6 +22,8 @@ export interface ConsoleDialOptions {
   timeoutMs?: number
   /** What to open: the serial console (default), the VNC screen, one screenshot, or frames. */
   mode?: ScreenMode
+  /** The machine's console password: the VNC screen ('vnc', 'auth') asks for it. */
+  password?: string
 }
 
 export interface ConsoleEnd {
@@ -129,7 +131,15 @@ export class ConsoleSession extends EventEmitter {
       session = new ConsoleSession(socket, wire)
       socket.once('close', () => wire.close())
       wire.opened.then(
-        () => wire.sendCtl({ t: 'attach', ticket: opts.ticket, cols: opts.cols, rows: opts.rows, mode: opts.mode }),
+        () =>
+          wire.sendCtl({
+            t: 'attach',
+            ticket: opts.ticket,
+            cols: opts.cols,
+            rows: opts.rows,
+            mode: opts.mode,
+            password: opts.password,
+          }),
         () => {},
       )
     })

@@ -1,12 +1,12 @@
 // The viewer side of a machine's screen over console@1: one screenshot (PNG bytes), or a VNC port on
 // 127.0.0.1 that any VNC viewer can use. Every viewer connection gets a ticket of its own from the
-// hub (tickets open one session each), and the provider lets one viewer at a time look: a second one
-// takes over, the first is hung up.
+// hub (tickets open one session each) and shows the machine's console password, which the provider
+// checks; it lets one viewer at a time look: a second one takes over, the first is hung up.
 import { createServer, type Server, type Socket } from 'node:net'
 import type DHT from 'hyperdht'
 import { VirtuosoError } from '../errors.ts'
 import { ConsoleSession, type ConsoleEnd } from './client.ts'
-import { SHOT_DONE } from './wire.ts'
+import { AUTH_OK, SHOT_DONE } from './wire.ts'
 
 export interface ScreenTicket {
   ticket: string
@@ -29,8 +29,23 @@ export async function screenshot(dht: DHT, t: ScreenTicket, timeoutMs?: number):
   return Buffer.concat(parts)
 }
 
+/** Ask the provider whether `password` is the machine's console password (throws when it is not). */
+export async function checkScreenPassword(dht: DHT, t: ScreenTicket, password: string): Promise<void> {
+  const s = await ConsoleSession.dial({
+    dht,
+    nodeKey: Buffer.from(t.nodeKey, 'hex'),
+    ticket: t.ticket,
+    mode: 'auth',
+    password,
+  })
+  const end = await s.done
+  if (end.code !== AUTH_OK) throw new VirtuosoError(end.code, end.message)
+}
+
 export interface VncPortOptions {
   dht: DHT
+  /** The machine's console password, shown to the provider for each viewer. */
+  password: string
   /** A fresh ticket for each viewer that connects. */
   ticket: () => Promise<ScreenTicket>
   /** 0 (default) picks a free port. */
@@ -77,6 +92,7 @@ export class VncPort {
         nodeKey: Buffer.from(t.nodeKey, 'hex'),
         ticket: t.ticket,
         mode: 'vnc',
+        password: this.opts.password,
       })
     } catch (err) {
       this.opts.onError?.(err)

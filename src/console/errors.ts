@@ -23,6 +23,8 @@ export const CONSOLE_TICKET_INVALID = 'NODE_TICKET_INVALID'
 export const CONSOLE_TICKET_EXPIRED = 'NODE_TICKET_EXPIRED'
 export const CONSOLE_TICKET_REPLAYED = 'NODE_TICKET_REPLAYED'
 export const CONSOLE_PASSWORD = 'NODE_CONSOLE_PASSWORD'
+/** The VNC screen was asked with a console password that does not match the machine's. */
+export const CONSOLE_WRONG_PASSWORD = 'NODE_CONSOLE_WRONG_PASSWORD'
 /** A console@1 request this provider cannot serve (a second session, a screen it does not have). */
 export const CONSOLE_BAD_REQUEST = 'NODE_BAD_FRAME'
 /** The SSH host key on disk is not usable. */
@@ -35,6 +37,7 @@ export type ConsoleCode =
   | typeof CONSOLE_TICKET_EXPIRED
   | typeof CONSOLE_TICKET_REPLAYED
   | typeof CONSOLE_PASSWORD
+  | typeof CONSOLE_WRONG_PASSWORD
   | typeof CONSOLE_BAD_REQUEST
   | typeof CONSOLE_HOST_KEY
 

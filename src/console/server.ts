@@ -8,7 +8,15 @@ import Protomux from 'protomux'
 import { errorInfo } from '../errors.ts'
 import type { Attachment, ConsoleScreens } from './screens.ts'
 import { TicketVerifier } from './ticket.ts'
-import { openConsoleChannel, validSize, SCREEN_MODES, SHOT_DONE, type ConsoleCtl, type ScreenMode } from './wire.ts'
+import {
+  openConsoleChannel,
+  validSize,
+  AUTH_OK,
+  SCREEN_MODES,
+  SHOT_DONE,
+  type ConsoleCtl,
+  type ScreenMode,
+} from './wire.ts'
 import type { Displays } from './display.ts'
 import type { ConsoleViewer } from './screens.ts'
 import { ConsoleError, CONSOLE_BAD_REQUEST } from './errors.ts'
@@ -28,6 +36,9 @@ export interface ConsoleServerOptions {
   screens: ConsoleScreens
   /** The machines' displays (VNC, screenshots, frames); without it only the serial console is served. */
   displays?: Displays
+  /** Checks a machine's console password for its VNC screen (throws a ConsoleError when wrong); without
+   *  it no VNC screen is served. `viewer` is the viewer's public key (failures are counted per key). */
+  checkPassword?: (vmId: string, password: unknown, viewer: string) => Promise<void>
   attachTimeoutMs?: number
   /** Where used ticket nonces are kept across restarts (none: in memory only). */
   nonceFile?: string
@@ -107,12 +118,18 @@ export class ConsoleServer {
         attaching = true
         try {
           const mode: ScreenMode = m.mode ?? 'serial'
-          if (!SCREEN_MODES.includes(mode) || (mode !== 'serial' && !this.opts.displays))
+          const guarded = mode === 'vnc' || mode === 'auth'
+          if (
+            !SCREEN_MODES.includes(mode) ||
+            (mode !== 'serial' && !this.opts.displays) ||
+            (guarded && !this.opts.checkPassword)
+          )
             throw new ConsoleError(CONSOLE_BAD_REQUEST, `this provider serves no '${String(mode)}' screen`)
-          const claims = this.verifier.accept(m.ticket, undefined, {
-            clientKey: socket.remotePublicKey.toString('hex'),
-          })
+          const viewerKey = socket.remotePublicKey.toString('hex')
+          const claims = this.verifier.accept(m.ticket, undefined, { clientKey: viewerKey })
           await this.verifier.flushed() // spent on disk before it opens anything
+          // The screen takes keys and pointer too: the owner's ticket and the machine's console password.
+          if (guarded) await this.opts.checkPassword!(claims.vmId, m.password, viewerKey)
           const viewer: ConsoleViewer = {
             write: (b) => wire.sendData(b),
             close: (reason) => {
@@ -124,6 +141,11 @@ export class ConsoleServer {
           if (mode !== 'serial') {
             this.opts.log?.(`console: ${claims.user} opened the ${mode} screen of ${claims.vmId}`)
             const d = this.opts.displays!
+            if (mode === 'auth') {
+              wire.sendCtl({ t: 'attached', vmId: claims.vmId, cols: 0, rows: 0 })
+              viewer.close({ code: AUTH_OK, message: `the console password of ${claims.vmId} is right` })
+              return
+            }
             if (mode === 'shot') {
               const png = await d.shot(claims.vmId)
               wire.sendCtl({ t: 'attached', vmId: claims.vmId, cols: 0, rows: 0 })

@@ -16,7 +16,15 @@ import { ConsoleScreens, closeReasons, type ScreenOptions } from './screens.ts'
 import { ConsoleServer, type ConsoleServerOptions } from './server.ts'
 import { Displays } from './display.ts'
 import { ConsolePasswords } from './passwords.ts'
-import { SshConsoleServer, type SshCredential } from './ssh.ts'
+import {
+  DEFAULT_FAIL_DELAY_MS,
+  DEFAULT_MAX_FAIL_DELAY_MS,
+  FAIL_MEMORY_MS,
+  SshConsoleServer,
+  type SshCredential,
+} from './ssh.ts'
+import { afterFailure, failureTables, type FailureTables } from './ssh-guard.ts'
+import { ConsoleError, CONSOLE_PASSWORD, CONSOLE_WRONG_PASSWORD } from './errors.ts'
 import { nodeError } from '../net/errors.ts'
 import type { TicketVerifier } from './ticket.ts'
 
@@ -66,6 +74,8 @@ export class ConsoleService {
   readonly screens: ConsoleScreens
   readonly displays: Displays
   readonly passwords: ConsolePasswords
+  /** Wrong console passwords per machine and per viewer, for the SSH console and the VNC screen alike. */
+  readonly failures: FailureTables = failureTables(FAIL_MEMORY_MS)
   private server: ConsoleServer
   ssh: SshConsoleServer | null = null
   private sshHost: string | null = null
@@ -81,6 +91,7 @@ export class ConsoleService {
       hubKey: opts.marketKey,
       screens: this.screens,
       displays: this.displays,
+      checkPassword: (vmId, password, viewer) => this.checkScreenPassword(vmId, password, viewer),
       log: opts.log,
       onPeer: opts.onPeer,
       nonceFile: join(opts.dataDir, 'used-tickets'),
@@ -103,6 +114,7 @@ export class ConsoleService {
         host: o.host,
         port: o.port,
         failDelayMs: o.failDelayMs,
+        failures: this.failures,
         credentials: o.credentials,
         log: this.opts.log,
       })
@@ -112,6 +124,30 @@ export class ConsoleService {
       this.opts.log?.(`ssh console on ${at.host}:${at.port}${shown} (host key ${at.fingerprint})`)
     }
     return this.info()
+  }
+
+  /**
+   * The VNC screen's gate: the machine's console password, checked against the scrypt hash kept here
+   * (the clear password is never stored). A wrong one waits as a wrong SSH login does and is counted
+   * in the same tables, by machine and by the viewer's key.
+   */
+  async checkScreenPassword(vmId: string, password: unknown, viewer: string): Promise<void> {
+    if (!(await this.passwords.has(vmId)))
+      throw new ConsoleError(
+        CONSOLE_PASSWORD,
+        `machine ${vmId} has no console password, which its screen asks for: set one with ` +
+          `\`virtuoso console passwd ${vmId}\``,
+      )
+    if (typeof password === 'string' && (await this.passwords.verify(vmId, password))) {
+      this.failures.users.clear(vmId)
+      return
+    }
+    const ssh = this.opts.ssh === false ? {} : (this.opts.ssh ?? {})
+    await afterFailure(this.failures, vmId, `dht:${viewer}`, {
+      baseMs: ssh.failDelayMs ?? DEFAULT_FAIL_DELAY_MS,
+      maxMs: DEFAULT_MAX_FAIL_DELAY_MS,
+    })
+    throw new ConsoleError(CONSOLE_WRONG_PASSWORD, `wrong console password for machine ${vmId}`)
   }
 
   info(): ConsoleInfo {

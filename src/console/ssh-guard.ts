@@ -60,3 +60,27 @@ export class FailureCounts {
 export function failDelay(count: number, base: number, max: number): number {
   return count <= 0 ? 0 : Math.min(base * 2 ** Math.min(count - 1, 30), max)
 }
+
+/** Failed passwords per user name (a machine id) and per client address: the SSH console and the
+ *  VNC screen share one pair, so a guesser gains nothing by switching between them. */
+export interface FailureTables {
+  users: FailureCounts
+  addresses: FailureCounts
+}
+
+export function failureTables(memoryMs: number, maxKeys?: number): FailureTables {
+  return { users: new FailureCounts(memoryMs, maxKeys), addresses: new FailureCounts(memoryMs, maxKeys) }
+}
+
+/** Count a wrong password for `user` and for `address`, then wait what the worse of the two earned. */
+export async function afterFailure(
+  t: FailureTables,
+  user: string,
+  address: string,
+  delay: { baseMs: number; maxMs: number },
+): Promise<void> {
+  const now = Date.now()
+  const count = Math.max(t.users.fail(user, now), t.addresses.fail(address, now))
+  const wait = failDelay(count, delay.baseMs, delay.maxMs)
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait))
+}

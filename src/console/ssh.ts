@@ -14,7 +14,7 @@ import type { ConsoleScreens } from './screens.ts'
 import type { ConsolePasswords } from './passwords.ts'
 import { errorInfo } from '../errors.ts'
 import { privateDir } from '../secret-file.ts'
-import { FailureCounts, failDelay } from './ssh-guard.ts'
+import { afterFailure, failureTables, type FailureCounts, type FailureTables } from './ssh-guard.ts'
 import type { Socket } from 'node:net'
 import { ConsoleError, CONSOLE_HOST_KEY } from './errors.ts'
 
@@ -62,6 +62,8 @@ export interface SshConsoleOptions {
   maxConnectionsPerAddress?: number
   /** Entries per failure table (user names, addresses); the one idle longest goes first. */
   maxFailureKeys?: number
+  /** Failure tables shared with the VNC screen's password check (default: tables of its own). */
+  failures?: FailureTables
   /** More credential kinds, tried after the console password. */
   credentials?: SshCredential[]
   log?: (line: string) => void
@@ -106,8 +108,7 @@ export class SshConsoleServer {
   private server: ssh2.Server | null = null
   private clients = new Set<Connection>()
   /** Failed logins per user name and per client address (ssh-guard.ts). */
-  readonly userFailures: FailureCounts
-  readonly addressFailures: FailureCounts
+  readonly failures: FailureTables
   private perAddress = new Map<string, number>()
   private authed = new WeakSet<Socket>()
   private credentials: SshCredential[]
@@ -116,8 +117,15 @@ export class SshConsoleServer {
 
   constructor(private opts: SshConsoleOptions) {
     this.credentials = [consoleCredential(opts.screens, opts.passwords), ...(opts.credentials ?? [])]
-    this.userFailures = new FailureCounts(FAIL_MEMORY_MS, opts.maxFailureKeys)
-    this.addressFailures = new FailureCounts(FAIL_MEMORY_MS, opts.maxFailureKeys)
+    this.failures = opts.failures ?? failureTables(FAIL_MEMORY_MS, opts.maxFailureKeys)
+  }
+
+  get userFailures(): FailureCounts {
+    return this.failures.users
+  }
+
+  get addressFailures(): FailureCounts {
+    return this.failures.addresses
   }
 
   /** Open TCP connections (logged in or not). */
@@ -228,14 +236,10 @@ export class SshConsoleServer {
     }
     // Slow guessing down: the wait grows with each failure on this user, whatever connection it
     // uses, and with each failure from this address, whatever user it tries.
-    const now = Date.now()
-    const count = Math.max(this.userFailures.fail(username, now), this.addressFailures.fail(address, now))
-    const wait = failDelay(
-      count,
-      this.opts.failDelayMs ?? DEFAULT_FAIL_DELAY_MS,
-      this.opts.maxFailDelayMs ?? DEFAULT_MAX_FAIL_DELAY_MS,
-    )
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait))
+    await afterFailure(this.failures, username, address, {
+      baseMs: this.opts.failDelayMs ?? DEFAULT_FAIL_DELAY_MS,
+      maxMs: this.opts.maxFailDelayMs ?? DEFAULT_MAX_FAIL_DELAY_MS,
+    })
     return null
   }
 }

@@ -11,6 +11,9 @@
 //   'vnc'               RFB both ways, relayed to QEMU's VNC server (one viewer; a new one takes over)
 //   'shot'              the provider sends one PNG of the screen, then closed {code: SCREEN_SHOT_DONE}
 //   'frames'            the provider sends a frame (src/console/frame.ts) of the screen a few times a second
+//   'auth'              only checks `password` (as 'vnc' does), then closed {code: SCREEN_AUTH_OK}
+// 'vnc' and 'auth' carry the machine's console password in `password` (inside the Noise channel); the
+// provider checks it against the scrypt hash it keeps before any RFB byte moves (service.ts).
 import c from 'compact-encoding'
 import type Protomux from 'protomux'
 import type { Channel, Message } from 'protomux'
@@ -20,12 +23,13 @@ import { nodeError } from '../net/errors.ts'
 /** No control message needs more; bounds what a peer can make us parse. */
 export const MAX_CTL_BYTES = 16 * 1024
 
-export type ScreenMode = 'serial' | 'vnc' | 'shot' | 'frames'
-export const SCREEN_MODES: readonly ScreenMode[] = ['serial', 'vnc', 'shot', 'frames']
+export type ScreenMode = 'serial' | 'vnc' | 'shot' | 'frames' | 'auth'
+export const SCREEN_MODES: readonly ScreenMode[] = ['serial', 'vnc', 'shot', 'frames', 'auth']
 export const SHOT_DONE = 'SCREEN_SHOT_DONE'
+export const AUTH_OK = 'SCREEN_AUTH_OK'
 
 export type ConsoleCtl =
-  | { t: 'attach'; ticket: string; cols?: number; rows?: number; mode?: ScreenMode }
+  | { t: 'attach'; ticket: string; cols?: number; rows?: number; mode?: ScreenMode; password?: string }
   | { t: 'resize'; cols: number; rows: number }
   | { t: 'detach' }
   | { t: 'attached'; vmId: string; cols: number; rows: number }

@@ -15,6 +15,8 @@ import { execFileSync } from 'node:child_process'
 import { readFile, readdir } from 'node:fs/promises'
 import type { Hypervisor } from '../../src/hv/hypervisor.ts'
 import type { TestDriver } from '../../src/hv/test/driver.ts'
+import type { ConsoleService } from '../../src/console/service.ts'
+import { checkScreenPassword } from '../../src/console/display-client.ts'
 
 /** Every file under `root` whose bytes contain `text`. */
 async function filesHolding(root: string, text: string): Promise<string[]> {
@@ -108,6 +110,45 @@ describe('console through a running node', () => {
     } finally {
       await ssh.cleanup()
     }
+  })
+
+  it('the VNC screen asks for the console password, checked on the provider and counted with SSH failures', async () => {
+    const svc = node.provider!['opts'].console as ConsoleService
+    const ticket = () => client.call<TicketAnswer>('console.ticket', { vmId })
+    const failures = () => svc.failures.users.count(vmId, Date.now())
+    await checkScreenPassword(client.dhtNode!, await ticket(), 'guest console pw')
+    await expect(checkScreenPassword(client.dhtNode!, await ticket(), 'not the password')).rejects.toMatchObject({
+      code: 'NODE_CONSOLE_WRONG_PASSWORD',
+    })
+    expect(failures()).toBe(1)
+    // The same table as the SSH console's: a guesser gains nothing by switching.
+    expect(await svc.ssh!.checkPassword(vmId, 'not it either', '192.0.2.7')).toBeNull()
+    expect(failures()).toBe(2)
+    // The RFB stream is not opened for a wrong password (this driver has no VNC at all: the password
+    // is what refuses here).
+    await expect(
+      ConsoleSession.dial({
+        dht: client.dhtNode!,
+        nodeKey: Buffer.from((await ticket()).nodeKey, 'hex'),
+        ticket: (await ticket()).ticket,
+        mode: 'vnc',
+        password: 'wrong again',
+      }),
+    ).rejects.toMatchObject({ code: 'NODE_CONSOLE_WRONG_PASSWORD' })
+    await checkScreenPassword(client.dhtNode!, await ticket(), 'guest console pw')
+    expect(failures()).toBe(0)
+    // A machine without a console password has no VNC screen: the error says how to set one.
+    const alice = { username: 'alice', type: 'buyer' as const }
+    const m = node.hub!.market
+    const bare = await m.register(alice, { config: 'small' })
+    await m.store(alice, bare.id, paired.pmId)
+    await m.start(alice, bare.id)
+    const t = await client.call<TicketAnswer>('console.ticket', { vmId: bare.id })
+    await expect(checkScreenPassword(client.dhtNode!, t, 'guest console pw')).rejects.toMatchObject({
+      code: 'NODE_CONSOLE_PASSWORD',
+      message: expect.stringContaining(`virtuoso console passwd ${bare.id}`),
+    })
+    await m.stop(alice, bare.id)
   })
 
   it("the console password becomes the guest's root password at its next start, hashed, never in clear", async () => {

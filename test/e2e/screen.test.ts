@@ -1,10 +1,11 @@
 // A machine's screen end to end, on a real QEMU provider (TCG) driven through the CLI as a buyer
 // uses it: `screenshot` writes a valid PNG; Debian's vncsnapshot (a real VNC client) takes a picture
-// through `virtuoso vnc` whose size is the guest's mode; a second viewer takes over from the first;
-// another buyer gets neither; `start --console` attaches once the machine runs, which the seed named.
+// through `virtuoso vnc` whose size is the guest's mode, given the machine's console password (a
+// wrong one is refused, and the provider keeps no clear copy); a second viewer takes over from the
+// first; another buyer gets neither; `start --console` attaches once the machine runs, which the seed named.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { join } from 'node:path'
-import { readFile, writeFile } from 'node:fs/promises'
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { connect, type Socket } from 'node:net'
 import { execa } from 'execa'
 import { cli, spawnVirtuoso, startMarket, tempDir } from './harness.ts'
@@ -66,7 +67,14 @@ describe('the screen of a machine', () => {
     const png = readPng(await readFile(file))
     expect(png.width).toBeGreaterThanOrEqual(640)
 
-    const vnc = spawnVirtuoso(['vnc', vm, '--json'], { ...market.env, VIRTUOSO_HOME: home('alice') })
+    const pw = 'screen pw 4 vnc'
+    expect((await as('alice', ['console', 'passwd', vm, '--password-stdin'], `${pw}\n`)).exitCode).toBe(0)
+    const pwFile = join(root.path, 'console-pw')
+    await writeFile(pwFile, `${pw}\n`, { mode: 0o600 })
+    const vnc = spawnVirtuoso(['vnc', vm, '--password-file', pwFile, '--json'], {
+      ...market.env,
+      VIRTUOSO_HOME: home('alice'),
+    })
     try {
       const [line] = await vnc.waitFor(/"port":\d+/, 60_000)
       const port = Number(/"port":(\d+)/.exec(line)![1])
@@ -86,10 +94,27 @@ describe('the screen of a machine', () => {
     }
   })
 
+  it('a wrong console password is one error line and no VNC port; the provider keeps no clear copy', async () => {
+    const wrong = await cli(home('alice'), ['vnc', vm, '--password-stdin'], { env: market.env, input: 'not it\n' })
+    expect(wrong.exitCode).not.toBe(0)
+    expect(wrong.stdout).toBe('')
+    expect(wrong.stderr.trim().split('\n')).toHaveLength(1)
+    expect(wrong.stderr).toContain(`wrong console password for machine ${vm}`)
+    const json = await as('alice', ['vnc', vm, '--password-stdin'], 'not it\n')
+    expect(json.json.error.code).toBe('NODE_CONSOLE_WRONG_PASSWORD')
+    // Everything the provider wrote, except the guest's disk extents (the guest's own bytes).
+    const dir = market.providers[0].data
+    for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
+      const p = join(e.parentPath, e.name)
+      if (!e.isFile() || (await stat(p)).size > 64 * 1024 * 1024) continue
+      expect((await readFile(p).catch(() => Buffer.alloc(0))).includes('screen pw 4 vnc'), p).toBe(false)
+    }
+  })
+
   it('another buyer gets neither the screen nor a VNC port', async () => {
     const shot = await as('bob', ['screenshot', vm, join(root.path, 'bob.png')])
     expect(shot.json.error.code).toBe('MARKET_NOT_FOUND')
-    const vnc = await as('bob', ['vnc', vm])
+    const vnc = await as('bob', ['vnc', vm, '--password-stdin'], 'screen pw 4 vnc\n')
     expect(vnc.exitCode).not.toBe(0)
     expect(vnc.json.error.code).toBe('MARKET_NOT_FOUND')
   })
