@@ -53,7 +53,12 @@ export interface BlocksServerOptions {
   mutateHashes?: (file: string, data: Buffer) => void
   /** Test hook: wait this long before answering each BLOCKS request (a slow link, for mid-copy faults). */
   delayMs?: number
+  /** Test hook: answer only these ops, as a node from before the others does ('unknown op'). */
+  ops?: number[]
 }
+
+/** An origin from before `op` answers it this way: the client falls back to the older ops. */
+export const isUnknownOp = (err: unknown): boolean => err instanceof VmmpError && /unknown op/.test(err.message)
 
 /** Origin side: answer blocks@1 channels the remote opens on this connection. Returns an unpair function. */
 export function serveBlocks(mux: Protomux, opts: BlocksServerOptions): () => void {
@@ -180,15 +185,17 @@ function serveOne(mux: Protomux, id: Buffer, remoteKey: Buffer, opts: BlocksServ
 
   m.req.onmessage = (r) => {
     const run =
-      r.op === OP_OPEN
-        ? onOpen(r)
-        : r.op === OP_HASHES || r.op === OP_SPARSE_HASHES
-          ? Promise.resolve().then(() => onHashes(r, r.op === OP_SPARSE_HASHES))
-          : r.op === OP_BLOCKS
-            ? onBlocks(r)
-            : r.op === OP_ZGROUP
-              ? onZGroup(r)
-              : Promise.reject(vmmpError.protocol(`unknown op ${r.op}`))
+      opts.ops && !opts.ops.includes(r.op)
+        ? Promise.reject(vmmpError.protocol(`unknown op ${r.op}`))
+        : r.op === OP_OPEN
+          ? onOpen(r)
+          : r.op === OP_HASHES || r.op === OP_SPARSE_HASHES
+            ? Promise.resolve().then(() => onHashes(r, r.op === OP_SPARSE_HASHES))
+            : r.op === OP_BLOCKS
+              ? onBlocks(r)
+              : r.op === OP_ZGROUP
+                ? onZGroup(r)
+                : Promise.reject(vmmpError.protocol(`unknown op ${r.op}`))
     run.catch((err) => fail(r.id, err instanceof VmmpError ? err : fsError('serving', migrationId, err)))
   }
   ch.open()
@@ -217,6 +224,8 @@ export class BlocksClient {
   private failure: VmmpError | null = null
   private abortOff: () => void = () => {}
   private sparse = true
+  /** False once the origin answered OP_ZGROUP with 'unknown op' (a node from before it). */
+  zgroups = true
   /** Payload plus framing of every message either way, for the bytes-on-wire figure. */
   bytesOnWire = 0
   vmId = ''
@@ -279,7 +288,7 @@ export class BlocksClient {
       try {
         return this.checkHashes(Buffer.concat(await Promise.all(parts)), n)
       } catch (err) {
-        if (!(err instanceof VmmpError && /unknown op/.test(err.message))) throw err
+        if (!isUnknownOp(err)) throw err
         this.sparse = false // an origin from before SPARSE_HASHES
         parts.length = 0
       }

@@ -5,10 +5,12 @@
 // goes away (closed, stalled) only drops out, and the blocks it had in hand go back to the others.
 // The sources share one queue of 1 MiB groups, so a faster source simply takes more of them. Groups
 // travel deflated (OP_ZGROUP, zgroups.ts) and are kept so on arrival, so this node serves them on.
+// A source from before OP_ZGROUP sends its groups as plain blocks (OP_BLOCKS, runs of non-zero
+// blocks); they are checked the same way and deflated here, so the kept copy is the same.
 import type Protomux from 'protomux'
 import { open, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { BlocksClient } from './blocks.ts'
+import { BlocksClient, isUnknownOp } from './blocks.ts'
 import {
   VmmpError,
   fsError,
@@ -20,7 +22,7 @@ import {
   VMMP_NO_SPACE,
 } from './errors.ts'
 import { BLOCK_SIZE, HASH_BYTES, hashBlock, rootOf } from './manifest.ts'
-import { blockBytes, groupBlocks, groupCount, inflateGroup, saveZIndex, zDataName } from './zgroups.ts'
+import { blockBytes, deflateGroup, groupBlocks, groupCount, inflateGroup, saveZIndex, zDataName } from './zgroups.ts'
 import { IMAGE_CHANNEL_PREFIX, IMAGE_FILE, checkDigest, type ImageStore } from './image-store.ts'
 
 /** Requests in flight per source: 16 groups (≤ 1 MiB each) keep one HyperDHT stream full (rsync.ts). */
@@ -127,15 +129,15 @@ export async function fetchImage(opts: FetchImageOptions): Promise<FetchImageRes
         }
         busy++
         try {
-          let packed: Buffer
+          const what = `group ${g.index} of image ${digest.slice(0, 12)}… from ${name}`
+          let got: { packed: Buffer; data: Buffer }
           try {
-            packed = await client.zgroup(0, g.index)
+            got = await fetchGroup(client, g, opts.size, what)
           } catch (err) {
             queue.push(g) // another source takes it
             throw err
           }
-          const what = `group ${g.index} of image ${digest.slice(0, 12)}… from ${name}`
-          const data = await inflateGroup(packed, g.bytes, what)
+          const { packed, data } = got
           let off = 0
           for (const i of g.blocks) {
             const len = blockBytes(i, opts.size)
@@ -204,6 +206,34 @@ interface Group {
   index: number
   blocks: number[]
   bytes: number
+}
+
+/** A group's non-zero blocks (unverified) and their deflated form, however the source can send them. */
+async function fetchGroup(
+  client: BlocksClient,
+  g: Group,
+  size: number,
+  what: string,
+): Promise<{ packed: Buffer; data: Buffer }> {
+  if (client.zgroups) {
+    try {
+      const packed = await client.zgroup(0, g.index)
+      return { packed, data: await inflateGroup(packed, g.bytes, what) }
+    } catch (err) {
+      if (!isUnknownOp(err)) throw err
+      client.zgroups = false // a source from before OP_ZGROUP: plain blocks from now on
+    }
+  }
+  const parts: Promise<Buffer>[] = []
+  for (let k = 0; k < g.blocks.length;) {
+    let n = 1
+    while (k + n < g.blocks.length && g.blocks[k + n] === g.blocks[k] + n) n++
+    parts.push(client.blocks(0, g.blocks[k], n))
+    k += n
+  }
+  const data = Buffer.concat(await Promise.all(parts))
+  if (data.length !== g.bytes) throw vmmpError.corrupt(`${what}: ${data.length} bytes, not ${g.bytes}`)
+  return { packed: await deflateGroup(data), data }
 }
 
 /** Groups that hold data: zero blocks stay holes and never cross the link. */

@@ -2,7 +2,8 @@
 // a published image is served from the `.z` made at import and crosses the link compressed; the
 // fetching store keeps the groups as they came and serves them on to a third node; a `.z` damaged
 // on the serving node is refused by the receiver's hash check (nothing kept); without a valid
-// index (missing, or its image touched since) the groups are deflated live from the image.
+// index (missing, or its image touched since) the groups are deflated live from the image; a source
+// from before OP_ZGROUP (it answers 'unknown op') sends plain blocks, alone or beside a newer one.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import createTestnet from 'hyperdht/testnet.js'
 import DHT from 'hyperdht'
@@ -11,7 +12,7 @@ import { createHash } from 'node:crypto'
 import { open, readFile, readdir, rm, mkdtemp, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { serveBlocks } from '../../src/vmmp/blocks.ts'
+import { OP_BLOCKS, OP_HASHES, OP_OPEN, OP_SPARSE_HASHES, serveBlocks } from '../../src/vmmp/blocks.ts'
 import { IMAGE_FILE, ImageStore } from '../../src/vmmp/image-store.ts'
 import { fetchImage, type ImageSource } from '../../src/vmmp/image-fetch.ts'
 import { loadZIndex, zDataName } from '../../src/vmmp/zgroups.ts'
@@ -38,11 +39,14 @@ async function makeTextImage(path: string): Promise<void> {
   await writeFile(path, buf)
 }
 
-function serve(store: ImageStore): Promise<Buffer> {
+/** The ops a node from before OP_ZGROUP answers. */
+const OLD_OPS = [OP_OPEN, OP_HASHES, OP_BLOCKS, OP_SPARSE_HASHES]
+
+function serve(store: ImageStore, ops?: number[]): Promise<Buffer> {
   const keys = DHT.keyPair()
   const server = testnet.createNode().createServer((socket) => {
     socket.on('error', () => {})
-    serveBlocks(Protomux.from(socket), { authorize: (id) => store.authorize(id) })
+    serveBlocks(Protomux.from(socket), { authorize: (id) => store.authorize(id), ops })
   })
   return server.listen(keys).then(() => keys.publicKey)
 }
@@ -92,6 +96,27 @@ describe('deflated image groups', () => {
     const r = await fetchImage({ store: c, digest, size: SIZE, sources: [dial(await serve(b), 'b')] })
     expect(r.bytesOnWire).toBeLessThan(dataBytes / 2)
     expect(await sha(c.pathOf(digest))).toBe(await sha(join(root, 'src.img')))
+  })
+
+  it('a source from before OP_ZGROUP sends plain blocks; the copy is the same and is kept deflated', async () => {
+    const old = new ImageStore(join(root, 'old'))
+    const r = await fetchImage({ store: old, digest, size: SIZE, sources: [dial(await serve(a, OLD_OPS), 'old')] })
+    expect(r.bytes).toBe(dataBytes)
+    // Plain blocks: at least the data itself crossed (no deflate on the way).
+    expect(r.bytesOnWire).toBeGreaterThanOrEqual(dataBytes)
+    expect(await sha(old.pathOf(digest))).toBe(await sha(join(root, 'src.img')))
+    expect(await loadZIndex(old.dirOf(digest), (await old.manifest(digest))!)).not.toBeNull()
+    // An old and a new source together: each sends what it can, the image is whole.
+    const mixed = new ImageStore(join(root, 'mixed'))
+    const m = await fetchImage({
+      store: mixed,
+      digest,
+      size: SIZE,
+      inflight: 2,
+      sources: [dial(await serve(a, OLD_OPS), 'old'), dial(await serve(old), 'new')],
+    })
+    expect(Object.keys(m.bySource).sort()).toEqual(['new', 'old'])
+    expect(await sha(mixed.pathOf(digest))).toBe(await sha(join(root, 'src.img')))
   })
 
   it('a damaged .z on the source is refused by the hash check and nothing is kept', async () => {
