@@ -14,6 +14,8 @@ interface Spec {
   command: string
   describe: string
   method: string | ((a: Args) => string)
+  /** Instead of one call of `method`: a command that needs more than one answer. */
+  run?: (call: (method: string, params: unknown) => Promise<any>, a: Args) => Promise<unknown>
   options?: (y: Argv) => Argv
   params?: (a: Args) => unknown
   render?: (result: any, a: Args) => string
@@ -31,7 +33,11 @@ function add(y: Argv, s: Spec): Argv {
       const a = argv as unknown as Args
       try {
         const method = typeof s.method === 'string' ? s.method : s.method(a)
-        const result = await withClient(a, (c) => c.call(method, s.params ? s.params(a) : {}), { auth: s.auth ?? true })
+        const result = await withClient(
+          a,
+          (c) => (s.run ? s.run((m, p) => c.call(m, p), a) : c.call(method, s.params ? s.params(a) : {})),
+          { auth: s.auth ?? true },
+        )
         print(!!a.json, result, () => (s.render ? s.render(result, a) : render.ok(result)))
         if (s.after) process.exitCode = await s.after(result, a)
       } catch (err) {
@@ -52,6 +58,23 @@ function readKeyFile(file: string): string {
 
 const money = (describe: string) => ({ type: 'string' as const, describe })
 const strip = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined))
+
+const NET_RENDER: Record<string, (r: any) => string> = {
+  list: render.networks,
+  create: render.network,
+  show: render.networkShow,
+}
+const netParams = (a: Args) => (a.action === 'list' ? {} : strip({ name: a.name ?? '', subnet: a.subnet }))
+
+/** One network with its machines, each with its live traffic counters (null: none reported yet). */
+async function netShow(call: (method: string, params: unknown) => Promise<any>, name: string) {
+  const { networks } = await call('net.list', {})
+  const net = (networks as any[]).find((n) => n.name === name)
+  if (!net) throw new VirtuosoError('MARKET_NOT_FOUND', `no network named ${name}: see \`virtuoso net list\``)
+  const { traffic } = await call('traffic', {})
+  const byVm = new Map((traffic as any[]).map((t) => [t.vmId, t]))
+  return { ...net, members: net.members.map((m: any) => ({ ...m, traffic: byVm.get(m.vmId) ?? null })) }
+}
 
 export function marketCommands(y: Argv): Argv {
   const specs: Spec[] = [
@@ -114,15 +137,22 @@ export function marketCommands(y: Argv): Argv {
     },
     {
       command: 'net <action> [name]',
-      describe: 'your private networks: net create NAME [--subnet CIDR] | net list | net delete NAME',
+      describe:
+        'your private networks: net create NAME [--subnet CIDR] | net list | net show NAME (machines, traffic) | ' +
+        'net delete NAME',
       method: (a) => `net.${a.action}`,
+      run: (call, a) => (a.action === 'show' ? netShow(call, a.name ?? '') : call(`net.${a.action}`, netParams(a))),
       options: (a) =>
         a
-          .positional('action', { choices: ['create', 'list', 'delete'] })
+          .positional('action', { choices: ['create', 'list', 'show', 'delete'] })
           .option('subnet', { type: 'string', describe: 'create: a private IPv4 network (default 10.42.0.0/24)' }),
-      params: (a) => (a.action === 'list' ? {} : strip({ name: a.name ?? '', subnet: a.subnet })),
-      render: (r, a) =>
-        a.action === 'list' ? render.networks(r) : a.action === 'create' ? render.network(r) : render.ok(r),
+      render: (r, a) => (NET_RENDER[a.action as string] ?? render.ok)(r),
+    },
+    {
+      command: 'traffic',
+      describe: 'live network traffic of your machines (a provider: of the machines it hosts), as the switch counts',
+      method: 'traffic',
+      render: render.traffic,
     },
     {
       command: 'edit <vmid>',

@@ -1,5 +1,6 @@
 // Human renderings of market results: pure functions from records to text (tests call them).
 import { table } from './output.ts'
+import { trafficCell } from '../tui/render/traffic.ts'
 import { formatMoney } from '../market/pricing.ts'
 import type { ConfigRow, PmRow, VmRow } from '../market/types.ts'
 import type { ProviderMachine } from '../market/machines.ts'
@@ -137,6 +138,37 @@ export function networks(r: any): string {
       return [head, ...rows].join('\n')
     })
     .join('\n')
+}
+
+/** `net show NAME`: the network, then each machine with its address, provider and traffic so far. */
+export function networkShow(n: any): string {
+  const head = `${n.name}  ${n.subnet}  ${n.members.length} machine(s)`
+  if (!n.members.length) return head
+  const rows = table(n.members as any[], [
+    { header: 'ADDRESS', get: (v) => v.address },
+    { header: 'MAC', get: (v) => v.mac },
+    { header: 'NAME', get: (v) => v.name || v.vmId },
+    { header: 'STATE', get: (v) => v.state },
+    { header: 'PROVIDER', get: (v) => v.pmId ?? '-' },
+    { header: 'SENT', get: (v) => trafficCell(v.traffic?.sentBytes, v.traffic?.sentRate), align: 'right' },
+    { header: 'RECEIVED', get: (v) => trafficCell(v.traffic?.recvBytes, v.traffic?.recvRate), align: 'right' },
+    { header: 'DROPPED', get: (v) => v.traffic?.dropped ?? '-', align: 'right' },
+  ])
+  return `${head}\n${rows}`
+}
+
+/** `virtuoso traffic`: every machine's counters, with the rate between the node's last two reports. */
+export function traffic(r: any): string {
+  const rows: any[] = r.traffic ?? []
+  if (!rows.length) return 'no traffic reported yet: a running machine with a network card reports every few seconds'
+  return table(rows, [
+    { header: 'VMID', get: (t) => t.vmId },
+    { header: 'SENT', get: (t) => trafficCell(t.sentBytes, t.sentRate), align: 'right' },
+    { header: 'FRAMES', get: (t) => t.sentFrames, align: 'right' },
+    { header: 'RECEIVED', get: (t) => trafficCell(t.recvBytes, t.recvRate), align: 'right' },
+    { header: 'FRAMES', get: (t) => t.recvFrames, align: 'right' },
+    { header: 'DROPPED', get: (t) => t.dropped, align: 'right' },
+  ])
 }
 
 export function network(n: any): string {

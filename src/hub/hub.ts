@@ -278,6 +278,7 @@ export class Hub implements ProviderGateway {
     if (method === 'node.progress') return this.market.deliveryProgress(nodeKey, (params ?? {}) as any)
     if (method === 'node.images.dropped') return this.market.imagesDropped(nodeKey, (params ?? {}) as any)
     if (method === 'node.event') return this.market.nodeEvent(nodeKey, params as any)
+    if (method === 'node.vnet.traffic') return this.market.traffic.report(nodeKey, params)
     throw nodeError.unknownMethod(method)
   }
 

@@ -110,6 +110,8 @@ const table: Record<string, (name: string) => MethodDef> = {
   }),
   edit: def('buyer', { ...VMID, ...VM_SPEC }, (m, w, { vmId, ...patch }) => m.edit(w, vmId, patch)),
   machines: def('user', {}, (m, w) => m.machines(w)),
+  /** Live traffic counters: a buyer's of its machines, a provider's of the machines it hosts. */
+  traffic: def('user', {}, (m, w) => ({ traffic: m.traffic.visible(w) })),
   search: def(
     'buyer',
     {

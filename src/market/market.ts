@@ -29,6 +29,7 @@ import { account } from './account.ts'
 import { pricePass } from './prices.ts'
 import { scryptCost } from '../scrypt.ts'
 import { search, type Offer, type SearchInput } from './search.ts'
+import { TrafficTable } from './traffic.ts'
 import { listEvents } from './events.ts'
 import * as placementMod from './placement.ts'
 import { audienceOf, changesSince, feedSnapshot, viewFor } from './feed.ts'
@@ -59,6 +60,7 @@ export class Market extends EventEmitter {
   readonly ctx: Ctx
   /** Set by the hub; without one, `migrate` answers that migration is unavailable. */
   migrator: Migrator | null = null
+  readonly traffic: TrafficTable // live per-machine counters the nodes report (memory only: traffic.ts)
   private billing: Promise<billing.BillingReport> | null = null
 
   private constructor(
@@ -78,6 +80,7 @@ export class Market extends EventEmitter {
       problem: (what, err) => this.emit('problem', { what, error: err }),
     }
     db.on('change', (c: Change) => this.emit('change', c))
+    this.traffic = new TrafficTable(this.ctx)
   }
 
   static async open(opts: MarketOptions): Promise<Market> {
@@ -101,7 +104,6 @@ export class Market extends EventEmitter {
     return this.ctx.clock()
   }
 
-  // --- accounts ---
   signup(input: accounts.SignupInput): Promise<UserRow> {
     return accounts.signup(this.ctx, input)
   }
@@ -122,7 +124,7 @@ export class Market extends EventEmitter {
     return accounts.whoami(this.ctx, who)
   }
 
-  // --- catalog and marketplace ---
+  // --- accounts, catalog and marketplace ---
   configs(): ConfigRow[] {
     return catalog.configs(this.ctx)
   }
@@ -276,7 +278,6 @@ export class Market extends EventEmitter {
     return networks.hvConfig(this.ctx, vm)
   }
 
-  // --- everyone ---
   account(who: Identity | null): ReturnType<typeof account> {
     return account(this.ctx, who)
   }

@@ -320,6 +320,7 @@ function ViewBody(b: BodyProps): React.JSX.Element {
           width={width}
           height={height}
           call={b.call}
+          loadTraffic={() => b.call('traffic')}
           registerConfig={b.registerConfig}
           registerImage={b.registerImage}
           onConsole={(v) => {

@@ -1,6 +1,6 @@
 // The provider side of the buyers' networks: keeps one switch port per running guest that has a
 // network card, following the hypervisor's changes (start, resume, a migration's arrival, stop,
-// suspend, delete), and reports per-machine traffic counters.
+// suspend, delete), and reports the guests' traffic counters to the hub (traffic-report.ts).
 import type { Hypervisor } from '../hv/hypervisor.ts'
 import type { HvVm } from '../hv/types.ts'
 import { GuestPort } from './guest-port.ts'
@@ -9,6 +9,7 @@ import type { VnetPeers } from './peers.ts'
 import { VnetError, VNET_NO_HUB, VNET_NO_PORT } from './errors.ts'
 import { nodeError } from '../net/errors.ts'
 import { HV_NOT_SUPPORTED } from '../hv/errors.ts'
+import { guestTraffic, TrafficReporter } from './traffic-report.ts'
 
 export const JOIN_RETRY_MS = 1000
 /** A membership is renewed when this share of its life has passed (peers drop us at its end). */
@@ -22,6 +23,8 @@ export interface VnetServiceOptions {
   log?: (line: string) => void
   /** Carries the networks to other providers (vnet@1); without it a network stays on this host. */
   peers?: VnetPeers
+  /** How often the guests' changed traffic counters go to the hub (default TRAFFIC_REPORT_MS). */
+  trafficReportMs?: number
 }
 
 export class VnetService {
@@ -35,12 +38,23 @@ export class VnetService {
   private renewals = new Map<string, NodeJS.Timeout>()
   /** Asks the hub (control@1) for a membership; set once the provider agent exists. */
   hubRequest: ((method: string, params: unknown) => Promise<any>) | null = null
+  private traffic: TrafficReporter
 
   constructor(private opts: VnetServiceOptions) {
     this.sw = opts.switch ?? new Switch()
+    this.traffic = new TrafficReporter({
+      read: () => [...this.ports.keys()].flatMap((id) => this.trafficOf(id)),
+      send: (params) => {
+        if (!this.hubRequest) throw new VnetError(VNET_NO_HUB, 'not connected to the hub yet')
+        return this.hubRequest('node.vnet.traffic', params)
+      },
+      intervalMs: opts.trafficReportMs,
+      log: opts.log,
+    })
   }
 
   async start(): Promise<void> {
+    this.traffic.start()
     this.opts.hv.on('change', this.onChange)
     this.opts.hv.on('delete', this.onDelete)
     for (const vm of await this.opts.hv.list()) await this.follow(vm)
@@ -55,6 +69,11 @@ export class VnetService {
 
   stats(vmId: string): PortStats | null {
     return this.sw.stats(vmId)
+  }
+
+  private trafficOf(vmId: string) {
+    const s = this.sw.stats(vmId)
+    return s ? [guestTraffic(vmId, s)] : []
   }
 
   private async follow(vm: HvVm): Promise<void> {
@@ -139,6 +158,7 @@ export class VnetService {
 
   close(): void {
     this.closed = true
+    this.traffic.close()
     for (const t of this.renewals.values()) clearTimeout(t)
     this.opts.hv.off('change', this.onChange)
     this.opts.hv.off('delete', this.onDelete)

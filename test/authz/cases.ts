@@ -41,6 +41,7 @@ export const NOT_ON_MARKET = [
   'node.vm.exited',
   'node.progress',
   'node.vnet.join',
+  'node.vnet.traffic',
 ]
 /** Exercised by the account switch (it ends the session the other cases use). */
 export const SESSION_ENDING = new Set(['logout'])

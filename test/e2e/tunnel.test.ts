@@ -2,7 +2,8 @@
 // provider started by the CLI, on 127.0.0.1), with only HyperDHT between buyer and provider:
 // `virtuoso pipe` carries bytes to busybox `nc -e cat` in a linux guest and back; `virtuoso forward`
 // carries HTTP requests to busybox httpd; `virtuoso ssh --console` reaches the provider's SSH
-// console through the same tunnel; a second buyer is refused for pipe, forward and ssh.
+// console through the same tunnel; a second buyer is refused for pipe, forward and ssh. The guest's
+// live traffic counters reach its owner and its provider only.
 // (`virtuoso ssh` into a guest's own sshd: test/e2e/tunnel-ssh.test.ts, debian-12.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { join } from 'node:path'
@@ -99,6 +100,30 @@ describe('tunnels into a guest (provider reachable only over HyperDHT)', () => {
     } finally {
       await fwd.stop()
     }
+  })
+
+  it("the owner sees the guest's traffic live (net show), its provider too (traffic), another buyer nothing", async () => {
+    // The provider's switch counts the guest's card (eth0); its node reports changes every few seconds.
+    const counted = async (pred: (t: any) => boolean) => {
+      for (;;) {
+        const r = await as('alice', ['net', 'show', 'default'])
+        const t = r.json.members.find((m: any) => m.vmId === vm)?.traffic
+        if (t && pred(t)) return t
+        await new Promise((res) => setTimeout(res, 500))
+      }
+    }
+    // DHCP at boot crossed the switch both ways (the switch answers it).
+    const before = await counted((t) => t.sentFrames > 0 && t.recvFrames > 0)
+    // ARP for an address nobody has: frames from the guest the switch counts.
+    await shell!.run('ping -c 2 -W 1 10.42.0.250 >/dev/null 2>&1; true', 30_000)
+    const after = await counted((t) => t.sentFrames > before.sentFrames)
+    expect(after.sentBytes).toBeGreaterThan(before.sentBytes)
+    const text = await cli(home('alice'), ['net', 'show', 'default'], { env: market.env })
+    expect(text.stdout).toMatch(/10\.42\.0\.\d+\s+02(:[0-9a-f]{2}){5}\s+\S+\s+started\s+\S+\s+\d/)
+    const hosted = (await as('prov', ['traffic'])).json.traffic.map((t: any) => t.vmId)
+    expect(hosted).toEqual([vm])
+    expect((await as('bob', ['traffic'])).json.traffic).toEqual([])
+    expect((await as('bob', ['net', 'show', 'default'])).json.error.code).toBe('MARKET_NOT_FOUND')
   })
 
   it("ssh --console: the provider's SSH console through the same tunnel, no provider address", async () => {

@@ -147,7 +147,7 @@ describe('BuyerMachines', () => {
     expect(v.frame()).toContain('<d> delete!')
     expect(v.frame()).not.toContain('<x> stop')
   })
-  it('i opens the Networks view: each network, its machines, their addresses and where each runs', async () => {
+  it('i opens the Networks view: each network, its machines, their addresses, where each runs, live traffic', async () => {
     const nets = [
       { id: 'net-1', owner: 'alice', name: 'lab', subnet: '10.42.0.0/24', created: 0 },
       { id: 'net-2', owner: 'alice', name: 'empty', subnet: '192.168.9.0/24', created: 0 },
@@ -155,18 +155,44 @@ describe('BuyerMachines', () => {
     const onNet = vms.map((v, k) =>
       k < 2 ? { ...v, netId: 'net-1', address: `10.42.0.${k + 2}`, mac: `02:00:00:00:00:0${k + 2}` } : v,
     )
+    // The providers' reports as the hub answers them: a second poll sees the web machine's counters grow.
+    const counters = { sentFrames: 10, recvFrames: 12, dropped: 0, sentRate: null, recvRate: null, at: 1_000 }
+    const reports = [
+      { ...counters, vmId: onNet[0].id, sentBytes: 2048, recvBytes: 3 * 1048576 },
+      { ...counters, vmId: onNet[0].id, sentBytes: 5 * 1048576, recvBytes: 4 * 1048576, sentRate: 1048576 },
+    ]
+    let polls = 0
+    const loadTraffic = vi.fn(async () => ({ traffic: [reports[Math.min(polls++, 1)]] }))
     const v = mount(
-      <BuyerMachines vms={onNet} pmById={pmById} configs={configs} nets={nets} width={80} height={H} call={vi.fn()} />,
+      <BuyerMachines
+        vms={onNet}
+        pmById={pmById}
+        configs={configs}
+        nets={nets}
+        width={80}
+        height={H}
+        call={vi.fn()}
+        loadTraffic={loadTraffic}
+        trafficPollMs={20}
+        now={3_000}
+      />,
     )
+    // The selected (started) machine's detail line shows its counters (and the rate while it moves).
+    await until(v.frame, (f) => /traffic: sent [\d.]+ (KiB|MiB)/.test(f))
     await v.press('i')
     const f = v.frame()
     expect(f).toContain('My networks (2)')
     expect(f).toMatch(/lab\s+2 machines\s+10\.42\.0\.0\/24\s+1 provider\b/)
-    expect(f).toMatch(/web\s+10\.42\.0\.2\s+02:00:00:00:00:02\s+alpha\s+started/)
-    expect(f).toMatch(/db\s+10\.42\.0\.3\s+02:00:00:00:00:03\s+alpha\s+stored/)
+    expect(f).toMatch(/web\s+10\.42\.0\.2\s+alpha\s+started/)
+    expect(f).toMatch(/db\s+10\.42\.0\.3\s+alpha\s+stored/)
     expect(f).toMatch(/empty\s+0 machines\s+192\.168\.9\.0\/24\s+0 providers/)
+    // Live: the next poll's figures replace the first ones.
+    await until(v.frame, (f) => /web .*started\s+5\.0M\s+4\.0M/.test(f))
+    expect(v.frame()).toMatch(/lab .*provider\s+5\.0M\s+4\.0M/)
     await v.press(KEY.esc)
-    expect(v.frame()).toContain('My machines (5)')
+    await until(v.frame, (f) => f.includes('My machines (5)'))
+    expect(v.frame()).toContain('traffic: sent 5.0 MiB at 1.0 MiB/s, received 4.0 MiB, 0 dropped\n')
+    v.unmount() // its poll stops with it
   })
   it('asks before a dangerous action and runs it on y only', async () => {
     const v = mountBuyer()

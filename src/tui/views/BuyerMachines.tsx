@@ -8,6 +8,8 @@ import { Table } from '../components/Table.tsx'
 import { Form } from '../components/Form.tsx'
 import { useFrame, useViewActions } from '../hooks/use-frame.ts'
 import { useSelection } from '../hooks/use-selection.ts'
+import { useTraffic, type LoadTraffic } from '../hooks/use-traffic.ts'
+import { trafficLine } from '../render/traffic.ts'
 import { VM_ACTION_KEYS, VM_COLUMNS, vmActions, vmDetails, vmRow } from '../render/machines.ts'
 import { editFields, editParams, onConfigChange, registerFields, registerParams } from '../render/register.ts'
 import type { SearchResult } from '../render/search.ts'
@@ -40,6 +42,11 @@ export interface BuyerMachinesProps {
   /** Sub-screen to open at start (captures, tests). */
   initialMode?: Mode
   initialResults?: SearchResult[]
+  /** The live traffic counters of my machines (market@1 `traffic`), polled while shown. */
+  loadTraffic?: LoadTraffic
+  trafficPollMs?: number
+  /** A fixed clock (captures, tests): the age of the traffic figures. */
+  now?: number
 }
 
 export type Mode = 'list' | 'register' | 'edit' | 'search' | 'migrate' | 'networks'
@@ -67,6 +74,10 @@ export function BuyerMachines(p: BuyerMachinesProps): React.JSX.Element {
     p.onSelect?.(vm)
   }, [vm?.id])
   const back = () => setMode('list')
+  // Live traffic counters: the selected machine's line, the Networks view's columns.
+  const traffic = useTraffic(p.loadTraffic, mode === 'list' || mode === 'networks', p.trafficPollMs)
+  // Each poll renders again, so the age of stale figures needs no clock of its own.
+  const now = p.now ?? Date.now()
 
   const verb = (a: VmAction, v: VmRow): KeyAction => {
     const k = VM_ACTION_KEYS[a]
@@ -181,7 +192,15 @@ export function BuyerMachines(p: BuyerMachinesProps): React.JSX.Element {
   }
   if (mode === 'networks')
     return (
-      <Networks nets={p.nets ?? []} vms={p.vms} pmById={p.pmById} width={p.width} height={p.height} onClose={back} />
+      <Networks
+        nets={p.nets ?? []}
+        vms={p.vms}
+        pmById={p.pmById}
+        traffic={traffic}
+        width={p.width}
+        height={p.height}
+        onClose={back}
+      />
     )
   if (mode === 'migrate' && vm) {
     return (
@@ -216,11 +235,13 @@ export function BuyerMachines(p: BuyerMachinesProps): React.JSX.Element {
         empty="no machines yet: press n to register one (or pick a configuration in Market)"
       />
       {vm &&
-        vmDetails(vm, pm).map((line, k) => (
-          <Text key={k} color={tone('muted')} wrap="truncate">
-            {line}
-          </Text>
-        ))}
+        [...vmDetails(vm, pm), ...(vm.state === 'started' ? [trafficLine(traffic.get(vm.id), now) ?? ''] : [])]
+          .filter(Boolean)
+          .map((line, k) => (
+            <Text key={k} color={tone('muted')} wrap="truncate">
+              {line}
+            </Text>
+          ))}
     </Box>
   )
 }
