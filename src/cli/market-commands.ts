@@ -6,7 +6,7 @@ import type { GlobalArgs } from './options.ts'
 import { fail, print } from './output.ts'
 import * as render from './render.ts'
 import { attach } from './console-commands.ts'
-import { usage } from './errors.ts'
+import { CliError, CLI_NOT_FOUND, usage } from './errors.ts'
 
 type Args = GlobalArgs & Record<string, any>
 
@@ -70,7 +70,7 @@ const netParams = (a: Args) => (a.action === 'list' ? {} : strip({ name: a.name 
 async function netShow(call: (method: string, params: unknown) => Promise<any>, name: string) {
   const { networks } = await call('net.list', {})
   const net = (networks as any[]).find((n) => n.name === name)
-  if (!net) throw new VirtuosoError('MARKET_NOT_FOUND', `no network named ${name}: see \`virtuoso net list\``)
+  if (!net) throw new CliError(CLI_NOT_FOUND, `no network named ${name}: see \`virtuoso net list\``)
   const { traffic } = await call('traffic', {})
   const byVm = new Map((traffic as any[]).map((t) => [t.vmId, t]))
   return { ...net, members: net.members.map((m: any) => ({ ...m, traffic: byVm.get(m.vmId) ?? null })) }
