@@ -42,6 +42,7 @@ describe('RPC method table', () => {
         'stop',
         'store',
         'suspend',
+        'traffic',
         'whoami',
       ].sort(),
     )
@@ -54,6 +55,7 @@ describe('RPC method table', () => {
     expect(methods['image.publish'].auth).toBe('provider')
     expect(methods['pm.add'].auth).toBe('provider')
     expect(methods['net.create'].auth).toBe('buyer')
+    expect(methods.traffic.auth).toBe('user') // buyers their machines', providers those they host
     expect(Object.keys(adminMethods).sort()).toEqual(['audit', 'credit', 'log-all'])
     expect(methods.credit).toBeUndefined()
   })
