@@ -68,7 +68,8 @@ function checkBid(what: string, v: unknown): Micro | null {
   return v as number
 }
 
-export function checkName(v: unknown, what = 'name'): string {
+/** The name a person gives a machine or a provider machine (not a file name: vmmp/paths.ts checks those). */
+export function checkDisplayName(v: unknown, what = 'name'): string {
   if (typeof v !== 'string' || !NAME.test(v))
     throw errors.badInput(what, 'use 1 to 64 letters, digits, spaces, dots, _ or -, starting with a letter or digit')
   return v
@@ -118,7 +119,7 @@ export async function register(ctx: Ctx, who: Identity | null, input: RegisterIn
   const vm: VmRow = {
     id,
     owner: buyer.username,
-    name: input.name !== undefined ? checkName(input.name) : (base.configName ?? `vm-${id.slice(0, 8)}`),
+    name: input.name !== undefined ? checkDisplayName(input.name) : (base.configName ?? `vm-${id.slice(0, 8)}`),
     ...base,
     ...os,
     state: 'registered',
@@ -164,7 +165,7 @@ export async function edit(ctx: Ctx, who: Identity | null, vmId: string, patch: 
   const buyer = requireBuyer(who, 'edit')
   const vm = { ...ownVm(ctx, buyer, vmId) }
   if (vm.state !== 'registered') throw errors.actionNotAllowed('edit', vm.state, allowedActions(vm.state))
-  if (patch.name !== undefined) vm.name = checkName(patch.name)
+  if (patch.name !== undefined) vm.name = checkDisplayName(patch.name)
   for (const k of ['memory', 'hd', 'speed'] as const) {
     if (patch[k] === undefined) continue
     vm[k] = checkInt(k, patch[k])

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Ctx } from './context.ts'
 import { ownPm, requireProvider } from './context.ts'
-import { checkName } from './machines.ts'
+import { checkDisplayName } from './machines.ts'
 import { errors } from './errors.ts'
 import { eventOp, userOrigin } from './events.ts'
 import { evict } from './removal.ts'
@@ -45,7 +45,8 @@ export async function pmAdd(ctx: Ctx, who: Identity | null, input: PmAddInput): 
   const connectSpeed = checkConnectSpeed(input.connectSpeed, measured)
   pairingSucceeded(ctx, provider.username)
   const id = randomUUID()
-  const name = input.name !== undefined ? checkName(input.name) : base ? `${base.name}-copy` : `pm-${id.slice(0, 8)}`
+  const fallback = base ? `${base.name}-copy` : `pm-${id.slice(0, 8)}`
+  const name = input.name !== undefined ? checkDisplayName(input.name) : fallback
   const pm: PmRow = {
     id,
     name,
@@ -105,7 +106,7 @@ export async function pmEdit(ctx: Ctx, who: Identity | null, pmId: string, patch
         'is locked once a machine is added (report §5.2.3); only prices, units, periods and the name change',
       )
   const next: PmRow = { ...pm, ...checkSheet({ ...pick(pm), ...definedOnly(patch) }) }
-  if (patch.name !== undefined) next.name = checkName(patch.name)
+  if (patch.name !== undefined) next.name = checkDisplayName(patch.name)
   await ctx.store.write([
     { type: 'put', table: 'pm', key: pm.id, value: next },
     eventOp(ctx.clock(), {

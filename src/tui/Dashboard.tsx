@@ -13,7 +13,7 @@ import { money, shortId } from './render/format.ts'
 import { ThemeContext, useTone } from './theme.ts'
 import { Login } from './views/Login.tsx'
 import { Signup, type SignupValues } from './views/Signup.tsx'
-import { Market } from './views/Market.tsx'
+import { Prices } from './views/Prices.tsx'
 import { BuyerMachines } from './views/BuyerMachines.tsx'
 import { ProviderMachines } from './views/ProviderMachines.tsx'
 import { Account } from './views/Account.tsx'
@@ -295,7 +295,7 @@ function ViewBody(b: BodyProps): React.JSX.Element {
         )
       }
       return (
-        <Market
+        <Prices
           configs={d.configs}
           pms={d.pms}
           accountType={me.type}

@@ -161,7 +161,7 @@ export class MigrationAgent implements Migrator {
     return row
   }
 
-  private cmd(nodeKey: string, method: string, params: object): Promise<any> {
+  private command(nodeKey: string, method: string, params: object): Promise<any> {
     return this.opts.gateway.command(nodeKey, method, params)
   }
 
@@ -178,7 +178,7 @@ export class MigrationAgent implements Migrator {
       try {
         const o = await Promise.race([
           stopped,
-          this.cmd(originKey, 'migration.prepare-origin', {
+          this.command(originKey, 'migration.prepare-origin', {
             migrationId: row.id,
             vmId: row.vmId,
             version: row.version,
@@ -190,7 +190,7 @@ export class MigrationAgent implements Migrator {
         const config = this.market.hvConfig(vm)
         await Promise.race([
           stopped,
-          this.cmd(to, 'migration.prepare-dest', {
+          this.command(to, 'migration.prepare-dest', {
             migrationId: row.id,
             vmId: row.vmId,
             version: row.version,
@@ -230,7 +230,7 @@ export class MigrationAgent implements Migrator {
         if (this.closing) return
         let reason = errorInfo(err)
         // The destination knows why it failed (RESP carries no reason); its abort answer says.
-        const res = await this.cmd(to, 'migration.abort', { migrationId: row.id, vmId: row.vmId }).catch(() => null)
+        const res = await this.command(to, 'migration.abort', { migrationId: row.id, vmId: row.vmId }).catch(() => null)
         if (res?.error?.code && reason.code === VMMP_REMOTE_FAIL) reason = res.error
         await this.market.revertMigration(row.id, reason)
         if (res) await this.market.migrationSettled(row.id, { destCleaned: true })
@@ -255,7 +255,7 @@ export class MigrationAgent implements Migrator {
         try {
           complete =
             (
-              await this.cmd(m.to.nodeKey, 'migration.status', {
+              await this.command(m.to.nodeKey, 'migration.status', {
                 migrationId: m.id,
                 vmId: m.vmId,
                 version: m.version + 1,
@@ -268,7 +268,7 @@ export class MigrationAgent implements Migrator {
           await this.market.commitMigration(m.id, m.version + 1)
           this.opts.log?.(`migration ${m.id}: resolved after a hub restart: ${m.vmId} arrived, committed`)
         } else {
-          const res = await this.cmd(m.to.nodeKey, 'migration.abort', { migrationId: m.id, vmId: m.vmId }).catch(
+          const res = await this.command(m.to.nodeKey, 'migration.abort', { migrationId: m.id, vmId: m.vmId }).catch(
             () => null,
           )
           await this.market.revertMigration(
@@ -295,7 +295,7 @@ export class MigrationAgent implements Migrator {
         const online = (k: string) => this.opts.gateway.online(k)
         if (m.phase === 'failed' && !m.destCleaned && online(m.to.nodeKey)) {
           if (
-            await this.cmd(m.to.nodeKey, 'migration.abort', { migrationId: m.id, vmId: m.vmId }).then(
+            await this.command(m.to.nodeKey, 'migration.abort', { migrationId: m.id, vmId: m.vmId }).then(
               () => true,
               () => false,
             )
@@ -305,7 +305,7 @@ export class MigrationAgent implements Migrator {
         if (!m.originReleased && online(m.from.nodeKey)) {
           const committed = m.phase === 'committed'
           if (
-            await this.cmd(m.from.nodeKey, 'migration.release', {
+            await this.command(m.from.nodeKey, 'migration.release', {
               migrationId: m.id,
               vmId: m.vmId,
               version: m.version,

@@ -7,6 +7,7 @@ import { vmmpError } from './errors.ts'
 /** Present while a transfer is rewriting a machine directory: its files are not a valid copy. */
 export const INCOMPLETE_MARKER = '.vmmp-incomplete'
 
+/** A file name from a migration manifest, safe to join under the machine directory. */
 export function checkName(name: unknown): string {
   if (
     typeof name !== 'string' ||

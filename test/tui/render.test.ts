@@ -9,7 +9,7 @@ import {
   providerRow,
   unitPrices,
   versus,
-} from '../../src/tui/render/market.ts'
+} from '../../src/tui/render/prices.ts'
 import { free, pmRow, pmState, pmVmRow, vmActions, vmDetails, vmRow } from '../../src/tui/render/machines.ts'
 import { nextSort, searchRow, sortResults, totalPerDay } from '../../src/tui/render/search.ts'
 import {

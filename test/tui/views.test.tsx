@@ -2,7 +2,7 @@
 import React from 'react'
 import { describe, expect, it, vi } from 'vitest'
 import { KEY, mount, tick, until } from './helpers.tsx'
-import { Market } from '../../src/tui/views/Market.tsx'
+import { Prices } from '../../src/tui/views/Prices.tsx'
 import { BuyerMachines } from '../../src/tui/views/BuyerMachines.tsx'
 import { ProviderMachines } from '../../src/tui/views/ProviderMachines.tsx'
 import { Account } from '../../src/tui/views/Account.tsx'
@@ -86,7 +86,7 @@ describe('Market', () => {
     const onRegister = vi.fn()
     const onSearch = vi.fn()
     const v = mount(
-      <Market
+      <Prices
         configs={configs}
         pms={pms}
         accountType="buyer"
@@ -110,9 +110,9 @@ describe('Market', () => {
     expect(v.frame()).not.toContain('<n> register this')
   })
   it('updates live when the records change', () => {
-    const v = mount(<Market configs={configs} pms={pms} accountType="provider" width={80} height={H} />)
+    const v = mount(<Prices configs={configs} pms={pms} accountType="provider" width={80} height={H} />)
     v.rerender(
-      <Market
+      <Prices
         configs={configs}
         pms={[...pms, { ...pms[0], id: 'pm-new', name: 'echo', owner: 'zed' }]}
         accountType="provider"

@@ -80,11 +80,11 @@ function probe(p: ProbeOptions): Promise<boolean | null> {
   const timeoutMs = p.timeoutMs ?? PROBE_TIMEOUT_MS
   // `timeout` ends the probe even if this process is killed with SIGKILL; the exit hook covers the rest.
   const bounded = hasTimeout()
-  const cmd = bounded ? 'timeout' : p.qemu
+  const program = bounded ? 'timeout' : p.qemu
   const pre = bounded ? ['-s', 'KILL', String(Math.ceil(timeoutMs / 1000) + 1), p.qemu] : []
   return new Promise((resolve) => {
     const child = spawn(
-      cmd,
+      program,
       [
         ...pre,
         '-accel',

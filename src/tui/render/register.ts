@@ -69,7 +69,7 @@ export function onConfigChange(configs: ConfigRow[], prev: string | undefined) {
   }
 }
 
-function int(v: string, what: string): number {
+function wholeNumber(v: string, what: string): number {
   const n = Number(v.trim())
   if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n <= 0)
     throw new Error(`${what}: "${v}" is not a positive whole number`)
@@ -89,7 +89,11 @@ const strip = (o: Record<string, unknown>) =>
 /** Params of `register`: by configuration name when its sizes are unchanged, else explicit sizes. */
 export function registerParams(values: Record<string, string>, configs: ConfigRow[]): Record<string, unknown> {
   const c = configs.find((x) => x.name === values.config)
-  const sizes = { memory: int(values.memory, 'memory'), hd: int(values.hd, 'disk'), speed: int(values.speed, 'speed') }
+  const sizes = {
+    memory: wholeNumber(values.memory, 'memory'),
+    hd: wholeNumber(values.hd, 'disk'),
+    speed: wholeNumber(values.speed, 'speed'),
+  }
   const os = values.os === 'none' ? null : values.os
   // A catalog image brings its own OS: the os choice is not sent with it.
   if (values.image && values.image !== NO_IMAGE) {
@@ -143,9 +147,9 @@ export function editParams(vmId: string, values: Record<string, string>): Record
       bidStorage: bid(values.bidStorage, 'storage bid'),
       bidRunning: bid(values.bidRunning, 'running bid'),
     }),
-    memory: int(values.memory, 'memory'),
-    hd: int(values.hd, 'disk'),
-    speed: int(values.speed, 'speed'),
+    memory: wholeNumber(values.memory, 'memory'),
+    hd: wholeNumber(values.hd, 'disk'),
+    speed: wholeNumber(values.speed, 'speed'),
     os: values.os === 'none' ? null : values.os,
   }
 }

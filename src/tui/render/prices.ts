@@ -1,5 +1,5 @@
-// Market view rows: standard configurations with market-average prices, and the provider
-// marketplace with each provider's asks normalized to one unit and set beside the market average.
+// Rows of the Market tab's prices view: standard configurations with market-average prices, and the
+// provider marketplace with each provider's asks normalized to one unit and set beside the market average.
 import type { ConfigRow, PmRow } from '../../market/types.ts'
 import type { Column } from './table.ts'
 import { mb, money, moneyApprox } from './format.ts'

@@ -1,5 +1,6 @@
-// Market (browsemachines.pl + getproviders.pl): standard configurations with market-average prices,
-// and the provider marketplace with each provider's asks beside the market average. Live from the feed.
+// The Market tab's prices (browsemachines.pl + getproviders.pl): standard configurations with
+// market-average prices, and the provider marketplace with each provider's asks beside the market
+// average. Live from the feed.
 import React, { useState } from 'react'
 import { Box, Text } from 'ink'
 import type { AccountType, ConfigRow, PmRow } from '../../market/types.ts'
@@ -13,11 +14,11 @@ import {
   marketAverages,
   PROVIDER_COLUMNS,
   providerRow,
-} from '../render/market.ts'
+} from '../render/prices.ts'
 import type { KeyAction } from '../keys.ts'
 import { useTone } from '../theme.ts'
 
-export interface MarketProps {
+export interface PricesProps {
   configs: ConfigRow[]
   pms: PmRow[]
   accountType: AccountType | null
@@ -36,7 +37,7 @@ export function marketPanes(height: number, configs: number): { configRows: numb
   return { configRows, providerRows: Math.max(1, body - configRows) }
 }
 
-export function Market(p: MarketProps): React.JSX.Element {
+export function Prices(p: PricesProps): React.JSX.Element {
   const tone = useTone()
   const [pane, setPane] = useState<'configs' | 'providers'>('configs')
   const { configRows, providerRows } = marketPanes(p.height, p.configs.length)
