@@ -3,17 +3,18 @@
 // measured in the same run on the same guests. Providers, DHT and guests run on 127.0.0.1.
 import createTestnet from 'hyperdht/testnet.js'
 import DHT from 'hyperdht'
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Hypervisor } from '../../src/hv/hypervisor.ts'
 import type { NicConfig } from '../../src/hv/types.ts'
 import { VnetService } from '../../src/vnet/service.ts'
 import type { ConsoleSession } from '../hv/console.ts'
-import { dhcpAddress, shell } from '../vnet/guests.ts'
+import { bootGuest, dhcpAddress, shell } from '../vnet/guests.ts'
 import { member, testProvider, type TestProvider } from '../vnet/provider-net.ts'
 import type { BenchRow } from './table.ts'
 import { forwardBench } from './forward-bench.ts'
+import { killProcessesNaming } from '../hv/strays.ts'
 
 const NET = 'bench-net'
 const MB = 16
@@ -82,9 +83,7 @@ async function guestBench(): Promise<BenchRow[]> {
     ]
     for (const [id, s] of guests) where.set(id, s)
     for (const [id, s, i] of guests) {
-      await s.hv.create(id, { memory: 128, hd: 2100, speed: 1000, os: 'linux', nic: nic(i) })
-      await s.hv.register(id)
-      await s.hv.start(id)
+      await bootGuest(s.hv, id, nic(i))
     }
     const con: Record<string, ConsoleSession> = {}
     for (const [id, s] of guests) {
@@ -121,11 +120,7 @@ async function guestBench(): Promise<BenchRow[]> {
       await s.hv.close()
     }
     await testnet.destroy()
-    for (const p of await readdir('/proc')) {
-      if (!/^\d+$/.test(p)) continue
-      const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '')
-      if (cmd.includes(dir)) process.kill(Number(p), 'SIGKILL')
-    }
+    await killProcessesNaming(dir)
     await rm(dir, { recursive: true, force: true })
   }
 }

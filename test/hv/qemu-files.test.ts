@@ -1,24 +1,13 @@
 // Issue 11 item 9: the short socket links never sit where another local user can swap them, and a
 // speed limit that could not be applied is said (info notes, a 'warning' event), not swallowed.
 import { describe, it, expect, afterAll } from 'vitest'
-import {
-  chown,
-  lstat,
-  mkdir,
-  mkdtemp,
-  readlink,
-  readdir,
-  readFile,
-  realpath,
-  rm,
-  symlink,
-  writeFile,
-} from 'node:fs/promises'
+import { chown, lstat, mkdir, mkdtemp, readlink, readdir, realpath, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { Hypervisor } from '../../src/hv/hypervisor.ts'
 import { linkDir, shortDir } from '../../src/hv/qemu/short-dir.ts'
 import type { HvWarning } from '../../src/hv/types.ts'
+import { killProcessesNaming } from './strays.ts'
 
 const PREFIX = join(tmpdir(), 'virtuoso-hvfiles-')
 const deep = (root: string) =>
@@ -26,11 +15,7 @@ const deep = (root: string) =>
 
 afterAll(async () => {
   // Any QEMU or qemu-nbd a failed test left behind names its machine directory, under PREFIX.
-  for (const p of await readdir('/proc')) {
-    if (!/^\d+$/.test(p)) continue
-    const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '')
-    if (cmd.includes(PREFIX)) process.kill(Number(p), 'SIGKILL')
-  }
+  await killProcessesNaming(PREFIX)
 })
 
 describe('short socket directories', () => {

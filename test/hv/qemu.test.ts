@@ -9,33 +9,14 @@ import { Hypervisor } from '../../src/hv/hypervisor.ts'
 import { conformance, expectCode } from './conformance.ts'
 import { ConsoleSession } from './console.ts'
 import { readPng } from './png.ts'
+import { killProcessesNaming, processesNaming } from './strays.ts'
 
 const PREFIX = join(tmpdir(), 'virtuoso-hv-')
 
-async function ours(): Promise<number[]> {
-  const pids: number[] = []
-  for (const p of await readdir('/proc')) {
-    if (!/^\d+$/.test(p)) continue
-    try {
-      const stat = await readFile(`/proc/${p}/stat`, 'utf8')
-      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue
-      if ((await readFile(`/proc/${p}/cmdline`, 'utf8')).includes(PREFIX)) pids.push(Number(p))
-    } catch {
-      /* gone */
-    }
-  }
-  return pids
-}
-
 afterAll(async () => {
-  for (const pid of await ours())
-    try {
-      process.kill(pid, 'SIGKILL')
-    } catch {
-      /* gone */
-    }
+  await killProcessesNaming(PREFIX)
   await new Promise((r) => setTimeout(r, 200))
-  expect(await ours()).toEqual([])
+  expect(await processesNaming(PREFIX)).toEqual([])
 })
 
 conformance({

@@ -1,8 +1,19 @@
 // Test helpers for real guests on a network: a console that answers, the guest's DHCP address.
 import type { Hypervisor } from '../../src/hv/hypervisor.ts'
+import type { NicConfig, VmConfig } from '../../src/hv/types.ts'
 import { ConsoleSession } from '../hv/console.ts'
 
 export const BOOT_MS = 150_000
+
+/** A small Linux guest with a network card. */
+export const guestConfig = (nic: NicConfig): VmConfig => ({ memory: 128, hd: 2100, speed: 1000, os: 'linux', nic })
+
+/** Creates, registers and starts guest `id` with `nic`. */
+export async function bootGuest(hv: Hypervisor, id: string, nic: NicConfig): Promise<void> {
+  await hv.create(id, guestConfig(nic))
+  await hv.register(id)
+  await hv.start(id)
+}
 
 /** The guest's shell, once it answers (it may still be booting: keep poking). */
 export async function shell(hv: Hypervisor, id: string, timeoutMs = BOOT_MS): Promise<ConsoleSession> {

@@ -6,22 +6,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import createTestnet from 'hyperdht/testnet.js'
 import DHT from 'hyperdht'
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { Hypervisor } from '../../src/hv/hypervisor.ts'
-import type { NicConfig, VmConfig } from '../../src/hv/types.ts'
+import type { NicConfig } from '../../src/hv/types.ts'
 import { VnetService } from '../../src/vnet/service.ts'
 import type { ConsoleSession } from '../hv/console.ts'
-import { BOOT_MS, dhcpAddress, pingCount, shell } from './guests.ts'
+import { BOOT_MS, bootGuest, dhcpAddress, guestConfig, pingCount, shell } from './guests.ts'
 import { member, testProvider, type TestProvider } from './provider-net.ts'
+import { killProcessesNaming } from '../hv/strays.ts'
 
 const NET = 'net-one'
 const NICS: Record<string, NicConfig> = {
   a: { mac: '02:00:00:00:01:0a', net: NET, address: '10.42.0.2', prefix: 24 },
   b: { mac: '02:00:00:00:01:0b', net: NET, address: '10.42.0.3', prefix: 24 },
 }
-const config = (nic: NicConfig): VmConfig => ({ memory: 128, hd: 2100, speed: 1000, os: 'linux', nic })
 
 interface Site extends TestProvider {
   hv: Hypervisor
@@ -52,19 +52,6 @@ async function site(name: string): Promise<Site> {
   return s
 }
 
-async function ours(): Promise<number[]> {
-  const pids: number[] = []
-  for (const p of await readdir('/proc')) {
-    if (!/^\d+$/.test(p)) continue
-    try {
-      if ((await readFile(`/proc/${p}/cmdline`, 'utf8')).includes(dir)) pids.push(Number(p))
-    } catch {
-      /* gone */
-    }
-  }
-  return pids
-}
-
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'virtuoso-vnet-peers-'))
   testnet = await createTestnet(3)
@@ -75,9 +62,7 @@ beforeAll(async () => {
     ['b', s2],
   ] as const) {
     placement.set(name, s)
-    await s.hv.create(name, config(NICS[name]))
-    await s.hv.register(name)
-    await s.hv.start(name)
+    await bootGuest(s.hv, name, NICS[name])
   }
   for (const name of ['a', 'b']) con[name] = await shell(placement.get(name)!.hv, name)
 }, 3 * BOOT_MS)
@@ -90,12 +75,7 @@ afterAll(async () => {
     await s.hv.close()
   }
   await testnet?.destroy()
-  for (const pid of await ours())
-    try {
-      process.kill(pid, 'SIGKILL')
-    } catch {
-      /* gone */
-    }
+  await killProcessesNaming(dir)
   await rm(dir, { recursive: true, force: true })
 })
 
@@ -122,7 +102,7 @@ describe('a network across providers, real guests', () => {
       await mkdir(dirname(join(to.hv.dirOf('b'), f)), { recursive: true })
       await copyFile(join(from.hv.dirOf('b'), f), join(to.hv.dirOf('b'), f))
     }
-    await to.hv.importVm('b', config(NICS.b), { version, origin: from.key, suspended: true })
+    await to.hv.importVm('b', guestConfig(NICS.b), { version, origin: from.key, suspended: true })
     await from.hv.delete('b')
     placement.set('b', to)
     const t0 = Date.now()

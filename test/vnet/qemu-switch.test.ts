@@ -2,7 +2,7 @@
 // market addresses (DHCP from the switch), a machine of another buyer's network sees none of their
 // frames, a guest that forges its MAC is dropped and counted, and an agent restart keeps the network.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Hypervisor } from '../../src/hv/hypervisor.ts'
@@ -10,7 +10,8 @@ import type { NicConfig } from '../../src/hv/types.ts'
 import { VnetService } from '../../src/vnet/service.ts'
 import { Switch } from '../../src/vnet/switch.ts'
 import type { ConsoleSession } from '../hv/console.ts'
-import { BOOT_MS, dhcpAddress, pingCount, shell } from './guests.ts'
+import { BOOT_MS, bootGuest, dhcpAddress, pingCount, shell } from './guests.ts'
+import { killProcessesNaming } from '../hv/strays.ts'
 
 const PREFIX = join(tmpdir(), 'virtuoso-vnet-')
 let dir = ''
@@ -26,19 +27,6 @@ const NICS: Record<string, NicConfig> = {
   c: { mac: '02:00:00:00:00:0c', net: 'net-two', address: '10.42.0.2', prefix: 24 },
 }
 
-async function ours(): Promise<number[]> {
-  const pids: number[] = []
-  for (const p of await readdir('/proc')) {
-    if (!/^\d+$/.test(p)) continue
-    try {
-      if ((await readFile(`/proc/${p}/cmdline`, 'utf8')).includes(dir)) pids.push(Number(p))
-    } catch {
-      /* gone */
-    }
-  }
-  return pids
-}
-
 const addressOf = (name: string) => dhcpAddress(con[name])
 
 const rx = async (name: string) => Number((await con[name].run('cat /sys/class/net/eth0/statistics/rx_packets')).trim())
@@ -50,9 +38,7 @@ beforeAll(async () => {
   svc = new VnetService({ hv, switch: sw })
   await svc.start()
   for (const [name, nic] of Object.entries(NICS)) {
-    await hv.create(name, { memory: 128, hd: 2100, speed: 1000, os: 'linux', nic })
-    await hv.register(name)
-    await hv.start(name)
+    await bootGuest(hv, name, nic)
   }
   for (const name of Object.keys(NICS)) {
     await svc.attached(name)
@@ -64,12 +50,7 @@ afterAll(async () => {
   for (const c of Object.values(con)) c.close()
   svc?.close()
   await hv?.close()
-  for (const pid of await ours())
-    try {
-      process.kill(pid, 'SIGKILL')
-    } catch {
-      /* gone */
-    }
+  await killProcessesNaming(dir)
   await rm(dir, { recursive: true, force: true })
 })
 
