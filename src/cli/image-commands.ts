@@ -44,7 +44,7 @@ async function store(a: Args): Promise<void> {
     a,
     async (c) => {
       let last = ''
-      await c.subscribe(-1, (_kind, rows) => {
+      await c.subscribe('now', (_kind, rows) => {
         for (const r of rows) {
           const v = r.value as VmRow | null
           if (r.table !== 'vm' || r.key !== a.vmid || !v?.delivery) continue

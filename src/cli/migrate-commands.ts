@@ -106,7 +106,7 @@ async function migrate(a: Args): Promise<void> {
         else process.stdout.write(progressLine(m) + '\n')
         if (m.phase === 'committed' || m.phase === 'failed') settle(m)
       }
-      await c.subscribe(-1, (_kind, rows) => {
+      await c.subscribe('now', (_kind, rows) => {
         for (const r of rows) {
           if (r.table !== 'migrations' || !r.value) continue
           const m = r.value as MigrationRow

@@ -85,9 +85,10 @@ export class MarketClient {
     return this.market.request<T>(method, params, { token: this.token, timeoutMs: opts.timeoutMs })
   }
 
-  /** Follow the change feed. `since` = last seq seen, or -1 for a snapshot of everything visible first. */
+  /** Follow the change feed. `since` = last seq seen, -1 for a snapshot of everything visible first, or
+   *  'now' for only what commits from now on (a command that follows one operation needs no snapshot). */
   async subscribe(
-    since: number,
+    since: number | 'now',
     onRows: (kind: 'snapshot' | 'changes', rows: Change[]) => void,
   ): Promise<{ seq: number }> {
     this.replicaHandlers.add(onRows)

@@ -1,6 +1,7 @@
 // replica@1, hub side: a subscriber says which change it has seen last; the hub sends every later
 // change it may see (filtered by who it is), then keeps pushing new ones as they commit.
-// A subscriber that has seen nothing, or is too far behind, gets a snapshot of what it may see first.
+// A subscriber that has seen nothing, or is too far behind, gets a snapshot of what it may see first;
+// one that asks for changes from 'now' on gets none.
 //
 // Backpressure (issue 11, item 5): a subscriber whose connection stops reading is not fed into an
 // ever-growing send buffer. When a send finds the buffer full, the hub stops sending to it and
@@ -63,7 +64,10 @@ export class ReplicaServer {
     token = '',
   ): Promise<unknown> {
     if (method !== 'subscribe') throw nodeError.unknownMethod(method)
-    const since = typeof (params as any)?.since === 'number' ? (params as any).since : -1
+    const asked = (params as any)?.since
+    // 'now': no snapshot, only what commits from here on. A snapshot carries every event and ledger
+    // entry the user may see, read from disk, and `virtuoso migrate` paid for it on every call.
+    const since = asked === 'now' ? this.market.seq : typeof asked === 'number' ? asked : -1
     // A new subscribe on the same channel (an account switch) replaces the old one.
     const sub: Subscriber = {
       channel,

@@ -4,7 +4,6 @@
 // over a stream pair whose reading end the test can stop (UDX on loopback drains into the reader's
 // memory whether it reads or not, so the hub never sees a full buffer there).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { Duplex } from 'streamx'
 import Protomux from 'protomux'
 import type { Duplex as NodeDuplex } from 'node:stream'
 import { ReplicaServer } from '../../src/hub/replica-server.ts'
@@ -12,33 +11,7 @@ import { RpcChannel } from '../../src/net/rpc.ts'
 import { PROTOCOLS } from '../../src/net/protocols.ts'
 import type { Change } from '../../src/market/types.ts'
 import { user, world, type World } from '../market/helpers.ts'
-
-/** One end of an in-memory pipe: a write completes only once the other end has room to take it. */
-class End extends Duplex {
-  other!: End
-  private pending: (() => void) | null = null
-  override _write(data: unknown, cb: (err: Error | null) => void): void {
-    if (this.other.push(data)) cb(null)
-    else this.other.pending = () => cb(null)
-  }
-  override _read(cb: (err: Error | null) => void): void {
-    const p = this.pending
-    this.pending = null
-    p?.()
-    cb(null)
-  }
-  /** Bytes written here that the other end has not taken yet (streamx's own count). */
-  get buffered(): number {
-    return (this as unknown as { _writableState: { buffered: number } })._writableState.buffered
-  }
-}
-function pipePair(): [End, End] {
-  const a = new End()
-  const b = new End()
-  a.other = b
-  b.other = a
-  return [a, b]
-}
+import { pipePair } from './pipe-pair.ts'
 
 let w: World
 beforeEach(async () => {
