@@ -113,7 +113,7 @@ export async function migrationFlowBench(): Promise<BenchRow[]> {
       'rsync --inplace over OpenSSH',
       '<= 0.5 x rsync --inplace',
     )
-    await bigDiskRows({ env, ssh, rawMiBs, migrate, rows })
+    await bigDiskRows({ env, ssh, raw: () => rawThroughput(bootstrap, 512 * MiB, (p) => (raw = p)), migrate, rows })
     rows.push({
       name: 'raw transport: one HyperDHT connection between two processes',
       value: rawMiBs,
@@ -129,7 +129,11 @@ export async function migrationFlowBench(): Promise<BenchRow[]> {
 }
 
 /** MiB/s that one HyperDHT connection from a child process (test/bench/raw-source.ts) carries. */
-async function rawThroughput(bootstrap: string, bytes: number, keep: (p: ChildProcess) => void): Promise<number> {
+export async function rawThroughput(
+  bootstrap: string,
+  bytes: number,
+  keep: (p: ChildProcess) => void,
+): Promise<number> {
   const child = spawn(process.execPath, ['bin/run-ts.js', 'test/bench/raw-source.ts', bootstrap, String(bytes)], {
     cwd: ROOT,
     stdio: ['pipe', 'pipe', 'inherit'],

@@ -1,6 +1,6 @@
 // The big-disk rows of `npm run bench -- migration-flow`: a suspended machine whose disk holds 30%
 // random data moves by RSYNC the first time (beside the allocated bytes at the raw transport's rate,
-// measured in the same run), back by SCP (beside OpenSSH scp of the same files), then with its
+// measured right before it: the machine's load changes within a run), back by SCP (beside OpenSSH scp of the same files), then with its
 // disk fully random by SCP again (beside scp). The issue names a 1 GiB disk; the market's smallest
 // is 2048 MB, so the fractions are the issue's and the disk is twice its size.
 import { execFileSync } from 'node:child_process'
@@ -26,11 +26,12 @@ type Migrate = (
 export async function bigDiskRows(o: {
   env: FlowEnv
   ssh: { port: number; key: string }
-  rawMiBs: number
+  /** Measures the raw transport now (MiB/s). */
+  raw: () => Promise<number>
   migrate: Migrate
   rows: BenchRow[]
 }): Promise<void> {
-  const { env, ssh, rawMiBs, migrate } = o
+  const { env, ssh, migrate } = o
   const { cli, pms, pmDirs } = env
   const vm = await env.suspendedMachine(128, 2048)
   const dirOf = (i: number) => join(pmDirs[i], vm)
@@ -71,6 +72,7 @@ export async function bigDiskRows(o: {
 
   await fill(0, 0.3, 21)
   const bytes = await allocated(0)
+  const rawMiBs = await o.raw()
   const rawSecs = bytes / MiB / rawMiBs
   await migrate(
     pms[1],
