@@ -4,7 +4,7 @@
 // how long the whole process took.
 import { execa } from 'execa'
 import { execFileSync } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { spawnVirtuoso, VIRTUOSO_BIN, type Child } from '../../src/cli/child.ts'
@@ -29,6 +29,8 @@ export interface FlowEnv {
   /** Provider machine ids, and the machines directory of each provider. */
   pms: string[]
   pmDirs: string[]
+  /** The provider nodes' process ids (benchmarks read their CPU time). */
+  providerPids: number[]
   /** The providers' logs (stderr), and the hub's. */
   logs: { providers: string[]; hub: string }
   /** `virtuoso ARGS --json` as `who` (a home of its own); throws on a non-zero exit. */
@@ -43,7 +45,6 @@ export async function startFlowEnv(): Promise<FlowEnv> {
   execFileSync(process.execPath, ['scripts/build.js'], { cwd: ROOT, stdio: 'ignore' })
   const root = await mkdtemp(join(tmpdir(), 'virtuoso-flow-'))
   const procs: Child[] = []
-  const vms: string[] = []
   const pmDirs: string[] = []
   let env: Record<string, string> = {}
   const cli = async (who: string, args: string[], input = '', extra: Record<string, string> = {}): Promise<Cli> => {
@@ -66,8 +67,17 @@ export async function startFlowEnv(): Promise<FlowEnv> {
     return { ms, json, out, stderr: String(r.stderr) }
   }
   const stop = async () => {
-    for (const vm of vms)
-      for (const d of pmDirs) await execa('pkill', ['-F', join(d, vm, 'qemu.pid')], { reject: false })
+    // Guests outlive their node by design: stop the buyer's running machines through the market while
+    // the nodes still run (QEMU and qemu-nbd end cleanly), then end whatever a failed stop left behind.
+    const listed = env.VIRTUOSO_MARKET ? await cli('alice', ['machines']).catch(() => null) : null
+    for (const vm of (listed?.json?.vms ?? []) as Array<{ id: string; state: string }>)
+      if (vm.state === 'started') await cli('alice', ['stop', vm.id]).catch(() => {})
+    for (const d of pmDirs) {
+      const dirs = await readdir(d).catch(() => [] as string[])
+      for (const vm of dirs)
+        for (const pid of ['qemu.pid', 'nbd.pid'])
+          await execa('pkill', ['-F', join(d, vm, pid)], { reject: false }).catch(() => {})
+    }
     for (const p of procs.reverse()) await p.stop().catch(() => {})
     await rm(root, { recursive: true, force: true })
   }
@@ -120,14 +130,14 @@ export async function startFlowEnv(): Promise<FlowEnv> {
         ['register', '--os', 'none', '--memory', String(memoryMB)].concat(['--hd', String(diskMB), '--speed', '1000']),
       )
       const vm = reg.json.id as string
-      vms.push(vm)
       await cli('alice', ['store', vm, '--on', pms[0]])
       await cli('alice', ['start', vm])
       await cli('alice', ['suspend', vm])
       return vm
     }
     const logs = { providers: [0, 1].map((i) => join(root, `provider${i}.log`)), hub: join(root, 'hub.log') }
-    return { root, bootstrap, market, pms, pmDirs, logs, cli, suspendedMachine, stop }
+    const providerPids = procs.slice(2).map((p) => p.proc.pid!)
+    return { root, bootstrap, market, pms, pmDirs, providerPids, logs, cli, suspendedMachine, stop }
   } catch (err) {
     await stop()
     throw err

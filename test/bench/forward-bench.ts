@@ -4,6 +4,8 @@
 // forwards to the guest (the port `virtuoso forward` reaches too, read back with HMP `info usernet`).
 // Both end at the same guest, so what differs is the tunnel: HyperDHT + tunnel@1 vs an SSH channel.
 import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { once } from 'node:events'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { spawnVirtuoso } from '../../src/cli/child.ts'
@@ -14,6 +16,36 @@ import { guestShell } from '../e2e/guest-shell.ts'
 import type { BenchRow } from './table.ts'
 
 const MB = 32
+/** Clock ticks per second of /proc/PID/stat's times (getconf CLK_TCK is 100 on Linux x86-64). */
+const TICKS = 100
+
+/** CPU time (user + system, ms) a process used so far; 0 once it is gone. */
+function cpuMs(pid: number | undefined): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+    return ((Number(f[11]) + Number(f[12])) * 1000) / TICKS
+  } catch {
+    return 0
+  }
+}
+
+/** A process and its descendants (sshd forks a process per connection and one per session). */
+function tree(pid: number): number[] {
+  try {
+    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)
+    return [pid, ...kids.map(Number).flatMap(tree)]
+  } catch {
+    return [pid]
+  }
+}
+
+/** CPU ms the processes of `pids()` spend while `run` runs (processes that appear meanwhile count whole). */
+async function cpuDuring<T>(pids: () => number[], run: () => Promise<T>): Promise<{ result: T; ms: number }> {
+  const before = new Map(pids().map((p) => [p, cpuMs(p)]))
+  const result = await run()
+  const ms = pids().reduce((a, p) => a + cpuMs(p) - (before.get(p) ?? 0), 0)
+  return { result, ms }
+}
 const CONNECTS = 20
 const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const r2 = (x: number) => Math.round(x * 100) / 100
@@ -66,6 +98,14 @@ async function listening(port: number, proc: ChildProcess): Promise<void> {
   }
 }
 
+/** Ends a child process and waits until it is gone. */
+async function end(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return
+  const gone = once(proc, 'exit')
+  proc.kill()
+  await gone
+}
+
 export async function forwardBench(): Promise<BenchRow[]> {
   const env = await startFlowEnv()
   const procs: ChildProcess[] = []
@@ -88,20 +128,24 @@ export async function forwardBench(): Promise<BenchRow[]> {
     const home = join(env.root, 'home-alice')
     const cliEnv = { VIRTUOSO_MARKET: env.market, VIRTUOSO_BOOTSTRAP: env.bootstrap }
     const sh = await guestShell(home, cliEnv, vm)
-    for (let i = 0; ; i++) {
-      try {
-        await sh.run('true', 3000)
-        break
-      } catch (err) {
-        if (i > 60) throw err
+    try {
+      for (let i = 0; ; i++) {
+        try {
+          await sh.run('true', 3000)
+          break
+        } catch (err) {
+          if (i > 60) throw err
+        }
       }
+      await sh.run("while ! ifconfig eth1 | grep -q 'inet addr'; do sleep 0.2; done", 120_000)
+      await sh.run("printf '#!/bin/sh\\ncat > /dev/null\\n' > /sink && chmod +x /sink")
+      await sh.run(
+        '(nc -ll -p 7 -e cat </dev/null >/dev/null 2>&1 &); (nc -ll -p 5001 -e /sink </dev/null >/dev/null 2>&1 &)',
+      )
+    } finally {
+      await sh.close()
     }
-    await sh.run("while ! ifconfig eth1 | grep -q 'inet addr'; do sleep 0.2; done", 120_000)
-    await sh.run("printf '#!/bin/sh\\ncat > /dev/null\\n' > /sink && chmod +x /sink")
-    await sh.run(
-      '(nc -ll -p 7 -e cat </dev/null >/dev/null 2>&1 &); (nc -ll -p 5001 -e /sink </dev/null >/dev/null 2>&1 &)',
-    )
-    await sh.close()
+    const qemuPid = Number(readFileSync(join(env.pmDirs[0], vm, 'qemu.pid'), 'utf8'))
 
     // virtuoso forward: the whole command until it listens, then connections through it.
     const fwd = async (remote: number) => {
@@ -109,20 +153,31 @@ export async function forwardBench(): Promise<BenchRow[]> {
       const child = spawnVirtuoso(['forward', vm, `0:${remote}`, '--json'], { env: { ...cliEnv, VIRTUOSO_HOME: home } })
       stops.push(() => child.stop())
       const [, port] = await child.waitFor(/"port":(\d+)/, 60_000)
-      return { port: Number(port), readyMs: performance.now() - t }
+      return { port: Number(port), pid: child.proc.pid!, readyMs: performance.now() - t }
     }
     const echoFwd = await fwd(7)
     const sinkFwd = await fwd(5001)
+    // CPU time per MiB of the tunnel's two ends (the forward command, the provider's node) and of the
+    // guest's QEMU, while the MiB go through: where the time goes on a machine short of cores.
+    const oursCpu = await cpuDuring(
+      () => [sinkFwd.pid, env.providerPids[0]],
+      () =>
+        cpuDuring(
+          () => [qemuPid],
+          () => sink(sinkFwd.port),
+        ),
+    )
     const ours = {
       ready: r2(echoFwd.readyMs),
       connect: await connectEcho(echoFwd.port),
-      tput: await sink(sinkFwd.port),
+      tput: oursCpu.result.result,
+      cpu: r2(oursCpu.ms / MB),
+      qemu: r2(oursCpu.result.ms / MB),
     }
 
     // The provider-loopback ports QEMU forwards to the guest (made by the forwards above).
     const mon = await Monitor.connect(join(env.pmDirs[0], vm, 'qmp.sock'))
-    const usernet = await mon.hmp('info usernet')
-    mon.close()
+    const usernet = await mon.hmp('info usernet').finally(() => mon.close())
     const hostPort = (guest: number) => {
       const m = new RegExp(`HOST_FORWARD\\]\\s+\\d+\\s+127\\.0\\.0\\.1\\s+(\\d+)\\s+\\S+\\s+${guest}\\b`).exec(usernet)
       if (!m) throw new Error(`no forward to guest port ${guest} in: ${usernet}`)
@@ -146,16 +201,31 @@ export async function forwardBench(): Promise<BenchRow[]> {
       )
       procs.push(proc)
       await listening(local, proc)
-      return { port: local, readyMs: performance.now() - t }
+      return { port: local, pid: proc.pid!, readyMs: performance.now() - t }
     }
     const echoSsh = await sshL(hostPort(7))
     const sinkSsh = await sshL(hostPort(5001))
+    const peerCpu = await cpuDuring(
+      () => [sinkSsh.pid, ...tree(sshd.proc.pid!)],
+      () =>
+        cpuDuring(
+          () => [qemuPid],
+          () => sink(sinkSsh.port),
+        ),
+    )
     const peer = {
       ready: r2(echoSsh.readyMs),
       connect: await connectEcho(echoSsh.port),
-      tput: await sink(sinkSsh.port),
+      tput: peerCpu.result.result,
+      cpu: r2(peerCpu.ms / MB),
+      qemu: r2(peerCpu.result.ms / MB),
     }
-    const direct = await sink(hostPort(5001))
+    const direct = await cpuDuring(
+      () => [qemuPid],
+      () => sink(hostPort(5001)),
+    )
+    // The machine through the market while the nodes run (flow-env's stop does it for any left).
+    await env.cli('alice', ['stop', vm])
     return [
       {
         name: 'forward: command start until it listens (hub ticket, DHT dial to the provider)',
@@ -178,13 +248,29 @@ export async function forwardBench(): Promise<BenchRow[]> {
         value: ours.tput,
         unit: 'MiB/s',
         peer: peer.tput,
-        peerName: `ssh -L; straight to QEMU's forward: ${direct} MiB/s`,
+        peerName: `ssh -L; straight to QEMU's forward: ${direct.result} MiB/s`,
         target: 'near ssh -L; the TCG guest bounds both',
+      },
+      {
+        name: 'forward: CPU ms per MiB of the tunnel (forward command + provider node)',
+        value: ours.cpu,
+        unit: 'ms/MiB',
+        peer: peer.cpu,
+        peerName: 'ssh + sshd',
+        target: 'what the 2 cores left to the tunnel decide',
+      },
+      {
+        name: "forward: CPU ms per MiB of the guest's QEMU (TCG) meanwhile",
+        value: ours.qemu,
+        unit: 'ms/MiB',
+        peer: peer.qemu,
+        peerName: `under ssh -L; straight to QEMU's forward: ${r2(direct.ms / MB)}`,
+        target: 'the same for both: the guest receives the same bytes',
       },
     ]
   } finally {
     for (const s of stops) await s().catch(() => {})
-    for (const p of procs) p.kill()
+    for (const p of procs.reverse()) await end(p).catch(() => {})
     await env.stop()
   }
 }
