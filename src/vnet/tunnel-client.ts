@@ -4,7 +4,6 @@
 import type DHT from 'hyperdht'
 import type { KeyPair, NoiseSocket } from 'hyperdht'
 import type { Readable, Writable } from 'node:stream'
-import c from 'compact-encoding'
 import { VirtuosoError } from '../errors.ts'
 import { VNET_TUNNEL_CLOSED } from './errors.ts'
 import { dial } from '../net/dial.ts'
@@ -12,6 +11,7 @@ import { nodeError } from '../net/errors.ts'
 import { PROTOCOLS } from '../net/protocols.ts'
 import { TunnelStream, type StreamEnd } from './tunnel-stream.ts'
 import { AUTH, AUTHED, CLOSE, OPEN, OPENED, PROTOCOL, decode, encode, encodeU, json } from './tunnel-wire.ts'
+import { messageEncoding, type Outgoing } from './tunnel-wire.ts'
 
 export const DEFAULT_TUNNEL_TIMEOUT_MS = 15_000
 
@@ -35,7 +35,7 @@ export class TunnelClient {
 
   private constructor(
     private socket: NoiseSocket,
-    private send: (b: Buffer) => boolean,
+    private send: (m: Outgoing) => boolean,
   ) {}
 
   /** Dials the provider and shows the ticket; resolves once the provider accepted it. */
@@ -70,8 +70,8 @@ export class TunnelClient {
         })
         if (!channel) throw nodeError.config(`channel ${PROTOCOL} is already open on this connection`)
         const message = channel.addMessage({
-          encoding: c.raw,
-          onmessage: (b: Buffer) => {
+          encoding: messageEncoding,
+          onmessage: (b: Outgoing) => {
             const m = decode(b)
             if (!m) return
             if (m.stream === 0 && m.type === AUTHED) authed()

@@ -7,7 +7,6 @@
 import { connect, type Socket } from 'node:net'
 import type Protomux from 'protomux'
 import type { NoiseSocket } from 'hyperdht'
-import c from 'compact-encoding'
 import { errorInfo } from '../errors.ts'
 import {
   VnetError,
@@ -31,6 +30,8 @@ import {
   decode,
   encode,
   encodeJson,
+  messageEncoding,
+  type Outgoing,
   type TunnelMessage,
 } from './tunnel-wire.ts'
 
@@ -105,8 +106,8 @@ export class TunnelServer {
       },
     })
     if (!channel) return { busy: () => false }
-    const message = channel.addMessage({ encoding: c.raw, onmessage: (b: Buffer) => onMessage(b) })
-    const send = (b: Buffer) => message.send(b)
+    const message = channel.addMessage({ encoding: messageEncoding, onmessage: (b: Outgoing) => onMessage(b) })
+    const send = (m: Outgoing) => message.send(m)
     const refuse = (err: unknown) => {
       this.counters.refused++
       send(encodeJson(CLOSE, 0, errorInfo(err)))
@@ -126,7 +127,7 @@ export class TunnelServer {
         refuse(err)
       }
     }
-    const onMessage = (b: Buffer) => {
+    const onMessage = (b: unknown) => {
       const m = decode(b)
       if (!m) return void this.counters.malformed++
       if (m.type === AUTH) void auth(m.payload)
@@ -142,7 +143,7 @@ export class TunnelServer {
     vmId: string | null,
     streams: Map<number, TunnelStream>,
     targets: Map<number, number>,
-    send: (b: Buffer) => boolean,
+    send: (m: Outgoing) => boolean,
   ): Promise<void> {
     const port = m.payload.readUInt16BE(0)
     const fail = (err: unknown) => send(encodeJson(CLOSE, m.stream, errorInfo(err)))

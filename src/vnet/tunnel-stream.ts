@@ -3,7 +3,7 @@
 // side and acknowledged once written. So a slow reader stalls only its own stream, never the
 // connection's other streams (protomux has no per-channel flow control of its own).
 import type { Readable, Writable } from 'node:stream'
-import { ACK, CLOSE, DATA, END, MAX_DATA, encode, encodeJson, encodeU } from './tunnel-wire.ts'
+import { ACK, CLOSE, DATA, END, MAX_DATA, data, encode, encodeJson, encodeU, type Outgoing } from './tunnel-wire.ts'
 
 export const WINDOW = 4 * 1024 * 1024
 /** Acknowledge in steps of this many written bytes (fewer ACK messages). */
@@ -33,7 +33,7 @@ export class TunnelStream {
     private input: Readable,
     private output: Writable,
     /** Sends a message on the channel; false = the connection's buffer is full, wait for drain(). */
-    private send: (buf: Buffer) => boolean,
+    private send: (m: Outgoing) => boolean,
     private onGone: (s: TunnelStream) => void,
   ) {
     input.on('data', (chunk: Buffer) => this.read(chunk))
@@ -59,7 +59,7 @@ export class TunnelStream {
       const part = chunk.subarray(i, i + MAX_DATA)
       this.inflight += part.length
       this.bytesOut += part.length
-      if (!this.send(encode(DATA, this.id, part))) this.muxBlocked = true
+      if (!this.send(data(this.id, part))) this.muxBlocked = true
     }
     if (this.muxBlocked || this.inflight >= WINDOW) this.input.pause()
   }
