@@ -141,6 +141,10 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         consolePort: () => consoleSvc?.ssh?.port ?? null,
         log: opts.log,
       })
+      // Install media: a store of its own, so catalog images and buyers' ISOs never mix.
+      const media = new ImageStore(join(opts.data, 'media'), { freeBytes: opts.images?.freeBytes })
+      await media.sweepPartials()
+      let mediaSvc: MediaService | null = null
       const migration: MigrationServer = new MigrationServer({
         dht,
         keyPair: providerKeys,
@@ -149,6 +153,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         faults: opts.migrationFaults,
         closeConsole: (vmId) => consoleSvc?.screens.migrate(vmId),
         authorizeOther: (id) => images.authorize(id),
+        media,
+        forgetMedia: async (path) => mediaSvc?.forget(path),
         sshAddress: () => {
           const i = consoleSvc?.info()
           return i?.sshHost && i.sshPort ? { host: i.sshHost, port: i.sshPort } : null
@@ -193,9 +199,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
             ?.request('node.images.dropped', { digests })
             .catch((err) => opts.log?.(`images: could not tell the hub what was evicted: ${(err as Error).message}`)),
       })
-      const media = new ImageStore(join(opts.data, 'media'), { freeBytes: opts.images?.freeBytes })
-      await media.sweepPartials()
-      const mediaSvc = new MediaService({
+      mediaSvc = new MediaService({
         dht,
         keyPair: providerKeys,
         store: media,

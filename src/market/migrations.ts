@@ -124,15 +124,6 @@ export function checkMigration(
   const to = typeof input.to === 'string' ? ctx.store.get('pm', input.to) : undefined
   if (!to) throw errors.notFound('provider machine', String(input.to))
   if (to.id === from.id) throw migrationErrors.samePm(to.id)
-  // Install media stays on the provider that fetched it (media.ts): it does not travel with the disk.
-  // It came from the buyer's own client to that one provider node, under that node's authorization
-  // only; README "Images" says why a migration does not carry it.
-  if (vm.media)
-    throw marketError(
-      'MARKET_ACTION_NOT_ALLOWED',
-      `cannot migrate ${vm.name || vm.id}: install media ${vm.media.name} is attached, and media does not travel ` +
-        `with a machine; run \`virtuoso media detach ${vm.id}\`, migrate, then attach it again on the new provider`,
-    )
   const now = ctx.clock()
   const preview = { ...vm }
   const wallet = new Wallet(ctx.store)

@@ -172,12 +172,14 @@ export class MigrationAgent implements Migrator {
       destKey: row.to.nodeKey,
       secret,
     })
+    const vm = this.market.vm(row.vmId)
+    const media = vm.media ? { digest: vm.media.digest, size: vm.media.size } : null
     const dest = (o: object) =>
       this.command(row.to.nodeKey, 'migration.prepare-dest', {
         migrationId: row.id,
         vmId: row.vmId,
         version: row.version,
-        config: this.market.hvConfig(this.market.vm(row.vmId)),
+        config: this.market.hvConfig(vm),
         suspended: row.prevState === 'suspended',
         method: row.method,
         origin: {
@@ -185,10 +187,18 @@ export class MigrationAgent implements Migrator {
           ...originSsh(this.market.nodeInfo(originKey), this.opts.gateway.observedHost?.(originKey) ?? null, o),
         },
         secret,
+        media,
       })
+    // A destination node from before media travelled ignores it: the machine would arrive without it.
+    const takesMedia = (d: any) => {
+      if (media && d?.media !== true)
+        throw vmmpError.protocol(
+          `the destination's node cannot take install media; \`virtuoso media detach ${row.vmId}\` first`,
+        )
+    }
     if (row.method === 'SCP') {
       const o = await origin
-      await dest(o)
+      takesMedia(await dest(o))
       return o
     }
     // Both settle before a failure is thrown: the abort that follows must reach a destination that
@@ -196,6 +206,7 @@ export class MigrationAgent implements Migrator {
     const [o, d] = await Promise.allSettled([origin, dest({})])
     if (o.status === 'rejected') throw o.reason
     if (d.status === 'rejected') throw d.reason
+    takesMedia(d.value)
     return o.value
   }
 

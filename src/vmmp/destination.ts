@@ -4,10 +4,13 @@
 // it pins) it pulls the files with the named method into the machine's directory, HEARTBEATs every
 // second with the PROGRESS extension, registers the machine with its Hypervisor at VERSION+1 with
 // its origin (report §7.1.5, §7.2.4), and answers RESP SUCCESS; on any error RESP FAIL and the
-// partial copy is deleted. Arrivals are keyed by machine id, as VMMP messages name them; the
+// partial copy is deleted. Install media the machine has attached is fetched from the origin after
+// the disk (content-addressed, every block verified: image-fetch.ts) into this node's media store and
+// attached again here. Arrivals are keyed by machine id, as VMMP messages name them; the
 // failure reasons by migration id, since the hub asks for them after the arrival is gone.
 import type DHT from 'hyperdht'
 import type { KeyPair, NoiseSocket } from 'hyperdht'
+import type Protomux from 'protomux'
 import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Hypervisor } from '../hv/hypervisor.ts'
@@ -23,6 +26,8 @@ import { INCOMPLETE_MARKER, isIncomplete } from './paths.ts'
 import { Laps } from './laps.ts'
 import { DEFAULT_STALL_MS } from './stall.ts'
 import { CACHE_DIR, requireCount, requireText, type MigrationFaults } from './params.ts'
+import { fetchImage } from './image-fetch.ts'
+import { checkDigest, type ImageStore } from './image-store.ts'
 
 export const DEFAULT_HEARTBEAT_MS = 1000
 /** Written into a machine directory when a migration's copy is imported: names the migration it came by. */
@@ -40,6 +45,10 @@ export interface DestinationOptions {
   stallMs?: number
   faults?: Pick<MigrationFaults, 'dropHeartbeats' | 'freeBytes'>
   log?: (line: string) => void
+  /** This node's install media store: a machine's ISO arrives there (none: media cannot come here). */
+  media?: ImageStore
+  /** A machine that did not arrive after all: drop its ISO unless another machine here has it. */
+  forgetMedia?: (path: string) => Promise<void>
 }
 
 interface Incoming {
@@ -51,6 +60,8 @@ interface Incoming {
   method: string
   origin: { key: string; sshHost: string | null; sshPort: number | null; sshFingerprint: string | null }
   secret: string
+  /** The install media attached to the machine, fetched from the origin after the disk. */
+  media: { digest: string; size: number } | null
 }
 interface Running {
   migrationId: string
@@ -97,7 +108,7 @@ export class MigrationDestination {
   }
 
   /** {migrationId, vmId, version, config, suspended, method,
-   *   origin: {key, sshHost, sshPort, sshFingerprint}, secret} -> {} */
+   *   origin: {key, sshHost, sshPort, sshFingerprint}, secret, media?: {digest, size}} -> {media: true} */
   async prepare(p: Record<string, any>): Promise<unknown> {
     const inc: Incoming = {
       migrationId: requireText(p.migrationId, 'migrationId'),
@@ -113,12 +124,15 @@ export class MigrationDestination {
         sshFingerprint: typeof p.origin?.sshFingerprint === 'string' ? p.origin.sshFingerprint : null,
       },
       secret: requireText(p.secret, 'secret'),
+      media: p.media ? { digest: checkDigest(p.media.digest), size: requireCount(p.media.size, 'media.size') } : null,
     }
     this.opts.methods.get(inc.method) // VMMP_UNKNOWN_METHOD
+    if (inc.media && !this.opts.media) throw vmmpError.protocol('this node keeps no install media')
     if (await this.registered(inc.vmId)) throw alreadyHere(inc.vmId)
     if (this.running.has(inc.vmId)) throw new VmmpError(VMMP_PROTOCOL, `machine ${inc.vmId} is already arriving here`)
     this.incoming.set(inc.vmId, inc)
-    return {}
+    // Says this node fetches the machine's media: a node from before ignored it and the hub refuses.
+    return { media: true }
   }
 
   /** {migrationId, vmId, version} -> {complete}: after a hub restart, did the machine arrive? */
@@ -155,6 +169,7 @@ export class MigrationDestination {
     beat()
     const timer = setInterval(beat, this.opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS)
     let socket: NoiseSocket | null = null
+    let mediaPath: string | null = null
     const t0 = Date.now()
     const laps = new Laps()
     try {
@@ -164,6 +179,11 @@ export class MigrationDestination {
       socket = source.socket
       laps.lap('dial')
       const result = await this.pull(inc, source.src, signal, progress, laps)
+      if (inc.media) {
+        mediaPath = await this.fetchMedia(inc, source.src.mux ?? null, signal)
+        inc.config = { ...inc.config, media: mediaPath }
+        laps.lap('media')
+      }
       const pulled = Date.now()
       await this.register(inc, result)
       laps.lap('register')
@@ -184,6 +204,7 @@ export class MigrationDestination {
       this.failures.set(migrationId, errorInfo(err))
       if (this.failures.size > MAX_FAILURES_KEPT) this.failures.delete(this.failures.keys().next().value!)
       await this.dropCopy(vmId, migrationId).catch(() => {})
+      if (mediaPath) await this.opts.forgetMedia?.(mediaPath).catch(() => {})
       ch.send({ type: 'RESP', id: vmId, version: inc.version, ok: false })
     } finally {
       clearInterval(timer)
@@ -252,6 +273,24 @@ export class MigrationDestination {
     return result
   }
 
+  /** The machine's ISO from the origin (which serves it to this key for this migration only), verified. */
+  private async fetchMedia(inc: Incoming, mux: Protomux | null, signal: AbortSignal): Promise<string> {
+    const { digest, size } = inc.media!
+    const store = this.opts.media!
+    let socket: NoiseSocket | null = null
+    if (!mux) {
+      const what = `origin ${inc.origin.key.slice(0, 8)}`
+      const opts = { keyPair: this.opts.keyPair, deadlineMs: ORIGIN_DIAL_MS, what }
+      ;({ socket, mux } = await dialPeer(this.opts.dht, Buffer.from(inc.origin.key, 'hex'), opts))
+    }
+    try {
+      await fetchImage({ store, digest, size, sources: [{ name: 'origin', mux }], stallMs: this.opts.stallMs, signal })
+    } finally {
+      socket?.destroy()
+    }
+    return store.pathOf(digest)
+  }
+
   /** Mark the copy as this migration's and register the machine at VERSION+1 with its origin. */
   private async register(inc: Incoming, result: PullResult): Promise<void> {
     const dir = this.hv.dirOf(inc.vmId)
@@ -302,7 +341,9 @@ export class MigrationDestination {
     const partial = (await readFile(join(dir, INCOMPLETE_MARKER), 'utf8').catch(() => '')).trim()
     const registered = await this.registered(vmId)
     if (registered && arrived === migrationId) {
+      const media = (await this.hv.get(vmId)).config.media
       await this.hv.delete(vmId) // removes the directory with it
+      if (media) await this.opts.forgetMedia?.(media)
       return true
     }
     if (!registered && (arrived === migrationId || partial === migrationId || arrived === '')) {

@@ -7,9 +7,13 @@
 // manifests) under `<machines>/.vmmp-cache/<id>/`: if the machine ever comes back, that copy is the
 // RSYNC base and only changed blocks move. After a revert it only revokes the authorization.
 // Migrations are keyed by migration id here: blocks@1 and the SSH user name it.
+// Install media attached to the machine travels too: the destination fetches the ISO, which is
+// content-addressed, on an `image:<digest>` blocks@1 channel that only that migration's destination
+// key may open while the migration runs; after the commit this node drops its copy (unless another
+// machine here has it attached).
 import type Protomux from 'protomux'
 import { mkdir, rename, rm } from 'node:fs/promises'
-import { join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import type { Hypervisor } from '../hv/hypervisor.ts'
 import { HvError, HV_BAD_STATE } from '../hv/errors.ts'
 import { nodeError } from '../net/errors.ts'
@@ -19,6 +23,7 @@ import { serveBlocks, type Authorize, type BlocksActivity } from './blocks.ts'
 import { CredentialStore } from './credentials.ts'
 import { CACHE_DIR, PEER_CHANNEL_ID, requireCount, requireText, type MigrationFaults } from './params.ts'
 import { ManifestWarmer } from './warm-manifests.ts'
+import { IMAGE_CHANNEL_PREFIX, IMAGE_FILE } from './image-store.ts'
 
 export interface OriginOptions {
   hv: Hypervisor
@@ -30,6 +35,8 @@ export interface OriginOptions {
   log?: (line: string) => void
   /** blocks@1 channels that are no migration of ours (catalog images this node caches: image-store.ts). */
   authorizeOther?: Authorize
+  /** After a machine left for good: drop its install media unless another machine here has it. */
+  forgetMedia?: (path: string) => Promise<void>
 }
 
 interface Outgoing {
@@ -39,6 +46,8 @@ interface Outgoing {
   dir: string
   files: string[]
   version: number
+  /** The machine's install media (an ImageStore entry of this node), which the destination fetches. */
+  media: { digest: string; dir: string } | null
 }
 
 export class MigrationOrigin {
@@ -56,7 +65,7 @@ export class MigrationOrigin {
     this.warmer.schedule(vmId, hv.dirOf(vmId), () => hv.files(vmId), version)
   }
 
-  /** {migrationId, vmId, version, destKey, secret} -> {files, sshHost, sshPort} */
+  /** {migrationId, vmId, version, destKey, secret} -> {files, sshHost, sshPort, media} */
   async prepare(p: Record<string, any>): Promise<unknown> {
     const migrationId = requireText(p.migrationId, 'migrationId')
     const vmId = requireText(p.vmId, 'vmId')
@@ -74,10 +83,13 @@ export class MigrationOrigin {
     this.opts.closeConsole?.(vmId)
     const files = await hv.files(vmId)
     const dir = hv.dirOf(vmId)
-    this.outgoing.set(migrationId, { migrationId, vmId, destKey, dir, files, version })
+    // `<media store>/<digest>/image.raw`: the digest names the ISO the destination fetches.
+    const path = vm.config.media
+    const media = path && basename(path) === IMAGE_FILE ? { digest: basename(dirname(path)), dir: dirname(path) } : null
+    this.outgoing.set(migrationId, { migrationId, vmId, destKey, dir, files, version, media })
     this.credentials.grant({ migrationId, secret, dir, files, version })
     const ssh = this.opts.sshAddress?.() ?? null
-    return { files, sshHost: ssh?.host ?? null, sshPort: ssh?.port ?? null }
+    return { files, sshHost: ssh?.host ?? null, sshPort: ssh?.port ?? null, media: media?.digest ?? null }
   }
 
   /** {migrationId, vmId, version, committed} -> {cached} */
@@ -95,7 +107,9 @@ export class MigrationOrigin {
     await mkdir(join(hv.dir, CACHE_DIR), { recursive: true })
     await rm(cache, { recursive: true, force: true })
     await rename(hv.dirOf(vmId), cache)
+    const media = vm.config.media
     await hv.delete(vmId)
+    if (media) await this.opts.forgetMedia?.(media) // it travelled with the machine
     this.opts.log?.(`vmmp: ${vmId} left for good; its files stay cached for a return trip`)
     return { cached: true }
   }
@@ -113,7 +127,8 @@ export class MigrationOrigin {
     serveBlocks(mux, {
       authorize: async (migrationId, remoteKey) => {
         const o = this.outgoing.get(migrationId)
-        if (!o) return this.opts.authorizeOther?.(migrationId, remoteKey) ?? null
+        if (!o)
+          return this.mediaFor(migrationId, remoteKey) ?? this.opts.authorizeOther?.(migrationId, remoteKey) ?? null
         if (remoteKey.toString('hex') !== o.destKey) return null
         await this.warmer.ready(o.vmId) // its manifest, being computed since it came to rest
         return { vmId: o.vmId, dir: o.dir, files: o.files, version: o.version }
@@ -127,6 +142,17 @@ export class MigrationOrigin {
         : undefined,
     })
     return { busy: () => activity.open > 0 }
+  }
+
+  /** An `image:<digest>` channel for the install media of a machine leaving for `remoteKey`'s node. */
+  private mediaFor(channelId: string, remoteKey: Buffer) {
+    if (!channelId.startsWith(IMAGE_CHANNEL_PREFIX)) return null
+    const digest = channelId.slice(IMAGE_CHANNEL_PREFIX.length)
+    const key = remoteKey.toString('hex')
+    for (const o of this.outgoing.values())
+      if (o.media?.digest === digest && o.destKey === key)
+        return { vmId: channelId, dir: o.media.dir, files: [IMAGE_FILE], version: 0 }
+    return null
   }
 
   /** The migration login for the node's SSH server (SCP reads the share over SFTP). */

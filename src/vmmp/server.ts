@@ -3,9 +3,9 @@
 // destination (destination.ts), each with its own state.
 //
 // Commands the hub sends over control@1 (params -> result):
-//   'migration.prepare-origin' {migrationId, vmId, version, destKey, secret} -> {files, sshHost, sshPort}
+//   'migration.prepare-origin' {migrationId, vmId, version, destKey, secret} -> {files, sshHost, sshPort, media}
 //   'migration.prepare-dest'   {migrationId, vmId, version, config, suspended, method,
-//                               origin: {key, sshHost, sshPort, sshFingerprint}, secret} -> {}
+//                               origin: {key, sshHost, sshPort, sshFingerprint}, secret, media} -> {media: true}
 //   'migration.status'  {migrationId, vmId, version} -> {complete}   (hub restart: did it arrive?)
 //   'migration.abort'   {migrationId, vmId} -> {deleted}              (destination: drop this migration's copy)
 //   'migration.release' {migrationId, vmId, version, committed} -> {cached}  (origin)
@@ -23,6 +23,7 @@ import { defaultMethods, type MethodRegistry } from './methods/index.ts'
 import { MigrationOrigin } from './origin.ts'
 import { MigrationDestination } from './destination.ts'
 import { CACHE_DIR, type MigrationFaults } from './params.ts'
+import type { ImageStore } from './image-store.ts'
 
 export { CACHE_DIR, type MigrationFaults } from './params.ts'
 export { ARRIVED_MARKER, DEFAULT_HEARTBEAT_MS } from './destination.ts'
@@ -43,6 +44,10 @@ export interface MigrationServerOptions {
   log?: (line: string) => void
   /** blocks@1 channels that are no migration of ours (catalog images this node caches: image-store.ts). */
   authorizeOther?: Authorize
+  /** This node's install media store: a migrating machine's ISO arrives there (destination.ts). */
+  media?: ImageStore
+  /** Drop a machine's ISO unless another machine here has it (a machine left, or did not arrive). */
+  forgetMedia?: (path: string) => Promise<void>
 }
 
 export class MigrationServer {

@@ -276,14 +276,35 @@ describe('install media', () => {
     const path = (await hvOf(0).get(vm.id)).config.media
     expect(path).toBe(join(mediaDir(0), src.digest, 'image.raw'))
     expect(sha(await readFile(path!))).toBe(sha(await readFile(join(root, 'install.iso'))))
-    await expect(m.migrate(alice, { vmId: vm.id, to: pms[1].id })).rejects.toMatchObject({
-      code: 'MARKET_ACTION_NOT_ALLOWED',
-    })
     await expect(m.detachMedia(bob, vm.id)).rejects.toMatchObject({ code: 'MARKET_NOT_FOUND' })
     const detached = await m.detachMedia(alice, vm.id)
     expect(detached.media).toBeNull()
     expect((await hvOf(0).get(vm.id)).config.media).toBeUndefined()
     expect(await held(0)).toEqual([])
+  })
+
+  it('media travels with a migration: the destination fetches the ISO from the origin, verified', async () => {
+    const vm = await m.register(alice, { config: 'small' })
+    await m.store(alice, vm.id, pms[0].id)
+    const src = await serveMedia(testnet.createNode(), join(root, 'install.iso'), providers[0].provider!.nodeKey)
+    try {
+      await m.attachMedia(alice, { vmId: vm.id, name: 'i.iso', digest: src.digest, size: src.size, source: src.key })
+    } finally {
+      await src.close() // the buyer's client is gone: only the origin can serve the ISO now
+    }
+    const mig = await m.migrate(alice, { vmId: vm.id, to: pms[1].id })
+    await waitFor(() => ['committed', 'failed'].includes(m.getMigration(mig.id).phase), 60_000, 'migration')
+    expect(m.getMigration(mig.id)).toMatchObject({ phase: 'committed', error: null })
+    expect(m.db.get('vm', vm.id)!.media).toEqual({ name: 'i.iso', digest: src.digest, size: src.size })
+    const path = (await hvOf(1).get(vm.id)).config.media
+    expect(path).toBe(join(mediaDir(1), src.digest, 'image.raw'))
+    expect(sha(await readFile(path!))).toBe(sha(await readFile(join(root, 'install.iso'))))
+    // The origin keeps media only while a machine there has it attached.
+    // (its release follows the commit on the origin's own time)
+    for (let i = 0; i < 200 && (await held(0)).length > 0; i++) await new Promise((r) => setTimeout(r, 50))
+    expect(await held(0)).toEqual([])
+    expect((await m.detachMedia(alice, vm.id)).media).toBeNull()
+    expect(await held(1)).toEqual([])
   })
 
   it('a deleted machine takes its ISO with it', async () => {
