@@ -9,14 +9,13 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { spawnVirtuoso, VIRTUOSO_BIN, type Child } from '../../src/cli/child.ts'
 import { TEST_COST } from '../scrypt-cost.ts'
+import { setUpUsers } from '../e2e/users.ts'
 
 const ROOT = resolve(import.meta.dirname, '../..')
-const PRICES = ['--speed-unit', '100', '--speed-price', '0.000001', '--memory-unit', '64', '--memory-price']
-  .concat(['0.000001', '--running-period', '60', '--storage-unit', '1024', '--storage-price', '0.01'])
-  .concat(['--storage-period', '1'])
 
 export interface Cli {
   ms: number
+  exitCode: number
   json: any
   out: string
   stderr: string
@@ -47,7 +46,7 @@ export async function startFlowEnv(): Promise<FlowEnv> {
   const procs: Child[] = []
   const pmDirs: string[] = []
   let env: Record<string, string> = {}
-  const cli = async (who: string, args: string[], input = '', extra: Record<string, string> = {}): Promise<Cli> => {
+  const run = async (who: string, args: string[], input = '', extra: Record<string, string> = {}): Promise<Cli> => {
     const t = performance.now()
     const r = await execa('node', [VIRTUOSO_BIN, ...args, '--json'], {
       env: { ...env, VIRTUOSO_HOME: join(root, `home-${who}`), VIRTUOSO_DEBUG: '', ...extra },
@@ -63,8 +62,12 @@ export async function startFlowEnv(): Promise<FlowEnv> {
     } catch {
       json = null
     }
-    if (r.exitCode !== 0) throw new Error(`virtuoso ${args.join(' ')}: ${out} ${String(r.stderr)}`)
-    return { ms, json, out, stderr: String(r.stderr) }
+    return { ms, exitCode: r.exitCode ?? -1, json, out, stderr: String(r.stderr) }
+  }
+  const cli = async (who: string, args: string[], input = '', extra: Record<string, string> = {}): Promise<Cli> => {
+    const r = await run(who, args, input, extra)
+    if (r.exitCode !== 0) throw new Error(`virtuoso ${args.join(' ')}: ${r.out} ${r.stderr}`)
+    return r
   }
   const stop = async () => {
     // Guests outlive their node by design: stop the buyer's running machines through the market while
@@ -106,24 +109,16 @@ export async function startFlowEnv(): Promise<FlowEnv> {
       procs.push(proc)
       pairings.push((await proc.waitFor(/pairing code: (\S+)/, 60_000))[1])
     }
-    const signup = ['--email', 'x@x.org', '--password-stdin']
-    await cli('prov', ['signup', '--user', 'prov', '--type', 'provider', ...signup], 'provider-pass\n')
-    await cli('alice', ['signup', '--user', 'alice', '--type', 'buyer', ...signup], 'alice-password\n')
-    await cli('prov', ['login', '--user', 'prov', '--password-stdin'], 'provider-pass\n')
-    await cli('alice', ['login', '--user', 'alice', '--password-stdin'], 'alice-password\n')
-    await cli('op', ['admin', 'credit', 'alice', '1000', '--data', join(root, 'hub')])
-    const pms: string[] = []
-    for (const [i, code] of pairings.entries()) {
-      for (let t = 0; ; t++) {
-        const r = await cli('prov', ['pm', 'add', '--pairing', code, '--name', `pm${i}`, ...PRICES]).catch((e) => e)
-        if (!(r instanceof Error)) {
-          pms.push(r.json.id)
-          break
-        }
-        if (t > 30) throw r
-        await new Promise((res) => setTimeout(res, 300)) // the hub has not heard the provider yet
-      }
-    }
+    const { pms } = await setUpUsers(run, {
+      users: [
+        ['prov', 'provider'],
+        ['alice', 'buyer'],
+      ],
+      hubData: join(root, 'hub'),
+      credit: ['alice', '1000'],
+      pairings,
+      pmName: (i) => `pm${i}`,
+    })
     const suspendedMachine = async (memoryMB: number, diskMB: number) => {
       const reg = await cli(
         'alice',

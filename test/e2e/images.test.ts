@@ -9,6 +9,7 @@ import { open, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { cli, startMarket, tempDir } from './harness.ts'
 import { makeImage } from '../vmmp/helpers.ts'
+import { PROV_ALICE_BOB, setUpUsers } from './users.ts'
 
 const SIZE = 48 * 1024 * 1024
 let root: Awaited<ReturnType<typeof tempDir>>
@@ -24,22 +25,15 @@ beforeAll(async () => {
   market = await startMarket(root.path, { providers: 2, hv: 'test' })
   imagePath = join(root.path, 'tiny.img')
   await makeImage(imagePath, SIZE, 0.6)
-  for (const [u, type] of [
-    ['prov', 'provider'],
-    ['alice', 'buyer'],
-    ['bob', 'buyer'],
-  ]) {
-    const pw = `${u}-password`
-    await as(u, ['signup', '--user', u, '--type', type, '--email', `${u}@example.org`, '--password-stdin'], pw + '\n')
-    expect((await as(u, ['login', '--user', u, '--password-stdin'], pw + '\n')).exitCode).toBe(0)
-  }
-  for (const [i, p] of market.providers.entries()) {
-    const r = await as('prov', ['pm', 'add', '--pairing', p.pairing, '--name', `pm${i}`])
-    expect(r.exitCode).toBe(0)
-    pms.push(r.json.id)
-  }
-  const credit = await cli(home('op'), ['admin', 'credit', 'alice', '100', '--data', join(root.path, 'hub')])
-  expect(credit.exitCode).toBe(0)
+  const users = await setUpUsers(as, {
+    users: PROV_ALICE_BOB,
+    hubData: join(root.path, 'hub'),
+    credit: ['alice', '100'],
+    pairings: market.providers.map((p) => p.pairing),
+    pmName: (i) => `pm${i}`,
+    prices: [],
+  })
+  pms.push(...users.pms)
 }, 300_000)
 
 afterAll(async () => {

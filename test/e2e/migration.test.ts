@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs'
 import { open, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { cli, spawnVirtuoso, startMarket, tempDir } from './harness.ts'
+import { PM_PRICES, setUpUsers } from './users.ts'
 
 let root: Awaited<ReturnType<typeof tempDir>>
 let market: Awaited<ReturnType<typeof startMarket>>
@@ -19,27 +20,8 @@ const pms: string[] = []
 const SLOW = { serveDelayMs: 2500 }
 const MiB = 1024 * 1024
 
-const PRICES = [
-  '--speed-unit',
-  '100',
-  '--speed-price',
-  '0.000001',
-  '--memory-unit',
-  '64',
-  '--memory-price',
-  '0.000001',
-  '--running-period',
-  '60',
-  '--storage-unit',
-  '1024',
-  '--storage-price',
-  '0.01',
-  '--storage-period',
-  '1',
-]
-
 async function addPm(i: number): Promise<string> {
-  const r = await as('prov', ['pm', 'add', '--pairing', market.providers[i].pairing, '--name', `pm${i}`, ...PRICES])
+  const r = await as('prov', ['pm', 'add', '--pairing', market.providers[i].pairing, '--name', `pm${i}`, ...PM_PRICES])
   expect(r.exitCode, r.stdout + r.stderr).toBe(0)
   pms[i] = r.json.id
   return r.json.id
@@ -151,26 +133,13 @@ async function until(fn: () => Promise<boolean>, ms = 20_000, what = 'condition'
 beforeAll(async () => {
   root = await tempDir('virtuoso-migration-')
   market = await startMarket(root.path, { providers: 2, hv: 'test', hubFlags: ['--heartbeat-window', '3000'] })
-  expect(
-    (
-      await as(
-        'prov',
-        ['signup', '--user', 'prov', '--type', 'provider', '--email', 'p@example.org', '--password-stdin'],
-        'provider-pass\n',
-      )
-    ).exitCode,
-  ).toBe(0)
-  expect(
-    (
-      await as(
-        'alice',
-        ['signup', '--user', 'alice', '--type', 'buyer', '--email', 'a@example.org', '--password-stdin'],
-        'alice-password\n',
-      )
-    ).exitCode,
-  ).toBe(0)
-  await as('prov', ['login', '--user', 'prov', '--password-stdin'], 'provider-pass\n')
-  await as('alice', ['login', '--user', 'alice', '--password-stdin'], 'alice-password\n')
+  await setUpUsers(as, {
+    users: [
+      ['prov', 'provider'],
+      ['alice', 'buyer'],
+    ],
+    hubData: join(root.path, 'hub'),
+  })
   await addPm(0)
   await addPm(1)
   expect(

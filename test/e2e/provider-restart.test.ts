@@ -4,6 +4,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { cli, spawnVirtuoso, startMarket, tempDir, TEST_COST } from './harness.ts'
+import { setUpUsers } from './users.ts'
 
 let root: Awaited<ReturnType<typeof tempDir>>
 let market: Awaited<ReturnType<typeof startMarket>>
@@ -29,49 +30,21 @@ async function qemuRunning(): Promise<boolean> {
 }
 
 it('keeps the guest running across an agent kill -9, and the restarted agent drives it', async () => {
-  await as(
-    'p',
-    ['signup', '--user', 'prov', '--type', 'provider', '--email', 'p@example.org', '--password-stdin'],
-    'provider-pass\n',
-  )
-  await as('p', ['login', '--user', 'prov', '--password-stdin'], 'provider-pass\n')
-  await as(
-    'b',
-    ['signup', '--user', 'buyer', '--type', 'buyer', '--email', 'b@example.org', '--password-stdin'],
-    'buyer-password\n',
-  )
-  await as('b', ['login', '--user', 'buyer', '--password-stdin'], 'buyer-password\n')
-  const pm = (
-    await as('p', [
-      'pm',
-      'add',
-      '--pairing',
-      market.providers[0].pairing,
-      '--name',
-      'box',
-      '--speed-unit',
-      '100',
-      '--speed-price',
-      '0.000001',
-      '--memory-unit',
-      '64',
-      '--memory-price',
-      '0.000001',
-      '--running-period',
-      '60',
-      '--storage-unit',
-      '1024',
-      '--storage-price',
-      '0.01',
-      '--storage-period',
-      '1',
-    ])
-  ).json
+  const { pms } = await setUpUsers(as, {
+    users: [
+      ['prov', 'provider'],
+      ['buyer', 'buyer'],
+    ],
+    hubData: join(root.path, 'hub'),
+    credit: ['buyer', '50'],
+    pairings: [market.providers[0].pairing],
+    pmName: () => 'box',
+  })
+  const pm = { id: pms[0] }
   expect(pm.id).toBeTruthy()
-  await cli(home('op'), ['admin', 'credit', 'buyer', '50', '--data', join(root.path, 'hub')])
-  const vm = (await as('b', ['register', '--config', 'linux-small'])).json.id
-  expect((await as('b', ['store', vm, '--on', pm.id])).json.state).toBe('stored')
-  const started = (await as('b', ['start', vm])).json
+  const vm = (await as('buyer', ['register', '--config', 'linux-small'])).json.id
+  expect((await as('buyer', ['store', vm, '--on', pm.id])).json.state).toBe('stored')
+  const started = (await as('buyer', ['start', vm])).json
   expect(started.state).toBe('started')
   expect(await qemuRunning()).toBe(true)
 
@@ -97,7 +70,7 @@ it('keeps the guest running across an agent kill -9, and the restarted agent dri
 
   let stopped: any
   for (let i = 0; i < 30; i++) {
-    stopped = (await as('b', ['stop', vm])).json
+    stopped = (await as('buyer', ['stop', vm])).json
     // Until the restarted agent says hello, the hub may still hold the killed agent's dead connection:
     // a command sent on it fails with "nothing was changed, try again", as a user would then do.
     if (!/OFFLINE|PROVIDER_FAILED/.test(stopped.error?.code ?? '')) break

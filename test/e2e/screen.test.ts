@@ -10,37 +10,25 @@ import { connect, type Socket } from 'node:net'
 import { execa } from 'execa'
 import { cli, spawnVirtuoso, startMarket, tempDir } from './harness.ts'
 import { readPng } from '../hv/png.ts'
+import { PROV_ALICE_BOB, setUpUsers } from './users.ts'
 
 let root: Awaited<ReturnType<typeof tempDir>>
 let market: Awaited<ReturnType<typeof startMarket>>
 const home = (who: string) => join(root.path, 'home-' + who)
 const as = (who: string, args: string[], input?: string) =>
   cli(home(who), [...args, '--json'], { env: market.env, input })
-const PRICES = ['--speed-unit', '100', '--speed-price', '0.000001', '--memory-unit', '64', '--memory-price', '0.000001']
-const PRICES2 = ['--running-period', '60', '--storage-unit', '1024', '--storage-price', '0.01', '--storage-period', '1']
 let vm = ''
 
 beforeAll(async () => {
   root = await tempDir('virtuoso-e2e-screen-')
   market = await startMarket(root.path, { providers: 1, hv: 'qemu' })
-  const signup = (u: string, type: string) =>
-    as(u, ['signup', '--user', u, '--type', type, '--email', `${u}@example.org`, '--password-stdin'], `${u}-password\n`)
-  await signup('prov', 'provider')
-  await signup('alice', 'buyer')
-  await signup('bob', 'buyer')
-  for (const u of ['prov', 'alice', 'bob']) await as(u, ['login', '--user', u, '--password-stdin'], `${u}-password\n`)
-  const pm = await as('prov', [
-    'pm',
-    'add',
-    '--pairing',
-    market.providers[0].pairing,
-    '--name',
-    'p0',
-    ...PRICES,
-    ...PRICES2,
-  ])
-  expect(pm.exitCode).toBe(0)
-  await cli(home('op'), ['admin', 'credit', 'alice', '100', '--data', join(root.path, 'hub'), '--json'])
+  const { pms } = await setUpUsers(as, {
+    users: PROV_ALICE_BOB,
+    hubData: join(root.path, 'hub'),
+    credit: ['alice', '100'],
+    pairings: [market.providers[0].pairing],
+  })
+  expect(pms[0]).toBeTruthy()
   const key = join(root.path, 'id.pub')
   await writeFile(key, 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIScreenTestKeyScreenTestKeyScreenTestKey0 alice@test\n')
   const bad = join(root.path, 'bad.pub')
@@ -49,7 +37,7 @@ beforeAll(async () => {
   expect((await as('alice', [...spec, '--ssh-key', bad])).json.error.code).toBe('MARKET_BAD_INPUT')
   const reg = await as('alice', [...spec, '--ssh-key', key])
   vm = reg.json.id
-  expect((await as('alice', ['store', vm, '--on', pm.json.id])).json.state).toBe('stored')
+  expect((await as('alice', ['store', vm, '--on', pms[0]])).json.state).toBe('stored')
   expect((await as('alice', ['start', vm])).json.state).toBe('started')
 }, 180_000)
 

@@ -10,6 +10,7 @@ import { execa } from 'execa'
 import { DEFAULT_IMAGE_DIR } from '../../src/hv/image.ts'
 import { cli, startMarket, tempDir } from './harness.ts'
 import { guestShell, type GuestShell } from './guest-shell.ts'
+import { setUpUsers } from './users.ts'
 
 const IMAGE = join(DEFAULT_IMAGE_DIR, 'debian-12.img')
 let root: Awaited<ReturnType<typeof tempDir>>
@@ -17,8 +18,6 @@ let market: Awaited<ReturnType<typeof startMarket>>
 const home = (who: string) => join(root.path, 'home-' + who)
 const as = (who: string, args: string[], input?: string) =>
   cli(home(who), [...args, '--json'], { env: market.env, input })
-const PRICES = ['--speed-unit', '100', '--speed-price', '0.000001', '--memory-unit', '64', '--memory-price', '0.000001']
-const PRICES2 = ['--running-period', '60', '--storage-unit', '1024', '--storage-price', '0.01', '--storage-period', '1']
 let vm = ''
 let key = ''
 let shell: GuestShell | null = null
@@ -27,25 +26,16 @@ beforeAll(async () => {
   if (!existsSync(IMAGE)) throw new Error('debian-12 image not built: run `bash scripts/setup.sh`')
   root = await tempDir('virtuoso-e2e-ssh-')
   market = await startMarket(root.path, { providers: 1, hv: 'qemu' })
-  for (const [u, t] of [
-    ['prov', 'provider'],
-    ['alice', 'buyer'],
-  ]) {
-    await as(u, ['signup', '--user', u, '--type', t, '--email', `${u}@example.org`, '--password-stdin'], `${u}-pw-12\n`)
-    await as(u, ['login', '--user', u, '--password-stdin'], `${u}-pw-12\n`)
-  }
-  const pm = await as('prov', [
-    'pm',
-    'add',
-    '--pairing',
-    market.providers[0].pairing,
-    '--name',
-    'p0',
-    ...PRICES,
-    ...PRICES2,
-  ])
   const hubData = join(root.path, 'hub')
-  await cli(home('op'), ['admin', 'credit', 'alice', '100', '--data', hubData, '--json'])
+  const { pms } = await setUpUsers(as, {
+    users: [
+      ['prov', 'provider'],
+      ['alice', 'buyer'],
+    ],
+    hubData,
+    credit: ['alice', '100'],
+    pairings: [market.providers[0].pairing],
+  })
   const add = await cli(home('op'), [
     'admin',
     'image',
@@ -66,7 +56,7 @@ beforeAll(async () => {
     ...['--name', 'deb-ssh', '--ssh-key', `${key}.pub`],
   ])
   vm = reg.json.id
-  expect((await as('alice', ['store', vm, '--on', pm.json.id])).json.state).toBe('stored')
+  expect((await as('alice', ['store', vm, '--on', pms[0]])).json.state).toBe('stored')
   expect((await as('alice', ['start', vm])).json.state).toBe('started')
   // Booted when the serial console has logged in by itself; then sshd is up (it starts before getty).
   shell = await guestShell(home('alice'), market.env, vm)

@@ -12,14 +12,13 @@ import { tmpdir } from 'node:os'
 import { spawn } from 'node:child_process'
 import { BIN, cli, spawnVirtuoso, startMarket, tempDir } from './harness.ts'
 import { guestShell, type GuestShell } from './guest-shell.ts'
+import { PROV_ALICE_BOB, setUpUsers } from './users.ts'
 
 let root: Awaited<ReturnType<typeof tempDir>>
 let market: Awaited<ReturnType<typeof startMarket>>
 const home = (who: string) => join(root.path, 'home-' + who)
 const as = (who: string, args: string[], input?: string) =>
   cli(home(who), [...args, '--json'], { env: market.env, input })
-const PRICES = ['--speed-unit', '100', '--speed-price', '0.000001', '--memory-unit', '64', '--memory-price', '0.000001']
-const PRICES2 = ['--running-period', '60', '--storage-unit', '1024', '--storage-price', '0.01', '--storage-period', '1']
 let vm = ''
 let shell: GuestShell | null = null
 
@@ -39,31 +38,16 @@ async function readyShell(): Promise<GuestShell> {
 beforeAll(async () => {
   root = await tempDir('virtuoso-e2e-tunnel-')
   market = await startMarket(root.path, { providers: 1, hv: 'qemu' })
-  const signup = (u: string, type: string) =>
-    as(u, ['signup', '--user', u, '--type', type, '--email', `${u}@example.org`, '--password-stdin'], `${u}-password\n`)
-  for (const [u, t] of [
-    ['prov', 'provider'],
-    ['alice', 'buyer'],
-    ['bob', 'buyer'],
-  ]) {
-    await signup(u, t)
-    await as(u, ['login', '--user', u, '--password-stdin'], `${u}-password\n`)
-  }
-  const pm = await as('prov', [
-    'pm',
-    'add',
-    '--pairing',
-    market.providers[0].pairing,
-    '--name',
-    'p0',
-    ...PRICES,
-    ...PRICES2,
-  ])
-  expect(pm.exitCode).toBe(0)
-  await cli(home('op'), ['admin', 'credit', 'alice', '100', '--data', join(root.path, 'hub'), '--json'])
+  const { pms } = await setUpUsers(as, {
+    users: PROV_ALICE_BOB,
+    hubData: join(root.path, 'hub'),
+    credit: ['alice', '100'],
+    pairings: [market.providers[0].pairing],
+  })
+  expect(pms[0]).toBeTruthy()
   const reg = await as('alice', ['register', '--memory', '128', '--hd', '2100', '--speed', '100', '--os', 'linux'])
   vm = reg.json.id
-  expect((await as('alice', ['store', vm, '--on', pm.json.id])).json.state).toBe('stored')
+  expect((await as('alice', ['store', vm, '--on', pms[0]])).json.state).toBe('stored')
   expect((await as('alice', ['start', vm])).json.state).toBe('started')
   shell = await readyShell()
   // The uplink card (eth1) has its address from QEMU's DHCP; then the two services.
