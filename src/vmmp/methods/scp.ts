@@ -85,6 +85,165 @@ async function readAll(sftp: SFTPWrapper, name: string): Promise<Buffer> {
   return Buffer.concat(parts)
 }
 
+/** The manifest's files with safe names and hash lists that match their roots. */
+function checkedFiles(list: FileManifest[]): FileManifest[] {
+  const files = list.map((f) => ({ ...f, name: checkName(f.name) }))
+  for (const f of files)
+    if (f.hashes.length !== blockCount(f.size) * HASH_BYTES || rootOf(f.size, f.hashes) !== f.root)
+      throw vmmpError.corrupt(`hash list of ${f.name} does not match its root`)
+  return files
+}
+
+/** What to read: the non-zero blocks only, in runs of up to SCP_CHUNK within a file. */
+function planTasks(files: FileManifest[]): Task[] {
+  const tasks: Task[] = []
+  for (const [i, f] of files.entries()) {
+    const n = blockCount(f.size)
+    for (let b = 0; b < n; b++) {
+      if (isZeroHash(f.hashes.subarray(b * HASH_BYTES, (b + 1) * HASH_BYTES))) continue
+      const len = Math.min(BLOCK_SIZE, f.size - b * BLOCK_SIZE)
+      const last = tasks[tasks.length - 1]
+      if (last && last.file === i && last.pos + last.len === b * BLOCK_SIZE && last.len + len <= SCP_CHUNK)
+        last.len += len
+      else tasks.push({ file: i, pos: b * BLOCK_SIZE, len, firstBlock: b })
+    }
+  }
+  return tasks
+}
+
+/** Every block of a run read into `buf` against the origin's manifest. */
+function checkRun(buf: Buffer, t: Task, f: FileManifest): void {
+  for (let off = 0, b = t.firstBlock; off < t.len; off += BLOCK_SIZE, b++) {
+    const want = f.hashes.subarray(b * HASH_BYTES, (b + 1) * HASH_BYTES)
+    if (!hashBlock(buf.subarray(off, Math.min(t.len, off + BLOCK_SIZE))).equals(want))
+      throw vmmpError.corrupt(`block ${b} of ${f.name} does not match the origin's manifest`)
+  }
+}
+
+/** A fresh staging directory with room for `total` bytes and each file made as a hole of its size. */
+async function openStaging(staging: string, dir: string, files: FileManifest[], total: number): Promise<FileHandle[]> {
+  await rm(staging, { recursive: true, force: true })
+  try {
+    await mkdir(staging, { recursive: true })
+    const s = await statfs(staging)
+    if (s.bavail * s.bsize < total * 1.01) throw vmmpError.noSpace(dir)
+  } catch (err) {
+    throw fsError('preparing', staging, err)
+  }
+  const handles: FileHandle[] = []
+  for (const f of files) {
+    const path = join(staging, f.name)
+    try {
+      await mkdir(dirname(path), { recursive: true })
+      const fh = await open(path, 'w')
+      handles.push(fh)
+      await fh.truncate(f.size) // a hole: blocks we skip stay unallocated
+    } catch (err) {
+      await Promise.all(handles.map((h) => h.close().catch(() => {})))
+      throw fsError('creating', path, err)
+    }
+  }
+  return handles
+}
+
+/** The staged files made durable and swapped in under one marker. Every non-zero block was hashed
+ *  as it arrived and matched the hash list, whose root is checked; the rest are holes of a fresh file.
+ *  So the files hold what the root names, and reading them back (from the page cache, not the disk)
+ *  proved nothing more: it cost a fully random 2048 MB disk 11 s of the verify phase here at load ~20. */
+async function commitStaging(
+  staging: string,
+  dir: string,
+  files: FileManifest[],
+  handles: FileHandle[],
+  o: { migrationId: string; version: number },
+): Promise<void> {
+  const arrived: FileManifest[] = await Promise.all(
+    files.map(async (f, i) => {
+      const st = await handles[i]
+        .sync()
+        .then(() => handles[i].stat())
+        .catch((err) => {
+          throw fsError('syncing', join(staging, f.name), err)
+        })
+      if (st.size !== f.size) throw vmmpError.corrupt(`${f.name} is ${st.size} bytes, the origin has ${f.size}`)
+      return { name: f.name, size: f.size, root: f.root, hashes: f.hashes, mtimeMs: st.mtimeMs, ino: st.ino }
+    }),
+  )
+  await markIncomplete(dir, o.migrationId)
+  await invalidateManifests(dir)
+  for (const f of files) {
+    const to = join(dir, f.name)
+    await mkdir(dirname(to), { recursive: true })
+    await rename(join(staging, f.name), to) // keeps inode and mtime, so `arrived` stays a valid cache entry
+  }
+  await saveManifest(dir, { version: o.version, files: arrived })
+  await clearIncomplete(dir)
+}
+
+/** Reads run `t` of a remote file into `buf`; a server may answer short reads, so it asks until the run is whole. */
+async function readRun(
+  sftp: SFTPWrapper,
+  remote: Buffer,
+  buf: Buffer,
+  t: Task,
+  name: string,
+  onBytes: () => void,
+): Promise<void> {
+  let got = 0
+  while (got < t.len) {
+    const n = await new Promise<number>((resolve, reject) =>
+      sftp.read(remote, buf, got, t.len - got, t.pos + got, (err, bytes) =>
+        err ? reject(vmmpError.io(`reading ${name}`, err)) : resolve(bytes),
+      ),
+    )
+    if (n === 0) throw vmmpError.protocol(`${name} ended early`)
+    got += n
+    onBytes()
+  }
+}
+
+/** What an SSH client error means here: another host key than the hub's, a refused login, or a lost connection. */
+function sshFailure(
+  err: Error,
+  offered: string | null,
+  src: { host: string; port: number; username: string; fingerprint: string },
+): VmmpError {
+  if (offered !== null && offered !== src.fingerprint)
+    return vmmpError.hostKey(`${src.host}:${src.port} showed host key ${offered}, the hub knows ${src.fingerprint}`)
+  if ((err as { level?: string }).level === 'client-authentication')
+    return vmmpError.unauthorized(`SSH login as ${src.username}`)
+  return vmmpError.closed(`the SSH connection (${err.message})`)
+}
+
+/** Logs in over `tcp`; `onOffered` hears the server's host key fingerprint before any credential goes. */
+function login(
+  ssh: Client,
+  tcp: Socket,
+  src: { username: string; password: string; fingerprint: string },
+  readyTimeoutMs: number,
+  onOffered: (fingerprint: string) => void,
+): Promise<void> {
+  return new Promise<void>((resolve) => {
+    ssh.once('ready', () => resolve())
+    ssh.connect({
+      sock: tcp,
+      username: src.username,
+      password: src.password,
+      readyTimeout: readyTimeoutMs,
+      // Checked before any authentication: a server with another key never sees the credential.
+      hostVerifier: (key: Buffer) => {
+        const offered = sshFingerprint(key)
+        onOffered(offered)
+        return offered === src.fingerprint
+      },
+      // AES-GCM runs on AES-NI through the native binding: the fastest cipher here.
+      algorithms: {
+        cipher: ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'chacha20-poly1305@openssh.com', 'aes128-ctr'],
+      },
+    })
+  })
+}
+
 export async function scpPull(opts: ScpOptions): Promise<PullResult> {
   requireNativeCrypto()
   const src = opts.src.ssh
@@ -119,33 +278,9 @@ export async function scpPull(opts: ScpOptions): Promise<PullResult> {
     const tcp = tcpConnect(src.port, src.host)
     sock = tcp
     tcp.on('error', () => {})
-    ssh.on('error', (err) =>
-      fail(
-        offered !== null && offered !== src.fingerprint
-          ? vmmpError.hostKey(`${src.host}:${src.port} showed host key ${offered}, the hub knows ${src.fingerprint}`)
-          : (err as { level?: string }).level === 'client-authentication'
-            ? vmmpError.unauthorized(`SSH login as ${src.username}`)
-            : vmmpError.closed(`the SSH connection (${err.message})`),
-      ),
-    )
+    ssh.on('error', (err) => fail(sshFailure(err, offered, src)))
     ssh.on('close', () => fail(vmmpError.closed('the SSH connection')))
-    await race(
-      new Promise<void>((resolve) => {
-        ssh.once('ready', () => resolve())
-        ssh.connect({
-          sock: tcp,
-          username: src.username,
-          password: src.password,
-          readyTimeout: opts.readyTimeoutMs ?? 20_000,
-          // Checked before any authentication: a server with another key never sees the credential.
-          hostVerifier: (key: Buffer) => (offered = sshFingerprint(key)) === src.fingerprint,
-          // AES-GCM runs on AES-NI through the native binding: the fastest cipher here.
-          algorithms: {
-            cipher: ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'chacha20-poly1305@openssh.com', 'aes128-ctr'],
-          },
-        })
-      }),
-    )
+    await race(login(ssh, tcp, src, opts.readyTimeoutMs ?? 20_000, (key) => (offered = key)))
     watch.touch()
     const sftp = await race(sftpCall<SFTPWrapper>((cb) => ssh.sftp(cb)))
     // Private knobs, deliberately: 256 KiB data packets need both the read cap and the inbound packet cap raised.
@@ -154,46 +289,12 @@ export async function scpPull(opts: ScpOptions): Promise<PullResult> {
     watch.touch()
     const manifest = parseManifest(raw)
     if (!manifest) throw vmmpError.corrupt('the origin sent an unreadable manifest')
-    const files = manifest.files.map((f) => ({ ...f, name: checkName(f.name) }))
-    for (const f of files)
-      if (f.hashes.length !== blockCount(f.size) * HASH_BYTES || rootOf(f.size, f.hashes) !== f.root)
-        throw vmmpError.corrupt(`hash list of ${f.name} does not match its root`)
-
-    // Non-zero blocks only, in runs of up to 256 KiB.
-    const tasks: Task[] = []
-    for (const [i, f] of files.entries()) {
-      const n = blockCount(f.size)
-      for (let b = 0; b < n; b++) {
-        if (isZeroHash(f.hashes.subarray(b * HASH_BYTES, (b + 1) * HASH_BYTES))) continue
-        const len = Math.min(BLOCK_SIZE, f.size - b * BLOCK_SIZE)
-        const last = tasks[tasks.length - 1]
-        if (last && last.file === i && last.pos + last.len === b * BLOCK_SIZE && last.len + len <= SCP_CHUNK)
-          last.len += len
-        else tasks.push({ file: i, pos: b * BLOCK_SIZE, len, firstBlock: b })
-      }
-    }
+    const files = checkedFiles(manifest.files)
+    const tasks = planTasks(files)
     const total = tasks.reduce((s, t) => s + t.len, 0)
-    await rm(staging, { recursive: true, force: true })
-    try {
-      await mkdir(staging, { recursive: true })
-      const s = await statfs(staging)
-      if (s.bavail * s.bsize < total * 1.01) throw vmmpError.noSpace(dir)
-    } catch (err) {
-      throw fsError('preparing', staging, err)
-    }
+    handles.push(...(await openStaging(staging, dir, files, total)))
     const remote: Buffer[] = []
-    for (const f of files) {
-      const path = join(staging, f.name)
-      try {
-        await mkdir(dirname(path), { recursive: true })
-        const fh = await open(path, 'w')
-        handles.push(fh)
-        await fh.truncate(f.size) // a hole: blocks we skip stay unallocated
-      } catch (err) {
-        throw fsError('creating', path, err)
-      }
-      remote.push(await race(sftpCall<Buffer>((cb) => sftp.open(f.name, 'r', cb))))
-    }
+    for (const f of files) remote.push(await race(sftpCall<Buffer>((cb) => sftp.open(f.name, 'r', cb))))
 
     let done = 0
     let bytesWritten = 0
@@ -203,28 +304,8 @@ export async function scpPull(opts: ScpOptions): Promise<PullResult> {
       while (!failure && next < tasks.length) {
         const t = tasks[next++]
         const f = files[t.file]
-        let got = 0
-        while (got < t.len) {
-          // a server may answer short reads: keep asking until the run is complete
-          const n = await race(
-            new Promise<number>((resolve, reject) =>
-              sftp.read(remote[t.file], buf, got, t.len - got, t.pos + got, (err, bytes) =>
-                err ? reject(vmmpError.io(`reading ${f.name}`, err)) : resolve(bytes),
-              ),
-            ),
-          )
-          if (n === 0) throw vmmpError.protocol(`${f.name} ended early`)
-          got += n
-          watch.touch()
-        }
-        for (let off = 0, b = t.firstBlock; off < t.len; off += BLOCK_SIZE, b++) {
-          if (
-            !hashBlock(buf.subarray(off, Math.min(t.len, off + BLOCK_SIZE))).equals(
-              f.hashes.subarray(b * HASH_BYTES, (b + 1) * HASH_BYTES),
-            )
-          )
-            throw vmmpError.corrupt(`block ${b} of ${f.name} does not match the origin's manifest`)
-        }
+        await race(readRun(sftp, remote[t.file], buf, t, f.name, () => watch.touch()))
+        checkRun(buf, t, f)
         try {
           await handles[t.file].write(buf, 0, t.len, t.pos)
         } catch (err) {
@@ -247,31 +328,10 @@ export async function scpPull(opts: ScpOptions): Promise<PullResult> {
     if (firstErr || failure) throw firstErr?.reason ?? failure
     ssh.end()
     const verifyFrom = performance.now()
-    // Every non-zero block was hashed as it arrived and matched the hash list, whose root is checked
-    // above; the rest are holes of a fresh file. So the files hold what the root names, and reading
-    // them back (from the page cache, not the disk) proved nothing more: it cost a fully random
-    // 2048 MB disk 11 s of the verify phase here at load ~20. Durable first, then swapped in.
-    const arrived: FileManifest[] = await Promise.all(
-      files.map(async (f, i) => {
-        const st = await handles[i]
-          .sync()
-          .then(() => handles[i].stat())
-          .catch((err) => {
-            throw fsError('syncing', join(staging, f.name), err)
-          })
-        if (st.size !== f.size) throw vmmpError.corrupt(`${f.name} is ${st.size} bytes, the origin has ${f.size}`)
-        return { name: f.name, size: f.size, root: f.root, hashes: f.hashes, mtimeMs: st.mtimeMs, ino: st.ino }
-      }),
-    )
-    await markIncomplete(dir, opts.migrationId)
-    await invalidateManifests(dir)
-    for (const f of files) {
-      const to = join(dir, f.name)
-      await mkdir(dirname(to), { recursive: true })
-      await rename(join(staging, f.name), to) // keeps inode and mtime, so `arrived` stays a valid cache entry
-    }
-    await saveManifest(dir, { version: opts.cacheVersion ?? manifest.version ?? 0, files: arrived })
-    await clearIncomplete(dir)
+    await commitStaging(staging, dir, files, handles, {
+      migrationId: opts.migrationId,
+      version: opts.cacheVersion ?? manifest.version ?? 0,
+    })
     const names = new Set(files.map((f) => f.name))
     return {
       method: 'SCP',
