@@ -18,36 +18,91 @@ export const MAX_READ = 256 * 1024
 type Open =
   { kind: 'file'; fh: FileHandle; size: number } | { kind: 'mem'; data: Buffer } | { kind: 'dir'; listed: boolean }
 
+const clean = (p: string) => p.replace(/^\/+/, '').replace(/^\.\//, '')
+const isRoot = (name: string) => name === '' || name === '.'
+const fileAttrs = (size: number, dir = false): Attributes => ({
+  mode: dir ? 0o40555 : 0o100444,
+  uid: 0,
+  gid: 0,
+  size,
+  atime: 0,
+  mtime: 0,
+})
+const REFUSED = [
+  'WRITE',
+  'FSETSTAT',
+  'SETSTAT',
+  'REMOVE',
+  'RMDIR',
+  'MKDIR',
+  'RENAME',
+  'READLINK',
+  'SYMLINK',
+  'EXTENDED',
+]
+
 /** Serve one SFTP session: only OPEN(read)/READ/STAT/CLOSE/readdir of the share; every write is refused. */
 export function handleMigrationSftp(sftp: SFTPWrapper, share: MigrationShare): void {
-  const handles = new Map<number, Open>()
-  let nextHandle = 1
-  let manifest: Promise<Buffer> | null = null
-  const allowed = new Set(share.files)
-  const clean = (p: string) => p.replace(/^\/+/, '').replace(/^\.\//, '')
-  const handleBuf = (n: number) => {
-    const b = Buffer.alloc(4)
-    b.writeUInt32BE(n)
-    return b
-  }
-  const lookup = (h: Buffer) => (h.length === 4 ? handles.get(h.readUInt32BE(0)) : undefined)
-  const manifestBytes = () =>
-    (manifest ??= manifestFor(share.dir, share.files, share.version ?? null).then(serializeManifest))
-  const fileAttrs = (size: number, dir = false): Attributes => ({
-    mode: dir ? 0o40555 : 0o100444,
-    uid: 0,
-    gid: 0,
-    size,
-    atime: 0,
-    mtime: 0,
-  })
-  const deny = (reqid: number) => sftp.status(reqid, STATUS_CODE.PERMISSION_DENIED, 'read-only migration share')
+  new ShareSession(sftp, share)
+}
 
-  async function statOf(name: string): Promise<Attributes | null> {
-    if (name === '' || name === '.') return fileAttrs(0, true)
-    if (name === MANIFEST_FILE) return fileAttrs((await manifestBytes()).length)
-    if (!allowed.has(name)) return null
-    const fh = await open(join(share.dir, name), 'r')
+/** One SFTP session on a share: its open handles, and an answer to each request it takes. */
+class ShareSession {
+  private handles = new Map<number, Open>()
+  private nextHandle = 1
+  private manifest: Promise<Buffer> | null = null
+  private allowed: Set<string>
+
+  constructor(
+    private sftp: SFTPWrapper,
+    private share: MigrationShare,
+  ) {
+    this.allowed = new Set(share.files)
+    sftp.on('OPEN', (reqid, filename, flags) => this.open(reqid, clean(filename), flags))
+    sftp.on('READ', (reqid, handle, offset, length) => this.read(reqid, handle, offset, length))
+    sftp.on('FSTAT', (reqid, handle) => this.fstat(reqid, handle))
+    sftp.on('STAT', (reqid, path) => this.stat(reqid, clean(path)))
+    sftp.on('LSTAT', (reqid, path) => this.stat(reqid, clean(path)))
+    sftp.on('CLOSE', (reqid, handle) => this.close(reqid, handle))
+    sftp.on('OPENDIR', (reqid, path) => this.opendir(reqid, clean(path)))
+    sftp.on('READDIR', (reqid, handle) => this.readdir(reqid, handle))
+    sftp.on('REALPATH', (reqid, path) => {
+      const name = clean(path)
+      sftp.name(reqid, [{ filename: isRoot(name) ? '/' : `/${name}`, longname: '', attrs: {} as Attributes }])
+    })
+    for (const ev of REFUSED) sftp.on(ev as 'WRITE', (reqid: number) => this.deny(reqid))
+    sftp.on('close', () => {
+      for (const o of this.handles.values()) if (o.kind === 'file') o.fh.close().catch(() => {})
+      this.handles.clear()
+    })
+  }
+
+  private deny(reqid: number): void {
+    this.sftp.status(reqid, STATUS_CODE.PERMISSION_DENIED, 'read-only migration share')
+  }
+
+  private lookup(h: Buffer): Open | undefined {
+    return h.length === 4 ? this.handles.get(h.readUInt32BE(0)) : undefined
+  }
+
+  private newHandle(reqid: number, o: Open): void {
+    const h = this.nextHandle++
+    this.handles.set(h, o)
+    const b = Buffer.alloc(4)
+    b.writeUInt32BE(h)
+    this.sftp.handle(reqid, b)
+  }
+
+  private manifestBytes(): Promise<Buffer> {
+    const { dir, files, version } = this.share
+    return (this.manifest ??= manifestFor(dir, files, version ?? null).then(serializeManifest))
+  }
+
+  private async statOf(name: string): Promise<Attributes | null> {
+    if (isRoot(name)) return fileAttrs(0, true)
+    if (name === MANIFEST_FILE) return fileAttrs((await this.manifestBytes()).length)
+    if (!this.allowed.has(name)) return null
+    const fh = await open(join(this.share.dir, name), 'r')
     try {
       return fileAttrs((await fh.stat()).size)
     } finally {
@@ -55,30 +110,26 @@ export function handleMigrationSftp(sftp: SFTPWrapper, share: MigrationShare): v
     }
   }
 
-  sftp.on('OPEN', (reqid, filename, flags) => {
-    const name = clean(filename)
-    if (flags & (OPEN_MODE.WRITE | OPEN_MODE.APPEND | OPEN_MODE.CREAT | OPEN_MODE.TRUNC)) return deny(reqid)
-    const h = nextHandle++
-    const done = (o: Open) => {
-      handles.set(h, o)
-      sftp.handle(reqid, handleBuf(h))
-    }
+  private open(reqid: number, name: string, flags: number): void {
+    const sftp = this.sftp
+    if (flags & (OPEN_MODE.WRITE | OPEN_MODE.APPEND | OPEN_MODE.CREAT | OPEN_MODE.TRUNC)) return this.deny(reqid)
     if (name === MANIFEST_FILE) {
-      manifestBytes().then(
-        (data) => done({ kind: 'mem', data }),
+      this.manifestBytes().then(
+        (data) => this.newHandle(reqid, { kind: 'mem', data }),
         () => sftp.status(reqid, STATUS_CODE.FAILURE, 'manifest unavailable'),
       )
       return
     }
-    if (!allowed.has(name)) return sftp.status(reqid, STATUS_CODE.NO_SUCH_FILE)
-    open(join(share.dir, name), 'r').then(
-      async (fh) => done({ kind: 'file', fh, size: (await fh.stat()).size }),
+    if (!this.allowed.has(name)) return sftp.status(reqid, STATUS_CODE.NO_SUCH_FILE)
+    open(join(this.share.dir, name), 'r').then(
+      async (fh) => this.newHandle(reqid, { kind: 'file', fh, size: (await fh.stat()).size }),
       () => sftp.status(reqid, STATUS_CODE.NO_SUCH_FILE),
     )
-  })
+  }
 
-  sftp.on('READ', (reqid, handle, offset, length) => {
-    const o = lookup(handle)
+  private read(reqid: number, handle: Buffer, offset: number, length: number): void {
+    const sftp = this.sftp
+    const o = this.lookup(handle)
     if (!o || o.kind === 'dir') return sftp.status(reqid, STATUS_CODE.FAILURE, 'bad handle')
     const len = Math.min(length, MAX_READ)
     if (o.kind === 'mem') {
@@ -94,83 +145,51 @@ export function handleMigrationSftp(sftp: SFTPWrapper, share: MigrationShare): v
       },
       () => sftp.status(reqid, STATUS_CODE.FAILURE, 'read failed'),
     )
-  })
+  }
 
-  sftp.on('FSTAT', (reqid, handle) => {
-    const o = lookup(handle)
-    if (!o) return sftp.status(reqid, STATUS_CODE.FAILURE, 'bad handle')
-    sftp.attrs(
+  private fstat(reqid: number, handle: Buffer): void {
+    const o = this.lookup(handle)
+    if (!o) return this.sftp.status(reqid, STATUS_CODE.FAILURE, 'bad handle')
+    this.sftp.attrs(
       reqid,
       o.kind === 'file' ? fileAttrs(o.size) : o.kind === 'mem' ? fileAttrs(o.data.length) : fileAttrs(0, true),
     )
-  })
+  }
 
-  const onStat = (reqid: number, path: string) => {
-    statOf(clean(path)).then(
-      (a) => (a ? sftp.attrs(reqid, a) : sftp.status(reqid, STATUS_CODE.NO_SUCH_FILE)),
-      () => sftp.status(reqid, STATUS_CODE.NO_SUCH_FILE),
+  private stat(reqid: number, name: string): void {
+    this.statOf(name).then(
+      (a) => (a ? this.sftp.attrs(reqid, a) : this.sftp.status(reqid, STATUS_CODE.NO_SUCH_FILE)),
+      () => this.sftp.status(reqid, STATUS_CODE.NO_SUCH_FILE),
     )
   }
-  sftp.on('STAT', onStat)
-  sftp.on('LSTAT', onStat)
 
-  sftp.on('CLOSE', (reqid, handle) => {
-    const o = lookup(handle)
-    if (!o) return sftp.status(reqid, STATUS_CODE.FAILURE, 'bad handle')
-    handles.delete(handle.readUInt32BE(0))
+  private close(reqid: number, handle: Buffer): void {
+    const o = this.lookup(handle)
+    if (!o) return this.sftp.status(reqid, STATUS_CODE.FAILURE, 'bad handle')
+    this.handles.delete(handle.readUInt32BE(0))
     if (o.kind === 'file') o.fh.close().catch(() => {})
-    sftp.status(reqid, STATUS_CODE.OK)
-  })
+    this.sftp.status(reqid, STATUS_CODE.OK)
+  }
 
-  sftp.on('OPENDIR', (reqid, path) => {
-    const name = clean(path)
-    if (name !== '' && name !== '.') return sftp.status(reqid, STATUS_CODE.NO_SUCH_FILE)
-    const h = nextHandle++
-    handles.set(h, { kind: 'dir', listed: false })
-    sftp.handle(reqid, handleBuf(h))
-  })
+  private opendir(reqid: number, name: string): void {
+    if (!isRoot(name)) return this.sftp.status(reqid, STATUS_CODE.NO_SUCH_FILE)
+    this.newHandle(reqid, { kind: 'dir', listed: false })
+  }
 
-  sftp.on('READDIR', (reqid, handle) => {
-    const o = lookup(handle)
-    if (!o || o.kind !== 'dir') return sftp.status(reqid, STATUS_CODE.FAILURE, 'bad handle')
-    if (o.listed) return sftp.status(reqid, STATUS_CODE.EOF)
+  private readdir(reqid: number, handle: Buffer): void {
+    const o = this.lookup(handle)
+    if (!o || o.kind !== 'dir') return this.sftp.status(reqid, STATUS_CODE.FAILURE, 'bad handle')
+    if (o.listed) return this.sftp.status(reqid, STATUS_CODE.EOF)
     o.listed = true
     Promise.all(
-      [MANIFEST_FILE, ...share.files].map(async (n) => ({
+      [MANIFEST_FILE, ...this.share.files].map(async (n) => ({
         filename: n,
         longname: n,
-        attrs: (await statOf(n).catch(() => null)) ?? fileAttrs(0),
+        attrs: (await this.statOf(n).catch(() => null)) ?? fileAttrs(0),
       })),
     ).then(
-      (list) => sftp.name(reqid, list),
-      () => sftp.status(reqid, STATUS_CODE.FAILURE),
+      (list) => this.sftp.name(reqid, list),
+      () => this.sftp.status(reqid, STATUS_CODE.FAILURE),
     )
-  })
-
-  sftp.on('REALPATH', (reqid, path) => {
-    const name = clean(path)
-    sftp.name(reqid, [
-      { filename: name === '' || name === '.' ? '/' : `/${name}`, longname: '', attrs: {} as Attributes },
-    ])
-  })
-
-  for (const ev of [
-    'WRITE',
-    'FSETSTAT',
-    'SETSTAT',
-    'REMOVE',
-    'RMDIR',
-    'MKDIR',
-    'RENAME',
-    'READLINK',
-    'SYMLINK',
-    'EXTENDED',
-  ] as const) {
-    sftp.on(ev as 'WRITE', (reqid: number) => deny(reqid))
   }
-
-  sftp.on('close', () => {
-    for (const o of handles.values()) if (o.kind === 'file') o.fh.close().catch(() => {})
-    handles.clear()
-  })
 }
