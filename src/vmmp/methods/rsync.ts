@@ -106,6 +106,74 @@ async function ensureSpace(dir: string, bytes: number): Promise<void> {
   }
 }
 
+/** Each file's hash list from the origin, except where our cached manifest has the origin's root: then
+ *  the list need not cross the wire (the root binds every block hash). The lists come while we hash. */
+function originHashes(
+  client: BlocksClient,
+  files: { name: string; size: number; root: string }[],
+  cached: Map<string, FileManifest>,
+): { same: boolean[]; fetched: Promise<Buffer>[] } {
+  const same = files.map((f) => {
+    const m = cached.get(f.name)
+    return !!m && m.size === f.size && m.root === f.root && rootOf(m.size, m.hashes) === f.root
+  })
+  const fetched = files.map((f, i) =>
+    same[i]
+      ? Promise.resolve(cached.get(f.name)!.hashes)
+      : client.hashes(i).then((h) => {
+          if (rootOf(f.size, h) !== f.root) throw vmmpError.corrupt(`hash list of ${f.name} does not match its root`)
+          return h
+        }),
+  )
+  fetched.forEach((p) => p.catch(() => {})) // awaited later; a failure must not go unhandled meanwhile
+  return { same, fetched }
+}
+
+/** What we already hold: a still-valid cached entry, else a hash of what is on disk (null: nothing). */
+async function localManifests(
+  dir: string,
+  files: { name: string }[],
+  cached: Map<string, FileManifest>,
+  signal: AbortSignal | undefined,
+  onProgress: () => void,
+): Promise<(FileManifest | null)[]> {
+  const old: (FileManifest | null)[] = []
+  for (const f of files)
+    old.push(
+      cached.get(f.name) ?? (await hashFile(join(dir, f.name), f.name, { signal, onProgress }).catch(() => null)),
+    )
+  return old
+}
+
+/** Opens (or makes) each file to write into, at the origin's size; handles go into `handles` as they open. */
+async function openTargets(
+  dir: string,
+  files: { name: string; size: number }[],
+  old: (FileManifest | null)[],
+  handles: FileHandle[],
+): Promise<void> {
+  for (const [i, f] of files.entries()) {
+    const path = join(dir, f.name)
+    try {
+      await mkdir(dirname(path), { recursive: true })
+      const fh = await open(path, old[i] ? 'r+' : 'w+')
+      handles.push(fh)
+      if (!old[i] || old[i]!.size !== f.size) await fh.truncate(f.size)
+    } catch (err) {
+      throw fsError('opening', path, err)
+    }
+  }
+}
+
+/** Every block of a run that arrived against the origin's hash list. */
+function checkBlocks(data: Buffer, len: number, t: Task, hashes: Buffer, name: string): void {
+  for (let b = 0; b < t.count; b++) {
+    const want = hashes.subarray((t.start + b) * HASH_BYTES, (t.start + b + 1) * HASH_BYTES)
+    if (!hashBlock(data.subarray(b * BLOCK_SIZE, Math.min(len, (b + 1) * BLOCK_SIZE))).equals(want))
+      throw vmmpError.corrupt(`block ${t.start + b} of ${name} does not match the origin's manifest`)
+  }
+}
+
 export async function rsyncPull(opts: RsyncOptions): Promise<PullResult> {
   const mux = opts.src.mux
   if (!mux) throw vmmpError.protocol('RSYNC needs src.mux (the HyperDHT connection to the origin)')
@@ -127,33 +195,9 @@ export async function rsyncPull(opts: RsyncOptions): Promise<PullResult> {
   const handles: FileHandle[] = []
   try {
     const files = client.files.map((f) => ({ ...f, name: checkName(f.name) }))
-    // A file whose cached manifest has the origin's root is already here: its hash list need not
-    // cross the wire (the root binds every block hash). The others' lists come while we hash our copy.
     const cached = await loadCachedEntries(dir)
-    const same = files.map((f) => {
-      const m = cached.get(f.name)
-      return !!m && m.size === f.size && m.root === f.root && rootOf(m.size, m.hashes) === f.root
-    })
-    const fetched = files.map((f, i) =>
-      same[i]
-        ? Promise.resolve(cached.get(f.name)!.hashes)
-        : client.hashes(i).then((h) => {
-            if (rootOf(f.size, h) !== f.root) throw vmmpError.corrupt(`hash list of ${f.name} does not match its root`)
-            return h
-          }),
-    )
-    fetched.forEach((p) => p.catch(() => {})) // awaited below; a failure must not go unhandled meanwhile
-
-    // What we already hold: a still-valid cached entry, else hash what is on disk (feeding the stall watch).
-    const old: (FileManifest | null)[] = []
-    for (const f of files) {
-      let m = cached.get(f.name) ?? null
-      if (!m)
-        m = await hashFile(join(dir, f.name), f.name, { signal: opts.signal, onProgress: () => client.touch() }).catch(
-          () => null,
-        )
-      old.push(m)
-    }
+    const { same, fetched } = originHashes(client, files, cached)
+    const old = await localManifests(dir, files, cached, opts.signal, () => client.touch())
     laps?.lap('local manifest')
     const remote = await Promise.all(fetched)
     laps?.lap('hashes')
@@ -168,17 +212,7 @@ export async function rsyncPull(opts: RsyncOptions): Promise<PullResult> {
       await markIncomplete(dir, opts.migrationId)
       await invalidateManifests(dir)
       await ensureSpace(dir, total)
-      for (const [i, f] of files.entries()) {
-        const path = join(dir, f.name)
-        try {
-          await mkdir(dirname(path), { recursive: true })
-          const fh = await open(path, old[i] ? 'r+' : 'w+')
-          handles.push(fh)
-          if (!old[i] || old[i]!.size !== f.size) await fh.truncate(f.size)
-        } catch (err) {
-          throw fsError('opening', path, err)
-        }
-      }
+      await openTargets(dir, files, old, handles)
       let next = 0
       let failure: unknown = null
       const worker = async () => {
@@ -191,11 +225,7 @@ export async function rsyncPull(opts: RsyncOptions): Promise<PullResult> {
           if (t.zero) data = ZERO_BUF.subarray(0, len)
           else {
             data = await client.blocks(t.file, t.start, t.count)
-            for (let b = 0; b < t.count; b++) {
-              const want = remote[t.file].subarray((t.start + b) * HASH_BYTES, (t.start + b + 1) * HASH_BYTES)
-              if (!hashBlock(data.subarray(b * BLOCK_SIZE, Math.min(len, (b + 1) * BLOCK_SIZE))).equals(want))
-                throw vmmpError.corrupt(`block ${t.start + b} of ${f.name} does not match the origin's manifest`)
-            }
+            checkBlocks(data, len, t, remote[t.file], f.name)
           }
           try {
             await handles[t.file].write(data, 0, len, pos)
