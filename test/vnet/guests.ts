@@ -1,4 +1,6 @@
 // Test helpers for real guests on a network: a console that answers, the guest's DHCP address.
+import { copyFile, mkdir } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import type { Hypervisor } from '../../src/hv/hypervisor.ts'
 import type { NicConfig, VmConfig } from '../../src/hv/types.ts'
 import { ConsoleSession } from '../hv/console.ts'
@@ -44,4 +46,16 @@ export async function dhcpAddress(term: ConsoleSession, timeoutMs = BOOT_MS): Pr
 export async function pingCount(term: ConsoleSession, address: string, count: number, waitS = 5): Promise<number> {
   const out = await term.run(`ping -c ${count} -W ${waitS} ${address} | grep -o "[0-9]* packets received"`, 90_000)
   return Number(out.trim().split(' ')[0])
+}
+
+/** Moves guest `id` from one provider's hypervisor to another's as a migration does (suspend, its files
+ *  copied, imported suspended there, the origin's copy deleted); the caller resumes it. */
+export async function moveGuest(from: Hypervisor, to: Hypervisor, id: string, nic: NicConfig, origin: string) {
+  const { version } = await from.suspend(id)
+  for (const f of await from.files(id)) {
+    await mkdir(dirname(join(to.dirOf(id), f)), { recursive: true })
+    await copyFile(join(from.dirOf(id), f), join(to.dirOf(id), f))
+  }
+  await to.importVm(id, guestConfig(nic), { version, origin, suspended: true })
+  await from.delete(id)
 }

@@ -6,14 +6,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import createTestnet from 'hyperdht/testnet.js'
 import DHT from 'hyperdht'
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { Hypervisor } from '../../src/hv/hypervisor.ts'
 import type { NicConfig } from '../../src/hv/types.ts'
 import { VnetService } from '../../src/vnet/service.ts'
 import type { ConsoleSession } from '../hv/console.ts'
-import { BOOT_MS, bootGuest, dhcpAddress, guestConfig, pingCount, shell } from './guests.ts'
+import { BOOT_MS, bootGuest, dhcpAddress, moveGuest, pingCount, shell } from './guests.ts'
 import { member, testProvider, type TestProvider } from './provider-net.ts'
 import { killProcessesNaming } from '../hv/strays.ts'
 
@@ -96,14 +96,7 @@ describe('a network across providers, real guests', () => {
     con.a.send('ping -i 0.2 10.42.0.3 > /tmp/ping.log 2>&1 &')
     con.b.close()
     delete con.b
-    const { version } = await from.hv.suspend('b')
-    const files = await from.hv.files('b')
-    for (const f of files) {
-      await mkdir(dirname(join(to.hv.dirOf('b'), f)), { recursive: true })
-      await copyFile(join(from.hv.dirOf('b'), f), join(to.hv.dirOf('b'), f))
-    }
-    await to.hv.importVm('b', guestConfig(NICS.b), { version, origin: from.key, suspended: true })
-    await from.hv.delete('b')
+    await moveGuest(from.hv, to.hv, 'b', NICS.b, from.key)
     placement.set('b', to)
     const t0 = Date.now()
     await to.hv.resume('b')
