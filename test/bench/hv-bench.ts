@@ -96,12 +96,13 @@ async function ours(
   }
 }
 
-/** Bare qemu-system-x86_64 booting `os`'s image from a raw disk; `bootOnly` stops at the shell. */
+/** Bare qemu-system-x86_64 booting `os`'s image from a raw disk; `bootOnly` stops at the shell (a
+ *  string: first runs that command there and returns its output as `report`). */
 export async function bare(
   os: string,
   memory: number,
-  bootOnly = false,
-): Promise<{ boot: number; suspend: number; size: number; resume: number }> {
+  bootOnly: boolean | string = false,
+): Promise<{ boot: number; suspend: number; size: number; resume: number; report?: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'virtuoso-hv-bench-bare-'))
   const procs: ChildProcess[] = []
   const run = (extra: string[]): ChildProcess => {
@@ -154,6 +155,11 @@ export async function bare(
     let q = run([])
     await shellAnswers(() => unixSocket(`${dir}/serial.sock`))
     const boot = performance.now() - t
+    if (typeof bootOnly === 'string') {
+      const s = new ConsoleSession(await unixSocket(`${dir}/serial.sock`))
+      const report = await s.run(bootOnly, 60_000).finally(() => s.close())
+      return { boot, suspend: 0, size: 0, resume: 0, report }
+    }
     if (bootOnly) return { boot, suspend: 0, size: 0, resume: 0 }
     t = performance.now()
     let mon = await monitor()

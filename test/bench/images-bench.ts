@@ -130,16 +130,29 @@ export async function imagesBench(opts: { image?: string } = {}): Promise<BenchR
           .split('\n')
           .pop()
           ?.slice(0, 80)}`
-      const ours = await startToShell(id, env).then(secs, why)
+      const ours = await startToShell(id, env).catch((err) => why(err))
       await cli(['stop', id])
+      const peer = await bareToShell(img, memory).catch((err) => why(err))
+      const at = `${img} from the catalog, ${memory} MB, TCG`
       boots.push({
-        name: `start --console to a shell, ${img} from the catalog, ${memory} MB, TCG`,
-        value: ours,
+        name: `start --console to a shell, ${at}`,
+        value: typeof ours === 'string' ? ours : secs(ours.ms),
         unit: 's',
-        peer: await bareToShell(img, memory).then(secs, why),
+        peer: typeof peer === 'string' ? peer : secs(peer.ms),
         peerName: 'bare qemu-system-x86_64, same image',
         target: 'the whole command within 10% of bare QEMU',
       })
+      if (typeof ours !== 'string' && typeof peer !== 'string') {
+        boots.push({
+          name: `  of which the guest's own boot (its uptime at the shell), ${img}`,
+          value: ours.uptime,
+          unit: 's',
+          peer: peer.uptime,
+          peerName: 'bare QEMU',
+          target: 'the rest of the wall time is the host side (CLI, hub, provider, QEMU start, firmware)',
+        })
+        console.error(`${img} ours: ${ours.analyze.join(' | ')}\n${img} bare: ${peer.analyze.join(' | ')}`)
+      }
     }
 
     const data = one.json.delivered.bytes as number
