@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events'
 import type DHT from 'hyperdht'
 import type { NoiseSocket } from 'hyperdht'
 import Protomux from 'protomux'
-import { VirtuosoError } from '../errors.ts'
+import { errorInfo, VirtuosoError } from '../errors.ts'
 import { nodeError, NET_UNREACHABLE } from '../net/errors.ts'
 import { RETRY_MS } from '../net/dial.ts'
 import { openConsoleChannel, type ConsoleWire, type ScreenMode } from './wire.ts'
@@ -123,6 +123,12 @@ export class ConsoleSession extends EventEmitter {
           }
         },
         data: (b) => session?.deliver(b),
+        tooLarge: (err) => {
+          const { code, message } = errorInfo(err)
+          if (!settled) fail(err)
+          else session!.finish({ code, message: `the provider sent ${message}` })
+          wire.close()
+        },
         close: () => {
           if (!settled) fail(nodeError.closed('the console attach'))
           else session!.finish({ code: CONSOLE_CONNECTION_CLOSED, message: 'the connection to the provider closed' })

@@ -36,7 +36,10 @@ export class Displays {
     this.vncs.set(vmId, slot)
     prev?.v.close(closeReasons.takenOver())
     prev?.stream.destroy()
-    stream.on('data', (b: Buffer) => v.write(b))
+    // Backpressure: RFB cannot skip bytes, so QEMU's socket is paused while the viewer's is full.
+    stream.on('data', (b: Buffer) => {
+      if (v.write(b) === false) stream.pause()
+    })
     stream.on('error', () => {})
     stream.once('close', () => {
       if (this.vncs.get(vmId) !== slot) return
@@ -57,6 +60,9 @@ export class Displays {
         this.vncs.delete(vmId)
         stream.destroy()
       },
+      drained: () => {
+        if (mine()) stream.resume()
+      },
     }
   }
 
@@ -74,12 +80,16 @@ export class Displays {
   /** Send the viewer a frame of at most cols × (rows × 2) pixels every `everyMs`, until detached. */
   frames(vmId: string, size: { cols: number; rows: number }, v: ConsoleViewer, everyMs = DEFAULT_FRAME_MS): Attachment {
     let on = true
+    // A frame stands for itself: while the viewer's connection is full, frames are skipped.
+    let full = false
     let timer: NodeJS.Timeout | null = null
     const tick = async (): Promise<void> => {
       if (!on) return
       try {
-        const f = scaleFrame(parsePpm(await this.shot(vmId, 'ppm')), size.cols, size.rows * 2)
-        if (on) v.write(encodeFrame(f))
+        if (!full) {
+          const f = scaleFrame(parsePpm(await this.shot(vmId, 'ppm')), size.cols, size.rows * 2)
+          if (on && v.write(encodeFrame(f)) === false) full = true
+        }
       } catch (err) {
         if (!on) return
         on = false
@@ -101,6 +111,7 @@ export class Displays {
         on = false
         if (timer) clearTimeout(timer)
       },
+      drained: () => void (full = false),
     }
   }
 

@@ -74,8 +74,12 @@ export const closeReasons = {
 
 /** Whoever watches: a console@1 channel or an SSH session. */
 export interface ConsoleViewer {
-  /** Bytes for the viewer's terminal: first a repaint of the screen, then the guest's live output. */
-  write(data: Buffer | string): void
+  /**
+   * Bytes for the viewer's terminal: first a repaint of the screen, then the guest's live output.
+   * False (backpressure): the viewer's connection is full; nothing more is sent until the server
+   * calls the attachment's `drained()` (the serial screen then repaints, VNC resumes its socket).
+   */
+  write(data: Buffer | string): boolean | void
   /** The session is over; say why and hang up. Called at most once. */
   close(reason: CloseReason): void
 }
@@ -86,6 +90,8 @@ export interface Attachment {
   input(data: Buffer | string): void
   resize(cols: number, rows: number): void
   detach(): void
+  /** The viewer's connection has room again after a write returned false. */
+  drained?(): void
 }
 
 export interface ScreenOptions {
@@ -95,10 +101,20 @@ export interface ScreenOptions {
   endGraceMs?: number
 }
 
+interface Slot {
+  v: ConsoleViewer
+  /** Output held while the screen is being rendered for a (re)paint. */
+  queue: Array<Buffer | string> | null
+  /** The viewer's connection is full: output is skipped until it drains. */
+  behind: boolean
+  /** Output was skipped while full: the viewer is repainted when it drains. */
+  missed: boolean
+}
+
 export class ConsoleScreen extends EventEmitter {
   readonly vmId: string
   private term: Terminal
-  private viewer: { v: ConsoleViewer; queue: Array<Buffer | string> | null } | null = null
+  private viewer: Slot | null = null
   closed = false
 
   constructor(
@@ -156,14 +172,21 @@ export class ConsoleScreen extends EventEmitter {
     prev?.v.close(closeReasons.takenOver())
     if (size?.cols && size?.rows) this.resize(size.cols, size.rows)
     // Output that arrives while the screen is being rendered is queued and sent after it, in order.
-    const slot = { v, queue: [] as Array<Buffer | string> | null }
+    // A viewer whose connection is full (write false) misses output, bounded: it is repainted from
+    // the screen once it drains, as at attach, instead of being sent every byte it fell behind by.
+    const slot: Slot = { v, queue: [], behind: false, missed: false }
     this.viewer = slot
-    void this.snapshot().then((screen) => {
-      if (this.viewer !== slot || !slot.queue) return
-      v.write(screen)
-      for (const b of slot.queue) v.write(b)
-      slot.queue = null
-    })
+    const repaint = () => {
+      slot.queue = []
+      void this.snapshot().then((screen) => {
+        if (this.viewer !== slot || !slot.queue) return
+        const q = slot.queue
+        slot.queue = null
+        // All of it goes out (buffered if need be); a full connection holds back what follows.
+        for (const b of [screen, ...q]) if (slot.v.write(b) === false) slot.behind = true
+      })
+    }
+    repaint()
     const mine = () => this.viewer === slot
     return {
       get attached() {
@@ -177,6 +200,14 @@ export class ConsoleScreen extends EventEmitter {
       },
       detach: () => {
         if (mine()) this.viewer = null
+      },
+      drained: () => {
+        if (!mine() || !slot.behind) return
+        slot.behind = false
+        if (slot.missed) {
+          slot.missed = false
+          repaint()
+        }
       },
     }
   }
@@ -210,8 +241,9 @@ export class ConsoleScreen extends EventEmitter {
     this.term.write(b)
     const slot = this.viewer
     if (!slot) return
-    if (slot.queue) slot.queue.push(b)
-    else slot.v.write(b)
+    if (slot.behind) slot.missed = true
+    else if (slot.queue) slot.queue.push(b)
+    else if (slot.v.write(b) === false) slot.behind = true
   }
 }
 

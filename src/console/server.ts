@@ -189,6 +189,10 @@ export class ConsoleServer {
     const wire = openConsoleChannel(Protomux.from(socket), {
       ctl: (m) => void onCtl(m),
       data: (b) => attachment?.input(b),
+      // Said in words, then the session ends: the guest and its screen are untouched.
+      tooLarge: (err) => refuse(err),
+      // Backpressure: the attachment was told its viewer is full (a write returned false).
+      drain: () => attachment?.drained?.(),
       close: () => {
         clearInterval(timer)
         attachment?.detach()

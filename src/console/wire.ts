@@ -14,14 +14,17 @@
 //   'auth'              only checks `password` (as 'vnc' does), then closed {code: SCREEN_AUTH_OK}
 // 'vnc' and 'auth' carry the machine's console password in `password` (inside the Noise channel); the
 // provider checks it against the scrypt hash it keeps before any RFB byte moves (service.ts).
-import c from 'compact-encoding'
 import type Protomux from 'protomux'
 import type { Channel, Message } from 'protomux'
 import { PROTOCOLS } from '../net/protocols.ts'
 import { nodeError } from '../net/errors.ts'
+import { bounded, byteSize, TooLarge } from '../net/wire.ts'
 
 /** No control message needs more; bounds what a peer can make us parse. */
 export const MAX_CTL_BYTES = 16 * 1024
+/** Terminal bytes, RFB and PNG pieces are far smaller; the largest data message is a frame of the
+ *  largest view (1000 × 1000 cells = 1000 × 2000 pixels: 6 MB of RGB). Checked before decoding. */
+export const MAX_DATA_BYTES = 8 * 1024 * 1024
 
 export type ScreenMode = 'serial' | 'vnc' | 'shot' | 'frames' | 'auth'
 export const SCREEN_MODES: readonly ScreenMode[] = ['serial', 'vnc', 'shot', 'frames', 'auth']
@@ -40,14 +43,23 @@ export interface ConsoleWire {
   readonly channel: Channel
   readonly opened: Promise<void>
   sendCtl(m: ConsoleCtl): void
-  sendData(b: Buffer | string): void
+  /** False when the connection's send buffer is full: send no more until `drain`. */
+  sendData(b: Buffer | string): boolean
   close(): void
   readonly closed: boolean
 }
 
 export function openConsoleChannel(
   mux: Protomux,
-  on: { ctl: (m: ConsoleCtl) => void; data: (b: Buffer) => void; close: () => void },
+  on: {
+    ctl: (m: ConsoleCtl) => void
+    data: (b: Buffer) => void
+    close: () => void
+    /** The peer sent a message over its limit (NODE_FRAME_TOO_LARGE, never decoded). */
+    tooLarge: (err: Error) => void
+    /** The send buffer emptied after a send returned false. */
+    drain?: () => void
+  },
 ): ConsoleWire {
   let markOpen!: () => void
   let markFailed!: (e: unknown) => void
@@ -60,6 +72,7 @@ export function openConsoleChannel(
   const channel = mux.createChannel({
     protocol: PROTOCOLS.console,
     onopen: () => markOpen(),
+    ondrain: () => on.drain?.(),
     onclose: () => {
       closed = true
       markFailed(nodeError.closed(`opening ${PROTOCOLS.console}`))
@@ -67,10 +80,10 @@ export function openConsoleChannel(
     },
   })
   if (!channel) throw nodeError.config(`channel ${PROTOCOLS.console} is already open on this connection`)
-  const ctl: Message<string> = channel.addMessage({
-    encoding: c.string,
-    onmessage: (s: string) => {
-      if (s.length > MAX_CTL_BYTES) return
+  const ctl: Message<string | TooLarge> = channel.addMessage({
+    encoding: bounded<string>(MAX_CTL_BYTES, 'string'),
+    onmessage: (s) => {
+      if (s instanceof TooLarge) return on.tooLarge(nodeError.tooLarge(s.size, MAX_CTL_BYTES))
       let m: unknown
       try {
         m = JSON.parse(s)
@@ -80,10 +93,11 @@ export function openConsoleChannel(
       if (m && typeof m === 'object' && typeof (m as { t?: unknown }).t === 'string') on.ctl(m as ConsoleCtl)
     },
   })
-  const data: Message<Buffer> = channel.addMessage({
-    encoding: c.buffer,
-    onmessage: (b: Buffer) => {
-      if (b) on.data(b)
+  const data: Message<Buffer | TooLarge> = channel.addMessage({
+    encoding: bounded<Buffer>(MAX_DATA_BYTES, 'buffer'),
+    onmessage: (b) => {
+      if (b instanceof TooLarge) on.tooLarge(nodeError.tooLarge(b.size, MAX_DATA_BYTES))
+      else if (b.length) on.data(b)
     },
   })
   channel.open()
@@ -93,11 +107,16 @@ export function openConsoleChannel(
     get closed() {
       return closed
     },
+    // Both directions: what this side would send over the limit is refused here, never sent.
     sendCtl: (m) => {
-      if (!closed) ctl.send(JSON.stringify(m))
+      const text = JSON.stringify(m)
+      if (byteSize(text) > MAX_CTL_BYTES) throw nodeError.tooLarge(byteSize(text), MAX_CTL_BYTES)
+      if (!closed) ctl.send(text)
     },
     sendData: (b) => {
-      if (!closed) data.send(typeof b === 'string' ? Buffer.from(b) : b)
+      const buf = typeof b === 'string' ? Buffer.from(b) : b
+      if (buf.length > MAX_DATA_BYTES) throw nodeError.tooLarge(buf.length, MAX_DATA_BYTES)
+      return closed ? false : data.send(buf) !== false
     },
     close: () => {
       if (!closed) channel.close()

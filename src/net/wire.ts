@@ -73,6 +73,38 @@ function boundedString(state: State, max: number): string | null {
   return c.string.decode(state)
 }
 
+/** What a bounded codec decodes an oversized message to: its size; the bytes were never decoded. */
+export class TooLarge {
+  constructor(readonly size: number) {}
+}
+
+/**
+ * A message that is one string (or one buffer) of at most `max` bytes, checked from its length prefix
+ * before anything is decoded: console@1's control messages and data, vmmp@1's frames. Over the limit,
+ * decode skips it and returns TooLarge, so the receiver refuses it in words instead of protomux
+ * dropping the connection. Encoding refuses too: `fits` is what senders check first.
+ */
+export function bounded<T extends string | Buffer>(max: number, kind: 'string' | 'buffer'): Codec<T | TooLarge> {
+  const inner = (kind === 'string' ? c.string : c.buffer) as unknown as Codec<T>
+  return {
+    preencode: (state, v) => inner.preencode(state, v as T),
+    encode: (state, v) => inner.encode(state, v as T),
+    decode(state) {
+      const at = state.start
+      const len = c.uint.decode(state)
+      if (len > max) {
+        state.start = state.end
+        return new TooLarge(len)
+      }
+      state.start = at
+      return inner.decode(state) ?? ((kind === 'string' ? '' : Buffer.alloc(0)) as T)
+    },
+  }
+}
+
+/** Bytes a string or buffer takes on the wire (what `bounded` compares with its limit). */
+export const byteSize = (v: string | Buffer) => (typeof v === 'string' ? Buffer.byteLength(v) : v.length)
+
 const requestStruct = struct<RequestFrame>({ id: c.uint, method: c.string, token: c.string, body: c.string })
 const responseStruct = struct<ResponseFrame>({ id: c.uint, ok: c.bool, body: c.string })
 const eventStruct = struct<EventFrame>({ name: c.string, body: c.string })

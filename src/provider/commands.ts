@@ -83,6 +83,8 @@ export async function vmCommand(hv: Hypervisor, method: string, p: any, opts: Vm
       // Reconciliation (market/strays.ts) deletes a stray copy only at the version it saw.
       if (vm && typeof p.atMost === 'number' && vm.version > p.atMost)
         throw nodeError.versionMismatch(id, p.atMost, vm.version)
+      // A stray copy the market places elsewhere may run (a stale start reached it): it stops first.
+      if (vm && typeof p.atMost === 'number' && vm.state === 'running') await hv.stop(id)
       if (vm) await hv.delete(id)
       await opts.forgetMedia?.(vm ? vm.config.media : null)
       return {} // gone already: the answer was lost

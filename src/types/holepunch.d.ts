@@ -77,6 +77,8 @@ declare module 'protomux' {
     close(): void
     fullyOpened(): Promise<boolean>
     addMessage<T>(opts: { encoding?: Encoding<T>; onmessage?: (data: T) => void }): Message<T>
+    /** The messages added, in order (tests send through them to bypass a wrapper's checks). */
+    readonly messages: Array<Message<any>>
     cork(): void
     uncork(): void
   }

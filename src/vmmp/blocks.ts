@@ -7,10 +7,20 @@ import type { Channel, Message } from 'protomux'
 import { open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { PROTOCOLS } from '../net/protocols.ts'
+import { NetError, NET_FRAME_TOO_LARGE, nodeError } from '../net/errors.ts'
 import { VmmpError, fsError, vmmpError, VMMP_IO, VMMP_PROTOCOL, type VmmpErrorCode } from './errors.ts'
 import { BLOCK_SIZE, HASH_BYTES, blockCount, manifestFor, type MachineManifest } from './manifest.ts'
 import { DEFAULT_STALL_MS, StallWatch } from './stall.ts'
-import { FRAME_OVERHEAD, channelMessages, type Alive, type Req, type Res } from './blocks-wire.ts'
+import {
+  FRAME_OVERHEAD,
+  MAX_ERROR_BYTES,
+  MAX_REQUEST_BYTES,
+  MAX_RESPONSE_DATA,
+  channelMessages,
+  type Alive,
+  type Req,
+  type Res,
+} from './blocks-wire.ts'
 import { decodeSparse, encodeSparse } from './sparse-hashes.ts'
 import { GroupReader } from './zgroups.ts'
 
@@ -90,11 +100,16 @@ function serveOne(mux: Protomux, id: Buffer, remoteKey: Buffer, opts: BlocksServ
   if (!ch) return
   const m = channelMessages(ch)
   const reply = (r: Res) => {
-    if (!closed) m.res.send(r)
+    if (closed) return
+    // Never sent over the limit the other side checks (blocks-wire.ts): said in words instead.
+    if (r.data.length > MAX_RESPONSE_DATA || Buffer.byteLength(r.error) > MAX_ERROR_BYTES)
+      return fail(r.id, nodeError.tooLarge(Math.max(r.data.length, Buffer.byteLength(r.error)), MAX_RESPONSE_DATA))
+    m.res.send(r)
   }
   const fail = (rid: number, err: unknown) => {
-    const code = err instanceof VmmpError ? err.code : VMMP_IO
-    reply({ id: rid, error: `${code} ${err instanceof Error ? err.message : String(err)}`, data: Buffer.alloc(0) })
+    const code = err instanceof VmmpError || err instanceof NetError ? err.code : VMMP_IO
+    const text = `${code} ${err instanceof Error ? err.message : String(err)}`.slice(0, MAX_ERROR_BYTES / 4)
+    reply({ id: rid, error: text, data: Buffer.alloc(0) })
   }
 
   async function onOpen(r: Req): Promise<void> {
@@ -184,6 +199,7 @@ function serveOne(mux: Protomux, id: Buffer, remoteKey: Buffer, opts: BlocksServ
   }
 
   m.req.onmessage = (r) => {
+    if (r.tooLarge) return fail(r.id, nodeError.tooLarge(r.tooLarge, MAX_REQUEST_BYTES))
     const run =
       opts.ops && !opts.ops.includes(r.op)
         ? Promise.reject(vmmpError.protocol(`unknown op ${r.op}`))
@@ -345,10 +361,17 @@ export class BlocksClient {
     const p = this.pending.get(r.id)
     if (!p) return
     this.pending.delete(r.id)
+    if (r.tooLarge) return p.reject(nodeError.tooLarge(r.tooLarge, MAX_RESPONSE_DATA))
     if (!r.error) return p.resolve(r.data)
     const sp = r.error.indexOf(' ')
-    const code = r.error.slice(0, sp) as VmmpErrorCode
-    p.reject(new VmmpError(/^VMMP_[A-Z_]+$/.test(code) ? code : VMMP_PROTOCOL, `origin: ${r.error.slice(sp + 1)}`))
+    const code = r.error.slice(0, sp)
+    if (code === NET_FRAME_TOO_LARGE) return p.reject(new NetError(code, `origin: ${r.error.slice(sp + 1)}`))
+    p.reject(
+      new VmmpError(
+        /^VMMP_[A-Z_]+$/.test(code) ? (code as VmmpErrorCode) : VMMP_PROTOCOL,
+        `origin: ${r.error.slice(sp + 1)}`,
+      ),
+    )
   }
 
   /** First failure wins: every pending request rejects with it and the channel closes. */

@@ -4,9 +4,11 @@
 // per GRAMMAR.md (an unknown version gets a 1.0 answer) or dropped with `onReject`.
 import type Protomux from 'protomux'
 import type { Channel, Message } from 'protomux'
-import c from 'compact-encoding'
 import { PROTOCOLS } from '../net/protocols.ts'
+import { nodeError } from '../net/errors.ts'
+import { bounded, TooLarge } from '../net/wire.ts'
 import {
+  MAX_FRAME_CHARS,
   answerUnsupported,
   decode,
   decodeExt,
@@ -32,8 +34,8 @@ export interface VmmpChannelHandlers {
 
 export class VmmpChannel {
   private ch: Channel
-  private frame: Message<string>
-  private ext: Message<string>
+  private frame: Message<string | TooLarge>
+  private ext: Message<string | TooLarge>
   closed = false
   readonly opened: Promise<void>
 
@@ -62,8 +64,12 @@ export class VmmpChannel {
     })
     if (!ch) throw vmmpError.channelTaken()
     this.ch = ch
-    this.frame = ch.addMessage({ encoding: c.string, onmessage: (t: string) => this.onFrame(t) })
-    this.ext = ch.addMessage({ encoding: c.string, onmessage: (t: string) => this.onExt(t) })
+    // Every frame is ASCII of at most MAX_FRAME_CHARS (codec.ts): longer is refused from its length
+    // prefix, before any decoding, and the channel goes on (the encoder never makes one).
+    const encoding = bounded<string>(MAX_FRAME_CHARS, 'string')
+    const refuse = (t: TooLarge) => this.h.onReject?.(nodeError.tooLarge(t.size, MAX_FRAME_CHARS), '')
+    this.frame = ch.addMessage({ encoding, onmessage: (t) => (t instanceof TooLarge ? refuse(t) : this.onFrame(t)) })
+    this.ext = ch.addMessage({ encoding, onmessage: (t) => (t instanceof TooLarge ? refuse(t) : this.onExt(t)) })
     ch.open()
   }
 

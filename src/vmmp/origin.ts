@@ -103,6 +103,9 @@ export class MigrationOrigin {
     const vm = await hv.get(vmId).catch(() => null)
     // Already released, or not the copy that left.
     if (!vm || (Number.isInteger(p.version) && vm.version !== p.version)) return { cached: false }
+    // Running only if a stale command started it after it left (the simulation delivered a delayed
+    // 'vm.start' there): the machine runs elsewhere now, so this copy stops before it is put away.
+    if (vm.state === 'running') await hv.stop(vmId)
     const cache = join(hv.dir, CACHE_DIR, vmId)
     await mkdir(join(hv.dir, CACHE_DIR), { recursive: true })
     await rm(cache, { recursive: true, force: true })

@@ -133,6 +133,7 @@ export class SimNet implements ProviderGateway {
         // Already released, or not the copy that left (src/vmmp/origin.ts).
         if (!vm || vm.version !== p.version) return { cached: false }
         if (node.staleRelease) return { cached: true }
+        if (vm.state === 'running') await hv.stop(p.vmId) // as src/vmmp/origin.ts does
         await hv.delete(p.vmId)
         return { cached: true }
       }
