@@ -62,6 +62,8 @@ interface Incoming {
   secret: string
   /** The install media attached to the machine, fetched from the origin after the disk. */
   media: { digest: string; size: number } | null
+  /** RSYNC: the connection to the origin, dialed when the hub says the migration is coming. */
+  link?: Promise<{ socket: NoiseSocket; mux: Protomux }>
 }
 interface Running {
   migrationId: string
@@ -130,9 +132,19 @@ export class MigrationDestination {
     if (inc.media && !this.opts.media) throw vmmpError.protocol('this node keeps no install media')
     if (await this.registered(inc.vmId)) throw alreadyHere(inc.vmId)
     if (this.running.has(inc.vmId)) throw new VmmpError(VMMP_PROTOCOL, `machine ${inc.vmId} is already arriving here`)
+    const replaced = this.incoming.get(inc.vmId)
+    if (replaced) hangUp(replaced)
+    // The dial overlaps the hub's REQ instead of following it: 5-50 ms off every trip here.
+    if (inc.method !== 'SCP') (inc.link = this.dialOrigin(inc)).catch(() => {})
     this.incoming.set(inc.vmId, inc)
     // Says this node fetches the machine's media: a node from before ignored it and the hub refuses.
     return { media: true }
+  }
+
+  private dialOrigin(inc: Incoming): Promise<{ socket: NoiseSocket; mux: Protomux }> {
+    const what = `origin ${inc.origin.key.slice(0, 8)}`
+    const opts = { keyPair: this.opts.keyPair, deadlineMs: ORIGIN_DIAL_MS, what }
+    return dialPeer(this.opts.dht, Buffer.from(inc.origin.key, 'hex'), opts)
   }
 
   /** {migrationId, vmId, version} -> {complete}: after a hub restart, did the machine arrive? */
@@ -225,9 +237,7 @@ export class MigrationDestination {
       }
       return { src: { ssh }, socket: null }
     }
-    const what = `origin ${inc.origin.key.slice(0, 8)}`
-    const opts = { keyPair: this.opts.keyPair, deadlineMs: ORIGIN_DIAL_MS, what }
-    const { socket, mux } = await dialPeer(this.opts.dht, Buffer.from(inc.origin.key, 'hex'), opts)
+    const { socket, mux } = await (inc.link ?? this.dialOrigin(inc))
     return { src: { mux }, socket }
   }
 
@@ -327,11 +337,16 @@ export class MigrationDestination {
   /** Stop a transfer of this migration if one runs here, and wait for it to clean up. */
   private async stopRunning(vmId: string, migrationId: string): Promise<void> {
     const r = this.running.get(vmId)
-    if (r && r.migrationId === migrationId) {
+    const started = r?.migrationId === migrationId
+    if (started) {
       r.ac.abort()
       await r.done.catch(() => {})
     }
-    if (this.incoming.get(vmId)?.migrationId === migrationId) this.incoming.delete(vmId)
+    const inc = this.incoming.get(vmId)
+    if (inc?.migrationId === migrationId) {
+      this.incoming.delete(vmId)
+      if (!started) hangUp(inc) // never started: nobody else closes its connection
+    }
   }
 
   /** Delete what this migration put here, and only that (a later migration's copy is not ours). */
@@ -352,6 +367,14 @@ export class MigrationDestination {
     }
     return false
   }
+}
+
+/** Close the connection a prepared migration dialed, once it is up (a failed dial has none). */
+function hangUp(inc: Incoming): void {
+  inc.link?.then(
+    (l) => l.socket.destroy(),
+    () => {},
+  )
 }
 
 function alreadyHere(vmId: string): HvError {
