@@ -30,7 +30,8 @@ export async function checkImportedDisk(id: string, dir: string, hdMb: number): 
   const desc = await regular(join(dir, name))
   if (!desc) throw refuse(id, `${name} is missing or not a regular file`)
   if (desc.size > MAX_DESCRIPTOR_BYTES) throw refuse(id, `${name} is ${desc.size} bytes, not a descriptor`)
-  const got = (await readFile(join(dir, name), 'latin1')).replace(/\0+$/, '')
+  const raw = await readFile(join(dir, name), 'latin1')
+  const got = raw.replace(/\0+$/, '')
   const cid = CID_LINE.exec(got)?.[1]
   const want = vmdkDescriptor(g, cid ? parseInt(cid, 16) : undefined)
   const norm = cid ? got.replace(CID_LINE, want.match(CID_LINE)![0]) : got
@@ -41,6 +42,10 @@ export async function checkImportedDisk(id: string, dir: string, hdMb: number): 
     if (st.size !== e.sectors * SECTOR_BYTES)
       throw refuse(id, `extent ${e.file} is ${st.size} bytes, expected ${e.sectors * SECTOR_BYTES}`)
   }
+  // Already exactly ours (a machine coming back to a copy this node wrote): left as it is, so the
+  // block manifest cached for it stays valid and the next trip from here need not hash it again.
+  const st = await lstat(join(dir, name))
+  if (got === raw && raw === want && st.nlink === 1 && (st.mode & 0o777) === 0o600) return
   const tmp = join(dir, `${name}.tmp`)
   await writeFile(tmp, want, { mode: 0o600 })
   await rename(tmp, join(dir, name))

@@ -4,7 +4,7 @@
 // a disk QEMU itself has written (new CID, NUL-padded sector) passes and gets our descriptor back.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { execFileSync } from 'node:child_process'
-import { mkdtemp, readFile, rm, symlink, truncate, writeFile, mkdir, rename } from 'node:fs/promises'
+import { link, mkdtemp, readFile, rm, stat, symlink, truncate, writeFile, mkdir, rename } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createDisk, descriptorName, diskGeometry, vmdkDescriptor } from '../../src/hv/disk.ts'
@@ -37,6 +37,17 @@ describe('an arrived disk', () => {
     expect(written).toMatch(/\0$/) // what QEMU leaves: the sector back, NUL-padded
     await checkImportedDisk('vm1', dir, HD)
     expect(await readFile(desc(), 'utf8')).not.toMatch(/\0/)
+  })
+
+  it('leaves a descriptor that is already exactly ours, and rewrites one with another link to it', async () => {
+    await checkImportedDisk('vm1', dir, HD)
+    const ino = (await stat(desc())).ino
+    await checkImportedDisk('vm1', dir, HD)
+    expect((await stat(desc())).ino).toBe(ino) // its cached block manifest entry stays valid
+    await link(desc(), join(root, 'elsewhere'))
+    await checkImportedDisk('vm1', dir, HD)
+    expect((await stat(desc())).ino).not.toBe(ino)
+    expect((await stat(desc())).nlink).toBe(1)
   })
 
   it('refuses a descriptor whose extents point elsewhere', async () => {
