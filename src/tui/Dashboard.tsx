@@ -1,7 +1,7 @@
 // (Root component. Not App.tsx: beside app.tsx that name collides on case-insensitive file systems.)
 // The root: log in or sign up, then the views (one resource each) switched by number keys, inside
 // the Frame (hint bar, status line, confirmations). Data comes from useMarket only.
-import React, { useCallback, useEffect, useMemo, useState } from 'react'
+import React, { useMemo, useState } from 'react'
 import { Box, Text } from 'ink'
 import type { ConfigRow, Identity, VmRow } from '../market/types.ts'
 import { Frame, errorMessage } from './Frame.tsx'
@@ -9,10 +9,12 @@ import { useMarket, type MarketApi, type MarketData } from './hooks/use-market.t
 import { useNow } from './hooks/use-now.ts'
 import { useSize } from './hooks/use-size.ts'
 import type { KeyAction } from './keys.ts'
-import { money, shortId } from './render/format.ts'
 import { ThemeContext, useTone } from './theme.ts'
 import { Login } from './views/Login.tsx'
-import { Signup, type SignupValues } from './views/Signup.tsx'
+import { Signup } from './views/Signup.tsx'
+import { Header } from './Header.tsx'
+import { VIEWS, type ViewName } from './view-names.ts'
+import { useSession, type Session } from './hooks/use-session.ts'
 import { Prices } from './views/Prices.tsx'
 import { BuyerMachines } from './views/BuyerMachines.tsx'
 import { ProviderMachines } from './views/ProviderMachines.tsx'
@@ -24,23 +26,9 @@ import { Images } from './views/Images.tsx'
 import { SearchProviders } from './views/SearchProviders.tsx'
 import { consoleOpener, type DialingApi, type OpenConsole } from './console-link.ts'
 
-export type ViewName = 'market' | 'machines' | 'account' | 'migrations' | 'log' | 'console' | 'images'
-export const VIEWS: Array<{ name: ViewName; key: string; title: string }> = [
-  { name: 'market', key: '1', title: 'Market' },
-  { name: 'machines', key: '2', title: 'Machines' },
-  { name: 'account', key: '3', title: 'Account' },
-  { name: 'migrations', key: '4', title: 'Migrations' },
-  { name: 'log', key: '5', title: 'Log' },
-  { name: 'console', key: '6', title: 'Console' },
-  { name: 'images', key: '7', title: 'Images' },
-]
+export { VIEWS, type ViewName } from './view-names.ts'
 
-/** A session as `login` answers it: the token, when it expires, and who it names (`identity`). */
-export interface Session {
-  token: string
-  expires?: number
-  user: Identity
-}
+export type { Session } from './hooks/use-session.ts'
 
 export interface AppProps {
   api: MarketApi
@@ -63,12 +51,6 @@ export interface AppProps {
   openConsole?: OpenConsole | null
 }
 
-export function sessionOf(res: any): Session {
-  const user = res?.user ?? res?.identity
-  if (!res?.token || !user?.username) throw new Error('the market answered the login without a session')
-  return { token: res.token, expires: res.expires, user: { username: user.username, type: user.type } }
-}
-
 export function App(p: AppProps): React.JSX.Element {
   return (
     <ThemeContext.Provider value={{ noColor: !!p.noColor }}>
@@ -80,10 +62,8 @@ export function App(p: AppProps): React.JSX.Element {
 function Root(p: AppProps): React.JSX.Element {
   const tone = useTone()
   const { columns: width, rows: height } = useSize(p.size)
-  const [me, setMe] = useState<Identity | null>(p.identity ?? null)
-  const [checking, setChecking] = useState(!p.identity && !!p.api.token)
-  const [screen, setScreen] = useState<'login' | 'signup'>('login')
   const [view, setView] = useState<ViewName>(p.initialView ?? 'market')
+  const { me, checking, screen, setScreen, login, signup, logout } = useSession(p, () => setView('market'))
   const [consoleVm, setConsoleVm] = useState<string | null>(null)
   const [selectedVm, setSelectedVm] = useState<string | null>(null)
   const openConsole = useMemo(
@@ -97,45 +77,6 @@ function Root(p: AppProps): React.JSX.Element {
   const now = useNow(p.now)
   const market = useMarket(me ? p.api : null, me, { onError: (e) => setFeedError(e.message) })
   const d = market.data
-
-  // A saved token: ask who it belongs to; an expired one just shows the login screen.
-  useEffect(() => {
-    if (me || !p.api.token) return
-    p.api.call<Identity>('whoami').then(
-      (r) => {
-        setMe({ username: r.username, type: r.type })
-        setChecking(false)
-      },
-      () => {
-        p.api.token = ''
-        setChecking(false)
-      },
-    )
-  }, [])
-
-  const begin = useCallback(
-    async (res: unknown) => {
-      const s = sessionOf(res)
-      p.api.token = s.token
-      await p.onSession?.(s)
-      setView('market')
-      setMe(s.user)
-    },
-    [p.api, p.onSession],
-  )
-
-  const login = (user: string, password: string) => p.api.call('login', { username: user, password }).then(begin)
-  const signup = async (v: SignupValues) => {
-    await p.api.call('signup', { username: v.user, type: v.type, email: v.email, password: v.password })
-    await login(v.user, v.password)
-  }
-  const logout = async () => {
-    await p.api.call('logout').catch(() => {})
-    p.api.token = ''
-    await p.onLogout?.()
-    setMe(null)
-    setScreen('login')
-  }
 
   const go = (v: ViewName) => {
     setView(v)
@@ -163,35 +104,16 @@ function Root(p: AppProps): React.JSX.Element {
     : []
 
   const header = (
-    <Box flexDirection="column">
-      <Text wrap="truncate">
-        <Text color={tone('accent')} bold>
-          Virtuoso
-        </Text>
-        {p.notice ? <Text color={tone('warn')}>{`  [${p.notice}]`}</Text> : null}
-        {me ? (
-          <Text>
-            {`  ${me.username} (${me.type})  balance `}
-            <Text bold>{d.balance === null ? '…' : money(d.balance)}</Text>
-          </Text>
-        ) : null}
-        {p.market ? <Text color={tone('muted')}>{`  market ${shortId(p.market)}`}</Text> : null}
-        {p.readOnly ? <Text color={tone('warn')}>{'  [read-only]'}</Text> : null}
-        {me && !d.ready ? <Text color={tone('muted')}>{'  syncing…'}</Text> : null}
-        {feedError ? <Text color={tone('error')}>{`  feed: ${feedError}`}</Text> : null}
-      </Text>
-      {me && (
-        <Text wrap="truncate">
-          {VIEWS.map((v) => (
-            <Text
-              key={v.name}
-              inverse={v.name === view}
-              color={v.name === view ? undefined : tone('muted')}
-            >{` ${v.key} ${v.title} `}</Text>
-          ))}
-        </Text>
-      )}
-    </Box>
+    <Header
+      notice={p.notice}
+      me={me}
+      balance={d.balance}
+      market={p.market}
+      readOnly={p.readOnly}
+      syncing={!!me && !d.ready}
+      feedError={feedError}
+      view={view}
+    />
   )
   const bodyHeight = Math.max(6, height - (me ? 2 : 1) - 3)
 
