@@ -23,6 +23,8 @@ import {
 } from './blocks-wire.ts'
 import { decodeSparse, encodeSparse } from './sparse-hashes.ts'
 import { GroupReader } from './zgroups.ts'
+import { ReplyQueue } from './reply-queue.ts'
+import { limitError } from '../net/limits.ts'
 
 export const OP_OPEN = 1
 export const OP_HASHES = 2
@@ -90,6 +92,7 @@ function serveOne(mux: Protomux, id: Buffer, remoteKey: Buffer, opts: BlocksServ
   const ch = mux.createChannel({
     protocol: PROTOCOLS.blocks,
     id,
+    ondrain: () => queue.drained(),
     onclose: async () => {
       closed = true
       if (auth && opts.activity) opts.activity.open--
@@ -104,7 +107,7 @@ function serveOne(mux: Protomux, id: Buffer, remoteKey: Buffer, opts: BlocksServ
     // Never sent over the limit the other side checks (blocks-wire.ts): said in words instead.
     if (r.data.length > MAX_RESPONSE_DATA || Buffer.byteLength(r.error) > MAX_ERROR_BYTES)
       return fail(r.id, nodeError.tooLarge(Math.max(r.data.length, Buffer.byteLength(r.error)), MAX_RESPONSE_DATA))
-    m.res.send(r)
+    queue.sent(m.res.send(r) !== false)
   }
   const fail = (rid: number, err: unknown) => {
     const code = err instanceof VmmpError || err instanceof NetError ? err.code : VMMP_IO
@@ -198,8 +201,8 @@ function serveOne(mux: Protomux, id: Buffer, remoteKey: Buffer, opts: BlocksServ
     reply({ id: r.id, error: '', data: sparse ? encodeSparse(data, 0, r.count) : data })
   }
 
-  m.req.onmessage = (r) => {
-    if (r.tooLarge) return fail(r.id, nodeError.tooLarge(r.tooLarge, MAX_REQUEST_BYTES))
+  const serve = (r: Req): Promise<void> => {
+    if (r.tooLarge) return Promise.resolve(fail(r.id, nodeError.tooLarge(r.tooLarge, MAX_REQUEST_BYTES)))
     const run =
       opts.ops && !opts.ops.includes(r.op)
         ? Promise.reject(vmmpError.protocol(`unknown op ${r.op}`))
@@ -212,8 +215,11 @@ function serveOne(mux: Protomux, id: Buffer, remoteKey: Buffer, opts: BlocksServ
               : r.op === OP_ZGROUP
                 ? onZGroup(r)
                 : Promise.reject(vmmpError.protocol(`unknown op ${r.op}`))
-    run.catch((err) => fail(r.id, err instanceof VmmpError ? err : fsError('serving', migrationId, err)))
+    return run.catch((err) => fail(r.id, err instanceof VmmpError ? err : fsError('serving', migrationId, err)))
   }
+  // Backpressure: a destination that stops reading its answers stops being served (reply-queue.ts).
+  const queue: ReplyQueue<Req> = new ReplyQueue(serve, (r) => fail(r.id, limitError.busy('block requests')))
+  m.req.onmessage = (r) => queue.push(r)
   ch.open()
 }
 
