@@ -14,7 +14,7 @@ import { expectedRoom } from '../../src/market/room.ts'
 import { VirtuosoError } from '../../src/errors.ts'
 import type { Identity, PmRow } from '../../src/market/types.ts'
 import { opContext, SimNet, type SimNode } from './net.ts'
-import { checkInvariants, type Seen } from './invariants.ts'
+import { checkInvariants, newSeen, type Seen } from './invariants.ts'
 import { TEST_SCRYPT_N } from '../scrypt-cost.ts'
 
 export interface RunResult {
@@ -77,7 +77,7 @@ export async function runSeed(seed: number, steps = 120): Promise<RunResult> {
   const running = new Set<number>()
   let opSeq = 0
   let violation: string | null = null
-  const seen: Seen = { versions: new Map(), retry: new Set(), drift: new Set(), strays: new Set() }
+  const seen: Seen = newSeen()
   const retries = new Map<string, () => Promise<unknown>>()
   // Anything but a coded refusal (a TypeError, a plain Error) from a market rule is a violation.
   // A buyer whose action got no answer (the provider acted or not) retries it later, as a person would.
