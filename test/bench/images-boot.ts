@@ -4,8 +4,8 @@
 // qemu-system-x86_64 booting the same image file from a raw disk (hv-bench.ts), in the same run.
 // Where the time goes: at the shell each side also reports the guest's own uptime (seconds since its
 // kernel started: the rest of the wall time is the host's part, firmware and QEMU start included) and,
-// on systemd guests, `systemd-analyze` (kernel vs userspace, the slowest units, and the chain of units
-// the serial login waited for).
+// on systemd guests, `systemd-analyze` (kernel vs userspace, the slowest units). Best effort: a long
+// line typed into a busy TCG guest's serial port can lose characters, and the row keeps its wall time.
 import { spawnVirtuoso } from '../../src/cli/child.ts'
 import { bare } from './hv-bench.ts'
 
@@ -13,8 +13,7 @@ import { bare } from './hv-bench.ts'
 export const GUEST_REPORT =
   `echo "up""=$(cut -d' ' -f1 /proc/uptime)"; ` +
   `command -v systemd-analyze >/dev/null && systemd-analyze time --no-pager | head -1 && ` +
-  `systemd-analyze blame --no-pager | head -5 && ` +
-  `systemd-analyze critical-chain --no-pager serial-getty@ttyS0.service | tail -n +3 | head -8`
+  `systemd-analyze blame --no-pager | head -5`
 
 export interface BootTimes {
   ms: number
@@ -41,8 +40,11 @@ export async function startToShell(vm: string, env: Record<string, string>): Pro
     const ms = performance.now() - t
     const from = p.lines.length
     p.proc.stdin?.write(`${GUEST_REPORT}; echo "report""-done"\r`)
-    await p.waitFor(/report-done/, 60_000)
-    const report = p.lines.slice(from)
+    const done = await p.waitFor(/report-done/, 60_000).then(
+      () => true,
+      () => false,
+    )
+    const report = done ? p.lines.slice(from) : []
     p.proc.stdin?.write(Buffer.from([0x1d])) // Ctrl-] detaches, the machine keeps running
     await p.proc
     return parseReport(ms, report.join('\n'))
