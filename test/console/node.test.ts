@@ -149,6 +149,7 @@ describe('console through a running node', () => {
       message: expect.stringContaining(`virtuoso console passwd ${bare.id}`),
     })
     await m.stop(alice, bare.id)
+    await m.delete(alice, bare.id) // its files would only slow the scan for clear passwords below
   })
 
   it("the console password becomes the guest's root password at its next start, hashed, never in clear", async () => {
