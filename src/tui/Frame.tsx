@@ -1,10 +1,11 @@
 // The frame around every view (k9s style): header, body, a status line that flashes errors instead
 // of crashing, the confirmation prompt for dangerous actions, and the hint bar of key actions.
-import React, { Component, useCallback, useMemo, useRef, useState, type ReactNode } from 'react'
+import React, { Component, useMemo, useRef, useState, type ReactNode } from 'react'
 import { Box, Text } from 'ink'
 import { actionsSignature, confirmQuestion, findAction, hintLines, visibleActions, type KeyAction } from './keys.ts'
 import { useKeys } from './hooks/use-keys.ts'
-import { FrameContext, type FrameApi, type StatusTone } from './hooks/use-frame.ts'
+import { FrameContext, type FrameApi } from './hooks/use-frame.ts'
+import { useActionRunner, type Status } from './hooks/use-status.ts'
 import { useTone } from './theme.ts'
 
 export const FLASH_MS = 6000
@@ -25,21 +26,13 @@ export interface FrameProps {
   onInterrupt?: () => void
 }
 
-interface Status {
-  message: string
-  tone: StatusTone
-  id: number
-}
+import { errorMessage } from './hooks/use-status.ts'
 
-export function errorMessage(err: unknown): string {
-  if (err && typeof err === 'object' && 'message' in err) return String((err as any).message).split('\n')[0]
-  return String(err)
-}
+export { errorMessage }
 
 export function Frame(props: FrameProps): React.JSX.Element {
   const tone = useTone()
   const readOnly = !!props.readOnly
-  const [status, setStatus] = useState<Status | null>(null)
   const [pending, setPending] = useState<KeyAction | null>(null)
   const [captured, setCaptured] = useState(0)
   const [rawCaptured, setRawCaptured] = useState(0)
@@ -47,52 +40,8 @@ export function Frame(props: FrameProps): React.JSX.Element {
   const [, setHintVersion] = useState(0)
   const viewActions = useRef<KeyAction[]>([])
   const signature = useRef('')
-  const flashTimer = useRef<NodeJS.Timeout | undefined>(undefined)
-  const flashSeq = useRef(0)
 
-  const flash = useCallback(
-    (message: string, t: StatusTone = 'info') => {
-      const id = ++flashSeq.current
-      setStatus({ message, tone: t, id })
-      clearTimeout(flashTimer.current)
-      flashTimer.current = setTimeout(() => setStatus((s) => (s?.id === id ? null : s)), props.flashMs ?? FLASH_MS)
-      flashTimer.current.unref?.()
-    },
-    [props.flashMs],
-  )
-
-  const execute = useCallback(
-    (a: KeyAction) => {
-      let result: unknown
-      try {
-        result = a.run()
-      } catch (err) {
-        flash(errorMessage(err), 'error')
-        return
-      }
-      if (result && typeof (result as Promise<unknown>).then === 'function') {
-        ;(result as Promise<unknown>).then(
-          (r) => {
-            if (typeof r === 'string' && r) flash(r, 'ok')
-          },
-          (err) => flash(errorMessage(err), 'error'),
-        )
-      } else if (typeof result === 'string' && result) flash(result, 'ok')
-    },
-    [flash],
-  )
-
-  const runAction = useCallback(
-    (a: KeyAction) => {
-      if (readOnly && (a.dangerous || a.mutates)) {
-        flash('read-only: this session does not change the market', 'error')
-        return
-      }
-      if (a.dangerous) setPending(a)
-      else execute(a)
-    },
-    [readOnly, execute, flash],
-  )
+  const { status, flash, execute, runAction } = useActionRunner(readOnly, setPending, props.flashMs ?? FLASH_MS)
 
   const api: FrameApi = useMemo(
     () => ({
@@ -155,12 +104,7 @@ export function Frame(props: FrameProps): React.JSX.Element {
             {confirmQuestion(pending)}
           </Text>
         ) : (
-          <Text
-            color={status ? tone(status.tone === 'error' ? 'error' : status.tone === 'ok' ? 'ok' : 'muted') : undefined}
-            wrap="truncate"
-          >
-            {status ? status.message : ' '}
-          </Text>
+          <StatusLine status={status} />
         )}
         {hints.map((h, i) => (
           <Text key={i} color={tone('accent')} wrap="truncate">
@@ -169,6 +113,17 @@ export function Frame(props: FrameProps): React.JSX.Element {
         ))}
       </Box>
     </FrameContext.Provider>
+  )
+}
+
+/** The line under the view: the last flash, coloured by its tone, until it fades. */
+function StatusLine({ status }: { status: Status | null }): React.JSX.Element {
+  const tone = useTone()
+  const color = status ? tone(status.tone === 'error' ? 'error' : status.tone === 'ok' ? 'ok' : 'muted') : undefined
+  return (
+    <Text color={color} wrap="truncate">
+      {status ? status.message : ' '}
+    </Text>
   )
 }
 

@@ -33,33 +33,7 @@ export function ProviderMachines(p: ProviderMachinesProps): React.JSX.Element {
   const on = pm ? p.vms.filter((v) => v.pmId === pm.id) : []
   const back = () => setMode('list')
 
-  const actions: KeyAction[] = [{ key: 'a', description: 'add machine', mutates: true, run: () => setMode('add') }]
-  if (pm) {
-    actions.push(
-      { key: 'e', description: 'edit prices', mutates: true, run: () => setMode('edit') },
-      ...(pm.drainUntil
-        ? []
-        : [
-            {
-              key: 'n',
-              description: 'drain',
-              dangerous: true,
-              confirm: `Drain ${pm.name}? ${on.length} machine(s) get ${DEFAULT_DRAIN} to move away, then it goes`,
-              run: () =>
-                p
-                  .call('pm.delete', { pmId: pm.id, drain: DEFAULT_DRAIN })
-                  .then(() => `${pm.name}: draining for ${DEFAULT_DRAIN}`),
-            },
-          ]),
-      {
-        key: 'd',
-        description: 'delete',
-        dangerous: true,
-        confirm: `Delete ${pm.name} now${on.length ? ` with its ${on.length} machine(s)` : ''}?`,
-        run: () => p.call('pm.delete', { pmId: pm.id }).then(() => `${pm.name}: deleted`),
-      },
-    )
-  }
+  const actions = pmActions(pm, on.length, p.call, setMode)
   useViewActions(mode === 'list' ? actions : [])
 
   if (mode === 'add') {
@@ -128,4 +102,40 @@ export function ProviderMachines(p: ProviderMachinesProps): React.JSX.Element {
       )}
     </Box>
   )
+}
+
+/** The list's key actions: add, and for the selected machine edit, drain (unless draining) and delete. */
+function pmActions(
+  pm: PmRow | undefined,
+  count: number,
+  call: ProviderMachinesProps['call'],
+  setMode: (m: 'list' | 'add' | 'edit') => void,
+): KeyAction[] {
+  const actions: KeyAction[] = [{ key: 'a', description: 'add machine', mutates: true, run: () => setMode('add') }]
+  if (!pm) return actions
+  actions.push(
+    { key: 'e', description: 'edit prices', mutates: true, run: () => setMode('edit') },
+    ...(pm.drainUntil
+      ? []
+      : [
+          {
+            key: 'n',
+            description: 'drain',
+            dangerous: true,
+            confirm: `Drain ${pm.name}? ${count} machine(s) get ${DEFAULT_DRAIN} to move away, then it goes`,
+            run: () =>
+              call('pm.delete', { pmId: pm.id, drain: DEFAULT_DRAIN }).then(
+                () => `${pm.name}: draining for ${DEFAULT_DRAIN}`,
+              ),
+          },
+        ]),
+    {
+      key: 'd',
+      description: 'delete',
+      dangerous: true,
+      confirm: `Delete ${pm.name} now${count ? ` with its ${count} machine(s)` : ''}?`,
+      run: () => call('pm.delete', { pmId: pm.id }).then(() => `${pm.name}: deleted`),
+    },
+  )
+  return actions
 }
