@@ -2,23 +2,11 @@
 // market addresses (DHCP from the switch), a machine of another buyer's network sees none of their
 // frames, a guest that forges its MAC is dropped and counted, and an agent restart keeps the network.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { Hypervisor } from '../../src/hv/hypervisor.ts'
 import type { NicConfig } from '../../src/hv/types.ts'
-import { VnetService } from '../../src/vnet/service.ts'
-import { Switch } from '../../src/vnet/switch.ts'
-import type { ConsoleSession } from '../hv/console.ts'
-import { BOOT_MS, bootGuest, dhcpAddress, pingCount, shell } from './guests.ts'
-import { killProcessesNaming } from '../hv/strays.ts'
+import { BOOT_MS, dhcpAddress, pingCount } from './guests.ts'
+import { switchSite, type SwitchSite } from './switch-site.ts'
 
-const PREFIX = join(tmpdir(), 'virtuoso-vnet-')
-let dir = ''
-let hv: Hypervisor
-let sw: Switch
-let svc: VnetService
-const con: Record<string, ConsoleSession> = {}
+let site: SwitchSite
 
 const NICS: Record<string, NicConfig> = {
   a: { mac: '02:00:00:00:00:0a', net: 'net-one', address: '10.42.0.2', prefix: 24 },
@@ -27,31 +15,19 @@ const NICS: Record<string, NicConfig> = {
   c: { mac: '02:00:00:00:00:0c', net: 'net-two', address: '10.42.0.2', prefix: 24 },
 }
 
+let con: SwitchSite['con'] = {}
+
 const addressOf = (name: string) => dhcpAddress(con[name])
 
 const rx = async (name: string) => Number((await con[name].run('cat /sys/class/net/eth0/statistics/rx_packets')).trim())
 
 beforeAll(async () => {
-  dir = await mkdtemp(PREFIX)
-  hv = await Hypervisor.open({ driver: 'qemu', dir, accel: 'tcg', stopTimeoutMs: 5_000 })
-  sw = new Switch()
-  svc = new VnetService({ hv, switch: sw })
-  await svc.start()
-  for (const [name, nic] of Object.entries(NICS)) {
-    await bootGuest(hv, name, nic)
-  }
-  for (const name of Object.keys(NICS)) {
-    await svc.attached(name)
-    con[name] = await shell(hv, name)
-  }
+  site = await switchSite(NICS)
+  con = site.con
 }, 4 * BOOT_MS)
 
 afterAll(async () => {
-  for (const c of Object.values(con)) c.close()
-  svc?.close()
-  await hv?.close()
-  await killProcessesNaming(dir)
-  await rm(dir, { recursive: true, force: true })
+  await site?.close()
 })
 
 describe('one provider switch, real guests', () => {
@@ -77,32 +53,29 @@ describe('one provider switch, real guests', () => {
 
   it("another buyer's machine on the same provider sees none of the network's frames", async () => {
     const before = await rx('c')
-    const fromC = sw.stats('c')!.txFrames
+    const fromC = site.sw.stats('c')!.txFrames
     // ARP requests are broadcasts: they go to every port of net-one and must reach no other.
     await con.a.run('arping -c 3 -I eth0 10.42.0.3 >/dev/null; ping -c 3 10.42.0.3 >/dev/null', 60_000)
     await con.b.run('arping -c 3 -I eth0 10.42.0.2 >/dev/null', 60_000)
     expect(await rx('c')).toBe(before)
-    expect(sw.stats('c')!.txFrames).toBe(fromC)
+    expect(site.sw.stats('c')!.txFrames).toBe(fromC)
     // c has the same address as a, and b's address does not exist on its network.
     expect(await pingCount(con.c, '10.42.0.3', 2, 1)).toBe(0)
   }, 180_000)
 
   it('a guest that forges its MAC is dropped and counted, and is back once it stops', async () => {
-    const spoofed = sw.stats('a')!.spoofed
+    const spoofed = site.sw.stats('a')!.spoofed
     await con.a.run('ifconfig eth0 down; ifconfig eth0 hw ether 02:00:00:00:00:99; ifconfig eth0 10.42.0.2 up')
     expect(await pingCount(con.a, '10.42.0.3', 2, 1)).toBe(0)
-    expect(sw.stats('a')!.spoofed).toBeGreaterThan(spoofed)
+    expect(site.sw.stats('a')!.spoofed).toBeGreaterThan(spoofed)
     await con.a.run('ifconfig eth0 down; ifconfig eth0 hw ether 02:00:00:00:00:0a; ifconfig eth0 10.42.0.2 up')
     expect(await pingCount(con.a, '10.42.0.3', 2, 5)).toBe(2)
   }, 180_000)
 
   it('a restarted agent (a new switch) finds the running guests and their network again', async () => {
-    svc.close()
-    sw = new Switch()
-    svc = new VnetService({ hv, switch: sw })
-    await svc.start()
-    await svc.attached('a')
-    await svc.attached('b')
+    await site.restart()
+    await site.svc.attached('a')
+    await site.svc.attached('b')
     expect(await pingCount(con.a, '10.42.0.3', 2, 5)).toBe(2)
   }, 120_000)
 })
