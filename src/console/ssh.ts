@@ -6,6 +6,7 @@
 // and the migration helper can add a one-time credential with an SFTP subsystem the same way.
 import { readFile, chmod } from 'node:fs/promises'
 import { writeOnceAtomic } from '../secret-file.ts'
+import { newEd25519Key } from '../ssh-key.ts'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import ssh2 from 'ssh2'
@@ -84,7 +85,7 @@ export async function loadHostKey(dir: string): Promise<HostKey> {
     privateKey = await readFile(file, 'utf8')
   } catch (err: any) {
     if (err.code !== 'ENOENT') throw err
-    privateKey = await writeOnceAtomic(file, ssh2.utils.generateKeyPairSync('ed25519').private)
+    privateKey = await writeOnceAtomic(file, newEd25519Key().private)
   }
   await chmod(file, 0o600)
   const parsed = ssh2.utils.parseKey(privateKey)

@@ -7,6 +7,7 @@ import type { CredentialStore } from '../credentials.ts'
 import { handleMigrationSftp } from './scp-server.ts'
 import { requireNativeCrypto } from './scp.ts'
 import { sshFingerprint } from '../../console/ssh.ts'
+import { newEd25519Key } from '../../ssh-key.ts'
 
 export interface MigrationSshServer {
   port: number
@@ -24,7 +25,7 @@ export async function startMigrationSshServer(opts: {
 }): Promise<MigrationSshServer> {
   requireNativeCrypto()
   const store = opts.store
-  const hostKey = opts.hostKey ?? ssh2.utils.generateKeyPairSync('ed25519').private
+  const hostKey = opts.hostKey ?? newEd25519Key().private
   const parsed = ssh2.utils.parseKey(hostKey)
   if (parsed instanceof Error) throw parsed
   const fingerprint = sshFingerprint((Array.isArray(parsed) ? parsed[0] : parsed).getPublicSSH())
