@@ -155,3 +155,11 @@ export async function createDisk(
   await writeFile(join(dir, descriptorName(name)), vmdkDescriptor(g), { flag: 'wx' })
   return { geometry: g, files: [descriptorName(name), ...g.extents.map((e) => e.file)] }
 }
+
+/**
+ * How a deleted machine's directory goes. Its block manifest is computed in the background after a
+ * stop (vmmp/warm-manifests.ts) and may write a file while the directory is being removed, which
+ * failed a delete with ENOTEMPTY; fs.rm retries that (and EBUSY) instead, and a manifest written after
+ * the directory is gone fails on its own and is only logged.
+ */
+export const REMOVE_MACHINE_DIR = { recursive: true, force: true, maxRetries: 10, retryDelay: 20 } as const

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path'
 import { packageRoot } from '../../root.ts'
 import { mkdir, rename, rm, stat } from 'node:fs/promises'
 import type { DriverContext, GuestSetup, HostInfo, HvDriver, HvManifest, HvWarning, VmConfig } from '../types.ts'
-import { createDisk, descriptorName, diskGeometry, freeBytes } from '../disk.ts'
+import { createDisk, descriptorName, diskGeometry, freeBytes, REMOVE_MACHINE_DIR } from '../disk.ts'
 import { checkImportedDisk, checkSavedState } from '../imported.ts'
 import { DEFAULT_IMAGE_DIR, imageFile } from '../image.ts'
 import { copyImageToDisk } from '../image-disk.ts'
@@ -256,7 +256,7 @@ export class QemuDriver implements HvDriver {
     this.#dropConsole(id)
     await terminate(await readPid(join(dir, QEMU_PID)), dir, 2000)
     await this.#cleanup(id)
-    await rm(dir, { recursive: true, force: true })
+    await rm(dir, REMOVE_MACHINE_DIR)
   }
 
   async status(id: string): Promise<'running' | 'paused' | 'off'> {

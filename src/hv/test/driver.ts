@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream'
 import { join } from 'node:path'
 import { rm, mkdir, writeFile } from 'node:fs/promises'
 import type { DriverContext, GuestSetup, HostInfo, HvDriver, HvManifest, VmConfig } from '../types.ts'
-import { createDisk, diskGeometry, descriptorName } from '../disk.ts'
+import { createDisk, diskGeometry, descriptorName, REMOVE_MACHINE_DIR } from '../disk.ts'
 import { checkImportedDisk } from '../imported.ts'
 import { HvError, HV_NOT_FOUND, HV_BAD_STATE, HV_NO_SPACE } from '../errors.ts'
 import { FakeTerminal } from './terminal.ts'
@@ -139,7 +139,7 @@ export class TestDriver implements HvDriver {
   async delete(id: string): Promise<void> {
     this.#vms.get(id)?.term?.destroy()
     this.#vms.delete(id)
-    if (this.#opts.writeFiles) await rm(join(this.#dir, id), { recursive: true, force: true })
+    if (this.#opts.writeFiles) await rm(join(this.#dir, id), REMOVE_MACHINE_DIR)
   }
 
   async status(id: string): Promise<'running' | 'paused' | 'off'> {
