@@ -1,11 +1,11 @@
 // The market: one object over the store that the hub serves. It ties the rule modules together,
 // enforces who may do what (inside, so no caller can skip it) and forwards committed changes as
-// 'change' events for the replica feed. Every method taking `who` checks it itself.
-import { EventEmitter } from 'node:events'
-import { Store, type StoreOptions } from './store.ts'
-import type { ProviderGateway } from './gateway.ts'
-import type { Ctx } from './context.ts'
+// 'change' events for the replica feed. Every method taking `who` checks it itself. Its shared state is
+// in market-core.ts, its migration methods in market-migrations.ts.
+import { Store } from './store.ts'
 import { requireUser } from './context.ts'
+import type { MarketOptions } from './market-core.ts'
+import { MarketMigrations } from './market-migrations.ts'
 import * as accounts from './accounts.ts'
 import * as catalog from './catalog.ts'
 import * as machinesMod from './machines.ts'
@@ -19,7 +19,6 @@ import { evictUnpaid, unpaidPass } from './unpaid.ts'
 import { reconcileNode, reconcilePass } from './reconcile.ts'
 import * as billing from './billing.ts'
 import * as admin from './admin.ts'
-import * as migrationsMod from './migrations.ts'
 import * as networks from './networks.ts'
 import { guestExited, type ExitAnswer } from './exits.ts'
 import * as imagesMod from './images.ts'
@@ -29,59 +28,16 @@ import { account } from './account.ts'
 import { pricePass } from './prices.ts'
 import { scryptCost } from '../scrypt.ts'
 import { search, type Offer, type SearchInput } from './search.ts'
-import { TrafficTable } from './traffic.ts'
 import { listEvents } from './events.ts'
 import * as placementMod from './placement.ts'
 import { audienceOf, changesSince, feedSnapshot, viewFor } from './feed.ts'
-import { marketError, MARKET_PROVIDER_FAILED } from './errors.ts'
 import type { Change, ConfigRow, EventRow, Identity, ImageRow, Micro, PmRow, UserRow, VmRow } from './types.ts'
 
-export interface MarketOptions {
-  dir: string
-  gateway: ProviderGateway
-  clock?: () => number
-  sessionTtlMs?: number
-  /** scrypt N for new password hashes (default 2^17; tests and the simulation pass a low one). */
-  scryptN?: number
-  /** Where the standard configurations come from on first open (default fixtures/configs.json). */
-  configsFile?: URL | string
-  /** Fault injection into the store's writes (see StoreOptions.fault). */
-  storeFault?: StoreOptions['fault']
-}
+export type { MarketOptions } from './market-core.ts'
+export type { Migrator } from './market-migrations.ts'
 
-/** Drives a migration on the providers (the hub's VMMP agent, src/vmmp/agent.ts). */
-export interface Migrator {
-  start(who: Identity | null, input: migrationsMod.MigrateInput): Promise<migrationsMod.MigrationRow>
-  /** Where the machine may go, each destination with the methods it answered to QUERY. */
-  destinations(who: Identity | null, vmId: string): Promise<unknown[]>
-}
-
-export class Market extends EventEmitter {
-  readonly ctx: Ctx
-  /** Set by the hub; without one, `migrate` answers that migration is unavailable. */
-  migrator: Migrator | null = null
-  readonly traffic: TrafficTable // live per-machine counters the nodes report (memory only: traffic.ts)
+export class Market extends MarketMigrations {
   private billing: Promise<billing.BillingReport> | null = null
-
-  private constructor(
-    readonly db: Store,
-    opts: MarketOptions,
-  ) {
-    super()
-    this.setMaxListeners(0)
-    this.ctx = {
-      store: db,
-      gateway: opts.gateway,
-      clock: opts.clock ?? Date.now,
-      locks: new Set(),
-      sessionTtlMs: opts.sessionTtlMs ?? accounts.DEFAULT_SESSION_TTL_MS,
-      scrypt: scryptCost(opts.scryptN),
-      suspendFailing: new Map(),
-      problem: (what, err) => this.emit('problem', { what, error: err }),
-    }
-    db.on('change', (c: Change) => this.emit('change', c))
-    this.traffic = new TrafficTable(this.ctx)
-  }
 
   static async open(opts: MarketOptions): Promise<Market> {
     scryptCost(opts.scryptN) // a bad cost is refused before the database is opened
@@ -201,62 +157,6 @@ export class Market extends EventEmitter {
   }
   delete(who: Identity | null, vmId: string): Promise<void> {
     return deleteVm(this.ctx, who, vmId)
-  }
-
-  // --- migration (report §7); the agent calls the rule functions, buyers call migrate/migrations ---
-  migrate(who: Identity | null, input: migrationsMod.MigrateInput): Promise<migrationsMod.MigrationRow> {
-    return this.agent().start(who, input)
-  }
-  destinations(who: Identity | null, vmId: string): Promise<unknown[]> {
-    return this.agent().destinations(who, vmId)
-  }
-  private agent(): Migrator {
-    if (this.migrator) return this.migrator
-    throw marketError(MARKET_PROVIDER_FAILED, 'this hub runs no migration agent; ask the operator')
-  }
-  migrations(who: Identity | null): migrationsMod.MigrationRow[] {
-    return migrationsMod.listMigrations(this.ctx, who)
-  }
-  /** The rules of a migration, and the machine's last one settled (MARKET_BUSY if not). */
-  checkMigration(
-    who: Identity | null,
-    input: migrationsMod.MigrateInput,
-  ): ReturnType<typeof migrationsMod.checkMigration> {
-    return migrationsMod.checkMigrationStart(this.ctx, who, input)
-  }
-  beginMigration(
-    who: Identity | null,
-    input: migrationsMod.MigrateInput & { method: string },
-  ): Promise<migrationsMod.MigrationRow> {
-    return migrationsMod.beginMigration(this.ctx, who, input)
-  }
-  migrationProgress(id: string, patch: migrationsMod.ProgressPatch): Promise<void> {
-    return migrationsMod.progress(this.ctx, id, patch)
-  }
-  commitMigration(
-    id: string,
-    newVersion: number,
-    phases?: migrationsMod.MigrationPhases,
-  ): Promise<migrationsMod.MigrationRow> {
-    return migrationsMod.commitMigration(this.ctx, id, newVersion, phases)
-  }
-  revertMigration(id: string, reason: { code: string; message: string }): Promise<migrationsMod.MigrationRow> {
-    return migrationsMod.revertMigration(this.ctx, id, reason)
-  }
-  migrationSettled(
-    id: string,
-    patch: { originReleased?: boolean; destCleaned?: boolean; phases?: migrationsMod.MigrationPhases },
-  ): Promise<void> {
-    return migrationsMod.markSettled(this.ctx, id, patch)
-  }
-  getMigration(id: string): migrationsMod.MigrationRow {
-    return migrationsMod.getMigration(this.ctx, id)
-  }
-  openMigrations(): migrationsMod.MigrationRow[] {
-    return migrationsMod.openMigrations(this.ctx)
-  }
-  unsettledMigrations(): migrationsMod.MigrationRow[] {
-    return migrationsMod.unsettledMigrations(this.ctx)
   }
 
   // --- the hub's own services (console tickets, the migration agent) ---

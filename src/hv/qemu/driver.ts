@@ -5,21 +5,21 @@
 import type { Duplex } from 'node:stream'
 import { join, resolve } from 'node:path'
 import { packageRoot } from '../../root.ts'
-import { mkdir, rename, rm, stat } from 'node:fs/promises'
+import { rm } from 'node:fs/promises'
 import type { DriverContext, GuestSetup, HostInfo, HvDriver, HvManifest, HvWarning, VmConfig } from '../types.ts'
-import { createDisk, descriptorName, diskGeometry, freeBytes, REMOVE_MACHINE_DIR } from '../disk.ts'
-import { checkImportedDisk, checkSavedState } from '../imported.ts'
+import { descriptorName, freeBytes, REMOVE_MACHINE_DIR } from '../disk.ts'
 import { DEFAULT_IMAGE_DIR, imageFile } from '../image.ts'
-import { copyImageToDisk } from '../image-disk.ts'
 import { defaultGuest, readGuest, writeGuest, writeSeed } from './seed.ts'
-import { HvError, HV_BAD_STATE, HV_EXISTS, HV_NOT_FOUND, noSpace } from '../errors.ts'
+import { HvError, HV_BAD_STATE, HV_NOT_FOUND } from '../errors.ts'
 import { Monitor } from './monitor.ts'
-import { alive, readPid, terminate, waitGone } from './proc.ts'
+import { alive, readPid, terminate } from './proc.ts'
 import { shortDir } from './short-dir.ts'
 import { chooseAccel, type AccelChoice, type AccelMode } from './accel.ts'
 import { cgroupLimiter, detectCpuLimiter, noCpuLimiter, type CpuLimiter } from './cgroup.ts'
 import { cpuInfo, memoryMb, type CpuInfo } from './host.ts'
-import { exists, readVmRecord, which, writeVmRecord } from './files.ts'
+import { exists, which, writeVmRecord } from './files.ts'
+import { makeMachineDir, machineFiles, importMachineDir } from './machine-dir.ts'
+import { powerOff, runState, saveState } from './power.ts'
 import { GuestSockets } from './guest-sockets.ts'
 import { bootMachine } from './boot.ts'
 import { NBD_PID, NBD_SOCK, QEMU_PID, QMP_SOCK, SAVED_STATE, SERIAL_SOCK, NIC_SOCK, VNC_SOCK } from './args.ts'
@@ -138,26 +138,7 @@ export class QemuDriver implements HvDriver {
     // the caller fills (a catalog image), gets a blank disk.
     const image = config.os === null || opts.blank ? null : await this.#image(config.os)
     const dir = this.#vmDir(id)
-    if (await exists(join(dir, descriptorName())))
-      throw new HvError(
-        HV_EXISTS,
-        `Cannot create machine '${id}': ${dir} already holds a disk; delete that directory or pick another id.`,
-      )
-    await mkdir(dir, { recursive: true })
-    try {
-      await createDisk(dir, config.hd, {
-        freeBytes: await this.#free(this.#dir),
-        onNoSpace: (need, free) => noSpace(id, need, free, this.#dir),
-      })
-      if (image) {
-        const size = (await stat(image)).size
-        await copyImageToDisk({ image, size, dir, hdMb: config.hd, isZeroBlock: () => false })
-      }
-      await writeVmRecord(this.#vmDir(id), id, config)
-    } catch (err) {
-      await rm(dir, { recursive: true, force: true })
-      throw err
-    }
+    await makeMachineDir({ id, dir, config, image, freeBytes: await this.#free(this.#dir), root: this.#dir })
   }
 
   async setGuest(id: string, guest: GuestSetup): Promise<void> {
@@ -196,44 +177,16 @@ export class QemuDriver implements HvDriver {
   }
 
   async stop(id: string, opts: { timeoutMs: number }): Promise<void> {
-    const dir = this.#vmDir(id)
     this.#dropConsole(id)
-    const pid = await readPid(join(dir, QEMU_PID))
-    if (await alive(pid, dir)) {
-      const mon = await this.#monitor(id).catch(() => null)
-      try {
-        // ACPI power button first; a guest that ignores it gets `quit` (the report's "answers yes to everything").
-        await mon?.powerdown().catch(() => {})
-        if (!(await waitGone(pid!, opts.timeoutMs, dir))) await mon?.quit().catch(() => {})
-      } finally {
-        mon?.close()
-      }
-      await terminate(pid, dir, 5000)
-    }
+    await powerOff(this.#vmDir(id), () => this.#monitor(id), opts.timeoutMs)
     await this.#cleanup(id)
   }
 
   async suspend(id: string): Promise<void> {
-    const dir = this.#vmDir(id)
-    const pid = await readPid(join(dir, QEMU_PID))
-    if (!(await alive(pid, dir)))
+    if (!(await this.#running(id)))
       throw new HvError(HV_BAD_STATE, `Cannot suspend machine '${id}': its QEMU is not running; start it first.`)
     this.#dropConsole(id)
-    const tmp = join(dir, `${SAVED_STATE}.tmp`)
-    await rm(tmp, { force: true })
-    const mon = await this.#monitor(id)
-    try {
-      await mon.saveState(tmp, { timeoutMs: this.#o.stateTimeoutMs })
-      await mon.quit()
-    } catch (err) {
-      // The guest stays paused in QEMU: stop or suspend again both work from there.
-      await rm(tmp, { force: true })
-      throw err
-    } finally {
-      mon.close()
-    }
-    await terminate(pid, dir, 5000)
-    await rename(tmp, join(dir, SAVED_STATE))
+    await saveState(this.#vmDir(id), () => this.#monitor(id), this.#o.stateTimeoutMs)
     await this.#cleanup(id)
   }
 
@@ -260,17 +213,7 @@ export class QemuDriver implements HvDriver {
   }
 
   async status(id: string): Promise<'running' | 'paused' | 'off'> {
-    const dir = this.#vmDir(id)
-    if (!(await alive(await readPid(join(dir, QEMU_PID)), dir))) return 'off'
-    const mon = await this.#monitor(id, 3000).catch(() => null)
-    if (!mon) return 'running'
-    try {
-      return (await mon.status()) === 'running' ? 'running' : 'paused'
-    } catch {
-      return 'running'
-    } finally {
-      mon.close()
-    }
+    return runState(this.#vmDir(id), () => this.#monitor(id, 3000))
   }
 
   async nicSocket(id: string): Promise<string> {
@@ -291,20 +234,11 @@ export class QemuDriver implements HvDriver {
   }
 
   async files(id: string): Promise<string[]> {
-    const { config } = await readVmRecord(this.#vmDir(id), id)
-    const g = diskGeometry(config.hd)
-    const out = [descriptorName(), ...g.extents.map((e) => e.file)]
-    if (await exists(join(this.#vmDir(id), SAVED_STATE))) out.push(SAVED_STATE)
-    return out
+    return machineFiles(this.#vmDir(id), id)
   }
 
   async import(id: string, config: VmConfig): Promise<'stopped' | 'suspended'> {
-    const dir = this.#vmDir(id)
-    await checkImportedDisk(id, dir, config.hd)
-    const suspended = await exists(join(dir, SAVED_STATE))
-    if (suspended) await checkSavedState(id, join(dir, SAVED_STATE))
-    await writeVmRecord(this.#vmDir(id), id, config)
-    return suspended ? 'suspended' : 'stopped'
+    return importMachineDir(this.#vmDir(id), id, config)
   }
 
   /** Host-side view for tests and the benchmark: pids of the machine's processes. */
