@@ -157,9 +157,9 @@ export async function createDisk(
 }
 
 /**
- * How a deleted machine's directory goes. Its block manifest is computed in the background after a
- * stop (vmmp/warm-manifests.ts) and may write a file while the directory is being removed, which
- * failed a delete with ENOTEMPTY; fs.rm retries that (and EBUSY) instead, and a manifest written after
- * the directory is gone fails on its own and is only logged.
+ * How a deleted machine's directory goes. No retries on ENOTEMPTY: the one writer that raced a delete,
+ * the block manifest computed in the background after a stop (vmmp/warm-manifests.ts), is cancelled
+ * and waited for before the directory is removed (Hypervisor.beforeRemove), so a retry would only
+ * hide a new writer (test/vmmp/manifest-cancel.test.ts).
  */
-export const REMOVE_MACHINE_DIR = { recursive: true, force: true, maxRetries: 10, retryDelay: 20 } as const
+export const REMOVE_MACHINE_DIR = { recursive: true, force: true } as const

@@ -53,6 +53,7 @@ export class Hypervisor extends EventEmitter {
   /** Guests that stopped by themselves since open (id -> version after), including those found at
    *  open: whoever reports them (the provider agent) may start listening for 'exit' late. */
   readonly exits = new Map<string, number>()
+  #beforeRemove: Array<(id: string) => Promise<void>> = []
 
   private constructor(driver: HvDriver, dir: string, store: StateStore, stopTimeoutMs: number) {
     super()
@@ -178,8 +179,14 @@ export class Hypervisor extends EventEmitter {
     })
   }
 
+  /** Run `fn` before a machine's directory is removed (vmmp cancels its background manifest there). */
+  beforeRemove(fn: (id: string) => Promise<void>): void {
+    this.#beforeRemove.push(fn)
+  }
+
   async delete(id: string): Promise<void> {
     await this.#verb(id, 'delete', async () => {
+      for (const fn of this.#beforeRemove) await fn(id)
       await this.driver.delete(id)
       await this.#store.del(id)
       this.#vms.delete(id)

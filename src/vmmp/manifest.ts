@@ -258,6 +258,8 @@ export async function manifestFor(
     fresh = true
   }
   const m = { version, files: out }
+  // A cancelled job (warm-manifests.ts: its machine is being removed) must not write into the directory.
+  if (opts.signal?.aborted) throw vmmpError.aborted()
   const known = version !== null && cached.size > 0 && !fresh && (await stamp(manifestPath(dir, version))) !== null
   if (version !== null && opts.save !== false && !known) await saveManifest(dir, { version, files: out })
   return m

@@ -57,6 +57,7 @@ export class MigrationOrigin {
 
   constructor(private opts: OriginOptions) {
     this.warmer = new ManifestWarmer(opts.log)
+    opts.hv.beforeRemove((vmId) => this.warmer.cancel(vmId))
   }
 
   /** The machine has come to rest at `version` (stopped, suspended, stored): hash it now, not at OPEN. */
@@ -106,6 +107,7 @@ export class MigrationOrigin {
     // Running only if a stale command started it after it left (the simulation delivered a delayed
     // 'vm.start' there): the machine runs elsewhere now, so this copy stops before it is put away.
     if (vm.state === 'running') await hv.stop(vmId)
+    await this.warmer.cancel(vmId) // nothing may write into the directory while it moves
     const cache = join(hv.dir, CACHE_DIR, vmId)
     await mkdir(join(hv.dir, CACHE_DIR), { recursive: true })
     await rm(cache, { recursive: true, force: true })
