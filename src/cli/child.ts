@@ -26,6 +26,22 @@ export interface SpawnOptions {
   tiedToParent?: boolean
 }
 
+export interface ProviderNode {
+  data: string
+  market: string
+  bootstrap: string
+  hv: string
+  /** More flags, after the others (the demo and the tests pass a low --scrypt-cost). */
+  extra?: string[]
+}
+
+/** `virtuoso node` arguments for a provider of `market`, as the demo and the end-to-end tests start one.
+ *  Guests run under TCG: /dev/kvm exists on the machines we run on, but guests hang under it. */
+export function providerNodeArgs(p: ProviderNode): string[] {
+  const where = ['--data', p.data, '--market', p.market, '--bootstrap', p.bootstrap]
+  return ['node', ...where, '--hv', p.hv, '--accel', 'tcg', ...(p.extra ?? [])]
+}
+
 /** How long `stop` waits for a clean exit before SIGKILL (a node gives up on its own after 4 s). */
 export const STOP_GRACE_MS = 6000
 

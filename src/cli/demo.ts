@@ -15,6 +15,7 @@ import { MarketClient } from '../client/market-client.ts'
 import { parseBootstrap } from '../net/dht.ts'
 import { callAdmin } from '../hub/admin-socket.ts'
 import { DemoProcesses } from './demo-processes.ts'
+import { providerNodeArgs } from './child.ts'
 import { bootDebian, type DebianSeed } from './demo-debian.ts'
 import { defaultDemoDir } from './data-dir.ts'
 import { MIN_SCRYPT_N } from '../scrypt.ts'
@@ -132,20 +133,7 @@ export class DemoRun {
     const providers = DEMO_PROVIDERS.map((p) => {
       const data = join(dir, p.name)
       this.procs.provider(data)
-      const args = [
-        'node',
-        '--data',
-        data,
-        '--market',
-        market,
-        '--bootstrap',
-        bootstrap,
-        '--hv',
-        hv,
-        '--accel',
-        'tcg',
-        ...DEMO_COST,
-      ]
+      const args = providerNodeArgs({ data, market, bootstrap, hv, extra: DEMO_COST })
       return this.procs.spawn(args, join(dir, `${p.name}.log`))
     })
     const pairings = await Promise.all(providers.map(async (c) => (await c.waitFor(/pairing code: (\S+)/))[1]))

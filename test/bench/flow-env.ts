@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { spawnVirtuoso, VIRTUOSO_BIN, type Child } from '../../src/cli/child.ts'
+import { providerNodeArgs, spawnVirtuoso, VIRTUOSO_BIN, type Child } from '../../src/cli/child.ts'
 import { TEST_COST } from '../scrypt-cost.ts'
 import { setUpUsers } from '../e2e/users.ts'
 
@@ -99,13 +99,9 @@ export async function startFlowEnv(): Promise<FlowEnv> {
     for (let i = 0; i < 2; i++) {
       const data = join(root, `provider${i}`)
       pmDirs.push(join(data, 'machines'))
-      const proc = spawnVirtuoso(
-        [
-          ...['node', '--data', data, '--market', market, '--bootstrap', bootstrap],
-          ...['--hv', 'qemu', '--accel', 'tcg', ...TEST_COST],
-        ],
-        { stderrFile: join(root, `provider${i}.log`) },
-      )
+      const proc = spawnVirtuoso(providerNodeArgs({ data, market, bootstrap, hv: 'qemu', extra: TEST_COST }), {
+        stderrFile: join(root, `provider${i}.log`),
+      })
       procs.push(proc)
       pairings.push((await proc.waitFor(/pairing code: (\S+)/, 60_000))[1])
     }

@@ -1,7 +1,7 @@
 // Real processes for end-to-end tests: `virtuoso dht`, hubs and provider nodes started through the
 // CLI, on 127.0.0.1 only, and CLI calls made the way a user makes them.
 import { execa } from 'execa'
-import { spawnVirtuoso as spawnChild, VIRTUOSO_BIN, type Child } from '../../src/cli/child.ts'
+import { providerNodeArgs, spawnVirtuoso as spawnChild, VIRTUOSO_BIN, type Child } from '../../src/cli/child.ts'
 import { vi } from 'vitest'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -86,20 +86,7 @@ export async function startMarket(
   const [, market] = await hub.waitFor(/market key: ([0-9a-f]{64})/)
   const providers: Array<{ proc: Proc; nodeKey: string; pairing: string; data: string; hv: 'test' | 'qemu' }> = []
   const spawnProvider = async (data: string, hv: 'test' | 'qemu', faults?: Faults) => {
-    const args = [
-      'node',
-      '--data',
-      data,
-      '--market',
-      market,
-      '--bootstrap',
-      bootstrap,
-      '--hv',
-      hv,
-      '--accel',
-      'tcg',
-      ...TEST_COST,
-    ]
+    const args = providerNodeArgs({ data, market, bootstrap, hv, extra: TEST_COST })
     const proc = faults ? spawnChild([JSON.stringify(faults), ...args], { entry: FAULT_NODE }) : spawnChild(args)
     const [, nodeKey] = await proc.waitFor(/node key: ([0-9a-f]{64})/)
     const [, pairing] = await proc.waitFor(/pairing code: (\S+)/)

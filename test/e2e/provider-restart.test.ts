@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { execa } from 'execa'
 import { cli, spawnVirtuoso, startMarket, tempDir, TEST_COST } from './harness.ts'
 import { setUpUsers } from './users.ts'
+import { providerNodeArgs } from '../../src/cli/child.ts'
 
 let root: Awaited<ReturnType<typeof tempDir>>
 let market: Awaited<ReturnType<typeof startMarket>>
@@ -51,20 +52,8 @@ it('keeps the guest running across an agent kill -9, and the restarted agent dri
   const p0 = market.providers[0]
   await p0.proc.stop('SIGKILL')
   expect(await qemuRunning()).toBe(true)
-  p0.proc = spawnVirtuoso([
-    'node',
-    '--data',
-    p0.data,
-    '--market',
-    market.market,
-    '--bootstrap',
-    market.bootstrap,
-    '--hv',
-    'qemu',
-    '--accel',
-    'tcg',
-    ...TEST_COST,
-  ])
+  const { market: key, bootstrap } = market
+  p0.proc = spawnVirtuoso(providerNodeArgs({ data: p0.data, market: key, bootstrap, hv: 'qemu', extra: TEST_COST }))
   await p0.proc.waitFor(/node key: ([0-9a-f]{64})/)
   expect((await p0.proc.waitFor(/node key: ([0-9a-f]{64})/))[1]).toBe(p0.nodeKey)
 
