@@ -5,13 +5,10 @@
 // `cat /etc/debian_version` answers 12.x. TCG, so it is slow; fails (never skips) when the image is
 // not built, naming the fix.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { cli, spawnVirtuoso, startMarket, tempDir } from './harness.ts'
-import { PROV_ALICE_BOB, setUpUsers } from './users.ts'
-import { packageRoot } from '../../src/root.ts'
+import { addDebianImage, debianImage, PROV_ALICE_BOB, setUpUsers } from './users.ts'
 
-const IMAGE = join(packageRoot(), 'fixtures/images/build/debian-12.img')
 let root: Awaited<ReturnType<typeof tempDir>>
 let market: Awaited<ReturnType<typeof startMarket>>
 const home = (who: string) => join(root.path, 'home-' + who)
@@ -21,7 +18,7 @@ let pm = ''
 let vm = ''
 
 beforeAll(async () => {
-  if (!existsSync(IMAGE)) throw new Error(`${IMAGE} is not built: run \`bash fixtures/images/build.sh debian-12\``)
+  debianImage()
   root = await tempDir('virtuoso-e2e-debian-')
   market = await startMarket(root.path, { providers: 1, hv: 'qemu' })
   const users = await setUpUsers(as, {
@@ -43,19 +40,7 @@ afterAll(async () => {
 
 describe('a debian-12 machine from the catalog', () => {
   it('is delivered with progress to a provider that lacks it, boots under TCG and answers 12.x', async () => {
-    const add = await cli(home('op'), [
-      'admin',
-      'image',
-      'add',
-      'debian-12',
-      IMAGE,
-      '--os',
-      'debian-12',
-      '--data',
-      join(root.path, 'hub'),
-      '--json',
-    ])
-    expect(add.exitCode, add.stderr).toBe(0)
+    await addDebianImage(as, join(root.path, 'hub'))
     const reg = await as('alice', [
       'register',
       '--memory',

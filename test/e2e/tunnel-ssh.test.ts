@@ -5,14 +5,11 @@
 // The slowest test here: Debian boots under TCG.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { join } from 'node:path'
-import { existsSync } from 'node:fs'
 import { execa } from 'execa'
-import { DEFAULT_IMAGE_DIR } from '../../src/hv/image.ts'
 import { cli, startMarket, tempDir } from './harness.ts'
 import { guestShell, type GuestShell } from './guest-shell.ts'
-import { setUpUsers } from './users.ts'
+import { addDebianImage, debianImage, setUpUsers } from './users.ts'
 
-const IMAGE = join(DEFAULT_IMAGE_DIR, 'debian-12.img')
 let root: Awaited<ReturnType<typeof tempDir>>
 let market: Awaited<ReturnType<typeof startMarket>>
 const home = (who: string) => join(root.path, 'home-' + who)
@@ -23,7 +20,7 @@ let key = ''
 let shell: GuestShell | null = null
 
 beforeAll(async () => {
-  if (!existsSync(IMAGE)) throw new Error('debian-12 image not built: run `bash scripts/setup.sh`')
+  debianImage()
   root = await tempDir('virtuoso-e2e-ssh-')
   market = await startMarket(root.path, { providers: 1, hv: 'qemu' })
   const hubData = join(root.path, 'hub')
@@ -36,18 +33,7 @@ beforeAll(async () => {
     credit: ['alice', '100'],
     pairings: [market.providers[0].pairing],
   })
-  const add = await cli(home('op'), [
-    'admin',
-    'image',
-    'add',
-    'debian-12',
-    IMAGE,
-    '--os',
-    'debian-12',
-    '--data',
-    hubData,
-  ])
-  expect(add.exitCode).toBe(0)
+  await addDebianImage(as, hubData)
   key = join(root.path, 'id_ed25519')
   await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key])
   const reg = await as('alice', [

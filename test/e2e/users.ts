@@ -1,7 +1,10 @@
 // The accounts a whole-system run needs, made through the CLI the way users make them: each user
 // signs up and logs in (in a home of its own), a buyer is credited by the operator, and the provider
-// adds each node by its pairing code. Shared by the end-to-end tests and the benchmarks' flow
-// (test/bench/flow-env.ts), so it imports no test runner.
+// adds each node by its pairing code; and the operator's debian-12 image in the catalog. Shared by
+// the end-to-end tests and the benchmarks' flow (test/bench/flow-env.ts), so it imports no test runner.
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { DEFAULT_IMAGE_DIR } from '../../src/hv/image.ts'
 
 /** The prices a provider machine asks in these runs (micro-units, as `pm add` takes them). */
 export const PM_PRICES = ['--speed-unit', '100', '--speed-price', '0.000001', '--memory-unit', '64']
@@ -35,6 +38,21 @@ export interface UsersOptions {
 }
 
 const failed = (what: string, r: { json: any }) => new Error(`${what} failed: ${JSON.stringify(r.json)}`)
+
+/** The built debian-12 image's path; throws, naming the fix, when scripts/setup.sh has not built it
+ *  (the tests that need it fail, never skip). */
+export function debianImage(): string {
+  const file = join(DEFAULT_IMAGE_DIR, 'debian-12.img')
+  if (!existsSync(file)) throw new Error(`${file} is not built: run \`bash scripts/setup.sh\``)
+  return file
+}
+
+/** The operator adds the built debian-12 image to the hub's catalog. */
+export async function addDebianImage(run: RunAs, hubData: string): Promise<void> {
+  const add = ['admin', 'image', 'add', 'debian-12', debianImage()]
+  const r = await run('op', [...add, '--os', 'debian-12', '--data', hubData])
+  if (r.exitCode !== 0) throw failed('admin image add debian-12', r)
+}
 
 /** Makes the accounts; returns the provider machines' ids, in the order of `pairings`. */
 export async function setUpUsers(run: RunAs, o: UsersOptions): Promise<{ pms: string[] }> {
