@@ -5,55 +5,42 @@
 import React from 'react'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { render } from 'ink-testing-library'
-import type { RunningNode } from '../../src/cli/node.ts'
-import { startPairedNode, type PairedNode } from '../hub/paired-node.ts'
-import { MarketClient } from '../../src/client/market-client.ts'
+import type { MarketClient } from '../../src/client/market-client.ts'
 import { App } from '../../src/tui/Dashboard.tsx'
 import { ConsoleSession } from '../../src/console/client.ts'
 import type { TicketAnswer } from '../../src/console/hub.ts'
+import { BUYER, startBuyerGuest, type BuyerGuest } from '../hub/buyer-guest.ts'
 import { tick, until } from './helpers.tsx'
 
-let testnet: PairedNode['testnet']
-let node: RunningNode
-let paired: PairedNode
+let guest: BuyerGuest
 let client: MarketClient
 let vmId: string
 
 beforeAll(async () => {
-  paired = await startPairedNode('virtuoso-tui-console-')
-  ;({ testnet, node } = paired)
-  const m = node.hub!.market
-  await m.signup({ username: 'alice', type: 'buyer', email: 'alice@example.org', password: 'correct horse' })
-  await m.credit('alice', 10_000_000)
-  // The buyer's side goes over the wire, as the TUI's would.
-  client = await MarketClient.connect({
-    marketKey: Buffer.from(node.key, 'hex'),
-    bootstrap: testnet.bootstrap,
-    dht: testnet.createNode(),
-  })
-  client.token = (await client.call<{ token: string }>('login', { username: 'alice', password: 'correct horse' })).token
-  const vm = await client.call<{ id: string }>('register', { config: 'small' })
-  vmId = vm.id
-  await client.call('store', { vmId, pmId: paired.pmId })
-  await client.call('start', { vmId })
+  guest = await startBuyerGuest('virtuoso-tui-console-', { machine: { config: 'small' } })
+  ;({ client, vmId } = guest)
 }, 60_000)
 
 afterAll(async () => {
-  await client?.close()
-  await paired?.close()
+  await guest?.close()
 })
+
+/** The dashboard as the buyer sees it, on a terminal `columns` wide. */
+const dashboard = (columns: number, initialView?: 'machines') =>
+  render(
+    <App
+      api={client}
+      identity={BUYER}
+      onQuit={() => {}}
+      noColor
+      size={{ columns, rows: 24 }}
+      initialView={initialView}
+    />,
+  )
 
 describe('Console view over a running node', () => {
   it('v on the started machine opens its console; typed keys run in the guest; Ctrl-] comes back', async () => {
-    const inst = render(
-      <App
-        api={client}
-        identity={{ username: 'alice', type: 'buyer' }}
-        onQuit={() => {}}
-        noColor
-        size={{ columns: 80, rows: 24 }}
-      />,
-    )
+    const inst = dashboard(80)
     const frame = () => inst.lastFrame() ?? ''
     try {
       await until(frame, (f) => f.includes('Standard configurations'), 10_000)
@@ -77,16 +64,7 @@ describe('Console view over a running node', () => {
   }, 60_000)
 
   it('another viewer takes over and is told; r takes it back; stopping the machine ends it with the reason', async () => {
-    const inst = render(
-      <App
-        api={client}
-        identity={{ username: 'alice', type: 'buyer' }}
-        onQuit={() => {}}
-        noColor
-        size={{ columns: 100, rows: 24 }}
-        initialView="machines"
-      />,
-    )
+    const inst = dashboard(100, 'machines')
     const frame = () => inst.lastFrame() ?? ''
     try {
       await until(frame, (f) => f.includes('<v> console'), 10_000)

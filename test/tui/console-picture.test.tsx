@@ -7,8 +7,8 @@
 import React from 'react'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { render } from 'ink-testing-library'
-import { startPairedNode, type PairedNode } from '../hub/paired-node.ts'
-import { MarketClient } from '../../src/client/market-client.ts'
+import type { MarketClient } from '../../src/client/market-client.ts'
+import { BUYER, startBuyerGuest, type BuyerGuest } from '../hub/buyer-guest.ts'
 import { App } from '../../src/tui/Dashboard.tsx'
 import { screenshot } from '../../src/console/display-client.ts'
 import type { TicketAnswer } from '../../src/console/hub.ts'
@@ -18,32 +18,18 @@ import { rowText } from '../../src/tui/render/console.ts'
 import { pngRgb, readPng } from '../hv/png.ts'
 import { tick, until } from './helpers.tsx'
 
-let paired: PairedNode
+let guest: BuyerGuest
 let client: MarketClient
 let vmId = ''
 
 beforeAll(async () => {
-  paired = await startPairedNode('virtuoso-tui-picture-', { hv: 'qemu' })
-  const m = paired.node.hub!.market
-  await m.signup({ username: 'alice', type: 'buyer', email: 'alice@example.org', password: 'correct horse' })
-  await m.credit('alice', 10_000_000)
-  client = await MarketClient.connect({
-    marketKey: Buffer.from(paired.node.key, 'hex'),
-    bootstrap: paired.testnet.bootstrap,
-    dht: paired.testnet.createNode(),
-  })
-  client.token = (await client.call<{ token: string }>('login', { username: 'alice', password: 'correct horse' })).token
-  const vm = await client.call<{ id: string }>('register', { memory: 128, hd: 2100, speed: 100, os: 'linux' })
-  vmId = vm.id
-  await client.call('store', { vmId, pmId: paired.pmId })
-  await client.call('start', { vmId })
+  const machine = { memory: 128, hd: 2100, speed: 100, os: 'linux' }
+  guest = await startBuyerGuest('virtuoso-tui-picture-', { hv: 'qemu', machine })
+  ;({ client, vmId } = guest)
 }, 180_000)
 
 afterAll(async () => {
-  // QEMU outlives its agent by design: stop the guest first.
-  if (vmId) await client?.call('stop', { vmId }).catch(() => {})
-  await client?.close()
-  await paired?.close()
+  await guest?.close()
 }, 120_000)
 
 /** The picture's lines as the view must draw them from this screen: only lines with a lit cell. */
@@ -61,7 +47,7 @@ describe('Console view: the screen as a picture', () => {
     const inst = render(
       <App
         api={client}
-        identity={{ username: 'alice', type: 'buyer' }}
+        identity={BUYER}
         onQuit={() => {}}
         noColor
         size={{ columns: 80, rows: 24 }}
