@@ -166,8 +166,8 @@ export class Market extends MarketMigrations {
   placement(who: Identity | null, vmId: unknown, what: string, needs?: placementMod.PlacementNeeds) {
     return placementMod.placement(this.ctx, who, vmId, what, needs)
   }
-  /** The node that carries a physical machine, if the machine exists. */
-  pmNodeKey(pmId: string): string | undefined {
+  /** The node that carries a physical machine; MARKET_NOT_FOUND once the machine is deleted. */
+  pmNodeKey(pmId: string): string {
     return placementMod.pmNodeKey(this.ctx, pmId)
   }
   nodeInfo(nodeKey: string): Record<string, unknown> {

@@ -2,7 +2,7 @@
 // reaches into the store behind the Market's back.
 import type { Ctx } from './context.ts'
 import { ownVm, requireBuyer } from './context.ts'
-import { errors } from './errors.ts'
+import { errors, marketError, MARKET_NOT_FOUND } from './errors.ts'
 import { requireAction } from './statusrelations.ts'
 import type { Identity, PmRow, VmAction, VmRow } from './types.ts'
 
@@ -50,6 +50,9 @@ export function nodeInfo(ctx: Ctx, nodeKey: string): Record<string, unknown> {
   return info && typeof info === 'object' ? (info as Record<string, unknown>) : {}
 }
 
-export function pmNodeKey(ctx: Ctx, pmId: string): string | undefined {
-  return ctx.store.get('pm', pmId)?.nodeKey
+/** The node that carries a provider machine; MARKET_NOT_FOUND once the machine is deleted. */
+export function pmNodeKey(ctx: Ctx, pmId: string): string {
+  const pm = ctx.store.get('pm', pmId)
+  if (!pm) throw marketError(MARKET_NOT_FOUND, `provider machine ${pmId} is gone (deleted); list the offers again`)
+  return pm.nodeKey
 }

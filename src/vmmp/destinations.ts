@@ -52,9 +52,8 @@ export async function queryDestinations(
   const offers = market.search(who, { vmId })
   return Promise.all(
     offers.map(async (o): Promise<Destination> => {
-      const nodeKey = market.pmNodeKey(o.pmId)
       try {
-        if (!nodeKey) throw new Error(`provider machine ${o.pmId} is gone`)
+        const nodeKey = market.pmNodeKey(o.pmId)
         return { ...o, methods: await cache.methods(nodeKey, vmId, DESTINATIONS_QUERY_MS), error: null }
       } catch (err) {
         return { ...o, methods: [], error: errorInfo(err) }

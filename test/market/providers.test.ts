@@ -96,6 +96,8 @@ describe('providers', () => {
     expect(w.gateway.methods().slice(-2)).toEqual(['vm.stop', 'vm.delete'])
     expect(w.market.db.get('vm', vm.id)).toBeUndefined()
     expect(w.market.db.get('pm', pm.id)).toBeUndefined()
+    // Its node is no longer known: the migration agent's destination list reports it with this code.
+    expect(await codeOf(() => w.market.pmNodeKey(pm.id))).toBe('MARKET_NOT_FOUND')
     expect(w.market.db.get('nodes', pm.nodeKey)!.pmId).toBeNull()
     expect((await w.market.audit()).ok).toBe(true)
   })
