@@ -4,7 +4,7 @@
 import type DHT from 'hyperdht'
 import { ConsoleSession, type ConsoleEnd } from '../console/client.ts'
 import type { TicketAnswer } from '../console/hub.ts'
-import { VirtuosoError } from '../errors.ts'
+import { consoleUnavailable } from './errors.ts'
 import type { MarketApi } from './hooks/use-market.ts'
 
 /** The parts of a ConsoleSession the view uses. */
@@ -34,11 +34,7 @@ export function consoleOpener(api: DialingApi, opts: { timeoutMs?: number } = {}
   if (!api.dhtNode) return null
   return async (vmId, size, mode) => {
     const dht = api.dhtNode
-    if (!dht)
-      throw new VirtuosoError(
-        'TUI_CONSOLE_UNAVAILABLE',
-        'this session cannot dial providers; use `virtuoso console VMID`',
-      )
+    if (!dht) throw consoleUnavailable('virtuoso console VMID')
     const t = await api.call<TicketAnswer>('console.ticket', { vmId })
     return ConsoleSession.dial({
       dht,

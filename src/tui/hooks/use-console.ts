@@ -7,6 +7,7 @@ import xterm from '@xterm/headless'
 import type { Terminal } from '@xterm/headless'
 import type { ConsoleLink, OpenConsole } from '../console-link.ts'
 import { readScreen, type ConsolePhase, type KeyModes, type Screen } from '../render/console.ts'
+import { consoleUnavailable, TUI_CONSOLE_FAILED } from '../errors.ts'
 
 export const DEFAULT_CONSOLE_FPS = 30
 /** Scrollback the view never shows; the provider's repaint scrolls its history through it. */
@@ -36,7 +37,7 @@ export interface ConsoleState {
 function infoOf(err: unknown): { code: string; message: string } {
   const e = err as { code?: unknown; message?: unknown } | null
   return {
-    code: typeof e?.code === 'string' ? e.code : 'TUI_CONSOLE_FAILED',
+    code: typeof e?.code === 'string' ? e.code : TUI_CONSOLE_FAILED,
     message: typeof e?.message === 'string' ? e.message.split('\n')[0] : String(err),
   }
 }
@@ -87,10 +88,7 @@ export function useConsole(o: UseConsoleOptions): ConsoleState {
     const id = ++attempt.current
     drop()
     if (!o.open) {
-      setReason({
-        code: 'TUI_CONSOLE_UNAVAILABLE',
-        message: 'this session cannot dial providers; use `virtuoso console VMID`',
-      })
+      setReason(consoleUnavailable('virtuoso console VMID').toJSON())
       setPhase('failed')
       return
     }

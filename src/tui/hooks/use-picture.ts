@@ -6,6 +6,7 @@ import { useEffect, useRef, useState } from 'react'
 import { decodeFrame, type Frame } from '../../console/frame.ts'
 import type { ConsoleLink, OpenConsole } from '../console-link.ts'
 import type { ConsolePhase } from '../render/console.ts'
+import { consoleUnavailable, TUI_CONSOLE_FAILED } from '../errors.ts'
 
 export interface PictureState {
   phase: ConsolePhase
@@ -30,8 +31,8 @@ export function usePicture(o: {
   useEffect(() => {
     if (!o.enabled || !o.vmId) return
     if (!o.open) {
-      const message = 'this session cannot dial providers; use `virtuoso screenshot VMID FILE`'
-      setState({ phase: 'failed', reason: { code: 'TUI_CONSOLE_UNAVAILABLE', message }, frame: null, count: 0 })
+      const reason = consoleUnavailable('virtuoso screenshot VMID FILE').toJSON()
+      setState({ phase: 'failed', reason, frame: null, count: 0 })
       return
     }
     let live = true
@@ -56,7 +57,7 @@ export function usePicture(o: {
       },
       (err: { code?: string; message?: string }) => {
         if (!live) return
-        const reason = { code: err.code ?? 'TUI_CONSOLE_FAILED', message: err.message ?? String(err) }
+        const reason = { code: err.code ?? TUI_CONSOLE_FAILED, message: err.message ?? String(err) }
         setState({ phase: 'failed', reason, frame: null, count: 0 })
       },
     )

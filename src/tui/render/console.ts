@@ -2,6 +2,7 @@
 // cursor) → rows of Ink text runs; keys as ink parses them → the bytes a terminal would send; the
 // session's state → one status line. readScreen() is the only part that looks at an xterm.
 import type { Terminal, IBufferCell } from '@xterm/headless'
+import { TUI_CONSOLE_UNAVAILABLE } from '../errors.ts'
 
 /** Ctrl-], as in telnet, virsh console and `virtuoso console`. */
 export const DETACH_KEY = '\x1d'
@@ -339,7 +340,7 @@ export function consoleStatus(s: ConsoleStatusInput): { text: string; tone: Stat
         text: s.state && s.state !== 'started' ? notStarted(s.machine, s.state) : `${s.machine}: ${message}`,
         tone: 'warn',
       }
-    case 'TUI_CONSOLE_UNAVAILABLE':
+    case TUI_CONSOLE_UNAVAILABLE:
       return { text: message, tone: 'error' }
     default:
       return { text: `${message}; r retries`, tone: 'error' }
