@@ -2,21 +2,19 @@
 // the actions the state allows; register, edit, search+store, start/stop/suspend/resume/delete, migrate.
 import React, { useEffect, useState } from 'react'
 import { Box, Text } from 'ink'
-import type { ConfigRow, ImageRow, NetRow, PmRow, VmAction, VmRow } from '../../market/types.ts'
-import { Networks } from './Networks.tsx'
+import type { ConfigRow, ImageRow, NetRow, PmRow, VmRow } from '../../market/types.ts'
 import { Table } from '../components/Table.tsx'
-import { Form } from '../components/Form.tsx'
 import { useFrame, useViewActions } from '../hooks/use-frame.ts'
 import { useSelection } from '../hooks/use-selection.ts'
 import { useTraffic, type LoadTraffic } from '../hooks/use-traffic.ts'
 import { trafficLine } from '../render/traffic.ts'
-import { VM_ACTION_KEYS, VM_COLUMNS, vmActions, vmDetails, vmRow } from '../render/machines.ts'
-import { editFields, editParams, onConfigChange, registerFields, registerParams } from '../render/register.ts'
+import { VM_COLUMNS, vmDetails, vmRow } from '../render/machines.ts'
 import type { SearchResult } from '../render/search.ts'
-import { SearchProviders } from './SearchProviders.tsx'
-import { MigrateDialog, type Method } from './MigrateDialog.tsx'
-import type { KeyAction } from '../keys.ts'
 import { useTone, type Tone } from '../theme.ts'
+import { buyerActions, type Mode } from './buyer-actions.ts'
+import { buyerDialog } from './buyer-dialogs.tsx'
+
+export type { Mode } from './buyer-actions.ts'
 
 type Call = (method: string, params?: unknown) => Promise<any>
 
@@ -49,8 +47,6 @@ export interface BuyerMachinesProps {
   now?: number
 }
 
-export type Mode = 'list' | 'register' | 'edit' | 'search' | 'migrate' | 'networks'
-
 export const STATE_TONES: Record<string, Tone | undefined> = {
   started: 'ok',
   migrating: 'warn',
@@ -59,8 +55,6 @@ export const STATE_TONES: Record<string, Tone | undefined> = {
   stored: undefined,
   stopped: undefined,
 }
-
-const label = (v: VmRow) => v.name || v.id.slice(0, 8)
 
 export function BuyerMachines(p: BuyerMachinesProps): React.JSX.Element {
   const tone = useTone()
@@ -79,149 +73,12 @@ export function BuyerMachines(p: BuyerMachinesProps): React.JSX.Element {
   // Each poll renders again, so the age of stale figures needs no clock of its own.
   const now = p.now ?? Date.now()
 
-  const verb = (a: VmAction, v: VmRow): KeyAction => {
-    const k = VM_ACTION_KEYS[a]
-    const base = { key: k.key, description: k.description, dangerous: k.dangerous }
-    const simple = (method: string, done: string) => ({
-      ...base,
-      mutates: true,
-      confirm: `${k.description[0].toUpperCase()}${k.description.slice(1)} ${label(v)}${pm ? ` on ${pm.name}` : ''}?`,
-      run: () => p.call(method, { vmId: v.id }).then(() => `${label(v)}: ${done}`),
-    })
-    switch (a) {
-      case 'search':
-      case 'store':
-        return { ...base, mutates: a === 'store', run: () => setMode('search') }
-      case 'edit':
-        return { ...base, mutates: true, run: () => setMode('edit') }
-      case 'start':
-        return simple('start', 'starting')
-      case 'stop':
-        return simple('stop', 'stopping')
-      case 'suspend':
-        return simple('suspend', 'suspending')
-      case 'resume':
-        return simple('resume', 'resuming')
-      case 'delete':
-        return simple('delete', 'deleted')
-      case 'view':
-        return { ...base, run: () => p.onConsole?.(v) }
-      case 'migrate':
-        return { ...base, dangerous: false, mutates: true, run: () => setMode('migrate') } // asks in the dialog
-      case 'migrationstatus':
-        return { ...base, run: () => p.onWatchMigration?.(v) }
-    }
-  }
+  // The list's keys; a sub-screen that publishes its own gets null (see useViewActions), a form none.
+  const ownKeys = mode === 'search' || mode === 'migrate' || mode === 'networks'
+  useViewActions(mode === 'list' ? buyerActions(vm, pm, { ...p, setMode }) : ownKeys ? null : [])
 
-  const listActions: KeyAction[] = [
-    { key: 'n', description: 'register new', mutates: true, run: () => setMode('register') },
-  ]
-  if (vm) {
-    const seen = new Set<string>()
-    for (const a of vmActions(vm)) {
-      const act = verb(a, vm)
-      if (seen.has(act.key)) continue
-      seen.add(act.key)
-      listActions.push(act)
-    }
-  }
-  listActions.push({ key: 'i', description: 'networks', run: () => setMode('networks') })
-  useViewActions(
-    mode === 'list' ? listActions : mode === 'search' || mode === 'migrate' || mode === 'networks' ? null : [],
-  )
-
-  if (mode === 'register') {
-    const fields = registerFields(
-      p.configs,
-      p.registerConfig ?? undefined,
-      p.images ?? [],
-      p.registerImage ?? undefined,
-    )
-    return (
-      <Form
-        title="Register a machine"
-        note="From a standard configuration (sizes and market-average bids filled in), or edit the sizes."
-        width={p.width}
-        fields={fields}
-        submitLabel="register"
-        onChange={onConfigChange(p.configs, fields[0].value)}
-        onCancel={back}
-        onSubmit={(values) =>
-          p.call('register', registerParams(values, p.configs)).then((v: VmRow) => {
-            back()
-            frame.flash(`registered ${v?.name || v?.id || 'machine'}: press f to find a provider`, 'ok')
-          })
-        }
-      />
-    )
-  }
-  if (mode === 'edit' && vm) {
-    return (
-      <Form
-        title={`Edit ${label(vm)} (registered)`}
-        width={p.width}
-        fields={editFields(vm)}
-        submitLabel="save"
-        onCancel={back}
-        onSubmit={(values) =>
-          p.call('edit', editParams(vm.id, values)).then(() => {
-            back()
-            frame.flash(`${label(vm)}: saved`, 'ok')
-          })
-        }
-      />
-    )
-  }
-  if (mode === 'search' && vm) {
-    return (
-      <SearchProviders
-        title={`Providers for ${label(vm)}`}
-        width={p.width}
-        height={p.height}
-        initial={p.initialResults}
-        load={(sort) => p.call('search', { vmId: vm.id, sort }).then((r) => r.results ?? [])}
-        onPick={(r) =>
-          p.call('store', { vmId: vm.id, pmId: r.pmId }).then(() => {
-            back()
-            return `${label(vm)}: stored on ${r.name}`
-          })
-        }
-        onClose={back}
-      />
-    )
-  }
-  if (mode === 'networks')
-    return (
-      <Networks
-        nets={p.nets ?? []}
-        vms={p.vms}
-        pmById={p.pmById}
-        traffic={traffic}
-        width={p.width}
-        height={p.height}
-        onClose={back}
-      />
-    )
-  if (mode === 'migrate' && vm) {
-    return (
-      <MigrateDialog
-        vm={vm}
-        from={pm}
-        width={p.width}
-        height={p.height}
-        initial={p.initialResults}
-        load={() => p.call('destinations', { vmId: vm.id }).then((r) => r.destinations ?? [])}
-        onMigrate={(to: SearchResult, method: Method) =>
-          p.call('migrate', { vmId: vm.id, to: to.pmId, method }).then(() => {
-            back()
-            p.onWatchMigration?.(vm)
-            return `${label(vm)}: migrating to ${to.name} by ${method}`
-          })
-        }
-        onClose={back}
-      />
-    )
-  }
+  const dialog = mode === 'list' ? null : buyerDialog({ ...p, mode, vm, pm, traffic, back, flash: frame.flash })
+  if (dialog) return dialog
   return (
     <Box flexDirection="column">
       <Table
