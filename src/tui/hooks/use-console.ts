@@ -1,17 +1,16 @@
 // One machine's console in the TUI: a ConsoleLink (console@1) feeding a headless xterm the size of
 // the view; the screen is read back at most `fps` times a second for the view to draw. Connects on
 // its own while the machine is started, again when it is started (resumed, migrated) after the
-// provider closed the session; a takeover or a failure waits for the user's `reconnect()`.
+// provider closed the session; a takeover or a failure waits for the user's `reconnect()`. The
+// terminal it feeds, and how often its screen is read back, is use-terminal.ts.
 import { useCallback, useEffect, useRef, useState } from 'react'
-import xterm from '@xterm/headless'
-import type { Terminal } from '@xterm/headless'
 import type { ConsoleLink, OpenConsole } from '../console-link.ts'
-import { readScreen, type ConsolePhase, type KeyModes, type Screen } from '../render/console.ts'
+import type { ConsolePhase, KeyModes, Screen } from '../render/console.ts'
 import { consoleUnavailable, TUI_CONSOLE_FAILED } from '../errors.ts'
+import { NET_CONNECTION_CLOSED } from '../../net/errors.ts'
+import { useTerminal } from './use-terminal.ts'
 
 export const DEFAULT_CONSOLE_FPS = 30
-/** Scrollback the view never shows; the provider's repaint scrolls its history through it. */
-const SCROLLBACK = 100
 
 export interface UseConsoleOptions {
   vmId: string | null
@@ -45,37 +44,21 @@ function infoOf(err: unknown): { code: string; message: string } {
 export function useConsole(o: UseConsoleOptions): ConsoleState {
   const cols = Math.max(1, o.cols)
   const rows = Math.max(1, o.rows)
-  const termRef = useRef<{ term: Terminal; cursorVisible: boolean } | null>(null)
-  if (!termRef.current) termRef.current = makeTerminal(cols, rows)
-  const t = termRef.current
-  const [screen, setScreen] = useState<Screen>(() => readScreen(t.term))
+  const t = useTerminal(cols, rows, o.fps ?? DEFAULT_CONSOLE_FPS)
+  const { draw } = t
   const [phase, setPhaseState] = useState<ConsolePhase>('idle')
   const [reason, setReason] = useState<ConsoleState['reason']>(null)
   const phaseRef = useRef<ConsolePhase>('idle')
   const link = useRef<ConsoleLink | null>(null)
   const attempt = useRef(0)
-  const timer = useRef<NodeJS.Timeout | null>(null)
   const alive = useRef(true)
   const size = useRef({ cols, rows })
   size.current = { cols, rows }
-  const fps = o.fps ?? DEFAULT_CONSOLE_FPS
 
   const setPhase = (p: ConsolePhase) => {
     phaseRef.current = p
     if (alive.current) setPhaseState(p)
   }
-
-  const draw = useCallback(() => {
-    if (timer.current || !alive.current) return
-    timer.current = setTimeout(
-      () => {
-        timer.current = null
-        if (alive.current) setScreen(readScreen(t.term, t.cursorVisible))
-      },
-      Math.round(1000 / fps),
-    )
-    timer.current.unref?.()
-  }, [fps])
 
   const drop = useCallback(() => {
     const l = link.current
@@ -101,11 +84,9 @@ export function useConsole(o: UseConsoleOptions): ConsoleState {
           return
         }
         link.current = l
-        // A fresh screen: the provider's repaint draws it all again.
-        t.term.reset()
-        t.cursorVisible = true
+        t.reset()
         if (l.closed) {
-          setReason({ code: 'NODE_CONNECTION_CLOSED', message: 'the console session ended at once' })
+          setReason({ code: NET_CONNECTION_CLOSED, message: 'the console session ended at once' })
           setPhase('ended')
           return
         }
@@ -161,16 +142,15 @@ export function useConsole(o: UseConsoleOptions): ConsoleState {
     return () => {
       alive.current = false
       attempt.current++
-      if (timer.current) clearTimeout(timer.current)
       drop()
-      t.term.dispose()
+      t.dispose()
     }
   }, [])
 
   return {
     phase,
     reason,
-    screen,
+    screen: t.screen,
     modes: { applicationCursorKeys: t.term.modes.applicationCursorKeysMode },
     write: (bytes) => {
       if (bytes && phaseRef.current === 'attached') link.current?.write(bytes)
@@ -184,17 +164,4 @@ export function useConsole(o: UseConsoleOptions): ConsoleState {
     },
     reconnect: connect,
   }
-}
-
-function makeTerminal(cols: number, rows: number): { term: Terminal; cursorVisible: boolean } {
-  const term = new xterm.Terminal({ cols, rows, scrollback: SCROLLBACK, allowProposedApi: true })
-  const state = { term, cursorVisible: true }
-  // DECTCEM (CSI ? 25 h/l) is not in the public modes: watch for it, then let xterm handle it too.
-  const watch = (visible: boolean) => (params: (number | number[])[]) => {
-    if (params.some((p) => p === 25)) state.cursorVisible = visible
-    return false
-  }
-  term.parser.registerCsiHandler({ prefix: '?', final: 'h' }, watch(true))
-  term.parser.registerCsiHandler({ prefix: '?', final: 'l' }, watch(false))
-  return state
 }
