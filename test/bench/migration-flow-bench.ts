@@ -5,6 +5,10 @@
 // the same run, OpenSSH rsync of the same machine directory over a loopback sshd, and the raw
 // throughput of one HyperDHT (UDX + secret-stream) connection between two processes. Every row
 // prints the migration's own per-phase timing (query, prepare, copy, verify, commit).
+//
+// FLOW_ROWS=rsync30 (a comma-separated list of ROWS below) runs only those rows: `cached` and `delta`
+// bring `first` along (they need its cached copy); the big-disk rows move their machine to whichever
+// provider does not hold it. Unset: every row.
 import DHT from 'hyperdht'
 import { spawn, type ChildProcess, execFileSync } from 'node:child_process'
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises'
@@ -19,14 +23,32 @@ import type { BenchRow } from './table.ts'
 const MiB = 1024 * 1024
 const secs = (ms: number) => Math.round(ms) / 1000
 const ROOT = resolve(import.meta.dirname, '../..')
+export const ROWS = ['first', 'cached', 'delta', 'rsync30', 'scp30', 'scpfull'] as const
+export type RowName = (typeof ROWS)[number]
+
+/** The rows FLOW_ROWS names (every row when unset), with the rows they need. */
+export function selectedRows(spec = process.env.FLOW_ROWS ?? ''): Set<RowName> {
+  const names = spec
+    .split(',')
+    .map((n) => n.trim())
+    .filter(Boolean)
+  for (const n of names)
+    if (!(ROWS as readonly string[]).includes(n)) throw new Error(`FLOW_ROWS: no row "${n}"; rows: ${ROWS.join(', ')}`)
+  const rows = new Set<RowName>(names.length ? (names as RowName[]) : ROWS)
+  if (rows.has('cached') || rows.has('delta')) rows.add('first')
+  return rows
+}
+
 export async function migrationFlowBench(): Promise<BenchRow[]> {
+  const selected = selectedRows()
   const env = await startFlowEnv()
   const { cli, pms, pmDirs } = env
   let sshd: ChildProcess | null = null
   let raw: ChildProcess | null = null
   const rows: BenchRow[] = []
   try {
-    const vm = await env.suspendedMachine(128, 3000)
+    const small = selected.has('first')
+    const vm = small ? await env.suspendedMachine(128, 3000) : ''
     const dirOf = (i: number) => join(pmDirs[i], vm)
     const bootstrap = env.bootstrap
     const root = env.root
@@ -43,7 +65,8 @@ export async function migrationFlowBench(): Promise<BenchRow[]> {
       execFileSync('rsync', ['-a', ...flags, '-e', sshCmd, `root@127.0.0.1:${from}/`, `${peerDir}/`])
       return Math.round(performance.now() - t) / 1000
     }
-    const rawMiBs = await rawThroughput(bootstrap, 512 * MiB, (p) => (raw = p))
+    const measureRaw = () => rawThroughput(bootstrap, 512 * MiB, (p) => (raw = p))
+    let rawMiBs = small ? await measureRaw() : 0
 
     const migrate = async (
       to: string,
@@ -80,46 +103,56 @@ export async function migrationFlowBench(): Promise<BenchRow[]> {
       return m
     }
 
-    const used = async (i: number) => {
-      let sum = 0
-      for (const f of await readdir(dirOf(i))) sum += (await stat(join(dirOf(i), f))).blocks * 512
-      return sum
+    if (small) await smallDiskRows()
+    async function smallDiskRows() {
+      const used = async (i: number) => {
+        let sum = 0
+        for (const f of await readdir(dirOf(i))) sum += (await stat(join(dirOf(i), f))).blocks * 512
+        return sum
+      }
+      const usedMiB = (await used(0)) / MiB
+      const peerFirst = rsync(dirOf(0), ['--sparse'])
+      await migrate(
+        pms[1],
+        `first trip, nothing cached (3000 MB disk, 128 MB memory, ${usedMiB.toFixed(0)} MiB allocated)`,
+        peerFirst,
+        'rsync -a --sparse over OpenSSH',
+        `<= 2.0 s; raw transport ${rawMiBs} MiB/s = ${(usedMiB / rawMiBs).toFixed(2)} s for the allocated bytes`,
+      )
+      let at = 1
+      const other = () => (at = 1 - at)
+      if (selected.has('cached')) {
+        const peerSame = rsync(dirOf(at), ['--inplace', '--no-whole-file'])
+        await migrate(pms[other()], 'cached, unchanged', peerSame, 'rsync --inplace, unchanged', '<= 0.5 s')
+      }
+      if (!selected.has('delta')) return
+      const extents = (await readdir(dirOf(at))).filter((f) => /-f\d+\.vmdk$/.test(f))
+      let changed = 0
+      for (const f of extents) {
+        const size = (await stat(join(dirOf(at), f))).size
+        changed += (await touchBlocks(join(dirOf(at), f), size, 0.01, 7 + changed)).length
+      }
+      // As a guest leaves its disk: written, then suspended (the provider hashes it then, in the background).
+      await cli('alice', ['resume', vm])
+      await cli('alice', ['suspend', vm])
+      const peerDelta = rsync(dirOf(at), ['--inplace', '--no-whole-file'])
+      await migrate(
+        pms[other()],
+        `1% of blocks changed (${changed} x 64 KiB)`,
+        peerDelta,
+        'rsync --inplace over OpenSSH',
+        '<= 0.5 x rsync --inplace',
+      )
     }
-    const usedMiB = (await used(0)) / MiB
-    const peerFirst = rsync(dirOf(0), ['--sparse'])
-    await migrate(
-      pms[1],
-      `first trip, nothing cached (3000 MB disk, 128 MB memory, ${usedMiB.toFixed(0)} MiB allocated)`,
-      peerFirst,
-      'rsync -a --sparse over OpenSSH',
-      `<= 2.0 s; raw transport ${rawMiBs} MiB/s = ${(usedMiB / rawMiBs).toFixed(2)} s for the allocated bytes`,
-    )
-    const peerSame = rsync(dirOf(1), ['--inplace', '--no-whole-file'])
-    await migrate(pms[0], 'cached, unchanged', peerSame, 'rsync --inplace, unchanged', '<= 0.5 s')
-    const extents = (await readdir(dirOf(0))).filter((f) => /-f\d+\.vmdk$/.test(f))
-    let changed = 0
-    for (const f of extents) {
-      const size = (await stat(join(dirOf(0), f))).size
-      changed += (await touchBlocks(join(dirOf(0), f), size, 0.01, 7 + changed)).length
-    }
-    // As a guest leaves its disk: written, then suspended (the provider hashes it then, in the background).
-    await cli('alice', ['resume', vm])
-    await cli('alice', ['suspend', vm])
-    const peerDelta = rsync(dirOf(0), ['--inplace', '--no-whole-file'])
-    await migrate(
-      pms[1],
-      `1% of blocks changed (${changed} x 64 KiB)`,
-      peerDelta,
-      'rsync --inplace over OpenSSH',
-      '<= 0.5 x rsync --inplace',
-    )
-    await bigDiskRows({ env, ssh, raw: () => rawThroughput(bootstrap, 512 * MiB, (p) => (raw = p)), migrate, rows })
-    rows.push({
-      name: 'raw transport: one HyperDHT connection between two processes',
-      value: rawMiBs,
-      unit: 'MiB/s',
-      target: '-',
-    })
+    const big = async () => (rawMiBs ||= await measureRaw())
+    await bigDiskRows({ env, ssh, raw: async () => (small ? measureRaw() : big()), migrate, rows, selected })
+    if (rawMiBs)
+      rows.push({
+        name: 'raw transport: one HyperDHT connection between two processes',
+        value: rawMiBs,
+        unit: 'MiB/s',
+        target: '-',
+      })
   } finally {
     sshd?.kill('SIGTERM')
     ;(raw as ChildProcess | null)?.kill('SIGTERM')
