@@ -1,12 +1,13 @@
 // RSYNC between two real HyperDHT peers on a loopback testnet: full copy, 1% delta, unchanged,
-// corruption in transit, origin gone mid-copy, unauthorized, stall, and a full destination disk.
+// corruption in transit, origin gone mid-copy, unauthorized, stall, and a full destination disk;
+// durability: every byte written is synced before the pull returns, background syncs included.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import createTestnet from 'hyperdht/testnet.js'
 import DHT, { type NoiseSocket } from 'hyperdht'
 import Protomux from 'protomux'
 import { createHash } from 'node:crypto'
 import { execFileSync } from 'node:child_process'
-import { mkdtemp, readFile, rm, writeFile, mkdir, readdir } from 'node:fs/promises'
+import { mkdtemp, open, readFile, rm, writeFile, mkdir, readdir, type FileHandle } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { serveBlocks, type Authorization, type BlocksServerOptions } from '../../src/vmmp/blocks.ts'
@@ -66,6 +67,34 @@ function dial() {
   const socket = testnet.createNode().connect(originKeys.publicKey)
   socket.on('error', () => {})
   return { socket, mux: Protomux.from(socket) }
+}
+
+type SyncEvent = { path: string; op: 'write' | 'sync' | 'datasync'; started?: number }
+/** Opens files as rsyncPull would, logging each completed write and each sync (with where it started). */
+function loggedOpen(log: SyncEvent[], failDatasync = false) {
+  return async (path: string, flags: string): Promise<FileHandle> => {
+    const fh = await open(path, flags)
+    return new Proxy(fh, {
+      get(target, prop) {
+        const v = Reflect.get(target, prop)
+        if (typeof v !== 'function') return v
+        if (prop === 'write')
+          return async (...a: unknown[]) => {
+            const r = await v.apply(target, a)
+            log.push({ path, op: 'write' })
+            return r
+          }
+        if (prop === 'sync' || prop === 'datasync')
+          return async () => {
+            const started = log.length
+            if (prop === 'datasync' && failDatasync) throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' })
+            await v.apply(target)
+            log.push({ path, op: prop, started })
+          }
+        return v.bind(target)
+      },
+    })
+  }
 }
 
 const sha = async (p: string) =>
@@ -208,5 +237,46 @@ describe('RSYNC over blocks@1', () => {
     } finally {
       execFileSync('umount', [small])
     }
+  })
+
+  it('syncs every byte it wrote before it returns, with syncs in the background during the copy', async () => {
+    const fresh = join(root, 'dest-durable')
+    const log: SyncEvent[] = []
+    const { mux, socket } = dial()
+    const r = await rsyncPull({
+      migrationId: grant(3),
+      src: { mux },
+      destDir: fresh,
+      flushEvery: 1024 * 1024,
+      openFile: loggedOpen(log),
+    })
+    const returned = log.length
+    socket.destroy()
+    expect(r.bytesWritten).toBeGreaterThan(4 * 1024 * 1024)
+    expect(log.filter((e) => e.op === 'datasync').length).toBeGreaterThan(1)
+    for (const path of new Set(log.filter((e) => e.op === 'write').map((e) => e.path))) {
+      const lastWrite = log.map((e) => e.path === path && e.op === 'write').lastIndexOf(true)
+      // A sync of this file that started after its last write ended, and ended before the pull returned.
+      const covering = log.findIndex(
+        (e, i) => e.path === path && e.op !== 'write' && e.started! > lastWrite && i < returned,
+      )
+      expect(covering, path).toBeGreaterThan(-1)
+    }
+  })
+
+  it('fails, leaving the copy marked invalid, when a background sync fails', async () => {
+    const fresh = join(root, 'dest-eio')
+    const { mux, socket } = dial()
+    const err = await rsyncPull({
+      migrationId: grant(3),
+      src: { mux },
+      destDir: fresh,
+      flushEvery: 1024 * 1024,
+      openFile: loggedOpen([], true),
+    }).catch((e) => e)
+    socket.destroy()
+    expect(err.code).toBe('VMMP_IO')
+    expect(await isIncomplete(fresh)).toBe(true)
+    expect((await readdir(fresh)).filter((n) => n.startsWith('.manifest-'))).toEqual([])
   })
 })

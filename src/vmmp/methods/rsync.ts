@@ -25,6 +25,7 @@ import {
   type FileManifest,
 } from '../manifest.ts'
 import { checkName, clearIncomplete, listFiles, markIncomplete } from '../paths.ts'
+import { Flusher } from '../flusher.ts'
 import type { MigrationMethod, PullOptions, PullResult } from './types.ts'
 
 /** 16 requests of up to 1 MiB in flight keep a ~100 MiB/s HyperDHT stream full on loopback. */
@@ -41,6 +42,10 @@ export interface RsyncOptions extends PullOptions {
    *  before it is written; 'full' also re-hashes every file at the end. Re-reading the blocks written
    *  (as 'written' did) reads the page cache, not the disk: it cost a first trip ~10% of its CPU here. */
   verify?: 'arrival' | 'full'
+  /** Bytes written to a file between background syncs (flusher.ts). */
+  flushEvery?: number
+  /** Opens the files written (a test seam: a wrapper sees every write and sync). */
+  openFile?: (path: string, flags: string) => Promise<FileHandle>
 }
 
 interface Task {
@@ -151,12 +156,13 @@ async function openTargets(
   files: { name: string; size: number }[],
   old: (FileManifest | null)[],
   handles: FileHandle[],
+  openFile: (path: string, flags: string) => Promise<FileHandle> = open,
 ): Promise<void> {
   for (const [i, f] of files.entries()) {
     const path = join(dir, f.name)
     try {
       await mkdir(dirname(path), { recursive: true })
-      const fh = await open(path, old[i] ? 'r+' : 'w+')
+      const fh = await openFile(path, old[i] ? 'r+' : 'w+')
       handles.push(fh)
       if (!old[i] || old[i]!.size !== f.size) await fh.truncate(f.size)
     } catch (err) {
@@ -212,9 +218,10 @@ export async function rsyncPull(opts: RsyncOptions): Promise<PullResult> {
       await markIncomplete(dir, opts.migrationId)
       await invalidateManifests(dir)
       await ensureSpace(dir, total)
-      await openTargets(dir, files, old, handles)
+      await openTargets(dir, files, old, handles, opts.openFile)
       let next = 0
       let failure: unknown = null
+      const flusher = new Flusher(opts.flushEvery)
       const worker = async () => {
         while (!failure && next < tasks.length) {
           const t = tasks[next++]
@@ -232,6 +239,7 @@ export async function rsyncPull(opts: RsyncOptions): Promise<PullResult> {
           } catch (err) {
             throw fsError('writing', join(dir, f.name), err)
           }
+          flusher.wrote(handles[t.file], len)
           bytesWritten += len
           if (!t.zero) done += len
           opts.onProgress?.(done, total)
@@ -250,13 +258,7 @@ export async function rsyncPull(opts: RsyncOptions): Promise<PullResult> {
       void results
       laps?.lap('copy')
       verifyFrom = performance.now()
-      await Promise.all(
-        handles.map((fh, i) =>
-          fh.sync().catch((err) => {
-            throw fsError('syncing', join(dir, files[i].name), err)
-          }),
-        ),
-      )
+      await flusher.finish(handles, (i, err) => fsError('syncing', join(dir, files[i].name), err))
     }
     laps?.lap('sync')
     verifyFrom ||= performance.now()
