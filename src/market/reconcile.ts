@@ -5,8 +5,9 @@
 // for running, until someone repeats the action. Here the hub asks the node what it holds
 // ('vm.list') and, for each of its machines one action ahead of the market, applies that action
 // as the market would have (report §7.1.5: versions never go out of sync). A machine the market
-// places on the node that the node no longer holds (a delete whose answer was lost) leaves the
-// market too, its room freed and its debt written off, with an event saying why. The reverse, a copy
+// places on the node that the node no longer holds (a delete whose answer was lost, a lost disk) leaves
+// the market too, its room freed and its debt written off, as 'vm.lost' (lost-copies.ts: not the
+// buyer's deletion; a copy another node holds is taken back). The reverse, a copy
 // the node holds that the market places elsewhere or deleted, follows the rule in strays.ts. It runs
 // when a node says hello and on the hub's daemon timer. Machines with an action or a migration in
 // flight are left alone: their own code resolves them.
@@ -15,7 +16,7 @@ import { withVmLock } from './context.ts'
 import { transitionOps, type StateAction } from './lifecycle.ts'
 import { openMigrations, unsettledMigrations } from './migrations.ts'
 import type { VmRow } from './types.ts'
-import { removeOps } from './removal.ts'
+import { lostOps } from './lost-copies.ts'
 import { removeStrays, type Held } from './strays.ts'
 
 /** The one action that takes the market's row to what the node holds, or null. */
@@ -71,8 +72,7 @@ export async function reconcileNode(ctx: Ctx, nodeKey: string): Promise<string[]
     await withVmLock(ctx, vm0.id, async () => {
       const vm = ctx.store.get('vm', vm0.id)
       if (!vm || vm.pmId !== pm.id || vm.state === 'registered' || vm.state === 'migrating' || busy(vm.id)) return
-      const why = ': its provider no longer holds it (a delete whose answer was lost, or its disk is gone)'
-      await ctx.store.write(removeOps(ctx, vm, pm, ctx.clock(), 'hub', why))
+      await ctx.store.write(lostOps(ctx, vm, pm, ctx.clock()))
       fixed.push(vm.id)
     }).catch(() => {})
   }

@@ -16,7 +16,16 @@ import { askProvider } from './provider-call.ts'
 import { transitionOps } from './lifecycle.ts'
 
 /** Ops that remove a stored machine from the market: frees its room and pairing. Debt is written off. */
-export function removeOps(ctx: Ctx, vm0: VmRow, pm: PmRow, now: number, origin: string, why: string): Op[] {
+export function removeOps(
+  ctx: Ctx,
+  vm0: VmRow,
+  pm: PmRow,
+  now: number,
+  origin: string,
+  why: string,
+  /** 'vm.lost' when its node no longer held it (lost-copies.ts): then it is no deletion of the buyer's. */
+  type: 'vm.delete' | 'vm.lost' = 'vm.delete',
+): Op[] {
   const vm = { ...vm0 }
   const wallet = new Wallet(ctx.store)
   const { ops } = accrue(vm, now, wallet, pm.owner) // periods begun before now are owed
@@ -28,9 +37,9 @@ export function removeOps(ctx: Ctx, vm0: VmRow, pm: PmRow, now: number, origin: 
     ...wallet.flush(),
     eventOp(now, {
       origin,
-      type: 'vm.delete',
+      type,
       message:
-        `deleted ${vm.name} from ` +
+        `${type === 'vm.lost' ? 'lost' : 'deleted'} ${vm.name} ${type === 'vm.lost' ? 'on' : 'from'} ` +
         `${pm.name}${why}${vm.storageDebt > 0 ? `; unpaid storage ${formatMoney(vm.storageDebt)} written off` : ''}`,
       users: [vm.owner, pm.owner],
       vmId: vm.id,

@@ -6,11 +6,15 @@
 // log has the deletion). Anything else is kept and reported once to the operator: a copy newer than
 // the market's, one of a machine the market places nowhere, one the market never heard of (a hub
 // restored from an older export must not wipe its providers). Machines with an action or a migration
-// in flight are left to their own code.
+// in flight are left to their own code. A machine the market lost (its own node no longer held it,
+// lost-copies.ts) is no deletion: a copy of it is taken back, never removed. And a copy is removed
+// because the machine is placed elsewhere only once that node confirms it holds its newer copy: if
+// that disk is gone too, the copy here is the buyer's last one.
 import type { Ctx } from './context.ts'
 import { withVmLock } from './context.ts'
 import { eventOp } from './events.ts'
 import type { PmRow, VmRow } from './types.ts'
+import { readoptOps, wasLost } from './lost-copies.ts'
 
 export interface Held {
   id: string
@@ -57,14 +61,20 @@ export async function removeStrays(
   const removed: string[] = []
   for (const h of strays) {
     if (ctx.locks.has(h.id) || busy(h.id)) continue
+    if (!ctx.store.get('vm', h.id) && !deleted.has(h.id) && wasLost(ctx, h.id)) {
+      if (await readopt(ctx, pm, h)) removed.push(h.id)
+      else keep(ctx, pm, h)
+      continue
+    }
     if (!removable(ctx.store.get('vm', h.id), pm, h, deleted)) {
       keep(ctx, pm, h)
       continue
     }
     await withVmLock(ctx, h.id, async () => {
       // Re-read under the lock: the list is a moment old.
-      const why = busy(h.id) ? null : removable(ctx.store.get('vm', h.id), pm, h, deleted)
-      if (!why) return
+      const vm = ctx.store.get('vm', h.id)
+      const why = busy(h.id) ? null : removable(vm, pm, h, deleted)
+      if (!why || (vm && !(await homeHolds(ctx, vm, h)))) return keep(ctx, pm, h)
       // The node refuses if its copy moved past the version seen here (provider/commands.ts).
       await ctx.gateway.command(pm.nodeKey, 'vm.delete', { vmId: h.id, atMost: h.version })
       await ctx.store.write([
@@ -81,6 +91,32 @@ export async function removeStrays(
     }).catch((err) => ctx.problem(`reconcile: removing ${h.id} from ${pm.name}`, err))
   }
   return removed
+}
+
+/** The node the market places `vm` on says it holds a copy at least as new as `h`. */
+async function homeHolds(ctx: Ctx, vm: VmRow, h: Held): Promise<boolean> {
+  const home = vm.pmId ? ctx.store.get('pm', vm.pmId) : undefined
+  if (!home || !ctx.gateway.online(home.nodeKey)) return false
+  const list = await ctx.gateway.command(home.nodeKey, 'vm.list', {}).catch(() => null)
+  return Array.isArray(list) && list.some((c: Held | null) => c?.id === vm.id && c.version >= h.version)
+}
+
+/** Places a machine the market lost on this node, from its copy; false if that cannot be now. */
+async function readopt(ctx: Ctx, pm: PmRow, h: Held): Promise<boolean> {
+  return withVmLock(ctx, h.id, async () => {
+    let copy = h
+    // A copy a stale start left running stops first: the market takes machines back at rest.
+    if (h.state === 'running') {
+      const r = await ctx.gateway.command(pm.nodeKey, 'vm.stop', { vmId: h.id, version: h.version })
+      copy = { ...h, state: 'stopped', version: r.version }
+    }
+    const ops = readoptOps(ctx, pm, copy)
+    if (ops) await ctx.store.write(ops)
+    return ops !== null
+  }).catch((err) => {
+    ctx.problem(`reconcile: taking back ${h.id} from ${pm.name}`, err)
+    return false
+  })
 }
 
 function keep(ctx: Ctx, pm: PmRow, h: Held): void {

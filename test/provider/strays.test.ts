@@ -99,3 +99,29 @@ it('removes a copy of a machine deleted in the market; keeps one the market neve
   await w.untilLog(new RegExp(`pm1 holds machine ${unknown} at version 7, the market has no such machine: kept`))
   expect((await n1.hv.get(unknown)).version).toBe(7)
 })
+
+it("never removes the buyer's last copy: a machine whose node lost it is taken back from an older copy", async () => {
+  const m = w.hub.market
+  const { vm, v } = await migratedWithoutRelease()
+  await n2.hv.delete(vm.id) // pm2's disk is gone: pm1's older copy is the only one left
+  // pm1 first: the market still places the machine on pm2, but pm2 does not confirm its copy: kept.
+  await m.reconcileNode(n1.agent.nodeKey)
+  expect((await n1.hv.get(vm.id)).version).toBe(v)
+  expect(await strayEvents()).toHaveLength(0)
+  // pm2: the market drops the machine as lost, which is no deletion of the buyer's.
+  await m.reconcileNode(n2.agent.nodeKey)
+  expect(m.ctx.store.get('vm', vm.id)).toBeUndefined()
+  const types = async () => (await m.log(alice)).filter((e) => e.vmId === vm.id).map((e) => e.type)
+  expect(await types()).toContain('vm.lost')
+  expect(await types()).not.toContain('vm.delete')
+  // pm1 again: its copy is taken back, at its version.
+  await m.reconcileNode(n1.agent.nodeKey)
+  expect((await n1.hv.get(vm.id)).version).toBe(v)
+  expect(m.ctx.store.get('vm', vm.id)).toMatchObject({ pmId: n1.pm.id, version: v, state: 'stored' })
+  const back = (await m.log(alice)).find((e) => e.type === 'vm.readopted')!
+  expect(back.message).toMatch(new RegExp(`back, stored at version ${v}, from the copy pm1 kept`))
+  expect(m.ctx.store.get('pm', n1.pm.id)!.usedStorage).toBe(vm.hd)
+  // It is the buyer's machine again: it starts there.
+  await m.start(alice, vm.id)
+  expect((await n1.hv.get(vm.id)).state).toBe('running')
+})

@@ -14,7 +14,12 @@ export interface Seen {
   strays: Set<string>
   /** The event log read so far: each check reads only what was appended since (it was reading the
    *  whole log after every step, the largest part of a run's time in a profile). */
-  events: { seq: number; warned: Map<string, Set<string>>; deleted: Set<string> }
+  /** `chosen`: deletions a buyer or an eviction decided (not a drop because the node lost the machine). */
+  events: { seq: number; warned: Map<string, Set<string>>; deleted: Set<string>; chosen: Set<string> }
+  /** Machines whose disk the simulation took from the node the market placed them on (lose-disk.ts). */
+  lostOn: Map<string, string>
+  /** Of those, the ones another node still held a copy of: the buyer must not lose them. */
+  mustSurvive: Set<string>
 }
 
 export const newSeen = (): Seen => ({
@@ -22,7 +27,9 @@ export const newSeen = (): Seen => ({
   retry: new Set(),
   drift: new Set(),
   strays: new Set(),
-  events: { seq: 0, warned: new Map(), deleted: new Set() },
+  events: { seq: 0, warned: new Map(), deleted: new Set(), chosen: new Set() },
+  lostOn: new Map(),
+  mustSurvive: new Set(),
 })
 
 const NODE_STATES: Record<string, string[]> = {
@@ -49,11 +56,6 @@ export async function checkInvariants(
     if (JSON.stringify(want) !== JSON.stringify(got))
       return `pm ${pm.name} used ${JSON.stringify(got)} != its machines ${JSON.stringify(want)}`
   }
-  for (const vm of market.db.values('vm')) {
-    const before = seen.versions.get(vm.id) ?? 0
-    if (vm.version < before) return `machine ${vm.id.slice(0, 8)} version went back ${before} -> ${vm.version}`
-    seen.versions.set(vm.id, vm.version)
-  }
   const { warned, deleted } = seen.events
   for (const e of await market.db.range('events', { after: seen.events.seq })) {
     if (e.seq !== seen.events.seq + 1) return `event log gap: seq ${e.seq} after ${seen.events.seq}`
@@ -63,8 +65,17 @@ export async function checkInvariants(
       warned.set(e.vmId, new Set([...(warned.get(e.vmId) ?? []), e.type]))
     if (e.vmId && e.type === 'vm.storage-paid') warned.delete(e.vmId)
     if (e.vmId && e.type === 'vm.delete') deleted.add(e.vmId)
+    if (e.vmId && e.type === 'vm.delete' && !/no longer holds it/.test(e.message)) seen.events.chosen.add(e.vmId)
+    // Taken back from an older copy after its newer one was lost (market/lost-copies.ts): its version
+    // is that copy's, lower than before; the node agrees (checked below).
+    if (e.vmId && e.type === 'vm.readopted') seen.versions.delete(e.vmId)
     if (e.vmId && e.type === 'vm.delete' && /evicted by its provider/.test(e.message) && warned.get(e.vmId)?.size !== 2)
       return `machine ${e.vmId.slice(0, 8)} evicted without both unpaid-storage warnings first`
+  }
+  for (const vm of market.db.values('vm')) {
+    const before = seen.versions.get(vm.id) ?? 0
+    if (vm.version < before) return `machine ${vm.id.slice(0, 8)} version went back ${before} -> ${vm.version}`
+    seen.versions.set(vm.id, vm.version)
   }
   // One live copy, in sync: where the market says a machine is, its node holds it at its version.
   const busy = new Set(market.openMigrations().map((m) => m.vmId))
@@ -74,6 +85,7 @@ export async function checkInvariants(
     if (!strict && (seen.retry.has(vm.id) || market.ctx.locks.has(vm.id))) continue
     const node = net.nodes.get(market.db.get('pm', vm.pmId!)!.nodeKey)!
     if (!strict && [...net.nodes.values()].some((n) => n.exits.has(vm.id))) continue
+    if (!strict && seen.lostOn.get(vm.id) === vm.pmId) continue // its disk is gone: the hub finds out
     const copy = await node.hv.get(vm.id).catch(() => null)
     if (!copy) return `machine ${vm.id.slice(0, 8)} (${vm.state}) is missing on its node`
     // A command whose answer was lost leaves the node one step ahead until the hub sends it again
@@ -97,6 +109,10 @@ export async function checkInvariants(
       return `machine ${vm.id.slice(0, 8)} has a second copy on node ${other.key.slice(0, 8)} (v${second.version})`
     }
   }
+  if (strict)
+    for (const id of seen.mustSurvive)
+      if (!market.db.get('vm', id) && !seen.events.chosen.has(id))
+        return `machine ${id.slice(0, 8)} is gone: its disk was lost and its other copy was not taken back`
   return strict ? strayLeft(market, net, deleted) : null
 }
 

@@ -46,6 +46,8 @@ export class SimNet implements ProviderGateway {
   queue: Message[] = []
   nodes = new Map<string, SimNode>()
   gen = 0
+  /** Machines whose origin kept its copy at a release (staleRelease): where a lost disk hurts most. */
+  staleCopies = new Set<string>()
 
   static async node(dir: string, key: string): Promise<SimNode> {
     const hv = await Hypervisor.open({ driver: 'test', dir: join(dir, key.slice(0, 8)) })
@@ -132,7 +134,10 @@ export class SimNet implements ProviderGateway {
         const vm = await hv.get(p.vmId).catch(() => null)
         // Already released, or not the copy that left (src/vmmp/origin.ts).
         if (!vm || vm.version !== p.version) return { cached: false }
-        if (node.staleRelease) return { cached: true }
+        if (node.staleRelease) {
+          this.staleCopies.add(p.vmId)
+          return { cached: true }
+        }
         if (vm.state === 'running') await hv.stop(p.vmId) // as src/vmmp/origin.ts does
         await hv.delete(p.vmId)
         return { cached: true }

@@ -179,6 +179,8 @@ export async function runSeed(seed: number, steps = 120): Promise<RunResult> {
 
     let step = 0
     for (; step < steps && !violation; step++) {
+      // A machine a stale release left a second copy of: sometimes its live copy's disk is lost next.
+      if (net.staleCopies.size && r() < 0.8) await loseDisk(market, net, seen, r, count, net.staleCopies)
       const x = r()
       const ids = vmIds()
       if (process.env.SIM_DEBUG)
@@ -244,7 +246,9 @@ export async function runSeed(seed: number, steps = 120): Promise<RunResult> {
         }
       } else if (x < 0.85) {
         const node = pick([...net.nodes.values()])
-        if (r() < 0.5) {
+        const y = r()
+        if (y < 0.3) await loseDisk(market, net, seen, r, count)
+        else if (y < 0.65) {
           node.diskFull = !node.diskFull
           count('disk.toggle')
         } else {
@@ -325,3 +329,4 @@ async function reportExits(market: Market, node: SimNode): Promise<void> {
 }
 
 import { migrate, simAgent } from './migrate.ts'
+import { loseDisk } from './lose-disk.ts'
