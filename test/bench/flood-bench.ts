@@ -3,7 +3,8 @@
 // and 1,000 logins a second from one key for FLOOD_LOGINS logins, while a buyer's client searches in
 // a loop. Reported: the search latency during the flood beside the same search with no flood (the
 // peer, measured in this run), the hub's memory before, at its peak and after, and what the hub
-// refused. Bounded by counts: the flood ends when the flooder's last login is answered.
+// refused. Bounded by counts: the flood ends when the flooder's last login is answered. The hub runs at
+// the production scrypt cost (no --scrypt-cost): each login it checks costs a 2^17 hash, 128 MiB.
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
