@@ -6,15 +6,11 @@ import { spawn } from 'node:child_process'
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { resolveTarget } from '../client/connect.ts'
-import { MarketClient } from '../client/market-client.ts'
 import { profileDir } from '../client/profile.ts'
-import { createDhtNode, parseBootstrap } from '../net/dht.ts'
-import { parseKey } from '../net/identity.ts'
 import type { TunnelTicketAnswer } from '../vnet/tunnel-hub.ts'
 import type { TicketAnswer } from '../console/hub.ts'
 import { virtuosoBin } from '../root.ts'
-import { loggedIn } from './console-commands.ts'
+import { withHub } from './console-commands.ts'
 import { CliError, CLI_NO_SSH_CONSOLE, CLI_SSH_MISSING, usage } from './errors.ts'
 
 type Args = Record<string, any>
@@ -32,33 +28,14 @@ const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`.replace(/%/g, '%%')
 export async function runSsh(a: Args): Promise<number> {
   const vmId = String(a.vmid)
   const port = a.console ? 'console' : String(parsePort(a.port, '--port'))
-  const { market, bootstrap, profile } = await resolveTarget(a)
-  const token = loggedIn(market, profile)
   // Asked first so a stranger, a stopped machine or a wrong id fail here with one line, not in ssh.
-  const dht = createDhtNode(parseBootstrap(bootstrap))
-  let keys: string[]
-  let user = String(a.user)
-  try {
-    const client = await MarketClient.connect({
-      marketKey: parseKey(market),
-      bootstrap: parseBootstrap(bootstrap),
-      token,
-      dht,
-    })
-    try {
-      if (a.console) {
-        const t = await client.call<TicketAnswer>('console.ticket', { vmId })
-        if (!t.ssh)
-          throw new CliError(CLI_NO_SSH_CONSOLE, 'this provider runs no SSH console; use `virtuoso console VMID`')
-        keys = t.ssh.hostKey ? [t.ssh.hostKey] : []
-        user = t.ssh.user
-      } else keys = (await client.call<TunnelTicketAnswer>('tunnel.ticket', { vmId })).hostKeys
-    } finally {
-      await client.close()
-    }
-  } finally {
-    await dht.destroy()
-  }
+  const { keys, user } = await withHub(a, async (client) => {
+    if (!a.console)
+      return { keys: (await client.call<TunnelTicketAnswer>('tunnel.ticket', { vmId })).hostKeys, user: String(a.user) }
+    const t = await client.call<TicketAnswer>('console.ticket', { vmId })
+    if (!t.ssh) throw new CliError(CLI_NO_SSH_CONSOLE, 'this provider runs no SSH console; use `virtuoso console VMID`')
+    return { keys: t.ssh.hostKey ? [t.ssh.hostKey] : [], user: t.ssh.user }
+  })
   const alias = a.console ? `virtuoso-console-${vmId}` : `virtuoso-${vmId}`
   const tmp = await mkdtemp(join(tmpdir(), 'virtuoso-ssh-'))
   try {
