@@ -207,24 +207,17 @@ export interface ProviderMachine {
   used: { speed: number; memory: number; storage: number }
   free: { speed: number; memory: number; storage: number }
   drainUntil: number | null
-  vms: Array<
-    Pick<
-      VmRow,
-      | 'id'
-      | 'owner'
-      | 'name'
-      | 'state'
-      | 'version'
-      | 'memory'
-      | 'hd'
-      | 'speed'
-      | 'storagePrice'
-      | 'storagePeriod'
-      | 'runningPrice'
-      | 'runningPeriod'
-    >
-  >
+  vms: ProviderVm[]
 }
+
+/** What a provider sees of the machines stored on its own: who, state, sizes and prices (no keys, no network). */
+const PROVIDER_VM_FIELDS = [
+  ...['id', 'owner', 'name', 'state', 'version', 'memory', 'hd', 'speed'],
+  ...['storagePrice', 'storagePeriod', 'runningPrice', 'runningPeriod'],
+] as const
+export type ProviderVm = Pick<VmRow, (typeof PROVIDER_VM_FIELDS)[number]>
+
+const providerVm = (vm: VmRow) => Object.fromEntries(PROVIDER_VM_FIELDS.map((f) => [f, vm[f]])) as ProviderVm
 
 export function machines(
   ctx: Ctx,
@@ -265,34 +258,7 @@ export function machines(
     for (const vm of ctx.store.values('vm')) {
       const entry = vm.pmId ? pms.get(vm.pmId) : undefined
       if (!entry) continue
-      const {
-        id,
-        owner,
-        name,
-        state,
-        version,
-        memory,
-        hd,
-        speed,
-        storagePrice,
-        storagePeriod,
-        runningPrice,
-        runningPeriod,
-      } = vm
-      entry.vms.push({
-        id,
-        owner,
-        name,
-        state,
-        version,
-        memory,
-        hd,
-        speed,
-        storagePrice,
-        storagePeriod,
-        runningPrice,
-        runningPeriod,
-      })
+      entry.vms.push(providerVm(vm))
     }
   }
   return { type: 'provider', pms: [...pms.values()] }
