@@ -16,6 +16,7 @@ import type { Identity, PmRow } from '../../src/market/types.ts'
 import { opContext, SimNet, type SimNode } from './net.ts'
 import { checkInvariants, newSeen, type Seen } from './invariants.ts'
 import { TEST_SCRYPT_N } from '../scrypt-cost.ts'
+import { SHEET } from '../market/helpers.ts'
 
 export interface RunResult {
   seed: number
@@ -36,16 +37,6 @@ function prng(seed: number): () => number {
   }
 }
 
-const SHEET = {
-  speedUnit: 1000,
-  speedPrice: 1,
-  memoryUnit: 128,
-  memoryPrice: 1,
-  runningPeriod: 3600,
-  storageUnit: 1024,
-  storagePrice: 1000,
-  storagePeriod: 86_400,
-}
 const FATES = [
   'deliver',
   'deliver',
