@@ -17,24 +17,13 @@ import { opContext, SimNet, type SimNode } from './net.ts'
 import { checkInvariants, newSeen, type Seen } from './invariants.ts'
 import { TEST_SCRYPT_N } from '../scrypt-cost.ts'
 import { SHEET } from '../market/helpers.ts'
+import { prng } from '../prng.ts'
 
 export interface RunResult {
   seed: number
   steps: number
   violation: string | null
   stats: Record<string, number>
-}
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1
-  return () => {
-    s ^= s << 13
-    s >>>= 0
-    s ^= s >>> 17
-    s ^= s << 5
-    s >>>= 0
-    return s / 0x100000000
-  }
 }
 
 const FATES = [

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import { decode, decodeProgress, encode, encodeProgress, MAX_METHODS } from '../../src/vmmp/codec.ts'
 import { VmmpError } from '../../src/vmmp/errors.ts'
-import { prng } from './helpers.ts'
+import { prng } from '../prng.ts'
 
 const CASES = 20_000
 const KEY = 'a'.repeat(64)

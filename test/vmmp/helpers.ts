@@ -3,19 +3,7 @@
 import { open, truncate } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { BLOCK_SIZE } from '../../src/vmmp/manifest.ts'
-
-/** Deterministic PRNG so a benchmark edits the same blocks each run. */
-export function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1
-  return () => {
-    s ^= s << 13
-    s >>>= 0
-    s ^= s >>> 17
-    s ^= s << 5
-    s >>>= 0
-    return s / 0x100000000
-  }
-}
+import { prng } from '../prng.ts'
 
 /** A sparse file of `size` bytes with about `dataFraction` of its blocks filled, in runs of up to 64 blocks. */
 export async function makeImage(path: string, size: number, dataFraction: number, seed = 1): Promise<number> {
