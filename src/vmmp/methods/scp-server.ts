@@ -66,9 +66,10 @@ const REFUSED = [
 
 /** Serve one SFTP session: only OPEN(read)/READ/STAT/CLOSE/readdir of the share; every write is refused. */
 export function handleMigrationSftp(sftp: SFTPWrapper, share: MigrationShare): void {
-  const sock = (sftp as unknown as SftpInternals)._client?._sock
+  const internals = sftp as unknown as SftpInternals
+  const sock = internals._client?._sock
   // Without the socket there is no measure of what is unsent: refuse rather than buffer without bound.
-  if (!sock || !Array.isArray((sftp as unknown as SftpInternals)._buffer)) return void sftp.destroy()
+  if (typeof sock?.writableLength !== 'number' || !Array.isArray(internals._buffer)) return void sftp.destroy()
   new ShareSession(sftp, share, sock)
 }
 
