@@ -4,14 +4,14 @@ import { describe, expect, it } from 'vitest'
 import xterm from '@xterm/headless'
 import {
   consoleRows,
-  consoleStatus,
-  keyBytes,
   paletteColor,
   plainScreen,
   readScreen,
   rowText,
   type Screen,
 } from '../../src/tui/render/console.ts'
+import { keyBytes } from '../../src/tui/render/console-keys.ts'
+import { consoleStatus } from '../../src/tui/render/console-status.ts'
 
 const write = (term: InstanceType<typeof xterm.Terminal>, s: string) => new Promise<void>((r) => term.write(s, r))
 

@@ -5,7 +5,9 @@
 // terminal it feeds, and how often its screen is read back, is use-terminal.ts.
 import { useCallback, useEffect, useRef, useState } from 'react'
 import type { ConsoleLink, OpenConsole } from '../console-link.ts'
-import type { ConsolePhase, KeyModes, Screen } from '../render/console.ts'
+import type { Screen } from '../render/console.ts'
+import type { KeyModes } from '../render/console-keys.ts'
+import type { ConsolePhase } from '../render/console-status.ts'
 import { consoleUnavailable, TUI_CONSOLE_FAILED } from '../errors.ts'
 import { NET_CONNECTION_CLOSED } from '../../net/errors.ts'
 import { useTerminal } from './use-terminal.ts'

@@ -5,7 +5,7 @@
 import { useEffect, useRef, useState } from 'react'
 import { decodeFrame, type Frame } from '../../console/frame.ts'
 import type { ConsoleLink, OpenConsole } from '../console-link.ts'
-import type { ConsolePhase } from '../render/console.ts'
+import type { ConsolePhase } from '../render/console-status.ts'
 import { consoleUnavailable, TUI_CONSOLE_FAILED } from '../errors.ts'
 
 export interface PictureState {

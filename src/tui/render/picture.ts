@@ -4,7 +4,8 @@
 // Without colour (NO_COLOR) each pixel is lit or not, against the middle of the frame's brightness
 // range, and a cell is ' ', '▀', '▄' or '█': text on the guest's VGA screen stays readable as shapes.
 import type { Frame } from '../../console/frame.ts'
-import { consoleStatus, type CellStyle, type ConsoleStatusInput, type Run, type StatusTone } from './console.ts'
+import type { CellStyle, Run } from './console.ts'
+import { consoleStatus, type ConsoleStatusInput, type StatusTone } from './console-status.ts'
 
 export const UPPER = '▀'
 export const LOWER = '▄'
