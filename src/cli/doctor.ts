@@ -109,7 +109,7 @@ function sshCrypto(): Check {
     const ok = !!req('ssh2/lib/protocol/crypto.js').bindingAvailable
     return ok
       ? { name: 'ssh2 crypto', ok: true, blocking: true, detail: 'native binding loaded' }
-      : { name: 'ssh2 crypto', ok: false, blocking: true, detail: 'JS fallback (2-13x slower SCP, console)', fix }
+      : { name: 'ssh2 crypto', ok: false, blocking: true, detail: 'JS fallback (2-13x slower SSH console)', fix }
   } catch (err) {
     return { name: 'ssh2 crypto', ok: false, blocking: true, detail: (err as Error).message, fix }
   }

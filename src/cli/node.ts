@@ -12,6 +12,7 @@ import { ProviderAgent } from '../provider/agent.ts'
 import { EventLog } from '../provider/event-log.ts'
 import { newPairingCode } from '../market/pairing.ts'
 import { ConsoleService, consoleNonceFile } from '../console/service.ts'
+import { HOST_KEY_FILE } from '../console/ssh.ts'
 import { TicketVerifier } from '../console/ticket.ts'
 import { VnetService } from '../vnet/service.ts'
 import { VnetPeers } from '../vnet/peers.ts'
@@ -145,6 +146,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       const media = new ImageStore(join(opts.data, 'media'), { freeBytes: opts.images?.freeBytes })
       await media.sweepPartials()
       let mediaSvc: MediaService | null = null
+      const consoleDir = join(opts.data, 'console')
       const migration: MigrationServer = new MigrationServer({
         dht,
         keyPair: providerKeys,
@@ -155,9 +157,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         authorizeOther: (id) => images.authorize(id),
         media,
         forgetMedia: async (path) => mediaSvc?.forget(path),
-        sshAddress: () => {
+        ssh: () => {
           const i = consoleSvc?.info()
-          return i?.sshHost && i.sshPort ? { host: i.sshHost, port: i.sshPort } : null
+          return i?.sshHost && i.sshPort ? { host: i.sshHost, hostKeyFile: join(consoleDir, HOST_KEY_FILE) } : null
         },
       })
       // Console before the agent: its hello tells the hub where the SSH console listens.
@@ -166,7 +168,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         keyPair: providerKeys,
         marketKey,
         hv,
-        dataDir: join(opts.data, 'console'),
+        dataDir: consoleDir,
         tickets,
         ssh: opts.ssh,
         scryptN: opts.scryptN,
@@ -179,9 +181,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         },
       })
       await consoleSvc.start()
-      consoleSvc.ssh?.addCredential(migration.sshCredential()) // SCP uses the provider's one SSH port
       const svc = consoleSvc
       closers.unshift(() => svc.close())
+      closers.unshift(() => migration.close()) // SCP's one-time sshd processes
       pairingCode = newPairingCode()
       const imageSvc = new ImageService({
         dht,

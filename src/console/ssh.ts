@@ -2,8 +2,8 @@
 // `ssh -p PORT VMID@HOST` and the machine's console password. It is a console and nothing else:
 // no shell, exec, forwarding, agent or X11 on the provider is ever offered (ssh2 refuses every
 // request we do not listen for). Credentials are pluggable: each kind checks a user/password pair
-// and, if it grants, gets the authenticated connection; the console password is the built-in kind
-// and the migration helper can add a one-time credential with an SFTP subsystem the same way.
+// and, if it grants, gets the authenticated connection; the console password is the built-in kind.
+// (SCP migration runs OpenSSH's sshd with this server's host key: vmmp/methods/scp-share.ts.)
 import { readFile, chmod } from 'node:fs/promises'
 import { writeOnceAtomic } from '../secret-file.ts'
 import { newEd25519Key } from '../ssh-key.ts'

@@ -23,6 +23,7 @@ import { errorInfo } from '../errors.ts'
 import type { VmmpChannel } from './channel.ts'
 import { vmmpError, VMMP_REMOTE_FAIL } from './errors.ts'
 import { originSsh } from './origin-ssh.ts'
+import { SCP_TRANSPORT } from './incoming.ts'
 import { HubChannels } from './hub-channels.ts'
 import { transfer, type TransferOptions } from './transfer.ts'
 import { QueryCache, queryDestinations, type Destination } from './destinations.ts'
@@ -170,7 +171,8 @@ export class MigrationAgent implements Migrator {
       vmId: row.vmId,
       version: row.version,
       destKey: row.to.nodeKey,
-      secret,
+      method: row.method,
+      secret, // read only by nodes from before SCP moved to OpenSSH
     })
     const vm = this.market.vm(row.vmId)
     const media = vm.media ? { digest: vm.media.digest, size: vm.media.size } : null
@@ -198,7 +200,12 @@ export class MigrationAgent implements Migrator {
     }
     if (row.method === 'SCP') {
       const o = await origin
-      takesMedia(await dest(o))
+      const d = await dest(o)
+      takesMedia(d)
+      if (d?.scp !== SCP_TRANSPORT)
+        throw vmmpError.protocol(
+          "the destination's node runs an older Virtuoso (SCP over ssh2 SFTP); upgrade it or use RSYNC",
+        )
       return o
     }
     // Both settle before a failure is thrown: the abort that follows must reach a destination that

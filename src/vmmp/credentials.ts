@@ -1,14 +1,11 @@
-// The SSH logins SCP migrations use. The hub hands the same random secret to both providers for one
-// migration; the origin's store admits (user = migration id, password = secret) ONCE: the first
-// login spends the grant (the destination's one SSH connection carries the whole copy), so a secret
-// that leaks later opens nothing. An unused grant ends at the release or after a few minutes, and
-// it only ever opens that machine's files, read-only, for the migration it names. Each origin owns
-// its store (no process-wide state): two nodes in one process never see each other's grants.
-import type { Connection } from 'ssh2'
-import { timingSafeEqual, createHash } from 'node:crypto'
-import type { SshCredential } from '../console/ssh.ts'
-import { vmmpError } from './errors.ts'
-import { handleMigrationSftp } from './methods/scp-server.ts'
+// The SCP logins an origin grants: one ScpShare (methods/scp-share.ts) per migration, each with its own
+// port, one-time key and sshd configuration. A share admits one login, the first that sshd accepts
+// with the migration's key: the destination's one SSH session carries the whole copy, so a key that
+// leaks later opens nothing. An unused share ends at the release or after a few minutes, and it only
+// ever sends that machine's files, read-only, for the migration it names. Each origin owns its store
+// (no process-wide state): two nodes in one process never see each other's shares.
+import { ScpShare } from './methods/scp-share.ts'
+import { manifestFor, serializeManifest } from './manifest.ts'
 
 /** The destination logs in within seconds of the grant (prepare, then REQ); minutes cover a slow hub. */
 export const DEFAULT_CREDENTIAL_TTL_MS = 5 * 60_000
@@ -18,78 +15,74 @@ export interface MigrationShare {
   files: string[]
   version?: number | null
 }
-export interface MigrationGrant extends MigrationShare {
-  migrationId: string
-  secret: string
-  expiresAt: number
+
+/** What the destination needs to log in: the share's port, the login name and the one-time key. */
+export interface ScpLogin {
+  port: number
+  user: string
+  key: string
 }
 
 export interface CredentialStoreOptions {
   /** Milliseconds since the epoch; tests move it instead of waiting. */
   clock?: () => number
   ttlMs?: number
+  /** Where the node's SSH console listens and its host key file (the key the hub pins), or null. */
+  ssh?: () => { host: string; hostKeyFile: string } | null
+  /** Fault injection (tests): the origin sends every run with its first byte flipped. */
+  corrupt?: boolean
+  log?: (line: string) => void
 }
 
 export class CredentialStore {
-  private grants = new Map<string, MigrationGrant>()
+  private shares = new Map<string, ScpShare>()
 
   constructor(private opts: CredentialStoreOptions = {}) {}
 
-  private now(): number {
-    return this.opts.clock?.() ?? Date.now()
-  }
-
-  grant(g: { migrationId: string; secret: string; ttlMs?: number } & MigrationShare): void {
-    if (g.secret.length < 16) throw vmmpError.bad('a migration secret needs at least 16 characters')
+  /** Opens the migration's share; null when this node has no SSH console (no host key the hub pins). */
+  async grant(
+    g: { migrationId: string; ttlMs?: number; ready?: () => Promise<unknown> } & MigrationShare,
+  ): Promise<ScpLogin | null> {
+    const ssh = this.opts.ssh?.() ?? null
+    if (!ssh) return null
+    await this.revoke(g.migrationId)
     const ttl = g.ttlMs ?? this.opts.ttlMs ?? DEFAULT_CREDENTIAL_TTL_MS
-    this.grants.set(g.migrationId, { ...g, expiresAt: this.now() + ttl })
+    const share = await ScpShare.open({
+      migrationId: g.migrationId,
+      dir: g.dir,
+      files: g.files,
+      host: ssh.host,
+      hostKeyFile: ssh.hostKeyFile,
+      // After the background hash of the machine at rest (warm-manifests.ts), when there is one.
+      manifest: async () => {
+        await g.ready?.()
+        return serializeManifest(await manifestFor(g.dir, g.files, g.version ?? null))
+      },
+      expiresAt: (this.opts.clock?.() ?? Date.now()) + ttl,
+      clock: this.opts.clock,
+      corrupt: this.opts.corrupt,
+      log: this.opts.log,
+    })
+    this.shares.set(g.migrationId, share)
+    void share.done.then(() => {
+      if (this.shares.get(g.migrationId) === share) this.shares.delete(g.migrationId)
+    })
+    return { port: share.port, user: share.user, key: share.clientKey }
   }
 
-  revoke(migrationId: string): void {
-    this.grants.delete(migrationId)
+  /** Ends the migration's share and every process it started. */
+  async revoke(migrationId: string): Promise<void> {
+    const share = this.shares.get(migrationId)
+    this.shares.delete(migrationId)
+    await share?.close()
   }
 
-  /** Unused grants (expired ones are dropped as they are met). */
+  /** Open shares (used or not). */
   get size(): number {
-    return this.grants.size
+    return this.shares.size
   }
 
-  /** The share a (user = migration id, password = secret) pair unlocks, or null; a match spends the
-   *  grant. Constant-time on the secret; a wrong secret leaves the grant for the real destination. */
-  check(user: string, password: string): MigrationShare | null {
-    const g = this.grants.get(user)
-    if (!g) return null
-    if (g.expiresAt <= this.now()) {
-      this.grants.delete(user)
-      return null
-    }
-    const a = createHash('sha256').update(g.secret).digest()
-    const b = createHash('sha256').update(String(password)).digest()
-    if (!timingSafeEqual(a, b)) return null
-    this.grants.delete(user)
-    return { dir: g.dir, files: g.files, version: g.version ?? null }
-  }
-
-  /** The login kind the provider's SSH server mounts beside the console's: SFTP of the granted share. */
-  sshCredential(): SshCredential {
-    const shares = new Map<string, MigrationShare>()
-    return {
-      kind: 'migration',
-      check: async (username, password) => {
-        const share = this.check(username, password)
-        if (!share) return null
-        shares.set(username, share)
-        return { kind: 'migration', subject: username }
-      },
-      serve(grant, client: Connection) {
-        const share = shares.get(grant.subject)
-        client.on('session', (accept) => {
-          const session = accept()
-          session.on('sftp', (acceptSftp) => {
-            if (share) handleMigrationSftp(acceptSftp(), share)
-          })
-        })
-      },
-    }
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.shares.keys()].map((id) => this.revoke(id)))
   }
 }

@@ -14,7 +14,6 @@ import type Protomux from 'protomux'
 import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Hypervisor } from '../hv/hypervisor.ts'
-import type { VmConfig } from '../hv/types.ts'
 import { HvError, HV_EXISTS } from '../hv/errors.ts'
 import { errorInfo } from '../errors.ts'
 import { dialPeer } from './peer-dial.ts'
@@ -27,7 +26,8 @@ import { Laps } from './laps.ts'
 import { DEFAULT_STALL_MS } from './stall.ts'
 import { CACHE_DIR, requireCount, requireText, type MigrationFaults } from './params.ts'
 import { fetchImage } from './image-fetch.ts'
-import { checkDigest, type ImageStore } from './image-store.ts'
+import { parseIncoming, SCP_TRANSPORT, type Incoming } from './incoming.ts'
+import type { ImageStore } from './image-store.ts'
 
 export const DEFAULT_HEARTBEAT_MS = 1000
 /** Written into a machine directory when a migration's copy is imported: names the migration it came by. */
@@ -51,20 +51,6 @@ export interface DestinationOptions {
   forgetMedia?: (path: string) => Promise<void>
 }
 
-interface Incoming {
-  migrationId: string
-  vmId: string
-  version: number
-  config: VmConfig
-  suspended: boolean
-  method: string
-  origin: { key: string; sshHost: string | null; sshPort: number | null; sshFingerprint: string | null }
-  secret: string
-  /** The install media attached to the machine, fetched from the origin after the disk. */
-  media: { digest: string; size: number } | null
-  /** RSYNC: the connection to the origin, dialed when the hub says the migration is coming. */
-  link?: Promise<{ socket: NoiseSocket; mux: Protomux }>
-}
 interface Running {
   migrationId: string
   ac: AbortController
@@ -110,24 +96,10 @@ export class MigrationDestination {
   }
 
   /** {migrationId, vmId, version, config, suspended, method,
-   *   origin: {key, sshHost, sshPort, sshFingerprint}, secret, media?: {digest, size}} -> {media: true} */
+   *   origin: {key, sshHost, sshPort, sshFingerprint, sshHostKey, sshUser, sshKey}, media?: {digest, size}}
+   *  -> {media: true, scp: SCP_TRANSPORT} */
   async prepare(p: Record<string, any>): Promise<unknown> {
-    const inc: Incoming = {
-      migrationId: requireText(p.migrationId, 'migrationId'),
-      vmId: requireText(p.vmId, 'vmId'),
-      version: requireCount(p.version, 'version'),
-      config: p.config as VmConfig,
-      suspended: p.suspended === true,
-      method: requireText(p.method, 'method'),
-      origin: {
-        key: requireText(p.origin?.key, 'origin.key'),
-        sshHost: typeof p.origin?.sshHost === 'string' ? p.origin.sshHost : null,
-        sshPort: Number.isInteger(p.origin?.sshPort) ? p.origin.sshPort : null,
-        sshFingerprint: typeof p.origin?.sshFingerprint === 'string' ? p.origin.sshFingerprint : null,
-      },
-      secret: requireText(p.secret, 'secret'),
-      media: p.media ? { digest: checkDigest(p.media.digest), size: requireCount(p.media.size, 'media.size') } : null,
-    }
+    const inc = parseIncoming(p)
     this.opts.methods.get(inc.method) // VMMP_UNKNOWN_METHOD
     if (inc.media && !this.opts.media) throw vmmpError.protocol('this node keeps no install media')
     if (await this.registered(inc.vmId)) throw alreadyHere(inc.vmId)
@@ -137,8 +109,9 @@ export class MigrationDestination {
     // The dial overlaps the hub's REQ instead of following it: 5-50 ms off every trip here.
     if (inc.method !== 'SCP') (inc.link = this.dialOrigin(inc)).catch(() => {})
     this.incoming.set(inc.vmId, inc)
-    // Says this node fetches the machine's media: a node from before ignored it and the hub refuses.
-    return { media: true }
+    // Says this node fetches the machine's media, and pulls SCP with OpenSSH: a node from before did
+    // neither, and the hub refuses it.
+    return { media: true, scp: SCP_TRANSPORT }
   }
 
   private dialOrigin(inc: Incoming): Promise<{ socket: NoiseSocket; mux: Protomux }> {
@@ -228,12 +201,14 @@ export class MigrationDestination {
   private async sourceFor(inc: Incoming): Promise<{ src: MigrationSource; socket: NoiseSocket | null }> {
     if (inc.method === 'SCP') {
       if (!inc.origin.sshPort) throw vmmpError.protocol('the origin has no SSH server for SCP')
+      const o = inc.origin
       const ssh = {
-        host: inc.origin.sshHost ?? '127.0.0.1',
-        port: inc.origin.sshPort,
-        fingerprint: inc.origin.sshFingerprint ?? '',
-        username: inc.migrationId,
-        password: inc.secret,
+        host: o.sshHost ?? '127.0.0.1',
+        port: o.sshPort!,
+        hostKey: o.sshHostKey ?? '',
+        fingerprint: o.sshFingerprint ?? '',
+        user: o.sshUser ?? '',
+        key: o.sshKey ?? '',
       }
       return { src: { ssh }, socket: null }
     }

@@ -9,7 +9,6 @@ export const VMMP_UNAUTHORIZED = 'VMMP_UNAUTHORIZED'
 export const VMMP_CORRUPT = 'VMMP_CORRUPT'
 export const VMMP_STALLED = 'VMMP_STALLED'
 export const VMMP_NO_SPACE = 'VMMP_NO_SPACE'
-export const VMMP_SLOW_CRYPTO = 'VMMP_SLOW_CRYPTO'
 export const VMMP_CLOSED = 'VMMP_CLOSED'
 export const VMMP_ABORTED = 'VMMP_ABORTED'
 export const VMMP_IO = 'VMMP_IO'
@@ -28,7 +27,6 @@ export type VmmpErrorCode =
   | typeof VMMP_CORRUPT
   | typeof VMMP_STALLED
   | typeof VMMP_NO_SPACE
-  | typeof VMMP_SLOW_CRYPTO
   | typeof VMMP_CLOSED
   | typeof VMMP_ABORTED
   | typeof VMMP_IO
@@ -86,12 +84,6 @@ export const vmmpError = {
     new VmmpError(VMMP_NO_SPACE, `No space left for ${path}; free space on the destination provider and retry.`, {
       cause,
     }),
-  slowCrypto: () =>
-    new VmmpError(
-      VMMP_SLOW_CRYPTO,
-      "ssh2's native crypto binding did not load (SCP would run 2-13x slower); reinstall ssh2 with install " +
-        'scripts allowed.',
-    ),
   closed: (what: string) =>
     new VmmpError(VMMP_CLOSED, `Connection closed during ${what}; the copy was not accepted, retry the migration.`),
   /** The destination answered RESP FAIL (RESP carries no reason: the destination's abort answer does). */

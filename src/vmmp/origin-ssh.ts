@@ -1,13 +1,19 @@
 // Where and whom an SCP destination dials, as the hub decides it: the host key the origin node gave
 // at its hello over its Noise-authenticated control@1, and the address the hub saw that connection
 // come from; the origin's own claim only fills the gap when the hub saw it on loopback (then the
-// origin runs beside the hub, and the address it publishes serves other machines better).
+// origin runs beside the hub, and the address it publishes serves other machines better). The port
+// and the one-time login are the origin's answer to migration.prepare-origin.
 
 export interface OriginSsh {
   sshHost: string | null
   sshPort: number | null
   sshFingerprint: string | null
+  sshHostKey: string | null
+  sshUser: string | null
+  sshKey: string | null
 }
+
+const text = (v: unknown): string | null => (typeof v === 'string' ? v : null)
 
 export function originSsh(
   /** What the origin said at its last hello (market.nodeInfo). */
@@ -15,13 +21,16 @@ export function originSsh(
   /** The address its connection came from, as the hub saw it, if known. */
   seen: string | null,
   /** The origin's answer to migration.prepare-origin. */
-  prepared: { sshHost?: unknown; sshPort?: unknown },
+  prepared: { sshHost?: unknown; sshPort?: unknown; sshUser?: unknown; sshKey?: unknown },
 ): OriginSsh {
   const said = typeof prepared.sshHost === 'string' ? prepared.sshHost : null
   return {
     sshHost: seen && !isLoopback(seen) ? seen : said,
     sshPort: Number.isInteger(prepared.sshPort) ? (prepared.sshPort as number) : null,
-    sshFingerprint: typeof info.sshFingerprint === 'string' ? info.sshFingerprint : null,
+    sshFingerprint: text(info.sshFingerprint),
+    sshHostKey: text(info.sshHostKey),
+    sshUser: text(prepared.sshUser),
+    sshKey: text(prepared.sshKey),
   }
 }
 

@@ -1,8 +1,8 @@
 // The origin's side of a migration on a provider node (report §7.2.3). 'migration.prepare-origin'
 // refuses unless the machine is here, at the hub's version, and not running; it closes console
 // viewers and authorizes exactly one destination key for exactly one migration id (blocks@1 on this
-// node's HyperDHT server, and a single-use SSH login for SCP that ends at its first use, the release,
-// or after a few minutes: credentials.ts).
+// node's HyperDHT server, and for SCP a one-time sshd with a single-use key that ends at its first
+// login, the release, or after a few minutes: credentials.ts).
 // 'migration.release' after a commit unregisters the machine but KEEPS its files (and block
 // manifests) under `<machines>/.vmmp-cache/<id>/`: if the machine ever comes back, that copy is the
 // RSYNC base and only changed blocks move. After a revert it only revokes the authorization.
@@ -18,7 +18,6 @@ import type { Hypervisor } from '../hv/hypervisor.ts'
 import { HvError, HV_BAD_STATE } from '../hv/errors.ts'
 import { nodeError } from '../net/errors.ts'
 import { PROTOCOLS } from '../net/protocols.ts'
-import type { SshCredential } from '../console/ssh.ts'
 import { serveBlocks, type Authorize, type BlocksActivity } from './blocks.ts'
 import { CredentialStore } from './credentials.ts'
 import { CACHE_DIR, PEER_CHANNEL_ID, requireCount, requireText, type MigrationFaults } from './params.ts'
@@ -29,8 +28,8 @@ export interface OriginOptions {
   hv: Hypervisor
   /** Hang up console viewers of a machine about to leave. */
   closeConsole?: (vmId: string) => void
-  /** Where this node's SSH server listens (SCP pulls from it), or null. */
-  sshAddress?: () => { host: string; port: number } | null
+  /** Where this node's SSH console listens and its host key file (SCP's sshd shows that key), or null. */
+  ssh?: () => { host: string; hostKeyFile: string } | null
   faults?: Pick<MigrationFaults, 'serveDelayMs' | 'corrupt'>
   log?: (line: string) => void
   /** blocks@1 channels that are no migration of ours (catalog images this node caches: image-store.ts). */
@@ -52,12 +51,13 @@ interface Outgoing {
 
 export class MigrationOrigin {
   private outgoing = new Map<string, Outgoing>()
-  readonly credentials = new CredentialStore()
+  readonly credentials: CredentialStore
   private warmer: ManifestWarmer
 
   constructor(private opts: OriginOptions) {
     this.warmer = new ManifestWarmer(opts.log)
     opts.hv.beforeRemove((vmId) => this.warmer.cancel(vmId))
+    this.credentials = new CredentialStore({ ssh: opts.ssh, corrupt: opts.faults?.corrupt, log: opts.log })
   }
 
   /** The machine has come to rest at `version` (stopped, suspended, stored): hash it now, not at OPEN. */
@@ -66,13 +66,13 @@ export class MigrationOrigin {
     this.warmer.schedule(vmId, hv.dirOf(vmId), () => hv.files(vmId), version)
   }
 
-  /** {migrationId, vmId, version, destKey, secret} -> {files, sshHost, sshPort, media} */
+  /** {migrationId, vmId, version, destKey, method} -> {files, sshHost, sshPort, sshUser, sshKey, media}
+   *  (the ssh fields for SCP only; the hub's `secret` of the ssh2 SCP before is ignored) */
   async prepare(p: Record<string, any>): Promise<unknown> {
     const migrationId = requireText(p.migrationId, 'migrationId')
     const vmId = requireText(p.vmId, 'vmId')
     const version = requireCount(p.version, 'version')
     const destKey = requireText(p.destKey, 'destKey')
-    const secret = requireText(p.secret, 'secret')
     const hv = this.opts.hv
     const vm = await hv.refresh(vmId)
     if (!['registered', 'stopped', 'suspended'].includes(vm.state))
@@ -88,9 +88,13 @@ export class MigrationOrigin {
     const path = vm.config.media
     const media = path && basename(path) === IMAGE_FILE ? { digest: basename(dirname(path)), dir: dirname(path) } : null
     this.outgoing.set(migrationId, { migrationId, vmId, destKey, dir, files, version, media })
-    this.credentials.grant({ migrationId, secret, dir, files, version })
-    const ssh = this.opts.sshAddress?.() ?? null
-    return { files, sshHost: ssh?.host ?? null, sshPort: ssh?.port ?? null, media: media?.digest ?? null }
+    const login =
+      p.method === 'SCP'
+        ? await this.credentials.grant({ migrationId, dir, files, version, ready: () => this.warmer.ready(vmId) })
+        : null
+    const host = login ? (this.opts.ssh?.()?.host ?? null) : null
+    const ssh = login ? { sshHost: host, sshPort: login.port, sshUser: login.user, sshKey: login.key } : {}
+    return { files, ...ssh, media: media?.digest ?? null }
   }
 
   /** {migrationId, vmId, version, committed} -> {cached} */
@@ -98,7 +102,7 @@ export class MigrationOrigin {
     const migrationId = requireText(p.migrationId, 'migrationId')
     const vmId = requireText(p.vmId, 'vmId')
     this.outgoing.delete(migrationId)
-    this.credentials.revoke(migrationId)
+    await this.credentials.revoke(migrationId)
     if (p.committed !== true) return { cached: false }
     const hv = this.opts.hv
     const vm = await hv.get(vmId).catch(() => null)
@@ -160,8 +164,8 @@ export class MigrationOrigin {
     return null
   }
 
-  /** The migration login for the node's SSH server (SCP reads the share over SFTP). */
-  sshCredential(): SshCredential {
-    return this.credentials.sshCredential()
+  /** Ends every SCP share (node shutdown): no sshd of ours outlives the node. */
+  close(): Promise<void> {
+    return this.credentials.closeAll()
   }
 }

@@ -3,9 +3,11 @@
 // destination (destination.ts), each with its own state.
 //
 // Commands the hub sends over control@1 (params -> result):
-//   'migration.prepare-origin' {migrationId, vmId, version, destKey, secret} -> {files, sshHost, sshPort, media}
-//   'migration.prepare-dest'   {migrationId, vmId, version, config, suspended, method,
-//                               origin: {key, sshHost, sshPort, sshFingerprint}, secret, media} -> {media: true}
+//   'migration.prepare-origin' {migrationId, vmId, version, destKey, method}
+//                               -> {files, media, and for SCP: sshHost, sshPort, sshUser, sshKey}
+//   'migration.prepare-dest'   {migrationId, vmId, version, config, suspended, method, media,
+//                               origin: {key, sshHost, sshPort, sshFingerprint, sshHostKey, sshUser, sshKey}}
+//                               -> {media: true, scp: SCP_TRANSPORT}
 //   'migration.status'  {migrationId, vmId, version} -> {complete}   (hub restart: did it arrive?)
 //   'migration.abort'   {migrationId, vmId} -> {deleted}              (destination: drop this migration's copy)
 //   'migration.release' {migrationId, vmId, version, committed} -> {cached}  (origin)
@@ -16,7 +18,6 @@ import { join } from 'node:path'
 import type { Hypervisor } from '../hv/hypervisor.ts'
 import { errorInfo } from '../errors.ts'
 import { nodeError } from '../net/errors.ts'
-import type { SshCredential } from '../console/ssh.ts'
 import type { Authorize } from './blocks.ts'
 import { VmmpChannel } from './channel.ts'
 import { defaultMethods, type MethodRegistry } from './methods/index.ts'
@@ -36,8 +37,8 @@ export interface MigrationServerOptions {
   methods?: MethodRegistry
   /** Hang up console viewers of a machine about to leave. */
   closeConsole?: (vmId: string) => void
-  /** Where this node's SSH server listens (SCP pulls from it), or null. */
-  sshAddress?: () => { host: string; port: number } | null
+  /** Where this node's SSH console listens and its host key file (SCP's sshd shows that key), or null. */
+  ssh?: () => { host: string; hostKeyFile: string } | null
   heartbeatMs?: number
   stallMs?: number
   faults?: MigrationFaults
@@ -117,8 +118,8 @@ export class MigrationServer {
     return this.origin.onPeer(mux)
   }
 
-  /** The migration login for the node's SSH server (SCP reads the share over SFTP). */
-  sshCredential(): SshCredential {
-    return this.origin.sshCredential()
+  /** Ends the origin's SCP shares (node shutdown). */
+  close(): Promise<void> {
+    return this.origin.close()
   }
 }

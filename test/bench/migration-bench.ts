@@ -1,6 +1,6 @@
 // Migration benchmark, one run, same files (1 GiB sparse-ish disk, ~30% allocated, loopback):
 // RSYNC (ours, blocks@1 over HyperDHT) with 1% of 64 KiB blocks changed vs `rsync --inplace
-// --no-whole-file` over OpenSSH; an unchanged cached machine; SCP (ours, ssh2 SFTP) vs OpenSSH `scp`.
+// --no-whole-file` over OpenSSH; an unchanged cached machine; SCP (ours: OpenSSH with a one-time sshd, sparse, verified) vs OpenSSH `scp`.
 // Our origin runs in a child process (test/bench/migration-origin.ts); OpenSSH runs as a throwaway sshd on 127.0.0.1 with its own host key and authorized key.
 import createTestnet from 'hyperdht/testnet.js'
 import Protomux from 'protomux'
@@ -88,7 +88,7 @@ export async function migrationBench(
     sshd = ssh.proc
     const sshCmd = `ssh -p ${ssh.port} -i ${ssh.key} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR`
 
-    // Our origin runs in its own process (as on a real provider): blocks@1 and the SFTP share.
+    // Our origin runs in its own process (as on a real provider): blocks@1 and the SCP shares.
     originProc = spawn(process.execPath, ['bin/run-ts.js', 'test/bench/migration-origin.ts'], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
@@ -107,14 +107,14 @@ export async function migrationBench(
     const originKey = Buffer.from(ready.key, 'hex')
     let version = 1
     let seq = 0
-    const grant = async (id: string, secret = '') => {
+    const grant = async (id: string, scp = false) => {
       originProc!.send({
         type: 'grant',
         id,
-        secret: secret || 'unused-secret-0123456789',
+        scp,
         auth: { vmId: 'vm', dir: origin, files: ['disk-flat.vmdk'], version },
       })
-      await next('granted')
+      return (await next('granted')).login
     }
     const pull = async (destDir: string) => {
       const id = `bench-${++seq}`
@@ -192,18 +192,15 @@ export async function migrationBench(
       target: `< 0.5 s (${mb(same.r.bytesOnWire)} MiB on wire)`,
     })
 
-    // SCP: ours (ssh2 SFTP, sparse-aware) vs OpenSSH scp, both into an empty directory.
-    await grant('bench-scp', 'bench-secret-0123456789')
+    // SCP: ours (OpenSSH, one-time sshd, sparse-aware, verified) vs OpenSSH scp, both into an empty directory.
     const t = performance.now()
+    const login = await grant('bench-scp', true)
     const ours = await scpPull({
       migrationId: 'bench-scp',
       src: {
         ssh: {
-          host: '127.0.0.1',
-          port: ready.sshPort,
-          fingerprint: ready.fingerprint,
-          username: 'bench-scp',
-          password: 'bench-secret-0123456789',
+          ...{ host: '127.0.0.1', port: login.port, user: login.user, key: login.key },
+          ...{ hostKey: ready.hostKey, fingerprint: ready.fingerprint },
         },
       },
       destDir: join(root, 'dest-scp'),

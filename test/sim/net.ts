@@ -2,6 +2,7 @@
 // scheduler decides its fate (delivered, lost before the node sees it, lost on the way back after
 // the node acted, delivered twice, or left waiting while others overtake it). Nodes are real
 // Hypervisors (test driver) running the real provider command code (src/provider/commands.ts).
+import { SCP_TRANSPORT } from '../../src/vmmp/incoming.ts'
 import { join } from 'node:path'
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { Hypervisor } from '../../src/hv/hypervisor.ts'
@@ -106,7 +107,7 @@ export class SimNet implements ProviderGateway {
         return { sshHost: null, sshPort: 0 }
       case 'migration.prepare-dest':
         node.plans.set(p.migrationId, { vmId: p.vmId, version: p.version, config: p.config, suspended: p.suspended })
-        return {}
+        return { scp: SCP_TRANSPORT }
       case 'migration.copy': {
         const plan = node.plans.get(p.migrationId)
         if (!plan) throw new VirtuosoError('VMMP_PROTOCOL', 'REQ for a migration this node was not told of')

@@ -1,6 +1,7 @@
 // What the hub tells an SCP destination about the origin (issue 11, item 2): the host key the origin
 // node gave at its hello over its Noise-authenticated control@1, and the address the hub saw that
-// connection come from rather than the address the origin claims, unless the hub only saw loopback.
+// connection come from rather than the address the origin claims, unless the hub only saw loopback;
+// and the origin's one-time login. A destination from before SCP moved to OpenSSH is refused.
 // Real agent and market, real vmmp@1 over a loopback testnet; the provider commands go to a recording
 // gateway (the addresses below are only compared, never dialed).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -11,9 +12,13 @@ import { agentRig } from './agent-rig.ts'
 const CLAIMED = '203.0.113.7'
 const SEEN = '198.51.100.4'
 const FINGERPRINT = 'SHA256:the-key-the-origin-said-at-hello'
+const HOST_KEY = 'ssh-ed25519 AAAAthe-key-the-origin-said-at-hello'
+const LOGIN = { sshUser: 'provider', sshKey: '-----BEGIN OPENSSH PRIVATE KEY-----one-time' }
 
 class RecordingGateway extends FakeGateway {
   seen: string | null = null
+  /** What the destination answers as `scp` (a node from before answers nothing). */
+  scp: string | undefined = 'openssh'
   prepared!: Promise<any>
   private onPrepared!: (p: any) => void
   constructor() {
@@ -24,8 +29,11 @@ class RecordingGateway extends FakeGateway {
     return this.seen
   }
   override async command(nodeKey: string, method: string, params: any): Promise<any> {
-    if (method === 'migration.prepare-origin') return { files: [], sshHost: CLAIMED, sshPort: 2222 }
-    if (method === 'migration.prepare-dest') this.onPrepared(params)
+    if (method === 'migration.prepare-origin') return { files: [], sshHost: CLAIMED, sshPort: 2222, ...LOGIN }
+    if (method === 'migration.prepare-dest') {
+      this.onPrepared(params)
+      return { media: true, scp: this.scp }
+    }
     return super.command(nodeKey, method, params)
   }
 }
@@ -41,15 +49,25 @@ afterEach(async () => {
   await testnet.destroy()
 })
 
-async function prepareDest(seen: string | null): Promise<any> {
+async function prepareDest(seen: string | null, scp?: string): Promise<{ params: any; lines: string[] }> {
   const gateway = new RecordingGateway()
   gateway.seen = seen
+  gateway.scp = scp
   w.market.ctx.gateway = gateway
-  const info = { sshHost: CLAIMED, sshPort: 2222, sshFingerprint: FINGERPRINT }
-  const rig = await agentRig(testnet, w, { method: 'SCP', gateway, heartbeatWindowMs: 60_000, originInfo: info })
+  const info = { sshHost: CLAIMED, sshPort: 2222, sshFingerprint: FINGERPRINT, sshHostKey: HOST_KEY }
+  const lines: string[] = []
+  let reverted!: () => void
+  const revert = new Promise<void>((r) => (reverted = r))
+  const log = (l: string) => {
+    lines.push(l)
+    if (l.includes('reverted')) reverted()
+  }
+  const rig = await agentRig(testnet, w, { method: 'SCP', gateway, heartbeatWindowMs: 60_000, originInfo: info, log })
   try {
     await w.market.migrate(rig.buyer, { vmId: rig.vmId, to: rig.to, method: 'SCP' })
-    return await gateway.prepared
+    const params = await gateway.prepared
+    if (scp === undefined) await revert
+    return { params, lines }
   } finally {
     await rig.close()
   }
@@ -57,13 +75,18 @@ async function prepareDest(seen: string | null): Promise<any> {
 
 describe('SCP origin as the hub knows it', () => {
   it('pins the host key from the hello and dials the address the hub saw, not the one claimed', async () => {
-    const p = await prepareDest(SEEN)
-    expect(p.origin).toMatchObject({ sshHost: SEEN, sshPort: 2222, sshFingerprint: FINGERPRINT })
-    expect(p.secret.length).toBeGreaterThanOrEqual(16)
+    const p = (await prepareDest(SEEN, 'openssh')).params
+    expect(p.origin).toMatchObject({ sshHost: SEEN, sshPort: 2222, sshFingerprint: FINGERPRINT, sshHostKey: HOST_KEY })
+    expect(p.origin).toMatchObject(LOGIN)
   })
 
   it("takes the origin's own address when the hub saw it only on loopback", async () => {
-    const p = await prepareDest('127.0.0.1')
+    const p = (await prepareDest('127.0.0.1', 'openssh')).params
     expect(p.origin).toMatchObject({ sshHost: CLAIMED, sshFingerprint: FINGERPRINT })
+  })
+
+  it('refuses a destination that still pulls SCP over ssh2 SFTP, with a clear reason', async () => {
+    const { lines } = await prepareDest(SEEN, undefined)
+    expect(lines.find((l) => l.includes('reverted'))).toMatch(/older Virtuoso .*upgrade it or use RSYNC/)
   })
 })

@@ -9,9 +9,10 @@ import type { Laps } from '../laps.ts'
 export interface MigrationSource {
   /** The protomux of the destination's HyperDHT connection to the origin (RSYNC: blocks@1). */
   mux?: Protomux
-  /** The origin's SSH server, its host key fingerprint (`SHA256:…`, as the hub learned it from the
-   *  origin node) and the one-time credential the hub issued for this migration (SCP). */
-  ssh?: { host: string; port: number; fingerprint: string; username: string; password: string }
+  /** SCP: the origin's one-time sshd (address and port), its host key (`ssh-ed25519 …`) and fingerprint
+   *  as the hub learned them from the origin node, and the one-time login the origin made for this
+   *  migration (user name, private key in OpenSSH format). */
+  ssh?: { host: string; port: number; hostKey: string; fingerprint: string; user: string; key: string }
 }
 
 export interface PullOptions {
