@@ -66,7 +66,9 @@ const sha = async (p: string) =>
  *  command lines name their one-time directories, made in `scratch`. */
 const ours = () => {
   try {
-    return execFileSync('pgrep', ['-af', `${scratch}/virtuoso-scp-`]).toString().trim()
+    return execFileSync('pgrep', ['-af', `${scratch}/virtuoso-scp-`])
+      .toString()
+      .trim()
   } catch {
     return '' // pgrep exits 1 when nothing matches
   }
