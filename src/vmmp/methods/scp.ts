@@ -152,6 +152,7 @@ class Receiver {
       if (this.buf || this.backlog || this.next < this.runs.length)
         throw vmmpError.closed('the SCP stream (it ended early)')
       if (this.failure) throw this.failure
+      this.opts.laps?.lap('copy')
       const verifyFrom = performance.now()
       await Promise.all(this.syncs)
       const manifest = parseManifest(Buffer.concat(this.head))!
@@ -159,6 +160,7 @@ class Receiver {
         migrationId: this.opts.migrationId,
         version: this.opts.cacheVersion ?? manifest.version ?? 0,
       })
+      this.opts.laps?.lap('sync')
       const names = new Set(this.files.map((f) => f.name))
       return {
         method: 'SCP',
@@ -233,6 +235,7 @@ class Receiver {
     }
     if (this.manifestLen >= 0 && this.headLen === fixed + this.manifestLen) {
       const manifest = parseManifest(Buffer.concat(this.head))
+      this.opts.laps?.lap('login, manifest')
       this.head = [Buffer.concat(this.head)]
       if (!manifest) throw vmmpError.corrupt('the origin sent an unreadable manifest')
       this.files = checkedFiles(manifest.files)
