@@ -88,6 +88,8 @@ function serveOne(mux: Protomux, id: Buffer, remoteKey: Buffer, opts: BlocksServ
   let manifest: MachineManifest | null = null
   const handles = new Map<number, Promise<FileHandle>>()
   const groups = new Map<number, GroupReader>()
+  /** BLOCKS read buffers, reused (at most reply-queue's concurrency): a fresh 1 MiB each fed major GCs. */
+  const pool: Buffer[] = []
   let closed = false
   const ch = mux.createChannel({
     protocol: PROTOCOLS.blocks,
@@ -181,7 +183,9 @@ function serveOne(mux: Protomux, id: Buffer, remoteKey: Buffer, opts: BlocksServ
     const fh = await handle(r, f.name)
     const pos = r.start * BLOCK_SIZE
     const len = Math.min(r.count * BLOCK_SIZE, f.size - pos)
-    const buf = Buffer.allocUnsafe(len)
+    // Pooled: protomux copies the answer into its frame in reply(), so the buffer is free right after.
+    const own = pool.pop() ?? Buffer.allocUnsafeSlow(MAX_BLOCKS_PER_REQUEST * BLOCK_SIZE)
+    const buf = own.subarray(0, len)
     let got = 0
     while (got < len) {
       const { bytesRead } = await fh.read(buf, got, len - got, pos + got)
@@ -192,6 +196,7 @@ function serveOne(mux: Protomux, id: Buffer, remoteKey: Buffer, opts: BlocksServ
       for (let i = 0; i < r.count; i++)
         opts.mutateBlock(f.name, r.start + i, buf.subarray(i * BLOCK_SIZE, Math.min(len, (i + 1) * BLOCK_SIZE)))
     reply({ id: r.id, error: '', data: buf })
+    pool.push(own)
   }
 
   function onHashes(r: Req, sparse: boolean): void {
