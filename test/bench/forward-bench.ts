@@ -12,23 +12,11 @@ import { spawnVirtuoso } from '../../src/cli/child.ts'
 import { Monitor } from '../../src/hv/qemu/monitor.ts'
 import { startFlowEnv } from './flow-env.ts'
 import { startSshd } from './migration-bench.ts'
+import { cpuMs } from './proc-cpu.ts'
 import { guestShell } from '../e2e/guest-shell.ts'
 import type { BenchRow } from './table.ts'
 
 const MB = 32
-/** Clock ticks per second of /proc/PID/stat's times (getconf CLK_TCK is 100 on Linux x86-64). */
-const TICKS = 100
-
-/** CPU time (user + system, ms) a process used so far; 0 once it is gone. */
-function cpuMs(pid: number | undefined): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-    return ((Number(f[11]) + Number(f[12])) * 1000) / TICKS
-  } catch {
-    return 0
-  }
-}
-
 /** A process and its descendants (sshd forks a process per connection and one per session). */
 function tree(pid: number): number[] {
   try {

@@ -19,6 +19,7 @@ import { bigDiskRows } from './migration-flow-big.ts'
 import { touchBlocks } from '../vmmp/helpers.ts'
 import { startSshd } from './migration-bench.ts'
 import type { BenchRow } from './table.ts'
+import { cpuMs } from './proc-cpu.ts'
 
 const MiB = 1024 * 1024
 const secs = (ms: number) => Math.round(ms) / 1000
@@ -66,7 +67,8 @@ export async function migrationFlowBench(): Promise<BenchRow[]> {
       return Math.round(performance.now() - t) / 1000
     }
     const measureRaw = () => rawThroughput(bootstrap, 512 * MiB, (p) => (raw = p))
-    let rawMiBs = small ? await measureRaw() : 0
+    let rawFirst = small ? await measureRaw() : null
+    const rawMiBs = rawFirst?.mibs ?? 0
 
     const migrate = async (
       to: string,
@@ -76,8 +78,11 @@ export async function migrationFlowBench(): Promise<BenchRow[]> {
       target: string,
       which = vm,
       method = 'RSYNC',
+      rawCpuPerMiB?: number,
     ) => {
+      const cpu0 = env.providerPids.reduce((a, p) => a + cpuMs(p), 0)
       const r = await cli('alice', ['migrate', which, '--to', to, '--method', method])
+      const cpu = env.providerPids.reduce((a, p) => a + cpuMs(p), 0) - cpu0
       const m = r.json
       rows.push({
         name: `${what}: migrate to committed (${(m.bytesDone / MiB).toFixed(1)} MiB moved)`,
@@ -93,6 +98,15 @@ export async function migrationFlowBench(): Promise<BenchRow[]> {
       const log = await readFile(env.logs.providers[pms.indexOf(to)], 'utf8')
       const steps = [...log.matchAll(/arrived by \S+ in \d+ ms \(.*; ms: ([^)]*)\)/g)].pop()?.[1] ?? '-'
       rows.push({ name: '  destination steps (its log)', value: steps, unit: '', target: '' })
+      // On 2 shared cores the wall time swings with other work; the CPU both nodes spent, much less.
+      if (m.bytesDone > 0)
+        rows.push({
+          name: '  CPU of both provider nodes per MiB moved',
+          value: Math.round((cpu / (m.bytesDone / MiB)) * 10) / 10,
+          unit: 'ms',
+          ...(rawCpuPerMiB ? { peer: rawCpuPerMiB, peerName: 'raw transport, sender + receiver' } : {}),
+          target: '',
+        })
       // What any CLI command costs (start, find the hub on the DHT, log in, one call): the rest of the wait.
       rows.push({
         name: '  CLI floor: `virtuoso migrations` in the same run',
@@ -144,14 +158,14 @@ export async function migrationFlowBench(): Promise<BenchRow[]> {
         '<= 0.5 x rsync --inplace',
       )
     }
-    const big = async () => (rawMiBs ||= await measureRaw())
-    await bigDiskRows({ env, ssh, raw: async () => (small ? measureRaw() : big()), migrate, rows, selected })
-    if (rawMiBs)
+    const big = async () => (small ? measureRaw() : (rawFirst = await measureRaw()))
+    await bigDiskRows({ env, ssh, raw: big, migrate, rows, selected })
+    if (rawFirst)
       rows.push({
         name: 'raw transport: one HyperDHT connection between two processes',
-        value: rawMiBs,
+        value: rawFirst.mibs,
         unit: 'MiB/s',
-        target: '-',
+        target: `${rawFirst.cpuPerMiB} CPU ms per MiB, sender + receiver`,
       })
   } finally {
     sshd?.kill('SIGTERM')
@@ -161,12 +175,24 @@ export async function migrationFlowBench(): Promise<BenchRow[]> {
   return rows
 }
 
-/** MiB/s that one HyperDHT connection from a child process (test/bench/raw-source.ts) carries. */
+export interface RawTransport {
+  /** MiB/s that the connection carried. */
+  mibs: number
+  /** CPU ms of both processes (sender and receiver) per MiB carried. */
+  cpuPerMiB: number
+}
+
+const selfCpuMs = () => {
+  const u = process.cpuUsage()
+  return (u.user + u.system) / 1000
+}
+
+/** What one HyperDHT connection from a child process (test/bench/raw-source.ts) carries, and its CPU cost. */
 export async function rawThroughput(
   bootstrap: string,
   bytes: number,
   keep: (p: ChildProcess) => void,
-): Promise<number> {
+): Promise<RawTransport> {
   const child = spawn(process.execPath, ['bin/run-ts.js', 'test/bench/raw-source.ts', bootstrap, String(bytes)], {
     cwd: ROOT,
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -187,14 +213,20 @@ export async function rawThroughput(
     const socket = dht.connect(Buffer.from(key, 'hex'))
     let got = 0
     let t0 = 0
+    let cpu0 = 0
     await new Promise<void>((res, rej) => {
-      socket.on('open', () => (t0 = performance.now()))
+      socket.on('open', () => {
+        t0 = performance.now()
+        cpu0 = selfCpuMs() + cpuMs(child.pid)
+      })
       socket.on('data', (d: Buffer) => (got += d.length))
       socket.on('end', () => res())
       socket.on('error', rej)
     })
+    const mibs = Math.round(got / MiB / ((performance.now() - t0) / 1000))
+    const cpuPerMiB = Math.round(((selfCpuMs() + cpuMs(child.pid) - cpu0) / (got / MiB)) * 10) / 10
     socket.destroy()
-    return Math.round(got / MiB / ((performance.now() - t0) / 1000))
+    return { mibs, cpuPerMiB }
   } finally {
     await dht.destroy()
     child.kill('SIGTERM')

@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { makeImage } from '../vmmp/helpers.ts'
 import type { FlowEnv } from './flow-env.ts'
 import type { BenchRow } from './table.ts'
+import type { RawTransport } from './migration-flow-bench.ts'
 
 const MiB = 1024 * 1024
 
@@ -22,13 +23,14 @@ type Migrate = (
   target: string,
   which?: string,
   method?: string,
+  rawCpuPerMiB?: number,
 ) => Promise<any>
 
 export async function bigDiskRows(o: {
   env: FlowEnv
   ssh: { port: number; key: string }
-  /** Measures the raw transport now (MiB/s). */
-  raw: () => Promise<number>
+  /** Measures the raw transport now. */
+  raw: () => Promise<RawTransport>
   migrate: Migrate
   rows: BenchRow[]
   selected: Set<string>
@@ -78,15 +80,17 @@ export async function bigDiskRows(o: {
   await fill(at, 0.3, 21)
   if (selected.has('rsync30')) {
     const bytes = await allocated(at)
-    const rawMiBs = await o.raw()
-    const rawSecs = bytes / MiB / rawMiBs
+    const raw = await o.raw()
+    const rawSecs = bytes / MiB / raw.mibs
     await migrate(
       pms[other()],
       `first trip, 2 GiB disk 30% random (${(bytes / MiB).toFixed(0)} MiB allocated)`,
       Math.round(rawSecs * 1000) / 1000,
-      `allocated bytes at the raw transport's ${rawMiBs} MiB/s`,
+      `allocated bytes at the raw transport's ${raw.mibs} MiB/s`,
       '<= 1.1 x the raw transport',
       vm,
+      'RSYNC',
+      raw.cpuPerMiB,
     )
   }
   if (selected.has('scp30')) {
