@@ -99,7 +99,8 @@ export async function migrationFlowBench(): Promise<BenchRow[]> {
       const steps = [...log.matchAll(/arrived by \S+ in \d+ ms \(.*; ms: ([^)]*)\)/g)].pop()?.[1] ?? '-'
       rows.push({ name: '  destination steps (its log)', value: steps, unit: '', target: '' })
       // On 2 shared cores the wall time swings with other work; the CPU both nodes spent, much less.
-      if (m.bytesDone > 0)
+      // RSYNC only: SCP's copy runs in ssh/sshd child processes this does not count.
+      if (m.bytesDone > 0 && method === 'RSYNC')
         rows.push({
           name: '  CPU of both provider nodes per MiB moved',
           value: Math.round((cpu / (m.bytesDone / MiB)) * 10) / 10,
