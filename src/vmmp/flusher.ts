@@ -39,9 +39,14 @@ export class Flusher {
       })
   }
 
+  /** Every background sync started so far has ended (they never reject: an error is kept). */
+  async idle(): Promise<void> {
+    await Promise.all([...this.files.values()].map((s) => s.running))
+  }
+
   /** Wait for the background syncs, then fsync every handle (data, size and metadata). */
   async finish(handles: FileHandle[], onError: (i: number, err: unknown) => unknown): Promise<void> {
-    await Promise.all([...this.files.values()].map((s) => s.running))
+    await this.idle()
     await Promise.all(
       handles.map(async (fh, i) => {
         try {

@@ -1,6 +1,6 @@
 // Test and benchmark images: sparse files with a chosen fraction of 64 KiB blocks holding random
 // data (in runs, like a filesystem's extents), and in-place edits of a fraction of blocks.
-import { open, truncate } from 'node:fs/promises'
+import { open, truncate, type FileHandle } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { BLOCK_SIZE } from '../../src/vmmp/manifest.ts'
 import { prng } from '../prng.ts'
@@ -40,4 +40,32 @@ export async function touchBlocks(path: string, size: number, fraction: number, 
   }
   await fh.close()
   return [...pick].sort((a, b) => a - b)
+}
+
+export type SyncEvent = { path: string; op: 'write' | 'sync' | 'datasync'; started?: number }
+/** Opens files as a pull would, logging each completed write and each sync (with where it started). */
+export function loggedOpen(log: SyncEvent[], failDatasync = false) {
+  return async (path: string, flags: string): Promise<FileHandle> => {
+    const fh = await open(path, flags)
+    return new Proxy(fh, {
+      get(target, prop) {
+        const v = Reflect.get(target, prop)
+        if (typeof v !== 'function') return v
+        if (prop === 'write')
+          return async (...a: unknown[]) => {
+            const r = await v.apply(target, a)
+            log.push({ path, op: 'write' })
+            return r
+          }
+        if (prop === 'sync' || prop === 'datasync')
+          return async () => {
+            const started = log.length
+            if (prop === 'datasync' && failDatasync) throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' })
+            await v.apply(target)
+            log.push({ path, op: prop, started })
+          }
+        return v.bind(target)
+      },
+    })
+  }
 }

@@ -7,14 +7,14 @@ import DHT, { type NoiseSocket } from 'hyperdht'
 import Protomux from 'protomux'
 import { createHash } from 'node:crypto'
 import { execFileSync } from 'node:child_process'
-import { mkdtemp, open, readFile, rm, writeFile, mkdir, readdir, type FileHandle } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile, mkdir, readdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { serveBlocks, type Authorization, type BlocksServerOptions } from '../../src/vmmp/blocks.ts'
 import { rsyncPull } from '../../src/vmmp/methods/rsync.ts'
 import { isIncomplete } from '../../src/vmmp/paths.ts'
 import { BLOCK_SIZE, HASH_BYTES, blockCount } from '../../src/vmmp/manifest.ts'
-import { makeImage, touchBlocks } from './helpers.ts'
+import { loggedOpen, makeImage, touchBlocks, type SyncEvent } from './helpers.ts'
 
 const SIZE = 24 * 1024 * 1024
 let testnet: Awaited<ReturnType<typeof createTestnet>>
@@ -67,34 +67,6 @@ function dial() {
   const socket = testnet.createNode().connect(originKeys.publicKey)
   socket.on('error', () => {})
   return { socket, mux: Protomux.from(socket) }
-}
-
-type SyncEvent = { path: string; op: 'write' | 'sync' | 'datasync'; started?: number }
-/** Opens files as rsyncPull would, logging each completed write and each sync (with where it started). */
-function loggedOpen(log: SyncEvent[], failDatasync = false) {
-  return async (path: string, flags: string): Promise<FileHandle> => {
-    const fh = await open(path, flags)
-    return new Proxy(fh, {
-      get(target, prop) {
-        const v = Reflect.get(target, prop)
-        if (typeof v !== 'function') return v
-        if (prop === 'write')
-          return async (...a: unknown[]) => {
-            const r = await v.apply(target, a)
-            log.push({ path, op: 'write' })
-            return r
-          }
-        if (prop === 'sync' || prop === 'datasync')
-          return async () => {
-            const started = log.length
-            if (prop === 'datasync' && failDatasync) throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' })
-            await v.apply(target)
-            log.push({ path, op: prop, started })
-          }
-        return v.bind(target)
-      },
-    })
-  }
 }
 
 const sha = async (p: string) =>

@@ -15,7 +15,7 @@ import { keyFingerprint, scpPull } from '../../src/vmmp/methods/scp.ts'
 import { SCP_MAGIC } from '../../src/vmmp/methods/scp-stream.ts'
 import { isIncomplete } from '../../src/vmmp/paths.ts'
 import { newEd25519Key } from '../../src/ssh-key.ts'
-import { makeImage } from './helpers.ts'
+import { loggedOpen, makeImage, type SyncEvent } from './helpers.ts'
 
 const SIZE = 32 * 1024 * 1024
 let root: string
@@ -132,6 +132,42 @@ describe('SCP over OpenSSH', () => {
     expect(await sha(join(root, 'dest', 'disk-flat.vmdk'))).toBe(before)
     expect((await readdir(join(root, 'dest'))).filter((n) => n.startsWith('.vmmp'))).toEqual([])
     await bad.revoke(g.migrationId) // what the hub's revert does on the origin
+    expect(ours()).toBe('')
+  })
+
+  it('syncs every byte it wrote before it returns, with syncs in the background during the copy', async () => {
+    const g = await grant(['disk-flat.vmdk'])
+    const log: SyncEvent[] = []
+    const r = await scpPull({
+      migrationId: g.migrationId,
+      src: { ssh: g.ssh },
+      destDir: join(root, 'dest-durable'),
+      flushEvery: 1024 * 1024,
+      openFile: loggedOpen(log),
+    })
+    const returned = log.length
+    expect(r.bytesWritten).toBeGreaterThan(4 * 1024 * 1024)
+    expect(log.filter((e) => e.op === 'datasync').length).toBeGreaterThan(1)
+    const lastWrite = log.map((e) => e.op === 'write').lastIndexOf(true)
+    // A sync that started after the last write ended, and ended before the pull returned.
+    expect(log.findIndex((e, i) => e.op !== 'write' && e.started! > lastWrite && i < returned)).toBeGreaterThan(-1)
+    await g.store.revoke(g.migrationId)
+  })
+
+  it('fails when a background sync fails, and keeps the previous copy', async () => {
+    const g = await grant(['disk.vmdk', 'disk-flat.vmdk'])
+    const before = await sha(join(root, 'dest', 'disk-flat.vmdk'))
+    const err = await scpPull({
+      migrationId: g.migrationId,
+      src: { ssh: g.ssh },
+      destDir: join(root, 'dest'),
+      flushEvery: 1024 * 1024,
+      openFile: loggedOpen([], true),
+    }).catch((e) => e)
+    expect(err.code).toBe('VMMP_IO')
+    expect(await sha(join(root, 'dest', 'disk-flat.vmdk'))).toBe(before)
+    expect((await readdir(join(root, 'dest'))).filter((n) => n.startsWith('.vmmp'))).toEqual([])
+    await g.store.revoke(g.migrationId)
     expect(ours()).toBe('')
   })
 

@@ -42,10 +42,6 @@ export interface RsyncOptions extends PullOptions {
    *  before it is written; 'full' also re-hashes every file at the end. Re-reading the blocks written
    *  (as 'written' did) reads the page cache, not the disk: it cost a first trip ~10% of its CPU here. */
   verify?: 'arrival' | 'full'
-  /** Bytes written to a file between background syncs (flusher.ts). */
-  flushEvery?: number
-  /** Opens the files written (a test seam: a wrapper sees every write and sync). */
-  openFile?: (path: string, flags: string) => Promise<FileHandle>
 }
 
 interface Task {

@@ -14,6 +14,7 @@ export async function openStaging(
   dir: string,
   files: FileManifest[],
   total: number,
+  openFile: (path: string, flags: string) => Promise<FileHandle> = open,
 ): Promise<FileHandle[]> {
   await rm(staging, { recursive: true, force: true })
   try {
@@ -28,7 +29,7 @@ export async function openStaging(
     const path = join(staging, f.name)
     try {
       await mkdir(dirname(path), { recursive: true })
-      const fh = await open(path, 'w')
+      const fh = await openFile(path, 'w')
       handles.push(fh)
       await fh.truncate(f.size) // a hole: blocks we skip stay unallocated
     } catch (err) {

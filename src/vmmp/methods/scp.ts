@@ -22,6 +22,7 @@ import { listFiles } from '../paths.ts'
 import { DEFAULT_STALL_MS, StallWatch } from '../stall.ts'
 import { MAX_MANIFEST, RUN_MAX, SCP_MAGIC, checkedFiles, planRuns, type Run } from './scp-stream.ts'
 import { commitStaging, openStaging } from './scp-staging.ts'
+import { Flusher } from '../flusher.ts'
 import type { MigrationMethod, PullOptions, PullResult } from './types.ts'
 
 export const SSH = 'ssh'
@@ -30,8 +31,6 @@ const HOST_ALIAS = 'virtuoso-origin'
 /** AES-GCM runs on AES-NI: about twice chacha20's rate here (OpenSSH's default, and scp's). */
 const CIPHERS = 'aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com'
 const BUFFERS = 8
-/** A background fdatasync after this many bytes of a file, so the final one has little left to do. */
-const SYNC_EVERY = 256 * 1024 * 1024
 
 /** The fingerprint (`SHA256:…`) of an OpenSSH public key line. */
 export function keyFingerprint(publicKey: string): string {
@@ -89,8 +88,8 @@ class Receiver {
   private child: ChildProcess | null = null
   private staging: string
   private handles: FileHandle[] = []
-  private syncs: Array<Promise<void> | null> = []
-  private sinceSync: number[] = []
+  /** Background fdatasyncs while the copy goes on, whose errors the final sync must not miss. */
+  private flusher: Flusher
   private files: FileManifest[] = []
   private runs: Run[] = []
   private next = 0
@@ -112,6 +111,7 @@ class Receiver {
 
   constructor(private opts: PullOptions) {
     this.staging = join(opts.destDir, `.vmmp-staging-${opts.migrationId}`)
+    this.flusher = new Flusher(opts.flushEvery)
   }
 
   private fail(err: VmmpError): void {
@@ -154,7 +154,9 @@ class Receiver {
       if (this.failure) throw this.failure
       this.opts.laps?.lap('copy')
       const verifyFrom = performance.now()
-      await Promise.all(this.syncs)
+      await this.flusher.finish(this.handles, (i, err) =>
+        fsError('syncing', join(this.staging, this.files[i].name), err),
+      )
       const manifest = parseManifest(Buffer.concat(this.head))!
       await commitStaging(this.staging, this.opts.destDir, this.files, this.handles, {
         migrationId: this.opts.migrationId,
@@ -244,11 +246,9 @@ class Receiver {
       // Nothing more is read until the staging files exist.
       out.pause()
       this.backlog = rest.length ? Buffer.from(rest) : null
-      this.staged = openStaging(this.staging, this.opts.destDir, this.files, this.total).then(
+      this.staged = openStaging(this.staging, this.opts.destDir, this.files, this.total, this.opts.openFile).then(
         (handles) => {
           this.handles = handles
-          this.syncs = handles.map(() => null)
-          this.sinceSync = handles.map(() => 0)
           this.ready = true
           this.unblock(out)
         },
@@ -279,14 +279,7 @@ class Receiver {
         this.free.push(buf)
         this.done += run.len
         this.opts.onProgress?.(this.done, this.total)
-        this.sinceSync[run.file] += run.len
-        if (this.sinceSync[run.file] >= SYNC_EVERY && !this.syncs[run.file]) {
-          this.sinceSync[run.file] = 0
-          this.syncs[run.file] = fh.datasync().then(
-            () => void (this.syncs[run.file] = null),
-            () => void (this.syncs[run.file] = null),
-          )
-        }
+        this.flusher.wrote(fh, run.len)
         if (this.child?.stdout) this.unblock(this.child.stdout)
       },
       (err) => {
@@ -323,7 +316,7 @@ class Receiver {
 
   async cleanUp(): Promise<void> {
     await Promise.all(this.writes)
-    await Promise.all(this.syncs)
+    await this.flusher.idle()
     await Promise.all(this.handles.map((h) => h.close().catch(() => {})))
     // Committed or not, staging goes: before the commit it is a partial copy, after it an empty directory.
     await rm(this.staging, { recursive: true, force: true }).catch(() => {})

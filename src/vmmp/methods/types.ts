@@ -1,6 +1,7 @@
 // The contract every migration method meets, so the provider's migration server and the hub's
 // agent drive RSYNC, SCP and any later method the same way (report §7.1.2: a new method plugs in
 // without touching the agent).
+import type { FileHandle } from 'node:fs/promises'
 import type Protomux from 'protomux'
 import type { Authorize } from '../blocks.ts'
 import type { Laps } from '../laps.ts'
@@ -30,6 +31,10 @@ export interface PullOptions {
   stallMs?: number
   /** Where the pull's time goes, step by step (the destination logs it). */
   laps?: Laps
+  /** Bytes written to a file between background syncs (flusher.ts). */
+  flushEvery?: number
+  /** Opens the files written (a test seam: a wrapper sees every write and sync). */
+  openFile?: (path: string, flags: string) => Promise<FileHandle>
 }
 
 export interface PullResult {
