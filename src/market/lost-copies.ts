@@ -8,7 +8,7 @@
 // A buyer's only remaining copy is never removed; at worst it comes back and the buyer deletes it.
 import type { Ctx } from './context.ts'
 import { eventOp } from './events.ts'
-import { quote } from './pricing.ts'
+import { freshBilling, placedRates, quote } from './pricing.ts'
 import { removeOps } from './removal.ts'
 import { roomOp } from './room.ts'
 import type { Op } from './store.ts'
@@ -57,14 +57,8 @@ export function readoptOps(ctx: Ctx, pm: PmRow, h: { id: string; state: string; 
     prevState: null,
     version: h.version,
     pmId: pm.id,
-    storagePrice: q.storagePrice,
-    storagePeriod: q.storagePeriod,
-    runningPrice: q.runningPrice,
-    runningPeriod: q.runningPeriod,
-    lastDebitedStorage: now,
-    lastDebitedRunning: null,
-    runningCredit: 0,
-    runningPaidUntil: null,
+    ...placedRates(q),
+    ...freshBilling(now),
     storageDebt: 0,
     unpaidSince: null,
     unpaidWarned: null,

@@ -13,7 +13,7 @@ import { ownVm, pmRow, requireBuyer, requireUser, withVmLock } from './context.t
 import { accrue } from './billing.ts'
 import { errors, marketError, MARKET_BAD_INPUT, MARKET_NOT_FOUND, MARKET_BUSY } from './errors.ts'
 import { eventOp, userOrigin } from './events.ts'
-import { formatMoney, quote } from './pricing.ts'
+import { formatMoney, placedRates, quote } from './pricing.ts'
 import { roomOp } from './room.ts'
 import { roomProblem } from './search.ts'
 import { requireAction } from './statusrelations.ts'
@@ -281,10 +281,7 @@ export async function commitMigration(
     prevState: null,
     version: newVersion,
     pmId: to.id,
-    storagePrice: q.storagePrice,
-    storagePeriod: q.storagePeriod,
-    runningPrice: q.runningPrice,
-    runningPeriod: q.runningPeriod,
+    ...placedRates(q),
     lastDebitedStorage: now,
   })
   const done: MigrationRow = {

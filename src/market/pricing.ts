@@ -113,6 +113,26 @@ export function quote(pm: PriceSheet, r: Resources): Quote {
   }
 }
 
+/** The prices a machine pays from when it is placed on a provider machine: that sheet's, as quoted
+ *  (store, migration commit, re-adoption of a lost machine's copy). */
+export function placedRates(
+  q: Quote,
+): Pick<VmRow, 'storagePrice' | 'storagePeriod' | 'runningPrice' | 'runningPeriod'> {
+  return {
+    storagePrice: q.storagePrice,
+    storagePeriod: q.storagePeriod,
+    runningPrice: q.runningPrice,
+    runningPeriod: q.runningPeriod,
+  }
+}
+
+/** Billing clocks of a machine newly stored on a provider machine: storage from `now`, no running yet. */
+export function freshBilling(
+  now: number,
+): Pick<VmRow, 'lastDebitedStorage' | 'lastDebitedRunning' | 'runningCredit' | 'runningPaidUntil'> {
+  return { lastDebitedStorage: now, lastDebitedRunning: null, runningCredit: 0, runningPaidUntil: null }
+}
+
 /** Bids are per day (storage) and per hour (running); null means no limit. */
 export function withinBids(q: Quote, bids: { bidStorage: Micro | null; bidRunning: Micro | null }): boolean {
   return (

@@ -7,7 +7,7 @@ import { hvConfig } from './networks.ts'
 import { ownVm, requireBuyer, withVmLock } from './context.ts'
 import { errors } from './errors.ts'
 import { eventOp, userOrigin } from './events.ts'
-import { formatMoney, quote } from './pricing.ts'
+import { formatMoney, freshBilling, placedRates, quote } from './pricing.ts'
 import { roomOp } from './room.ts'
 import { roomProblem } from './search.ts'
 import { requireAction } from './statusrelations.ts'
@@ -83,14 +83,8 @@ export async function storeVm(ctx: Ctx, who: Identity | null, vmId: string, pmId
       state: 'stored',
       version,
       pmId: pm.id,
-      storagePrice: q.storagePrice,
-      storagePeriod: q.storagePeriod,
-      runningPrice: q.runningPrice,
-      runningPeriod: q.runningPeriod,
-      lastDebitedStorage: now,
-      lastDebitedRunning: null,
-      runningCredit: 0,
-      runningPaidUntil: null,
+      ...placedRates(q),
+      ...freshBilling(now),
       chargedStorage: vm.chargedStorage + q.storagePrice,
       ...(delivered ? { delivered } : {}),
     }
