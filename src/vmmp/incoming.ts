@@ -3,6 +3,7 @@ import type Protomux from 'protomux'
 import type { NoiseSocket } from 'hyperdht'
 import type { VmConfig } from '../hv/types.ts'
 import { vmmpError } from './errors.ts'
+import type { OriginSsh } from './origin-ssh.ts'
 import { checkDigest } from './image-store.ts'
 import { requireCount, requireText } from './params.ts'
 
@@ -16,17 +17,8 @@ export interface Incoming {
   config: VmConfig
   suspended: boolean
   method: string
-  origin: {
-    key: string
-    sshHost: string | null
-    sshPort: number | null
-    sshFingerprint: string | null
-    /** SCP: the origin's host key as the hub learned it at the origin's hello (`ssh-ed25519 …`). */
-    sshHostKey: string | null
-    /** SCP: the one-time login the origin made for this migration. */
-    sshUser: string | null
-    sshKey: string | null
-  }
+  /** The origin's node key, and where and whom SCP dials (origin-ssh.ts, as the hub decided it). */
+  origin: { key: string } & OriginSsh
   /** The install media attached to the machine, fetched from the origin after the disk. */
   media: { digest: string; size: number } | null
   /** RSYNC: the connection to the origin, dialed when the hub says the migration is coming. */

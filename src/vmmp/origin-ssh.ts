@@ -8,7 +8,9 @@ export interface OriginSsh {
   sshHost: string | null
   sshPort: number | null
   sshFingerprint: string | null
+  /** SCP: the origin's host key as the hub learned it at the origin's hello (`ssh-ed25519 …`). */
   sshHostKey: string | null
+  /** SCP: the one-time login the origin made for this migration. */
   sshUser: string | null
   sshKey: string | null
 }
