@@ -40,8 +40,9 @@ export async function openStaging(
   return handles
 }
 
-/** The staged files made durable and swapped in under one marker. Every non-zero block was hashed
- *  as it arrived and matched the hash list, whose root is checked; the rest are holes of a fresh file.
+/** The staged files swapped in under one marker; the caller has fsynced them (flusher.ts's finish).
+ *  Every non-zero block was hashed as it arrived and matched the hash list, whose root is checked; the
+ *  rest are holes of a fresh file.
  *  So the files hold what the root names, and reading them back (from the page cache, not the disk)
  *  proved nothing more: it cost a fully random 2048 MB disk 11 s of the verify phase here at load ~20. */
 export async function commitStaging(
@@ -53,12 +54,9 @@ export async function commitStaging(
 ): Promise<void> {
   const arrived: FileManifest[] = await Promise.all(
     files.map(async (f, i) => {
-      const st = await handles[i]
-        .sync()
-        .then(() => handles[i].stat())
-        .catch((err) => {
-          throw fsError('syncing', join(staging, f.name), err)
-        })
+      const st = await handles[i].stat().catch((err) => {
+        throw fsError('checking', join(staging, f.name), err)
+      })
       if (st.size !== f.size) throw vmmpError.corrupt(`${f.name} is ${st.size} bytes, the origin has ${f.size}`)
       return { name: f.name, size: f.size, root: f.root, hashes: f.hashes, mtimeMs: st.mtimeMs, ino: st.ino }
     }),
