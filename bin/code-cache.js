@@ -13,8 +13,14 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, wri
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 
-/** Caches of the bundle at this path (several checkouts may share a home): the one kept after a save. */
-const prefix = (file) => `cli-${createHash('sha256').update(file).digest('hex').slice(0, 12)}-`
+/** Caches of the bundle at this path run with these Node flags (several checkouts may share a home, and a
+ *  service runs with flags a CLI call has not: V8 refuses a cache made under other flags), of which a
+ *  save keeps one. */
+const prefix = (file) =>
+  `cli-${createHash('sha256')
+    .update(`${file}\0${process.execArgv.join(' ')}`)
+    .digest('hex')
+    .slice(0, 12)}-`
 
 /** The cache file's name for this bundle under this Node. */
 export function cacheName(file) {

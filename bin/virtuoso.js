@@ -7,6 +7,7 @@ import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { runCached } from './code-cache.js'
+import { needsServiceFlags, relaunchWithServiceFlags } from './service.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const bundle = join(root, 'dist/cli.cjs')
@@ -21,7 +22,9 @@ function newestSource(dir) {
 }
 
 const src = join(root, 'src')
-if (existsSync(bundle) && (!existsSync(src) || statSync(bundle).mtimeMs >= newestSource(src))) {
+const args = process.argv.slice(2)
+if (needsServiceFlags(args)) relaunchWithServiceFlags(fileURLToPath(import.meta.url), args)
+else if (existsSync(bundle) && (!existsSync(src) || statSync(bundle).mtimeMs >= newestSource(src))) {
   const cacheDir = join(process.env.VIRTUOSO_HOME || join(homedir(), '.virtuoso'), 'cache')
   // The dashboard (ink) is an ES module bundle beside it, dist/tui.js: the bundle imports it through this.
   runCached(bundle, cacheDir, (spec) => import(pathToFileURL(join(root, 'dist', spec)).href))

@@ -28,8 +28,15 @@ function untilSignal(close: () => Promise<void>): Promise<void> {
       resolve()
       process.exit(0)
     }
-    // SIGHUP: the terminal that started it closed.
-    for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(sig, () => void stop(sig))
+    // SIGHUP: the terminal that started it closed. A second signal changes nothing (Ctrl-C reaches both
+    // this node and bin/service.js's parent, which passes it on); the shutdown has its own limit.
+    for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => void stop(sig))
+    // Started again by bin/service.js with its flags: that parent gone (even killed) means stop.
+    if (process.env.VIRTUOSO_SERVICE_CHILD === '1' && process.channel) {
+      delete process.env.VIRTUOSO_SERVICE_CHILD // not for the processes this node starts
+      process.on('disconnect', () => void stop('the virtuoso process that started this node is gone'))
+      process.channel.unref()
+    }
     // Started by the demo with a pipe on stdin: the pipe closing means the demo is gone (even killed with
     // SIGKILL), so this node must go too.
     if (process.env.VIRTUOSO_EXIT_WITH_STDIN === '1') {

@@ -14,6 +14,7 @@ import { rsyncPull } from '../../src/vmmp/methods/rsync.ts'
 import { scpPull } from '../../src/vmmp/methods/scp.ts'
 import { BLOCK_SIZE } from '../../src/vmmp/manifest.ts'
 import { makeImage, touchBlocks } from '../vmmp/helpers.ts'
+import { SERVICE_FLAGS } from '../../bin/service.js'
 import { printTable, type BenchRow } from './table.ts'
 
 const MiB = 1024 * 1024
@@ -89,7 +90,7 @@ export async function migrationBench(
     const sshCmd = `ssh -p ${ssh.port} -i ${ssh.key} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR`
 
     // Our origin runs in its own process (as on a real provider): blocks@1 and the SCP shares.
-    originProc = spawn(process.execPath, ['bin/run-ts.js', 'test/bench/migration-origin.ts'], {
+    originProc = spawn(process.execPath, [...SERVICE_FLAGS, 'bin/run-ts.js', 'test/bench/migration-origin.ts'], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
     const next = (type: string) =>

@@ -20,6 +20,7 @@ import { touchBlocks } from '../vmmp/helpers.ts'
 import { startSshd } from './migration-bench.ts'
 import type { BenchRow } from './table.ts'
 import { cpuMs } from './proc-cpu.ts'
+import { SERVICE_FLAGS } from '../../bin/service.js'
 
 const MiB = 1024 * 1024
 const secs = (ms: number) => Math.round(ms) / 1000
@@ -194,10 +195,14 @@ export async function rawThroughput(
   bytes: number,
   keep: (p: ChildProcess) => void,
 ): Promise<RawTransport> {
-  const child = spawn(process.execPath, ['bin/run-ts.js', 'test/bench/raw-source.ts', bootstrap, String(bytes)], {
-    cwd: ROOT,
-    stdio: ['pipe', 'pipe', 'inherit'],
-  })
+  const child = spawn(
+    process.execPath,
+    [...SERVICE_FLAGS, 'bin/run-ts.js', 'test/bench/raw-source.ts', bootstrap, String(bytes)],
+    {
+      cwd: ROOT,
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  )
   keep(child)
   const key = await new Promise<string>((res, rej) => {
     let buf = ''

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
+import { SERVICE_FLAGS } from '../../bin/service.js'
 
 const run = promisify(execFile)
 const LOADER = pathToFileURL(resolve(import.meta.dirname, '../../bin/code-cache.js')).href
@@ -26,11 +27,11 @@ beforeAll(async () => {
 })
 afterAll(() => rm(dir, { recursive: true, force: true }))
 
-async function once(cacheDir: string) {
+async function once(cacheDir: string, flags: string[] = []) {
   const main =
     `import { runCached } from ${JSON.stringify(LOADER)}\n` +
     `runCached(${JSON.stringify(join(dir, 'bundle.cjs'))}, ${JSON.stringify(cacheDir)}, (s) => import(s))\n`
-  const r = await run(process.execPath, ['--input-type=module', '-e', main], {
+  const r = await run(process.execPath, [...flags, '--input-type=module', '-e', main], {
     env: { ...process.env, VIRTUOSO_DEBUG: '1' },
   })
   return { out: JSON.parse(r.stdout), state: /code cache (\w+)/.exec(r.stderr)?.[1] }
@@ -68,4 +69,14 @@ it("keeps another checkout's cache in a shared home", async () => {
   expect((await once(cache)).state).toBe('none')
   expect(await readdir(cache)).toContain('cli-0123456789ab-v20.0.0-x64-1-1.v8')
   expect(await readdir(cache)).toHaveLength(2)
+})
+
+it('keeps one cache per set of Node flags: a node (bin/service.js) and a CLI call do not remake each other', async () => {
+  const cache = join(dir, 'cache4')
+  await writeFile(join(dir, 'bundle.cjs'), 'console.log(JSON.stringify({ flags: true }))\n')
+  expect((await once(cache)).state).toBe('none')
+  expect((await once(cache, SERVICE_FLAGS)).state).toBe('none')
+  expect(await readdir(cache)).toHaveLength(2)
+  expect((await once(cache)).state).toBe('accepted')
+  expect((await once(cache, SERVICE_FLAGS)).state).toBe('accepted')
 })
