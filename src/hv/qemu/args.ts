@@ -1,5 +1,9 @@
 // The QEMU command line of a machine, in one place so the benchmark's "bare" run and the driver agree.
-// Paths are relative to the machine directory (QEMU runs with it as cwd): unix socket paths stay short.
+// Files are relative to the machine directory (QEMU starts with it as cwd), but the unix sockets QEMU
+// listens on are absolute paths under the short socket directory: with -daemonize QEMU moves to / at the
+// end of its start-up, and its stream netdev binds from a thread that can run after that (a relative
+// net.sock then lands in /, where no switch looks: measured, 11 of 20 starts of a bare QEMU). QEMU also
+// unlinks its sockets at exit by the path it bound, so a relative one would be looked for in / again.
 
 export const QMP_SOCK = 'qmp.sock'
 export const SERIAL_SOCK = 'serial.sock'
@@ -42,6 +46,7 @@ function opt(s: string): string {
 }
 
 export function qemuArgs(a: QemuArgsInput): string[] {
+  const sock = (name: string) => opt(`${a.sockDir}/${name}`)
   const args = [
     '-name',
     `virtuoso-${a.id}`,
@@ -56,7 +61,7 @@ export function qemuArgs(a: QemuArgsInput): string[] {
     '-vga',
     'std',
     '-vnc',
-    `unix:${VNC_SOCK}`,
+    `unix:${sock(VNC_SOCK)}`,
     '-machine',
     `pc,accel=${a.accel}`,
     '-m',
@@ -64,18 +69,18 @@ export function qemuArgs(a: QemuArgsInput): string[] {
     '-smp',
     '1',
     '-qmp',
-    `unix:${QMP_SOCK},server=on,wait=off`,
+    `unix:${sock(QMP_SOCK)},server=on,wait=off`,
     '-chardev',
-    `socket,id=ser0,path=${SERIAL_SOCK},server=on,wait=off,logfile=${SERIAL_LOG},logappend=on`,
+    `socket,id=ser0,path=${sock(SERIAL_SOCK)},server=on,wait=off,logfile=${SERIAL_LOG},logappend=on`,
     '-serial',
     'chardev:ser0',
     // The VMDK is served by qemu-nbd: QEMU refuses to save the state of a VM with a vmdk node
     // ("does not support live migration"), and suspend is a migration to a file.
     '-drive',
     'if=virtio,format=raw,cache=writeback,file.driver=nbd,file.server.type=unix,' +
-      `file.server.path=${opt(`${a.sockDir}/${NBD_SOCK}`)}`,
+      `file.server.path=${sock(NBD_SOCK)}`,
   ]
-  args.push(...nicArgs(a.mac ?? null, a.outbound ?? 'none'))
+  args.push(...nicArgs(a.mac ?? null, a.outbound ?? 'none', a.sockDir))
   // The firmware boots the disk: the OS (bootloader and kernel) lives in the machine's image.
   if (a.seed) args.push('-drive', `if=virtio,format=raw,readonly=on,file=${SEED_ISO}`)
   if (a.media) {
@@ -93,11 +98,11 @@ export function qemuArgs(a: QemuArgsInput): string[] {
  * starts without waiting for the switch. The saved state of a suspended machine includes the card,
  * so a machine keeps the same card (or none) for its whole life.
  */
-export function nicArgs(mac: string | null, outbound: GuestOutbound = 'none'): string[] {
+export function nicArgs(mac: string | null, outbound: GuestOutbound, sockDir: string): string[] {
   if (!mac) return []
   return [
     '-netdev',
-    `stream,id=net0,server=on,addr.type=unix,addr.path=${NIC_SOCK}`,
+    `stream,id=net0,server=on,addr.type=unix,addr.path=${opt(`${sockDir}/${NIC_SOCK}`)}`,
     '-device',
     `virtio-net-pci,netdev=net0,mac=${mac}`,
     // The uplink (second card, the guest's eth1): QEMU's user-mode network. It is how the provider

@@ -283,7 +283,7 @@ export class QemuDriver implements HvDriver {
     const dir = this.#vmDir(id)
     await terminate(await readPid(join(dir, NBD_PID)), dir, 10_000)
     await this.#limiter?.remove(id)
-    for (const f of [QMP_SOCK, SERIAL_SOCK, VNC_SOCK, NBD_SOCK, QEMU_PID, NBD_PID])
+    for (const f of [QMP_SOCK, SERIAL_SOCK, VNC_SOCK, NIC_SOCK, NBD_SOCK, QEMU_PID, NBD_PID])
       await rm(join(dir, f), { force: true })
   }
 
