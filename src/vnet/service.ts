@@ -91,7 +91,8 @@ export class VnetService {
     }
     if (this.ports.has(vm.id) || this.closed) return
     const lease = { address: nic.address, prefix: nic.prefix, router: this.opts.router?.(nic.net) ?? null }
-    this.ports.set(vm.id, new GuestPort(this.sw, { id: vm.id, net: nic.net, mac: nic.mac, lease }, path))
+    const port = new GuestPort(this.sw, { id: vm.id, net: nic.net, mac: nic.mac, lease }, path, { log: this.opts.log })
+    this.ports.set(vm.id, port)
     const first = ![...this.netOf.values()].includes(nic.net)
     this.netOf.set(vm.id, nic.net)
     if (first) void this.joinNet(nic.net)

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { MarketClient } from '../../src/client/market-client.ts'
-import { ConsoleSession } from '../../src/console/client.ts'
+import { ConsoleSession, type ConsoleEnd } from '../../src/console/client.ts'
 import type { TicketAnswer } from '../../src/console/hub.ts'
 import { createDhtNode, parseBootstrap } from '../../src/net/dht.ts'
 import { parseKey } from '../../src/net/identity.ts'
@@ -36,17 +36,28 @@ export async function guestShell(home: string, env: Record<string, string>, vmId
     out += b.toString('latin1')
     for (const w of waiters) w()
   })
+  // A session that ends (hung up, taken over, the machine stopped) fails the wait at once with its
+  // reason, instead of looking like a command that never finished.
+  let ended: ConsoleEnd | null = null
+  void s.done.then((end) => {
+    ended = end
+    for (const w of waiters) w()
+  })
   const waitFor = (re: RegExp, timeoutMs = 180_000) =>
     new Promise<void>((resolve, reject) => {
+      const last = () => JSON.stringify(out.slice(-300))
       const check = () => {
-        if (!re.test(out)) return
+        const seen = re.test(out)
+        if (!seen && !ended) return
         waiters.delete(check)
         clearTimeout(timer)
-        resolve()
+        if (seen) resolve()
+        else
+          reject(new Error(`console ended (${ended!.code}: ${ended!.message}) before it showed ${re}; last: ${last()}`))
       }
       const timer = setTimeout(() => {
         waiters.delete(check)
-        reject(new Error(`console never showed ${re}; last: ${JSON.stringify(out.slice(-300))}`))
+        reject(new Error(`console never showed ${re}; last: ${last()}`))
       }, timeoutMs)
       waiters.add(check)
       check()

@@ -5,6 +5,7 @@ import { Switch, type PortSink } from '../../src/vnet/switch.ts'
 import { dhcpReply, SWITCH_MAC } from '../../src/vnet/dhcp.ts'
 import { ETH_HEADER, StreamDecoder, encodeStream, dstMac, macBytes, srcMac } from '../../src/vnet/frame.ts'
 import { checksum } from '../../src/vnet/dhcp.ts'
+import { dhcpRequestFrame } from './dhcp-frames.ts'
 
 /** A sink that records frames; `slow` accepts one frame per `drain()`. */
 function sink(slow = false): PortSink & { frames: Buffer[]; drain(): void } {
@@ -121,7 +122,7 @@ describe('switch', () => {
     sw.addPort({ id: 'a', net: 'n', kind: 'guest', mac: A, lease: lease('10.42.0.7'), sink: a })
     sw.addPort({ id: 'p', net: 'n', kind: 'peer', sink: p })
     const before = p.frames.length
-    for (const type of [1, 3]) sw.input('a', discover(A, type))
+    for (const type of [1, 3]) sw.input('a', dhcpRequestFrame(A, type))
     expect(p.frames.length).toBe(before)
     expect(a.frames.length).toBe(2)
     const ack = a.frames[1]
@@ -147,25 +148,3 @@ describe('stream framing', () => {
     expect(new StreamDecoder(() => {}).push(bad)).toBe(false)
   })
 })
-
-/** A DHCP DISCOVER (1) or REQUEST (3) as udhcpc sends it. */
-function discover(mac: string, type: number): Buffer {
-  const bootp = Buffer.alloc(300)
-  bootp[0] = 1
-  bootp[1] = 1
-  bootp[2] = 6
-  bootp.writeUInt32BE(0x1234abcd, 4)
-  macBytes(mac).copy(bootp, 28)
-  bootp.writeUInt32BE(0x63825363, 236)
-  Buffer.from([53, 1, type, 255]).copy(bootp, 240)
-  const f = Buffer.alloc(ETH_HEADER + 28 + bootp.length)
-  f.fill(0xff, 0, 6)
-  macBytes(mac).copy(f, 6)
-  f.writeUInt16BE(0x0800, 12)
-  f[ETH_HEADER] = 0x45
-  f[ETH_HEADER + 9] = 17
-  f.writeUInt16BE(68, ETH_HEADER + 20)
-  f.writeUInt16BE(67, ETH_HEADER + 22)
-  bootp.copy(f, ETH_HEADER + 28)
-  return f
-}
