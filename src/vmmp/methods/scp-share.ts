@@ -11,14 +11,15 @@ import { spawn, execFile, type ChildProcess } from 'node:child_process'
 import { ended, killGroup } from './child-end.ts'
 import { createServer, Socket, type Server } from 'node:net'
 import { constants, openSync, closeSync } from 'node:fs'
-import { mkdir, mkdtemp, open, rm, unlink, writeFile, type FileHandle } from 'node:fs/promises'
-import { tmpdir, userInfo } from 'node:os'
+import { mkdir, open, rm, unlink, writeFile, type FileHandle } from 'node:fs/promises'
+import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { newEd25519Key } from '../../ssh-key.ts'
 import { vmmpError } from '../errors.ts'
 import { parseManifest } from '../manifest.ts'
-import { RUN_MAX, planRuns, streamHead } from './scp-stream.ts'
+import { RUN_MAX, TEMP_PREFIX, planRuns, streamHead } from './scp-stream.ts'
+import { ownedTempDir } from './owned-temp.ts'
 
 export const SSHD = '/usr/sbin/sshd'
 /** Unauthenticated sshd processes at once: strangers on the port cost at most this many. */
@@ -79,7 +80,7 @@ export class ScpShare {
   }
 
   private async start(): Promise<void> {
-    this.tmp = await mkdtemp(join(tmpdir(), 'virtuoso-scp-'), {}) // mode 0700
+    this.tmp = await ownedTempDir(TEMP_PREFIX) // mode 0700
     if (!SAFE_PATH.test(this.tmp)) throw vmmpError.io('preparing SCP', `unusable temp path ${this.tmp}`)
     if (process.getuid?.() === 0) await mkdir('/run/sshd', { recursive: true }).catch(() => {}) // privsep dir
     await promisify(execFile)('mkfifo', ['-m', '600', this.fifo])

@@ -10,6 +10,8 @@ import { vmmpError } from '../errors.ts'
 export const SCP_MAGIC = Buffer.from('VMMPSCP2')
 /** The longest run read or written at once: few syscalls, and small enough to pipeline. */
 export const RUN_MAX = 1024 * 1024
+/** Both sides' one-time directories (owned-temp.ts): `virtuoso-scp-<pid>-XXXXXX` in the temp dir. */
+export const TEMP_PREFIX = 'virtuoso-scp-'
 /** A manifest longer than this is refused (2 TiB of disk is 1 GiB of hashes; ours are far smaller). */
 export const MAX_MANIFEST = 64 * 1024 * 1024
 

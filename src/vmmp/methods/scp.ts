@@ -12,17 +12,17 @@
 // 2 GiB through OpenSSH took 10.2 s with aes128-gcm and 20.9 s with chacha20-poly1305 (its default).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { ended, killGroup } from './child-end.ts'
-import { mkdtemp, rm, writeFile, type FileHandle } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { rm, writeFile, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fsError, vmmpError, VmmpError } from '../errors.ts'
 import { sshFingerprint } from '../../console/ssh.ts'
 import { BLOCK_SIZE, HASH_BYTES, hashBlock, parseManifest, type FileManifest } from '../manifest.ts'
 import { listFiles } from '../paths.ts'
 import { DEFAULT_STALL_MS, StallWatch } from '../stall.ts'
-import { MAX_MANIFEST, RUN_MAX, SCP_MAGIC, checkedFiles, planRuns, type Run } from './scp-stream.ts'
+import { MAX_MANIFEST, RUN_MAX, SCP_MAGIC, TEMP_PREFIX, checkedFiles, planRuns, type Run } from './scp-stream.ts'
 import { commitStaging, openStaging } from './scp-staging.ts'
 import { Flusher } from '../flusher.ts'
+import { ownedTempDir } from './owned-temp.ts'
 import type { MigrationMethod, PullOptions, PullResult } from './types.ts'
 
 export const SSH = 'ssh'
@@ -56,7 +56,7 @@ export async function scpPull(opts: PullOptions): Promise<PullResult> {
     throw vmmpError.protocol('SCP needs the origin SSH address and one-time key (is the origin or hub older?)')
   if (!src.hostKey || (src.fingerprint && keyFingerprint(src.hostKey) !== src.fingerprint))
     throw vmmpError.hostKey('the hub knows no host key for it, so it cannot be told apart')
-  const tmp = await mkdtemp(join(tmpdir(), 'virtuoso-scp-')) // 0700
+  const tmp = await ownedTempDir(TEMP_PREFIX) // 0700
   const rx = new Receiver(opts)
   let child: ChildProcess | null = null
   try {
