@@ -12,7 +12,7 @@
 // yargs reads its translations from files beside its own code; bundled, it finds none and speaks
 // English, as the rest of the CLI does.
 import { build } from 'esbuild'
-import { rm } from 'node:fs/promises'
+import { copyFile, rm } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 
@@ -75,3 +75,5 @@ await build({
   },
   logLevel: 'warning',
 })
+// Worker threads' files (plain JavaScript), which the code finds beside itself: src/ or dist/.
+await copyFile(join(root, 'src/vmmp/hash-worker.mjs'), join(root, 'dist/hash-worker.mjs'))

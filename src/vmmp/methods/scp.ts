@@ -16,7 +16,8 @@ import { rm, writeFile, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fsError, vmmpError, VmmpError } from '../errors.ts'
 import { sshFingerprint } from '../../console/ssh.ts'
-import { BLOCK_SIZE, HASH_BYTES, hashBlock, parseManifest, type FileManifest } from '../manifest.ts'
+import { HASH_BYTES, parseManifest, type FileManifest } from '../manifest.ts'
+import { blockHasher, sharedBuffer } from '../block-hasher.ts'
 import { listFiles } from '../paths.ts'
 import { DEFAULT_STALL_MS, StallWatch } from '../stall.ts'
 import { MAX_MANIFEST, RUN_MAX, SCP_MAGIC, TEMP_PREFIX, checkedFiles, planRuns, type Run } from './scp-stream.ts'
@@ -95,7 +96,7 @@ class Receiver {
   private next = 0
   private filled = 0
   private buf: Buffer | null = null
-  private free: Buffer[] = Array.from({ length: BUFFERS }, () => Buffer.allocUnsafeSlow(RUN_MAX))
+  private free: Buffer[] = Array.from({ length: BUFFERS }, () => sharedBuffer(RUN_MAX))
   private writes = new Set<Promise<void>>()
   private head: Buffer[] = []
   private headLen = 0
@@ -264,29 +265,38 @@ class Receiver {
     return rest
   }
 
-  /** Checks each block of a run against the manifest, then writes it (in the background). */
+  /** Checks each block of a run against the manifest (on block-hasher.ts's thread, so that this one keeps
+   *  reading ssh's pipe), then writes it; both in the background. */
   private store(run: Run, buf: Buffer): void {
     const f = this.files[run.file]
-    for (let off = 0, b = run.firstBlock; off < run.len; off += BLOCK_SIZE, b++) {
-      const want = f.hashes.subarray(b * HASH_BYTES, (b + 1) * HASH_BYTES)
-      if (!hashBlock(buf.subarray(off, Math.min(run.len, off + BLOCK_SIZE))).equals(want))
-        throw vmmpError.corrupt(`block ${b} of ${f.name} does not match the origin's manifest`)
-    }
     const fh = this.handles[run.file]
-    const w: Promise<void> = fh.write(buf, 0, run.len, run.pos).then(
-      () => {
-        this.writes.delete(w)
-        this.free.push(buf)
-        this.done += run.len
-        this.opts.onProgress?.(this.done, this.total)
-        this.flusher.wrote(fh, run.len)
-        if (this.child?.stdout) this.unblock(this.child.stdout)
-      },
-      (err) => {
-        this.writes.delete(w)
-        this.fail(fsError('writing', join(this.staging, f.name), err) as VmmpError)
-      },
-    )
+    const checked = blockHasher.hash(buf.subarray(0, run.len)).then((got) => {
+      const want = f.hashes.subarray(run.firstBlock * HASH_BYTES, run.firstBlock * HASH_BYTES + got.length)
+      if (got.equals(want)) return
+      for (let i = 0; ; i++)
+        if (
+          !got
+            .subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES)
+            .equals(want.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES))
+        )
+          throw vmmpError.corrupt(`block ${run.firstBlock + i} of ${f.name} does not match the origin's manifest`)
+    })
+    const w: Promise<void> = checked
+      .then(() => fh.write(buf, 0, run.len, run.pos))
+      .then(
+        () => {
+          this.writes.delete(w)
+          this.free.push(buf)
+          this.done += run.len
+          this.opts.onProgress?.(this.done, this.total)
+          this.flusher.wrote(fh, run.len)
+          if (this.child?.stdout) this.unblock(this.child.stdout)
+        },
+        (err) => {
+          this.writes.delete(w)
+          this.fail(err instanceof VmmpError ? err : (fsError('writing', join(this.staging, f.name), err) as VmmpError))
+        },
+      )
     this.writes.add(w)
   }
 
