@@ -14,7 +14,7 @@ import { spawn, type ChildProcess, execFileSync } from 'node:child_process'
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { formatPhases } from '../../src/market/migrations.ts'
-import { startFlowEnv } from './flow-env.ts'
+import { settleDisk, startFlowEnv } from './flow-env.ts'
 import { bigDiskRows } from './migration-flow-big.ts'
 import { touchBlocks } from '../vmmp/helpers.ts'
 import { startSshd } from './migration-bench.ts'
@@ -63,6 +63,7 @@ export async function migrationFlowBench(): Promise<BenchRow[]> {
     const peerDir = join(root, 'peer')
     await mkdir(peerDir)
     const rsync = (from: string, flags: string[]) => {
+      settleDisk()
       const t = performance.now()
       execFileSync('rsync', ['-a', ...flags, '-e', sshCmd, `root@127.0.0.1:${from}/`, `${peerDir}/`])
       return Math.round(performance.now() - t) / 1000
@@ -81,6 +82,7 @@ export async function migrationFlowBench(): Promise<BenchRow[]> {
       method = 'RSYNC',
       rawCpuPerMiB?: number,
     ) => {
+      settleDisk()
       const cpu0 = env.providerPids.reduce((a, p) => a + cpuMs(p), 0)
       const r = await cli('alice', ['migrate', which, '--to', to, '--method', method])
       const cpu = env.providerPids.reduce((a, p) => a + cpuMs(p), 0) - cpu0

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, open, readdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { makeImage } from '../vmmp/helpers.ts'
-import type { FlowEnv } from './flow-env.ts'
+import { settleDisk, type FlowEnv } from './flow-env.ts'
 import type { BenchRow } from './table.ts'
 import type { RawTransport } from './migration-flow-bench.ts'
 
@@ -60,6 +60,7 @@ export async function bigDiskRows(o: {
   const scp = async (from: string) => {
     await rm(peerDir, { recursive: true, force: true })
     await mkdir(peerDir)
+    settleDisk()
     const t = performance.now()
     // The machine's files, as the migration moves them: regular files (a guest's network socket lives
     // there too, and scp refuses it), not our hidden bookkeeping.
