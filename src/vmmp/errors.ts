@@ -62,6 +62,8 @@ export class VmmpVersionError extends VmmpError {
 
 export const vmmpError = {
   bad: (why: string) => new VmmpError(VMMP_BAD_MESSAGE, `Rejected VMMP frame: ${why}.`),
+  methodUnavailable: (name: string, why: string) =>
+    new VmmpError(VMMP_UNKNOWN_METHOD, `Migration method ${name} is not available on this provider: ${why}.`),
   unknownMethod: (name: string, known: string[]) =>
     new VmmpError(
       VMMP_UNKNOWN_METHOD,

@@ -28,6 +28,8 @@ const BUFFERS = 4
 /** How often to look whether the forced `cat` opened the FIFO yet (it does within ms of the login). */
 const READER_POLL_MS = 5
 const SAFE_PATH = /^[\w./-]+$/
+/** Shells that refuse to run commands. */
+const NO_LOGIN = /\/(nologin|false)$/
 
 export interface ScpShareOptions {
   migrationId: string
@@ -80,6 +82,15 @@ export class ScpShare {
   }
 
   private async start(): Promise<void> {
+    // sshd runs even a forced command through the user's shell (`shell -c command`): with nologin or
+    // false it would print "This account is currently not available" instead of the stream.
+    const shell = userInfo().shell ?? ''
+    if (!shell || NO_LOGIN.test(shell))
+      throw vmmpError.methodUnavailable(
+        'SCP',
+        `its sshd runs commands through the shell of user ${this.user}, which is ${shell || 'none'}; ` +
+          `give that user a shell (usermod -s /bin/sh ${this.user}) or migrate with RSYNC`,
+      )
     this.tmp = await ownedTempDir(TEMP_PREFIX) // mode 0700
     if (!SAFE_PATH.test(this.tmp)) throw vmmpError.io('preparing SCP', `unusable temp path ${this.tmp}`)
     if (process.getuid?.() === 0) await mkdir('/run/sshd', { recursive: true }).catch(() => {}) // privsep dir
@@ -124,6 +135,9 @@ export class ScpShare {
     child.stderr!.on('data', (d: Buffer) => {
       log = (log + d.toString()).slice(-4096)
       if (!this.session && !this.closing && /Accepted publickey for /.test(log)) this.accepted(child)
+      // Why sshd turned a login away (a locked account, say): the destination only sees "denied".
+      const refused = /^.*not allowed because.*$/m.exec(d.toString())
+      if (refused) this.o.log?.(`vmmp: SCP login for ${this.o.migrationId} refused by sshd: ${refused[0].trim()}`)
     })
     child.on('error', (err) => this.o.log?.(`vmmp: SCP could not start sshd: ${err.message}`))
     child.on('exit', () => {
