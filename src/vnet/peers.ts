@@ -27,6 +27,8 @@ export interface VnetPeersOptions {
   hubKey: Buffer
   sw: Switch
   log?: (line: string) => void
+  /** Milliseconds since the epoch, for memberships' expiry (tests move it instead of waiting). */
+  clock?: () => number
 }
 
 export interface PeerCounters {
@@ -65,8 +67,11 @@ export class VnetPeers extends EventEmitter {
   private closed = false
   private me: string
 
+  private now: () => number
+
   constructor(private opts: VnetPeersOptions) {
     super()
+    this.now = opts.clock ?? Date.now
     this.me = opts.keyPair.publicKey.toString('hex')
   }
 
@@ -263,7 +268,7 @@ export class VnetPeers extends EventEmitter {
         return
       }
       // Checked per frame too: a timer may fire late, a frame after the expiry is never carried.
-      if ((conn.expires.get(net)?.at ?? 0) <= Date.now()) {
+      if ((conn.expires.get(net)?.at ?? 0) <= this.now()) {
         this.expire(conn, net)
         this.counters.unjoined++
         return
@@ -282,7 +287,7 @@ export class VnetPeers extends EventEmitter {
       for (const [i, n] of conn.in) if (n === net) conn.in.delete(i)
       conn.in.set(m.index, net)
       clearTimeout(conn.expires.get(net)?.timer)
-      const timer = setTimeout(() => this.expire(conn, net), Math.max(0, expires - Date.now()))
+      const timer = setTimeout(() => this.expire(conn, net), Math.max(0, expires - this.now()))
       timer.unref()
       conn.expires.set(net, { at: expires, timer })
       this.maybePort(conn, net)
@@ -300,7 +305,7 @@ export class VnetPeers extends EventEmitter {
   /** The peer's membership of `net` ran out: no frames either way until it shows a new one. */
   private expire(conn: Conn, net: string): void {
     const e = conn.expires.get(net)
-    if (!e || e.at > Date.now()) return
+    if (!e || e.at > this.now()) return
     conn.expires.delete(net)
     for (const [i, n] of conn.in) if (n === net) conn.in.delete(i)
     this.opts.sw.removePort(portId(conn.key, net))

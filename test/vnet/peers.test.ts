@@ -18,6 +18,7 @@ let testnet: Awaited<ReturnType<typeof createTestnet>>
 const hub = DHT.keyPair()
 let p1: TestProvider
 let p2: TestProvider
+let p2Ahead = 0 // how far p2's clock runs ahead of the wall clock
 const A = '02:00:00:00:00:0a'
 const B = '02:00:00:00:00:0b'
 
@@ -60,7 +61,7 @@ function guest(sw: Switch, id: string, net: string, mac: string) {
 beforeAll(async () => {
   testnet = await createTestnet(3)
   p1 = await testProvider(testnet.createNode(), hub.publicKey)
-  p2 = await testProvider(testnet.createNode(), hub.publicKey)
+  p2 = await testProvider(testnet.createNode(), hub.publicKey, () => Date.now() + p2Ahead)
 })
 
 afterAll(async () => {
@@ -140,15 +141,18 @@ describe('vnet@1', () => {
     await portUp(p2.sw, `peer:${p1.key}:n3`)
     p1.sw.input('a3', frame('02:00:00:00:00:3b', '02:00:00:00:00:3a', 'before'))
     await b.receive('before')
-    // Only now a membership that runs out soon: its 1.5 s cover one renewal message, not the set-up
-    // above, which took longer than that in a loaded CI run (and the first frame was then refused).
+    // A membership that runs out in a minute, then p2's clock a minute ahead: the next frame finds it
+    // expired (no test waits for the wall clock).
+    const renewed = once(p2.peers, 'joined')
+    p1.peers.renew('n3', signMembership(hub.secretKey, { net: 'n3', nodeKey: p1.key, expires: Date.now() + 60_000 }))
+    await renewed
     const expired = once(p2.peers, 'expired')
-    p1.peers.renew('n3', signMembership(hub.secretKey, { net: 'n3', nodeKey: p1.key, expires: Date.now() + 1500 }))
+    p2Ahead = 61_000
+    const dropped = p2.peers.counters.unjoined
+    p1.sw.input('a3', frame('02:00:00:00:00:3b', '02:00:00:00:00:3a', 'during'))
     expect(await expired).toEqual(['n3', p1.key])
     expect(p2.sw.has(`peer:${p1.key}:n3`)).toBe(false)
     // p1 still sends (its view of p2 is valid): p2 drops and counts each frame.
-    const dropped = p2.peers.counters.unjoined
-    p1.sw.input('a3', frame('02:00:00:00:00:3b', '02:00:00:00:00:3a', 'during'))
     await new Promise<void>((resolve) => {
       const check = () => (p2.peers.counters.unjoined > dropped ? resolve() : setTimeout(check, 20))
       check()

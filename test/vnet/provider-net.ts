@@ -15,10 +15,10 @@ export interface TestProvider {
   close(): Promise<void>
 }
 
-export async function testProvider(node: DHT, hubKey: Buffer): Promise<TestProvider> {
+export async function testProvider(node: DHT, hubKey: Buffer, clock?: () => number): Promise<TestProvider> {
   const keys = DHT.keyPair()
   const sw = new Switch()
-  const peers = new VnetPeers({ dht: node, keyPair: keys, hubKey, sw })
+  const peers = new VnetPeers({ dht: node, keyPair: keys, hubKey, sw, clock })
   const server = node.createServer({ firewall: () => false }, (socket) => {
     socket.on('error', () => {})
     peers.onPeer(Protomux.from(socket), socket)
