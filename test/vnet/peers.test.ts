@@ -143,7 +143,14 @@ describe('vnet@1', () => {
     await b.receive('before')
     // A membership that runs out in a minute, then p2's clock a minute ahead: the next frame finds it
     // expired (no test waits for the wall clock).
-    const renewed = once(p2.peers, 'joined')
+    const renewed = new Promise<void>((resolve) => {
+      const on = (net: string, key: string) => {
+        if (net !== 'n3' || key !== p1.key) return
+        p2.peers.off('joined', on)
+        resolve()
+      }
+      p2.peers.on('joined', on)
+    })
     p1.peers.renew('n3', signMembership(hub.secretKey, { net: 'n3', nodeKey: p1.key, expires: Date.now() + 60_000 }))
     await renewed
     const expired = once(p2.peers, 'expired')
