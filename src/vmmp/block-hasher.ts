@@ -8,6 +8,7 @@
 // was not what held the copy back.
 import { Worker } from 'node:worker_threads'
 import { vmmpError } from './errors.ts'
+import { HASH_BYTES } from './manifest.ts'
 
 /** A Buffer over shared memory: what BlockHasher hashes without copying. */
 export function sharedBuffer(size: number): Buffer {
@@ -35,6 +36,17 @@ export class BlockHasher {
       if (this.jobs.size === 1) worker.ref()
       worker.postMessage({ id, memory: data.buffer, offset: data.byteOffset, length: data.length })
     })
+  }
+
+  /** Hashes `data`, blocks `first`, `first + 1`, … of file `name`, and throws VMMP_CORRUPT at the first
+   *  whose hash is not the one in `hashes` (the file's list from the origin's manifest). */
+  async check(data: Buffer, hashes: Buffer, first: number, name: string): Promise<void> {
+    const got = await this.hash(data)
+    for (let i = 0; i * HASH_BYTES < got.length; i++) {
+      const at = (first + i) * HASH_BYTES
+      if (!got.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES).equals(hashes.subarray(at, at + HASH_BYTES)))
+        throw vmmpError.corrupt(`block ${first + i} of ${name} does not match the origin's manifest`)
+    }
   }
 
   private started(): Worker {

@@ -38,3 +38,18 @@ it('answers many jobs in flight, each with its own list', async () => {
 it('refuses memory the worker cannot share', () => {
   expect(() => new BlockHasher().hash(Buffer.alloc(BLOCK_SIZE))).toThrow(/shared memory/)
 })
+
+it('check passes a run that matches its file hash list and names the first block that does not', async () => {
+  const hasher = new BlockHasher()
+  const file = Buffer.alloc(8 * BLOCK_SIZE)
+  randomBytes(file.length).copy(file)
+  const hashes = expected(file)
+  const run = sharedBuffer(3 * BLOCK_SIZE)
+  file.copy(run, 0, 2 * BLOCK_SIZE, 5 * BLOCK_SIZE) // blocks 2-4
+  await hasher.check(run, hashes, 2, 'disk-flat.vmdk')
+  run[BLOCK_SIZE + 7] ^= 1 // block 3
+  await expect(hasher.check(run, hashes, 2, 'disk-flat.vmdk')).rejects.toMatchObject({
+    code: 'VMMP_CORRUPT',
+    message: expect.stringContaining('block 3 of disk-flat.vmdk'),
+  })
+})

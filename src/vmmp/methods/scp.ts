@@ -16,7 +16,7 @@ import { rm, writeFile, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fsError, vmmpError, VmmpError } from '../errors.ts'
 import { sshFingerprint } from '../../console/ssh.ts'
-import { HASH_BYTES, parseManifest, type FileManifest } from '../manifest.ts'
+import { parseManifest, type FileManifest } from '../manifest.ts'
 import { blockHasher, sharedBuffer } from '../block-hasher.ts'
 import { listFiles } from '../paths.ts'
 import { DEFAULT_STALL_MS, StallWatch } from '../stall.ts'
@@ -270,17 +270,7 @@ class Receiver {
   private store(run: Run, buf: Buffer): void {
     const f = this.files[run.file]
     const fh = this.handles[run.file]
-    const checked = blockHasher.hash(buf.subarray(0, run.len)).then((got) => {
-      const want = f.hashes.subarray(run.firstBlock * HASH_BYTES, run.firstBlock * HASH_BYTES + got.length)
-      if (got.equals(want)) return
-      for (let i = 0; ; i++)
-        if (
-          !got
-            .subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES)
-            .equals(want.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES))
-        )
-          throw vmmpError.corrupt(`block ${run.firstBlock + i} of ${f.name} does not match the origin's manifest`)
-    })
+    const checked = blockHasher.check(buf.subarray(0, run.len), f.hashes, run.firstBlock, f.name)
     const w: Promise<void> = checked
       .then(() => fh.write(buf, 0, run.len, run.pos))
       .then(
