@@ -9,9 +9,14 @@ import { spawn } from 'node:child_process'
 
 export const SERVICE_FLAGS = ['--initial-old-space-size=64']
 
-/** Whether `args` (after `virtuoso`) start a node, in a process Node started without SERVICE_FLAGS. */
+/** Whether `args` (after `virtuoso`) start a node: the command that runs with SERVICE_FLAGS. */
+export function startsNode(args) {
+  return args[0] === 'node'
+}
+
+/** Whether `args` start a node, in a process Node started without SERVICE_FLAGS. */
 export function needsServiceFlags(args, execArgv = process.execArgv) {
-  return args[0] === 'node' && !SERVICE_FLAGS.every((f) => execArgv.includes(f))
+  return startsNode(args) && !SERVICE_FLAGS.every((f) => execArgv.includes(f))
 }
 
 /**

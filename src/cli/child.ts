@@ -3,7 +3,7 @@
 import { LineReader } from '../lines.ts'
 import { execa, type ResultPromise } from 'execa'
 import { virtuosoBin } from '../root.ts'
-import { SERVICE_FLAGS } from '../../bin/service.js'
+import { SERVICE_FLAGS, startsNode } from '../../bin/service.js'
 
 export const VIRTUOSO_BIN = virtuosoBin()
 
@@ -49,7 +49,7 @@ export const STOP_GRACE_MS = 6000
 export function spawnVirtuoso(args: string[], opts: SpawnOptions = {}): Child {
   const tied = !!opts.tiedToParent
   // A node gets its flags here, so that no stand-in process runs in front of it (bin/service.js).
-  const flags = args[0] === 'node' ? SERVICE_FLAGS : []
+  const flags = startsNode(args) ? SERVICE_FLAGS : []
   const proc = execa('node', [...flags, ...(opts.entry ?? [VIRTUOSO_BIN]), ...args], {
     env: { ...opts.env, VIRTUOSO_DEBUG: '', ...(tied ? { VIRTUOSO_EXIT_WITH_STDIN: '1' } : {}) },
     reject: false,
