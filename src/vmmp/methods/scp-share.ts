@@ -48,7 +48,9 @@ export interface ScpShareOptions {
 }
 
 export class ScpShare {
-  readonly user = userInfo().username
+  /** The account this node runs as: sshd logs the destination in as it, and runs commands through its shell. */
+  private account = userInfo()
+  readonly user = this.account.username
   port = 0
   /** The one-time key's private half (OpenSSH format), for the destination. */
   clientKey = ''
@@ -84,7 +86,7 @@ export class ScpShare {
   private async start(): Promise<void> {
     // sshd runs even a forced command through the user's shell (`shell -c command`): with nologin or
     // false it would print "This account is currently not available" instead of the stream.
-    const shell = userInfo().shell ?? ''
+    const shell = this.account.shell ?? ''
     if (!shell || NO_LOGIN.test(shell))
       throw vmmpError.methodUnavailable(
         'SCP',
@@ -133,10 +135,11 @@ export class ScpShare {
     this.children.add(child)
     let log = ''
     child.stderr!.on('data', (d: Buffer) => {
-      log = (log + d.toString()).slice(-4096)
+      const text = d.toString()
+      log = (log + text).slice(-4096)
       if (!this.session && !this.closing && /Accepted publickey for /.test(log)) this.accepted(child)
       // Why sshd turned a login away (a locked account, say): the destination only sees "denied".
-      const refused = /^.*not allowed because.*$/m.exec(d.toString())
+      const refused = /^.*not allowed because.*$/m.exec(text)
       if (refused) this.o.log?.(`vmmp: SCP login for ${this.o.migrationId} refused by sshd: ${refused[0].trim()}`)
     })
     child.on('error', (err) => this.o.log?.(`vmmp: SCP could not start sshd: ${err.message}`))
