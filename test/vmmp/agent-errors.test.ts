@@ -4,7 +4,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import createTestnet from 'hyperdht/testnet.js'
 import { world, type World } from '../market/helpers.ts'
-import { agentRig } from './agent-rig.ts'
+import { agentRig, logUntil } from './agent-rig.ts'
 
 let testnet: Awaited<ReturnType<typeof createTestnet>>
 let w: World
@@ -24,13 +24,7 @@ afterEach(async () => {
 
 describe('migration agent', () => {
   it('logs a revert that throws instead of leaving an unhandled rejection', async () => {
-    const lines: string[] = []
-    let settled!: () => void
-    const logged = new Promise<void>((r) => (settled = r))
-    const log = (l: string) => {
-      lines.push(l)
-      if (l.includes('stays open')) settled()
-    }
+    const { lines, log, seen: logged } = logUntil('stays open')
     const rig = await agentRig(testnet, w, { method: 'RSYNC', log })
     // The origin refuses to prepare; by then the hub's disk has failed, so the revert throws too.
     let release!: () => void

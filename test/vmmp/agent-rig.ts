@@ -10,6 +10,18 @@ import { hashPairingCode } from '../../src/market/pairing.ts'
 import type { Identity } from '../../src/market/types.ts'
 import { addPm, INFO, SHEET, user, type World } from '../market/helpers.ts'
 
+/** The agent's log: its lines, and `seen`, which settles at the first line that contains `text`. */
+export function logUntil(text: string): { lines: string[]; log: (line: string) => void; seen: Promise<void> } {
+  const lines: string[] = []
+  let settle!: () => void
+  const seen = new Promise<void>((r) => (settle = r))
+  const log = (line: string) => {
+    lines.push(line)
+    if (line.includes(text)) settle()
+  }
+  return { lines, log, seen }
+}
+
 export interface AgentRig {
   agent: MigrationAgent
   buyer: Identity

@@ -7,7 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import createTestnet from 'hyperdht/testnet.js'
 import { FakeGateway, world, type World } from '../market/helpers.ts'
-import { agentRig } from './agent-rig.ts'
+import { agentRig, logUntil } from './agent-rig.ts'
 
 const CLAIMED = '203.0.113.7'
 const SEEN = '198.51.100.4'
@@ -55,13 +55,7 @@ async function prepareDest(seen: string | null, scp?: string): Promise<{ params:
   gateway.scp = scp
   w.market.ctx.gateway = gateway
   const info = { sshHost: CLAIMED, sshPort: 2222, sshFingerprint: FINGERPRINT, sshHostKey: HOST_KEY }
-  const lines: string[] = []
-  let reverted!: () => void
-  const revert = new Promise<void>((r) => (reverted = r))
-  const log = (l: string) => {
-    lines.push(l)
-    if (l.includes('reverted')) reverted()
-  }
+  const { lines, log, seen: revert } = logUntil('reverted')
   const rig = await agentRig(testnet, w, { method: 'SCP', gateway, heartbeatWindowMs: 60_000, originInfo: info, log })
   try {
     await w.market.migrate(rig.buyer, { vmId: rig.vmId, to: rig.to, method: 'SCP' })
