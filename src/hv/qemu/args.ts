@@ -45,8 +45,13 @@ function opt(s: string): string {
   return s.replace(/,/g, ',,')
 }
 
+/** A socket QEMU listens on, as an option value: its absolute path in the socket directory. */
+function sockOpt(sockDir: string, name: string): string {
+  return opt(`${sockDir}/${name}`)
+}
+
 export function qemuArgs(a: QemuArgsInput): string[] {
-  const sock = (name: string) => opt(`${a.sockDir}/${name}`)
+  const sock = (name: string) => sockOpt(a.sockDir, name)
   const args = [
     '-name',
     `virtuoso-${a.id}`,
@@ -102,7 +107,7 @@ export function nicArgs(mac: string | null, outbound: GuestOutbound, sockDir: st
   if (!mac) return []
   return [
     '-netdev',
-    `stream,id=net0,server=on,addr.type=unix,addr.path=${opt(`${sockDir}/${NIC_SOCK}`)}`,
+    `stream,id=net0,server=on,addr.type=unix,addr.path=${sockOpt(sockDir, NIC_SOCK)}`,
     '-device',
     `virtio-net-pci,netdev=net0,mac=${mac}`,
     // The uplink (second card, the guest's eth1): QEMU's user-mode network. It is how the provider
